@@ -1,0 +1,47 @@
+# amanat — the two commands a newcomer needs are `make run` and `make test`.
+# Both bootstrap .venv from the hash-pinned lock file (requirements/dev.txt).
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test test-fast lint typecheck bench lock clean interop-deps
+
+$(STAMP): requirements/dev.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --require-hashes --only-binary=:all: -r requirements/dev.txt
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(VENV)/bin/amanat demo
+
+test: $(STAMP)
+	$(PY) -m pytest -q -p no:cacheprovider \
+	    --cov=vault --cov=keys --cov-report=term-missing:skip-covered --cov-report=
+
+test-fast: $(STAMP)
+	$(PY) -m pytest -q -x -m "not slow"
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check vault keys api tests bench
+	$(VENV)/bin/mypy
+
+typecheck: lint
+
+bench: $(STAMP)
+	$(PY) -m bench
+
+# Node packages for interop tests (npm age-encryption), from the committed lockfile.
+interop-deps:
+	cd tests/interop/node && npm ci --no-audit --no-fund --silent
+
+# Regenerate the hash-pinned lock files (needs network access to PyPI).
+lock:
+	$(PYTHON) -m venv /tmp/amanat-lock && /tmp/amanat-lock/bin/pip install --quiet uv
+	cd requirements && /tmp/amanat-lock/bin/uv pip compile --generate-hashes --python-version 3.11 --no-header runtime.in -o runtime.txt
+	cd requirements && /tmp/amanat-lock/bin/uv pip compile --generate-hashes --python-version 3.11 --no-header dev.in -o dev.txt
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache .coverage

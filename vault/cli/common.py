@@ -1,0 +1,87 @@
+"""Helpers shared by the CLI commands: errors, secret prompts, atomic output files."""
+
+from __future__ import annotations
+
+import contextlib
+import getpass
+import os
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+
+class CLIError(Exception):
+    """An error whose message is printed as one line, with a non-zero exit status."""
+
+    def __init__(self, message: str, status: int = 1) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def read_secret(prompt: str, env: str = "AMANAT_PASSPHRASE", *, confirm: bool = False) -> str:
+    """Read a passphrase or codename from ``env`` (automation) or from the terminal.
+
+    Never from argv: command lines are visible to every user of the machine and are kept in
+    shell history.
+    """
+    value = os.environ.get(env)
+    if value is not None:
+        return value
+    if not sys.stdin.isatty():
+        raise CLIError(f"{prompt.rstrip(': ')} needed: run in a terminal or set {env}")
+    first = getpass.getpass(prompt)
+    if confirm:
+        second = getpass.getpass("Again: ")
+        if first != second:
+            raise CLIError("the two entries differ")
+    return first
+
+
+@contextlib.contextmanager
+def atomic_output(path: str | None, mode: int = 0o600) -> Iterator[BinaryIO]:
+    """Yield a binary stream for ``path`` (stdout when None or '-').
+
+    A file is written to a temporary name in the same directory, fsynced and renamed into
+    place only when the block finishes without error; on error the temporary file is removed,
+    so a failed command leaves no partial output.
+    """
+    if path is None or path == "-":
+        yield sys.stdout.buffer
+        sys.stdout.buffer.flush()
+        return
+    target = Path(path)
+    directory = target.parent if str(target.parent) else Path(".")
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=directory)
+    try:
+        os.fchmod(fd, mode)
+        with os.fdopen(fd, "wb") as out:
+            yield out
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, target)
+        with contextlib.suppress(OSError):
+            dfd = os.open(directory, os.O_RDONLY)
+            try:
+                os.fsync(dfd)
+            finally:
+                os.close(dfd)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+@contextlib.contextmanager
+def open_input(path: str | None) -> Iterator[BinaryIO]:
+    """Yield a binary stream for ``path`` (stdin when None or '-')."""
+    if path is None or path == "-":
+        yield sys.stdin.buffer
+        return
+    try:
+        f = open(path, "rb")  # noqa: SIM115
+    except OSError as exc:
+        raise CLIError(f"cannot read {path}: {exc.strerror}") from None
+    with f:
+        yield f
