@@ -27,6 +27,9 @@ from vault.cli.common import CLIError
 # Each module registers its own subcommands. Order is the order of `amanat --help`.
 COMMAND_MODULES: tuple[str, ...] = (
     "vault.cli.age_cmd",
+    "vault.cli.keys_cmd",
+    "vault.cli.roster_cmd",
+    "vault.cli.serve_cmd",
 )
 
 

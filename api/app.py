@@ -1,0 +1,109 @@
+"""The application factory: ``create_app(settings)`` builds the FastAPI app for one data dir.
+
+Privacy settings that protect guarantee 2 (nothing that reaches the server identifies a
+witness) and are enforced here and in ``run``:
+
+* no access log, no Server or Date header, proxy headers ignored (uvicorn flags in ``run``);
+  the app never reads the client address, user agent or referrer;
+* errors are generic JSON and never echo input; unexpected exceptions are logged by class
+  name only (api/errors.py);
+* every response carries strict security headers; no third-party resources (the interactive
+  docs pages, which load scripts from a CDN, are off; the spec is at /openapi.json).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import anyio
+import anyio.to_thread
+from fastapi import FastAPI
+
+from api.errors import CatchAllMiddleware, SecurityHeadersMiddleware, install_error_handlers
+from api.routes import investigator, log, witness
+from api.settings import Settings
+from vault.service.service import VaultService
+from vault.service.setup import OpenedVault, open_vault
+
+API_VERSION = "1"
+logger = logging.getLogger("amanat.server")
+
+
+def open_settings_vault(settings: Settings) -> OpenedVault:
+    return open_vault(
+        settings.data_dir,
+        org_vkey=settings.org_vkey,
+        dev=settings.dev,
+        limits=settings.limits(),
+        challenge_ttl=settings.challenge_ttl_seconds,
+        token_ttl=settings.token_ttl_seconds,
+    )
+
+
+def create_app(settings: Settings, service: VaultService | None = None) -> FastAPI:
+    """Build the app. Opens (creating on first start) the vault in ``settings.data_dir``
+    unless a ready ``service`` is given."""
+    opened: OpenedVault | None = None
+    if service is None:
+        opened = open_settings_vault(settings)
+        service = opened.service
+    vault_service = service
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        async with anyio.create_task_group() as group:
+            group.start_soon(_sweep_forever, vault_service, settings.sweep_interval_seconds)
+            try:
+                yield
+            finally:
+                group.cancel_scope.cancel()
+        if opened is not None:
+            opened.service.close()
+
+    app = FastAPI(
+        title="amanat",
+        version=API_VERSION,
+        summary="A vault for testimony about mass detention: sealed ciphertext and an audit log.",
+        docs_url=None,
+        redoc_url=None,
+        swagger_ui_oauth2_redirect_url=None,
+        lifespan=lifespan,
+    )
+    app.state.service = vault_service
+    app.state.settings = settings
+    app.state.opened = opened
+    install_error_handlers(app)
+    app.include_router(witness.router)
+    app.include_router(investigator.router)
+    app.include_router(log.router)
+    # Added last = outermost: headers go on every response, including generic 500s.
+    app.add_middleware(CatchAllMiddleware)
+    app.add_middleware(SecurityHeadersMiddleware)
+    return app
+
+
+async def _sweep_forever(service: VaultService, interval: float) -> None:
+    while True:
+        try:
+            await anyio.to_thread.run_sync(service.sweep)
+        except Exception as exc:  # keep sweeping; never log request data
+            logger.error("upload sweep failed: %s", type(exc).__name__)
+        await anyio.sleep(interval)
+
+
+def uvicorn_options(settings: Settings) -> dict[str, Any]:
+    """The uvicorn options that keep addresses and precise times out of every log."""
+    return {
+        "host": settings.host,
+        "port": settings.port,
+        "access_log": False,
+        "server_header": False,
+        "date_header": False,
+        "proxy_headers": False,
+        "forwarded_allow_ips": "",
+        "log_level": "warning",
+        "lifespan": "on",
+    }

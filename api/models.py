@@ -1,0 +1,117 @@
+"""Pydantic models of the JSON the API sends and accepts (only here, at the HTTP edge)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+KEY_ID_PATTERN = r"^[0-9a-f]{16}$"
+ID_PATTERN = r"^[0-9a-f]{32}$"
+MAILBOX_ID_PATTERN = r"^[0-9a-f]{64}$"
+SECRET_PATTERN = r"^(?:[0-9a-f]{2}){16,128}$"  # noqa: S105 - a pattern
+B64_PATTERN = r"^[A-Za-z0-9+/]*={0,2}$"
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ErrorOut(Strict):
+    error: str
+
+
+class ReceiptOut(Strict):
+    """A finished submission: its id, its audit-log entry and a C2SP tlog-proof receipt that
+    proves the entry is in the log."""
+
+    id: str = Field(pattern=ID_PATTERN)
+    sha256: str
+    size: int
+    received: str = Field(description="hour the submission arrived (YYYY-MM-DDTHH:00Z)")
+    log_index: int
+    entry: str = Field(description="the canonical event text logged for this submission")
+    receipt: str
+
+
+class UploadOut(Strict):
+    upload_id: str = Field(pattern=ID_PATTERN)
+    offset: int
+    max_bytes: int
+
+
+class SubmissionOut(Strict):
+    id: str
+    sha256: str
+    size: int
+    received: str = Field(description="hour the submission arrived (YYYY-MM-DDTHH:00Z)")
+    log_index: int
+
+
+class SubmissionPage(Strict):
+    submissions: list[SubmissionOut]
+    next_cursor: str | None
+
+
+class DeletedOut(Strict):
+    id: str
+    log_index: int
+
+
+class ChallengeIn(Strict):
+    key_id: str = Field(pattern=KEY_ID_PATTERN)
+
+
+class ChallengeOut(Strict):
+    challenge: str = Field(description="base64 of 32 random bytes")
+    expires_in: float
+    message_format: str = Field(description="what to sign (see vault.service.auth)")
+
+
+class TokenIn(Strict):
+    key_id: str = Field(pattern=KEY_ID_PATTERN)
+    challenge: str = Field(max_length=64, pattern=B64_PATTERN)
+    signature: str = Field(max_length=128, pattern=B64_PATTERN)
+
+
+class TokenOut(Strict):
+    token: str
+    token_type: str = "bearer"  # noqa: S105 - the scheme name
+    expires_in: float
+
+
+class MailboxIn(Strict):
+    secret: str = Field(pattern=SECRET_PATTERN, description="mailbox secret, lowercase hex")
+
+
+class ReplyOut(Strict):
+    id: str
+    sha256: str
+    size: int
+    received: str
+    log_index: int
+
+
+class MailboxOut(Strict):
+    replies: list[ReplyOut]
+
+
+class RosterOut(Strict):
+    version: int
+
+
+class HashesOut(Strict):
+    hashes: list[str] = Field(description="base64 SHA-256 node hashes")
+
+
+class InclusionOut(HashesOut):
+    index: int
+    size: int
+
+
+class ConsistencyOut(HashesOut):
+    old: int
+    new: int
+
+
+class EntriesOut(Strict):
+    start: int
+    entries: list[str] = Field(description="base64 of each entry's bytes")

@@ -1,0 +1,1 @@
+"""Routers, one per audience: witness (no accounts), investigator (bearer token), log (public)."""

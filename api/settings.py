@@ -1,0 +1,91 @@
+"""Server settings, from flags and ``AMANAT_*`` environment variables.
+
+Flags win over the environment, the environment over the defaults. Sizes are bytes. The
+defaults keep one server safe to run on a small machine: 2 GiB per submission, 16 MiB per
+reply, 1 MiB per roster.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+from vault.service.service import Limits
+
+GIB = 1024 * 1024 * 1024
+MIB = 1024 * 1024
+
+
+class SettingsError(ValueError):
+    """A setting has a value the server cannot use (names the setting)."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path = Path("amanat-data")
+    host: str = "127.0.0.1"
+    port: int = 8000
+    org_vkey: str | None = None
+    dev: bool = False
+    max_submission_bytes: int = 2 * GIB
+    max_reply_bytes: int = 16 * MIB
+    max_roster_bytes: int = 1 * MIB
+    upload_ttl_hours: int = 24
+    challenge_ttl_seconds: float = 60.0
+    token_ttl_seconds: float = 900.0
+    sweep_interval_seconds: float = 600.0
+
+    def __post_init__(self) -> None:
+        for name in ("max_submission_bytes", "max_reply_bytes", "max_roster_bytes",
+                     "upload_ttl_hours"):
+            if int(getattr(self, name)) < 1:
+                raise SettingsError(f"{name} must be at least 1")
+        for name in ("challenge_ttl_seconds", "token_ttl_seconds", "sweep_interval_seconds"):
+            if float(getattr(self, name)) <= 0:
+                raise SettingsError(f"{name} must be positive")
+        if not 0 <= self.port <= 65535:
+            raise SettingsError("port must be between 0 and 65535")
+
+    def limits(self) -> Limits:
+        return Limits(
+            max_submission_bytes=self.max_submission_bytes,
+            max_reply_bytes=self.max_reply_bytes,
+            max_roster_bytes=self.max_roster_bytes,
+            upload_ttl_hours=self.upload_ttl_hours,
+        )
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Settings from ``AMANAT_<NAME>`` variables (e.g. ``AMANAT_DATA_DIR``,
+        ``AMANAT_MAX_SUBMISSION_BYTES``), then ``overrides`` (None values are ignored)."""
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            raw = env.get("AMANAT_" + f.name.upper())
+            if raw is None or raw == "":
+                continue
+            values[f.name] = _convert(f.name, raw, cls.__dataclass_fields__[f.name].default)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        if "data_dir" in values:
+            values["data_dir"] = Path(values["data_dir"])
+        return replace(cls(), **values)
+
+
+def _convert(name: str, raw: str, default: object) -> object:
+    try:
+        if isinstance(default, bool):
+            if raw.lower() not in ("0", "1", "true", "false", "yes", "no"):
+                raise ValueError
+            return raw.lower() in ("1", "true", "yes")
+        if isinstance(default, int):
+            return int(raw)
+        if isinstance(default, float):
+            return float(raw)
+    except ValueError:
+        raise SettingsError(f"AMANAT_{name.upper()} is not a valid value") from None
+    if isinstance(default, Path):
+        return Path(raw)
+    return raw

@@ -1,0 +1,268 @@
+"""How fast amanat seals and opens, against OpenSSL and the reference `age` tool.
+
+A witness uploading video from a slow laptop and an investigator opening a large archive
+should not wait on amanat's Python: the sealed format's cost is one ChaCha20-Poly1305 pass.
+For one 256 MiB input, in the same run on the same machine, this measures:
+
+(a) the anchor: `openssl speed -evp chacha20-poly1305` on 64 KiB blocks, one core;
+(b) `vault.age.encrypt` / `decrypt` from memory into a discarding sink, as a ratio to (a)
+    (goal >= 0.8);
+(c) file to file: the `amanat` CLI against the `age` CLI on the same file, X25519 recipients
+    for both, reported as age_time / amanat_time (goal >= 1.0, no slower), plus amanat with
+    its default post-quantum recipients for reference;
+(d) the peak resident memory of each sealing and opening process (constant memory is what
+    lets a 4 GiB video open on a small machine).
+
+Run with `python -m bench` (every bench) or `python -m bench.age_bench` (this one).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from vault import age
+
+MIB = 1024 * 1024
+SIZE = 256 * MIB
+REPEATS = 3  # best of: the least disturbed run is the one that says most about the code
+MEMORY_GOAL = 0.8  # amanat in memory / OpenSSL ChaCha20-Poly1305
+FILE_GOAL = 1.0  # age time / amanat time, file to file
+AMANAT = (sys.executable, "-m", "vault.cli")
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of the result table."""
+
+    what: str
+    value: str
+    ratio: float | None = None
+    goal: float | None = None
+
+    @property
+    def verdict(self) -> str:
+        if self.ratio is None or self.goal is None:
+            return ""
+        return "ok" if self.ratio >= self.goal else "BELOW GOAL"
+
+
+@dataclass(frozen=True)
+class Run:
+    """A finished child process: its wall time and peak resident memory."""
+
+    seconds: float
+    max_rss_bytes: int
+
+
+class DiscardingSink(io.RawIOBase):
+    """A binary stream that accepts and forgets everything (measures the crypto, not I/O)."""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: bytes | bytearray | memoryview) -> int:  # type: ignore[override]
+        return len(data)
+
+
+def megabytes_per_second(size: int, seconds: float) -> float:
+    """Throughput in MB/s (10**6 bytes), the unit `openssl speed` reports."""
+    return size / seconds / 1e6
+
+
+def openssl_anchor() -> float | None:
+    """OpenSSL's ChaCha20-Poly1305 throughput on 64 KiB blocks, MB/s; None without openssl."""
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        return None
+    cmd = [openssl, "speed", "-mr", "-evp", "chacha20-poly1305", "-bytes", "65536", "-seconds", "3"]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True, timeout=60).stdout
+    # Machine-readable result line: +F:<n>:<algorithm>:<bytes per second for each block size>
+    for line in out.splitlines():
+        if line.startswith("+F:"):
+            return float(line.split(":")[3]) / 1e6
+    # Older or newer formats: the human table, in 1000s of bytes per second.
+    match = re.search(r"(?im)^chacha20-poly1305\s+([\d.]+)k", out)
+    if match is None:
+        raise RuntimeError(f"cannot read the throughput from `{' '.join(cmd)}`")
+    return float(match.group(1)) / 1e3
+
+
+def best_time(action: Callable[[], object], repeats: int = REPEATS) -> float:
+    best = float("inf")
+    for _ in range(repeats):
+        started = time.perf_counter()
+        action()
+        best = min(best, time.perf_counter() - started)
+    return best
+
+
+def run_measured(argv: Sequence[str | os.PathLike[str]]) -> Run:
+    """Run a command to completion; wait4 gives that one process's peak RSS (ru_maxrss)."""
+    started = time.perf_counter()
+    proc = subprocess.Popen(
+        [os.fspath(a) for a in argv], stdin=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    assert proc.stderr is not None
+    err = proc.stderr.read()
+    proc.stderr.close()
+    _, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.perf_counter() - started
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise RuntimeError(
+            f"{Path(os.fspath(argv[0])).name} exited {proc.returncode}: "
+            f"{err.decode('utf-8', 'replace').strip()}"
+        )
+    return Run(seconds, usage.ru_maxrss * 1024)  # Linux reports KiB
+
+
+def best_run(argv: Sequence[str | os.PathLike[str]], output: Path) -> Run:
+    """Best time and highest peak RSS over REPEATS runs, each into a fresh output file."""
+    runs = []
+    for _ in range(REPEATS):
+        output.unlink(missing_ok=True)
+        runs.append(run_measured(argv))
+    return Run(min(r.seconds for r in runs), max(r.max_rss_bytes for r in runs))
+
+
+def sha256_file(path: Path) -> str:
+    with path.open("rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+def write_identity(path: Path, identity: object) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(f"{identity}\n")
+
+
+def in_memory(data: bytes, rows: list[Row], anchor: float | None) -> None:
+    """(b) seal and open from memory into a discarding sink, as a ratio to OpenSSL."""
+    identity = age.X25519Identity.generate()
+    recipients = [identity.recipient()]
+    seal = best_time(lambda: age.encrypt(io.BytesIO(data), DiscardingSink(), recipients))
+    sealed = io.BytesIO()
+    age.encrypt(io.BytesIO(data), sealed, recipients)
+    ciphertext = sealed.getvalue()
+    del sealed
+    opened = best_time(lambda: age.decrypt(io.BytesIO(ciphertext), DiscardingSink(), [identity]))
+    for label, seconds in (("seal", seal), ("open", opened)):
+        speed = megabytes_per_second(len(data), seconds)
+        rows.append(
+            Row(
+                f"amanat {label}, in memory (vs OpenSSL)",
+                f"{speed:7.0f} MB/s",
+                None if anchor is None else speed / anchor,
+                MEMORY_GOAL,
+            )
+        )
+
+
+def file_to_file(workdir: Path, plaintext: Path, rows: list[Row], rss: list[Row]) -> None:
+    """(c) and (d): amanat CLI against the age CLI on the same file, with peak RSS."""
+    want = sha256_file(plaintext)
+    x25519 = age.X25519Identity.generate()
+    pq = age.MLKEM768X25519Identity.generate()
+    x25519_key, pq_key = workdir / "x25519.key", workdir / "pq.key"
+    write_identity(x25519_key, x25519)
+    write_identity(pq_key, pq)
+    sealed, opened = workdir / "sealed.age", workdir / "opened"
+
+    def round_trip(
+        seal: Sequence[str | os.PathLike[str]], open_: Sequence[str | os.PathLike[str]]
+    ) -> tuple[Run, Run]:
+        sealing = best_run([*seal, "-o", sealed, plaintext], sealed)
+        opening = best_run([*open_, "-o", opened, sealed], opened)
+        if sha256_file(opened) != want:
+            raise RuntimeError(f"{seal[0]} then {open_[0]}: the output differs from the input")
+        sealed.unlink()
+        opened.unlink()
+        return sealing, opening
+
+    age_tool = shutil.which("age")
+    if age_tool is None:
+        rows.append(Row("age CLI (reference)", "not installed: file-to-file ratios skipped"))
+        age_runs: tuple[Run, Run] | None = None
+    else:
+        age_runs = round_trip(
+            [age_tool, "-r", str(x25519.recipient())], [age_tool, "-d", "-i", x25519_key]
+        )
+    ours = {
+        "X25519": round_trip(
+            [*AMANAT, "encrypt", "-r", str(x25519.recipient())],
+            [*AMANAT, "decrypt", "-i", x25519_key],
+        ),
+        "post-quantum": round_trip(
+            [*AMANAT, "encrypt", "-r", str(pq.recipient())], [*AMANAT, "decrypt", "-i", pq_key]
+        ),
+    }
+
+    for i, verb in enumerate(("encrypt", "decrypt")):
+        if age_runs is not None:
+            rows.append(Row(f"age {verb}, file to file (X25519)", f"{age_runs[i].seconds:7.2f} s"))
+        for kind, runs in ours.items():
+            ratio = None if age_runs is None else age_runs[i].seconds / runs[i].seconds
+            rows.append(
+                Row(
+                    f"amanat {verb}, file to file ({kind}) (age/amanat)",
+                    f"{runs[i].seconds:7.2f} s",
+                    ratio,
+                    FILE_GOAL if kind == "X25519" else None,
+                )
+            )
+    for kind, runs in ours.items():
+        for i, verb in enumerate(("encrypt", "decrypt")):
+            rss.append(Row(f"amanat {verb} ({kind})", f"{runs[i].max_rss_bytes / MIB:7.1f} MiB"))
+    if age_runs is not None:
+        for i, verb in enumerate(("encrypt", "decrypt")):
+            rss.append(Row(f"age {verb} (X25519)", f"{age_runs[i].max_rss_bytes / MIB:7.1f} MiB"))
+
+
+def print_table(title: str, rows: Sequence[Row]) -> None:
+    width = max(len(r.what) for r in rows)
+    print(f"\n{title}")
+    print(f"  {'measurement':<{width}}  {'result':>12}  {'ratio':>6}  {'goal':>6}  verdict")
+    for r in rows:
+        ratio = "" if r.ratio is None else f"{r.ratio:6.2f}"
+        goal = "" if r.goal is None else f">={r.goal:.1f}"
+        print(f"  {r.what:<{width}}  {r.value:>12}  {ratio:>6}  {goal:>6}  {r.verdict}".rstrip())
+
+
+def main() -> int:
+    started = time.perf_counter()
+    print(f"age: {SIZE // MIB} MiB input, best of {REPEATS}, {os.cpu_count()} CPUs")
+    anchor = openssl_anchor()
+    rows = [
+        Row(
+            "anchor: openssl chacha20-poly1305, 64 KiB",
+            "n/a" if anchor is None else f"{anchor:7.0f} MB/s",
+        )
+    ]
+    data = os.urandom(SIZE)
+    in_memory(data, rows, anchor)
+    rss: list[Row] = []
+    with tempfile.TemporaryDirectory(prefix="amanat-bench-") as tmp:
+        workdir = Path(tmp)
+        plaintext = workdir / "plaintext"
+        plaintext.write_bytes(data)
+        del data
+        file_to_file(workdir, plaintext, rows, rss)
+    print_table("throughput (ratio >= goal is good)", rows)
+    print_table("peak resident memory per process", rss)
+    print(f"\nage bench took {time.perf_counter() - started:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,72 @@
+"""Keys of the people and the organization behind amanat, and the roster that binds them.
+
+* ``keys.identity`` — an investigator's private keys (post-quantum age identity, Ed25519
+  auth key) in one passphrase-protected file;
+* ``keys.org`` — the organization's offline root key, which signs the roster;
+* ``keys.card`` — the public card an investigator hands to the admin, and the key id;
+* ``keys.roster`` — the signed roster, its verification and the no-rollback state;
+* ``keys.keyfile`` — the at-rest format shared by identity and org key files.
+
+Protects design guarantees 1 and 5: testimony reaches only investigators the organization
+signed for, and a server cannot substitute its own keys or replay an old roster.
+"""
+
+from __future__ import annotations
+
+from keys.card import PublicCard, derive_key_id, parse_card
+from keys.errors import (
+    CardError,
+    InvalidNameError,
+    KeyFileError,
+    KeysError,
+    RosterError,
+    RosterFormatError,
+    RosterPolicyError,
+    RosterRollbackError,
+    RosterSignatureError,
+    RosterStateError,
+    UnlockError,
+)
+from keys.identity import InvestigatorIdentity, is_identity_file
+from keys.keyfile import DEFAULT_KDF, KdfParams
+from keys.org import OrgKey
+from keys.roster import (
+    Investigator,
+    Roster,
+    RosterState,
+    default_state_path,
+    parse_roster,
+    read_roster_unverified,
+    sign_roster,
+    verify_roster,
+)
+
+__all__ = [
+    "DEFAULT_KDF",
+    "CardError",
+    "InvalidNameError",
+    "Investigator",
+    "InvestigatorIdentity",
+    "KdfParams",
+    "KeyFileError",
+    "KeysError",
+    "OrgKey",
+    "PublicCard",
+    "Roster",
+    "RosterError",
+    "RosterFormatError",
+    "RosterPolicyError",
+    "RosterRollbackError",
+    "RosterSignatureError",
+    "RosterState",
+    "RosterStateError",
+    "UnlockError",
+    "default_state_path",
+    "derive_key_id",
+    "is_identity_file",
+    "parse_card",
+    "parse_roster",
+    "read_roster_unverified",
+    "sign_roster",
+    "verify_roster",
+]

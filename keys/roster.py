@@ -1,0 +1,597 @@
+"""The roster: the organization's signed list of investigators, which never rolls back.
+
+Protects: testimony is sealed only to investigators the organization vouches for (design
+guarantees 1 and 5). A witness accepts recipient keys only from a roster signed by the
+organization's root key, which they pin out of band; a server that swaps keys, replays an
+old roster (to keep a removed investigator reading) or serves a malformed one is refused.
+
+Roster text (the body of a C2SP signed note; UTF-8, each line ends in ``\\n``)::
+
+    amanat.roster/v1 <origin>
+    version <N>
+    policy <pq-only | allow-x25519>
+    log <log verifier key>                                      (optional)
+    investigator <key id> <roles> <auth key> <age recipient> <name>
+    ...                                                        (zero or more)
+
+followed by a blank line and the signature lines of the signed note (``— <origin> <base64>``),
+of which one must verify under the pinned organization key.
+
+* ``<origin>`` is the organization key's name (printable ASCII, no spaces or ``+``) and must
+  equal the name of the verifier key the roster is checked against.
+* ``N`` is decimal without leading zeros, 1 ≤ N < 2⁶³. Every change raises it by one; a client
+  refuses a version lower than the highest it has seen for this organization, and a different
+  roster with the same version (see ``RosterState``).
+* ``policy pq-only`` (the default): every recipient is ``mlkem768x25519`` (``age1pq1…``).
+  ``policy allow-x25519``: classical X25519 recipients (``age1…``) are allowed too, but the
+  readers must all be of one type, since one age file never mixes the two.
+* ``log`` is the audit log's verifier key in C2SP vkey form, present once the log exists.
+* one ``investigator`` line per active investigator, sorted by key id, key ids unique:
+  ``<key id>`` is 16 lowercase hex digits and must equal ``keys.card.derive_key_id`` of the
+  line's recipient and auth key; ``<roles>`` is a comma-separated, sorted, duplicate-free,
+  non-empty list from ``admin`` (may manage the server) and ``reader`` (testimony is sealed to
+  them); ``<auth key>`` is the 32-byte Ed25519 public key in standard base64 with padding;
+  ``<age recipient>`` is in canonical lowercase form; ``<name>`` runs to the end of the line
+  (any script, single spaces; rules in ``keys._text.name_problem``).
+
+Fields are separated by exactly one space; nothing else (no comments, no blank lines, no
+trailing spaces) is accepted, so every roster has exactly one spelling.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from keys._files import write_private_file
+from keys._text import b64decode_strict, b64encode, origin_problem
+from keys.card import PublicCard, is_key_id
+from keys.errors import (
+    CardError,
+    RosterError,
+    RosterFormatError,
+    RosterPolicyError,
+    RosterRollbackError,
+    RosterSignatureError,
+    RosterStateError,
+)
+from vault import age
+from vault.tlog import note
+
+ROSTER_HEADER = "amanat.roster/v1"
+POLICY_PQ_ONLY = "pq-only"
+POLICY_ALLOW_X25519 = "allow-x25519"
+POLICIES = (POLICY_PQ_ONLY, POLICY_ALLOW_X25519)
+ROLE_ADMIN = "admin"
+ROLE_READER = "reader"
+ROLES = (ROLE_ADMIN, ROLE_READER)
+MAX_VERSION = 2**63 - 1
+# Largest signed roster accepted (about 400 investigators at ~2.1 KB a line).
+MAX_ROSTER_BYTES = 1024 * 1024
+
+_VERSION = re.compile(r"0|[1-9][0-9]{0,18}")
+
+
+def parse_roles(text: str) -> tuple[str, ...]:
+    """Parse a comma-separated role list (any order) into the canonical sorted tuple."""
+    roles = tuple(sorted(set(text.split(","))))
+    for role in roles:
+        if role not in ROLES:
+            raise RosterError(f"unknown role {role!r} (known roles: {', '.join(ROLES)})")
+    return roles
+
+
+@dataclass(frozen=True)
+class Investigator:
+    """One roster line: an investigator's key id, roles and public keys, and name."""
+
+    key_id: str
+    name: str
+    roles: tuple[str, ...]
+    recipient: str
+    auth_key: bytes
+    _card: PublicCard = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if not is_key_id(self.key_id):
+            raise RosterFormatError("a key id must be 16 lowercase hex digits")
+        if not self.roles or list(self.roles) != sorted(set(self.roles)):
+            raise RosterFormatError(
+                f"investigator {self.key_id}: roles must be a non-empty, sorted list "
+                "without repetition"
+            )
+        for role in self.roles:
+            if role not in ROLES:
+                raise RosterFormatError(f"investigator {self.key_id}: unknown role {role!r}")
+        try:
+            card = PublicCard(name=self.name, recipient=self.recipient, auth_key=self.auth_key)
+        except CardError as exc:
+            raise RosterFormatError(f"investigator {self.key_id}: {exc}") from None
+        if card.key_id != self.key_id:
+            raise RosterFormatError(
+                f"investigator {self.key_id}: the key id does not match the keys "
+                f"(they give {card.key_id})"
+            )
+        object.__setattr__(self, "_card", card)
+
+    @classmethod
+    def from_card(cls, card: PublicCard, roles: Iterable[str] = (ROLE_READER,)) -> Investigator:
+        return cls(
+            key_id=card.key_id,
+            name=card.name,
+            roles=tuple(sorted(set(roles))),
+            recipient=card.recipient,
+            auth_key=card.auth_key,
+        )
+
+    def card(self) -> PublicCard:
+        return self._card
+
+    @property
+    def is_reader(self) -> bool:
+        return ROLE_READER in self.roles
+
+    @property
+    def is_admin(self) -> bool:
+        return ROLE_ADMIN in self.roles
+
+    def is_post_quantum(self) -> bool:
+        return self._card.is_post_quantum()
+
+    def format(self) -> str:
+        return (
+            f"investigator {self.key_id} {','.join(self.roles)} {b64encode(self.auth_key)} "
+            f"{self.recipient} {self.name}\n"
+        )
+
+
+@dataclass(frozen=True)
+class Roster:
+    """A roster's content. Constructing one checks every rule of the format and policy.
+
+    ``version`` 0 is only the starting point of a roster that has never been signed
+    (``Roster.empty``); signed rosters have version ≥ 1.
+    """
+
+    origin: str
+    version: int
+    policy: str = POLICY_PQ_ONLY
+    log_vkey: str | None = None
+    investigators: tuple[Investigator, ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        problem = origin_problem(self.origin)
+        if problem is not None:
+            raise RosterFormatError(f"roster origin: {problem}")
+        if not 0 <= self.version <= MAX_VERSION:
+            raise RosterFormatError(f"the roster version must be between 1 and {MAX_VERSION}")
+        if self.policy not in POLICIES:
+            raise RosterFormatError(
+                f"unknown roster policy {self.policy!r} (known: {', '.join(POLICIES)})"
+            )
+        if self.log_vkey is not None:
+            try:
+                note.Verifier.from_vkey(self.log_vkey)
+            except note.NoteError as exc:
+                raise RosterFormatError(f"the log key is not a valid verifier key: {exc}") from None
+        seen: set[str] = set()
+        previous = ""
+        for person in self.investigators:
+            if person.key_id in seen:
+                raise RosterFormatError(f"duplicate key id {person.key_id}")
+            seen.add(person.key_id)
+            if person.key_id < previous:
+                raise RosterFormatError(
+                    f"investigators are not sorted by key id ({person.key_id} after {previous})"
+                )
+            previous = person.key_id
+        readers_pq: set[bool] = set()
+        for person in self.investigators:
+            pq = person.is_post_quantum()
+            if not pq and self.policy == POLICY_PQ_ONLY:
+                raise RosterPolicyError(
+                    f"investigator {person.key_id} has a classical X25519 recipient, "
+                    f"but the roster's policy is {POLICY_PQ_ONLY}"
+                )
+            if person.is_reader:
+                readers_pq.add(pq)
+        if len(readers_pq) > 1:
+            raise RosterPolicyError(
+                "the roster's readers mix post-quantum and classical recipients, "
+                "which one age file cannot do"
+            )
+
+    @classmethod
+    def empty(cls, origin: str) -> Roster:
+        """The never-signed starting point of a new roster (version 0, no investigators)."""
+        return cls(origin=origin, version=0)
+
+    def format(self) -> str:
+        """The canonical roster text (the body that the organization key signs)."""
+        lines = [
+            f"{ROSTER_HEADER} {self.origin}\n",
+            f"version {self.version}\n",
+            f"policy {self.policy}\n",
+        ]
+        if self.log_vkey is not None:
+            lines.append(f"log {self.log_vkey}\n")
+        lines.extend(person.format() for person in self.investigators)
+        return "".join(lines)
+
+    def find(self, key_id: str) -> Investigator | None:
+        """The investigator with this key id, or None."""
+        for person in self.investigators:
+            if person.key_id == key_id:
+                return person
+        return None
+
+    def readers(self) -> list[Investigator]:
+        return [person for person in self.investigators if person.is_reader]
+
+    def recipients(self) -> list[age.Recipient]:
+        """The age recipients of every reader: what a testimony is sealed to."""
+        readers = self.readers()
+        if not readers:
+            raise RosterError("the roster lists no reader: nothing can be sealed to it")
+        return [person.card().age_recipient() for person in readers]
+
+    def _next(self, **changes: object) -> Roster:
+        if self.version >= MAX_VERSION:
+            raise RosterError("the roster version cannot grow any further")
+        return replace(self, version=self.version + 1, **changes)  # type: ignore[arg-type]
+
+    def with_added(
+        self, cards: Sequence[PublicCard], roles: Iterable[str] = (ROLE_READER,)
+    ) -> Roster:
+        """The next version, with these investigators added (refuses ones already listed)."""
+        role_list = tuple(roles)
+        added = {person.key_id: person for person in self.investigators}
+        for card in cards:
+            if card.key_id in added:
+                raise RosterError(f"{card.key_id} ({card.name}) is already on the roster")
+            added[card.key_id] = Investigator.from_card(card, role_list)
+        return self._next(investigators=tuple(added[k] for k in sorted(added)))
+
+    def with_removed(self, key_ids: Iterable[str]) -> Roster:
+        """The next version, without these investigators (refuses unknown key ids)."""
+        kept = {person.key_id: person for person in self.investigators}
+        for key_id in key_ids:
+            if kept.pop(key_id, None) is None:
+                raise RosterError(f"{key_id} is not on the roster")
+        return self._next(investigators=tuple(kept[k] for k in sorted(kept)))
+
+    def with_log(self, log_vkey: str) -> Roster:
+        """The next version, naming this audit log verifier key."""
+        return self._next(log_vkey=log_vkey)
+
+    def with_policy(self, policy: str) -> Roster:
+        """The next version, under this recipient policy."""
+        return self._next(policy=policy)
+
+
+def _split(line: str, count: int) -> list[str]:
+    parts = line.split(" ", count - 1)
+    if len(parts) != count or any(not part for part in parts[:-1]):
+        raise ValueError
+    return parts
+
+
+def parse_roster(text: str) -> Roster:
+    """Parse roster text (the signed body, without signatures). No signature check."""
+    if not text.endswith("\n"):
+        raise RosterFormatError("the roster text must end with a newline")
+    lines = text[:-1].split("\n")
+    cursor = iter(enumerate(lines, start=1))
+
+    def expect(keyword: str) -> tuple[int, str]:
+        number, line = next(cursor, (len(lines) + 1, ""))
+        if not line.startswith(keyword + " "):
+            raise RosterFormatError(f"roster line {number}: expected a {keyword!r} line")
+        return number, line[len(keyword) + 1 :]
+
+    _, origin = expect(ROSTER_HEADER)
+    number, version_text = expect("version")
+    if not _VERSION.fullmatch(version_text) or int(version_text) < 1:
+        raise RosterFormatError(f"roster line {number}: the version must be a positive integer")
+    number, policy = expect("policy")
+    if policy not in POLICIES:
+        raise RosterFormatError(f"roster line {number}: unknown policy {policy!r}")
+    log_vkey: str | None = None
+    investigators: list[Investigator] = []
+    for number, line in cursor:
+        if number == 4 and line.startswith("log "):
+            log_vkey = line[4:]
+            continue
+        investigators.append(_parse_investigator(number, line))
+    try:
+        return Roster(
+            origin=origin,
+            version=int(version_text),
+            policy=policy,
+            log_vkey=log_vkey,
+            investigators=tuple(investigators),
+        )
+    except RosterError as exc:
+        raise type(exc)(f"roster: {exc}") from None
+
+
+def _parse_investigator(number: int, line: str) -> Investigator:
+    keyword, _, rest = line.partition(" ")
+    if keyword != "investigator":
+        raise RosterFormatError(f"roster line {number}: unexpected {keyword!r} line")
+    try:
+        key_id, roles, auth_text, recipient, name = _split(rest, 5)
+    except ValueError:
+        raise RosterFormatError(f"roster line {number}: malformed line") from None
+    auth_key = b64decode_strict(auth_text)
+    if auth_key is None:
+        raise RosterFormatError(f"roster line {number}: the auth key is not canonical base64")
+    try:
+        return Investigator(
+            key_id=key_id,
+            name=name,
+            roles=tuple(roles.split(",")),
+            recipient=recipient,
+            auth_key=auth_key,
+        )
+    except RosterFormatError as exc:
+        raise RosterFormatError(f"roster line {number}: {exc}") from None
+
+
+def sign_roster(roster: Roster, org_signer: note.Signer) -> str:
+    """The signed note of ``roster`` by the organization key (its name must be the origin)."""
+    if org_signer.name != roster.origin:
+        raise RosterError(
+            f"the roster belongs to {roster.origin!r}, not to the key {org_signer.name!r}"
+        )
+    if roster.version < 1:
+        raise RosterError("a signed roster has version 1 or more")
+    return note.sign_note(roster.format(), org_signer)
+
+
+def _org_verifier(org_vkey: str) -> note.Verifier:
+    try:
+        return note.Verifier.from_vkey(org_vkey)
+    except note.NoteError as exc:
+        raise RosterError(f"not a valid organization verifier key: {exc}") from None
+
+
+def verify_roster(
+    signed: str | bytes, org_vkey: str, *, state: RosterState | None = None
+) -> Roster:
+    """Check a signed roster against the pinned organization key and return its content.
+
+    Refuses (with a ``RosterError`` subclass naming the problem): a missing, forged or
+    foreign signature (``RosterSignatureError``), a malformed or non-canonical roster
+    (``RosterFormatError``), a policy violation (``RosterPolicyError``) and, when ``state``
+    is given, a version lower than the highest seen for this organization or a different
+    roster with the same version (``RosterRollbackError``). ``state`` is then updated.
+    Pass ``state=None`` to keep nothing (witnesses who must leave no trace).
+    """
+    verifier = _org_verifier(org_vkey)
+    data = signed.encode("utf-8") if isinstance(signed, str) else signed
+    if len(data) > MAX_ROSTER_BYTES:
+        raise RosterFormatError(f"the roster is larger than {MAX_ROSTER_BYTES} bytes")
+    if b"\n\n" not in data:
+        raise RosterSignatureError("the roster is not signed (no signature block)")
+    try:
+        opened = note.open_note(data, [verifier])
+    except note.UnverifiedNoteError:
+        raise RosterSignatureError(
+            f"the roster is not signed by the organization key {verifier.name} "
+            f"({verifier.key_id.hex()}): forged, altered, or signed by another key"
+        ) from None
+    except note.NoteError as exc:
+        raise RosterFormatError(f"the roster is not a well-formed signed note: {exc}") from None
+    roster = parse_roster(opened.text)
+    if roster.origin != verifier.name:
+        raise RosterSignatureError(
+            f"the roster names the organization {roster.origin!r}, "
+            f"but the pinned key is {verifier.name!r}"
+        )
+    if state is not None:
+        digest = hashlib.sha256(opened.text.encode("utf-8")).digest()
+        state.check_and_update(org_vkey, roster.version, text_sha256=digest)
+    return roster
+
+
+def read_roster_unverified(signed: str) -> Roster:
+    """Parse a signed roster's text WITHOUT checking its signature (for display only)."""
+    head, separator, _ = signed.rpartition("\n\n")
+    if not separator:
+        raise RosterFormatError("the roster has no signature block")
+    return parse_roster(head + "\n")
+
+
+STATE_FORMAT = "amanat.roster-state/v1"
+
+
+def default_state_path() -> Path:
+    """Where the highest roster versions seen are kept, unless the caller says otherwise.
+
+    ``$AMANAT_STATE_DIR/rosters.json`` if set, else ``$XDG_STATE_HOME/amanat/rosters.json``
+    (when that is an absolute path), else ``~/.local/state/amanat/rosters.json``.
+    """
+    explicit = os.environ.get("AMANAT_STATE_DIR")
+    if explicit:
+        return Path(explicit) / "rosters.json"
+    xdg = os.environ.get("XDG_STATE_HOME", "")
+    base = Path(xdg) if os.path.isabs(xdg) else Path.home() / ".local" / "state"
+    return base / "amanat" / "rosters.json"
+
+
+@dataclass(frozen=True)
+class _Seen:
+    version: int
+    text_sha256: bytes | None
+
+
+class RosterState:
+    """The highest roster version seen per organization (keyed by its verifier key).
+
+    In memory (``RosterState()``), or backed by a JSON file (``RosterState.load(path)``)
+    that is re-read under a lock and rewritten atomically (mode 0600) on every update, so two
+    processes never lower each other's record. File format::
+
+        {"format": "amanat.roster-state/v1",
+         "rosters": {"<org vkey>": {"version": N, "sha256": "<hex of the signed text>"}}}
+    """
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = path
+        self._seen: dict[str, _Seen] = {}
+
+    def __repr__(self) -> str:
+        return f"RosterState(path={self.path!r}, organizations={len(self._seen)})"
+
+    @classmethod
+    def load(cls, path: Path | str) -> RosterState:
+        """A state backed by ``path`` (an absent file is an empty state)."""
+        state = cls(Path(path))
+        state._seen = _read_state(state.path)  # type: ignore[arg-type]
+        return state
+
+    def highest(self, org_vkey: str) -> int | None:
+        """The highest version seen for this organization, or None."""
+        seen = self._seen.get(org_vkey)
+        return None if seen is None else seen.version
+
+    def check_and_update(
+        self, org_vkey: str, version: int, *, text_sha256: bytes | None = None
+    ) -> None:
+        """Refuse a rollback (or a second roster with the same version), then record it."""
+        if self.path is None:
+            self._seen = _merged(self._seen, org_vkey, version, text_sha256)
+            return
+        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        with _locked(self.path):
+            # Another process may have recorded newer versions since this state was loaded.
+            on_disk = _read_state(self.path)
+            for key, seen in self._seen.items():
+                if key not in on_disk or on_disk[key].version < seen.version:
+                    on_disk[key] = seen
+            self._seen = _merged(on_disk, org_vkey, version, text_sha256)
+            self.save()
+
+    def save(self) -> None:
+        """Write the state file atomically (no-op for an in-memory state)."""
+        if self.path is None:
+            return
+        document = {
+            "format": STATE_FORMAT,
+            "rosters": {
+                key: {"version": seen.version}
+                | ({} if seen.text_sha256 is None else {"sha256": seen.text_sha256.hex()})
+                for key, seen in sorted(self._seen.items())
+            },
+        }
+        data = (json.dumps(document, indent=1, sort_keys=True) + "\n").encode("utf-8")
+        try:
+            write_private_file(self.path, data)
+        except OSError as exc:
+            raise RosterStateError(
+                f"cannot write the roster state {self.path}: {exc.strerror}"
+            ) from None
+
+
+def _merged(
+    seen: dict[str, _Seen], org_vkey: str, version: int, text_sha256: bytes | None
+) -> dict[str, _Seen]:
+    previous = seen.get(org_vkey)
+    if previous is not None:
+        if version < previous.version:
+            raise RosterRollbackError(
+                f"roster version {version} is older than version {previous.version}, "
+                "already seen for this organization: refusing a rollback"
+            )
+        if (
+            version == previous.version
+            and text_sha256 is not None
+            and previous.text_sha256 is not None
+            and text_sha256 != previous.text_sha256
+        ):
+            raise RosterRollbackError(
+                f"two different rosters carry version {version}: the organization key "
+                "signed conflicting rosters, or it is compromised"
+            )
+        if version == previous.version and text_sha256 is None:
+            text_sha256 = previous.text_sha256
+    updated = dict(seen)
+    updated[org_vkey] = _Seen(version, text_sha256)
+    return updated
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    lock_path = path.with_name(path.name + ".lock")
+    try:
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as exc:
+        raise RosterStateError(f"cannot lock the roster state {path}: {exc.strerror}") from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _read_state(path: Path) -> dict[str, _Seen]:
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return {}
+    except OSError as exc:
+        raise RosterStateError(f"cannot read the roster state {path}: {exc.strerror}") from None
+    problem = (
+        f"the roster state {path} is damaged; move it aside only if you trust every roster since"
+    )
+    try:
+        document = json.loads(raw)
+    except ValueError:
+        raise RosterStateError(problem) from None
+    if not isinstance(document, dict) or document.get("format") != STATE_FORMAT:
+        raise RosterStateError(problem)
+    rosters = document.get("rosters")
+    if not isinstance(rosters, dict):
+        raise RosterStateError(problem)
+    seen: dict[str, _Seen] = {}
+    for key, entry in rosters.items():
+        if not isinstance(entry, dict):
+            raise RosterStateError(problem)
+        version = entry.get("version")
+        digest_hex = entry.get("sha256")
+        if type(version) is not int or not 0 <= version <= MAX_VERSION:
+            raise RosterStateError(problem)
+        digest: bytes | None = None
+        if digest_hex is not None:
+            if not isinstance(digest_hex, str) or not re.fullmatch(r"[0-9a-f]{64}", digest_hex):
+                raise RosterStateError(problem)
+            digest = bytes.fromhex(digest_hex)
+        seen[key] = _Seen(version, digest)
+    return seen
+
+
+__all__ = [
+    "POLICIES",
+    "POLICY_ALLOW_X25519",
+    "POLICY_PQ_ONLY",
+    "ROLES",
+    "ROLE_ADMIN",
+    "ROLE_READER",
+    "Investigator",
+    "Roster",
+    "RosterState",
+    "default_state_path",
+    "parse_roles",
+    "parse_roster",
+    "read_roster_unverified",
+    "sign_roster",
+    "verify_roster",
+]

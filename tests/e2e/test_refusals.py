@@ -1,0 +1,115 @@
+"""Against a real uvicorn process: hostile requests get a 4xx with a JSON error, store
+nothing, and the server keeps serving after each, including requests no well-behaved HTTP
+client would send (sent over a raw socket)."""
+
+from __future__ import annotations
+
+import json
+import socket
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.api.vaultkit import read_dev_keys
+from tests.e2e.conftest import ServerProcess
+from vault import age
+from vault.client import ClientError, VaultClient
+
+
+def stored(data_dir: Path) -> list[str]:
+    return sorted(str(p.relative_to(data_dir)) for sub in ("blobs", "uploads")
+                  for p in (data_dir / sub).rglob("*") if p.is_file())
+
+
+def raw_request(server: ServerProcess, request: bytes, *, close_early: bool = False
+                ) -> tuple[int | None, dict[str, str], bytes]:
+    """Send bytes as they are; return (status, headers, body), status None if no answer."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.sendall(request)
+        if close_early:
+            sock.shutdown(socket.SHUT_WR)
+        data = b""
+        try:
+            while chunk := sock.recv(65536):
+                data += chunk
+        except (ConnectionResetError, TimeoutError):
+            pass
+    if not data:
+        return None, {}, b""
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    return int(lines[0].split()[1]), headers, body
+
+
+def assert_json_4xx(status: int | None, headers: dict[str, str], body: bytes) -> None:
+    assert status is not None and 400 <= status < 500, (status, body)
+    assert body == b"" or "error" in json.loads(body)  # HEAD answers carry no body
+    assert headers.get("content-security-policy", "").startswith("default-src 'none'")
+    assert "server" not in headers and "date" not in headers
+
+
+@pytest.fixture
+def small_server(server_factory: Callable[..., ServerProcess]) -> ServerProcess:
+    return server_factory(env={"AMANAT_MAX_SUBMISSION_BYTES": str(256 * 1024)})
+
+
+def test_hostile_requests(small_server: ServerProcess) -> None:
+    server = small_server
+    dev = read_dev_keys(server.data_dir)
+    with VaultClient(server.url) as client:
+        good = dev.seal(b"statement")
+        bad_bodies = [
+            b"not age at all",
+            age.encrypt_bytes(b"x", [age.X25519Identity.generate().recipient()]),
+            good[:300],
+            b"\0" * (256 * 1024 + 1),
+        ]
+        for body in bad_bodies:
+            with pytest.raises(ClientError) as refused:
+                client.submit(body)
+            assert 400 <= refused.value.status < 500
+            assert stored(server.data_dir) == []
+        upload_id = client.create_upload()
+        client.append(upload_id, 0, good[:100])
+        for offset in (0, 99, 101):
+            with pytest.raises(ClientError) as refused:
+                client.append(upload_id, offset, b"x")
+            assert refused.value.status == 409
+        assert client.upload_offset(upload_id) == 100
+        client.abandon_upload(upload_id)
+
+    raw_cases = [
+        # A body cut short: Content-Length promises more than arrives before the close.
+        (b"POST /api/v1/submissions HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n"
+         b"Content-Type: application/octet-stream\r\n\r\n" + good[:1000], True),
+        (b"GET /api/v1/submissions/../../etc/passwd HTTP/1.1\r\nHost: x\r\n"
+         b"Connection: close\r\n\r\n", False),
+        (b"GET /api/v1/submissions/%2e%2e/%2e%2e/etc/passwd HTTP/1.1\r\nHost: x\r\n"
+         b"Connection: close\r\n\r\n", False),
+        (b"GET /api/v1/submissions/%2e%2e%2f%2e%2e%2fetc%2fpasswd HTTP/1.1\r\nHost: x\r\n"
+         b"Connection: close\r\n\r\n", False),
+        (b"GET /../../../etc/passwd HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", False),
+        (b"HEAD /api/v1/uploads/..%2f..%2fvault.sqlite3 HTTP/1.1\r\nHost: x\r\n"
+         b"Connection: close\r\n\r\n", False),
+        (b"PATCH /api/v1/uploads/%2e%2e HTTP/1.1\r\nHost: x\r\nUpload-Offset: 0\r\n"
+         b"Content-Length: 1\r\nConnection: close\r\n\r\nx", False),
+        (b"POST /api/v1/submissions HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999\r\n"
+         b"Connection: close\r\n\r\n", False),
+        (b"POST /api/v1/auth/token HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+         b"Content-Length: 9\r\nConnection: close\r\n\r\n{\"a\": 1}", False),
+    ]
+    for request, close_early in raw_cases:
+        status, headers, body = raw_request(server, request, close_early=close_early)
+        if status is not None:
+            assert_json_4xx(status, headers, body)
+            assert b"root:" not in body
+        assert stored(server.data_dir) == []
+        assert server.alive()
+        with VaultClient(server.url) as client:
+            assert client.roster_text() == dev.roster_text
+    assert b"Traceback" not in server.output()

@@ -1,0 +1,1 @@
+"""Tests of keys: key files, identities, the org key, cards, the signed roster, and their CLI."""

@@ -1,0 +1,188 @@
+"""Identity and org key files: round trips, every damaged file refused, secrets never shown."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+
+from keys.errors import InvalidNameError, KeyFileError, UnlockError
+from keys.identity import IDENTITY_KIND, InvestigatorIdentity, is_identity_file
+from keys.keyfile import key_file_params, seal_key_file
+from keys.org import ORG_KEY_KIND, OrgKey
+from tests.keys.conftest import CHEAP_KDF
+from vault import age
+from vault.tlog import note
+
+PASSPHRASE = "тау бұлақ 2024"
+NAME = "Гүлнара Исмаилова"
+
+
+@pytest.fixture(scope="module")
+def identity() -> InvestigatorIdentity:
+    return InvestigatorIdentity.generate(NAME)
+
+
+@pytest.fixture(scope="module")
+def identity_file(identity: InvestigatorIdentity) -> bytes:
+    return identity.seal(PASSPHRASE, CHEAP_KDF)
+
+
+def test_identity_round_trip(identity: InvestigatorIdentity, identity_file: bytes) -> None:
+    opened = InvestigatorIdentity.unseal(identity_file, PASSPHRASE)
+    assert opened.name == NAME
+    assert opened.key_id == identity.key_id
+    assert opened.card() == identity.card()
+    assert opened.export_age() == identity.export_age()
+    assert bytes(opened.auth_signing_key()) == bytes(identity.auth_signing_key())
+    assert is_identity_file(identity_file)
+    assert key_file_params(identity_file, IDENTITY_KIND) == CHEAP_KDF
+
+
+def test_identity_keys_work(identity: InvestigatorIdentity) -> None:
+    card = identity.card()
+    sealed = age.encrypt_bytes(b"testimony", [age.parse_recipient(card.recipient)])
+    assert age.decrypt_bytes(sealed, [identity.age_identity()]) == b"testimony"
+    exported = age.parse_identity(identity.export_age())
+    assert identity.export_age().startswith("AGE-SECRET-KEY-PQ-1")
+    assert age.decrypt_bytes(sealed, [exported]) == b"testimony"
+    signed = identity.auth_signing_key().sign(b"challenge")
+    import nacl.signing
+
+    assert nacl.signing.VerifyKey(card.auth_key).verify(signed) == b"challenge"
+    assert card.is_post_quantum()
+
+
+def test_two_identities_differ() -> None:
+    first, second = InvestigatorIdentity.generate("A"), InvestigatorIdentity.generate("A")
+    assert first.key_id != second.key_id
+
+
+def _secret_strings(identity: InvestigatorIdentity) -> list[str]:
+    age_seed = identity._age_seed
+    auth_seed = identity._auth_seed
+    return [
+        identity.export_age(),
+        identity.export_age()[20:60],
+        age_seed.hex(),
+        auth_seed.hex(),
+        base64.b64encode(age_seed).decode(),
+        base64.b64encode(auth_seed).decode(),
+        repr(age_seed),
+        repr(auth_seed),
+    ]
+
+
+def test_repr_hides_secrets(identity: InvestigatorIdentity) -> None:
+    shown = repr(identity) + str(identity)
+    assert identity.key_id in shown
+    for secret in _secret_strings(identity):
+        assert secret not in shown
+
+
+def test_wrong_passphrase(identity_file: bytes) -> None:
+    with pytest.raises(UnlockError, match="wrong passphrase"):
+        InvestigatorIdentity.unseal(identity_file, PASSPHRASE + " ")
+
+
+def test_every_flipped_byte_of_an_identity_file_is_refused(identity_file: bytes) -> None:
+    for index in range(len(identity_file)):
+        damaged = bytearray(identity_file)
+        damaged[index] ^= 0x01
+        with pytest.raises(KeyFileError) as caught:
+            InvestigatorIdentity.unseal(bytes(damaged), PASSPHRASE)
+        assert PASSPHRASE not in str(caught.value)
+
+
+def test_every_truncation_of_an_identity_file_is_refused(identity_file: bytes) -> None:
+    for length in range(len(identity_file)):
+        with pytest.raises(KeyFileError):
+            InvestigatorIdentity.unseal(identity_file[:length], PASSPHRASE)
+
+
+def test_org_key_file_is_not_an_identity(identity_file: bytes) -> None:
+    org_file = OrgKey.generate("example.org/amanat").seal(PASSPHRASE, CHEAP_KDF)
+    with pytest.raises(KeyFileError, match="wrong kind"):
+        InvestigatorIdentity.unseal(org_file, PASSPHRASE)
+    with pytest.raises(KeyFileError, match="wrong kind"):
+        OrgKey.unseal(identity_file, PASSPHRASE)
+    assert not is_identity_file(org_file)
+
+
+@pytest.mark.parametrize(
+    ("plaintext", "error", "match"),
+    [
+        (b"\1" * 64, KeyFileError, "no name"),
+        (b"\1" * 64 + b"\xff", KeyFileError, "not UTF-8"),
+        (b"\1" * 64 + b" padded ", InvalidNameError, "space"),
+    ],
+)
+def test_identity_plaintext_from_another_program(
+    plaintext: bytes, error: type[Exception], match: str
+) -> None:
+    data = seal_key_file(IDENTITY_KIND, plaintext, PASSPHRASE, CHEAP_KDF)
+    with pytest.raises(error, match=match):
+        InvestigatorIdentity.unseal(data, PASSPHRASE)
+
+
+def test_identity_constructor_checks() -> None:
+    with pytest.raises(InvalidNameError):
+        InvestigatorIdentity.generate("")
+    with pytest.raises(KeyFileError, match="32 bytes"):
+        InvestigatorIdentity("A", b"\0" * 31, b"\0" * 32)
+    with pytest.raises(KeyFileError, match="32 bytes"):
+        InvestigatorIdentity("A", b"\0" * 32, b"\0" * 33)
+
+
+# --- organization key ----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def org() -> OrgKey:
+    return OrgKey.generate("example.org/amanat")
+
+
+@pytest.fixture(scope="module")
+def org_file(org: OrgKey) -> bytes:
+    return org.seal(PASSPHRASE, CHEAP_KDF)
+
+
+def test_org_round_trip(org: OrgKey, org_file: bytes) -> None:
+    opened = OrgKey.unseal(org_file, PASSPHRASE)
+    assert opened.origin == "example.org/amanat"
+    assert opened.vkey() == org.vkey()
+    verifier = note.Verifier.from_vkey(org.vkey())
+    assert verifier.name == "example.org/amanat"
+    signed = note.sign_note("hello\n", opened.signer())
+    assert note.open_note(signed, [verifier]).text == "hello\n"
+
+
+def test_org_repr_hides_the_seed(org: OrgKey) -> None:
+    shown = repr(org)
+    assert org.vkey() in shown
+    assert org._seed.hex() not in shown
+    assert base64.b64encode(org._seed).decode() not in shown
+    assert org.signer().private_key_string() not in shown
+
+
+def test_every_flipped_byte_of_an_org_key_file_is_refused(org_file: bytes) -> None:
+    for index in range(len(org_file)):
+        damaged = bytearray(org_file)
+        damaged[index] ^= 0x80
+        with pytest.raises(KeyFileError):
+            OrgKey.unseal(bytes(damaged), PASSPHRASE)
+
+
+def test_org_wrong_passphrase(org_file: bytes) -> None:
+    with pytest.raises(UnlockError):
+        OrgKey.unseal(org_file, "nope")
+
+
+def test_org_checks() -> None:
+    with pytest.raises(InvalidNameError, match="spaces"):
+        OrgKey.generate("has space")
+    with pytest.raises(KeyFileError, match="32 bytes"):
+        OrgKey("example.org", b"\0" * 16)
+    data = seal_key_file(ORG_KEY_KIND, b"\1" * 32 + "é".encode(), PASSPHRASE, CHEAP_KDF)
+    with pytest.raises(KeyFileError, match="not ASCII"):
+        OrgKey.unseal(data, PASSPHRASE)

@@ -1,0 +1,447 @@
+"""The persistent audit log: proofs that verify with vault.tlog, reopening, tampering, crashes."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import nacl.signing
+import pytest
+
+from tests.store.auditlog_crash_child import ORIGIN as CRASH_ORIGIN
+from tests.store.auditlog_crash_child import entry as crash_entry
+from tests.store.auditlog_crash_child import log_signer as crash_signer
+from tests.support import ROOT
+from vault.store.auditlog import (
+    AuditLog,
+    AuditLogError,
+    LogCorruptedError,
+    LogKeyMismatchError,
+    LogRangeError,
+)
+from vault.tlog.checkpoint import CheckpointError, open_checkpoint, sign_checkpoint
+from vault.tlog.merkle import (
+    EMPTY_ROOT,
+    InMemoryTree,
+    leaf_hash,
+    verify_consistency,
+    verify_inclusion,
+)
+from vault.tlog.note import Signer
+from vault.tlog.proof import LeafHash, verify_receipt
+
+ORIGIN = "audit.example/log"
+
+
+def make_signer(seed: int = 1, name: str = ORIGIN) -> Signer:
+    return Signer(name, nacl.signing.SigningKey(bytes([seed]) * 32))
+
+
+SIGNER = make_signer()
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    return tmp_path / "auditlog.sqlite3"
+
+
+def entries_for(count: int, prefix: str = "e") -> list[bytes]:
+    return [f"{prefix}{i}\n".encode() for i in range(count)]
+
+
+def filled(path: Path, batches: tuple[int, ...] = (1, 4, 7, 1, 12, 12)) -> AuditLog:
+    log = AuditLog(path, SIGNER, ORIGIN)
+    counter = 0
+    for count in batches:
+        log.append(entries_for(count, f"b{counter}-"))
+        counter += count
+    return log
+
+
+def all_entries(log: AuditLog) -> list[bytes]:
+    return log.entries(0, log.size())
+
+
+# --- basics -------------------------------------------------------------------------------------
+
+
+def test_new_log_is_empty_with_signed_checkpoint(db: Path) -> None:
+    with AuditLog(db, SIGNER, ORIGIN) as log:
+        assert log.size() == 0
+        checkpoint = open_checkpoint(log.latest_checkpoint(), SIGNER.verifier(), ORIGIN)
+        assert (checkpoint.size, checkpoint.root_hash) == (0, EMPTY_ROOT)
+        assert log.checkpoint_sizes() == [0]
+        assert log.entries(0, 0) == []
+        assert log.consistency_proof(0, 0) == []
+        assert log.origin == ORIGIN
+        assert log.verifier == SIGNER.verifier()
+        log.verify_storage()
+
+
+def test_append_returns_indices_and_signs_one_checkpoint_per_batch(db: Path) -> None:
+    with AuditLog(db, SIGNER, ORIGIN) as log:
+        assert log.append([b"a", b"b", b"c"]) == [0, 1, 2]
+        assert log.append([bytearray(b"d"), memoryview(b"e")]) == [3, 4]
+        assert log.append([]) == []
+        assert log.checkpoint_sizes() == [0, 3, 5]
+        assert log.entries(1, 4) == [b"b", b"c", b"d"]
+        tree = InMemoryTree(leaf_hash(e) for e in [b"a", b"b", b"c", b"d", b"e"])
+        for size in (0, 3, 5):
+            checkpoint = open_checkpoint(log.checkpoint_at(size), SIGNER.verifier(), ORIGIN)
+            assert checkpoint.size == size
+            assert checkpoint.root_hash == tree.root(size)
+        assert log.latest_checkpoint() == log.checkpoint_at(5)
+
+
+def test_entries_are_opaque_bytes(db: Path) -> None:
+    odd = [b"", b"\x00" * 100, b"\n\n", bytes(range(256)) * 10]
+    with AuditLog(db, SIGNER, ORIGIN) as log:
+        log.append(odd)
+        assert all_entries(log) == odd
+    with pytest.raises(TypeError, match="log entry 1 is str"):
+        AuditLog(db, SIGNER, ORIGIN).append([b"ok", "text"])  # type: ignore[list-item]
+    with AuditLog(db, SIGNER, ORIGIN) as log:
+        assert log.size() == 4
+
+
+def test_proofs_verify_with_tlog(db: Path) -> None:
+    with filled(db) as log:
+        data = all_entries(log)
+        sizes = log.checkpoint_sizes()
+        roots = {
+            size: open_checkpoint(log.checkpoint_at(size), SIGNER.verifier(), ORIGIN).root_hash
+            for size in sizes
+        }
+        reference = InMemoryTree(leaf_hash(e) for e in data)
+        for size in range(1, log.size() + 1):
+            root = reference.root(size)
+            for index in range(size):
+                proof = log.inclusion_proof(index, size)
+                assert proof == reference.inclusion_proof(index, size)
+                verify_inclusion(leaf_hash(data[index]), index, size, proof, root)
+        for old in sizes:
+            for new in sizes:
+                if old <= new:
+                    proof = log.consistency_proof(old, new)
+                    verify_consistency(old, new, roots[old], roots[new], proof)
+        for old in range(log.size() + 1):
+            assert log.consistency_proof(old, log.size()) == reference.consistency_proof(old)
+
+
+def test_receipts_verify(db: Path) -> None:
+    with filled(db) as log:
+        data = all_entries(log)
+        for index, entry in enumerate(data):
+            receipt = log.receipt(index)
+            result = verify_receipt(receipt, entry, SIGNER.verifier(), ORIGIN)
+            assert result.index == index and result.checkpoint.size == log.size()
+            verify_receipt(receipt, LeafHash(leaf_hash(entry)), SIGNER.verifier(), ORIGIN)
+
+
+def test_range_errors(db: Path) -> None:
+    with filled(db, (5,)) as log:
+        for call in (
+            lambda: log.entries(-1, 2),
+            lambda: log.entries(3, 2),
+            lambda: log.entries(0, 6),
+            lambda: log.inclusion_proof(5, 5),
+            lambda: log.inclusion_proof(0, 6),
+            lambda: log.inclusion_proof(-1, 5),
+            lambda: log.consistency_proof(3, 2),
+            lambda: log.consistency_proof(-1, 2),
+            lambda: log.consistency_proof(1, 6),
+            lambda: log.receipt(5),
+            lambda: log.receipt(-1),
+            lambda: log.checkpoint_at(4),
+        ):
+            with pytest.raises(LogRangeError):
+                call()
+        assert issubclass(LogRangeError, ValueError)
+
+
+# --- reopening ----------------------------------------------------------------------------------
+
+
+def test_reopen_after_close_continues_the_same_tree(db: Path) -> None:
+    with filled(db) as log:
+        before = log.latest_checkpoint()
+        size = log.size()
+        data = all_entries(log)
+    with AuditLog(db, SIGNER, ORIGIN) as log:
+        assert log.latest_checkpoint() == before
+        assert log.size() == size
+        log.append([b"after reopen"])
+        old = open_checkpoint(before, SIGNER.verifier(), ORIGIN)
+        new = open_checkpoint(log.latest_checkpoint(), SIGNER.verifier(), ORIGIN)
+        verify_consistency(
+            old.size, new.size, old.root_hash, new.root_hash, log.consistency_proof(size, size + 1)
+        )
+        assert new.root_hash == InMemoryTree(leaf_hash(e) for e in [*data, b"after reopen"]).root()
+        log.verify_storage()
+
+
+def test_database_is_wal_with_full_sync(db: Path) -> None:
+    with AuditLog(db, SIGNER, ORIGIN) as log:
+        connection = log._connection
+        assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert connection.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+
+
+def test_other_key_or_origin_refused(db: Path) -> None:
+    filled(db, (3,)).close()
+    with pytest.raises(LogKeyMismatchError, match="signed by the key"):
+        AuditLog(db, make_signer(2), ORIGIN)
+    with pytest.raises(LogKeyMismatchError, match="belongs to the origin"):
+        AuditLog(db, make_signer(1, "other.example/log"), "other.example/log")
+    with pytest.raises(CheckpointError):
+        AuditLog(db, SIGNER, "")
+
+
+def test_unknown_schema_refused(db: Path) -> None:
+    filled(db, (1,)).close()
+    with sqlite3.connect(db) as connection:
+        connection.execute("UPDATE log_meta SET value = '99' WHERE key = 'schema'")
+    with pytest.raises(AuditLogError, match="unknown audit log schema"):
+        AuditLog(db, SIGNER, ORIGIN)
+
+
+def test_shared_connection_is_used_not_closed() -> None:
+    connection = sqlite3.connect(":memory:", check_same_thread=False)
+    log = AuditLog(connection, SIGNER, ORIGIN)
+    log.append([b"x", b"y"])
+    log.close()
+    assert connection.execute("SELECT COUNT(*) FROM log_entries").fetchone()[0] == 2
+    again = AuditLog(connection, SIGNER, ORIGIN)
+    assert again.size() == 2
+    connection.execute("BEGIN")
+    with pytest.raises(AuditLogError, match="open transaction"):
+        again.append([b"z"])
+    connection.rollback()
+    assert again.append([b"z"]) == [2]
+    connection.close()
+
+
+def test_database_that_cannot_use_wal_refused(tmp_path: Path) -> None:
+    with pytest.raises(AuditLogError, match="cannot use WAL"):
+        AuditLog(":memory:", SIGNER, ORIGIN)
+    with pytest.raises(sqlite3.Error):
+        AuditLog(tmp_path, SIGNER, ORIGIN)  # a directory
+
+
+def test_two_handles_on_one_database_stay_consistent(db: Path) -> None:
+    first = AuditLog(db, SIGNER, ORIGIN)
+    second = AuditLog(db, SIGNER, ORIGIN)
+    first.append(entries_for(3, "a"))
+    second.append(entries_for(2, "b"))  # notices the first handle's batch
+    first.append(entries_for(4, "c"))
+    assert (first.size(), second.size()) == (9, 5)  # reads are served from each handle
+    assert second.append([b"d"]) == [9]
+    expected = [*entries_for(3, "a"), *entries_for(2, "b"), *entries_for(4, "c"), b"d"]
+    assert all_entries(second) == expected
+    second.verify_storage()
+    second.close()
+    first.close()
+
+
+def test_concurrent_appends_from_threads(db: Path) -> None:
+    log = AuditLog(db, SIGNER, ORIGIN)
+    results: list[list[int]] = []
+    errors: list[BaseException] = []
+
+    def worker(n: int) -> None:
+        try:
+            for i in range(10):
+                results.append(log.append([f"t{n}-{i}-{j}".encode() for j in range(3)]))
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    indices = sorted(i for batch in results for i in batch)
+    assert indices == list(range(120))
+    assert all(batch == list(range(batch[0], batch[0] + 3)) for batch in results)
+    log.verify_storage()
+    log.close()
+
+
+class FailingSigner(Signer):
+    fail = False
+
+    def sign(self, text: bytes) -> bytes:
+        if self.fail:
+            raise RuntimeError("signing device unavailable")
+        return super().sign(text)
+
+
+def test_failed_append_leaves_nothing_behind(db: Path) -> None:
+    signer = FailingSigner(ORIGIN, nacl.signing.SigningKey(b"\x05" * 32))
+    with AuditLog(db, signer, ORIGIN) as log:
+        log.append([b"one"])
+        before = log.latest_checkpoint()
+        signer.fail = True
+        with pytest.raises(RuntimeError, match="signing device"):
+            log.append([b"two", b"three"])
+        signer.fail = False
+        assert log.size() == 1 and log.latest_checkpoint() == before
+        assert log.append([b"four"]) == [1]
+        assert all_entries(log) == [b"one", b"four"]
+        log.verify_storage()
+
+
+# --- tampering ----------------------------------------------------------------------------------
+
+
+def _tamper(db: Path, *statements: str) -> None:
+    with sqlite3.connect(db) as connection:
+        for statement in statements:
+            connection.execute(statement)
+
+
+@pytest.mark.parametrize(
+    ("statements", "reason"),
+    [
+        (["DELETE FROM log_checkpoints"], "no checkpoint"),
+        (
+            ["UPDATE log_checkpoints SET root = zeroblob(32) WHERE size = 37"],
+            "disagrees with its row",
+        ),
+        (["UPDATE log_checkpoints SET note = 'x' WHERE size = 37"], "does not verify"),
+        (["DELETE FROM log_entries WHERE idx = 36"], "last stored entry"),
+        (["INSERT INTO log_entries VALUES (37, x'00')"], "last stored entry"),
+        (["DELETE FROM log_tree WHERE level = 5 AND idx = 0"], "damaged: no stored subtree"),
+        (["UPDATE log_tree SET hash = x'00' WHERE level = 0 AND idx = 36"], "damaged.*32 bytes"),
+        (["UPDATE log_tree SET hash = zeroblob(32) WHERE level = 2 AND idx = 8"], "root"),
+        (["UPDATE log_entries SET data = x'00' WHERE idx = 36"], "entry 36"),
+        (
+            ["DELETE FROM log_checkpoints WHERE size = 37"],
+            "last stored entry",
+        ),
+    ],
+)
+def test_tampering_detected_on_open(db: Path, statements: list[str], reason: str) -> None:
+    filled(db).close()  # 37 entries, checkpoints at 0, 1, 5, 12, 13, 25, 37
+    _tamper(db, *statements)
+    with pytest.raises(LogCorruptedError, match=reason):
+        AuditLog(db, SIGNER, ORIGIN)
+
+
+def test_checkpoint_signed_by_another_key_detected(db: Path) -> None:
+    log = filled(db)
+    forged = open_checkpoint(log.latest_checkpoint(), SIGNER.verifier(), ORIGIN)
+    log.close()
+    with sqlite3.connect(db) as connection:
+        connection.execute(
+            "UPDATE log_checkpoints SET note = ? WHERE size = 37",
+            (sign_checkpoint(forged, make_signer(9)),),
+        )
+    with pytest.raises(LogCorruptedError, match="does not verify"):
+        AuditLog(db, SIGNER, ORIGIN)
+
+
+@pytest.mark.parametrize(
+    ("statements", "reason"),
+    [
+        (["UPDATE log_entries SET data = x'00' WHERE idx = 3"], "level 0, index 3"),
+        (["UPDATE log_tree SET hash = zeroblob(32) WHERE level = 1 AND idx = 3"], "level 1"),
+        (["DELETE FROM log_tree WHERE level = 1 AND idx = 3"], "missing tree node"),
+        (["INSERT INTO log_tree VALUES (7, 0, zeroblob(32))"], "nodes are stored where"),
+        (["UPDATE log_checkpoints SET root = zeroblob(32) WHERE size = 12"], "size 12"),
+        (["UPDATE log_checkpoints SET note = 'x' WHERE size = 5"], "size 5 does not verify"),
+        (["DELETE FROM log_entries WHERE idx = 20"], "36 entries are stored"),
+        (
+            ["DELETE FROM log_entries WHERE idx = 20", "INSERT INTO log_entries VALUES (-1, x'')"],
+            "not contiguous",
+        ),
+        (["INSERT INTO log_checkpoints VALUES (99, zeroblob(32), 'x')"], "beyond"),
+    ],
+)
+def test_verify_storage_finds_any_edit(db: Path, statements: list[str], reason: str) -> None:
+    log = filled(db)
+    log.verify_storage()
+    _tamper(db, *statements)
+    with pytest.raises(LogCorruptedError, match=reason):
+        log.verify_storage()
+    log.close()
+
+
+def test_verify_storage_finds_entries_beyond_the_checkpoint(db: Path) -> None:
+    log = filled(db, (3,))
+    _tamper(db, "INSERT INTO log_entries VALUES (3, x'00')")
+    with pytest.raises(LogCorruptedError, match="4 entries are stored but"):
+        log.verify_storage()
+    log.close()
+
+
+# --- crashes ------------------------------------------------------------------------------------
+
+CRASH_ROUNDS = 6
+
+
+def _run_and_kill(db: Path, run: int, rng: random.Random) -> list[dict[str, Any]]:
+    child = subprocess.Popen(
+        [sys.executable, "-m", "tests.store.auditlog_crash_child", str(db), str(run)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert child.stdout is not None
+    ready = child.stdout.readline()
+    assert ready.startswith(b'{"ready"'), child.stderr.read() if child.stderr else ready
+    # Let it append for a while, then kill it wherever it is: often inside a transaction.
+    time.sleep(rng.uniform(0.05, 0.4))
+    os.kill(child.pid, signal.SIGKILL)
+    out, _ = child.communicate(timeout=30)
+    assert child.returncode == -signal.SIGKILL
+    reports = []
+    for line in out.split(b"\n"):
+        try:
+            reports.append(json.loads(line))
+        except ValueError:
+            continue  # the line being written when the kill landed
+    return reports
+
+
+def test_killed_writer_leaves_a_consistent_log(db: Path) -> None:
+    rng = random.Random(1)
+    published: list[dict[str, Any]] = []
+    for run in range(CRASH_ROUNDS):
+        published.extend(_run_and_kill(db, run, rng))
+    assert published, "the child never completed an append"
+
+    with AuditLog(db, crash_signer(), CRASH_ORIGIN) as log:  # opening checks the latest state
+        log.verify_storage()
+        verifier = crash_signer().verifier()
+        latest = open_checkpoint(log.latest_checkpoint(), verifier, CRASH_ORIGIN)
+        # Every acknowledged entry is there, with its bytes.
+        for report in published:
+            start, count = int(report["start"]), int(report["count"])
+            run, counter = int(report["run"]), int(report["counter"])
+            expected = [crash_entry(run, counter + i) for i in range(count)]
+            assert log.entries(start, start + count) == expected
+        # Every checkpoint ever published, and every one stored, is consistent with the latest.
+        notes = [str(report["checkpoint"]) for report in published]
+        notes += [log.checkpoint_at(size) for size in log.checkpoint_sizes()]
+        for text in notes:
+            earlier = open_checkpoint(text, verifier, CRASH_ORIGIN)
+            assert earlier.size <= latest.size
+            verify_consistency(
+                earlier.size,
+                latest.size,
+                earlier.root_hash,
+                latest.root_hash,
+                log.consistency_proof(earlier.size, latest.size),
+            )

@@ -1,0 +1,1 @@
+"""Tests of vault.tlog: signed notes, Merkle proofs, checkpoints, receipts."""

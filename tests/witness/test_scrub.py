@@ -1,0 +1,736 @@
+"""Metadata cleaning (vault.scrub): what identifies a witness must not survive."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import stat
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import pikepdf
+import pytest
+from PIL import ExifTags, Image, ImageCms, PngImagePlugin
+
+from vault import scrub
+from vault.scrub import Cleaned, ScrubFailed, ScrubRefused, clean, detect_media_type
+
+SECRET = "Ayshe Tursun"  # stands for anything that identifies a witness
+GPS_LATITUDE = (43.0, 49.0, 12.0)
+SRGB_ICC = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+XMP = (
+    b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/'
+    b'22-rdf-syntax-ns#"><rdf:Description xmlns:dc="http://purl.org/dc/elements/1.1/">'
+    b"<dc:creator>" + SECRET.encode() + b"</dc:creator></rdf:Description></rdf:RDF>"
+    b"</x:xmpmeta>"
+)
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def identifying_exif() -> Image.Exif:
+    exif = Image.Exif()
+    exif[ExifTags.Base.Make] = "Huawei"
+    exif[ExifTags.Base.Model] = "P30"
+    exif[ExifTags.Base.Artist] = SECRET
+    exif[ExifTags.Base.DateTime] = "2024:03:01 10:11:12"
+    exif[ExifTags.Base.Orientation] = 6  # rotate 90° clockwise to display
+    gps = exif.get_ifd(ExifTags.IFD.GPSInfo)
+    gps[ExifTags.GPS.GPSLatitudeRef] = "N"
+    gps[ExifTags.GPS.GPSLatitude] = GPS_LATITUDE
+    gps[ExifTags.GPS.GPSLongitudeRef] = "E"
+    gps[ExifTags.GPS.GPSLongitude] = (81.0, 19.0, 30.0)
+    return exif
+
+
+def picture(mode: str = "RGB", size: tuple[int, int] = (64, 32)) -> Image.Image:
+    image = Image.new(mode, size)
+    for x in range(size[0]):
+        for y in range(size[1]):
+            if mode == "RGB":
+                image.putpixel((x, y), (200 if x < size[0] // 2 else 20, 4 * y, 90))
+            elif mode == "RGBA":
+                image.putpixel((x, y), (200, 4 * y, 90, 255 if x % 2 else 128))
+            else:
+                image.putpixel((x, y), (x * 3) % 256)
+    return image
+
+
+def jpeg_with_everything() -> bytes:
+    out = io.BytesIO()
+    picture().save(out, "JPEG", exif=identifying_exif(), comment=SECRET.encode(),
+                   icc_profile=SRGB_ICC, xmp=XMP, quality=95)
+    return out.getvalue()
+
+
+def assert_no_identifying_bytes(data: bytes) -> None:
+    for needle in (SECRET.encode(), b"Huawei", b"Exif\x00\x00", b"xmpmeta", b"ICC_PROFILE",
+                   b"2024:03:01"):
+        assert needle not in data, needle
+
+
+# --- images ----------------------------------------------------------------------------------
+
+
+def test_jpeg_loses_exif_gps_xmp_comment_and_profile_and_is_turned_upright() -> None:
+    original = jpeg_with_everything()
+    with Image.open(io.BytesIO(original)) as before:
+        assert before.getexif().get_ifd(ExifTags.IFD.GPSInfo)[ExifTags.GPS.GPSLatitude] == (
+            GPS_LATITUDE
+        )
+        assert {"exif", "comment", "icc_profile", "xmp"} <= set(before.info)
+    result = clean(original, "IMG_20240301_101112.jpg")
+    assert result == Cleaned(result.data, "image/jpeg", sha256(original), sha256(result.data),
+                             False)
+    assert result.sha256_before != result.sha256_after
+    assert_no_identifying_bytes(result.data)
+    with Image.open(io.BytesIO(result.data)) as after:
+        assert after.format == "JPEG"
+        assert after.size == (32, 64)  # orientation applied, then forgotten
+        assert len(after.getexif()) == 0
+        assert not {"exif", "comment", "icc_profile", "xmp", "photoshop"} & set(after.info)
+        # The left half was red before rotating by 90° clockwise: now it is the top half.
+        red, _, _ = after.convert("RGB").getpixel((16, 5))  # type: ignore[misc]
+        assert red > 150
+
+
+def test_png_loses_text_chunks_exif_and_profile_and_keeps_transparency() -> None:
+    info = PngImagePlugin.PngInfo()
+    info.add_text("Author", SECRET)
+    info.add_text("Comment", SECRET, zip=True)
+    info.add_itxt("Description", SECRET, lang="ug", tkey="Description")
+    out = io.BytesIO()
+    picture("RGBA").save(out, "PNG", pnginfo=info, exif=identifying_exif(),
+                         icc_profile=SRGB_ICC)
+    original = out.getvalue()
+    with Image.open(io.BytesIO(original)) as before:
+        assert before.text["Author"] == SECRET  # type: ignore[attr-defined]
+    result = clean(original, "screenshot.png")
+    assert result.media_type == "image/png"
+    assert_no_identifying_bytes(result.data)
+    for chunk in (b"tEXt", b"zTXt", b"iTXt", b"eXIf", b"iCCP"):
+        assert chunk not in result.data
+    with Image.open(io.BytesIO(result.data)) as after:
+        assert after.text == {}  # type: ignore[attr-defined]
+        assert after.mode == "RGBA"
+        assert after.getpixel((0, 0))[3] == 128  # type: ignore[index]
+
+
+def test_palette_png_keeps_its_transparent_colour() -> None:
+    image = picture("L").convert("P")
+    out = io.BytesIO()
+    image.save(out, "PNG", transparency=0)
+    result = clean(out.getvalue(), "p.png")
+    with Image.open(io.BytesIO(result.data)) as after:
+        assert after.mode == "P"
+        assert after.info["transparency"] == 0
+
+
+def test_webp_loses_exif_xmp_and_profile() -> None:
+    out = io.BytesIO()
+    picture().save(out, "WEBP", exif=identifying_exif(), xmp=XMP, icc_profile=SRGB_ICC,
+                   quality=90)
+    original = out.getvalue()
+    assert b"EXIF" in original and b"XMP " in original and b"ICCP" in original
+    result = clean(original, "photo.webp")
+    assert result.media_type == "image/webp"
+    for chunk in (b"EXIF", b"XMP ", b"ICCP", SECRET.encode()):
+        assert chunk not in result.data
+    with Image.open(io.BytesIO(result.data)) as after:
+        assert after.size == (32, 64)
+
+
+def test_animated_webp_keeps_its_frames_and_timing() -> None:
+    frames = [picture(), picture().transpose(Image.Transpose.FLIP_LEFT_RIGHT)]
+    out = io.BytesIO()
+    frames[0].save(out, "WEBP", save_all=True, append_images=frames[1:], duration=[100, 300],
+                   loop=2, exif=identifying_exif())
+    result = clean(out.getvalue(), "anim.webp")
+    assert b"EXIF" not in result.data
+    with Image.open(io.BytesIO(result.data)) as after:
+        assert getattr(after, "n_frames", 1) == 2
+        assert after.info["loop"] == 2
+
+
+def test_multipage_tiff_loses_its_tags_and_keeps_its_pages() -> None:
+    pages = [picture(), picture("L")]
+    out = io.BytesIO()
+    tags = {315: SECRET, 271: "Canon", 270: SECRET, 305: "Scanner v1", 700: XMP}
+    pages[0].save(out, "TIFF", save_all=True, append_images=pages[1:], tiffinfo=tags)
+    original = out.getvalue()
+    assert SECRET.encode() in original
+    result = clean(original, "scan.tif")
+    assert result.media_type == "image/tiff"
+    assert_no_identifying_bytes(result.data)
+    assert b"Canon" not in result.data and b"Scanner" not in result.data
+    with Image.open(io.BytesIO(result.data)) as after:
+        assert getattr(after, "n_frames", 1) == 2
+        tags_after = dict(after.tag_v2)  # type: ignore[attr-defined]
+        for tag in (315, 271, 270, 305, 700, 33723, 34853):
+            assert tag not in tags_after
+
+
+def test_cmyk_jpeg_with_a_profile_becomes_rgb_without_it() -> None:
+    out = io.BytesIO()
+    cmyk_profile = SRGB_ICC  # not a CMYK profile: the conversion fails, pixels converted plainly
+    Image.new("CMYK", (8, 8), (0, 255, 255, 0)).save(out, "JPEG", icc_profile=cmyk_profile)
+    result = clean(out.getvalue(), "cmyk.jpg")
+    with Image.open(io.BytesIO(result.data)) as after:
+        assert after.mode == "RGB"
+        assert "icc_profile" not in after.info
+
+
+def test_grey_image_with_a_profile_drops_the_profile() -> None:
+    out = io.BytesIO()
+    grey_icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    picture("L").save(out, "PNG", icc_profile=grey_icc)
+    result = clean(out.getvalue(), "grey.png")
+    assert b"iCCP" not in result.data
+
+
+def test_rgb_image_with_a_broken_profile_keeps_its_pixels() -> None:
+    out = io.BytesIO()
+    picture().save(out, "PNG", icc_profile=b"not a profile at all")
+    result = clean(out.getvalue(), "broken-profile.png")
+    assert b"iCCP" not in result.data
+    with Image.open(io.BytesIO(result.data)) as after:
+        assert after.getpixel((0, 0)) == (200, 0, 90)
+
+
+def test_damaged_image_fails_with_the_file_name() -> None:
+    data = jpeg_with_everything()[:200]
+    with pytest.raises(ScrubFailed, match="broken.jpg: cannot be read as image/jpeg"):
+        clean(data, "broken.jpg")
+
+
+def test_decompression_bomb_is_refused() -> None:
+    out = io.BytesIO()
+    Image.new("1", (20_000, 10_000)).save(out, "PNG")  # 200 M pixels in a few KiB
+    with pytest.raises(ScrubFailed, match="bomb.png: 20000×10000 pixels × 1 frames is more than"):
+        clean(out.getvalue(), "bomb.png")
+
+
+def test_pillows_own_bomb_error_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(scrub, "MAX_PIXELS", 10**12)
+    out = io.BytesIO()
+    Image.new("1", (20_000, 10_000)).save(out, "PNG")
+    with pytest.raises(ScrubFailed, match="too many pixels"):
+        clean(out.getvalue(), "bomb.png")
+
+
+# --- PDF -------------------------------------------------------------------------------------
+
+
+def small_jpeg_with_gps() -> bytes:
+    out = io.BytesIO()
+    picture(size=(16, 16)).save(out, "JPEG", exif=identifying_exif(), comment=b"c")
+    return out.getvalue()
+
+
+def pdf_with_everything() -> tuple[bytes, bytes]:
+    pdf = pikepdf.new()
+    pdf.add_blank_page(page_size=(200, 200))
+    pdf.docinfo["/Author"] = SECRET
+    pdf.docinfo["/Producer"] = "Scanner v1"
+    pdf.docinfo["/CreationDate"] = "D:20240301101112+06'00'"
+    with pdf.open_metadata(set_pikepdf_as_editor=False) as meta:
+        meta["dc:creator"] = [SECRET]
+    page = pdf.pages[0].obj
+    page["/PieceInfo"] = pikepdf.Dictionary(App=pikepdf.Dictionary(Private=SECRET))
+    page["/LastModified"] = "D:20240301101112"
+    page["/Metadata"] = pdf.make_indirect(pikepdf.Stream(pdf, XMP))
+    note = pikepdf.Dictionary(Type=pikepdf.Name.Annot, Subtype=pikepdf.Name.Text,
+                              Rect=[0, 0, 10, 10], T=SECRET, M="D:20240301",
+                              CreationDate="D:20240301", Contents="the camp is here")
+    widget = pikepdf.Dictionary(Type=pikepdf.Name.Annot, Subtype=pikepdf.Name.Widget,
+                                Rect=[0, 0, 5, 5], T="field1")
+    page["/Annots"] = pikepdf.Array([pdf.make_indirect(note), pdf.make_indirect(widget)])
+    jpeg = small_jpeg_with_gps()
+    image = pikepdf.Stream(pdf, jpeg, Type=pikepdf.Name.XObject, Subtype=pikepdf.Name.Image,
+                           Width=16, Height=16, ColorSpace=pikepdf.Name.DeviceRGB,
+                           BitsPerComponent=8, Filter=pikepdf.Name.DCTDecode)
+    image["/Metadata"] = pdf.make_indirect(pikepdf.Stream(pdf, XMP))
+    page["/Resources"] = pikepdf.Dictionary(XObject=pikepdf.Dictionary(Im0=image))
+    page["/Contents"] = pdf.make_indirect(pikepdf.Stream(pdf, b"q 16 0 0 16 0 0 cm /Im0 Do Q"))
+    embedded = pikepdf.Stream(pdf, b"attached", Type=pikepdf.Name.EmbeddedFile,
+                              Params=pikepdf.Dictionary(CreationDate="D:20240301",
+                                                        ModDate="D:20240301"))
+    pdf.Root["/Names"] = pikepdf.Dictionary(EmbeddedFiles=pikepdf.Dictionary(Names=[
+        "a.txt", pikepdf.Dictionary(Type=pikepdf.Name.Filespec, F="a.txt",
+                                    EF=pikepdf.Dictionary(F=pdf.make_indirect(embedded)))]))
+    out = io.BytesIO()
+    pdf.save(out)
+    return out.getvalue(), jpeg
+
+
+def all_pdf_bytes(data: bytes) -> bytes:
+    """The file plus every stream decoded, so compressed metadata cannot hide."""
+    parts = [data]
+    with pikepdf.open(io.BytesIO(data)) as pdf:
+        for obj in pdf.objects:
+            if isinstance(obj, pikepdf.Stream):
+                try:
+                    parts.append(obj.read_bytes())
+                except pikepdf.PdfError:
+                    parts.append(obj.read_raw_bytes())
+    return b"".join(parts)
+
+
+def test_pdf_loses_info_xmp_pieceinfo_annotation_authors_and_image_exif() -> None:
+    original, jpeg = pdf_with_everything()
+    assert SECRET.encode() in all_pdf_bytes(original)
+    result = clean(original, "letter.pdf")
+    assert result.media_type == "application/pdf"
+    everything = all_pdf_bytes(result.data)
+    assert SECRET.encode() not in everything
+    assert b"Scanner v1" not in everything
+    assert b"Exif" not in everything
+    assert b"20240301" not in everything
+    with pikepdf.open(io.BytesIO(result.data)) as pdf, \
+            pikepdf.open(io.BytesIO(original)) as before:
+        assert "/Info" not in pdf.trailer
+        assert "/Metadata" not in pdf.Root
+        assert pdf.trailer.ID[0] != before.trailer.ID[0]
+        page = pdf.pages[0].obj
+        assert "/PieceInfo" not in page and "/LastModified" not in page
+        assert "/Metadata" not in page
+        note, widget = page.Annots
+        assert str(note.Contents) == "the camp is here"
+        assert "/T" not in note and "/M" not in note and "/CreationDate" not in note
+        assert str(widget.T) == "field1"  # a form field's name is not an author
+        image = page.Resources.XObject.Im0
+        assert "/Metadata" not in image
+        stripped = image.read_raw_bytes()
+        assert jpeg.endswith(stripped[stripped.index(b"\xff\xda"):])  # scan data bit-exact
+        with Image.open(io.BytesIO(stripped)) as decoded:
+            assert decoded.size == (16, 16)
+            assert len(decoded.getexif()) == 0
+        filespec = pdf.Root.Names.EmbeddedFiles.Names[1]
+        assert "/Params" not in filespec.EF.F
+        assert filespec.EF.F.read_bytes() == b"attached"
+
+
+def test_pdf_cleaning_is_deterministic() -> None:
+    original, _ = pdf_with_everything()
+    assert clean(original, "a.pdf").data == clean(original, "b.pdf").data
+
+
+def test_pdf_with_a_user_password_is_refused() -> None:
+    pdf = pikepdf.new()
+    pdf.add_blank_page()
+    out = io.BytesIO()
+    pdf.save(out, encryption=pikepdf.Encryption(owner="owner", user="user"))
+    with pytest.raises(ScrubRefused, match="locked.pdf: the PDF is password-protected"):
+        clean(out.getvalue(), "locked.pdf")
+
+
+def test_pdf_with_only_an_owner_password_comes_out_unencrypted() -> None:
+    pdf = pikepdf.new()
+    pdf.add_blank_page()
+    pdf.docinfo["/Author"] = SECRET
+    out = io.BytesIO()
+    pdf.save(out, encryption=pikepdf.Encryption(owner="owner", user=""))
+    result = clean(out.getvalue(), "restricted.pdf")
+    with pikepdf.open(io.BytesIO(result.data)) as cleaned:
+        assert not cleaned.is_encrypted
+        assert "/Info" not in cleaned.trailer
+
+
+def test_damaged_pdf_fails() -> None:
+    with pytest.raises(ScrubFailed, match="bad.pdf: cannot be read as a PDF"):
+        clean(b"%PDF-1.7\n" + b"\x00" * 50, "bad.pdf")
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"not a jpeg",
+        b"\xff\xd8\x00\x00\x00\x00",  # no marker where one must be
+        b"\xff\xd8\xff\xe1\x00\x01\x00\x00",  # a segment length below 2
+        b"\xff\xd8\xff\xe1\x00\xff\x00\x00",  # a segment longer than the data
+        b"\xff\xd8\xff\xfe\x00\x04ab",  # ends before a scan
+    ],
+)
+def test_jpeg_segment_stripper_leaves_malformed_data_alone(data: bytes) -> None:
+    assert scrub._strip_jpeg_segments(data) == data
+
+
+def test_jpeg_segment_stripper_skips_fill_bytes_and_keeps_jfif_and_adobe() -> None:
+    jfif = b"\xff\xe0\x00\x07JFIF\x00"
+    adobe = b"\xff\xee\x00\x07Adobe"
+    other_app0 = b"\xff\xe0\x00\x07JFXX\x00"
+    exif = b"\xff\xe1\x00\x08Exif\x00\x00"
+    dqt = b"\xff\xdb\x00\x04\x01\x02"
+    scan = b"\xff\xda\x00\x02image data\xff\xd9"
+    data = b"\xff\xd8" + jfif + b"\xff" + exif + other_app0 + adobe + dqt + scan
+    assert scrub._strip_jpeg_segments(data) == b"\xff\xd8" + jfif + adobe + dqt + scan
+
+
+# --- office documents ------------------------------------------------------------------------
+
+CORE = (
+    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<cp:coreProperties '
+    'xmlns:cp="http://schemas.openxmlformats.org/package/2006/metadata/core-properties" '
+    'xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:dcterms="http://purl.org/dc/terms/">'
+    f"<dc:creator>{SECRET}</dc:creator><cp:lastModifiedBy>{SECRET}</cp:lastModifiedBy>"
+    "<cp:revision>7</cp:revision><dcterms:created>2024-03-01T10:11:12Z</dcterms:created>"
+    "</cp:coreProperties>"
+)
+APP = (
+    '<?xml version="1.0"?><Properties xmlns="http://schemas.openxmlformats.org/officeDocument/'
+    f'2006/extended-properties"><Company>{SECRET} Ltd</Company><TotalTime>42</TotalTime>'
+    "</Properties>"
+)
+DOCUMENT = (
+    '<?xml version="1.0"?><w:document xmlns:w="http://schemas.openxmlformats.org/'
+    'wordprocessingml/2006/main"><w:body><w:p w:rsidR="00A1B2C3" w:rsidRDefault="00D4E5F6">'
+    f'<w:ins w:id="1" w:author="{SECRET}" w:date="2024-03-01T10:11:12Z"><w:r><w:t>'
+    "my brother was taken</w:t></w:r></w:ins></w:p></w:body></w:document>"
+)
+SETTINGS = (
+    '<?xml version="1.0"?><w:settings xmlns:w="x"><w:rsids><w:rsidRoot w:val="00A1B2C3"/>'
+    '<w:rsid w:val="00D4E5F6"/></w:rsids><w:zoom w:percent="100"/></w:settings>'
+)
+PEOPLE = (
+    f'<w15:people xmlns:w15="x"><w15:person w15:author="{SECRET}"><w15:presenceInfo '
+    f'w15:providerId="Windows Live" w15:userId="{SECRET}@example.org"/></w15:person>'
+    "</w15:people>"
+)
+
+
+def zip_bytes(entries: list[tuple[str, bytes | str]], *, stored_first: bool = False) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        for index, (name, content) in enumerate(entries):
+            info = zipfile.ZipInfo(name, date_time=(2024, 3, 1, 10, 11, 12))
+            info.compress_type = zipfile.ZIP_STORED if stored_first and index == 0 else (
+                zipfile.ZIP_DEFLATED)
+            info.external_attr = 0o640 << 16
+            info.create_system = 3
+            info.comment = SECRET.encode()
+            archive.writestr(info, content)
+        archive.comment = SECRET.encode()
+    return out.getvalue()
+
+
+def docx() -> bytes:
+    return zip_bytes([
+        ("[Content_Types].xml", "<Types/>"),
+        ("_rels/.rels", "<Relationships/>"),
+        ("docProps/core.xml", CORE),
+        ("docProps/app.xml", APP),
+        ("docProps/custom.xml", f"<Properties><property>{SECRET}</property></Properties>"),
+        ("word/document.xml", DOCUMENT),
+        ("word/settings.xml", SETTINGS),
+        ("word/people.xml", PEOPLE),
+        ("word/media/image1.jpeg", jpeg_with_everything()),
+        ("word/media/image2.bin", b"\x00\x01 other media kept as is"),
+        ("word/", b""),
+    ])
+
+
+def unzip(data: bytes) -> dict[str, bytes]:
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        assert archive.comment == b""
+        for info in archive.infolist():
+            assert info.date_time == (1980, 1, 1, 0, 0, 0)
+            assert info.comment == b""
+            assert info.extra == b""
+            assert info.create_system == 0
+            assert info.external_attr == 0
+        return {info.filename: archive.read(info) for info in archive.infolist()}
+
+
+def test_docx_loses_authors_dates_revisions_and_image_exif() -> None:
+    original = docx()
+    result = clean(original, "statement.docx")
+    assert result.media_type == scrub.DOCX
+    parts = unzip(result.data)
+    everything = b"".join(parts.values())
+    assert SECRET.encode() not in everything
+    assert b"2024-03-01" not in everything and b"Huawei" not in everything
+    assert b"rsid" not in everything
+    assert parts["docProps/core.xml"] == scrub._EMPTY_CORE
+    assert parts["docProps/app.xml"] == scrub._EMPTY_APP
+    assert parts["docProps/custom.xml"] == scrub._EMPTY_CUSTOM
+    assert b"my brother was taken" in parts["word/document.xml"]
+    assert b'w:author=""' in parts["word/document.xml"]
+    assert b"<w:zoom" in parts["word/settings.xml"]
+    assert b'w15:userId=""' in parts["word/people.xml"]
+    assert parts["word/media/image2.bin"] == b"\x00\x01 other media kept as is"
+    with Image.open(io.BytesIO(parts["word/media/image1.jpeg"])) as image:
+        assert len(image.getexif()) == 0
+    assert "word/" not in parts  # directory entries are dropped
+
+
+@pytest.mark.parametrize(
+    ("main_part", "media_type", "extra_part", "content"),
+    [
+        ("xl/workbook.xml", scrub.XLSX, "xl/comments1.xml",
+         f"<comments><authors><author>{SECRET}</author></authors></comments>"),
+        ("xl/workbook.xml", scrub.XLSX, "xl/persons/person.xml",
+         f'<personList><person displayName="{SECRET}" userId="{SECRET}" providerId="AD"/>'
+         "</personList>"),
+        ("ppt/presentation.xml", scrub.PPTX, "ppt/commentAuthors.xml",
+         f'<p:cmAuthorLst xmlns:p="x"><p:cmAuthor id="1" name="{SECRET}" initials="AT" '
+         'lastIdx="1"/></p:cmAuthorLst>'),
+        ("ppt/presentation.xml", scrub.PPTX, "ppt/authors.xml",
+         f'<authorLst><author id="1" name="{SECRET}" initials="AT" userId="{SECRET}"/>'
+         "</authorLst>"),
+    ],
+)
+def test_spreadsheet_and_presentation_comment_authors_are_removed(
+    main_part: str, media_type: str, extra_part: str, content: str
+) -> None:
+    original = zip_bytes([("[Content_Types].xml", "<Types/>"), (main_part, "<x/>"),
+                          (extra_part, content)])
+    result = clean(original, "file")
+    assert result.media_type == media_type
+    assert SECRET.encode() not in b"".join(unzip(result.data).values())
+
+
+def odt() -> bytes:
+    meta = (
+        '<?xml version="1.0"?><office:document-meta xmlns:office="urn:oasis:names:tc:'
+        'opendocument:xmlns:office:1.0" xmlns:meta="m" xmlns:dc="d" office:version="1.3">'
+        f"<office:meta><meta:initial-creator>{SECRET}</meta:initial-creator>"
+        f"<dc:creator>{SECRET}</dc:creator><meta:creation-date>2024-03-01T10:11:12"
+        "</meta:creation-date><meta:generator>LibreOffice/7.6</meta:generator></office:meta>"
+        "</office:document-meta>"
+    )
+    content = (
+        '<office:document-content xmlns:office="o" xmlns:dc="d"><office:annotation>'
+        f"<dc:creator>{SECRET}</dc:creator><dc:date>2024-03-01T10:11:12</dc:date>"
+        "<text:p>note</text:p></office:annotation><text:p>they took him</text:p>"
+        "</office:document-content>"
+    )
+    settings = (
+        '<office:document-settings xmlns:config="c"><config:config-item '
+        f'config:name="PrinterName" config:type="string">{SECRET} office printer'
+        '</config:config-item><config:config-item config:name="PrinterSetup" '
+        'config:type="base64Binary"/><config:config-item config:name="ZoomFactor" '
+        'config:type="int">100</config:config-item></office:document-settings>'
+    )
+    return zip_bytes([
+        ("mimetype", "application/vnd.oasis.opendocument.text"),
+        ("META-INF/manifest.xml", "<manifest/>"),
+        ("meta.xml", meta),
+        ("content.xml", content),
+        ("settings.xml", settings),
+        ("Pictures/photo.png", _png_with_text()),
+    ], stored_first=True)
+
+
+def _png_with_text() -> bytes:
+    info = PngImagePlugin.PngInfo()
+    info.add_text("Author", SECRET)
+    out = io.BytesIO()
+    picture().save(out, "PNG", pnginfo=info)
+    return out.getvalue()
+
+
+def test_odt_loses_meta_annotation_authors_and_printer() -> None:
+    result = clean(odt(), "statement.odt")
+    assert result.media_type == "application/vnd.oasis.opendocument.text"
+    with zipfile.ZipFile(io.BytesIO(result.data)) as archive:
+        first = archive.infolist()[0]
+        assert first.filename == "mimetype"
+        assert first.compress_type == zipfile.ZIP_STORED
+    parts = unzip(result.data)
+    everything = b"".join(parts.values())
+    assert SECRET.encode() not in everything
+    assert b"2024-03-01" not in everything and b"LibreOffice" not in everything
+    assert b'office:version="1.3"' in parts["meta.xml"]
+    assert b"they took him" in parts["content.xml"]
+    assert b"ZoomFactor" in parts["settings.xml"]
+    assert b"PrinterSetup" not in parts["settings.xml"]
+
+
+def test_odf_meta_without_a_version_gets_the_default() -> None:
+    data = zip_bytes([("mimetype", "application/vnd.oasis.opendocument.spreadsheet"),
+                      ("meta.xml", "<office:document-meta/>")], stored_first=True)
+    parts = unzip(clean(data, "sheet.ods").data)
+    assert b'office:version="1.2"' in parts["meta.xml"]
+
+
+@pytest.mark.parametrize(
+    ("entries", "message"),
+    [
+        ([("[Content_Types].xml", "<Types/>"), ("word/document.xml", "x" * 10_000_000)],
+         "possible zip bomb"),
+        ([("[Content_Types].xml", "<Types/>"), ("word/document.xml", "x"),
+          ("word/document.xml", "y")], "the package repeats an entry name"),
+    ],
+)
+def test_hostile_packages_fail(entries: list[tuple[str, str]], message: str) -> None:
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # zipfile warns about the duplicate name
+        data = zip_bytes(entries)  # type: ignore[arg-type]
+    with pytest.raises(ScrubFailed, match=message):
+        clean(data, "evil.docx")
+
+
+def test_too_many_entries_fail(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(scrub, "MAX_ZIP_ENTRIES", 3)
+    with pytest.raises(ScrubFailed, match="more than 3 entries"):
+        clean(docx(), "big.docx")
+
+
+def test_encrypted_package_is_refused() -> None:
+    data = bytearray(docx())
+    # Set the "encrypted" flag on every local and central header.
+    for signature, offset in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):
+        start = 0
+        while (start := data.find(signature, start)) >= 0:
+            data[start + offset] |= 1
+            start += 4
+    with pytest.raises(ScrubRefused, match="the package is encrypted"):
+        clean(bytes(data), "locked.docx")
+
+
+def test_damaged_package_fails() -> None:
+    data = docx()
+    cut = data[: data.index(b"PK\x01\x02")] + data[data.index(b"PK\x05\x06"):]
+    assert detect_media_type(data) == scrub.DOCX
+    with pytest.raises(ScrubFailed, match="cannot be read as"):
+        scrub._clean_package(cut, scrub.DOCX, "cut.docx")
+
+
+# --- type detection, other types, keep_metadata ----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        (b"\xff\xd8\xff\xe0rest", "image/jpeg"),
+        (b"\x89PNG\r\n\x1a\nrest", "image/png"),
+        (b"RIFF\x00\x00\x00\x00WEBPVP8 ", "image/webp"),
+        (b"II*\x00rest", "image/tiff"),
+        (b"MM\x00*rest", "image/tiff"),
+        (b"%PDF-1.7", "application/pdf"),
+        ("Менің ағам\n\tтұтқында.\r\n".encode(), "text/plain"),
+        (b"", None),
+        (b"\x00\x01binary", None),
+        (b"text with a \x1b escape", None),
+        (b"\xc3\x28 invalid utf-8", None),
+        (b"PK\x03\x04 not really a zip", None),
+        (b"GIF89a", None),
+    ],
+)
+def test_detect_media_type(data: bytes, expected: str | None) -> None:
+    assert detect_media_type(data) == expected
+
+
+def test_detection_ignores_the_file_name() -> None:
+    # A JPEG named .txt is still cleaned as a JPEG; a text file named .jpg stays text.
+    assert clean(jpeg_with_everything(), "innocent.txt").media_type == "image/jpeg"
+    assert clean(b"hello\n", "photo.jpg").media_type == "text/plain"
+
+
+def test_plain_zip_and_strange_odf_mimetype_are_unknown() -> None:
+    assert detect_media_type(zip_bytes([("a.txt", "x")])) is None
+    assert detect_media_type(zip_bytes([("mimetype", "application/x-evil<script>")])) is None
+    assert detect_media_type(zip_bytes([("mimetype", "a" * 300)])) is None
+    assert detect_media_type(zip_bytes([("[Content_Types].xml", "<Types/>")])) is None
+
+
+def test_text_passes_through_unchanged() -> None:
+    text = "ئاكام 2018-يىلى\n".encode()
+    assert clean(text, "note.txt") == Cleaned(text, "text/plain", sha256(text), sha256(text),
+                                              False)
+
+
+@pytest.fixture
+def no_mat2(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+
+
+def test_unknown_type_is_refused_without_mat2(no_mat2: None) -> None:
+    with pytest.raises(ScrubRefused) as caught:
+        clean(b"GIF89a\x01\x00\x01\x00", "family.gif")
+    message = str(caught.value)
+    assert message.startswith("family.gif: amanat cannot remove metadata from this type")
+    assert "--keep-metadata" in message
+
+
+def test_keep_metadata_passes_bytes_through_and_records_it(no_mat2: None) -> None:
+    original = jpeg_with_everything()
+    kept = clean(original, "where-it-happened.jpg", keep_metadata=True)
+    assert kept == Cleaned(original, "image/jpeg", sha256(original), sha256(original), True)
+    gif = b"GIF89a\x01\x00\x01\x00"
+    assert clean(gif, "family.gif", keep_metadata=True).media_type == "image/gif"
+    assert clean(gif, "no-extension", keep_metadata=True).media_type == (
+        "application/octet-stream"
+    )
+
+
+def fake_mat2(directory: Path, script: str) -> None:
+    directory.mkdir(exist_ok=True)
+    tool = directory / "mat2"
+    tool.write_text("#!/bin/sh\n" + script)
+    tool.chmod(tool.stat().st_mode | stat.S_IXUSR)
+
+
+@pytest.fixture
+def mat2_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    directory = tmp_path / "bin"
+    monkeypatch.setenv("PATH", str(directory))
+    return directory
+
+
+@pytest.mark.skipif(not os.path.isdir("/dev/shm"), reason="needs /dev/shm")
+def test_mat2_cleans_other_types_in_memory(mat2_dir: Path) -> None:
+    # The stand-in records where it was called and writes <name>.cleaned.<ext> as mat2 does.
+    fake_mat2(mat2_dir, 'f="$2"; echo "$f" > "' + str(mat2_dir) + '/seen"\n'
+              'printf cleaned > "${f%.*}.cleaned.${f##*.}"\n')
+    result = clean(b"GIF89a\x01\x00\x01\x00secret", "family.GIF")
+    assert result == Cleaned(b"cleaned", "image/gif", sha256(b"GIF89a\x01\x00\x01\x00secret"),
+                             sha256(b"cleaned"), False)
+    seen = Path((mat2_dir / "seen").read_text().strip())
+    assert seen.name == "attachment.gif"
+    assert str(seen).startswith("/dev/shm/amanat-")
+    assert not seen.parent.exists()  # removed at once
+
+
+@pytest.mark.skipif(not os.path.isdir("/dev/shm"), reason="needs /dev/shm")
+def test_mat2_failure_is_reported(mat2_dir: Path) -> None:
+    fake_mat2(mat2_dir, 'echo "[-] unsupported format" >&2\nexit 1\n')
+    with pytest.raises(ScrubRefused, match=r"x.bin: mat2 could not clean this file "
+                                           r"\(\[-\] unsupported format\)"):
+        clean(b"\x00\x01\x02", "x.bin")
+    fake_mat2(mat2_dir, "exit 0\n")  # claims success, writes nothing
+    with pytest.raises(ScrubRefused, match=r"mat2 could not clean this file \(no reason\)"):
+        clean(b"\x00\x01\x02", "x.bin")
+
+
+@pytest.mark.skipif(not os.path.isdir("/dev/shm"), reason="needs /dev/shm")
+def test_mat2_that_hangs_is_stopped(mat2_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake_mat2(mat2_dir, "exec sleep 30\n")
+    monkeypatch.setattr(scrub, "MAT2_TIMEOUT_SECONDS", 0.3)
+    with pytest.raises(ScrubFailed, match="mat2 took longer than 0.3 s"):
+        clean(b"\x00\x01\x02", "x.bin")
+
+
+def test_mat2_needs_a_memory_backed_directory(
+    mat2_dir: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    fake_mat2(mat2_dir, "exit 0\n")
+    monkeypatch.setattr(scrub, "_MEMORY_DIR", str(tmp_path / "no-shm"))
+    with pytest.raises(ScrubRefused, match="needs a memory-backed temporary directory"):
+        clean(b"\x00\x01\x02", "x.bin")
+
+
+def test_errors_are_value_errors() -> None:
+    assert issubclass(ScrubRefused, scrub.ScrubError)
+    assert issubclass(ScrubFailed, scrub.ScrubError)
+    assert issubclass(scrub.ScrubError, ValueError)
+
+
+def _unused(_: Any) -> None:
+    pass

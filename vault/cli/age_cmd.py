@@ -1,0 +1,206 @@
+"""``amanat keygen``, ``amanat encrypt``, ``amanat decrypt``: age-compatible commands.
+
+They read and write the same files as ``age`` / ``age-keygen``: identity files with
+``# created`` / ``# public key`` comments, recipients files, binary or armored age files.
+Decryption writes to a temporary file renamed into place only once the whole file has
+authenticated, so a failed decryption leaves no partial plaintext behind.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from datetime import UTC, datetime
+from typing import Any
+
+from vault import age
+from vault.cli.common import CLIError, atomic_output, open_input
+
+MAX_KEY_FILE_SIZE = 16 * 1024 * 1024
+
+_FAILURES: dict[type[age.AgeError], str] = {
+    age.NoMatchError: "cannot decrypt: no identity matched (the file was sealed to other keys)",
+    age.HMACError: "cannot decrypt: the header was altered (MAC mismatch)",
+    age.HeaderError: "cannot decrypt: malformed header",
+    age.PayloadError: "cannot decrypt: the encrypted data is damaged or truncated",
+    age.ArmorError: "cannot decrypt: malformed ASCII armor",
+}
+
+
+def register(subparsers: Any) -> None:
+    keygen = subparsers.add_parser(
+        "keygen",
+        help="generate an age identity (like age-keygen)",
+        description="Generate an age identity. Post-quantum (mlkem768x25519) by default.",
+    )
+    kind = keygen.add_mutually_exclusive_group()
+    kind.add_argument(
+        "--pq",
+        dest="kind",
+        action="store_const",
+        const="pq",
+        help="hybrid ML-KEM-768 + X25519 identity (default)",
+    )
+    kind.add_argument(
+        "--x25519",
+        dest="kind",
+        action="store_const",
+        const="x25519",
+        help="classical X25519 identity, for age < 1.3",
+    )
+    keygen.add_argument(
+        "-o",
+        "--output",
+        metavar="FILE",
+        help="write the identity to FILE (created 0600, never overwritten)",
+    )
+    keygen.set_defaults(func=cmd_keygen, kind="pq")
+
+    encrypt = subparsers.add_parser(
+        "encrypt",
+        help="encrypt a file to age recipients",
+        description="Encrypt IN (default stdin) to the given recipients, in age v1 format.",
+    )
+    encrypt.add_argument(
+        "-r",
+        "--recipient",
+        action="append",
+        default=[],
+        metavar="RECIPIENT",
+        help="an age1pq1… or age1… recipient (repeatable)",
+    )
+    encrypt.add_argument(
+        "-R",
+        "--recipients-file",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="a file of recipients, one per line (repeatable)",
+    )
+    encrypt.add_argument(
+        "-a", "--armor", action="store_true", help="write PEM-armored text instead of binary"
+    )
+    encrypt.add_argument("-o", "--output", metavar="OUT", help="output file (default stdout)")
+    encrypt.add_argument("input", nargs="?", metavar="IN", help="input file (default stdin)")
+    encrypt.set_defaults(func=cmd_encrypt)
+
+    decrypt = subparsers.add_parser(
+        "decrypt",
+        help="decrypt an age file",
+        description="Decrypt IN (default stdin), binary or armored, with the given identities.",
+    )
+    decrypt.add_argument(
+        "-i",
+        "--identity",
+        action="append",
+        required=True,
+        metavar="FILE",
+        help="an identity file (repeatable)",
+    )
+    decrypt.add_argument("-o", "--output", metavar="OUT", help="output file (default stdout)")
+    decrypt.add_argument("input", nargs="?", metavar="IN", help="input file (default stdin)")
+    decrypt.set_defaults(func=cmd_decrypt)
+
+
+def _read_key_file(path: str) -> str:
+    try:
+        with open(path, "rb") as f:
+            data = f.read(MAX_KEY_FILE_SIZE + 1)
+    except OSError as exc:
+        raise CLIError(f"cannot read {path}: {exc.strerror}") from None
+    if len(data) > MAX_KEY_FILE_SIZE:
+        raise CLIError(f"{path} is too large to be a key file")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise CLIError(f"{path} is not a text key file") from None
+
+
+def load_identities(path: str) -> list[age.Identity]:
+    """The identities in the file ``path`` given to ``decrypt -i``.
+
+    Accepts age identity files (``AGE-SECRET-KEY-PQ-1…`` / ``AGE-SECRET-KEY-1…`` lines,
+    ``#`` comments). Anything else is refused with a one-line :class:`CLIError`.
+    """
+    text = _read_key_file(path)
+    if text.startswith("amanat.identity/v1\n"):  # `amanat keys new`: passphrase-protected
+        from vault.cli.keys_cmd import unlock_identity
+
+        return [unlock_identity(path).age_identity()]
+    try:
+        return age.parse_identities_file(text)
+    except age.KeyFormatError as exc:
+        raise CLIError(f"{path} is not an age identity file ({exc})") from None
+
+
+def _collect_recipients(args: argparse.Namespace) -> list[age.Recipient]:
+    recipients: list[age.Recipient] = []
+    for text in args.recipient:
+        try:
+            recipients.append(age.parse_recipient(text))
+        except age.KeyFormatError as exc:
+            raise CLIError(f"invalid recipient {text[:20]!r}…: {exc}") from None
+    for path in args.recipients_file:
+        try:
+            recipients.extend(age.parse_recipients_file(_read_key_file(path)))
+        except age.KeyFormatError as exc:
+            raise CLIError(f"invalid recipients file {path}: {exc}") from None
+    if not recipients:
+        raise CLIError("no recipients: give -r RECIPIENT or -R FILE")
+    return recipients
+
+
+def cmd_keygen(args: argparse.Namespace) -> int:
+    identity: age.MLKEM768X25519Identity | age.X25519Identity
+    if args.kind == "x25519":
+        identity = age.X25519Identity.generate()
+    else:
+        identity = age.MLKEM768X25519Identity.generate()
+    public = str(identity.recipient())
+    created = datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    text = f"# created: {created}\n# public key: {public}\n{identity}\n".encode("ascii")
+    if args.output is None or args.output == "-":
+        sys.stdout.buffer.write(text)
+        sys.stdout.buffer.flush()
+        return 0
+    try:
+        fd = os.open(args.output, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise CLIError(f"{args.output} exists; refusing to overwrite a key file") from None
+    except OSError as exc:
+        raise CLIError(f"cannot create {args.output}: {exc.strerror}") from None
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+    except BaseException:
+        os.unlink(args.output)
+        raise
+    print(f"Public key: {public}", file=sys.stderr)
+    return 0
+
+
+def cmd_encrypt(args: argparse.Namespace) -> int:
+    recipients = _collect_recipients(args)
+    to_stdout = args.output is None or args.output == "-"
+    if to_stdout and not args.armor and sys.stdout.isatty():
+        raise CLIError("refusing to write binary ciphertext to a terminal: use -a or -o FILE")
+    try:
+        with open_input(args.input) as src, atomic_output(args.output, 0o644) as dst:
+            age.encrypt(src, dst, recipients, armor=args.armor)
+    except age.RecipientError as exc:
+        raise CLIError(str(exc)) from None
+    return 0
+
+
+def cmd_decrypt(args: argparse.Namespace) -> int:
+    identities = [identity for path in args.identity for identity in load_identities(path)]
+    try:
+        with open_input(args.input) as src, atomic_output(args.output) as dst:
+            age.decrypt(src, dst, identities)
+    except age.AgeError as exc:
+        reason = next((m for cls, m in _FAILURES.items() if isinstance(exc, cls)), None)
+        raise CLIError(reason or f"cannot decrypt: {exc}") from None
+    return 0

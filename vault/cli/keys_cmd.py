@@ -1,0 +1,175 @@
+"""`amanat keys ...` and `amanat org ...`: investigator identities and the organization key.
+
+Protects: private keys exist on disk only inside passphrase-protected key files (written
+atomically, mode 0600); passphrases come from a prompt or ``AMANAT_PASSPHRASE``, never argv.
+The only command that prints a private key (``keys export-age``) says so on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Any
+
+from keys.errors import KeysError
+from keys.identity import InvestigatorIdentity
+from keys.keyfile import DEFAULT_KDF, MAX_FILE_BYTES
+from keys.org import OrgKey
+from vault.cli.common import CLIError, atomic_output, read_secret
+
+# Names the environment variable holding the new passphrase (automation, never argv).
+NEW_PASSPHRASE_ENV = "AMANAT_NEW_PASSPHRASE"  # noqa: S105
+
+EXPORT_WARNING = (
+    "amanat: warning: the line below is your private age key, unprotected. Anyone who sees "
+    "it can read every testimony sealed to you. Paste it straight into `age -i`, never "
+    "save or send it."
+)
+
+
+def read_key_file(path: str) -> bytes:
+    """Read a key file (bounded: a key file is well under 1 KiB)."""
+    try:
+        with open(path, "rb") as f:
+            return f.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        raise CLIError(f"cannot read {path}: {exc.strerror}") from None
+
+
+def unlock_identity(path: str) -> InvestigatorIdentity:
+    """Open an identity file, asking for its passphrase (or reading AMANAT_PASSPHRASE)."""
+    data = read_key_file(path)
+    passphrase = read_secret(f"Passphrase for {path}: ")
+    try:
+        return InvestigatorIdentity.unseal(data, passphrase)
+    except KeysError as exc:
+        raise CLIError(f"{path}: {exc}") from None
+
+
+def unlock_org_key(path: str) -> OrgKey:
+    """Open an organization key file, asking for its passphrase."""
+    data = read_key_file(path)
+    passphrase = read_secret(f"Passphrase for {path}: ")
+    try:
+        return OrgKey.unseal(data, passphrase)
+    except KeysError as exc:
+        raise CLIError(f"{path}: {exc}") from None
+
+
+def _refuse_overwrite(path: str, force: bool) -> None:
+    if path == "-":
+        raise CLIError("-o must name a file: a key file is never written to stdout")
+    if os.path.lexists(path) and not force:
+        raise CLIError(f"{path} already exists; refusing to overwrite a key (use --force)")
+
+
+def _new_passphrase(what: str) -> str:
+    passphrase = read_secret(f"Passphrase for {what}: ", confirm=True)
+    if not passphrase:
+        raise CLIError("the passphrase is empty")
+    return passphrase
+
+
+def cmd_keys_new(args: argparse.Namespace) -> int:
+    _refuse_overwrite(args.output, args.force)
+    try:
+        identity = InvestigatorIdentity.generate(args.name)
+    except KeysError as exc:
+        raise CLIError(f"--name: {exc}") from None
+    passphrase = _new_passphrase(f"the new identity {args.output}")
+    data = identity.seal(passphrase, DEFAULT_KDF)
+    with atomic_output(args.output) as out:
+        out.write(data)
+    sys.stdout.write(identity.card().format())
+    return 0
+
+
+def cmd_keys_card(args: argparse.Namespace) -> int:
+    sys.stdout.write(unlock_identity(args.file).card().format())
+    return 0
+
+
+def cmd_keys_passwd(args: argparse.Namespace) -> int:
+    identity = unlock_identity(args.file)
+    passphrase = read_secret(f"New passphrase for {args.file}: ", NEW_PASSPHRASE_ENV, confirm=True)
+    if not passphrase:
+        raise CLIError("the new passphrase is empty")
+    data = identity.seal(passphrase, DEFAULT_KDF)
+    with atomic_output(args.file) as out:
+        out.write(data)
+    print(f"{args.file}: passphrase changed", file=sys.stderr)
+    return 0
+
+
+def cmd_keys_export_age(args: argparse.Namespace) -> int:
+    identity = unlock_identity(args.file)
+    print(EXPORT_WARNING, file=sys.stderr)
+    sys.stdout.write(identity.export_age() + "\n")
+    return 0
+
+
+def cmd_org_init(args: argparse.Namespace) -> int:
+    _refuse_overwrite(args.output, args.force)
+    try:
+        org = OrgKey.generate(args.name)
+    except KeysError as exc:
+        raise CLIError(f"--name: {exc}") from None
+    passphrase = _new_passphrase(f"the organization key {args.output}")
+    data = org.seal(passphrase, DEFAULT_KDF)
+    with atomic_output(args.output) as out:
+        out.write(data)
+    print(org.vkey())
+    return 0
+
+
+def cmd_org_vkey(args: argparse.Namespace) -> int:
+    print(unlock_org_key(args.file).vkey())
+    return 0
+
+
+def register(subparsers: Any) -> None:
+    keys_parser = subparsers.add_parser(
+        "keys", help="investigator identities", description="Investigator identities."
+    )
+    keys_sub = keys_parser.add_subparsers(dest="keys_command", metavar="COMMAND")
+    keys_sub.required = True
+
+    new = keys_sub.add_parser("new", help="create an identity file and print its public card")
+    new.add_argument("--name", required=True, help="the investigator's name (any script)")
+    new.add_argument("-o", "--output", required=True, metavar="FILE", help="identity file")
+    new.add_argument("--force", action="store_true", help="overwrite an existing file")
+    new.set_defaults(func=cmd_keys_new)
+
+    card = keys_sub.add_parser("card", help="print the public card of an identity file")
+    card.add_argument("file", metavar="FILE")
+    card.set_defaults(func=cmd_keys_card)
+
+    passwd = keys_sub.add_parser(
+        "passwd",
+        help="change an identity file's passphrase (and raise its Argon2 cost to the default)",
+    )
+    passwd.add_argument("file", metavar="FILE")
+    passwd.set_defaults(func=cmd_keys_passwd)
+
+    export = keys_sub.add_parser(
+        "export-age", help="print the raw AGE-SECRET-KEY-PQ-1... line for the stock age tool"
+    )
+    export.add_argument("file", metavar="FILE")
+    export.set_defaults(func=cmd_keys_export_age)
+
+    org_parser = subparsers.add_parser(
+        "org", help="the organization's root key", description="The organization's root key."
+    )
+    org_sub = org_parser.add_subparsers(dest="org_command", metavar="COMMAND")
+    org_sub.required = True
+
+    init = org_sub.add_parser("init", help="create the org key file and print its verifier key")
+    init.add_argument("--name", required=True, metavar="ORIGIN", help="e.g. example.org/amanat")
+    init.add_argument("-o", "--output", required=True, metavar="FILE", help="org key file")
+    init.add_argument("--force", action="store_true", help="overwrite an existing file")
+    init.set_defaults(func=cmd_org_init)
+
+    vkey = org_sub.add_parser("vkey", help="print the verifier key of an org key file")
+    vkey.add_argument("file", metavar="FILE")
+    vkey.set_defaults(func=cmd_org_vkey)

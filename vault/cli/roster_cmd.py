@@ -1,0 +1,210 @@
+"""`amanat roster ...`: build, sign, show and verify the organization's roster.
+
+Protects: a roster is re-signed only after the current file verifies under the org key, and
+its version only grows; `roster verify` checks a roster the way every client does
+(``keys.roster.verify_roster``), optionally remembering the highest version seen.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from keys.card import PublicCard, parse_card
+from keys.errors import KeysError
+from keys.org import OrgKey
+from keys.roster import (
+    MAX_ROSTER_BYTES,
+    POLICIES,
+    ROLE_READER,
+    Roster,
+    RosterState,
+    default_state_path,
+    parse_roles,
+    read_roster_unverified,
+    sign_roster,
+    verify_roster,
+)
+from vault.cli.common import CLIError, atomic_output, open_input
+from vault.cli.keys_cmd import unlock_org_key
+
+
+def _read_text(path: str, what: str) -> str:
+    with open_input(path) as f:
+        data = f.read(MAX_ROSTER_BYTES + 1)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise CLIError(f"{path}: the {what} is not UTF-8 text") from None
+
+
+def _state(args: argparse.Namespace) -> RosterState | None:
+    try:
+        if args.state is not None:
+            return RosterState.load(args.state)
+        if args.keep_state:
+            return RosterState.load(default_state_path())
+    except KeysError as exc:
+        raise CLIError(str(exc)) from None
+    return None
+
+
+def _current(org: OrgKey, path: str, state: RosterState | None) -> Roster:
+    if not os.path.exists(path):
+        return Roster.empty(org.origin)
+    try:
+        return verify_roster(_read_text(path, "roster"), org.vkey(), state=state)
+    except KeysError as exc:
+        raise CLIError(f"{path}: {exc}") from None
+
+
+def _update(args: argparse.Namespace, change: Any, describe: str) -> int:
+    """Verify the current roster, apply ``change``, sign, record, write atomically."""
+    state = _state(args)
+    org = unlock_org_key(args.org)
+    current = _current(org, args.roster, state)
+    try:
+        updated: Roster = change(current)
+        signed = sign_roster(updated, org.signer())
+        if state is not None:
+            digest = hashlib.sha256(updated.format().encode("utf-8")).digest()
+            state.check_and_update(org.vkey(), updated.version, text_sha256=digest)
+    except KeysError as exc:
+        raise CLIError(str(exc)) from None
+    with atomic_output(args.roster, mode=0o644) as out:
+        out.write(signed.encode("utf-8"))
+    print(f"{args.roster}: version {updated.version}: {describe}")
+    return 0
+
+
+def cmd_add(args: argparse.Namespace) -> int:
+    cards: list[PublicCard] = []
+    for path in args.cards:
+        try:
+            cards.append(parse_card(_read_text(path, "card")))
+        except KeysError as exc:
+            raise CLIError(f"{path}: {exc}") from None
+    try:
+        roles = parse_roles(args.roles)
+    except KeysError as exc:
+        raise CLIError(f"--roles: {exc}") from None
+    names = ", ".join(f"{card.key_id} ({card.name})" for card in cards)
+    return _update(args, lambda r: r.with_added(cards, roles), f"added {names}")
+
+
+def cmd_remove(args: argparse.Namespace) -> int:
+    return _update(
+        args, lambda r: r.with_removed(args.key_ids), f"removed {', '.join(args.key_ids)}"
+    )
+
+
+def cmd_set_log(args: argparse.Namespace) -> int:
+    return _update(args, lambda r: r.with_log(args.log_vkey), f"log key {args.log_vkey}")
+
+
+def cmd_set_policy(args: argparse.Namespace) -> int:
+    return _update(args, lambda r: r.with_policy(args.policy), f"policy {args.policy}")
+
+
+def _describe(roster: Roster) -> str:
+    lines = [
+        f"organization {roster.origin}",
+        f"version      {roster.version}",
+        f"policy       {roster.policy}",
+        f"log          {roster.log_vkey or '(none yet)'}",
+        f"investigators ({len(roster.investigators)}):",
+    ]
+    for person in roster.investigators:
+        lines.append(f"  {person.key_id}  {','.join(person.roles):<12}  {person.name}")
+    return "\n".join(lines) + "\n"
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    text = _read_text(args.file, "roster")
+    try:
+        roster = read_roster_unverified(text)
+    except KeysError as exc:
+        raise CLIError(f"{args.file}: {exc}") from None
+    print(
+        "amanat: signature NOT checked; use `amanat roster verify --org VKEY` before trusting it",
+        file=sys.stderr,
+    )
+    sys.stdout.write(_describe(roster))
+    return 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    state = _state(args)
+    text = _read_text(args.file, "roster")
+    try:
+        roster = verify_roster(text, args.org, state=state)
+    except KeysError as exc:
+        raise CLIError(f"{args.file}: {exc}") from None
+    rollback = "checked" if state is not None else "not checked (no --state)"
+    print(f"{args.file}: signature OK, rollback {rollback}")
+    sys.stdout.write(_describe(roster))
+    return 0
+
+
+def _add_state_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument(
+        "--state",
+        metavar="FILE",
+        type=Path,
+        help="remember the highest roster version seen in FILE and refuse lower ones",
+    )
+    group.add_argument(
+        "--keep-state",
+        action="store_true",
+        help=f"like --state with the default file ({default_state_path()})",
+    )
+
+
+def _admin_parser(sub: Any, name: str, help_text: str) -> argparse.ArgumentParser:
+    parser: argparse.ArgumentParser = sub.add_parser(name, help=help_text)
+    parser.add_argument("--org", required=True, metavar="ORG.key", help="org key file")
+    parser.add_argument("--roster", required=True, metavar="FILE", help="signed roster file")
+    _add_state_options(parser)
+    return parser
+
+
+def register(subparsers: Any) -> None:
+    roster_parser = subparsers.add_parser(
+        "roster", help="the organization's signed roster", description="The signed roster."
+    )
+    sub = roster_parser.add_subparsers(dest="roster_command", metavar="COMMAND")
+    sub.required = True
+
+    add = _admin_parser(sub, "add", "add investigators from their public cards")
+    add.add_argument(
+        "--roles", default=ROLE_READER, help="comma-separated: reader, admin (default: reader)"
+    )
+    add.add_argument("cards", nargs="+", metavar="CARD", help="public card file")
+    add.set_defaults(func=cmd_add)
+
+    remove = _admin_parser(sub, "remove", "remove investigators by key id")
+    remove.add_argument("key_ids", nargs="+", metavar="KEYID")
+    remove.set_defaults(func=cmd_remove)
+
+    set_log = _admin_parser(sub, "set-log", "name the audit log's verifier key")
+    set_log.add_argument("log_vkey", metavar="LOG_VKEY")
+    set_log.set_defaults(func=cmd_set_log)
+
+    set_policy = _admin_parser(sub, "set-policy", "allow or forbid classical X25519 recipients")
+    set_policy.add_argument("policy", choices=POLICIES)
+    set_policy.set_defaults(func=cmd_set_policy)
+
+    show = sub.add_parser("show", help="print a roster WITHOUT checking its signature")
+    show.add_argument("file", metavar="FILE")
+    show.set_defaults(func=cmd_show)
+
+    verify = sub.add_parser("verify", help="verify a roster against the pinned org key")
+    verify.add_argument("--org", required=True, metavar="VKEY", help="org verifier key")
+    verify.add_argument("file", metavar="FILE")
+    _add_state_options(verify)
+    verify.set_defaults(func=cmd_verify)

@@ -1,0 +1,376 @@
+"""HTTP client for the amanat server API (``/api/v1``), used by the CLI, the tests and tools.
+
+Protects the witness on the wire: it sends a fixed, generic User-Agent, no cookies and no
+Referer; it can go through a SOCKS proxy that resolves names itself (``socks5h://`` for Tor,
+so no DNS query leaves the machine; needs httpx's ``socks`` extra, the ``socksio`` package);
+the mailbox secret travels in a header, never in a URL; sealed files are streamed from and to
+disk, never held whole in memory; every download is checked against the server's SHA-256.
+
+Errors: ``ClientError`` carries the HTTP status and the server's one-line message;
+``TransportError`` means the server could not be reached or the connection broke.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import os
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, BinaryIO
+
+import httpx
+
+from vault.service.auth import challenge_message
+from vault.service.mailbox import MAILBOX_SECRET_HEADER, encode_mailbox_secret
+
+API = "/api/v1"
+DEFAULT_USER_AGENT = "amanat"
+UPLOAD_OFFSET = "Upload-Offset"
+STREAM_BYTES = 256 * 1024
+DEFAULT_UPLOAD_CHUNK = 8 * 1024 * 1024
+
+
+class ClientError(Exception):
+    """The server refused a request; ``status`` is the HTTP status."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(f"server refused ({status}): {message}")
+        self.status = status
+        self.message = message
+
+
+class TransportError(Exception):
+    """The server could not be reached, or the connection broke mid-request."""
+
+
+class IntegrityError(Exception):
+    """Downloaded bytes do not match the SHA-256 the server announced."""
+
+
+@dataclass(frozen=True)
+class SubmissionReceipt:
+    id: str
+    sha256: str
+    size: int
+    received: str
+    log_index: int
+    entry: str
+    receipt: str
+
+
+@dataclass(frozen=True)
+class SubmissionInfo:
+    id: str
+    sha256: str
+    size: int
+    received: str
+    log_index: int
+
+
+@dataclass(frozen=True)
+class ReplyInfo:
+    id: str
+    sha256: str
+    size: int
+    received: str
+    log_index: int
+
+
+def _message(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return response.reason_phrase or "error"
+    if isinstance(body, dict) and isinstance(body.get("error"), str):
+        return str(body["error"])
+    return response.reason_phrase or "error"
+
+
+def _chunks(src: BinaryIO, limit: int | None = None) -> Iterator[bytes]:
+    remaining = limit
+    while remaining is None or remaining > 0:
+        want = STREAM_BYTES if remaining is None else min(STREAM_BYTES, remaining)
+        chunk = src.read(want)
+        if not chunk:
+            return
+        if remaining is not None:
+            remaining -= len(chunk)
+        yield chunk
+
+
+class VaultClient:
+    """One server. Use as a context manager, or call ``close()``."""
+
+    def __init__(
+        self,
+        server: str,
+        *,
+        proxy: str | None = None,
+        timeout: float = 120.0,
+        user_agent: str = DEFAULT_USER_AGENT,
+        transport: httpx.BaseTransport | None = None,
+        token: str | None = None,
+    ) -> None:
+        self.server = server.rstrip("/")
+        self.token = token
+        try:
+            self._http = httpx.Client(
+                base_url=self.server,
+                proxy=proxy,
+                transport=transport,
+                timeout=httpx.Timeout(timeout, connect=min(timeout, 60.0)),
+                headers={"User-Agent": user_agent, "Accept": "*/*"},
+                follow_redirects=False,
+                trust_env=False,
+            )
+        except ImportError as exc:
+            raise TransportError(
+                "a SOCKS proxy needs the 'socksio' package (pip install 'httpx[socks]')"
+            ) from exc
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> VaultClient:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    # --- plumbing ---
+    def _headers(self, auth: bool, extra: dict[str, str] | None = None) -> dict[str, str]:
+        headers = dict(extra or {})
+        if auth:
+            if self.token is None:
+                raise ClientError(401, "log in first")
+            headers["Authorization"] = f"Bearer {self.token}"
+        return headers
+
+    def _request(self, method: str, path: str, *, auth: bool = False,
+                 headers: dict[str, str] | None = None, **kwargs: Any) -> httpx.Response:
+        try:
+            response = self._http.request(method, API + path,
+                                          headers=self._headers(auth, headers), **kwargs)
+        except httpx.TransportError as exc:
+            raise TransportError(f"cannot reach {self.server}: {type(exc).__name__}") from None
+        if response.status_code >= 400:
+            raise ClientError(response.status_code, _message(response))
+        return response
+
+    def _download(self, path: str, dst: BinaryIO, *, auth: bool = False,
+                  headers: dict[str, str] | None = None) -> tuple[str, int]:
+        hasher = hashlib.sha256()
+        size = 0
+        try:
+            with self._http.stream("GET", API + path,
+                                   headers=self._headers(auth, headers)) as response:
+                if response.status_code >= 400:
+                    response.read()
+                    raise ClientError(response.status_code, _message(response))
+                expected = response.headers.get("Amanat-Sha256")
+                for chunk in response.iter_bytes(STREAM_BYTES):
+                    hasher.update(chunk)
+                    dst.write(chunk)
+                    size += len(chunk)
+        except httpx.TransportError as exc:
+            raise TransportError(f"download broke off: {type(exc).__name__}") from None
+        digest = hasher.hexdigest()
+        if expected is not None and expected != digest:
+            raise IntegrityError("the downloaded file does not match the server's SHA-256")
+        return digest, size
+
+    # --- witness ---
+    def roster_text(self) -> str:
+        """The server's current signed roster (verify it against the pinned org key!)."""
+        return self._request("GET", "/roster").text
+
+    def submit(self, sealed: BinaryIO | bytes, *, length: int | None = None
+               ) -> SubmissionReceipt:
+        """Submit a whole sealed file in one request (streamed from ``sealed``)."""
+        if isinstance(sealed, bytes | bytearray):
+            length = len(sealed)
+            sealed = io.BytesIO(sealed)
+        if length is None:
+            length = _remaining(sealed)
+        headers = {"Content-Type": "application/octet-stream"}
+        if length is not None:
+            headers["Content-Length"] = str(length)
+        response = self._request("POST", "/submissions", headers=headers,
+                                 content=_chunks(sealed, length))
+        return _receipt(response.json())
+
+    def create_upload(self) -> str:
+        """Start a resumable upload; returns its id."""
+        return str(self._request("POST", "/uploads").json()["upload_id"])
+
+    def upload_offset(self, upload_id: str) -> int:
+        response = self._request("HEAD", f"/uploads/{upload_id}")
+        return int(response.headers[UPLOAD_OFFSET])
+
+    def append(self, upload_id: str, offset: int, data: bytes | Iterator[bytes],
+               length: int | None = None) -> int:
+        """Append at ``offset``; returns the new offset."""
+        headers = {UPLOAD_OFFSET: str(offset), "Content-Type": "application/octet-stream"}
+        if isinstance(data, bytes):
+            length = len(data)
+        if length is not None:
+            headers["Content-Length"] = str(length)
+        response = self._request("PATCH", f"/uploads/{upload_id}", headers=headers,
+                                 content=data)
+        return int(response.json()["offset"])
+
+    def finish_upload(self, upload_id: str) -> SubmissionReceipt:
+        return _receipt(self._request("POST", f"/uploads/{upload_id}/finish").json())
+
+    def abandon_upload(self, upload_id: str) -> None:
+        self._request("DELETE", f"/uploads/{upload_id}")
+
+    def upload(
+        self,
+        sealed: BinaryIO,
+        *,
+        upload_id: str | None = None,
+        chunk_bytes: int = DEFAULT_UPLOAD_CHUNK,
+        retries: int = 5,
+        progress: Callable[[int], None] | None = None,
+    ) -> SubmissionReceipt:
+        """Upload a seekable sealed file resumably: on a broken connection, ask the server
+        for its offset and continue from there (up to ``retries`` times in a row). Pass the
+        ``upload_id`` of an earlier attempt to resume it."""
+        if upload_id is None:
+            upload_id = self.create_upload()
+        size = sealed.seek(0, os.SEEK_END)
+        failures = 0
+        offset = self.upload_offset(upload_id)
+        while offset < size:
+            sealed.seek(offset)
+            count = min(chunk_bytes, size - offset)
+            try:
+                offset = self.append(upload_id, offset, _chunks(sealed, count), count)
+                failures = 0
+            except (TransportError, ClientError) as exc:
+                if isinstance(exc, ClientError) and exc.status not in (400, 409):
+                    raise
+                failures += 1
+                if failures > retries:
+                    raise
+                # The server may still be saving the bytes of the broken request.
+                time.sleep(min(5.0, 0.25 * failures))
+                offset = self.upload_offset(upload_id)
+            if progress is not None:
+                progress(offset)
+        receipt = self.finish_upload(upload_id)
+        sealed.seek(0)
+        hasher = hashlib.sha256()
+        for chunk in _chunks(sealed):
+            hasher.update(chunk)
+        if hasher.hexdigest() != receipt.sha256:
+            raise IntegrityError("the server stored different bytes than were sent")
+        return receipt
+
+    def replies(self, secret: bytes) -> list[ReplyInfo]:
+        """Replies waiting in the mailbox of ``secret`` (sent in a header, never the URL)."""
+        headers = {MAILBOX_SECRET_HEADER: encode_mailbox_secret(secret)}
+        body = self._request("GET", "/mailbox", headers=headers).json()
+        return [ReplyInfo(**r) for r in body["replies"]]
+
+    def fetch_reply(self, secret: bytes, reply_id: str, dst: BinaryIO) -> str:
+        """Download one sealed reply into ``dst``; returns its SHA-256."""
+        headers = {MAILBOX_SECRET_HEADER: encode_mailbox_secret(secret)}
+        digest, _ = self._download(f"/mailbox/replies/{reply_id}", dst, headers=headers)
+        return digest
+
+    # --- investigator ---
+    def login(self, key_id: str, sign: Callable[[bytes], bytes], log_vkey: str) -> str:
+        """Authenticate: ``sign`` signs a message with the investigator's Ed25519 auth key
+        (e.g. ``lambda m: signing_key.sign(m).signature``); ``log_vkey`` comes from the
+        verified roster. Returns the bearer token, also kept for later calls."""
+        body = self._request("POST", "/auth/challenge", json={"key_id": key_id}).json()
+        challenge = base64.b64decode(body["challenge"], validate=True)
+        signature = sign(challenge_message(log_vkey, key_id, challenge))
+        token = self._request("POST", "/auth/token", json={
+            "key_id": key_id,
+            "challenge": body["challenge"],
+            "signature": base64.b64encode(signature).decode("ascii"),
+        }).json()["token"]
+        self.token = str(token)
+        return self.token
+
+    def list_submissions(self, cursor: str | None = None, limit: int = 50
+                         ) -> tuple[list[SubmissionInfo], str | None]:
+        params: dict[str, Any] = {"limit": limit}
+        if cursor is not None:
+            params["cursor"] = cursor
+        body = self._request("GET", "/submissions", auth=True, params=params).json()
+        return [SubmissionInfo(**s) for s in body["submissions"]], body["next_cursor"]
+
+    def iter_submissions(self, page: int = 100) -> Iterator[SubmissionInfo]:
+        cursor: str | None = None
+        while True:
+            items, cursor = self.list_submissions(cursor, page)
+            yield from items
+            if cursor is None:
+                return
+
+    def download(self, submission_id: str, dst: BinaryIO) -> str:
+        """Stream a sealed submission into ``dst`` (the access is logged); returns its SHA-256."""
+        digest, _ = self._download(f"/submissions/{submission_id}", dst, auth=True)
+        return digest
+
+    def delete_submission(self, submission_id: str) -> int:
+        """Delete a submission (admin); returns the deletion's log index."""
+        return int(self._request("DELETE", f"/submissions/{submission_id}",
+                                 auth=True).json()["log_index"])
+
+    def post_reply(self, mailbox_id: str, sealed: bytes) -> ReplyInfo:
+        """Leave a sealed reply in the mailbox ``mailbox_id``."""
+        body = self._request("POST", f"/mailboxes/{mailbox_id}/replies", auth=True,
+                             headers={"Content-Type": "application/octet-stream"},
+                             content=sealed).json()
+        return ReplyInfo(**body)
+
+    def publish_roster(self, signed_roster: str) -> int:
+        """Publish a new signed roster; returns its version."""
+        return int(self._request("PUT", "/roster", content=signed_roster.encode("utf-8"),
+                                 headers={"Content-Type": "text/plain; charset=utf-8"}
+                                 ).json()["version"])
+
+    # --- public audit log ---
+    def checkpoint(self) -> str:
+        return self._request("GET", "/log/checkpoint").text
+
+    def entries(self, start: int, end: int) -> list[bytes]:
+        body = self._request("GET", "/log/entries", params={"start": start, "end": end}).json()
+        return [base64.b64decode(e) for e in body["entries"]]
+
+    def inclusion_proof(self, index: int, size: int) -> list[bytes]:
+        body = self._request("GET", "/log/proof/inclusion",
+                             params={"index": index, "size": size}).json()
+        return [base64.b64decode(h) for h in body["hashes"]]
+
+    def consistency_proof(self, old: int, new: int) -> list[bytes]:
+        body = self._request("GET", "/log/proof/consistency",
+                             params={"old": old, "new": new}).json()
+        return [base64.b64decode(h) for h in body["hashes"]]
+
+    def receipt(self, index: int) -> str:
+        return self._request("GET", "/log/receipt", params={"index": index}).text
+
+
+def _remaining(src: BinaryIO) -> int | None:
+    try:
+        here = src.tell()
+        end = src.seek(0, os.SEEK_END)
+        src.seek(here)
+    except (OSError, ValueError):
+        return None
+    return end - here
+
+
+def _receipt(body: dict[str, Any]) -> SubmissionReceipt:
+    return SubmissionReceipt(id=body["id"], sha256=body["sha256"], size=int(body["size"]),
+                             received=body["received"], log_index=int(body["log_index"]),
+                             entry=body["entry"], receipt=body["receipt"])

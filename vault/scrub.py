@@ -1,0 +1,581 @@
+"""Metadata cleaning for attachments: file metadata is how witnesses are found.
+
+A phone photo carries the GPS position where it was taken, the camera's serial number and the
+time to the second; a Word file carries its author's name and the machine's user account; a
+PDF carries the producing software, dates and a document ID shared with every other copy.
+Any of these can lead police to a witness or to the relative who sent a file. ``clean``
+removes them before anything is sealed, and records the SHA-256 before and after so
+investigators can match the cleaned file to the original if the witness later provides it.
+
+What each type gets (the type is detected from the content, never from the file name):
+
+* **JPEG, PNG, WebP, TIFF** — decoded with Pillow, rotated per the EXIF orientation, and
+  re-encoded from pixels alone: no EXIF (GPS, camera, maker notes, times), XMP, IPTC/
+  Photoshop blocks, comments or PNG text chunks survive. An ICC colour profile is applied
+  (pixels converted to sRGB) and then dropped, since profiles name devices and software.
+  JPEG is re-encoded at quality 95 with 4:4:4 chroma, WebP at quality 95, PNG and TIFF
+  losslessly (TIFF with Deflate). Multi-frame WebP and TIFF keep all frames. Limit: at most
+  ``MAX_PIXELS`` pixels over all frames (decompression bombs are refused).
+* **PDF** — rewritten with pikepdf: document information dictionary, every ``/Metadata``
+  (XMP) stream, ``/PieceInfo`` and ``/LastModified`` entries, embedded-file ``/Params``
+  (dates, checksums), and the author (``/T``) and dates (``/M``, ``/CreationDate``) of
+  markup annotations (comments) are removed; JPEG images inside the PDF lose their
+  APP1–APP15 and comment segments (losslessly); the document ID is replaced by one derived
+  from the content (the original ID links every copy of a document); earlier revisions
+  (incremental updates) and unreferenced objects are dropped; output is never encrypted.
+  Password-protected PDFs are refused.
+* **Office Open XML** (docx, xlsx, pptx) and **OpenDocument** (odt, ods, odp, …) — the zip is
+  rewritten entry by entry with fixed timestamps (1980-01-01 00:00), no extra fields, no
+  comments and no operating-system attributes. ``docProps/core.xml``, ``docProps/app.xml``
+  and ``docProps/custom.xml`` are replaced by empty property sets and ODF ``meta.xml`` by an
+  empty ``office:meta``; in every other XML part authors and initials are emptied, revision
+  session ids (``w:rsid*``) and tracked-change dates (``w:date``) removed, and in ODF
+  ``settings.xml`` the printer name and setup are removed. Images inside the package are
+  cleaned as above. Limits: ``MAX_ZIP_ENTRIES`` entries, ``MAX_ZIP_BYTES`` uncompressed and
+  a compression ratio of at most ``MAX_ZIP_RATIO``.
+* **Plain UTF-8 text** — has no metadata container; passed through as ``text/plain``.
+* **Anything else** — cleaned by ``mat2`` if it is on PATH (in a private directory on the
+  memory-backed ``/dev/shm``, never on disk, removed at once), otherwise refused with
+  ``ScrubRefused``. A witness may deliberately keep a file's metadata (e.g. a photo whose
+  GPS position *is* the evidence) with ``keep_metadata=True``: the bytes pass unchanged and
+  the manifest records ``metadata_kept``.
+
+Not removed: what the content itself shows or says (faces, a name written in a document,
+sensor noise that can link photos to one camera). Those are for the witness to judge.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import mimetypes
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import warnings
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+import pikepdf
+from PIL import Image, ImageCms, ImageOps, ImageSequence
+
+__all__ = [
+    "MAX_PIXELS",
+    "MAX_ZIP_BYTES",
+    "MAX_ZIP_ENTRIES",
+    "MAX_ZIP_RATIO",
+    "Cleaned",
+    "ScrubError",
+    "ScrubFailed",
+    "ScrubRefused",
+    "clean",
+    "detect_media_type",
+]
+
+MAX_PIXELS: Final = 2 * 89_478_485  # Pillow's own decompression-bomb error threshold
+MAX_ZIP_ENTRIES: Final = 10_000
+MAX_ZIP_BYTES: Final = 1024**3
+MAX_ZIP_RATIO: Final = 200
+MAT2_TIMEOUT_SECONDS: Final = 300
+_MEMORY_DIR: Final = "/dev/shm"  # noqa: S108 - a private mkdtemp directory is made inside
+
+JPEG: Final = "image/jpeg"
+PNG: Final = "image/png"
+WEBP: Final = "image/webp"
+TIFF: Final = "image/tiff"
+PDF: Final = "application/pdf"
+TEXT: Final = "text/plain"
+DOCX: Final = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+XLSX: Final = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+PPTX: Final = "application/vnd.openxmlformats-officedocument.presentationml.presentation"
+_ODF_PREFIX: Final = "application/vnd.oasis.opendocument."
+_OOXML_MAIN_PARTS: Final = {
+    "word/document.xml": DOCX,
+    "xl/workbook.xml": XLSX,
+    "ppt/presentation.xml": PPTX,
+}
+_PILLOW_FORMATS: Final = {JPEG: "JPEG", PNG: "PNG", WEBP: "WEBP", TIFF: "TIFF"}
+
+
+class ScrubError(ValueError):
+    """An attachment could not be cleaned; the message names the file."""
+
+
+class ScrubRefused(ScrubError):
+    """The file's type cannot be cleaned here; the witness may keep its metadata knowingly."""
+
+
+class ScrubFailed(ScrubError):
+    """The file claims a type it cannot be read as (damaged, hostile or too large)."""
+
+
+@dataclass(frozen=True)
+class Cleaned:
+    """A file ready to attach: the bytes to seal and what the manifest says about them."""
+
+    data: bytes
+    media_type: str
+    sha256_before: str
+    sha256_after: str
+    kept_metadata: bool
+
+
+# ---------------------------------------------------------------------------------------------
+# Type detection
+
+
+def _zip_media_type(data: bytes) -> str | None:
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            names = set(archive.namelist())
+            if "mimetype" in names:
+                info = archive.getinfo("mimetype")
+                if info.file_size <= 200:
+                    declared = archive.read(info).decode("ascii", "replace").strip()
+                    if declared.startswith(_ODF_PREFIX) and re.fullmatch(
+                        r"[a-z0-9.+/-]+", declared
+                    ):
+                        return declared
+            if "[Content_Types].xml" in names:
+                for part, media_type in _OOXML_MAIN_PARTS.items():
+                    if part in names:
+                        return media_type
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError):
+        return None
+    return None
+
+
+_CONTROL_BYTES: Final = re.compile(rb"[\x00-\x08\x0b\x0e-\x1f\x7f]")
+
+
+def _is_text(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return _CONTROL_BYTES.search(data) is None
+
+
+def detect_media_type(data: bytes) -> str | None:
+    """The media type this module knows ``data`` to be, from its content; None if unknown."""
+    if data.startswith(b"\xff\xd8\xff"):
+        return JPEG
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return PNG
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return WEBP
+    if data[:4] in (b"II*\x00", b"MM\x00*"):
+        return TIFF
+    if data.startswith(b"%PDF-"):
+        return PDF
+    if data.startswith(b"PK\x03\x04"):
+        return _zip_media_type(data)
+    if data and _is_text(data):
+        return TEXT
+    return None
+
+
+def _guess_from_name(name: str) -> str:
+    guessed, _ = mimetypes.guess_type(name, strict=False)
+    return guessed or "application/octet-stream"
+
+
+# ---------------------------------------------------------------------------------------------
+# Images
+
+
+_SRGB = ImageCms.createProfile("sRGB")
+
+
+def _without_profile(frame: Image.Image, icc: bytes | None) -> Image.Image:
+    """Convert pixels from an embedded ICC profile to sRGB so dropping the profile is safe."""
+    if not icc:
+        return frame
+    if frame.mode not in ("RGB", "RGBA", "CMYK"):
+        return frame  # grey and palette images: profile dropped, pixels kept as they are
+    output_mode = "RGBA" if frame.mode == "RGBA" else "RGB"
+    try:
+        source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+        converted = ImageCms.profileToProfile(frame, source, _SRGB, outputMode=output_mode)
+    except (ImageCms.PyCMSError, OSError, ValueError):
+        return frame.convert(output_mode) if frame.mode == "CMYK" else frame
+    assert converted is not None
+    return converted
+
+
+def _plain_frame(frame: Image.Image, icc: bytes | None) -> Image.Image:
+    """A copy of the pixels with no metadata attached (Pillow falls back on ``info``)."""
+    upright = ImageOps.exif_transpose(frame)
+    plain = _without_profile(upright, icc).copy()
+    plain.info = {}
+    if "transparency" in frame.info:
+        plain.info["transparency"] = frame.info["transparency"]
+    return plain
+
+
+def _clean_image(data: bytes, media_type: str, name: str) -> bytes:
+    expected = _PILLOW_FORMATS[media_type]
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data), formats=[expected]) as image:
+                frames = getattr(image, "n_frames", 1)
+                width, height = image.size
+                if width * height * frames > MAX_PIXELS:
+                    raise ScrubFailed(
+                        f"{name}: {width}×{height} pixels × {frames} frames is more than "
+                        f"{MAX_PIXELS} pixels; refusing (possible decompression bomb)"
+                    )
+                icc = image.info.get("icc_profile")
+                durations: list[int] = []
+                plain: list[Image.Image] = []
+                for frame in ImageSequence.Iterator(image):
+                    frame.load()
+                    durations.append(int(frame.info.get("duration", 0)))
+                    plain.append(_plain_frame(frame, icc))
+                loop = int(image.info.get("loop", 0))
+    except ScrubFailed:
+        raise
+    except Image.DecompressionBombError:
+        raise ScrubFailed(f"{name}: too many pixels (possible decompression bomb)") from None
+    except Exception as exc:  # Pillow raises many types for damaged files
+        raise ScrubFailed(f"{name}: cannot be read as {media_type} ({exc})") from None
+    return _encode_image(plain, media_type, durations, loop)
+
+
+def _encode_image(frames: list[Image.Image], media_type: str, durations: list[int],
+                  loop: int) -> bytes:
+    first, rest = frames[0], frames[1:]
+    options: dict[str, Any] = {}
+    if media_type == JPEG:
+        options = {"quality": 95, "subsampling": 0, "optimize": True}
+    elif media_type == PNG:
+        options = {"optimize": True}
+    elif media_type == WEBP:
+        options = {"quality": 95, "method": 4}
+        if rest:
+            options |= {"duration": durations, "loop": loop}
+    else:
+        options = {"compression": "tiff_deflate"}
+    if rest:
+        options |= {"save_all": True, "append_images": rest}
+    out = io.BytesIO()
+    first.save(out, format=_PILLOW_FORMATS[media_type], **options)
+    return out.getvalue()
+
+
+# ---------------------------------------------------------------------------------------------
+# JPEG segments (for JPEG streams inside PDFs, which are kept bit-exact apart from metadata)
+
+
+def _strip_jpeg_segments(data: bytes) -> bytes:
+    """Drop APP1–APP15 and COM segments from a baseline/progressive JPEG, losslessly.
+
+    APP0 (JFIF) and APP14 "Adobe" are kept: decoders need them to interpret the colours.
+    Returns ``data`` unchanged if it is not a well-formed JPEG up to the first scan.
+    """
+    if not data.startswith(b"\xff\xd8"):
+        return data
+    out = bytearray(b"\xff\xd8")
+    position = 2
+    while position + 4 <= len(data):
+        if data[position] != 0xFF:
+            return data
+        marker = data[position + 1]
+        if marker == 0xFF:  # fill byte
+            position += 1
+            continue
+        length = int.from_bytes(data[position + 2 : position + 4], "big")
+        end = position + 2 + length
+        if length < 2 or end > len(data):
+            return data
+        segment = data[position:end]
+        if marker == 0xDA:  # start of scan: the rest is image data
+            out += data[position:]
+            return bytes(out)
+        is_app = 0xE0 <= marker <= 0xEF
+        keep = not is_app and marker != 0xFE
+        if marker == 0xE0:
+            keep = segment[4:9] == b"JFIF\x00"
+        elif marker == 0xEE:
+            keep = segment[4:9] == b"Adobe"
+        if keep:
+            out += segment
+        position = end
+    return data
+
+
+# ---------------------------------------------------------------------------------------------
+# PDF
+
+_MARKUP_ANNOTATIONS: Final = frozenset({
+    "/Text", "/FreeText", "/Line", "/Square", "/Circle", "/Polygon", "/PolyLine", "/Highlight",
+    "/Underline", "/Squiggly", "/StrikeOut", "/Stamp", "/Caret", "/Ink", "/FileAttachment",
+    "/Sound", "/Redact",
+})
+
+
+def _clean_pdf_object(obj: pikepdf.Object) -> None:
+    if not isinstance(obj, pikepdf.Dictionary | pikepdf.Stream):
+        return
+    for key in ("/Metadata", "/PieceInfo", "/LastModified"):
+        if key in obj:
+            del obj[key]
+    kind = obj.get("/Type")
+    if kind == pikepdf.Name.EmbeddedFile and "/Params" in obj:
+        del obj["/Params"]
+    if str(obj.get("/Subtype", "")) in _MARKUP_ANNOTATIONS and (
+        kind is None or kind == pikepdf.Name.Annot
+    ):
+        for key in ("/T", "/M", "/CreationDate"):
+            if key in obj:
+                del obj[key]
+    if isinstance(obj, pikepdf.Stream) and obj.get("/Filter") == pikepdf.Name.DCTDecode:
+        raw = obj.read_raw_bytes()
+        stripped = _strip_jpeg_segments(raw)
+        if stripped != raw:
+            parms = obj.get("/DecodeParms")
+            obj.write(stripped, filter=pikepdf.Name.DCTDecode,
+                      decode_parms=parms if isinstance(parms, pikepdf.Dictionary) else None)
+
+
+def _clean_pdf(data: bytes, name: str) -> bytes:
+    try:
+        with pikepdf.open(io.BytesIO(data)) as pdf:
+            if "/Info" in pdf.trailer:
+                del pdf.trailer["/Info"]
+            for obj in pdf.objects:
+                _clean_pdf_object(obj)
+            out = io.BytesIO()
+            pdf.save(out, preserve_pdfa=False, fix_metadata_version=False,
+                     deterministic_id=True, encryption=False, linearize=False)
+            return out.getvalue()
+    except pikepdf.PasswordError:
+        raise ScrubRefused(
+            f"{name}: the PDF is password-protected; remove the password first, or keep its "
+            "metadata knowingly (--keep-metadata)"
+        ) from None
+    except pikepdf.PdfError as exc:
+        raise ScrubFailed(f"{name}: cannot be read as a PDF ({exc})") from None
+
+
+# ---------------------------------------------------------------------------------------------
+# Office Open XML and OpenDocument
+
+_ZIP_TIME: Final = (1980, 1, 1, 0, 0, 0)
+_EMPTY_CORE: Final = (
+    b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+    b'<cp:coreProperties xmlns:cp="http://schemas.openxmlformats.org/package/2006/metadata/'
+    b'core-properties" xmlns:dc="http://purl.org/dc/elements/1.1/" '
+    b'xmlns:dcterms="http://purl.org/dc/terms/" xmlns:dcmitype="http://purl.org/dc/dcmitype/" '
+    b'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"/>'
+)
+_EMPTY_APP: Final = (
+    b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+    b'<Properties xmlns="http://schemas.openxmlformats.org/officeDocument/2006/'
+    b'extended-properties" xmlns:vt="http://schemas.openxmlformats.org/officeDocument/2006/'
+    b'docPropsVTypes"/>'
+)
+_EMPTY_CUSTOM: Final = (
+    b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+    b'<Properties xmlns="http://schemas.openxmlformats.org/officeDocument/2006/'
+    b'custom-properties" xmlns:vt="http://schemas.openxmlformats.org/officeDocument/2006/'
+    b'docPropsVTypes"/>'
+)
+_REPLACED_PARTS: Final = {
+    "docProps/core.xml": _EMPTY_CORE,
+    "docProps/app.xml": _EMPTY_APP,
+    "docProps/custom.xml": _EMPTY_CUSTOM,
+}
+_ODF_VERSION = re.compile(rb'office:version="(1\.[0-9])"')
+# Attributes and elements that name people or record when and where a file was edited.
+_PERSON_ATTRIBUTES = re.compile(
+    rb'(\s[A-Za-z0-9]+:(?:author|initials|userId|providerId))="[^"]*"'
+)
+_WORD_TRACE_ATTRIBUTES = re.compile(rb'\sw:(?:rsid[A-Za-z]*|date)="[^"]*"')
+_RSIDS_ELEMENT = re.compile(rb"<w:rsids>.*?</w:rsids>|<w:rsids/>", re.DOTALL)
+_PERSON_ELEMENTS = re.compile(
+    rb"<(dc:creator|meta:initial-creator|author)>[^<]*</\1>"
+)
+_DATE_ELEMENTS = re.compile(rb"<(dc:date|meta:creation-date|meta:print-date)>[^<]*</\1>")
+_PRINTER_ITEMS = re.compile(
+    rb'<config:config-item config:name="(?:PrinterName|PrinterSetup|PrinterPaperFromSetup)"'
+    rb"[^>]*?(?:/>|>[^<]*</config:config-item>)"
+)
+_COMMENT_AUTHOR_NAMES = re.compile(rb'(<p:cmAuthor\b[^>]*?\s(?:name|initials))="[^"]*"')
+_PERSON_LIST_ATTRIBUTES = re.compile(
+    rb'(\s(?:displayName|name|initials|userId|providerId))="[^"]*"'
+)
+
+
+def _neutral_meta(original: bytes) -> bytes:
+    version = _ODF_VERSION.search(original)
+    version_text = version.group(1) if version else b"1.2"
+    return (
+        b'<?xml version="1.0" encoding="UTF-8"?>\n'
+        b'<office:document-meta xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
+        b'office:version="' + version_text + b'"><office:meta/></office:document-meta>'
+    )
+
+
+def _clean_xml_part(part: str, content: bytes) -> bytes:
+    content = _PERSON_ATTRIBUTES.sub(rb'\1=""', content)
+    content = _PERSON_ELEMENTS.sub(rb"<\1></\1>", content)
+    content = _DATE_ELEMENTS.sub(b"", content)
+    if part.startswith("word/"):
+        content = _WORD_TRACE_ATTRIBUTES.sub(b"", content)
+        content = _RSIDS_ELEMENT.sub(b"", content)
+    if part == "settings.xml":
+        content = _PRINTER_ITEMS.sub(b"", content)
+    if part.startswith("ppt/commentAuthors"):
+        content = _COMMENT_AUTHOR_NAMES.sub(rb'\1=""', content)
+    if part.startswith("xl/persons/") or part == "ppt/authors.xml":
+        content = _PERSON_LIST_ATTRIBUTES.sub(rb'\1=""', content)
+    return content
+
+
+def _clean_package_entry(part: str, content: bytes, odf: bool, name: str) -> bytes:
+    if not odf and part in _REPLACED_PARTS:
+        return _REPLACED_PARTS[part]
+    if odf and part == "meta.xml":
+        return _neutral_meta(content)
+    if part.endswith((".xml", ".rels")):
+        return _clean_xml_part(part, content)
+    inner = detect_media_type(content)
+    if inner in _PILLOW_FORMATS:
+        return _clean_image(content, inner, f"{name}: {part}")
+    return content
+
+
+def _zip_entry(part: str, compress: int) -> zipfile.ZipInfo:
+    info = zipfile.ZipInfo(part, date_time=_ZIP_TIME)
+    info.compress_type = compress
+    info.create_system = 0
+    info.external_attr = 0
+    return info
+
+
+def _clean_package(data: bytes, media_type: str, name: str) -> bytes:
+    odf = media_type.startswith(_ODF_PREFIX)
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as source:
+            entries = source.infolist()
+            names = [e.filename for e in entries]
+            if len(entries) > MAX_ZIP_ENTRIES:
+                raise ScrubFailed(f"{name}: more than {MAX_ZIP_ENTRIES} entries in the package")
+            if len(set(names)) != len(names):
+                raise ScrubFailed(f"{name}: the package repeats an entry name")
+            total = sum(e.file_size for e in entries)
+            compressed = sum(e.compress_size for e in entries)
+            if total > MAX_ZIP_BYTES or total > MAX_ZIP_RATIO * max(compressed, 1):
+                raise ScrubFailed(
+                    f"{name}: unpacks to {total} bytes from {compressed}; refusing "
+                    "(possible zip bomb)"
+                )
+            if any(e.flag_bits & 0x1 for e in entries):
+                raise ScrubRefused(f"{name}: the package is encrypted; remove the password "
+                                   "first, or keep its metadata knowingly (--keep-metadata)")
+            out = io.BytesIO()
+            with zipfile.ZipFile(out, "w") as target:
+                for entry in entries:
+                    if entry.is_dir():
+                        continue
+                    content = source.read(entry)
+                    cleaned = _clean_package_entry(entry.filename, content, odf, name)
+                    stored = odf and entry.filename == "mimetype"
+                    compress = zipfile.ZIP_STORED if stored else zipfile.ZIP_DEFLATED
+                    target.writestr(_zip_entry(entry.filename, compress), cleaned)
+            return out.getvalue()
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, NotImplementedError) as exc:
+        raise ScrubFailed(f"{name}: cannot be read as {media_type} ({exc})") from None
+
+
+# ---------------------------------------------------------------------------------------------
+# mat2, for everything else
+
+
+def _clean_with_mat2(mat2: str, data: bytes, name: str) -> bytes:
+    if not os.path.isdir(_MEMORY_DIR):
+        raise ScrubRefused(
+            f"{name}: cleaning this type needs a memory-backed temporary directory "
+            f"({_MEMORY_DIR}), which this system lacks; keep its metadata knowingly "
+            "(--keep-metadata) or convert it to a supported type"
+        )
+    suffix = "".join(c for c in Path(name).suffix.lower() if c.isalnum() or c == ".")[:16]
+    workdir = tempfile.mkdtemp(prefix="amanat-", dir=_MEMORY_DIR)
+    try:
+        original = Path(workdir) / f"attachment{suffix}"
+        descriptor = os.open(original, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(data)
+        result = subprocess.run(
+            [mat2, "--", str(original)],
+            capture_output=True,
+            timeout=MAT2_TIMEOUT_SECONDS,
+            check=False,
+        )
+        cleaned = Path(workdir) / f"attachment.cleaned{suffix}"
+        if result.returncode != 0 or not cleaned.is_file():
+            reason = result.stderr.decode("utf-8", "replace").strip().splitlines()
+            raise ScrubRefused(
+                f"{name}: mat2 could not clean this file ({reason[-1] if reason else 'no reason'})"
+                "; keep its metadata knowingly (--keep-metadata) or convert it"
+            )
+        return cleaned.read_bytes()
+    except subprocess.TimeoutExpired:
+        raise ScrubFailed(f"{name}: mat2 took longer than {MAT2_TIMEOUT_SECONDS} s") from None
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+_CLEANERS: Final[dict[str, Callable[[bytes, str, str], bytes]]] = {
+    JPEG: _clean_image,
+    PNG: _clean_image,
+    WEBP: _clean_image,
+    TIFF: _clean_image,
+}
+
+
+def clean(data: bytes, name: str, *, keep_metadata: bool = False) -> Cleaned:
+    """Return ``data`` without identifying metadata, with its hashes before and after.
+
+    ``name`` is used only in messages and, for ``mat2``, as a hint of the type. With
+    ``keep_metadata=True`` the bytes are returned unchanged and ``kept_metadata`` is True.
+    Raises ScrubRefused for types that cannot be cleaned here (message suggests
+    --keep-metadata) and ScrubFailed for files that cannot be read as their type.
+    """
+    before = _sha256(data)
+    detected = detect_media_type(data)
+    if keep_metadata:
+        return Cleaned(data, detected or _guess_from_name(name), before, before, True)
+    if detected in _CLEANERS:
+        result = _CLEANERS[detected](data, detected, name)
+    elif detected == PDF:
+        result = _clean_pdf(data, name)
+    elif detected == TEXT:
+        result = data
+    elif detected is not None:  # Office Open XML or OpenDocument
+        result = _clean_package(data, detected, name)
+    else:
+        mat2 = shutil.which("mat2")
+        if mat2 is None:
+            raise ScrubRefused(
+                f"{name}: amanat cannot remove metadata from this type of file (and mat2 is "
+                "not installed); convert it to JPEG, PNG, PDF or an office document, or send "
+                "it unchanged with its metadata (--keep-metadata)"
+            )
+        result = _clean_with_mat2(mat2, data, name)
+        detected = _guess_from_name(name)
+    return Cleaned(result, detected, before, _sha256(result), False)

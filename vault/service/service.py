@@ -1,0 +1,504 @@
+"""The vault service: every operation the server offers, independent of HTTP.
+
+The HTTP API (api/) and the command line both call this class, so the rules live in one
+place (DESIGN.md "What must be true"):
+
+* 4 - every submission, access, deletion, reply and roster change is appended to the audit
+  log before it is acknowledged or served; a submission's receipt proves its entry;
+* 5 - rosters are accepted only when signed by the pinned organization key, naming this
+  server's log key, and newer than the current one;
+* 2 - nothing stored or logged identifies a witness: ids are random, times are hours.
+
+Crash safety: a sealed file is promoted to durable storage first (recorded with log index
+-1), then logged, then its log index recorded; ``recover`` logs anything a crash left
+between the last two steps, so nothing stored escapes the log.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import BinaryIO, Protocol
+
+from vault import events
+from vault.events import Event, hour_text, parse_hour
+from vault.service.auth import Authenticator, AuthError, SignatureError, TokenError
+from vault.service.mailbox import mailbox_id
+from vault.service.rosterview import RosterRejected, RosterView, read_roster
+from vault.service.uploads import (
+    Appender,
+    NotSealedError,
+    OffsetError,
+    TooLargeError,
+    check_sealed_to_roster,
+    inspect_sealed_file,
+)
+from vault.store import (
+    ConflictError,
+    NotFoundError,
+    ReplyRecord,
+    RosterRecord,
+    Store,
+    SubmissionRecord,
+    UploadRecord,
+    is_valid_mailbox_id,
+    new_id,
+    require_id,
+)
+
+GIB = 1024 * 1024 * 1024
+MIB = 1024 * 1024
+
+
+class AuditLogLike(Protocol):
+    """The parts of vault.store.auditlog.AuditLog the service uses."""
+
+    def append(self, entries: Sequence[bytes]) -> list[int]: ...
+
+    def receipt(self, index: int) -> str: ...
+
+    def latest_checkpoint(self) -> str: ...
+
+    def size(self) -> int: ...
+
+    def entries(self, start: int, end: int) -> list[bytes]: ...
+
+    def inclusion_proof(self, index: int, size: int) -> list[bytes]: ...
+
+    def consistency_proof(self, old: int, new: int) -> list[bytes]: ...
+
+
+class LogRangeError(ValueError):
+    """A log query names entries or tree sizes outside the current log."""
+
+
+class ServiceError(Exception):
+    """Base class of refusals by the service that are not storage or upload errors."""
+
+
+class NoRosterError(ServiceError):
+    """No roster has been published yet, so nothing can be sealed or authenticated."""
+
+
+class ForbiddenError(ServiceError):
+    """The investigator lacks the role this operation needs."""
+
+
+class RosterStaleError(RosterRejected):
+    """A roster's version is not higher than the current one."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, signature=False)
+
+
+class NoOrgKeyError(ServiceError):
+    """The server was started without an organization key, so it cannot accept rosters."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Size and time limits; the defaults suit a small organization."""
+
+    max_submission_bytes: int = 2 * GIB
+    max_reply_bytes: int = 16 * MIB
+    max_roster_bytes: int = 1 * MIB
+    upload_ttl_hours: int = 24
+    max_page: int = 200
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """What a witness gets back: the submission id, its log entry (canonical event text,
+    which the receipt proves) and a C2SP tlog-proof receipt."""
+
+    id: str
+    sha256: str
+    size: int
+    received: str
+    log_index: int
+    entry: str
+    receipt: str
+
+
+@dataclass(frozen=True)
+class Investigator:
+    """An authenticated investigator, as listed in the current roster."""
+
+    key_id: str
+    name: str
+    roles: tuple[str, ...] = field(default=())
+
+
+ADMIN_ROLE = "admin"
+
+
+class VaultService:
+    """Storage, audit log, roster and authentication glued together under the rules above."""
+
+    def __init__(
+        self,
+        store: Store,
+        audit_log: AuditLogLike,
+        log_vkey: str,
+        org_vkey: str | None,
+        *,
+        limits: Limits | None = None,
+        authenticator: Authenticator | None = None,
+    ) -> None:
+        self.store = store
+        self.audit_log = audit_log
+        self.log_vkey = log_vkey
+        self.org_vkey = org_vkey
+        self.limits = limits or Limits()
+        self.auth = authenticator or Authenticator(log_vkey)
+        self._log_lock = threading.Lock()
+        self._roster_lock = threading.Lock()
+        self._roster: RosterView | None = None
+        # Uploads with a request appending to them right now: one writer at a time.
+        self._busy: set[str] = set()
+        self._busy_lock = threading.Lock()
+        record = store.current_roster()
+        if record is not None and org_vkey is not None:
+            self._roster = read_roster(record.text, org_vkey)
+
+    # --- audit log ---
+    def _log(self, event: Event) -> int:
+        with self._log_lock:
+            index = self.audit_log.append([event.encode()])[0]
+        self.store.conceal_times()
+        return index
+
+    def recover(self) -> int:
+        """Log what a crash left unlogged and remove orphaned blobs; return entries logged."""
+        logged = 0
+        for sub in self.store.pending_submissions():
+            moment = parse_hour(sub.received)
+            index = self._log(events.submission_event(sub.id, sub.sha256, sub.size, moment=moment))
+            self.store.set_submission_log_index(sub.id, index)
+            logged += 1
+        for reply in self.store.pending_replies():
+            moment = parse_hour(reply.received)
+            index = self._log(events.reply_event(reply.id, reply.sha256, reply.size,
+                                                 "unknown", moment=moment))
+            self.store.set_reply_log_index(reply.id, index)
+            logged += 1
+        for namespace, blob_id in self.store.orphaned_blobs():
+            self.store.delete_orphan(namespace, blob_id)
+        return logged
+
+    # --- roster ---
+    def roster(self) -> RosterView:
+        """The current roster; NoRosterError before the first one is published."""
+        if self._roster is None:
+            raise NoRosterError("no roster has been published yet")
+        return self._roster
+
+    def roster_text(self) -> str:
+        record = self.store.current_roster()
+        if record is None:
+            raise NoRosterError("no roster has been published yet")
+        return record.text
+
+    def publish_roster(self, text: str) -> RosterView:
+        """Verify and install a new roster (signed by the org key, newer, naming our log)."""
+        if self.org_vkey is None:
+            raise NoOrgKeyError("this server has no organization key (start it with --org)")
+        if len(text.encode("utf-8")) > self.limits.max_roster_bytes:
+            raise TooLargeError(f"a roster is at most {self.limits.max_roster_bytes} bytes")
+        view = read_roster(text, self.org_vkey)
+        if view.log_vkey != self.log_vkey:
+            raise RosterRejected(
+                "the roster names another log key; set this server's log key "
+                f"({self.log_vkey}) with `amanat roster set-log` and sign again",
+                signature=False,
+            )
+        with self._roster_lock:
+            current = self.store.current_roster()
+            if current is not None and view.version <= current.version:
+                raise RosterStaleError(
+                    f"roster version {view.version} is not newer than {current.version}"
+                )
+            digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+            self._log(events.roster_event(view.version, digest))
+            try:
+                self.store.put_roster(RosterRecord(view.version, text))
+            except ConflictError as exc:
+                raise RosterStaleError(str(exc)) from None
+            self._roster = view
+        return view
+
+    # --- resumable uploads (witness) ---
+    def create_upload(self) -> UploadRecord:
+        self.roster()  # refuse early when nothing can be accepted
+        upload_id = new_id()
+        self.store.create_upload(upload_id, hour_text())
+        return self.store.get_upload(upload_id)
+
+    def upload_status(self, upload_id: str) -> UploadRecord:
+        return self.store.get_upload(require_id(upload_id))
+
+    def begin_append(self, upload_id: str, offset: int, length: int | None = None,
+                     *, limit: int | None = None) -> Appender:
+        """Start appending at ``offset``; OffsetError unless it is the current offset,
+        TooLargeError when ``length`` (if known) would pass the limit."""
+        limit = self.limits.max_submission_bytes if limit is None else limit
+        record = self.store.get_upload(require_id(upload_id))
+        if offset != record.offset:
+            raise OffsetError(f"the upload is at offset {record.offset}, not {offset}")
+        if length is not None and offset + length > limit:
+            raise TooLargeError(f"larger than the limit of {limit} bytes")
+        self._claim(upload_id)
+        try:
+            writer = self.store.append_upload(upload_id, offset, hour_text())
+        except ConflictError as exc:
+            self._release(upload_id)
+            raise OffsetError(str(exc)) from None
+        except BaseException:
+            self._release(upload_id)
+            raise
+        hasher = hashlib.sha256() if offset == 0 else None
+        return Appender(writer, offset, limit, hasher, lambda: self._release(upload_id))
+
+    def _claim(self, upload_id: str) -> None:
+        with self._busy_lock:
+            if upload_id in self._busy:
+                raise OffsetError("another request is writing to this upload")
+            self._busy.add(upload_id)
+
+    def _release(self, upload_id: str) -> None:
+        with self._busy_lock:
+            self._busy.discard(upload_id)
+
+    def abandon_upload(self, upload_id: str) -> None:
+        """Delete an upload the witness gave up on."""
+        self._claim(require_id(upload_id))
+        try:
+            self.store.get_upload(upload_id)
+            self.store.delete_upload(upload_id)
+        finally:
+            self._release(upload_id)
+
+    def finish_submission(self, upload_id: str, known_sha256: str | None = None) -> Receipt:
+        """Check a complete upload, store it durably, log it and return its receipt.
+
+        A refused file is deleted: bad input stores nothing.
+        """
+        self._claim(require_id(upload_id))
+        try:
+            return self._finish_submission(upload_id, known_sha256)
+        finally:
+            self._release(upload_id)
+
+    def _finish_submission(self, upload_id: str, known_sha256: str | None) -> Receipt:
+        record = self.store.get_upload(upload_id)
+        try:
+            roster = self.roster()
+            with self.store.open_upload(upload_id) as src:
+                info = inspect_sealed_file(src, record.offset, known_sha256)
+            check_sealed_to_roster(info, roster.readers, roster.stanza_type)
+        except (NotSealedError, NoRosterError):
+            self.store.delete_upload(upload_id)
+            raise
+        hour = hour_text()
+        submission = SubmissionRecord(new_id(), info.sha256, info.size, hour, -1)
+        self.store.promote_submission(upload_id, submission)
+        event = events.submission_event(
+            submission.id, submission.sha256, submission.size, moment=parse_hour(hour))
+        index = self._log(event)
+        self.store.set_submission_log_index(submission.id, index)
+        with self._log_lock:
+            receipt = self.audit_log.receipt(index)
+        return Receipt(submission.id, info.sha256, info.size, hour, index,
+                       event.encode().decode("ascii"), receipt)
+
+    # --- authentication (investigator) ---
+    def new_challenge(self, key_id: str) -> bytes:
+        if key_id not in self.roster().investigators:
+            raise NotFoundError("no investigator with this key id on the current roster")
+        return self.auth.new_challenge(key_id)
+
+    def login(self, key_id: str, challenge: bytes, signature: bytes) -> str:
+        member = self.roster().investigators.get(key_id)
+        if member is None:
+            # Consume the challenge anyway so it cannot be replayed.
+            with contextlib.suppress(AuthError):
+                self.auth.redeem(key_id, challenge, signature, b"\0" * 32)
+            raise SignatureError("no investigator with this key id on the current roster")
+        return self.auth.redeem(key_id, challenge, signature, member.auth_key)
+
+    def investigator(self, token: str) -> Investigator:
+        """The investigator behind a bearer token; TokenError if invalid or off the roster."""
+        session = self.auth.session(token)
+        try:
+            member = self.roster().investigators.get(session.key_id)
+        except NoRosterError:
+            member = None
+        if member is None:
+            self.auth.revoke(token)
+            raise TokenError("invalid or expired token")
+        return Investigator(member.key_id, member.name, member.roles)
+
+    # --- submissions (investigator) ---
+    def list_submissions(self, cursor: str | None, limit: int
+                         ) -> tuple[list[SubmissionRecord], str | None]:
+        """A page of submissions in arrival order; the second value continues the listing."""
+        after = 0
+        if cursor:
+            if not cursor.isdigit() or len(cursor) > 18:
+                raise NotFoundError("malformed cursor")
+            after = int(cursor)
+        limit = max(1, min(limit, self.limits.max_page))
+        page, next_after = self.store.list_submissions(after, limit)
+        return page, (str(next_after) if len(page) == limit else None)
+
+    def open_submission(self, who: Investigator, submission_id: str
+                        ) -> tuple[SubmissionRecord, BinaryIO]:
+        """Log the access, then open the sealed file for reading."""
+        record = self.store.get_submission(require_id(submission_id))
+        src = self.store.open_submission(submission_id)
+        try:
+            self._log(events.access_event(record.id, who.key_id))
+        except BaseException:
+            src.close()
+            raise
+        return record, src
+
+    def delete_submission(self, who: Investigator, submission_id: str) -> int:
+        """Delete a submission (admin role); the deletion is logged first. Returns log index."""
+        if ADMIN_ROLE not in who.roles:
+            raise ForbiddenError("deleting a submission needs the admin role")
+        record = self.store.get_submission(require_id(submission_id))
+        index = self._log(events.deletion_event(record.id, who.key_id))
+        self.store.delete_submission(record.id)
+        return index
+
+    # --- replies ---
+    def begin_reply(self, length: int | None) -> tuple[str, Appender]:
+        """Stage a sealed reply body (single request, reply size limit)."""
+        upload_id = new_id()
+        self.store.create_upload(upload_id, hour_text())
+        try:
+            appender = self.begin_append(upload_id, 0, length, limit=self.limits.max_reply_bytes)
+        except BaseException:
+            self.store.delete_upload(upload_id)
+            raise
+        return upload_id, appender
+
+    def finish_reply(self, who: Investigator, upload_id: str, mailbox: str,
+                     known_sha256: str | None = None) -> ReplyRecord:
+        record = self.store.get_upload(require_id(upload_id))
+        try:
+            if not is_valid_mailbox_id(mailbox):
+                raise NotFoundError("a mailbox id is 64 lowercase hex digits")
+            with self.store.open_upload(upload_id) as src:
+                info = inspect_sealed_file(src, record.offset, known_sha256)
+            if not info.stanza_types:
+                raise NotSealedError("a reply must be sealed to the witness")
+        except (NotSealedError, NotFoundError):
+            self.store.delete_upload(upload_id)
+            raise
+        hour = hour_text()
+        reply = ReplyRecord(new_id(), mailbox, info.sha256, info.size, hour, -1)
+        self.store.promote_reply(upload_id, reply)
+        index = self._log(events.reply_event(reply.id, reply.sha256, reply.size, who.key_id,
+                                             moment=parse_hour(hour)))
+        self.store.set_reply_log_index(reply.id, index)
+        return ReplyRecord(reply.id, mailbox, reply.sha256, reply.size, hour, index)
+
+    def discard_upload(self, upload_id: str) -> None:
+        """Remove a staged body after a refused or failed request (never raises NotFound)."""
+        with contextlib.suppress(NotFoundError):
+            self.store.delete_upload(require_id(upload_id))
+
+    def replies(self, secret: bytes) -> list[ReplyRecord]:
+        """Replies waiting in the mailbox of ``secret`` (empty when none)."""
+        return self.store.list_replies(mailbox_id(secret))
+
+    def open_reply(self, secret: bytes, reply_id: str) -> tuple[ReplyRecord, BinaryIO]:
+        mailbox = mailbox_id(secret)
+        for reply in self.store.list_replies(mailbox):
+            if reply.id == reply_id:
+                return reply, self.store.open_reply(mailbox, reply_id)
+        raise NotFoundError("no such reply in this mailbox")
+
+    # --- public audit log ---
+    MAX_ENTRIES = 1000
+
+    def log_checkpoint(self) -> str:
+        with self._log_lock:
+            return self.audit_log.latest_checkpoint()
+
+    def log_size(self) -> int:
+        with self._log_lock:
+            return self.audit_log.size()
+
+    def log_entries(self, start: int, end: int) -> list[bytes]:
+        """Entries ``start`` (inclusive) to ``end`` (exclusive), at most MAX_ENTRIES."""
+        with self._log_lock:
+            size = self.audit_log.size()
+            if not 0 <= start < end <= size:
+                raise LogRangeError(f"need 0 <= start < end <= {size}")
+            end = min(end, start + self.MAX_ENTRIES)
+            return self.audit_log.entries(start, end)
+
+    def log_inclusion_proof(self, index: int, size: int) -> list[bytes]:
+        with self._log_lock:
+            current = self.audit_log.size()
+            if not 0 <= index < size <= current:
+                raise LogRangeError(f"need 0 <= index < size <= {current}")
+            return self.audit_log.inclusion_proof(index, size)
+
+    def log_consistency_proof(self, old: int, new: int) -> list[bytes]:
+        with self._log_lock:
+            current = self.audit_log.size()
+            if not 0 < old <= new <= current:
+                raise LogRangeError(f"need 0 < old <= new <= {current}")
+            return self.audit_log.consistency_proof(old, new)
+
+    def log_receipt(self, index: int) -> str:
+        with self._log_lock:
+            current = self.audit_log.size()
+            if not 0 <= index < current:
+                raise LogRangeError(f"need 0 <= index < {current}")
+            return self.audit_log.receipt(index)
+
+    def close(self) -> None:
+        """Close the store and the audit log."""
+        self.store.close()
+        closer = getattr(self.audit_log, "close", None)
+        if closer is not None:
+            closer()
+        self.store.conceal_times()  # closing checkpoints the WAL files
+
+    # --- housekeeping ---
+    def sweep(self, now: datetime | None = None) -> int:
+        """Remove uploads idle longer than the limit and expired auth state."""
+        moment = now or datetime.now(UTC)
+        cutoff = hour_text(moment - timedelta(hours=self.limits.upload_ttl_hours))
+        with self._busy_lock:
+            busy = set(self._busy)
+        stale = [u for u in self.store.uploads_touched_before(cutoff) if u not in busy]
+        for upload_id in stale:
+            self.store.delete_upload(upload_id)
+        self.auth.sweep()
+        return len(stale)
+
+
+__all__ = [
+    "ADMIN_ROLE",
+    "ForbiddenError",
+    "Investigator",
+    "Limits",
+    "LogRangeError",
+    "NoOrgKeyError",
+    "NoRosterError",
+    "Receipt",
+    "RosterRejected",
+    "RosterStaleError",
+    "ServiceError",
+    "VaultService",
+]

@@ -1,0 +1,194 @@
+"""Opening a vault data directory: the log key, the audit log, the store, the pinned org key,
+and the throwaway organization of ``amanat serve --dev``.
+
+Protects: the log key that signs every checkpoint is created once, kept 0600 in the data
+directory and never printed (only its verifier key is); the organization key a data directory
+was started with is remembered, so a later start cannot silently accept rosters from another
+organization; development keys are written only under ``dev/`` and labelled DEV ONLY.
+
+Layout of a data directory (mode 0700)::
+
+    log.key            the audit log's signed-note private key (0600)
+    org.vkey           the pinned organization verifier key
+    vault.sqlite3      metadata (store), with -wal / -shm beside it
+    auditlog.sqlite3   the audit log
+    blobs/             sealed submissions and replies
+    uploads/           resumable uploads in progress
+    dev/               only with --dev: throwaway org key, investigator identity, roster
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from vault.service.auth import Authenticator
+from vault.service.service import Limits, VaultService
+from vault.store import open_store
+from vault.tlog import note
+
+LOG_KEY_FILE = "log.key"
+ORG_VKEY_FILE = "org.vkey"
+AUDIT_LOG_FILE = "auditlog.sqlite3"
+DEV_DIR = "dev"
+DEV_PASSPHRASE_WORDS = 4
+
+
+class SetupError(Exception):
+    """The data directory cannot be used as asked (message says how to fix it)."""
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+    dfd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(dfd)
+    finally:
+        os.close(dfd)
+
+
+def prepare_data_dir(data_dir: Path) -> None:
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(data_dir, 0o700)
+
+
+def load_or_create_log_key(data_dir: Path) -> tuple[note.Signer, bool]:
+    """The log's signer, created on first use; the bool says whether it was just created."""
+    path = data_dir / LOG_KEY_FILE
+    if path.exists():
+        if path.stat().st_mode & 0o077:
+            raise SetupError(f"{path} is readable by others: chmod 600 it")
+        try:
+            return note.Signer.from_private_key_string(path.read_text("ascii").strip()), False
+        except (ValueError, UnicodeDecodeError):
+            raise SetupError(f"{path} is not a log key") from None
+    signer = note.Signer.generate(f"amanat-log-{secrets.token_hex(4)}")
+    _write_private(path, (signer.private_key_string() + "\n").encode("ascii"))
+    return signer, True
+
+
+def pin_org_vkey(data_dir: Path, org_vkey: str | None) -> str | None:
+    """The org key this data directory serves: the one given (remembered on first use), or
+    the remembered one. Refuses a different key than the one remembered."""
+    path = data_dir / ORG_VKEY_FILE
+    remembered = path.read_text("ascii").strip() if path.exists() else None
+    if org_vkey is not None:
+        try:
+            note.Verifier.from_vkey(org_vkey)
+        except note.NoteError as exc:
+            raise SetupError(f"--org is not a verifier key: {exc}") from None
+        if remembered is not None and remembered != org_vkey:
+            raise SetupError(
+                f"this data directory serves the organization {remembered}; "
+                f"remove {path} to switch organizations"
+            )
+        if remembered is None:
+            _write_private(path, (org_vkey + "\n").encode("ascii"))
+        return org_vkey
+    return remembered
+
+
+@dataclass(frozen=True)
+class DevSetup:
+    """What ``--dev`` created: print these for the person trying amanat out."""
+
+    org_vkey: str
+    identity_path: Path
+    roster_path: Path
+    passphrase: str
+    key_id: str
+
+
+def create_dev_org(data_dir: Path, log_vkey: str) -> DevSetup:
+    """A throwaway organization, one admin+reader investigator and a roster naming the log.
+
+    DEV ONLY: the org key's passphrase and the investigator's passphrase are the same
+    printed words, and everything sits in ``data_dir/dev``. Reuses what a previous
+    ``--dev`` start created.
+    """
+    from keys.identity import InvestigatorIdentity
+    from keys.keyfile import KdfParams
+    from keys.org import OrgKey
+    from keys.roster import ROLE_ADMIN, ROLE_READER, Roster, sign_roster
+
+    dev = data_dir / DEV_DIR
+    dev.mkdir(mode=0o700, exist_ok=True)
+    info = dev / "README-DEV-ONLY.txt"
+    pass_file = dev / "passphrase.txt"
+    org_file = dev / "org.key"
+    identity_file = dev / "investigator.identity"
+    roster_file = dev / "roster.txt"
+    # Cheap Argon2 parameters: these keys protect nothing real and must open quickly.
+    fast = KdfParams(memory_kib=8 * 1024, iterations=1, parallelism=1)
+    if pass_file.exists():
+        passphrase = pass_file.read_text("utf-8").strip()
+        org = OrgKey.unseal(org_file.read_bytes(), passphrase)
+        identity = InvestigatorIdentity.unseal(identity_file.read_bytes(), passphrase)
+        return DevSetup(org.vkey(), identity_file, roster_file, passphrase, identity.key_id)
+    passphrase = "dev-only-" + "-".join(secrets.token_hex(2) for _ in range(DEV_PASSPHRASE_WORDS))
+    org = OrgKey.generate("dev-only.amanat.invalid")
+    identity = InvestigatorIdentity.generate("Dev Investigator")
+    roster = Roster.empty(org.origin).with_added([identity.card()], (ROLE_ADMIN, ROLE_READER))
+    roster = roster.with_log(log_vkey)
+    _write_private(org_file, org.seal(passphrase, fast))
+    _write_private(identity_file, identity.seal(passphrase, fast))
+    _write_private(roster_file, sign_roster(roster, org.signer()).encode("utf-8"))
+    _write_private(pass_file, (passphrase + "\n").encode("utf-8"))
+    _write_private(info, (
+        b"DEV ONLY. Created by `amanat serve --dev`: a throwaway organization key, one\n"
+        b"investigator identity and a signed roster, all protected by the passphrase in\n"
+        b"passphrase.txt. Never use these for real testimony.\n"))
+    return DevSetup(org.vkey(), identity_file, roster_file, passphrase, identity.key_id)
+
+
+@dataclass(frozen=True)
+class OpenedVault:
+    service: VaultService
+    log_signer_created: bool
+    dev: DevSetup | None
+
+
+def open_vault(
+    data_dir: Path,
+    *,
+    org_vkey: str | None = None,
+    dev: bool = False,
+    limits: Limits | None = None,
+    challenge_ttl: float = 60.0,
+    token_ttl: float = 900.0,
+) -> OpenedVault:
+    """Open (creating on first start) everything a server needs in ``data_dir``."""
+    from vault.store.auditlog import AuditLog
+
+    prepare_data_dir(data_dir)
+    signer, created = load_or_create_log_key(data_dir)
+    dev_setup: DevSetup | None = None
+    if dev:
+        dev_setup = create_dev_org(data_dir, signer.vkey())
+        if org_vkey is not None and org_vkey != dev_setup.org_vkey:
+            raise SetupError("--dev makes its own organization; do not combine it with --org")
+        org_vkey = dev_setup.org_vkey
+    org_vkey = pin_org_vkey(data_dir, org_vkey)
+    store = open_store(data_dir)
+    log_path = data_dir / AUDIT_LOG_FILE
+    if not log_path.exists():
+        os.close(os.open(log_path, os.O_WRONLY | os.O_CREAT, 0o600))
+    audit_log = AuditLog(log_path, signer, signer.name)
+    service = VaultService(
+        store, audit_log, signer.vkey(), org_vkey, limits=limits,
+        authenticator=Authenticator(signer.vkey(), challenge_ttl=challenge_ttl,
+                                    token_ttl=token_ttl),
+    )
+    service.recover()
+    if dev_setup is not None and store.current_roster() is None:
+        service.publish_roster(dev_setup.roster_path.read_text("utf-8"))
+    return OpenedVault(service, created, dev_setup)

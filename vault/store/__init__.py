@@ -1,0 +1,222 @@
+"""Storage seam of the vault server: metadata, sealed blobs and staged uploads.
+
+The service (vault/service) talks to storage only through the ``Store`` protocol below, so
+the embedded default (SQLite in WAL mode plus a directory of blobs, vault/store/sqlite.py and
+vault/store/blobs.py) can be replaced by PostgreSQL and S3-compatible object storage without
+touching the service or the HTTP layer. The audit log lives beside it in
+vault/store/auditlog.py.
+
+What every implementation must guarantee (DESIGN.md "What must be true" 2 and 4):
+
+* a blob is durable before ``promote`` returns: a submission is acknowledged only after
+  its bytes survive a crash (the embedded store writes a temporary file, fsyncs it, renames
+  it into place and fsyncs the directory);
+* nothing stored identifies a witness: records carry random ids, the ciphertext's SHA-256 and
+  size, and times rounded down to the hour, never an address, user agent or precise time;
+* ids reaching the store have already been validated (``is_valid_id``); implementations
+  still refuse anything else, so no path can be built from hostile input.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, Protocol
+
+# Random ids: 128 bits as 32 lowercase hex digits. Never time-ordered, never derived from input.
+_ID = re.compile(r"[0-9a-f]{32}")
+# Mailbox ids: SHA-256 (hex) of the witness's mailbox secret.
+_MAILBOX_ID = re.compile(r"[0-9a-f]{64}")
+
+NAMESPACE_SUBMISSIONS = "submissions"
+NAMESPACE_REPLIES = "replies"
+NAMESPACES = (NAMESPACE_SUBMISSIONS, NAMESPACE_REPLIES)
+
+
+class StoreError(Exception):
+    """Base class of storage errors."""
+
+
+class NotFoundError(StoreError, LookupError):
+    """The submission, reply, upload or roster asked for does not exist."""
+
+
+class ConflictError(StoreError):
+    """The write conflicts with the stored state (an id already used, a stale roster)."""
+
+
+def new_id() -> str:
+    """Return a fresh random id (128 bits, hex)."""
+    return secrets.token_hex(16)
+
+
+def is_valid_id(value: str) -> bool:
+    """True when ``value`` has the exact shape of an id made by ``new_id``."""
+    return _ID.fullmatch(value) is not None
+
+
+def is_valid_mailbox_id(value: str) -> bool:
+    """True when ``value`` is a SHA-256 digest in lowercase hex."""
+    return _MAILBOX_ID.fullmatch(value) is not None
+
+
+def require_id(value: str) -> str:
+    """Return ``value`` if it is a valid id; raise NotFoundError otherwise."""
+    if not is_valid_id(value):
+        raise NotFoundError("no such id")
+    return value
+
+
+@dataclass(frozen=True)
+class SubmissionRecord:
+    """A stored sealed testimony. ``received`` is rounded down to the hour; ``log_index`` is
+    -1 until its audit-log entry is recorded."""
+
+    id: str
+    sha256: str
+    size: int
+    received: str
+    log_index: int
+
+
+@dataclass(frozen=True)
+class ReplyRecord:
+    """A sealed reply waiting in a witness's mailbox."""
+
+    id: str
+    mailbox_id: str
+    sha256: str
+    size: int
+    received: str
+    log_index: int
+
+
+@dataclass(frozen=True)
+class UploadRecord:
+    """A resumable upload in progress. ``touched``: hour of the last append, for expiry."""
+
+    id: str
+    offset: int
+    touched: str
+
+
+@dataclass(frozen=True)
+class RosterRecord:
+    """The current signed roster (note text) and its version."""
+
+    version: int
+    text: str
+
+
+class StagedWriter(Protocol):
+    """Appends bytes to a staged upload; ``commit`` makes them durable and returns the new size."""
+
+    def write(self, data: bytes) -> None: ...
+
+    def commit(self) -> int: ...
+
+    def abort(self) -> None: ...
+
+
+class Store(Protocol):
+    """Everything the vault service persists, apart from the audit log."""
+
+    # --- staged uploads (bytes on their way in; promoted to a blob when finished) ---
+    def create_upload(self, upload_id: str, hour: str) -> None: ...
+
+    def get_upload(self, upload_id: str) -> UploadRecord: ...
+
+    def append_upload(self, upload_id: str, offset: int, hour: str) -> StagedWriter:
+        """Start appending at ``offset`` (must equal the current size: ConflictError)."""
+        ...
+
+    def open_upload(self, upload_id: str) -> BinaryIO: ...
+
+    def delete_upload(self, upload_id: str) -> None: ...
+
+    def uploads_touched_before(self, hour: str) -> list[str]: ...
+
+    # --- sealed submissions ---
+    def promote_submission(self, upload_id: str, record: SubmissionRecord) -> None:
+        """Move a finished upload into durable blob storage and record it, atomically enough
+        that a crash leaves either nothing or a complete, recorded submission."""
+        ...
+
+    def set_submission_log_index(self, submission_id: str, log_index: int) -> None: ...
+
+    def pending_submissions(self) -> list[SubmissionRecord]:
+        """Promoted submissions whose log entry was not yet recorded (``log_index`` -1)."""
+        ...
+
+    def get_submission(self, submission_id: str) -> SubmissionRecord: ...
+
+    def list_submissions(self, after: int, limit: int) -> tuple[list[SubmissionRecord], int]:
+        """Submissions in arrival order after cursor ``after``; returns (page, next cursor)."""
+        ...
+
+    def open_submission(self, submission_id: str) -> BinaryIO: ...
+
+    def delete_submission(self, submission_id: str) -> None: ...
+
+    # --- reply mailboxes ---
+    def promote_reply(self, upload_id: str, record: ReplyRecord) -> None: ...
+
+    def set_reply_log_index(self, reply_id: str, log_index: int) -> None: ...
+
+    def pending_replies(self) -> list[ReplyRecord]: ...
+
+    def list_replies(self, mailbox_id: str) -> list[ReplyRecord]: ...
+
+    def open_reply(self, mailbox_id: str, reply_id: str) -> BinaryIO: ...
+
+    # --- roster ---
+    def current_roster(self) -> RosterRecord | None: ...
+
+    def put_roster(self, record: RosterRecord) -> None:
+        """Store a roster whose version is higher than the current one (ConflictError if not)."""
+        ...
+
+    # --- housekeeping ---
+    def orphaned_blobs(self) -> Sequence[tuple[str, str]]:
+        """(namespace, id) of blobs with no record, left by a crash during promotion."""
+        ...
+
+    def delete_orphan(self, namespace: str, blob_id: str) -> None: ...
+
+    def conceal_times(self) -> None:
+        """Hide when the last write happened (the embedded store sets the times of its
+        files back to the start of the hour); called after every logged operation."""
+        ...
+
+    def close(self) -> None: ...
+
+
+def open_store(data_dir: str | Path) -> Store:
+    """Open (creating if needed) the embedded store in ``data_dir``."""
+    from vault.store.sqlite import EmbeddedStore
+
+    return EmbeddedStore(Path(data_dir))
+
+
+__all__ = [
+    "NAMESPACES",
+    "NAMESPACE_REPLIES",
+    "NAMESPACE_SUBMISSIONS",
+    "ConflictError",
+    "NotFoundError",
+    "ReplyRecord",
+    "RosterRecord",
+    "StagedWriter",
+    "Store",
+    "StoreError",
+    "SubmissionRecord",
+    "UploadRecord",
+    "is_valid_id",
+    "is_valid_mailbox_id",
+    "new_id",
+    "open_store",
+    "require_id",
+]

@@ -1,0 +1,478 @@
+"""The persistent audit log: an append-only RFC 9162 Merkle tree in SQLite, with signed checkpoints.
+
+This is where DESIGN guarantee 4 ("nobody can silently drop, alter or read a testimony") is
+kept on disk. Entries are opaque bytes (their canonical text is the service's business); the
+log stores them, the hashes of every complete subtree, and one signed C2SP checkpoint per
+appended batch. The maths and formats come from `vault.tlog`; this module only persists.
+
+What it guarantees:
+
+* **Durable before acknowledged.** `append` writes the entries, the new tree nodes and the
+  new checkpoint (with its signed text) in one transaction and returns only after SQLite has
+  committed it with ``synchronous=FULL`` in WAL mode (the WAL is fsynced at commit).
+* **Never two inconsistent checkpoints, even across a crash.** A signed checkpoint leaves this
+  module only after the tree it commits to and its own row are committed together, so a crash
+  loses at most a checkpoint nobody has seen. On open, the latest stored checkpoint is checked
+  against the stored tree (signature, origin, size, root, last leaf); any mismatch refuses to
+  open rather than sign a fork.
+* **O(log n) appends and proofs.** The table of complete-subtree hashes is a
+  `vault.tlog.merkle.TreeHashes` source: an append computes only the nodes it completes from
+  the in-memory right edge (`Frontier`), and any proof reads O(log n) rows.
+
+Concurrency: one connection behind one lock; every method is thread-safe. Another process
+appending to the same database is noticed at the next append (the write transaction re-reads
+the latest checkpoint) and the state is reloaded and re-verified.
+
+Tables (prefixed ``log_`` so they can share a database): ``log_meta`` (origin, schema),
+``log_entries`` (idx, data), ``log_tree`` (level, idx, hash of leaves
+``[idx * 2**level, (idx+1) * 2**level)``), ``log_checkpoints`` (size, root, signed note).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from types import TracebackType
+
+from vault.tlog.checkpoint import Checkpoint, CheckpointError, open_checkpoint, sign_checkpoint
+from vault.tlog.merkle import (
+    EMPTY_ROOT,
+    Frontier,
+    MerkleError,
+    NodeHash,
+    consistency_proof,
+    inclusion_proof,
+    leaf_hash,
+)
+from vault.tlog.note import NoteError, Signer, Verifier
+from vault.tlog.proof import Receipt
+
+__all__ = [
+    "AuditLog",
+    "AuditLogError",
+    "LogCorruptedError",
+    "LogKeyMismatchError",
+    "LogRangeError",
+]
+
+SCHEMA_VERSION = "1"
+_BUSY_TIMEOUT_MS = 10_000
+_SCAN_CHUNK = 4096
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS log_meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS log_entries (
+    idx INTEGER PRIMARY KEY,
+    data BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS log_tree (
+    level INTEGER NOT NULL,
+    idx INTEGER NOT NULL,
+    hash BLOB NOT NULL,
+    PRIMARY KEY (level, idx)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS log_checkpoints (
+    size INTEGER PRIMARY KEY,
+    root BLOB NOT NULL,
+    note TEXT NOT NULL
+);
+"""
+
+
+class AuditLogError(Exception):
+    """Base class of audit-log errors."""
+
+
+class LogCorruptedError(AuditLogError):
+    """The stored tree, entries and checkpoints do not agree: the database was damaged or
+    edited. The log refuses to continue rather than sign a checkpoint that could fork."""
+
+
+class LogKeyMismatchError(AuditLogError):
+    """The database belongs to another log origin or was signed by another log key."""
+
+
+class LogRangeError(AuditLogError, ValueError):
+    """An index or tree size outside the current log."""
+
+
+class _StoredTreeHashes:
+    """`TreeHashes` over the ``log_tree`` table."""
+
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        self._connection = connection
+
+    def get(self, level: int, index: int) -> bytes:
+        row = self._connection.execute(
+            "SELECT hash FROM log_tree WHERE level = ? AND idx = ?", (level, index)
+        ).fetchone()
+        if row is None:
+            raise LookupError(f"no stored subtree hash at level {level}, index {index}")
+        value: bytes = row[0]
+        return value
+
+
+def _as_entry(entry: object, position: int) -> bytes:
+    if not isinstance(entry, bytes | bytearray | memoryview):
+        raise TypeError(f"log entry {position} is {type(entry).__name__}, not bytes")
+    return bytes(entry)
+
+
+class AuditLog:
+    """An append-only Merkle log persisted in SQLite, signing a checkpoint per batch.
+
+    ``path_or_connection`` is a database file (created if absent; WAL, synchronous=FULL) or an
+    open `sqlite3.Connection`, which the log then uses but does not close. ``signer`` is the
+    log key, ``origin`` the checkpoint origin; both must match what the database was created
+    with (LogKeyMismatchError otherwise).
+    """
+
+    def __init__(
+        self, path_or_connection: str | Path | sqlite3.Connection, signer: Signer, origin: str
+    ) -> None:
+        self._signer = signer
+        self._verifier: Verifier = signer.verifier()
+        self._origin = origin
+        Checkpoint(origin, 0, EMPTY_ROOT)  # refuse an origin a checkpoint cannot carry
+        self._lock = threading.RLock()
+        if isinstance(path_or_connection, sqlite3.Connection):
+            self._connection = path_or_connection
+            self._owns_connection = False
+        else:
+            self._connection = sqlite3.connect(
+                str(path_or_connection), isolation_level=None, check_same_thread=False
+            )
+            self._owns_connection = True
+        try:
+            self._configure(require_wal=self._owns_connection)
+            self._tree = _StoredTreeHashes(self._connection)
+            with self._write_transaction():
+                for statement in _SCHEMA.split(";"):
+                    if statement.strip():
+                        self._connection.execute(statement)
+                self._initialise_meta()
+            self._size, self._frontier, self._latest = self._load_state()
+        except BaseException:
+            self.close()
+            raise
+
+    # --- opening -------------------------------------------------------------------------------
+
+    def _configure(self, *, require_wal: bool) -> None:
+        connection = self._connection
+        (mode,) = connection.execute("PRAGMA journal_mode=WAL").fetchone()
+        if require_wal and str(mode).lower() != "wal":
+            raise AuditLogError(f"the audit log database cannot use WAL mode (got {mode!r})")
+        connection.execute("PRAGMA synchronous=FULL")
+        connection.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
+
+    def _initialise_meta(self) -> None:
+        connection = self._connection
+        rows = dict(connection.execute("SELECT key, value FROM log_meta").fetchall())
+        if not rows:
+            connection.executemany(
+                "INSERT INTO log_meta (key, value) VALUES (?, ?)",
+                [
+                    ("schema", SCHEMA_VERSION),
+                    ("origin", self._origin),
+                    ("vkey", self._verifier.vkey()),
+                ],
+            )
+            signed = sign_checkpoint(Checkpoint(self._origin, 0, EMPTY_ROOT), self._signer)
+            connection.execute(
+                "INSERT INTO log_checkpoints (size, root, note) VALUES (0, ?, ?)",
+                (EMPTY_ROOT, signed),
+            )
+            return
+        if rows.get("schema") != SCHEMA_VERSION:
+            raise AuditLogError(f"unknown audit log schema {rows.get('schema')!r}")
+        if rows.get("origin") != self._origin:
+            raise LogKeyMismatchError(
+                f"this audit log belongs to the origin {rows.get('origin')!r}, not {self._origin!r}"
+            )
+        if rows.get("vkey") != self._verifier.vkey():
+            raise LogKeyMismatchError(
+                f"this audit log was signed by the key {rows.get('vkey')}, "
+                f"not {self._verifier.vkey()}"
+            )
+
+    def _load_state(self) -> tuple[int, Frontier, str]:
+        """Read the latest checkpoint and check it against the stored tree (O(log n))."""
+        connection = self._connection
+        row = connection.execute(
+            "SELECT size, root, note FROM log_checkpoints ORDER BY size DESC LIMIT 1"
+        ).fetchone()
+        if row is None:
+            raise LogCorruptedError("the audit log has no checkpoint")
+        size, root, signed = int(row[0]), bytes(row[1]), str(row[2])
+        try:
+            checkpoint = open_checkpoint(signed, self._verifier, self._origin)
+        except (NoteError, CheckpointError) as exc:
+            raise LogCorruptedError(
+                f"the latest stored checkpoint does not verify: {exc}"
+            ) from None
+        if checkpoint.size != size or checkpoint.root_hash != root:
+            raise LogCorruptedError(
+                f"the latest checkpoint's signed text (size {checkpoint.size}) disagrees with "
+                f"its row (size {size})"
+            )
+        (last_entry,) = connection.execute("SELECT MAX(idx) FROM log_entries").fetchone()
+        (last_leaf,) = connection.execute(
+            "SELECT MAX(idx) FROM log_tree WHERE level = 0"
+        ).fetchone()
+        expected_last = size - 1 if size else None
+        if last_entry != expected_last or last_leaf != expected_last:
+            raise LogCorruptedError(
+                f"the latest checkpoint has {size} entries but the last stored entry is "
+                f"{last_entry} and the last leaf hash {last_leaf}"
+            )
+        try:
+            frontier = Frontier.from_source(self._tree, size)
+        except (LookupError, MerkleError) as exc:
+            raise LogCorruptedError(f"the stored tree is damaged: {exc}") from None
+        if frontier.root() != root:
+            raise LogCorruptedError(
+                f"the stored tree's root at size {size} is not the latest checkpoint's root"
+            )
+        if size:
+            (data,) = connection.execute(
+                "SELECT data FROM log_entries WHERE idx = ?", (size - 1,)
+            ).fetchone()
+            if leaf_hash(bytes(data)) != self._tree.get(0, size - 1):
+                raise LogCorruptedError(f"entry {size - 1} does not match its stored leaf hash")
+        return size, frontier, signed
+
+    @contextmanager
+    def _write_transaction(self) -> Iterator[None]:
+        connection = self._connection
+        if connection.in_transaction:
+            raise AuditLogError(
+                "the connection has an open transaction; the audit log commits its own"
+            )
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+            connection.commit()
+        except BaseException:
+            if connection.in_transaction:
+                connection.rollback()
+            raise
+
+    # --- writing -------------------------------------------------------------------------------
+
+    def append(self, entries: Sequence[bytes | bytearray | memoryview]) -> list[int]:
+        """Append entries in order and sign a checkpoint covering them; return their indices.
+
+        Durable before it returns: entries, tree nodes and checkpoint commit in one
+        transaction. An empty batch changes nothing and signs nothing.
+        """
+        batch = [_as_entry(entry, position) for position, entry in enumerate(entries)]
+        if not batch:
+            return []
+        with self._lock:
+            connection = self._connection
+            with self._write_transaction():
+                self._reload_if_changed()
+                start = self._size
+                frontier, created = self._frontier.extend(leaf_hash(data) for data in batch)
+                checkpoint = Checkpoint(self._origin, frontier.size, frontier.root())
+                signed = sign_checkpoint(checkpoint, self._signer)
+                connection.executemany(
+                    "INSERT INTO log_entries (idx, data) VALUES (?, ?)",
+                    zip(range(start, start + len(batch)), batch, strict=True),
+                )
+                connection.executemany(
+                    "INSERT INTO log_tree (level, idx, hash) VALUES (?, ?, ?)",
+                    [(node.level, node.index, node.hash) for node in created],
+                )
+                connection.execute(
+                    "INSERT INTO log_checkpoints (size, root, note) VALUES (?, ?, ?)",
+                    (checkpoint.size, checkpoint.root_hash, signed),
+                )
+            # Committed: only now does the new checkpoint become visible.
+            self._size, self._frontier, self._latest = frontier.size, frontier, signed
+            return list(range(start, frontier.size))
+
+    def _reload_if_changed(self) -> None:
+        (latest,) = self._connection.execute("SELECT MAX(size) FROM log_checkpoints").fetchone()
+        if latest != self._size:
+            self._size, self._frontier, self._latest = self._load_state()
+
+    # --- reading -------------------------------------------------------------------------------
+
+    @property
+    def origin(self) -> str:
+        return self._origin
+
+    @property
+    def verifier(self) -> Verifier:
+        """The log's verifier key, to check its checkpoints and receipts."""
+        return self._verifier
+
+    def size(self) -> int:
+        """The number of entries (the size of the latest checkpoint)."""
+        with self._lock:
+            return self._size
+
+    def latest_checkpoint(self) -> str:
+        """The latest signed checkpoint (a C2SP signed note)."""
+        with self._lock:
+            return self._latest
+
+    def checkpoint_at(self, size: int) -> str:
+        """The signed checkpoint the log issued at ``size``; LogRangeError if it issued none."""
+        with self._lock:
+            row = self._connection.execute(
+                "SELECT note FROM log_checkpoints WHERE size = ?", (size,)
+            ).fetchone()
+        if row is None:
+            raise LogRangeError(f"the log issued no checkpoint at size {size}")
+        return str(row[0])
+
+    def checkpoint_sizes(self) -> list[int]:
+        """The sizes at which the log issued checkpoints, in increasing order."""
+        with self._lock:
+            rows = self._connection.execute(
+                "SELECT size FROM log_checkpoints ORDER BY size"
+            ).fetchall()
+        return [int(row[0]) for row in rows]
+
+    def entries(self, start: int, end: int) -> list[bytes]:
+        """Entries ``start`` (inclusive) to ``end`` (exclusive)."""
+        with self._lock:
+            if not 0 <= start <= end <= self._size:
+                raise LogRangeError(f"entries need 0 <= start <= end <= {self._size}")
+            rows = self._connection.execute(
+                "SELECT data FROM log_entries WHERE idx >= ? AND idx < ? ORDER BY idx",
+                (start, end),
+            ).fetchall()
+        return [bytes(row[0]) for row in rows]
+
+    def inclusion_proof(self, index: int, size: int) -> list[bytes]:
+        """The inclusion proof of entry ``index`` in the tree of ``size`` (O(log n) reads)."""
+        with self._lock:
+            if not 0 <= index < size <= self._size:
+                raise LogRangeError(f"inclusion proofs need 0 <= index < size <= {self._size}")
+            return inclusion_proof(self._tree, index, size)
+
+    def consistency_proof(self, old: int, new: int) -> list[bytes]:
+        """The consistency proof from the tree of ``old`` to ``new`` (O(log n) reads)."""
+        with self._lock:
+            if not 0 <= old <= new <= self._size:
+                raise LogRangeError(f"consistency proofs need 0 <= old <= new <= {self._size}")
+            return consistency_proof(self._tree, old, new)
+
+    def receipt(self, index: int) -> str:
+        """A C2SP tlog-proof receipt for entry ``index`` against the latest checkpoint."""
+        with self._lock:
+            if not 0 <= index < self._size:
+                raise LogRangeError(f"receipts need 0 <= index < {self._size}")
+            proof = inclusion_proof(self._tree, index, self._size)
+            return Receipt(index, tuple(proof), self._latest).format()
+
+    # --- auditing the storage ------------------------------------------------------------------
+
+    def verify_storage(self) -> None:
+        """Recompute the whole tree from the stored entries and check everything (O(n)).
+
+        Checks every leaf and node hash, every checkpoint's signature, size and root, and
+        that no stray rows exist. Raises LogCorruptedError on the first disagreement.
+        """
+        with self._lock:
+            connection = self._connection
+            checkpoints = connection.execute(
+                "SELECT size, root, note FROM log_checkpoints ORDER BY size"
+            ).fetchall()
+            (count, last) = connection.execute(
+                "SELECT COUNT(*), MAX(idx) FROM log_entries"
+            ).fetchone()
+            if count != self._size or (count and last != self._size - 1):
+                raise LogCorruptedError(
+                    f"{count} entries are stored but the latest checkpoint says {self._size}"
+                )
+            pending = iter(checkpoints)
+            next_checkpoint = next(pending, None)
+            frontier = Frontier.empty()
+            stored_nodes = 0
+            while True:
+                if next_checkpoint is not None and next_checkpoint[0] == frontier.size:
+                    self._check_stored_checkpoint(next_checkpoint, frontier.root())
+                    next_checkpoint = next(pending, None)
+                rows = connection.execute(
+                    "SELECT idx, data FROM log_entries WHERE idx >= ? ORDER BY idx LIMIT ?",
+                    (frontier.size, _SCAN_CHUNK),
+                ).fetchall()
+                if not rows:
+                    break
+                if next_checkpoint is not None:  # stop at the next checkpoint to check its root
+                    rows = rows[: next_checkpoint[0] - frontier.size]
+                first, last = int(rows[0][0]), int(rows[-1][0])
+                if first != frontier.size or last != frontier.size + len(rows) - 1:
+                    raise LogCorruptedError(f"entries after {frontier.size - 1} are not contiguous")
+                frontier, created = frontier.extend(leaf_hash(bytes(row[1])) for row in rows)
+                self._check_stored_nodes(created)
+                stored_nodes += len(created)
+            if next_checkpoint is not None:
+                raise LogCorruptedError(
+                    f"a checkpoint at size {next_checkpoint[0]} is beyond the {frontier.size} "
+                    "stored entries"
+                )
+            (node_rows,) = connection.execute("SELECT COUNT(*) FROM log_tree").fetchone()
+            if node_rows != stored_nodes:
+                raise LogCorruptedError(
+                    f"{node_rows} tree nodes are stored where {stored_nodes} are expected"
+                )
+
+    def _check_stored_nodes(self, created: Sequence[NodeHash]) -> None:
+        by_level: dict[int, dict[int, bytes]] = {}
+        for node in created:
+            by_level.setdefault(node.level, {})[node.index] = node.hash
+        for level, expected in by_level.items():
+            stored = dict(
+                self._connection.execute(
+                    "SELECT idx, hash FROM log_tree WHERE level = ? AND idx BETWEEN ? AND ?",
+                    (level, min(expected), max(expected)),
+                ).fetchall()
+            )
+            for index, value in expected.items():
+                if index not in stored:
+                    raise LogCorruptedError(f"missing tree node at level {level}, index {index}")
+                if stored[index] != value:
+                    raise LogCorruptedError(
+                        f"tree node at level {level}, index {index} does not match the entries"
+                    )
+
+    def _check_stored_checkpoint(self, row: tuple[int, bytes, str], root: bytes) -> None:
+        size, stored_root, signed = int(row[0]), bytes(row[1]), str(row[2])
+        try:
+            checkpoint = open_checkpoint(signed, self._verifier, self._origin)
+        except (NoteError, CheckpointError) as exc:
+            raise LogCorruptedError(
+                f"the checkpoint at size {size} does not verify: {exc}"
+            ) from None
+        if checkpoint.size != size or checkpoint.root_hash != stored_root or stored_root != root:
+            raise LogCorruptedError(f"the checkpoint at size {size} does not match the entries")
+
+    # --- closing -------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close the database connection if the log opened it."""
+        if self._owns_connection:
+            self._connection.close()
+
+    def __enter__(self) -> AuditLog:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()

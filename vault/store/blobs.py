@@ -1,0 +1,197 @@
+"""A directory of sealed blobs and staged uploads, written durably.
+
+Protects "a submission is acknowledged only once it survives a crash": bytes arrive in a
+staging file (``uploads/<id>.part``), are fsynced on every commit, and become a blob
+(``blobs/<namespace>/<id>``) by a rename followed by an fsync of both directories. Paths are
+only ever built from ids that match the random-id pattern, never from request input, so a
+hostile id cannot name a file outside the data directory.
+
+File times would tell when a witness submitted: after every write, the access and
+modification times of the file and its directory are set back to the start of the hour
+(``blur_times``). The inode change time cannot be set by a process; deployments that fear
+a disk seizure keep the data directory on an encrypted volume (docs/DEPLOY.md).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from pathlib import Path
+from typing import BinaryIO
+
+from vault.store import NAMESPACES, ConflictError, NotFoundError, is_valid_id
+
+_DIR_MODE = 0o700
+_FILE_MODE = 0o600
+_PART_SUFFIX = ".part"
+
+
+def blur_times(*paths: Path) -> None:
+    """Set access and modification times of ``paths`` to the start of the current hour."""
+    now = time.time()
+    hour = now - (now % 3600)
+    for path in paths:
+        with contextlib.suppress(FileNotFoundError):
+            os.utime(path, (hour, hour))
+
+
+def fsync_directory(path: Path) -> None:
+    """Make a rename or unlink inside ``path`` durable."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _checked(blob_id: str) -> str:
+    if not is_valid_id(blob_id):
+        raise NotFoundError("no such id")
+    return blob_id
+
+
+class StagedFileWriter:
+    """Appends to one staging file. ``commit`` fsyncs; ``abort`` cuts back to the start."""
+
+    def __init__(self, path: Path, offset: int) -> None:
+        self._path = path
+        self._file: BinaryIO | None = open(path, "r+b")  # noqa: SIM115
+        size = os.fstat(self._file.fileno()).st_size
+        if size != offset:
+            self._file.close()
+            self._file = None
+            raise ConflictError(f"upload is at offset {size}, not {offset}")
+        self._file.seek(offset)
+        self._start = offset
+        self.size = offset
+
+    def write(self, data: bytes) -> None:
+        assert self._file is not None, "writer already closed"
+        self._file.write(data)
+        self.size += len(data)
+
+    def commit(self) -> int:
+        """Flush and fsync what was written; return the new size of the staged file."""
+        if self._file is not None:
+            self._file.flush()
+            os.fsync(self._file.fileno())
+            self._file.close()
+            self._file = None
+            blur_times(self._path, self._path.parent)
+        return self.size
+
+    def abort(self) -> None:
+        """Discard everything written through this writer."""
+        if self._file is not None:
+            self._file.flush()
+            self._file.truncate(self._start)
+            os.fsync(self._file.fileno())
+            self._file.close()
+            self._file = None
+            self.size = self._start
+            blur_times(self._path, self._path.parent)
+
+
+class BlobDirectory:
+    """``root/uploads`` for staged bytes, ``root/blobs/<namespace>`` for finished blobs."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.uploads = root / "uploads"
+        self.blobs = root / "blobs"
+        for directory in (root, self.uploads, self.blobs, *self._namespace_dirs()):
+            directory.mkdir(mode=_DIR_MODE, parents=True, exist_ok=True)
+            os.chmod(directory, _DIR_MODE)
+
+    def _namespace_dirs(self) -> list[Path]:
+        return [self.blobs / ns for ns in NAMESPACES]
+
+    def _staged(self, upload_id: str) -> Path:
+        return self.uploads / (_checked(upload_id) + _PART_SUFFIX)
+
+    def _blob(self, namespace: str, blob_id: str) -> Path:
+        if namespace not in NAMESPACES:
+            raise NotFoundError("no such namespace")
+        return self.blobs / namespace / _checked(blob_id)
+
+    # --- staging ---
+    def create_staged(self, upload_id: str) -> None:
+        path = self._staged(upload_id)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, _FILE_MODE)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        blur_times(path, self.uploads)
+        fsync_directory(self.uploads)
+
+    def staged_size(self, upload_id: str) -> int:
+        try:
+            return self._staged(upload_id).stat().st_size
+        except FileNotFoundError:
+            raise NotFoundError("no such upload") from None
+
+    def append_staged(self, upload_id: str, offset: int) -> StagedFileWriter:
+        path = self._staged(upload_id)
+        try:
+            return StagedFileWriter(path, offset)
+        except FileNotFoundError:
+            raise NotFoundError("no such upload") from None
+
+    def open_staged(self, upload_id: str) -> BinaryIO:
+        try:
+            return open(self._staged(upload_id), "rb")
+        except FileNotFoundError:
+            raise NotFoundError("no such upload") from None
+
+    def delete_staged(self, upload_id: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            self._staged(upload_id).unlink()
+            blur_times(self.uploads)
+            fsync_directory(self.uploads)
+
+    def staged_ids(self) -> list[str]:
+        found = []
+        for entry in os.scandir(self.uploads):
+            name = entry.name
+            if name.endswith(_PART_SUFFIX) and is_valid_id(name[: -len(_PART_SUFFIX)]):
+                found.append(name[: -len(_PART_SUFFIX)])
+        return found
+
+    # --- blobs ---
+    def promote(self, upload_id: str, namespace: str, blob_id: str) -> None:
+        """Rename a staged file into ``namespace`` durably (fsync file, rename, fsync dirs)."""
+        source = self._staged(upload_id)
+        target = self._blob(namespace, blob_id)
+        if target.exists():
+            raise ConflictError("blob id already used")
+        try:
+            fd = os.open(source, os.O_RDONLY)
+        except FileNotFoundError:
+            raise NotFoundError("no such upload") from None
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.rename(source, target)
+        blur_times(target, target.parent, self.uploads)
+        fsync_directory(target.parent)
+        fsync_directory(self.uploads)
+
+    def open_blob(self, namespace: str, blob_id: str) -> BinaryIO:
+        try:
+            return open(self._blob(namespace, blob_id), "rb")
+        except FileNotFoundError:
+            raise NotFoundError("no such blob") from None
+
+    def delete_blob(self, namespace: str, blob_id: str) -> None:
+        path = self._blob(namespace, blob_id)
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+            blur_times(path.parent)
+            fsync_directory(path.parent)
+
+    def blob_ids(self, namespace: str) -> list[str]:
+        directory = self.blobs / namespace
+        return [e.name for e in os.scandir(directory) if is_valid_id(e.name)]

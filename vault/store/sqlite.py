@@ -1,0 +1,319 @@
+"""The embedded store: SQLite (WAL, synchronous=FULL) for metadata plus a blob directory.
+
+The default backend of ``vault.store.Store`` for a single machine. Rows hold random ids,
+SHA-256 digests, sizes and hours (never a precise time, address or user agent); deleted rows
+are overwritten (``secure_delete``) rather than left in free pages. One connection is shared
+by the service's threads behind a lock; writes that span the blob directory and the database
+are ordered so a crash leaves at worst an orphaned blob or staging file, which
+``orphaned_blobs`` and the upload sweep remove.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import BinaryIO
+
+from vault.store import (
+    NAMESPACE_REPLIES,
+    NAMESPACE_SUBMISSIONS,
+    NAMESPACES,
+    ConflictError,
+    NotFoundError,
+    ReplyRecord,
+    RosterRecord,
+    SubmissionRecord,
+    UploadRecord,
+    is_valid_id,
+    is_valid_mailbox_id,
+)
+from vault.store.blobs import BlobDirectory, StagedFileWriter, blur_times
+
+DATABASE_NAME = "vault.sqlite3"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS submissions (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    sha256 TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    received TEXT NOT NULL,
+    log_index INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS replies (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    mailbox_id TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    received TEXT NOT NULL,
+    log_index INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS replies_by_mailbox ON replies (mailbox_id);
+CREATE TABLE IF NOT EXISTS uploads (
+    id TEXT PRIMARY KEY,
+    touched TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS rosters (
+    version INTEGER PRIMARY KEY,
+    text TEXT NOT NULL
+);
+"""
+
+
+def connect_database(path: Path) -> sqlite3.Connection:
+    """Open a SQLite database in WAL mode with durable commits, readable only by its owner."""
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+        os.close(fd)
+    conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute("PRAGMA secure_delete=ON")
+    conn.execute("PRAGMA foreign_keys=ON")
+    return conn
+
+
+class EmbeddedStore:
+    """SQLite metadata in ``data_dir/vault.sqlite3`` and blobs under ``data_dir``."""
+
+    def __init__(self, data_dir: Path) -> None:
+        data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.data_dir = data_dir
+        self.blobs = BlobDirectory(data_dir)
+        self._lock = threading.RLock()
+        self._db = connect_database(data_dir / DATABASE_NAME)
+        with self._lock:
+            self._db.executescript(_SCHEMA)
+
+    # --- helpers ---
+    def _one(self, sql: str, args: Sequence[object]) -> tuple[object, ...] | None:
+        with self._lock:
+            row = self._db.execute(sql, args).fetchone()
+        return None if row is None else tuple(row)
+
+    def _write(self, sql: str, args: Sequence[object]) -> int:
+        with self._lock:
+            cursor = self._db.execute(sql, args)
+            self.conceal_times()
+            return cursor.rowcount
+
+    # --- staged uploads ---
+    def create_upload(self, upload_id: str, hour: str) -> None:
+        if not is_valid_id(upload_id):
+            raise NotFoundError("no such upload")
+        with self._lock:
+            try:
+                self._write("INSERT INTO uploads (id, touched) VALUES (?, ?)", (upload_id, hour))
+            except sqlite3.IntegrityError:
+                raise ConflictError("upload id already used") from None
+            self.blobs.create_staged(upload_id)
+
+    def get_upload(self, upload_id: str) -> UploadRecord:
+        if not is_valid_id(upload_id):
+            raise NotFoundError("no such upload")
+        row = self._one("SELECT touched FROM uploads WHERE id = ?", (upload_id,))
+        if row is None:
+            raise NotFoundError("no such upload")
+        return UploadRecord(upload_id, self.blobs.staged_size(upload_id), str(row[0]))
+
+    def append_upload(self, upload_id: str, offset: int, hour: str) -> StagedFileWriter:
+        record = self.get_upload(upload_id)
+        if record.touched != hour:
+            self._write("UPDATE uploads SET touched = ? WHERE id = ?", (hour, upload_id))
+        return self.blobs.append_staged(upload_id, offset)
+
+    def open_upload(self, upload_id: str) -> BinaryIO:
+        self.get_upload(upload_id)
+        return self.blobs.open_staged(upload_id)
+
+    def delete_upload(self, upload_id: str) -> None:
+        if not is_valid_id(upload_id):
+            raise NotFoundError("no such upload")
+        with self._lock:
+            self._write("DELETE FROM uploads WHERE id = ?", (upload_id,))
+            self.blobs.delete_staged(upload_id)
+
+    def uploads_touched_before(self, hour: str) -> list[str]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id FROM uploads WHERE touched < ?", (hour,)
+            ).fetchall()
+            known = {str(r[0]) for r in self._db.execute("SELECT id FROM uploads").fetchall()}
+        stale = [str(r[0]) for r in rows]
+        # Staging files with no row (a crash between the two writes) are stale too.
+        stale.extend(i for i in self.blobs.staged_ids() if i not in known)
+        return stale
+
+    # --- submissions ---
+    def promote_submission(self, upload_id: str, record: SubmissionRecord) -> None:
+        with self._lock:
+            self.get_upload(upload_id)
+            if self._one("SELECT 1 FROM submissions WHERE id = ?", (record.id,)):
+                raise ConflictError("submission id already used")
+            self.blobs.promote(upload_id, NAMESPACE_SUBMISSIONS, record.id)
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.execute(
+                    "INSERT INTO submissions (id, sha256, size, received, log_index)"
+                    " VALUES (?, ?, ?, ?, ?)",
+                    (record.id, record.sha256, record.size, record.received, record.log_index),
+                )
+                self._db.execute("DELETE FROM uploads WHERE id = ?", (upload_id,))
+                self._db.execute("COMMIT")
+                self.conceal_times()
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+
+    def set_submission_log_index(self, submission_id: str, log_index: int) -> None:
+        if self._write(
+            "UPDATE submissions SET log_index = ? WHERE id = ?", (log_index, submission_id)
+        ) != 1:
+            raise NotFoundError("no such submission")
+
+    def pending_submissions(self) -> list[SubmissionRecord]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id, sha256, size, received, log_index FROM submissions"
+                " WHERE log_index < 0 ORDER BY seq"
+            ).fetchall()
+        return [SubmissionRecord(str(a), str(b), int(c), str(d), int(e)) for a, b, c, d, e in rows]
+
+    def get_submission(self, submission_id: str) -> SubmissionRecord:
+        if not is_valid_id(submission_id):
+            raise NotFoundError("no such submission")
+        row = self._one(
+            "SELECT id, sha256, size, received, log_index FROM submissions WHERE id = ?",
+            (submission_id,),
+        )
+        if row is None:
+            raise NotFoundError("no such submission")
+        return SubmissionRecord(str(row[0]), str(row[1]), int(str(row[2])), str(row[3]),
+                                int(str(row[4])))
+
+    def list_submissions(self, after: int, limit: int) -> tuple[list[SubmissionRecord], int]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT seq, id, sha256, size, received, log_index FROM submissions"
+                " WHERE seq > ? AND log_index >= 0 ORDER BY seq LIMIT ?",
+                (after, limit),
+            ).fetchall()
+        page = [SubmissionRecord(str(b), str(c), int(d), str(e), int(f))
+                for _, b, c, d, e, f in rows]
+        next_cursor = int(rows[-1][0]) if rows else after
+        return page, next_cursor
+
+    def open_submission(self, submission_id: str) -> BinaryIO:
+        self.get_submission(submission_id)
+        return self.blobs.open_blob(NAMESPACE_SUBMISSIONS, submission_id)
+
+    def delete_submission(self, submission_id: str) -> None:
+        with self._lock:
+            self.get_submission(submission_id)
+            self._write("DELETE FROM submissions WHERE id = ?", (submission_id,))
+            self.blobs.delete_blob(NAMESPACE_SUBMISSIONS, submission_id)
+
+    # --- replies ---
+    def promote_reply(self, upload_id: str, record: ReplyRecord) -> None:
+        if not is_valid_mailbox_id(record.mailbox_id):
+            raise NotFoundError("no such mailbox")
+        with self._lock:
+            self.get_upload(upload_id)
+            if self._one("SELECT 1 FROM replies WHERE id = ?", (record.id,)):
+                raise ConflictError("reply id already used")
+            self.blobs.promote(upload_id, NAMESPACE_REPLIES, record.id)
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.execute(
+                    "INSERT INTO replies (id, mailbox_id, sha256, size, received, log_index)"
+                    " VALUES (?, ?, ?, ?, ?, ?)",
+                    (record.id, record.mailbox_id, record.sha256, record.size, record.received,
+                     record.log_index),
+                )
+                self._db.execute("DELETE FROM uploads WHERE id = ?", (upload_id,))
+                self._db.execute("COMMIT")
+                self.conceal_times()
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+
+    def set_reply_log_index(self, reply_id: str, log_index: int) -> None:
+        if self._write("UPDATE replies SET log_index = ? WHERE id = ?", (log_index, reply_id)) != 1:
+            raise NotFoundError("no such reply")
+
+    _PENDING_REPLIES = (
+        "SELECT id, mailbox_id, sha256, size, received, log_index FROM replies"
+        " WHERE log_index < 0 ORDER BY seq"
+    )
+    _MAILBOX_REPLIES = (
+        "SELECT id, mailbox_id, sha256, size, received, log_index FROM replies"
+        " WHERE mailbox_id = ? AND log_index >= 0 ORDER BY seq"
+    )
+
+    def _replies(self, query: str, args: Sequence[object]) -> list[ReplyRecord]:
+        with self._lock:
+            rows = self._db.execute(query, args).fetchall()
+        return [ReplyRecord(str(a), str(b), str(c), int(d), str(e), int(f))
+                for a, b, c, d, e, f in rows]
+
+    def pending_replies(self) -> list[ReplyRecord]:
+        return self._replies(self._PENDING_REPLIES, ())
+
+    def list_replies(self, mailbox_id: str) -> list[ReplyRecord]:
+        if not is_valid_mailbox_id(mailbox_id):
+            return []
+        return self._replies(self._MAILBOX_REPLIES, (mailbox_id,))
+
+    def open_reply(self, mailbox_id: str, reply_id: str) -> BinaryIO:
+        if not (is_valid_mailbox_id(mailbox_id) and is_valid_id(reply_id)):
+            raise NotFoundError("no such reply")
+        row = self._one(
+            "SELECT 1 FROM replies WHERE id = ? AND mailbox_id = ? AND log_index >= 0",
+            (reply_id, mailbox_id),
+        )
+        if row is None:
+            raise NotFoundError("no such reply")
+        return self.blobs.open_blob(NAMESPACE_REPLIES, reply_id)
+
+    # --- roster ---
+    def current_roster(self) -> RosterRecord | None:
+        row = self._one("SELECT version, text FROM rosters ORDER BY version DESC LIMIT 1", ())
+        if row is None:
+            return None
+        return RosterRecord(int(str(row[0])), str(row[1]))
+
+    def put_roster(self, record: RosterRecord) -> None:
+        with self._lock:
+            current = self.current_roster()
+            if current is not None and record.version <= current.version:
+                raise ConflictError(
+                    f"roster version {record.version} is not newer than {current.version}"
+                )
+            self._write("INSERT INTO rosters (version, text) VALUES (?, ?)",
+                        (record.version, record.text))
+
+    # --- housekeeping ---
+    def orphaned_blobs(self) -> list[tuple[str, str]]:
+        orphans: list[tuple[str, str]] = []
+        with self._lock:
+            for namespace in NAMESPACES:
+                table = "submissions" if namespace == NAMESPACE_SUBMISSIONS else "replies"
+                known = {str(r[0]) for r in self._db.execute(f"SELECT id FROM {table}")}  # noqa: S608
+                orphans.extend((namespace, i) for i in self.blobs.blob_ids(namespace)
+                               if i not in known)
+        return orphans
+
+    def delete_orphan(self, namespace: str, blob_id: str) -> None:
+        self.blobs.delete_blob(namespace, blob_id)
+
+    def conceal_times(self) -> None:
+        entries = [Path(e.path) for e in os.scandir(self.data_dir)]
+        blur_times(self.data_dir, *entries)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()

@@ -1,0 +1,9 @@
+"""Transparency-log maths and formats, free of I/O, so every claim the log makes can be checked.
+
+- `note`: C2SP signed notes (Ed25519), the one signature format for rosters and checkpoints.
+- `merkle`: RFC 9162 Merkle tree hashing, inclusion and consistency proofs.
+- `checkpoint`: C2SP tlog-checkpoint bodies, signed and opened as notes.
+- `proof`: C2SP tlog-proof receipts that a witness can verify offline.
+
+Storage lives in `vault.store`; this package only computes and checks.
+"""
