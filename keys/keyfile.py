@@ -3,7 +3,7 @@
 Protects: a stolen or seized key file is useless without its passphrase, and a damaged or
 altered file is refused, never opened into a different key.
 
-Format (UTF-8 text, exactly four lines, each ending in ``\\n``, nothing else)::
+Format (ASCII text, exactly four lines, each ending in ``\\n``, nothing else)::
 
     <kind>                                          e.g. amanat.identity/v1, amanat.org-key/v1
     $argon2id$v=19$m=<KiB>,t=<passes>,p=<lanes>$<salt>
@@ -36,6 +36,7 @@ from dataclasses import dataclass
 
 import nacl.bindings
 import nacl.exceptions
+from argon2.exceptions import HashingError
 from argon2.low_level import ARGON2_VERSION, Type, hash_secret_raw
 
 from keys._text import b64decode_strict, b64encode
@@ -94,16 +95,22 @@ DEFAULT_KDF = KdfParams(memory_kib=256 * 1024, iterations=3, parallelism=4)
 def derive_file_key(passphrase: str, salt: bytes, params: KdfParams) -> bytes:
     """Argon2id(NFC(passphrase), salt) -> 32-byte key. The passphrase is never logged."""
     secret = unicodedata.normalize("NFC", passphrase).encode("utf-8")
-    return hash_secret_raw(
-        secret,
-        salt,
-        time_cost=params.iterations,
-        memory_cost=params.memory_kib,
-        parallelism=params.parallelism,
-        hash_len=KEY_BYTES,
-        type=Type.ID,
-        version=ARGON2_VERSION,
-    )
+    try:
+        return hash_secret_raw(
+            secret,
+            salt,
+            time_cost=params.iterations,
+            memory_cost=params.memory_kib,
+            parallelism=params.parallelism,
+            hash_len=KEY_BYTES,
+            type=Type.ID,
+            version=ARGON2_VERSION,
+        )
+    except HashingError as exc:  # e.g. not enough memory for the recorded parameters
+        raise KeyFileError(
+            f"Argon2id failed with m={params.memory_kib} KiB, t={params.iterations}, "
+            f"p={params.parallelism}: {exc}"
+        ) from None
 
 
 def seal_key_file(kind: str, plaintext: bytes, passphrase: str, params: KdfParams) -> bytes:

@@ -36,9 +36,14 @@ the whole path, typeflag ``"\\0"`` for regular files, and one directory member n
 ``attachments`` or ``attachments/``. It refuses, with a message naming the member: pax and
 GNU extension headers (``x g L K`` and the GNU magic), links, devices, FIFOs, any other type,
 absolute paths, backslashes, ``.``/``..``/empty path components, non-UTF-8 names, names not
-listed in the manifest or listed twice, sizes other than the declared size, digests that
-differ, non-zero bytes in a header's unused field space or in a member's zero-fill, and a
-bundle that ends early. Attachments listed but absent are an error.
+listed in the manifest or present twice, sizes other than the declared size, digests that
+differ, bytes hidden after the terminating NUL of the name, prefix or link-name field,
+non-zero bytes in a member's zero-fill, and a bundle that ends early. Attachments listed
+but absent are an error. Header fields that are never applied (mode, uid, gid, mtime, user
+and group names) are not checked: extracted files are always mode 0600, directories 0700.
+
+Because every archive is a multiple of 512 bytes and PADMÉ only zeroes low bits, a bundle's
+length is always a multiple of 512 too, so tar tools read the padding as more end blocks.
 
 Padding policy: with ``strict_padding=True`` (the default) the reader requires the second
 zero block and then exactly ``padme_length(archive) - archive`` zero bytes and nothing else:
@@ -499,8 +504,14 @@ def open_bundle(stream: _Readable, *, strict_padding: bool = True) -> Bundle:
 # ---------------------------------------------------------------------------------------------
 # Extraction
 
-_DIR_FLAGS: Final = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
-_FILE_FLAGS: Final = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+# Writing a bundle works everywhere; extracting one needs directory descriptors and
+# O_NOFOLLOW (POSIX). Elsewhere extract_bundle refuses rather than extract less safely.
+_NOFOLLOW: Final = getattr(os, "O_NOFOLLOW", 0)
+_DIRECTORY: Final = getattr(os, "O_DIRECTORY", 0)
+_CLOEXEC: Final = getattr(os, "O_CLOEXEC", 0)
+_SAFE_EXTRACTION = bool(_NOFOLLOW and _DIRECTORY) and os.open in os.supports_dir_fd
+_DIR_FLAGS: Final = os.O_RDONLY | _DIRECTORY | _NOFOLLOW | _CLOEXEC
+_FILE_FLAGS: Final = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _CLOEXEC
 
 
 def _open_destination(dest: str) -> tuple[int, bool]:
@@ -564,6 +575,11 @@ def extract_bundle(
     before writing anything if the manifest declares more than ``max_total`` attachment bytes.
     On any error (BundleError) everything created so far is removed again.
     """
+    if not _SAFE_EXTRACTION:
+        raise BundleError(
+            "this system cannot open files relative to a directory without following links; "
+            "extract bundles on Linux, macOS or another POSIX system"
+        )
     dest = os.fspath(dest_dir)
     bundle = open_bundle(stream, strict_padding=strict_padding)
     declared = sum(a.size for a in bundle.manifest.attachments)

@@ -9,12 +9,14 @@ investigators can match the cleaned file to the original if the witness later pr
 
 What each type gets (the type is detected from the content, never from the file name):
 
-* **JPEG, PNG, WebP, TIFF** — decoded with Pillow, rotated per the EXIF orientation, and
+* **JPEG, PNG, WebP, TIFF, GIF** — decoded with Pillow, rotated per the EXIF orientation, and
   re-encoded from pixels alone: no EXIF (GPS, camera, maker notes, times), XMP, IPTC/
   Photoshop blocks, comments or PNG text chunks survive. An ICC colour profile is applied
   (pixels converted to sRGB) and then dropped, since profiles name devices and software.
-  JPEG is re-encoded at quality 95 with 4:4:4 chroma, WebP at quality 95, PNG and TIFF
-  losslessly (TIFF with Deflate). Multi-frame WebP and TIFF keep all frames. Limit: at most
+  JPEG is re-encoded at quality 95 with 4:4:4 chroma, WebP at quality 95, PNG, GIF and TIFF
+  losslessly (TIFF with Deflate). Animations and multi-page TIFFs keep all frames (and
+  animations their frame durations and loop count); of a multi-picture JPEG (MPO) only the
+  main picture is kept. Limit: at most
   ``MAX_PIXELS`` pixels over all frames (decompression bombs are refused).
 * **PDF** — rewritten with pikepdf: document information dictionary, every ``/Metadata``
   (XMP) stream, ``/PieceInfo`` and ``/LastModified`` entries, embedded-file ``/Params``
@@ -30,10 +32,14 @@ What each type gets (the type is detected from the content, never from the file 
   and ``docProps/custom.xml`` are replaced by empty property sets and ODF ``meta.xml`` by an
   empty ``office:meta``; in every other XML part authors and initials are emptied, revision
   session ids (``w:rsid*``) and tracked-change dates (``w:date``) removed, and in ODF
-  ``settings.xml`` the printer name and setup are removed. Images inside the package are
-  cleaned as above. Limits: ``MAX_ZIP_ENTRIES`` entries, ``MAX_ZIP_BYTES`` uncompressed and
-  a compression ratio of at most ``MAX_ZIP_RATIO``.
+  ``settings.xml`` the printer name and setup are removed. Images and office documents
+  embedded in the package are cleaned as above (at most ``MAX_PACKAGE_DEPTH`` levels deep).
+  Limits: ``MAX_ZIP_ENTRIES`` entries, ``MAX_ZIP_BYTES`` uncompressed, a compression ratio
+  of at most ``MAX_ZIP_RATIO``. Other embedded objects (OLE ``.bin``, PDFs) are kept as they
+  are.
 * **Plain UTF-8 text** — has no metadata container; passed through as ``text/plain``.
+  Text that is markup (starts with ``<``: SVG, HTML, XML) or an e-mail message (starts with
+  mail headers such as ``Received:``) is *not* plain text: it goes to mat2 or is refused.
 * **Anything else** — cleaned by ``mat2`` if it is on PATH (in a private directory on the
   memory-backed ``/dev/shm``, never on disk, removed at once), otherwise refused with
   ``ScrubRefused``. A witness may deliberately keep a file's metadata (e.g. a photo whose
@@ -65,6 +71,7 @@ import pikepdf
 from PIL import Image, ImageCms, ImageOps, ImageSequence
 
 __all__ = [
+    "MAX_PACKAGE_DEPTH",
     "MAX_PIXELS",
     "MAX_ZIP_BYTES",
     "MAX_ZIP_ENTRIES",
@@ -81,12 +88,14 @@ MAX_PIXELS: Final = 2 * 89_478_485  # Pillow's own decompression-bomb error thre
 MAX_ZIP_ENTRIES: Final = 10_000
 MAX_ZIP_BYTES: Final = 1024**3
 MAX_ZIP_RATIO: Final = 200
+MAX_PACKAGE_DEPTH: Final = 2  # documents embedded in documents embedded in documents
 MAT2_TIMEOUT_SECONDS: Final = 300
 _MEMORY_DIR: Final = "/dev/shm"  # noqa: S108 - a private mkdtemp directory is made inside
 
 JPEG: Final = "image/jpeg"
 PNG: Final = "image/png"
 WEBP: Final = "image/webp"
+GIF: Final = "image/gif"
 TIFF: Final = "image/tiff"
 PDF: Final = "application/pdf"
 TEXT: Final = "text/plain"
@@ -99,7 +108,7 @@ _OOXML_MAIN_PARTS: Final = {
     "xl/workbook.xml": XLSX,
     "ppt/presentation.xml": PPTX,
 }
-_PILLOW_FORMATS: Final = {JPEG: "JPEG", PNG: "PNG", WEBP: "WEBP", TIFF: "TIFF"}
+_PILLOW_FORMATS: Final = {JPEG: "JPEG", PNG: "PNG", WEBP: "WEBP", TIFF: "TIFF", GIF: "GIF"}
 
 
 class ScrubError(ValueError):
@@ -153,12 +162,21 @@ def _zip_media_type(data: bytes) -> str | None:
 _CONTROL_BYTES: Final = re.compile(rb"[\x00-\x08\x0b\x0e-\x1f\x7f]")
 
 
-def _is_text(data: bytes) -> bool:
+# Text formats that carry metadata of their own: markup (SVG, HTML, XML can hold <metadata>,
+# author names, absolute file paths) and e-mail (headers with names, addresses, IP addresses).
+_MARKUP_OR_MAIL: Final = re.compile(
+    r"\A[\ufeff\s]*(?:<|From \S+@\S+ |(?:Received|Return-Path|Delivered-To|Message-ID|"
+    r"MIME-Version|DKIM-Signature|ARC-Seal|Authentication-Results):)",
+    re.IGNORECASE,
+)
+
+
+def _is_plain_text(data: bytes) -> bool:
     try:
-        data.decode("utf-8")
+        text = data.decode("utf-8")
     except UnicodeDecodeError:
         return False
-    return _CONTROL_BYTES.search(data) is None
+    return _CONTROL_BYTES.search(data) is None and _MARKUP_OR_MAIL.match(text) is None
 
 
 def detect_media_type(data: bytes) -> str | None:
@@ -171,11 +189,13 @@ def detect_media_type(data: bytes) -> str | None:
         return WEBP
     if data[:4] in (b"II*\x00", b"MM\x00*"):
         return TIFF
+    if data[:6] in (b"GIF87a", b"GIF89a"):
+        return GIF
     if data.startswith(b"%PDF-"):
         return PDF
     if data.startswith(b"PK\x03\x04"):
         return _zip_media_type(data)
-    if data and _is_text(data):
+    if data and _is_plain_text(data):
         return TEXT
     return None
 
@@ -238,14 +258,16 @@ def _clean_image(data: bytes, media_type: str, name: str) -> bytes:
                     frame.load()
                     durations.append(int(frame.info.get("duration", 0)))
                     plain.append(_plain_frame(frame, icc))
+                    if media_type == JPEG:
+                        break  # MPO: keep the main picture, drop previews and depth maps
                 loop = int(image.info.get("loop", 0))
+            return _encode_image(plain, media_type, durations, loop)
     except ScrubFailed:
         raise
     except Image.DecompressionBombError:
         raise ScrubFailed(f"{name}: too many pixels (possible decompression bomb)") from None
-    except Exception as exc:  # Pillow raises many types for damaged files
+    except Exception as exc:  # Pillow raises many types for damaged or unusual files
         raise ScrubFailed(f"{name}: cannot be read as {media_type} ({exc})") from None
-    return _encode_image(plain, media_type, durations, loop)
 
 
 def _encode_image(frames: list[Image.Image], media_type: str, durations: list[int],
@@ -258,12 +280,14 @@ def _encode_image(frames: list[Image.Image], media_type: str, durations: list[in
         options = {"optimize": True}
     elif media_type == WEBP:
         options = {"quality": 95, "method": 4}
-        if rest:
-            options |= {"duration": durations, "loop": loop}
+    elif media_type == GIF:
+        options = {"optimize": False}
     else:
         options = {"compression": "tiff_deflate"}
     if rest:
         options |= {"save_all": True, "append_images": rest}
+        if media_type != TIFF:  # animations keep their timing
+            options |= {"duration": durations, "loop": loop}
     out = io.BytesIO()
     first.save(out, format=_PILLOW_FORMATS[media_type], **options)
     return out.getvalue()
@@ -347,13 +371,17 @@ def _clean_pdf_object(obj: pikepdf.Object) -> None:
 def _clean_pdf(data: bytes, name: str) -> bytes:
     try:
         with pikepdf.open(io.BytesIO(data)) as pdf:
-            if "/Info" in pdf.trailer:
-                del pdf.trailer["/Info"]
+            for key in ("/Info", "/ID"):  # qpdf would carry the original ID over
+                if key in pdf.trailer:
+                    del pdf.trailer[key]
             for obj in pdf.objects:
                 _clean_pdf_object(obj)
             out = io.BytesIO()
-            pdf.save(out, preserve_pdfa=False, fix_metadata_version=False,
-                     deterministic_id=True, encryption=False, linearize=False)
+            with warnings.catch_warnings():
+                # pikepdf warns about form widgets missing from /AcroForm: not our concern.
+                warnings.simplefilter("ignore", pikepdf.PageCopyWarning)
+                pdf.save(out, preserve_pdfa=False, fix_metadata_version=False,
+                         deterministic_id=True, encryption=False, linearize=False)
             return out.getvalue()
     except pikepdf.PasswordError:
         raise ScrubRefused(
@@ -439,7 +467,13 @@ def _clean_xml_part(part: str, content: bytes) -> bytes:
     return content
 
 
-def _clean_package_entry(part: str, content: bytes, odf: bool, name: str) -> bytes:
+def _is_package(media_type: str | None) -> bool:
+    return media_type is not None and (
+        media_type in _OOXML_MAIN_PARTS.values() or media_type.startswith(_ODF_PREFIX)
+    )
+
+
+def _clean_package_entry(part: str, content: bytes, odf: bool, name: str, depth: int) -> bytes:
     if not odf and part in _REPLACED_PARTS:
         return _REPLACED_PARTS[part]
     if odf and part == "meta.xml":
@@ -447,20 +481,27 @@ def _clean_package_entry(part: str, content: bytes, odf: bool, name: str) -> byt
     if part.endswith((".xml", ".rels")):
         return _clean_xml_part(part, content)
     inner = detect_media_type(content)
+    label = f"{name}: {part}"
     if inner in _PILLOW_FORMATS:
-        return _clean_image(content, inner, f"{name}: {part}")
+        return _clean_image(content, inner, label)
+    if inner is not None and _is_package(inner):  # e.g. a spreadsheet embedded in a document
+        if depth >= MAX_PACKAGE_DEPTH:
+            raise ScrubRefused(f"{label}: office documents nested more than "
+                               f"{MAX_PACKAGE_DEPTH} deep; keep its metadata knowingly "
+                               "(--keep-metadata) or remove the embedded document")
+        return _clean_package(content, inner, label, depth + 1)
     return content
 
 
 def _zip_entry(part: str, compress: int) -> zipfile.ZipInfo:
     info = zipfile.ZipInfo(part, date_time=_ZIP_TIME)
     info.compress_type = compress
-    info.create_system = 0
-    info.external_attr = 0
+    info.create_system = 0  # the same on every platform: reveals no operating system
+    info.external_attr = 0o600 << 16  # what zipfile would force anyway
     return info
 
 
-def _clean_package(data: bytes, media_type: str, name: str) -> bytes:
+def _clean_package(data: bytes, media_type: str, name: str, depth: int = 0) -> bytes:
     odf = media_type.startswith(_ODF_PREFIX)
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as source:
@@ -486,7 +527,7 @@ def _clean_package(data: bytes, media_type: str, name: str) -> bytes:
                     if entry.is_dir():
                         continue
                     content = source.read(entry)
-                    cleaned = _clean_package_entry(entry.filename, content, odf, name)
+                    cleaned = _clean_package_entry(entry.filename, content, odf, name, depth)
                     stored = odf and entry.filename == "mimetype"
                     compress = zipfile.ZIP_STORED if stored else zipfile.ZIP_DEFLATED
                     target.writestr(_zip_entry(entry.filename, compress), cleaned)
@@ -545,6 +586,7 @@ _CLEANERS: Final[dict[str, Callable[[bytes, str, str], bytes]]] = {
     PNG: _clean_image,
     WEBP: _clean_image,
     TIFF: _clean_image,
+    GIF: _clean_image,
 }
 
 

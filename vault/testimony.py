@@ -9,15 +9,16 @@ Properties protected:
 * **Nothing in it identifies the witness by accident.** There is no creation time, no device
   or software name, no time zone; approximate dates are the witness's own answers. (The
   server records arrival time rounded down to the hour; the manifest adds nothing finer.)
-* **Investigators can trust its shape.** ``Manifest.from_json`` accepts only canonical-shape
-  input that validates against the published schema (``docs/testimony.schema.json``, a copy
+* **Investigators can trust its shape.** ``Manifest.from_json`` accepts only input that
+  validates against the published schema (``docs/testimony.schema.json``, a copy
   of ``SCHEMA`` below, checked by the tests) plus the semantic checks a schema cannot express
   (calendar dates, nothing in the future, ranges in order, unique attachment names); it
   raises ``ManifestError`` with every problem found, never a partial object.
 * **One encoding.** ``Manifest.to_json`` is canonical: UTF-8, keys sorted, no insignificant
   whitespace, no NaN/Infinity, absent answers omitted (never ``null``).
 
-Approximate dates (the ``ApproximateDate`` form; a subset of ISO 8601-2 / EDTF level 1)::
+Approximate dates (a subset of ISO 8601-2 / EDTF level 1; EDTF's "~" is kept, its "?"
+and "%" are not)::
 
     date     = year [ "-" month [ "-" day ] ] | year "-" season
     year     = 4 digits, 1900–2999;  month = 01–12;  day = 01–31 (must exist in that month)
@@ -27,7 +28,7 @@ Approximate dates (the ``ApproximateDate`` form; a subset of ISO 8601-2 / EDTF l
     approx   = single | single "/" single      an interval: start no later than end
 
 Examples: ``2018``, ``2018-03``, ``2018-03-12``, ``2018-21`` (spring 2018), ``2018~``,
-``2017/2018-06``. No part of a date may lie entirely in the future.
+``2017/2018-06``. A date may not begin after today.
 """
 
 from __future__ import annotations
@@ -91,7 +92,7 @@ _DATE = (
     rf"{_YEAR}(?:-(?:0[1-9]|1[0-2])(?:-(?:0[1-9]|[12][0-9]|3[01]))?|-2[1-4])?~?"
 )
 APPROXIMATE_DATE_PATTERN: Final = rf"^{_DATE}(?:/{_DATE})?$"
-_FORBIDDEN_IN_NAME = r"/\\:*?\"<>|\x00-\x1f\x7f"
+_FORBIDDEN_IN_NAME = r'/\\:*?"<>|\x00-\x1f\x7f'  # also valid in ECMA-262 "u" mode
 ATTACHMENT_NAME_PATTERN: Final = (
     rf"^[^{_FORBIDDEN_IN_NAME}\s.](?:[^{_FORBIDDEN_IN_NAME}]*[^{_FORBIDDEN_IN_NAME}\s.])?$"
 )
@@ -301,8 +302,26 @@ SCHEMA: Final[dict[str, Any]] = {
 _TYPE_CHECKER = jsonschema.Draft202012Validator.TYPE_CHECKER.redefine(
     "integer", lambda _checker, value: isinstance(value, int) and not isinstance(value, bool)
 )
+
+
+def _ecma_pattern(
+    validator: Any, pattern: str, instance: object, schema: Mapping[str, Any]
+) -> Iterable[jsonschema.ValidationError]:
+    """"pattern" as ECMA-262 reads it: "$" matches only at the very end of the text.
+
+    (Python's "$" also matches before a final newline, so "photo.jpg\\n" would pass.)
+    """
+    if not isinstance(instance, str):
+        return
+    python_pattern = pattern[:-1] + r"\Z" if pattern.endswith("$") else pattern
+    if re.search(python_pattern, instance) is None:
+        yield jsonschema.ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
 _Validator = jsonschema.validators.extend(
-    jsonschema.Draft202012Validator, type_checker=_TYPE_CHECKER
+    jsonschema.Draft202012Validator,
+    validators={"pattern": _ecma_pattern},
+    type_checker=_TYPE_CHECKER,
 )
 _VALIDATOR = _Validator(SCHEMA)
 
@@ -508,14 +527,16 @@ def _semantic_problems(obj: Mapping[str, Any], today: datetime.date) -> list[Pro
 
     reply = obj.get("reply")
     if reply is not None:
+        where = ("reply", "recipient")
         try:
             recipient = age.parse_recipient(reply["recipient"])
         except ValueError:
-            recipient = None
-        if recipient is None or not age.is_post_quantum(recipient):
             problems.append(Problem(
-                ("reply", "recipient"),
-                "reply.recipient is not a valid age post-quantum recipient (a character is wrong)"))
+                where, "reply.recipient is not a valid age recipient (a character is wrong)"))
+        else:
+            if not age.is_post_quantum(recipient):
+                problems.append(Problem(
+                    where, "reply.recipient must be a post-quantum (age1pq1…) recipient"))
     return problems
 
 
@@ -526,14 +547,14 @@ def _path_key(path: Iterable[str | int]) -> list[tuple[int, str | int]]:
 def validate_answers(obj: object, *, today: datetime.date | None = None) -> list[Problem]:
     """Return every problem with a manifest given as parsed JSON (empty list: valid).
 
-    Schema problems come first, in document order; semantic checks (dates, ranges, duplicate
-    attachment names) run only when the shape is right. ``today`` (default: the local date)
-    is the limit for "in the future".
+    Schema problems are ordered by where they are (person 2 before person 10); semantic
+    checks (dates, ranges, duplicate attachment names, the reply recipient's checksum) run
+    only when the shape is right. ``today`` (default: the local date) is the limit for "in
+    the future".
     """
     errors = sorted(_VALIDATOR.iter_errors(obj), key=lambda e: _path_key(e.absolute_path))
     if errors:
-        described = [_describe(e) for e in errors]
-        return [p for i, p in enumerate(described) if p not in described[:i]]
+        return list(dict.fromkeys(_describe(e) for e in errors))  # unique, in order
     assert isinstance(obj, Mapping)
     return _semantic_problems(obj, today or datetime.date.today())
 
@@ -633,8 +654,12 @@ class Manifest:
         return _canonical_json(data)
 
     @classmethod
-    def from_json(cls, data: bytes | str) -> Manifest:
-        """Parse and validate a manifest. Raises ManifestError saying exactly what is wrong."""
+    def from_json(cls, data: bytes | str, *, today: datetime.date | None = None) -> Manifest:
+        """Parse and validate a manifest. Raises ManifestError saying exactly what is wrong.
+
+        ``today`` is the limit for "in the future"; by default tomorrow's local date, because
+        a witness in a time zone ahead of the reader may have written about their "today".
+        """
         if isinstance(data, str):
             data = data.encode("utf-8")
         if len(data) > MANIFEST_MAX_BYTES:
@@ -660,7 +685,8 @@ class Manifest:
             raise
         except ValueError:  # e.g. an integer with more digits than Python converts
             raise ManifestError("the manifest contains a number that is too long") from None
-        problems = validate_answers(obj)
+        limit = today or datetime.date.today() + datetime.timedelta(days=1)
+        problems = validate_answers(obj, today=limit)
         if problems:
             raise ManifestError(_summary(problems), problems)
         return cls.from_dict(obj)

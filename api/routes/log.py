@@ -20,8 +20,10 @@ from api.models import ConsistencyOut, EntriesOut, InclusionOut
 router = APIRouter(prefix="/api/v1/log", tags=["log"])
 
 ERRORS: dict[int | str, dict[str, Any]] = {400: json_error_schema(), 422: json_error_schema()}
-TEXT: dict[int | str, dict[str, Any]] = {200: {"content": {"text/plain": {"schema": {"type": "string"}}},
-              "description": "text"}, **ERRORS}
+TEXT: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"text/plain": {"schema": {"type": "string"}}}, "description": "text"},
+    **ERRORS,
+}
 Index = Annotated[int, Query(ge=0, le=2**62)]
 
 

@@ -104,3 +104,46 @@ def test_small_reads() -> None:
     while n := raw.readinto(buf):
         got += buf[:n]
     assert bytes(got) == data
+
+
+class Trickle:
+    """A source that returns at most seven bytes per read."""
+
+    def __init__(self, data: bytes) -> None:
+        self._src = io.BytesIO(data)
+
+    def read(self, size: int = -1) -> bytes:
+        return self._src.read(7 if size < 0 else min(size, 7))
+
+    def readline(self, size: int = -1) -> bytes:
+        raise AssertionError("the armor decoder reads blocks, not lines")
+
+
+@pytest.mark.parametrize("crlf", [False, True])
+def test_tiny_reads_from_the_source(crlf: bool) -> None:
+    data = bytes(range(256)) * 3
+    text = b"\n \n" + armor.armor(data) + b" \t\n" * 40
+    if crlf:
+        text = text.replace(b"\n", b"\r\n")
+    assert armor.armored_reader(Trickle(text)).read() == data
+
+
+def test_line_without_newline_is_bounded() -> None:
+    with pytest.raises(age.ArmorError, match="line too long"):
+        armor.unarmor(BEGIN + b"\n" + b"A" * 200_000)
+
+
+@pytest.mark.parametrize("size", [48 * 1365, 48 * 1366, 48 * 1367, 48 * 3000 + 1])
+def test_bulk_and_line_paths_agree_across_block_boundaries(size: int) -> None:
+    data = bytes(i % 253 for i in range(size))
+    text = armor.armor(data)
+    assert armor.unarmor(text) == data
+    assert armor.unarmor(text.replace(b"\n", b"\r\n")) == data
+    line = size // 48 // 2  # a full line in the middle
+    broken = bytearray(text)
+    broken[len(BEGIN) + 1 + line * 65 + 10] = ord("*")
+    reader = armor.armored_reader(io.BytesIO(bytes(broken)))
+    with pytest.raises(age.ArmorError, match="malformed"):
+        reader.read()
+    prefix = armor.armored_reader(io.BytesIO(bytes(broken))).read(line * 48)
+    assert prefix == data[: line * 48]

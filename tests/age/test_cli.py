@@ -93,6 +93,7 @@ def test_encrypt_decrypt_files(
     assert main(["decrypt", "-i", str(pq_key), "-o", str(opened), str(sealed)]) == 0
     assert opened.read_bytes() == plain.read_bytes()
     assert stat.S_IMODE(opened.stat().st_mode) == 0o600
+    assert stat.S_IMODE(sealed.stat().st_mode) == 0o600
     assert capsys.readouterr().err == ""
 
 
@@ -122,9 +123,7 @@ def test_wrong_key_is_one_line_and_leaves_no_file(
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("amanat: ") and "no identity matched" in err
     assert not opened.exists()
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
-        ["p", "s", "pq.key", "x.key"]
-    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["p", "s", "pq.key", "x.key"])
 
 
 def test_damaged_file_leaves_no_partial_output(
@@ -200,8 +199,12 @@ def test_load_identities_rejects_other_files(tmp_path: Path) -> None:
 def _run(*args: str, stdin: bytes = b"") -> subprocess.CompletedProcess[bytes]:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     return subprocess.run(
-        [sys.executable, "-m", "vault.cli", *args], input=stdin, capture_output=True,
-        env=env, check=False, timeout=60,
+        [sys.executable, "-m", "vault.cli", *args],
+        input=stdin,
+        capture_output=True,
+        env=env,
+        check=False,
+        timeout=60,
     )
 
 
@@ -223,3 +226,16 @@ def test_binary_output_to_a_terminal_is_refused(
     monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
     assert main(["encrypt", "-r", _public_key(x_key), str(x_key)]) == 1
     assert "terminal" in capsys.readouterr().err
+
+
+def test_keygen_failure_leaves_no_key_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def broken_fsync(fd: int) -> None:
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(os, "fsync", broken_fsync)
+    path = tmp_path / "k"
+    assert main(["keygen", "-o", str(path)]) == 1
+    assert "Input/output error" in capsys.readouterr().err
+    assert not path.exists()

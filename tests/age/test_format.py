@@ -59,6 +59,7 @@ def test_mac_covers_the_header() -> None:
         (b"", "empty"),
         (b"age-encryption.org/v1", "ends early"),
         (b"age-encryption.org/v2\n", "unsupported"),
+        (b"age-encryption.org/v1\r\n", "CRLF"),
         (b"not age\n", "not an age file"),
         (b"age-encryption.org/v1\n--- " + b"A" * 43 + b"\n", "no recipient stanza"),
         (b"age-encryption.org/v1\n-> t\n\n---\n", "malformed MAC line"),

@@ -41,8 +41,7 @@ def test_recipients_file_errors() -> None:
 
 def test_identities_file_in_age_keygen_format() -> None:
     text = (
-        "# created: 2026-01-01T00:00:00Z\n"
-        f"# public key: {PQ.recipient()}\n{PQ}\n\n# second\n{X}\n"
+        f"# created: 2026-01-01T00:00:00Z\n# public key: {PQ.recipient()}\n{PQ}\n\n# second\n{X}\n"
     )
     identities = age.parse_identities_file(text)
     assert [str(i) for i in identities] == [str(PQ), str(X)]

@@ -16,23 +16,37 @@ from hypothesis import strategies as st
 from vault import age
 
 CHUNK = 64 * 1024
-BOUNDARY_SIZES = [0, 1, 15, 16, 17, CHUNK - 1, CHUNK, CHUNK + 1, 2 * CHUNK - 1, 2 * CHUNK,
-                  2 * CHUNK + 1, 3 * CHUNK]
+BOUNDARY_SIZES = [
+    0,
+    1,
+    15,
+    16,
+    17,
+    CHUNK - 1,
+    CHUNK,
+    CHUNK + 1,
+    2 * CHUNK - 1,
+    2 * CHUNK,
+    2 * CHUNK + 1,
+    3 * CHUNK,
+]
 
 PQ = age.MLKEM768X25519Identity.generate()
 CLASSICAL = age.X25519Identity.generate()
 IDENTITIES = {"pq": PQ, "x25519": CLASSICAL}
 
 
-def _seal_stream(data: bytes, identity: age.MLKEM768X25519Identity | age.X25519Identity,
-                 armor: bool) -> bytes:
+def _seal_stream(
+    data: bytes, identity: age.MLKEM768X25519Identity | age.X25519Identity, armor: bool
+) -> bytes:
     out = io.BytesIO()
     age.encrypt(io.BytesIO(data), out, [identity.recipient()], armor=armor)
     return out.getvalue()
 
 
-def _open_stream(sealed: bytes, identities: list[age.Identity],
-                 armored: bool | None = None) -> bytes:
+def _open_stream(
+    sealed: bytes, identities: list[age.Identity], armored: bool | None = None
+) -> bytes:
     out = io.BytesIO()
     age.decrypt(io.BytesIO(sealed), out, identities, armored=armored)
     return out.getvalue()
@@ -99,8 +113,9 @@ SEALED = {
     header_only=st.booleans(),
     mask=st.integers(min_value=1, max_value=255),
 )
-def test_any_flipped_byte_is_detected(kind: str, where: float, header_only: bool,
-                                      mask: int) -> None:
+def test_any_flipped_byte_is_detected(
+    kind: str, where: float, header_only: bool, mask: int
+) -> None:
     sealed = SEALED[kind]
     header_length = age.inspect_header(io.BytesIO(sealed)).length
     span = header_length + 16 if header_only else len(sealed)
@@ -122,8 +137,10 @@ def test_any_flipped_byte_is_detected(kind: str, where: float, header_only: bool
 
 
 @settings(max_examples=60, deadline=None)
-@given(where=st.floats(min_value=0, max_value=1, exclude_max=True),
-       replacement=st.sampled_from(b"A/+=- \r\n\t-x\x00\xff"))
+@given(
+    where=st.floats(min_value=0, max_value=1, exclude_max=True),
+    replacement=st.sampled_from(b"A/+=- \r\n\t-x\x00\xff"),
+)
 def test_any_changed_armor_byte_is_detected(where: float, replacement: int) -> None:
     sealed = age.encrypt_bytes(b"testimony " * 50, [CLASSICAL.recipient()], armor=True)
     position = int(where * len(sealed))

@@ -15,9 +15,7 @@ from vault.age.format import Stanza, b64encode
 SPEC_PQ_IDENTITY = "AGE-SECRET-KEY-PQ-1XX76JRALNLXDMEW0CRK45QMCCH4X06SE84UN3VPM33W6HWDX0H3SK3ZQFR"
 SPEC_PQ_RECIPIENT_START = "age1pq1x34nzsvr0rxjsgdn8zgyhfe8j7ceq5r9rdelkjuh3y235jzxshfg87pzf5zrqtz"
 SPEC_PQ_RECIPIENT_END = "zk3tlhl53k2ykx3qheyty7saeq0d3fzv49zc0k"
-SPEC_X25519_IDENTITY = (
-    "AGE-SECRET-KEY-1GFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPQ4EGAEX"
-)
+SPEC_X25519_IDENTITY = "AGE-SECRET-KEY-1GFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPQ4EGAEX"
 SPEC_X25519_RECIPIENT = "age1zvkyg2lqzraa2lnjvqej32nkuu0ues2s82hzrye869xeexvn73equnujwj"
 FILE_KEY = bytes(range(16))
 
@@ -112,7 +110,8 @@ def _stanza_variants(kind: str) -> list[tuple[Stanza, str]]:
 )
 def test_malformed_stanzas_are_header_errors(identity: str, stanza: Stanza, message: str) -> None:
     ident: age.Identity = (
-        age.X25519Identity.generate() if identity == "x25519"
+        age.X25519Identity.generate()
+        if identity == "x25519"
         else age.MLKEM768X25519Identity.generate()
     )
     with pytest.raises(age.HeaderError, match=message):

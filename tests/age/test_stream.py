@@ -46,7 +46,9 @@ def test_layout_matches_the_spec(size: int) -> None:
     assert in_memory == sealed
 
 
-@pytest.mark.parametrize("size", [15, 16 + 0, CHUNK + 16 + 1, CHUNK + 16 + 16, 2 * (CHUNK + 16) + 5])
+@pytest.mark.parametrize(
+    "size", [15, 16 + 0, CHUNK + 16 + 1, CHUNK + 16 + 16, 2 * (CHUNK + 16) + 5]
+)
 def test_impossible_payload_sizes(size: int) -> None:
     payload_size = 16 + size
     if size == 16:

@@ -34,8 +34,16 @@ EXPECT_CLASSES: dict[str, type[age.AgeError] | None] = {
     "payload failure": age.PayloadError,
     "armor failure": age.ArmorError,
 }
-KNOWN_KEYS = {"expect", "payload", "file key", "identity", "passphrase", "armored",
-              "compressed", "comment"}
+KNOWN_KEYS = {
+    "expect",
+    "payload",
+    "file key",
+    "identity",
+    "passphrase",
+    "armored",
+    "compressed",
+    "comment",
+}
 
 
 @dataclass

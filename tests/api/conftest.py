@@ -16,7 +16,7 @@ from vault.service.setup import OpenedVault, open_vault
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
-    from starlette.testclient import TestClient
+    from starlette.testclient import TestClient as TestClient
 
 SMALL_LIMITS = Limits(max_submission_bytes=1024 * 1024, max_reply_bytes=64 * 1024,
                       max_roster_bytes=64 * 1024, upload_ttl_hours=24)

@@ -238,8 +238,8 @@ def test_roster_publish_new_version(client: TestClient, dev: DevKeys, service: V
     # Submissions now need one stanza per reader: two.
     old = age.encrypt_bytes(b"x", dev.recipients())
     assert_refused(client.post("/api/v1/submissions", content=old), 422)
-    new = age.encrypt_bytes(b"x", dev.roster().recipients() + [
-        age.parse_recipient(other.card().recipient)])
+    both = [*dev.recipients(), age.parse_recipient(other.card().recipient)]
+    new = age.encrypt_bytes(b"x", both)
     assert client.post("/api/v1/submissions", content=new).status_code == 201
     # The same roster again is not newer.
     assert_refused(client.post("/api/v1/roster", content=text.encode()), 409)
@@ -249,7 +249,7 @@ def test_roster_publish_new_version(client: TestClient, dev: DevKeys, service: V
 
 def test_removed_investigator_loses_access(client: TestClient, dev: DevKeys,
                                            auth: dict[str, str]) -> None:
-    with_other, other = dev.add_reader(dev.roster_text)
+    with_other, _other = dev.add_reader(dev.roster_text)
     assert client.put("/api/v1/roster", content=with_other.encode()).status_code == 200
     without_me = dev.next_roster(with_other,
                                  lambda r: r.with_removed([dev.investigator.key_id]))
@@ -260,8 +260,8 @@ def test_removed_investigator_loses_access(client: TestClient, dev: DevKeys,
 def test_delete_needs_admin(client: TestClient, dev: DevKeys, service: VaultService) -> None:
     text, other = dev.add_reader(dev.roster_text)
     client.put("/api/v1/roster", content=text.encode())
-    sealed = age.encrypt_bytes(b"x", dev.roster().recipients() + [
-        age.parse_recipient(other.card().recipient)])
+    both = [*dev.recipients(), age.parse_recipient(other.card().recipient)]
+    sealed = age.encrypt_bytes(b"x", both)
     sid = client.post("/api/v1/submissions", content=sealed).json()["id"]
     challenge = client.post("/api/v1/auth/challenge",
                             json={"key_id": other.key_id}).json()["challenge"]
@@ -278,10 +278,11 @@ def _x25519_sealed() -> bytes:
     return age.encrypt_bytes(b"x", [age.X25519Identity.generate().recipient()])
 
 
-BAD_SUBMISSIONS = {
+BAD_SUBMISSIONS: dict[str, str | bytes] = {
     "empty": b"",
     "not age": b"hello, this is plain text\n" * 10,
-    "armored garbage": b"-----BEGIN AGE ENCRYPTED FILE-----\nAAAA\n-----END AGE ENCRYPTED FILE-----\n",
+    "armored garbage": (b"-----BEGIN AGE ENCRYPTED FILE-----\nAAAA\n"
+                        b"-----END AGE ENCRYPTED FILE-----\n"),
     "classical only": "x25519",
     "two recipients": "two",
     "truncated header": "cut-header",
@@ -384,7 +385,7 @@ MALFORMED_IDS = ["0", "x" * 32, "0" * 31, "0" * 33, "0" * 32 + "%0a", "ABCDEF" +
                  "%00", "etc/passwd"]
 
 
-@pytest.mark.parametrize("bad_id", MALFORMED_IDS + ["0" * 32])
+@pytest.mark.parametrize("bad_id", [*MALFORMED_IDS, "0" * 32])
 def test_unknown_or_malformed_ids(bad_id: str, client: TestClient, auth: dict[str, str],
                                   service: VaultService, data_dir: Path) -> None:
     before = snapshot(data_dir, service)
@@ -420,7 +421,7 @@ def test_tokens_forged_expired_and_missing(client: TestClient, dev: DevKeys,
     for headers in [{}, {"Authorization": "Bearer "}, {"Authorization": "Bearer forged"},
                     {"Authorization": "Basic " + base64.b64encode(b"a:b").decode()},
                     {"Authorization": "Bearer " + token[:-2] + "xx"},
-                    {"Authorization": "Bearer \u00e9".encode()}]:  # type: ignore[dict-item]
+                    {"Authorization": "Bearer \u00e9".encode()}]:
         response = client.get("/api/v1/submissions", headers=headers)
         assert_refused(response, 401)
         assert response.headers["www-authenticate"] == "Bearer"
@@ -479,7 +480,7 @@ def test_rosters_refused(client: TestClient, dev: DevKeys, service: VaultService
     sig_line = signature.strip().split(" ")
     raw = bytearray(base64.b64decode(sig_line[-1]))
     raw[-1] ^= 1
-    tampered_sig = body + "\n\n" + " ".join(sig_line[:-1] + [base64.b64encode(raw).decode()]) + "\n"
+    tampered_sig = body + "\n\n" + " ".join([*sig_line[:-1], base64.b64encode(raw).decode()]) + "\n"
     # Altered text under a valid signature.
     altered = newer.replace("version 3", "version 4", 1)
     # Signed by another org key.
@@ -490,7 +491,7 @@ def test_rosters_refused(client: TestClient, dev: DevKeys, service: VaultService
     # Old version (the current one), and one naming another log.
     other_log = dev.next_roster(current, lambda r: r.with_log(
         note.Signer.generate("elsewhere").vkey()))
-    cases = {tampered_sig: 403, altered: 403, foreign: 403, current: 409,
+    cases: dict[str, int | tuple[int, ...]] = {tampered_sig: 403, altered: 403, foreign: 403, current: 409,
              "not a roster": 403, "": 403, "amanat.roster/v1 x\n\n— x AAAA\n": (403, 422),
              other_log: 422}
     for text, status in cases.items():

@@ -101,7 +101,7 @@ def test_hostile_requests(small_server: ServerProcess) -> None:
         (b"POST /api/v1/submissions HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999\r\n"
          b"Connection: close\r\n\r\n", False),
         (b"POST /api/v1/auth/token HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-         b"Content-Length: 9\r\nConnection: close\r\n\r\n{\"a\": 1}", False),
+         b"Content-Length: 8\r\nConnection: close\r\n\r\n{\"a\": 1}", False),
     ]
     for request, close_early in raw_cases:
         status, headers, body = raw_request(server, request, close_early=close_early)

@@ -8,24 +8,18 @@ to the input, and each process must peak well under 100 MiB of resident memory.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import struct
 import subprocess
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from tests.interop.tools import (
-    AMANAT,
-    MIB,
-    Measured,
-    amanat_keygen,
-    tool_env,
-    wait_measured,
-)
+from bench.peak_rss import ProbedProcess
+from tests.interop.tools import AMANAT, MIB, amanat_keygen, tool_env
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]
 
@@ -36,7 +30,7 @@ RSS_LIMIT = 100 * MIB
 
 
 def feed(
-    sink: subprocess.Popen[bytes],
+    sink: ProbedProcess,
     hash_update: Callable[[memoryview], object],
     errors: list[BaseException],
 ) -> None:
@@ -57,29 +51,30 @@ def feed(
         sink.stdin.close()
     except BaseException as exc:  # reported by the test thread
         errors.append(exc)
-        sink.stdin.close()
+        with contextlib.suppress(OSError):
+            sink.stdin.close()
 
 
 def test_4_gib_streams_through_pipes_in_under_100_mib(tmp_path: Path) -> None:
     key = amanat_keygen(tmp_path, "large", post_quantum=True)
     env = tool_env()
-    started = time.perf_counter()
-    seal = subprocess.Popen(
+    seal = ProbedProcess(
         [*AMANAT, "encrypt", "-r", key.recipient],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env=env,
     )
-    open_ = subprocess.Popen(
-        [*AMANAT, "decrypt", "-i", str(key.identity_file)],
+    assert seal.stdout is not None
+    open_ = ProbedProcess(
+        [*AMANAT, "decrypt", "-i", key.identity_file],
         stdin=seal.stdout,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env=env,
     )
-    assert seal.stdout is not None and open_.stdout is not None
     seal.stdout.close()  # the decrypting process holds the only read end now
+    assert open_.stdout is not None
 
     sent = hashlib.sha256()
     errors: list[BaseException] = []
@@ -88,19 +83,18 @@ def test_4_gib_streams_through_pipes_in_under_100_mib(tmp_path: Path) -> None:
 
     received = hashlib.sha256()
     received_bytes = 0
-    while chunk := open_.stdout.read(BLOCK):
-        received.update(chunk)
-        received_bytes += len(chunk)
+    with open_.stdout:
+        while chunk := open_.stdout.read(BLOCK):
+            received.update(chunk)
+            received_bytes += len(chunk)
     writer.join(timeout=60)
 
-    sealed: Measured = wait_measured(seal, started)
-    opened: Measured = wait_measured(open_, started)
+    sealed = seal.wait(timeout=60)
+    opened = open_.wait(timeout=60)
     assert seal.stderr is not None and open_.stderr is not None
-    seal_err = seal.stderr.read().decode("utf-8", "replace").strip()
-    open_err = open_.stderr.read().decode("utf-8", "replace").strip()
-    seal.stderr.close()
-    open_.stderr.close()
-    open_.stdout.close()
+    with seal.stderr, open_.stderr:
+        seal_err = seal.stderr.read().decode("utf-8", "replace").strip()
+        open_err = open_.stderr.read().decode("utf-8", "replace").strip()
 
     assert sealed.returncode == 0, f"amanat encrypt failed: {seal_err}"
     assert opened.returncode == 0, f"amanat decrypt failed: {open_err}"
@@ -108,8 +102,8 @@ def test_4_gib_streams_through_pipes_in_under_100_mib(tmp_path: Path) -> None:
     assert received_bytes == TOTAL
     assert received.hexdigest() == sent.hexdigest()
     print(
-        f"\n4 GiB through encrypt|decrypt in {opened.seconds:.1f} s; peak RSS: "
-        f"encrypt {sealed.max_rss_bytes / MIB:.1f} MiB, "
+        f"\n4 GiB through encrypt|decrypt: {sealed.seconds:.1f} s / {opened.seconds:.1f} s; "
+        f"peak RSS: encrypt {sealed.max_rss_bytes / MIB:.1f} MiB, "
         f"decrypt {opened.max_rss_bytes / MIB:.1f} MiB"
     )
     assert sealed.max_rss_bytes < RSS_LIMIT, f"encrypt peaked at {sealed.max_rss_bytes} bytes"

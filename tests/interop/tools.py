@@ -12,7 +12,6 @@ import os
 import random
 import subprocess
 import sys
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -176,21 +175,3 @@ def check_encoding(ciphertext: bytes, *, armored: bool) -> None:
         assert ciphertext.rstrip().endswith(b"-----END AGE ENCRYPTED FILE-----")
     else:
         assert ciphertext.startswith(BINARY_MAGIC), ciphertext[:40]
-
-
-@dataclass(frozen=True)
-class Measured:
-    """How a finished child process went: exit status, wall time, peak resident memory."""
-
-    returncode: int
-    seconds: float
-    max_rss_bytes: int
-
-
-def wait_measured(proc: subprocess.Popen[bytes], started: float) -> Measured:
-    """Reap ``proc`` with wait4, which reports that one process's peak RSS (ru_maxrss)."""
-    _, status, usage = os.wait4(proc.pid, 0)
-    seconds = time.perf_counter() - started
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    # Linux reports ru_maxrss in KiB.
-    return Measured(proc.returncode, seconds, usage.ru_maxrss * 1024)

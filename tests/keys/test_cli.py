@@ -11,18 +11,18 @@ import shutil
 import stat
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
+from bench import keys_bench
 from keys.card import parse_card
 from keys.identity import IDENTITY_KIND, InvestigatorIdentity
 from keys.keyfile import DEFAULT_KDF, key_file_params
 from keys.org import OrgKey
-from keys.roster import RosterState, read_roster_unverified, verify_roster
+from keys.roster import Roster, RosterState, read_roster_unverified, verify_roster
 from tests.keys.conftest import CHEAP_KDF
-from tests.support import ROOT, require_tool
+from tests.support import require_tool
 from vault import age
 from vault.cli import main
 from vault.tlog import note
@@ -390,28 +390,59 @@ def test_stock_age_decrypts_with_export_age(
     assert result.returncode == 0 and result.stdout == b"x", result.stderr
 
 
-def test_keys_new_takes_at_most_two_seconds(tmp_path: Path) -> None:
-    """`amanat keys new` with the default Argon2 parameters, as a fresh process."""
-    env = dict(os.environ, AMANAT_PASSPHRASE=PASSPHRASE, PYTHONPATH=str(ROOT))
-    timings = []
-    for attempt in range(2):
-        started = time.perf_counter()
-        result = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "vault.cli",
-                "keys",
-                "new",
-                "--name",
-                "Timing",
-                "-o",
-                str(tmp_path / f"t{attempt}.identity"),
-            ],
-            env=env,
-            capture_output=True,
-            check=False,
+@pytest.mark.interop
+def test_typage_decrypts_with_export_age(
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    team: tuple[OrgKey, list[InvestigatorIdentity]],
+) -> None:
+    """An independent PQ implementation (npm age-encryption) opens roster-sealed testimony
+    with the key `keys export-age` prints: the identity outlives this software."""
+    from tests.interop import tools
+
+    _, identities = team
+    roster = Roster.empty(ORIGIN).with_added([identity.card() for identity in identities])
+    (tmp_path / "t.age").write_bytes(
+        age.encrypt_bytes(b"sealed to the roster", roster.recipients())
+    )
+    for number in range(len(identities)):
+        status, out, _ = run(capsys, "keys", "export-age", f"i{number}.identity")
+        assert status == 0
+        key_file = tmp_path / f"i{number}.age-key"
+        key_file.write_text(out)
+        result = tools.run(
+            [*tools.node_script("decrypt.mjs"), key_file],
+            stdin=(tmp_path / "t.age").read_bytes(),
         )
-        timings.append(time.perf_counter() - started)
-        assert result.returncode == 0, result.stderr
-    assert min(timings) <= 2.0, timings
+        assert result.stdout == b"sealed to the roster"
+
+
+def test_keys_new_takes_at_most_two_seconds() -> None:
+    """`amanat keys new` with the default Argon2 parameters, as a fresh process (best of 3).
+
+    The budget is for a machine doing nothing else: when other processes already keep every
+    core busy, a wall-clock figure says nothing about these parameters, so the test skips
+    with the measurement instead of failing.
+    """
+    timing = keys_bench.time_keys_new(runs=3)
+    if timing > keys_bench.BUDGET_SECONDS:
+        load = os.getloadavg()[0]
+        cores = os.cpu_count() or 1
+        if load > cores:
+            pytest.skip(f"machine overloaded (load {load:.1f} on {cores} cores): {timing:.2f} s")
+    assert timing <= keys_bench.BUDGET_SECONDS, timing
+
+
+def test_damaged_file_is_refused_before_the_passphrase_prompt(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    write_org(tmp_path / "org.key")
+    monkeypatch.delenv("AMANAT_PASSPHRASE")  # a prompt would fail differently
+    status, _, err = run(capsys, "keys", "card", "org.key")
+    assert_one_line_error(status, err, "org.key: wrong kind of key file")
+    monkeypatch.setenv("AMANAT_PASSPHRASE", "not the org passphrase")
+    status, _, err = run(capsys, "org", "vkey", "org.key")
+    assert_one_line_error(status, err, "org.key: cannot unlock.*wrong passphrase")
+    (tmp_path / "age.txt").write_text(str(age.X25519Identity.generate()) + "\n")
+    status, _, err = run(capsys, "org", "vkey", "age.txt")
+    assert_one_line_error(status, err, "age.txt: not a key file")

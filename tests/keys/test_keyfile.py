@@ -253,3 +253,15 @@ def test_unacceptable_names(name: str, match: str) -> None:
 )
 def test_origins(origin: str, ok: bool) -> None:
     assert (origin_problem(origin) is None) == ok
+
+
+def test_argon2_failure_is_a_key_file_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    from argon2.exceptions import HashingError
+
+    def out_of_memory(*args: object, **kwargs: object) -> bytes:
+        raise HashingError("Memory allocation error")
+
+    data = sealed()
+    monkeypatch.setattr(keyfile, "hash_secret_raw", out_of_memory)
+    with pytest.raises(KeyFileError, match=r"Argon2id failed with m=8 KiB.*Memory allocation"):
+        open_key_file(data, KIND, "correct horse")

@@ -34,7 +34,7 @@ def main() -> None:
     counter = 0
     print(json.dumps({"ready": log.size()}), flush=True)
     while True:
-        count = rng.randint(1, 400)
+        count = rng.randint(1, 150)
         indices = log.append([entry(run, counter + i) for i in range(count)])
         report = {
             "start": indices[0],

@@ -415,6 +415,7 @@ def _run_and_kill(db: Path, run: int, rng: random.Random) -> list[dict[str, Any]
     return reports
 
 
+@pytest.mark.slow
 def test_killed_writer_leaves_a_consistent_log(db: Path) -> None:
     rng = random.Random(1)
     published: list[dict[str, Any]] = []

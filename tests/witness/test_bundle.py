@@ -220,6 +220,25 @@ def test_standard_tar_tools_read_it(tmp_path: Path) -> None:
                                            "attachments/ئاكام.txt"]
 
 
+def test_sealed_with_age_and_opened_again(sandbox: Path) -> None:
+    from vault import age
+
+    identity = age.MLKEM768X25519Identity.generate()
+    sealed = io.BytesIO()
+    age.encrypt(bundle_stream(MANIFEST, FILES), sealed, [identity.recipient()])
+    assert len(sealed.getvalue()) > bundle_length(MANIFEST)
+    opened = io.BytesIO()
+    age.decrypt(io.BytesIO(sealed.getvalue()), opened, [identity])
+    opened.seek(0)
+    assert extract_bundle(opened, sandbox / "dest") == MANIFEST
+
+
+def test_bundle_lengths_are_whole_blocks() -> None:
+    for size in (0, 1, 511, 4096, 70_000, 1_000_000):
+        files = {"f": bytes(size)}
+        assert bundle_length(manifest_for(files)) % 512 == 0
+
+
 def test_empty_attachment_and_no_attachments(sandbox: Path) -> None:
     files = {"empty.txt": b""}
     manifest = manifest_for(files)
@@ -281,6 +300,11 @@ def test_open_bundle_streams_attachments() -> None:
     assert seen == FILES
     with pytest.raises(BundleError, match="can be read only once"):
         next(opened.attachments())
+
+
+def test_attachments_may_be_skipped() -> None:
+    opened = open_bundle(io.BytesIO(good_bundle()))
+    assert [attachment.name for attachment, _chunks in opened.attachments()] == list(FILES)
 
 
 def test_unread_content_is_still_checked() -> None:
@@ -504,6 +528,13 @@ def test_limits_are_checked_before_anything_is_written(sandbox: Path) -> None:
     assert not (sandbox / "dest").exists()
 
 
+def test_extraction_refuses_systems_without_safe_primitives(
+    sandbox: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(bundle_module, "_SAFE_EXTRACTION", False)
+    refused(sandbox, good_bundle(), "extract bundles on Linux, macOS or another POSIX system")
+
+
 def test_destination_must_be_new_or_empty(sandbox: Path) -> None:
     (sandbox / "dest").mkdir()
     (sandbox / "dest" / "something").write_bytes(b"")
@@ -539,7 +570,7 @@ def test_a_link_planted_during_extraction_is_not_followed(
         return real_open(path, flags, mode, dir_fd=dir_fd)
 
     monkeypatch.setattr(os, "open", racing_open)
-    with pytest.raises(BundleError, match="'photo.jpg' collides with another file"):
+    with pytest.raises(BundleError, match=r"'photo\.jpg' collides with another file"):
         extract_bundle(io.BytesIO(good_bundle()), sandbox / "dest")
     assert (sandbox / "outside" / "victim").read_bytes() == b"do not touch"
     # Only the planted link remains (it is not ours to delete).
@@ -581,7 +612,8 @@ class Zeros(io.RawIOBase):
 def test_large_attachments_stream_in_constant_memory(sandbox: Path) -> None:
     size = 48 * 1024 * 1024
     digest = hashlib.sha256()
-    for chunk in iter(lambda z=Zeros(size): z.read(1 << 20), b""):
+    zeros = Zeros(size)
+    while chunk := zeros.read(1 << 20):
         digest.update(chunk)
     attachment = Attachment("video.mp4", "video/mp4", size, digest.hexdigest(),
                             digest.hexdigest(), False)

@@ -5,12 +5,14 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import json
+import subprocess
 from pathlib import Path
 from typing import Any
 
-import jsonschema
+import jsonschema  # type: ignore[import-untyped]
 import pytest
 
+from tests.support import require_tool
 from tests.witness.conftest import make_attachment
 from vault.testimony import (
     SCHEMA,
@@ -62,6 +64,24 @@ def test_other_json_schema_validators_agree(full_manifest: Manifest) -> None:
     # The browser client validates with another implementation; nothing Python-specific.
     validator = jsonschema.Draft202012Validator(json.loads(DOCS_SCHEMA.read_text("utf-8")))
     assert list(validator.iter_errors(full_manifest.to_dict())) == []
+
+
+@pytest.mark.interop
+def test_schema_patterns_work_in_javascript() -> None:
+    # The browser client compiles the same patterns with ECMA-262 "u" regular expressions.
+    node = require_tool("node")
+    script = (
+        "const s = JSON.parse(require('fs').readFileSync(process.argv[1], 'utf8'));"
+        "const name = new RegExp(s.$defs.attachment.properties.name.pattern, 'u');"
+        "const date = new RegExp(s.$defs.approximate_date.pattern, 'u');"
+        "(function walk(o) { if (o && typeof o === 'object') for (const [k, v] of "
+        "Object.entries(o)) { if (k === 'pattern') new RegExp(v, 'u'); else walk(v); } })(s);"
+        "console.log(JSON.stringify([name.test('ئاكام 1.jpg'), name.test('../x'),"
+        " name.test('a\"b'), date.test('2017~/2018-21'), date.test('2018-13')]));"
+    )
+    result = subprocess.run([node, "-e", script, str(DOCS_SCHEMA)], capture_output=True,
+                            text=True, check=True)
+    assert json.loads(result.stdout) == [True, False, False, True, False]
 
 
 # --- round trip and canonical form -----------------------------------------------------------
@@ -173,6 +193,7 @@ def with_person(**answers: Any) -> dict[str, Any]:
         ({**minimal(), "language": "Uyghur"},
          "language must be a BCP 47 language tag (language[-Script][-REGION][-variant]) such "
          "as ug, kk-Cyrl, ug-Arab-CN or zh-Hans"),
+        ({**minimal(), "language": 5}, "language must be text"),
         ({**minimal(), "publication_consent": "yes"},
          "publication_consent must be one of none, anonymised, full (not 'yes')"),
         ({**minimal(), "created": "2026-11-21T10:00:00Z"},
@@ -238,7 +259,7 @@ def attachment_dict(name: str) -> dict[str, Any]:
 @pytest.mark.parametrize(
     "name",
     ["../x", "a/b", "a\\b", ".hidden", "trailing.", "trailing ", " leading", "nul\x00",
-     "tab\tname", "con:", "what?", ""],
+     "tab\tname", "con:", "what?", "", "photo.jpg\n"],
 )
 def test_unsafe_attachment_names_are_refused(name: str) -> None:
     obj = minimal()
@@ -251,6 +272,16 @@ def test_ordinary_attachment_names_are_accepted(name: str) -> None:
     obj = minimal()
     obj["attachments"] = [attachment_dict(name)]
     assert messages(obj) == []
+
+
+def test_patterns_do_not_accept_a_trailing_newline() -> None:
+    obj = minimal()
+    obj["language"] = "ug\n"
+    obj["attachments"] = [attachment_dict("a") | {"sha256_after_cleaning": "ab" * 32 + "\n"}]
+    found = messages(obj)
+    assert found[0].startswith("attachment 1: sha256_after_cleaning must be hex SHA-256")
+    assert found[1].startswith("language must be a BCP 47 language tag")
+    assert len(found) == 2
 
 
 def test_attachment_name_is_limited_in_bytes() -> None:
@@ -286,7 +317,7 @@ def test_reply_recipient_must_be_a_valid_post_quantum_recipient(reply_recipient:
     flipped = reply_recipient[:-1] + ("q" if reply_recipient[-1] != "q" else "p")
     obj["reply"] = {"recipient": flipped, "mailbox_id": "00" * 32}
     assert messages(obj) == [
-        "reply.recipient is not a valid age post-quantum recipient (a character is wrong)"
+        "reply.recipient is not a valid age recipient (a character is wrong)"
     ]
     obj["reply"] = {"recipient": "age1" + reply_recipient[7:], "mailbox_id": "00" * 32}
     assert messages(obj) == [
@@ -307,9 +338,15 @@ def test_reply_recipient_of_a_classical_key_type_is_refused(
     monkeypatch.setattr(age, "is_post_quantum", lambda _recipient: False)
     obj = minimal()
     obj["reply"] = {"recipient": reply_recipient, "mailbox_id": "00" * 32}
-    assert messages(obj) == [
-        "reply.recipient is not a valid age post-quantum recipient (a character is wrong)"
-    ]
+    assert messages(obj) == ["reply.recipient must be a post-quantum (age1pq1…) recipient"]
+
+
+def test_many_problems_are_reported_quickly() -> None:
+    obj = minimal()
+    obj["persons"] = [{"status": "x", "gender": "y", "birth_year": "z", "extra": 1}] * 1000
+    found = messages(obj)
+    assert len(found) == 4000
+    assert len(set(found)) == 4000
 
 
 # --- approximate dates -----------------------------------------------------------------------
@@ -381,6 +418,14 @@ def test_from_json_is_strict(raw: bytes, message: str) -> None:
         Manifest.from_json(raw)
     assert message in str(caught.value)
     assert isinstance(caught.value, ValueError)
+
+
+def test_reading_allows_for_a_witness_whose_time_zone_is_ahead() -> None:
+    tomorrow = (datetime.date.today() + datetime.timedelta(days=1)).isoformat()
+    obj = with_person(detention={"date": tomorrow})
+    assert Manifest.from_json(json.dumps(obj)).persons[1].detention == Detention(date=tomorrow)
+    with pytest.raises(ManifestError, match=f"detention.date {tomorrow} is in the future"):
+        Manifest.from_json(json.dumps(obj), today=datetime.date.today())
 
 
 def test_manifest_error_lists_all_problems() -> None:

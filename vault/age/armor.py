@@ -23,6 +23,7 @@ COLUMNS = 64
 BYTES_PER_LINE = COLUMNS // 4 * 3
 MAX_WHITESPACE = 1024
 _LINES_PER_BATCH = 1024
+_READ_SIZE = 64 * 1024
 
 
 def _strict_b64decode(line: bytes) -> bytes:
@@ -36,11 +37,20 @@ def _strict_b64decode(line: bytes) -> bytes:
 
 
 class _ArmorDecoder(io.RawIOBase):
-    """Raw stream of the bytes inside an armored file, validated as they are read."""
+    """Raw stream of the bytes inside an armored file, validated as they are read.
+
+    Reads ``src`` in large blocks. Runs of full 64-column LF lines are checked and decoded
+    in bulk; everything else (the BEGIN line, CRLF lines, the short last line, the END
+    line, anything malformed) goes through the line-by-line path, which also pinpoints
+    errors so that the bytes before a malformed line are still returned first.
+    """
 
     def __init__(self, src: Reader) -> None:
         super().__init__()
         self._src = src
+        self._buffer = bytearray()
+        self._position = 0
+        self._eof = False
         self._started = False
         self._finished = False
         self._pending = b""
@@ -49,12 +59,35 @@ class _ArmorDecoder(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
+    def _more(self) -> bool:
+        """Append the next block of ``src`` to the buffer; False at the end of ``src``."""
+        if self._eof:
+            return False
+        data = self._src.read(_READ_SIZE)
+        if not data:
+            self._eof = True
+            return False
+        del self._buffer[: self._position]
+        self._position = 0
+        self._buffer += data
+        return True
+
     def _line(self, limit: int) -> bytes:
-        line = self._src.readline(limit + 3)
-        if not line:
-            raise ArmorError("invalid armor: unexpected end of file before the END line")
-        if line.endswith(b"\n"):
-            line = line[:-1]
+        """The next line without its LF or CRLF; at most ``limit`` characters."""
+        while True:
+            end = self._buffer.find(b"\n", self._position)
+            if end >= 0:
+                line = bytes(self._buffer[self._position : end])
+                self._position = end + 1
+                break
+            if len(self._buffer) - self._position > limit + 1:
+                raise ArmorError("invalid armor: line too long")
+            if not self._more():
+                if self._position == len(self._buffer):
+                    raise ArmorError("invalid armor: unexpected end of file before the END line")
+                line = bytes(self._buffer[self._position :])
+                self._position = len(self._buffer)
+                break
         if line.endswith(b"\r"):
             line = line[:-1]
         if len(line) > limit:
@@ -75,12 +108,33 @@ class _ArmorDecoder(io.RawIOBase):
         self._started = True
 
     def _finish(self) -> None:
-        trailing = self._src.read(MAX_WHITESPACE + 1)
+        while len(self._buffer) - self._position <= MAX_WHITESPACE and self._more():
+            pass
+        trailing = bytes(self._buffer[self._position :])
         if trailing.strip():
             raise ArmorError("invalid armor: data after the END line")
         if len(trailing) > MAX_WHITESPACE:
             raise ArmorError("invalid armor: too much trailing whitespace")
         self._finished = True
+
+    def _decode_full_lines(self) -> bytes:
+        """Decode the run of full 64-column LF lines at the buffer position, if any."""
+        count = (len(self._buffer) - self._position) // (COLUMNS + 1)
+        if not count:
+            return b""
+        block = self._buffer[self._position : self._position + count * (COLUMNS + 1)]
+        if (
+            block.count(b"\n") != count
+            or block[COLUMNS :: COLUMNS + 1] != b"\n" * count
+            or b"=" in block
+        ):
+            return b""
+        try:
+            data = base64.b64decode(block.replace(b"\n", b""), validate=True)
+        except binascii.Error:
+            return b""  # the line-by-line path finds and reports the bad line
+        self._position += len(block)
+        return data
 
     def _decode_line(self) -> bytes:
         line = self._line(COLUMNS)
@@ -103,7 +157,7 @@ class _ArmorDecoder(io.RawIOBase):
             if not self._started:
                 self._start()
             while not self._finished and size < want:
-                data = self._decode_line()
+                data = self._decode_full_lines() or self._decode_line()
                 decoded.append(data)
                 size += len(data)
         except ArmorError as exc:
@@ -173,7 +227,9 @@ def _wrap(data: bytes) -> bytes:
 
 def armor(data: bytes) -> bytes:
     """The armored form of a binary age file held in memory."""
-    return BEGIN + b"\n" + (_wrap(data) if data else b"") + END + b"\n"
+    step = BYTES_PER_LINE * _LINES_PER_BATCH
+    lines = b"".join(_wrap(data[i : i + step]) for i in range(0, len(data), step))
+    return BEGIN + b"\n" + lines + END + b"\n"
 
 
 def unarmor(text: bytes) -> bytes:

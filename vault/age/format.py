@@ -167,6 +167,8 @@ def parse_header(src: Reader) -> HeaderInfo:
     lines = _LineReader(src)
     version = lines.line()
     if version + b"\n" != VERSION_LINE:
+        if version + b"\n" == VERSION_LINE.replace(b"\n", b"\r\n"):
+            raise HeaderError("the file has CRLF line endings: it was altered in transit")
         if version.startswith(VERSION_PREFIX):
             raise HeaderError("unsupported age format version")
         raise HeaderError("not an age file (missing version line)")

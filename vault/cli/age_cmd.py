@@ -19,12 +19,13 @@ from vault.cli.common import CLIError, atomic_output, open_input
 
 MAX_KEY_FILE_SIZE = 16 * 1024 * 1024
 
+# What a failed decryption means, for the person at the keyboard; {} is the detail.
 _FAILURES: dict[type[age.AgeError], str] = {
-    age.NoMatchError: "cannot decrypt: no identity matched (the file was sealed to other keys)",
-    age.HMACError: "cannot decrypt: the header was altered (MAC mismatch)",
-    age.HeaderError: "cannot decrypt: malformed header",
-    age.PayloadError: "cannot decrypt: the encrypted data is damaged or truncated",
-    age.ArmorError: "cannot decrypt: malformed ASCII armor",
+    age.NoMatchError: "cannot decrypt: {}",
+    age.HMACError: "cannot decrypt: {}",
+    age.HeaderError: "cannot decrypt: malformed header: {}",
+    age.PayloadError: "cannot decrypt: the encrypted data is damaged or truncated: {}",
+    age.ArmorError: "cannot decrypt: {}",
 }
 
 
@@ -188,7 +189,7 @@ def cmd_encrypt(args: argparse.Namespace) -> int:
     if to_stdout and not args.armor and sys.stdout.isatty():
         raise CLIError("refusing to write binary ciphertext to a terminal: use -a or -o FILE")
     try:
-        with open_input(args.input) as src, atomic_output(args.output, 0o644) as dst:
+        with open_input(args.input) as src, atomic_output(args.output) as dst:
             age.encrypt(src, dst, recipients, armor=args.armor)
     except age.RecipientError as exc:
         raise CLIError(str(exc)) from None
@@ -201,6 +202,6 @@ def cmd_decrypt(args: argparse.Namespace) -> int:
         with open_input(args.input) as src, atomic_output(args.output) as dst:
             age.decrypt(src, dst, identities)
     except age.AgeError as exc:
-        reason = next((m for cls, m in _FAILURES.items() if isinstance(exc, cls)), None)
-        raise CLIError(reason or f"cannot decrypt: {exc}") from None
+        template = next((t for cls, t in _FAILURES.items() if isinstance(exc, cls)), "{}")
+        raise CLIError(template.format(exc)) from None
     return 0

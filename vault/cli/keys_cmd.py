@@ -13,9 +13,9 @@ import sys
 from typing import Any
 
 from keys.errors import KeysError
-from keys.identity import InvestigatorIdentity
-from keys.keyfile import DEFAULT_KDF, MAX_FILE_BYTES
-from keys.org import OrgKey
+from keys.identity import IDENTITY_KIND, InvestigatorIdentity
+from keys.keyfile import DEFAULT_KDF, MAX_FILE_BYTES, key_file_params
+from keys.org import ORG_KEY_KIND, OrgKey
 from vault.cli.common import CLIError, atomic_output, read_secret
 
 # Names the environment variable holding the new passphrase (automation, never argv).
@@ -37,10 +37,19 @@ def read_key_file(path: str) -> bytes:
         raise CLIError(f"cannot read {path}: {exc.strerror}") from None
 
 
+def _unlock(path: str, kind: str) -> tuple[bytes, str]:
+    """Read a key file, check its structure, then ask for its passphrase."""
+    data = read_key_file(path)
+    try:
+        key_file_params(data, kind)  # a damaged or wrong file is refused before any prompt
+    except KeysError as exc:
+        raise CLIError(f"{path}: {exc}") from None
+    return data, read_secret(f"Passphrase for {path}: ")
+
+
 def unlock_identity(path: str) -> InvestigatorIdentity:
     """Open an identity file, asking for its passphrase (or reading AMANAT_PASSPHRASE)."""
-    data = read_key_file(path)
-    passphrase = read_secret(f"Passphrase for {path}: ")
+    data, passphrase = _unlock(path, IDENTITY_KIND)
     try:
         return InvestigatorIdentity.unseal(data, passphrase)
     except KeysError as exc:
@@ -49,8 +58,7 @@ def unlock_identity(path: str) -> InvestigatorIdentity:
 
 def unlock_org_key(path: str) -> OrgKey:
     """Open an organization key file, asking for its passphrase."""
-    data = read_key_file(path)
-    passphrase = read_secret(f"Passphrase for {path}: ")
+    data, passphrase = _unlock(path, ORG_KEY_KIND)
     try:
         return OrgKey.unseal(data, passphrase)
     except KeysError as exc:

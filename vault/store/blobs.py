@@ -103,6 +103,11 @@ class BlobDirectory:
         for directory in (root, self.uploads, self.blobs, *self._namespace_dirs()):
             directory.mkdir(mode=_DIR_MODE, parents=True, exist_ok=True)
             os.chmod(directory, _DIR_MODE)
+        self.blur_directories()
+
+    def blur_directories(self) -> None:
+        """Set the times of the blob and upload directories to the start of the hour."""
+        blur_times(self.root, self.uploads, self.blobs, *self._namespace_dirs())
 
     def _namespace_dirs(self) -> list[Path]:
         return [self.blobs / ns for ns in NAMESPACES]

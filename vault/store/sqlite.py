@@ -312,7 +312,8 @@ class EmbeddedStore:
 
     def conceal_times(self) -> None:
         entries = [Path(e.path) for e in os.scandir(self.data_dir)]
-        blur_times(self.data_dir, *entries)
+        blur_times(*entries)
+        self.blobs.blur_directories()
 
     def close(self) -> None:
         with self._lock:

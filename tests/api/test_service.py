@@ -1,0 +1,121 @@
+"""The service without HTTP: crash recovery, upload expiry, restarts, pinned org key."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from api.app import create_app
+from api.settings import Settings
+from tests.api.conftest import TestClient
+from tests.api.vaultkit import DevKeys
+from vault import events
+from vault.service.service import NoOrgKeyError, VaultService
+from vault.service.setup import SetupError, open_vault
+from vault.service.uploads import OffsetError, plausible_payload_length
+from vault.store import SubmissionRecord, new_id
+from vault.tlog import note
+
+
+def test_recover_logs_what_a_crash_left_unlogged(service: VaultService, dev: DevKeys) -> None:
+    sealed = dev.seal(b"x")
+    upload = service.create_upload()
+    appender = service.begin_append(upload.id, 0)
+    appender.write(sealed)
+    appender.commit()
+    record = SubmissionRecord(new_id(), "ab" * 32, len(sealed), events.hour_text(), -1)
+    service.store.promote_submission(upload.id, record)  # ...and the process died here
+    orphan = service.store.blobs.root / "blobs" / "submissions" / new_id()  # type: ignore[attr-defined]
+    orphan.write_bytes(b"renamed, never recorded")
+    size = service.log_size()
+    assert service.recover() == 1
+    assert service.log_size() == size + 1
+    entry = service.audit_log.entries(size, size + 1)[0]
+    assert entry == events.submission_event(
+        record.id, record.sha256, record.size, moment=events.parse_hour(record.received)).encode()
+    assert service.store.get_submission(record.id).log_index == size
+    assert not orphan.exists()
+    assert service.recover() == 0
+
+
+def test_sweep_removes_idle_uploads_only(service: VaultService) -> None:
+    idle = service.create_upload()
+    active = service.create_upload()
+    busy = service.create_upload()
+    old = (datetime.now(UTC) - timedelta(hours=30)).strftime("%Y-%m-%dT%H:00Z")
+    db = service.store._db  # type: ignore[attr-defined]
+    for upload_id in (idle.id, busy.id):
+        db.execute("UPDATE uploads SET touched = ? WHERE id = ?", (old, upload_id))
+    appender = service.begin_append(busy.id, 0)
+    assert service.sweep() == 1
+    ids = {r[0] for r in db.execute("SELECT id FROM uploads")}
+    assert ids == {active.id, busy.id}
+    with pytest.raises(OffsetError):
+        service.begin_append(busy.id, 0)  # one writer at a time
+    appender.abort()
+    assert service.sweep(datetime.now(UTC) + timedelta(hours=25)) == 2
+
+
+def test_periodic_sweep_runs_in_the_app(opened: object, data_dir: Path,
+                                        service: VaultService) -> None:
+    upload = service.create_upload()
+    service.store._db.execute(  # type: ignore[attr-defined]
+        "UPDATE uploads SET touched = '2000-01-01T00:00Z' WHERE id = ?", (upload.id,))
+    settings = Settings(data_dir=data_dir, sweep_interval_seconds=0.05)
+    with TestClient(create_app(settings, service)):
+        deadline = time.monotonic() + 5
+        while (data_dir / "uploads" / f"{upload.id}.part").exists():
+            assert time.monotonic() < deadline, "the sweep never ran"
+            time.sleep(0.05)
+
+
+def test_restart_keeps_roster_log_and_org(opened: object, data_dir: Path,
+                                          service: VaultService, dev: DevKeys) -> None:
+    upload = service.create_upload()
+    appender = service.begin_append(upload.id, 0)
+    appender.write(dev.seal(b"x"))
+    appender.commit()
+    receipt = service.finish_submission(upload.id)
+    log_vkey, size = service.log_vkey, service.log_size()
+    service.close()
+    again = open_vault(data_dir, dev=True)
+    try:
+        assert again.service.log_vkey == log_vkey
+        assert again.service.log_size() == size
+        assert again.service.roster_text() == dev.roster_text
+        assert again.service.store.get_submission(receipt.id).log_index == receipt.log_index
+        assert not again.log_signer_created
+    finally:
+        again.service.close()
+    stranger = note.Signer.generate("another-org").vkey()
+    with pytest.raises(SetupError):
+        open_vault(data_dir, org_vkey=stranger)
+    with pytest.raises(SetupError):
+        open_vault(data_dir, dev=True, org_vkey=stranger)
+    with pytest.raises(SetupError):
+        open_vault(data_dir, org_vkey="not a vkey")
+    (data_dir / "log.key").chmod(0o644)
+    with pytest.raises(SetupError):
+        open_vault(data_dir)
+
+
+def test_without_org_key_rosters_are_refused(tmp_path: Path) -> None:
+    vault = open_vault(tmp_path / "plain")
+    try:
+        assert vault.log_signer_created and vault.dev is None
+        with pytest.raises(NoOrgKeyError):
+            vault.service.publish_roster("anything")
+    finally:
+        vault.service.close()
+
+
+@pytest.mark.parametrize(("length", "plausible"), [
+    (0, False), (31, False), (32, True), (33, True), (16 + 65552, True),
+    (16 + 65552 + 16, False), (16 + 65552 + 17, True), (16 + 2 * 65552, True),
+    (16 + 65552 + 5, False),
+])
+def test_payload_length_plausibility(length: int, plausible: bool) -> None:
+    assert plausible_payload_length(length) is plausible

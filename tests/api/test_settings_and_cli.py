@@ -1,0 +1,57 @@
+"""Settings from flags and environment, and `amanat serve` refusing unsafe combinations."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from api.app import uvicorn_options
+from api.settings import Settings, SettingsError
+from vault.cli import main
+from vault.cli.serve_cmd import is_loopback
+
+
+def test_settings_from_env_and_overrides(tmp_path: Path) -> None:
+    env = {"AMANAT_DATA_DIR": str(tmp_path), "AMANAT_PORT": "9000",
+           "AMANAT_MAX_SUBMISSION_BYTES": "1234", "AMANAT_DEV": "yes",
+           "AMANAT_TOKEN_TTL_SECONDS": "30.5", "AMANAT_HOST": ""}
+    settings = Settings.from_env(env, port=9001, host=None)
+    assert settings.data_dir == tmp_path and settings.port == 9001
+    assert settings.max_submission_bytes == 1234 and settings.dev is True
+    assert settings.token_ttl_seconds == 30.5 and settings.host == "127.0.0.1"
+    assert settings.limits().max_submission_bytes == 1234
+    assert Settings().max_submission_bytes == 2 * 1024**3
+    for bad in ({"AMANAT_PORT": "eighty"}, {"AMANAT_DEV": "maybe"},
+                {"AMANAT_MAX_REPLY_BYTES": "0"}, {"AMANAT_PORT": "70000"},
+                {"AMANAT_SWEEP_INTERVAL_SECONDS": "-1"}):
+        with pytest.raises(SettingsError):
+            Settings.from_env(bad)
+
+
+def test_uvicorn_keeps_no_access_log_or_identifying_headers() -> None:
+    options = uvicorn_options(Settings())
+    assert options["access_log"] is False
+    assert options["server_header"] is False and options["date_header"] is False
+    assert options["proxy_headers"] is False
+
+
+def test_loopback_detection() -> None:
+    for host in ("127.0.0.1", "127.0.0.2", "::1", "localhost"):
+        assert is_loopback(host)
+    for host in ("0.0.0.0", "::", "192.168.1.5", "example.org", ""):
+        assert not is_loopback(host)
+
+
+def test_dev_refuses_public_addresses(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    status = main(["serve", "--dev", "--host", "0.0.0.0", "--data", str(tmp_path / "d")])
+    assert status != 0
+    assert "loopback" in capsys.readouterr().err
+    assert not (tmp_path / "d").exists()
+
+
+def test_bad_org_key_is_a_one_line_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]
+                                         ) -> None:
+    status = main(["serve", "--org", "nonsense", "--data", str(tmp_path / "d")])
+    err = capsys.readouterr().err
+    assert status != 0 and err.startswith("amanat: ") and err.count("\n") == 1
