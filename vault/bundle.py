@@ -29,7 +29,8 @@ Member paths are ``prefix + "/" + name`` when the prefix field is set, else ``na
   (``vault.testimony``), typeflag ``"0"``.
 * ``attachments/<name>`` for each manifest attachment, in manifest order; the writer puts
   ``attachments`` in the prefix field and ``<name>`` (at most 100 bytes of UTF-8) in the name
-  field. Content is exactly ``size`` bytes with SHA-256 ``sha256_after_cleaning``.
+  field. Content is exactly ``size`` bytes with SHA-256 ``sha256_after_cleaning``. (The
+  reader accepts the attachments in any order.)
 
 The reader additionally accepts (because ordinary tar tools produce them) a name field holding
 the whole path, typeflag ``"\\0"`` for regular files, and one directory member named

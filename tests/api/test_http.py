@@ -491,9 +491,10 @@ def test_rosters_refused(client: TestClient, dev: DevKeys, service: VaultService
     # Old version (the current one), and one naming another log.
     other_log = dev.next_roster(current, lambda r: r.with_log(
         note.Signer.generate("elsewhere").vkey()))
-    cases: dict[str, int | tuple[int, ...]] = {tampered_sig: 403, altered: 403, foreign: 403, current: 409,
-             "not a roster": 403, "": 403, "amanat.roster/v1 x\n\n— x AAAA\n": (403, 422),
-             other_log: 422}
+    cases: dict[str, int | tuple[int, ...]] = {
+        tampered_sig: 403, altered: 403, foreign: 403, current: 409, "not a roster": 403,
+        "": 403, "amanat.roster/v1 x\n\n— x AAAA\n": (403, 422), other_log: 422,
+    }
     for text, status in cases.items():
         assert_refused(client.put("/api/v1/roster", content=text.encode()), status)
     assert_refused(client.put("/api/v1/roster", content=b"\xff\xfe"), 422)

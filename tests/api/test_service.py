@@ -119,3 +119,39 @@ def test_without_org_key_rosters_are_refused(tmp_path: Path) -> None:
 ])
 def test_payload_length_plausibility(length: int, plausible: bool) -> None:
     assert plausible_payload_length(length) is plausible
+
+
+def test_recover_finds_entries_logged_just_before_a_crash(service: VaultService,
+                                                         dev: DevKeys) -> None:
+    upload = service.create_upload()
+    appender = service.begin_append(upload.id, 0)
+    appender.write(dev.seal(b"x"))
+    appender.commit()
+    record = SubmissionRecord(new_id(), "ab" * 32, 10, events.hour_text(), -1)
+    service.store.promote_submission(upload.id, record)
+    event = events.submission_event(record.id, record.sha256, record.size,
+                                    moment=events.parse_hour(record.received))
+    index = service.audit_log.append([event.encode()])[0]  # ...and the process died here
+    size = service.log_size()
+    assert service.recover() == 0
+    assert service.log_size() == size  # not logged twice
+    assert service.store.get_submission(record.id).log_index == index
+
+
+def test_recover_pending_replies(service: VaultService, dev: DevKeys) -> None:
+    from vault.store import ReplyRecord
+
+    logged_id, unlogged_id = new_id(), new_id()
+    for reply_id in (logged_id, unlogged_id):
+        upload_id, appender = service.begin_reply(None)
+        appender.write(dev.seal(b"r"))
+        appender.commit()
+        service.store.promote_reply(upload_id, ReplyRecord(
+            reply_id, "cd" * 32, "ef" * 32, 5, events.hour_text(), -1))
+    entry = events.reply_event(logged_id, "ef" * 32, 5, "0011223344556677").encode()
+    index = service.audit_log.append([entry])[0]
+    size = service.log_size()
+    assert service.recover() == 1
+    assert service.log_size() == size + 1
+    replies = {r.id: r.log_index for r in service.store.list_replies("cd" * 32)}
+    assert replies == {logged_id: index, unlogged_id: size}

@@ -70,8 +70,9 @@ class ServerProcess:
 
 
 def start_server(tmp_path: Path, *, dev: bool = True, extra_args: tuple[str, ...] = (),
-                 env: dict[str, str] | None = None) -> ServerProcess:
-    data_dir = tmp_path / "data"
+                 env: dict[str, str] | None = None, data_dir: Path | None = None
+                 ) -> ServerProcess:
+    data_dir = data_dir or tmp_path / "data"
     port = free_port()
     stdout_path = tmp_path / "server.stdout"
     stderr_path = tmp_path / "server.stderr"

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import socket
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -17,9 +18,16 @@ from vault import age
 from vault.client import ClientError, VaultClient
 
 
-def stored(data_dir: Path) -> list[str]:
-    return sorted(str(p.relative_to(data_dir)) for sub in ("blobs", "uploads")
-                  for p in (data_dir / sub).rglob("*") if p.is_file())
+def stored(data_dir: Path, settle: float = 3.0) -> list[str]:
+    """Files in blobs/ and uploads/, after giving the server a moment to clean up after a
+    client that hung up (it notices the disconnect asynchronously)."""
+    deadline = time.monotonic() + settle
+    while True:
+        found = sorted(str(p.relative_to(data_dir)) for sub in ("blobs", "uploads")
+                       for p in (data_dir / sub).rglob("*") if p.is_file())
+        if not found or time.monotonic() > deadline:
+            return found
+        time.sleep(0.05)
 
 
 def raw_request(server: ServerProcess, request: bytes, *, close_early: bool = False

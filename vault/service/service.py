@@ -17,9 +17,10 @@ between the last two steps, so nothing stored escapes the log.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import BinaryIO, Protocol
@@ -172,20 +173,43 @@ class VaultService:
         self.store.conceal_times()
         return index
 
+    RECOVERY_WINDOW = 4096
+
     def recover(self) -> int:
-        """Log what a crash left unlogged and remove orphaned blobs; return entries logged."""
+        """Finish what a crash interrupted; return how many entries were newly logged.
+
+        A stored submission or reply without a log index was either logged just before the
+        crash (its entry is then found among the last entries and its index recorded) or
+        not at all (it is logged now). Blobs with no record are removed.
+        """
         logged = 0
+        size = self.log_size()
+        start = max(0, size - self.RECOVERY_WINDOW)
+        tail = {entry: start + i for i, entry in enumerate(self.audit_log.entries(start, size))}
+        pending: list[tuple[Event, Callable[[int], None]]] = []
         for sub in self.store.pending_submissions():
-            moment = parse_hour(sub.received)
-            index = self._log(events.submission_event(sub.id, sub.sha256, sub.size, moment=moment))
-            self.store.set_submission_log_index(sub.id, index)
-            logged += 1
+            event = events.submission_event(sub.id, sub.sha256, sub.size,
+                                            moment=parse_hour(sub.received))
+            pending.append((event, functools.partial(self.store.set_submission_log_index,
+                                                     sub.id)))
         for reply in self.store.pending_replies():
-            moment = parse_hour(reply.received)
-            index = self._log(events.reply_event(reply.id, reply.sha256, reply.size,
-                                                 "unknown", moment=moment))
-            self.store.set_reply_log_index(reply.id, index)
-            logged += 1
+            # The reply's record does not keep who wrote it: match its entry on the rest.
+            without_author = events.reply_event(
+                reply.id, reply.sha256, reply.size, "-", moment=parse_hour(reply.received)
+            ).encode().removesuffix(b"-\n")
+            found = [i for entry, i in tail.items() if entry.startswith(without_author)]
+            if found:
+                self.store.set_reply_log_index(reply.id, found[0])
+                continue
+            event = events.reply_event(reply.id, reply.sha256, reply.size, "unknown",
+                                       moment=parse_hour(reply.received))
+            pending.append((event, functools.partial(self.store.set_reply_log_index, reply.id)))
+        for event, record_index in pending:
+            index = tail.get(event.encode())
+            if index is None:
+                index = self._log(event)
+                logged += 1
+            record_index(index)
         for namespace, blob_id in self.store.orphaned_blobs():
             self.store.delete_orphan(namespace, blob_id)
         return logged

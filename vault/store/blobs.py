@@ -79,6 +79,8 @@ class StagedFileWriter:
             self._file.close()
             self._file = None
             blur_times(self._path, self._path.parent)
+            if self._start == 0:
+                fsync_directory(self._path.parent)  # the staging file's name, made durable
         return self.size
 
     def abort(self) -> None:
@@ -123,13 +125,9 @@ class BlobDirectory:
     # --- staging ---
     def create_staged(self, upload_id: str) -> None:
         path = self._staged(upload_id)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, _FILE_MODE)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        # Made durable by the first commit (file and directory fsync), not here.
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, _FILE_MODE))
         blur_times(path, self.uploads)
-        fsync_directory(self.uploads)
 
     def staged_size(self, upload_id: str) -> int:
         try:

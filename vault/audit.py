@@ -1,0 +1,697 @@
+"""Checking the audit log and witness receipts from outside the server.
+
+Protects DESIGN guarantee 4 ("nobody can silently drop, alter or read a testimony") against
+the server itself. Everything here trusts only the organization's verifier key, pinned out of
+band: the log's verifier key is taken from the roster that key signed, and every claim the
+server makes (checkpoints, proofs, entries) is checked against it. What can be caught:
+
+* **bad signature**: a checkpoint not signed by the log key the roster names;
+* **rollback**: the log now claims fewer entries than a checkpoint seen before;
+* **fork**: two signed checkpoints of the same size with different roots;
+* **rewritten history**: a later checkpoint that cannot be proved to extend an earlier one;
+* **entries do not match the checkpoint**: the entries served, re-hashed, do not give the
+  signed root (an entry edited, deleted, inserted or reordered), and with the server's own
+  consistency proofs, which entry is the first to differ;
+* **malformed entry**: a signed entry that is not canonical event text (``vault.events``);
+* for a witness receipt: a receipt that does not prove its submission entry in a tree signed
+  by the log key, and (online) a log that no longer extends the receipt's tree.
+
+An auditor remembers, per organization, the highest roster seen and, per log key, the last
+signed checkpoint (`AuditState`, a JSON file written atomically, mode 0600). The remembered
+checkpoint is replaced only after a newer one has been proved consistent with it, so after a
+failure it is still there, signed by the log, as evidence next to the new one.
+
+Receipt file (what ``amanat submit --receipt`` writes and ``amanat receipt verify`` reads): a
+C2SP tlog-proof (``vault.tlog.proof``) whose ``extra`` line carries the submission's log entry,
+its canonical event text. The extra data is unauthenticated by itself, but the inclusion proof
+binds its hash to the signed tree, so a verified receipt names exactly one submission (its id,
+ciphertext SHA-256 and size). Build it with `receipt_file_text`.
+
+The server is reached only through `LogSource`, the small part of ``vault.client.VaultClient``
+used here; errors raised by the source (unreachable server, refused request) propagate.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import enum
+import fcntl
+import hashlib
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from keys._files import write_private_file
+from keys.errors import RosterError, RosterRollbackError
+from keys.roster import Roster, RosterState, verify_roster
+from vault.events import KIND_SUBMISSION, Event, EventError, parse_event
+from vault.tlog.checkpoint import Checkpoint, CheckpointError, open_checkpoint
+from vault.tlog.merkle import (
+    HASH_SIZE,
+    MerkleError,
+    leaf_hash,
+    root_hash,
+    verify_consistency,
+)
+from vault.tlog.note import NoteError, UnverifiedNoteError, Verifier
+from vault.tlog.proof import Receipt, ReceiptError, verify_receipt
+
+__all__ = [
+    "DEFAULT_PAGE_SIZE",
+    "AuditState",
+    "AuditStateError",
+    "AuditVerdict",
+    "Finding",
+    "LogSource",
+    "ReceiptVerdict",
+    "receipt_file_text",
+    "verify_log",
+    "verify_submission_receipt",
+]
+
+DEFAULT_PAGE_SIZE = 1000
+"""Entries asked for per request (the server answers at most this many)."""
+
+STATE_FORMAT = "amanat.audit-state/v1"
+
+
+class LogSource(Protocol):
+    """Where the log is read from: ``vault.client.VaultClient``, or a fake in tests."""
+
+    def roster_text(self) -> str: ...
+
+    def checkpoint(self) -> str: ...
+
+    def entries(self, start: int, end: int) -> list[bytes]: ...
+
+    def consistency_proof(self, old: int, new: int) -> list[bytes]: ...
+
+
+class Finding(enum.Enum):
+    """What a check found; the value is the name printed for people."""
+
+    OK = "ok"
+    BAD_ROSTER = "bad roster"
+    ROSTER_ROLLBACK = "roster rollback"
+    NO_LOG_KEY = "no log key"
+    BAD_SIGNATURE = "bad signature"
+    MALFORMED_CHECKPOINT = "malformed checkpoint"
+    ROLLBACK = "rollback"
+    FORK = "fork"
+    REWRITTEN_HISTORY = "rewritten history"
+    ENTRIES_MISMATCH = "entries do not match the checkpoint"
+    MALFORMED_ENTRY = "malformed entry"
+    MALFORMED_RECEIPT = "malformed receipt"
+    NOT_A_SUBMISSION = "not a submission receipt"
+    NOT_INCLUDED = "entry not in the log"
+
+
+def _b64(value: bytes) -> str:
+    return base64.b64encode(value).decode("ascii")
+
+
+@dataclass(frozen=True)
+class AuditVerdict:
+    """The outcome of `verify_log`.
+
+    ``checkpoint`` / ``signed_checkpoint``: the latest checkpoint, once its signature verified,
+    and its text as served. ``previous``: the signed checkpoint remembered from an earlier run
+    (with ``signed_checkpoint``, the evidence of a rollback, fork or rewrite). ``first_bad_entry``:
+    with a mismatch found by a full check, the first entry index whose prefix of the log the
+    signed tree does not contain (located with the server's consistency proofs).
+    """
+
+    finding: Finding
+    reason: str
+    log_vkey: str | None = None
+    roster_version: int | None = None
+    checkpoint: Checkpoint | None = None
+    signed_checkpoint: str | None = None
+    previous: str | None = None
+    previous_size: int | None = None
+    entries_checked: int | None = None
+    first_bad_entry: int | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.finding is Finding.OK
+
+    def summary(self) -> str:
+        """One line: ``ok: size N, root ...`` (with what was compared), or the finding."""
+        if not self.ok or self.checkpoint is None:
+            return f"{self.finding.value}: {self.reason}"
+        line = f"ok: size {self.checkpoint.size}, root {_b64(self.checkpoint.root_hash)}"
+        return f"{line}; {self.reason}" if self.reason else line
+
+
+@dataclass(frozen=True)
+class ReceiptVerdict:
+    """The outcome of `verify_submission_receipt`.
+
+    On success ``event`` is the submission the receipt proves (``event.get("id")``, ``sha256``,
+    ``size``), at ``index`` in the tree of ``checkpoint``; ``latest`` is the server's current
+    checkpoint when the check was online.
+    """
+
+    finding: Finding
+    reason: str
+    index: int | None = None
+    event: Event | None = None
+    checkpoint: Checkpoint | None = None
+    latest: Checkpoint | None = None
+    signed_latest: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.finding is Finding.OK
+
+    def summary(self) -> str:
+        """One line saying what the receipt proves, or why it was refused."""
+        if not self.ok or self.event is None or self.checkpoint is None:
+            return f"{self.finding.value}: {self.reason}"
+        event = self.event
+        line = (
+            f"ok: submission {event.get('id')} (sha256 {event.get('sha256')}, "
+            f"{event.get('size')} bytes, {event.time}) is entry {self.index} of the log "
+            f"at size {self.checkpoint.size}, root {_b64(self.checkpoint.root_hash)}"
+        )
+        if self.latest is not None:
+            line += f"; the log at size {self.latest.size} still contains it"
+        return line
+
+
+# --- remembered state ---------------------------------------------------------------------------
+
+
+class AuditStateError(ValueError):
+    """The audit state file cannot be read or written, or holds something that does not verify."""
+
+
+@dataclass
+class _OrgRecord:
+    roster_version: int
+    roster_sha256: bytes
+    checkpoints: dict[str, str] = field(default_factory=dict)
+
+
+class AuditState:
+    """What an auditor has seen, per organization (keyed by its verifier key): the highest
+    roster version and its SHA-256, and per log verifier key the last signed checkpoint.
+
+    In memory (``AuditState()``) or in a JSON file (`AuditState.open`, which holds a lock for
+    the whole check so two runs never interleave). File format::
+
+        {"format": "amanat.audit-state/v1",
+         "organizations": {"<org vkey>": {
+             "roster": {"version": N, "sha256": "<hex of the roster text>"},
+             "logs": {"<log vkey>": {"checkpoint": "<signed checkpoint>"}}}}}
+    """
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = path
+        self._organizations: dict[str, _OrgRecord] = {}
+
+    def __repr__(self) -> str:
+        return f"AuditState(path={self.path!r}, organizations={len(self._organizations)})"
+
+    @classmethod
+    @contextlib.contextmanager
+    def open(cls, path: Path | str) -> Iterator[AuditState]:
+        """Lock ``path`` (a sibling ``.lock`` file), load it (absent: empty) and yield it."""
+        state = cls(Path(path))
+        assert state.path is not None
+        lock_path = state.path.with_name(state.path.name + ".lock")
+        try:
+            state.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:
+            raise AuditStateError(f"cannot lock the audit state {path}: {exc.strerror}") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            state._organizations = _read_state(state.path)
+            yield state
+        finally:
+            os.close(fd)
+
+    def roster_seen(self, org_vkey: str) -> tuple[int, bytes] | None:
+        """The highest roster version seen for this organization and its text's SHA-256."""
+        record = self._organizations.get(org_vkey)
+        return None if record is None else (record.roster_version, record.roster_sha256)
+
+    def checkpoint_seen(self, org_vkey: str, log_vkey: str) -> str | None:
+        """The last signed checkpoint seen from this organization's log ``log_vkey``."""
+        record = self._organizations.get(org_vkey)
+        return None if record is None else record.checkpoints.get(log_vkey)
+
+    def record(
+        self,
+        org_vkey: str,
+        roster_version: int,
+        roster_sha256: bytes,
+        log_vkey: str,
+        signed_checkpoint: str,
+    ) -> None:
+        """Remember a verified roster and checkpoint (and write the file, if any).
+
+        Callers record only what they checked: a roster no older than the one seen, and a
+        checkpoint proved consistent with the one seen.
+        """
+        record = self._organizations.get(org_vkey)
+        if record is None:
+            record = _OrgRecord(roster_version, roster_sha256)
+            self._organizations[org_vkey] = record
+        record.roster_version, record.roster_sha256 = roster_version, roster_sha256
+        record.checkpoints[log_vkey] = signed_checkpoint
+        self.save()
+
+    def save(self) -> None:
+        """Write the state file atomically, mode 0600 (no-op for an in-memory state)."""
+        if self.path is None:
+            return
+        document = {
+            "format": STATE_FORMAT,
+            "organizations": {
+                org: {
+                    "roster": {
+                        "version": record.roster_version,
+                        "sha256": record.roster_sha256.hex(),
+                    },
+                    "logs": {
+                        log: {"checkpoint": text}
+                        for log, text in sorted(record.checkpoints.items())
+                    },
+                }
+                for org, record in sorted(self._organizations.items())
+            },
+        }
+        data = (json.dumps(document, indent=1, sort_keys=True, ensure_ascii=False) + "\n").encode()
+        try:
+            write_private_file(self.path, data)
+        except OSError as exc:
+            raise AuditStateError(
+                f"cannot write the audit state {self.path}: {exc.strerror}"
+            ) from None
+
+
+def _read_state(path: Path) -> dict[str, _OrgRecord]:
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return {}
+    except OSError as exc:
+        raise AuditStateError(f"cannot read the audit state {path}: {exc.strerror}") from None
+    damaged = AuditStateError(
+        f"the audit state {path} is damaged; keep it as evidence and start a new one only if "
+        "you trust the log's history"
+    )
+    try:
+        document: Any = json.loads(raw)
+    except ValueError:
+        raise damaged from None
+    if not isinstance(document, dict) or document.get("format") != STATE_FORMAT:
+        raise damaged
+    organizations = document.get("organizations")
+    if not isinstance(organizations, dict):
+        raise damaged
+    result: dict[str, _OrgRecord] = {}
+    for org, entry in organizations.items():
+        if not isinstance(entry, dict):
+            raise damaged
+        roster, logs = entry.get("roster"), entry.get("logs")
+        if not isinstance(roster, dict) or not isinstance(logs, dict):
+            raise damaged
+        version, digest = roster.get("version"), roster.get("sha256")
+        if type(version) is not int or version < 1:
+            raise damaged
+        if not isinstance(digest, str) or len(digest) != 64:
+            raise damaged
+        try:
+            digest_bytes = bytes.fromhex(digest)
+        except ValueError:
+            raise damaged from None
+        checkpoints: dict[str, str] = {}
+        for log, item in logs.items():
+            if not isinstance(item, dict) or not isinstance(item.get("checkpoint"), str):
+                raise damaged
+            checkpoints[log] = item["checkpoint"]
+        result[org] = _OrgRecord(version, digest_bytes, checkpoints)
+    return result
+
+
+# --- shared checks ------------------------------------------------------------------------------
+
+
+class _Refused(Exception):
+    """Internal: a check failed with this finding and one-line reason."""
+
+    def __init__(self, finding: Finding, reason: str, first_bad: int | None = None) -> None:
+        super().__init__(reason)
+        self.finding = finding
+        self.reason = reason
+        self.first_bad = first_bad
+
+
+def _verified_roster(roster_text: str, org_vkey: str, state: RosterState | None) -> Roster:
+    try:
+        return verify_roster(roster_text, org_vkey, state=state)
+    except RosterRollbackError as exc:
+        raise _Refused(Finding.ROSTER_ROLLBACK, str(exc)) from None
+    except RosterError as exc:
+        raise _Refused(Finding.BAD_ROSTER, str(exc)) from None
+
+
+def _log_verifier(roster: Roster) -> tuple[str, Verifier]:
+    if roster.log_vkey is None:
+        raise _Refused(
+            Finding.NO_LOG_KEY,
+            f"roster version {roster.version} names no audit log key, so no checkpoint can "
+            "be trusted",
+        )
+    return roster.log_vkey, Verifier.from_vkey(roster.log_vkey)
+
+
+def _open_signed(text: str, verifier: Verifier, what: str) -> Checkpoint:
+    try:
+        return open_checkpoint(text, verifier, verifier.name)
+    except UnverifiedNoteError:
+        raise _Refused(
+            Finding.BAD_SIGNATURE,
+            f"{what} is not signed by the log key {verifier.name} ({verifier.key_id.hex()}) "
+            "that the roster names",
+        ) from None
+    except (NoteError, CheckpointError) as exc:
+        raise _Refused(Finding.MALFORMED_CHECKPOINT, f"{what}: {exc}") from None
+
+
+def _check_extends(source: LogSource, old: Checkpoint, new: Checkpoint, seen: str) -> None:
+    """Refuse unless the tree of ``new`` provably extends the tree of ``old``."""
+    if new.size < old.size:
+        raise _Refused(
+            Finding.ROLLBACK,
+            f"the log now shows {new.size} entries, fewer than the {old.size} of the "
+            f"checkpoint {seen}",
+        )
+    if new.size == old.size:
+        if new.root_hash != old.root_hash:
+            raise _Refused(
+                Finding.FORK,
+                f"the log signed two different roots for size {new.size}: "
+                f"{_b64(old.root_hash)} ({seen}) and {_b64(new.root_hash)} (now)",
+            )
+        return
+    if old.size == 0:
+        return  # every tree extends the empty tree
+    proof = source.consistency_proof(old.size, new.size)
+    try:
+        verify_consistency(old.size, new.size, old.root_hash, new.root_hash, proof)
+    except MerkleError as exc:
+        raise _Refused(
+            Finding.REWRITTEN_HISTORY,
+            f"the log at size {new.size} cannot prove it extends the checkpoint {seen} "
+            f"at size {old.size}: {exc}",
+        ) from None
+
+
+# --- the whole log ------------------------------------------------------------------------------
+
+
+def verify_log(
+    source: LogSource,
+    org_vkey: str,
+    *,
+    state: AuditState | None = None,
+    full: bool = False,
+    page_size: int = DEFAULT_PAGE_SIZE,
+) -> AuditVerdict:
+    """Check the log behind ``source`` against the pinned organization key ``org_vkey``.
+
+    Fetches and verifies the roster (no rollback below what ``state`` remembers), takes the
+    log key from it, verifies the latest checkpoint's signature and its consistency with the
+    checkpoint ``state`` remembers for that log; with ``full``, fetches every entry (in pages
+    of ``page_size``), recomputes the root and parses every entry as canonical event text.
+    On success ``state`` (if given) remembers the new roster and checkpoint; on failure it
+    keeps what it had. Errors raised by ``source`` propagate; AuditStateError when the state
+    holds a checkpoint that no longer verifies under the roster's log key.
+    """
+    if page_size < 1:
+        raise ValueError("page_size must be at least 1")
+    progress = _Progress()
+    try:
+        notes = _audit(source, org_vkey, state, full, page_size, progress)
+    except _Refused as refused:
+        return AuditVerdict(
+            refused.finding,
+            refused.reason,
+            progress.log_vkey,
+            progress.roster_version,
+            progress.latest,
+            progress.signed,
+            progress.previous,
+            progress.previous_size,
+            None,
+            refused.first_bad,
+        )
+    return AuditVerdict(
+        Finding.OK,
+        "; ".join(notes),
+        progress.log_vkey,
+        progress.roster_version,
+        progress.latest,
+        progress.signed,
+        progress.previous,
+        progress.previous_size,
+        progress.latest.size if full and progress.latest is not None else None,
+    )
+
+
+@dataclass
+class _Progress:
+    """What `verify_log` established before it stopped, for the verdict."""
+
+    log_vkey: str | None = None
+    roster_version: int | None = None
+    latest: Checkpoint | None = None
+    signed: str | None = None
+    previous: str | None = None
+    previous_size: int | None = None
+
+
+def _audit(
+    source: LogSource,
+    org_vkey: str,
+    state: AuditState | None,
+    full: bool,
+    page_size: int,
+    progress: _Progress,
+) -> list[str]:
+    roster_state = RosterState()
+    seen_roster = None if state is None else state.roster_seen(org_vkey)
+    if seen_roster is not None:
+        roster_state.check_and_update(org_vkey, seen_roster[0], text_sha256=seen_roster[1])
+    roster = _verified_roster(source.roster_text(), org_vkey, roster_state)
+    progress.roster_version = roster.version
+    log_vkey, verifier = _log_verifier(roster)
+    progress.log_vkey = log_vkey
+    signed = source.checkpoint()
+    progress.signed = signed
+    latest = _open_signed(signed, verifier, "the latest checkpoint")
+    progress.latest = latest
+    notes: list[str] = []
+    previous = None if state is None else state.checkpoint_seen(org_vkey, log_vkey)
+    if previous is not None:
+        try:
+            seen = open_checkpoint(previous, verifier, verifier.name)
+        except (NoteError, CheckpointError) as exc:
+            raise AuditStateError(
+                f"the audit state holds a checkpoint of {verifier.name} that does not "
+                f"verify: {exc}"
+            ) from None
+        progress.previous, progress.previous_size = previous, seen.size
+        _check_extends(source, seen, latest, f"seen before (size {seen.size})")
+        notes.append(f"consistent with size {seen.size} seen before")
+    elif state is not None:
+        notes.append("first checkpoint seen from this log")
+    if full:
+        _check_entries(source, latest, page_size)
+        notes.append(f"all {latest.size} entries re-hashed")
+    if state is not None:
+        digest = hashlib.sha256(roster.format().encode("utf-8")).digest()
+        state.record(org_vkey, roster.version, digest, log_vkey, signed)
+    return notes
+
+
+def _fetch_leaf_hashes(
+    source: LogSource, size: int, page_size: int
+) -> tuple[bytearray, int | None]:
+    """Every entry's leaf hash, concatenated; and the first entry that is not canonical."""
+    leaves = bytearray()
+    first_malformed: int | None = None
+    count = 0
+    while count < size:
+        end = min(size, count + page_size)
+        page = source.entries(count, end)
+        if not page:
+            raise _Refused(
+                Finding.ENTRIES_MISMATCH,
+                f"the server returned no entries from index {count}, but the checkpoint "
+                f"has {size}",
+                count,
+            )
+        if len(page) > end - count:
+            raise _Refused(
+                Finding.ENTRIES_MISMATCH,
+                f"the server returned {len(page)} entries for the {end - count} from index "
+                f"{count}",
+                count,
+            )
+        for entry in page:
+            leaves += leaf_hash(entry)
+            if first_malformed is None:
+                try:
+                    parse_event(entry)
+                except EventError:
+                    first_malformed = count
+            count += 1
+    return leaves, first_malformed
+
+
+def _prefix_root(leaves: bytearray, size: int) -> bytes:
+    return root_hash(bytes(leaves[i * HASH_SIZE : (i + 1) * HASH_SIZE]) for i in range(size))
+
+
+def _first_divergence(source: LogSource, leaves: bytearray, checkpoint: Checkpoint) -> int | None:
+    """The first entry index whose prefix of the served entries the signed tree lacks.
+
+    A prefix that is in the signed tree has a consistency proof to it; one that is not has none
+    (unless SHA-256 collides). Prefixes are monotone, so bisect: O(log n) proofs. This only
+    locates a mismatch already established, so a server that refuses a proof leaves the place
+    unknown (None) rather than failing the check.
+    """
+    low, high = 0, checkpoint.size  # the first `low` entries are in the tree, `high` are not
+    while high - low > 1:
+        middle = (low + high) // 2
+        try:
+            proof = source.consistency_proof(middle, checkpoint.size)
+        except Exception:
+            return None
+        try:
+            verify_consistency(
+                middle, checkpoint.size, _prefix_root(leaves, middle), checkpoint.root_hash, proof
+            )
+        except MerkleError:
+            high = middle
+        else:
+            low = middle
+    return high - 1
+
+
+def _check_entries(source: LogSource, checkpoint: Checkpoint, page_size: int) -> None:
+    leaves, first_malformed = _fetch_leaf_hashes(source, checkpoint.size, page_size)
+    if _prefix_root(leaves, checkpoint.size) != checkpoint.root_hash:
+        first_bad = _first_divergence(source, leaves, checkpoint)
+        where = (
+            f"; entry {first_bad} is the first that the signed tree does not contain"
+            if first_bad is not None
+            else ""
+        )
+        raise _Refused(
+            Finding.ENTRIES_MISMATCH,
+            f"the {checkpoint.size} entries served do not hash to the signed root "
+            f"{_b64(checkpoint.root_hash)}{where}",
+            first_bad,
+        )
+    if first_malformed is not None:
+        raise _Refused(
+            Finding.MALFORMED_ENTRY,
+            f"entry {first_malformed} is in the signed tree but is not canonical event text",
+            first_malformed,
+        )
+
+
+# --- witness receipts ---------------------------------------------------------------------------
+
+
+def receipt_file_text(entry: str | bytes, receipt: str) -> str:
+    """The receipt file for a submission: the server's tlog-proof ``receipt`` with the
+    submission's log ``entry`` (canonical event text) in its ``extra`` line.
+
+    Raises ReceiptError if ``receipt`` is malformed or already carries other extra data, and
+    EventError if ``entry`` is not a submission event. Nothing is verified here: call
+    `verify_submission_receipt` before relying on it.
+    """
+    data = entry.encode("utf-8") if isinstance(entry, str) else bytes(entry)
+    event = parse_event(data)
+    if event.kind != KIND_SUBMISSION:
+        raise EventError(f"a receipt is for a submission, not a {event.kind} event")
+    parsed = Receipt.parse(receipt)
+    if parsed.extra is not None and parsed.extra != data:
+        raise ReceiptError("the receipt already carries other extra data")
+    return Receipt(parsed.index, parsed.proof, parsed.checkpoint, data).format()
+
+
+def verify_submission_receipt(
+    receipt_text: str,
+    org_vkey: str,
+    roster_text: str,
+    *,
+    source: LogSource | None = None,
+) -> ReceiptVerdict:
+    """Check a receipt file (see the module docstring) for a submission.
+
+    Offline: the roster verifies under ``org_vkey`` (no state is kept: a witness keeps no
+    trace); the receipt carries a canonical submission entry, which its inclusion proof puts
+    at its index in a checkpoint signed by the log key the roster names. Online (``source``):
+    also the log's latest checkpoint verifies and provably extends the receipt's checkpoint.
+    Errors raised by ``source`` propagate.
+    """
+    index: int | None = None
+    event: Event | None = None
+    checkpoint: Checkpoint | None = None
+    latest: Checkpoint | None = None
+    signed_latest: str | None = None
+    try:
+        roster = _verified_roster(roster_text, org_vkey, None)
+        _, verifier = _log_verifier(roster)
+        try:
+            parsed = Receipt.parse(receipt_text)
+        except ReceiptError as exc:
+            raise _Refused(Finding.MALFORMED_RECEIPT, str(exc)) from None
+        index = parsed.index
+        if parsed.extra is None:
+            raise _Refused(
+                Finding.MALFORMED_RECEIPT,
+                "the receipt carries no log entry (no 'extra' line), so it proves nothing "
+                "about a submission",
+            )
+        try:
+            event = parse_event(parsed.extra)
+        except EventError as exc:
+            raise _Refused(Finding.NOT_A_SUBMISSION, f"the receipt's entry: {exc}") from None
+        if event.kind != KIND_SUBMISSION:
+            raise _Refused(
+                Finding.NOT_A_SUBMISSION, f"the receipt's entry is a {event.kind} event"
+            )
+        checkpoint = _open_signed(parsed.checkpoint, verifier, "the receipt's checkpoint")
+        try:
+            verify_receipt(receipt_text, parsed.extra, verifier, verifier.name)
+        except MerkleError as exc:
+            raise _Refused(
+                Finding.NOT_INCLUDED,
+                f"the inclusion proof does not put this submission at index {index} of the "
+                f"signed tree of size {checkpoint.size}: {exc}",
+            ) from None
+        if source is not None:
+            signed_latest = source.checkpoint()
+            latest = _open_signed(signed_latest, verifier, "the log's latest checkpoint")
+            _check_extends(
+                source, checkpoint, latest, f"in the receipt (size {checkpoint.size})"
+            )
+    except _Refused as refused:
+        return ReceiptVerdict(
+            refused.finding, refused.reason, index, event, checkpoint, latest, signed_latest
+        )
+    return ReceiptVerdict(Finding.OK, "", index, event, checkpoint, latest, signed_latest)

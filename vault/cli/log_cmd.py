@@ -1,0 +1,229 @@
+"""`amanat audit verify` and `amanat receipt verify`: hold the server to its audit log.
+
+Protects DESIGN guarantee 4 from the outside: an auditor who pins the organization key
+detects a log that was rolled back, forked or rewritten, or whose entries were edited, and a
+witness can check offline that their receipt proves their submission. The checks live in
+``vault.audit``; this module parses arguments, talks to the server and formats the verdict.
+
+Exit status: 0 when everything verified (one ``ok: ...`` line on stdout); 1 when the log or
+the receipt failed a check (``amanat: <finding>: <reason>`` on stderr); 2 when nothing could
+be checked (server unreachable or refusing, unreadable file, damaged state file).
+"""
+
+from __future__ import annotations
+
+import argparse
+import binascii
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from keys.roster import MAX_ROSTER_BYTES
+from vault.audit import (
+    AuditState,
+    AuditStateError,
+    AuditVerdict,
+    LogSource,
+    verify_log,
+    verify_submission_receipt,
+)
+from vault.cli.common import CLIError, atomic_output, open_input
+from vault.tlog import note
+
+if TYPE_CHECKING:
+    from vault.client import VaultClient
+
+FAILED = 1
+UNCHECKED = 2
+MAX_RECEIPT_BYTES = 64 * 1024
+EVIDENCE_FORMAT = "amanat.audit-evidence/v1"
+
+_T = TypeVar("_T")
+
+
+class _ServerSource:
+    """`vault.audit.LogSource` over a `VaultClient`, turning its failures into one-liners."""
+
+    def __init__(self, client: VaultClient) -> None:
+        self._client = client
+
+    def _call(self, what: str, call: Callable[[], _T]) -> _T:
+        from vault.client import ClientError, TransportError
+
+        try:
+            return call()
+        except ClientError as exc:
+            raise CLIError(f"the server refused {what}: {exc.message}", UNCHECKED) from None
+        except TransportError as exc:
+            raise CLIError(str(exc), UNCHECKED) from None
+        except (KeyError, TypeError, ValueError, binascii.Error):
+            raise CLIError(f"the server sent a malformed answer for {what}", UNCHECKED) from None
+
+    def roster_text(self) -> str:
+        return self._call("the roster", self._client.roster_text)
+
+    def checkpoint(self) -> str:
+        return self._call("the latest checkpoint", self._client.checkpoint)
+
+    def entries(self, start: int, end: int) -> list[bytes]:
+        return self._call(f"entries {start} to {end}", lambda: self._client.entries(start, end))
+
+    def consistency_proof(self, old: int, new: int) -> list[bytes]:
+        return self._call(
+            f"a consistency proof from size {old} to {new}",
+            lambda: self._client.consistency_proof(old, new),
+        )
+
+
+def _client(server: str, proxy: str | None) -> VaultClient:
+    from vault.client import TransportError, VaultClient
+
+    try:
+        return VaultClient(server, proxy=proxy, timeout=60.0)
+    except TransportError as exc:
+        raise CLIError(str(exc), UNCHECKED) from None
+
+
+def _check_org(org_vkey: str) -> None:
+    try:
+        note.Verifier.from_vkey(org_vkey)
+    except note.NoteError as exc:
+        raise CLIError(f"--org is not a verifier key: {exc}", UNCHECKED) from None
+
+
+def _read_text(path: str, what: str, limit: int) -> str:
+    try:
+        with open_input(path) as f:
+            data = f.read(limit + 1)
+    except CLIError as exc:
+        raise CLIError(str(exc), UNCHECKED) from None
+    if len(data) > limit:
+        raise CLIError(f"{path}: too large for a {what}", UNCHECKED)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise CLIError(f"{path}: the {what} is not UTF-8 text", UNCHECKED) from None
+
+
+def _write_evidence(path: str, verdict: AuditVerdict) -> None:
+    document = {
+        "format": EVIDENCE_FORMAT,
+        "finding": verdict.finding.value,
+        "reason": verdict.reason,
+        "log_vkey": verdict.log_vkey,
+        "previous_checkpoint": verdict.previous,
+        "latest_checkpoint": verdict.signed_checkpoint,
+    }
+    with atomic_output(path) as out:
+        out.write((json.dumps(document, indent=1, ensure_ascii=False) + "\n").encode("utf-8"))
+
+
+def cmd_audit_verify(args: argparse.Namespace) -> int:
+    _check_org(args.org)
+    with _client(args.server, args.proxy) as client:
+        source: LogSource = _ServerSource(client)
+        try:
+            if args.state is None:
+                verdict = verify_log(source, args.org, full=args.full)
+            else:
+                with AuditState.open(args.state) as state:
+                    verdict = verify_log(source, args.org, state=state, full=args.full)
+        except AuditStateError as exc:
+            raise CLIError(str(exc), UNCHECKED) from None
+    if not verdict.ok:
+        if args.evidence is not None:
+            _write_evidence(args.evidence, verdict)
+        raise CLIError(verdict.summary(), FAILED)
+    print(verdict.summary())
+    return 0
+
+
+def cmd_receipt_verify(args: argparse.Namespace) -> int:
+    _check_org(args.org)
+    if args.server is None and args.roster is None:
+        raise CLIError("give --server URL, or --roster FILE to check offline", UNCHECKED)
+    receipt_text = _read_text(args.file, "receipt", MAX_RECEIPT_BYTES)
+    roster_text = (
+        None if args.roster is None else _read_text(args.roster, "roster", MAX_ROSTER_BYTES)
+    )
+    if args.server is None:
+        assert roster_text is not None
+        verdict = verify_submission_receipt(receipt_text, args.org, roster_text)
+    else:
+        with _client(args.server, args.proxy) as client:
+            source = _ServerSource(client)
+            if roster_text is None:
+                roster_text = source.roster_text()
+            verdict = verify_submission_receipt(
+                receipt_text, args.org, roster_text, source=source
+            )
+    if not verdict.ok:
+        raise CLIError(verdict.summary(), FAILED)
+    print(verdict.summary())
+    return 0
+
+
+def register(subparsers: Any) -> None:
+    audit = subparsers.add_parser(
+        "audit",
+        help="check the server's audit log",
+        description="Check the server's audit log against the pinned organization key.",
+    )
+    audit_sub = audit.add_subparsers(dest="audit_command", metavar="COMMAND")
+    audit_sub.required = True
+    verify = audit_sub.add_parser(
+        "verify",
+        help="verify the log's latest checkpoint, its history and (--full) every entry",
+        description=(
+            "Fetch the roster and verify it against the organization key, then the log's "
+            "latest checkpoint against the log key the roster names; with --state, prove it "
+            "extends the checkpoint seen last time (rollback, fork and rewritten history are "
+            "caught); with --full, re-hash every entry. Exit 0: ok; 1: the log failed a "
+            "check; 2: nothing could be checked."
+        ),
+    )
+    verify.add_argument("--server", required=True, metavar="URL", help="the vault server")
+    verify.add_argument("--org", required=True, metavar="VKEY", help="pinned org verifier key")
+    verify.add_argument(
+        "--state",
+        metavar="FILE",
+        type=Path,
+        help="remember the roster and checkpoint seen in FILE and hold the log to them",
+    )
+    verify.add_argument("--full", action="store_true", help="fetch and re-hash every entry")
+    verify.add_argument(
+        "--evidence",
+        metavar="FILE",
+        help="on failure, write the signed checkpoints involved to FILE (JSON)",
+    )
+    verify.add_argument(
+        "--proxy", metavar="URL", help="e.g. socks5h://127.0.0.1:9050 to go through Tor"
+    )
+    verify.set_defaults(func=cmd_audit_verify)
+
+    receipt = subparsers.add_parser(
+        "receipt",
+        help="check a submission receipt",
+        description="Check a submission receipt against the pinned organization key.",
+    )
+    receipt_sub = receipt.add_subparsers(dest="receipt_command", metavar="COMMAND")
+    receipt_sub.required = True
+    check = receipt_sub.add_parser(
+        "verify",
+        help="verify that a receipt proves its submission is in the log",
+        description=(
+            "Verify that the receipt proves its submission entry is in a tree signed by the "
+            "log key named in the organization's roster (from --roster FILE offline, or from "
+            "--server). With --server, also check that the log's latest checkpoint still "
+            "extends the receipt's. Nothing is written to disk."
+        ),
+    )
+    check.add_argument("file", metavar="FILE", help="the receipt file")
+    check.add_argument("--org", required=True, metavar="VKEY", help="pinned org verifier key")
+    check.add_argument("--server", metavar="URL", help="check the log's current state too")
+    check.add_argument("--roster", metavar="FILE", help="signed roster file (for offline checks)")
+    check.add_argument(
+        "--proxy", metavar="URL", help="e.g. socks5h://127.0.0.1:9050 to go through Tor"
+    )
+    check.set_defaults(func=cmd_receipt_verify)
