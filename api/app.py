@@ -22,13 +22,32 @@ import anyio
 import anyio.to_thread
 from fastapi import FastAPI
 
-from api.errors import CatchAllMiddleware, SecurityHeadersMiddleware, install_error_handlers
+from api.errors import (
+    BodyLimitMiddleware,
+    CatchAllMiddleware,
+    SecurityHeadersMiddleware,
+    install_error_handlers,
+)
 from api.routes import investigator, log, witness
 from api.settings import Settings
 from vault.service.service import VaultService
 from vault.service.setup import OpenedVault, open_vault
 
 API_VERSION = "1"
+# JSON bodies (challenges, tokens, mailbox secrets) are tiny; sealed files and rosters are
+# streamed by their routes under their own limits.
+SMALL_BODY_BYTES = 64 * 1024
+
+
+def streams_its_body(method: str, path: str) -> bool:
+    """Whether a route reads its body itself, counting it against a configured limit."""
+    if method == "POST" and path == "/api/v1/submissions":
+        return True
+    if method == "PATCH" and path.startswith("/api/v1/uploads/"):
+        return True
+    if method in ("PUT", "POST") and path == "/api/v1/roster":
+        return True
+    return method == "POST" and path.startswith("/api/v1/mailboxes/")
 logger = logging.getLogger("amanat.server")
 
 
@@ -81,6 +100,7 @@ def create_app(settings: Settings, service: VaultService | None = None) -> FastA
     app.include_router(log.router)
     # Added last = outermost: headers go on every response, including generic 500s.
     app.add_middleware(CatchAllMiddleware)
+    app.add_middleware(BodyLimitMiddleware, limit=SMALL_BODY_BYTES, streaming=streams_its_body)
     app.add_middleware(SecurityHeadersMiddleware)
     return app
 

@@ -8,6 +8,7 @@ it passes the limit, with nothing kept.
 
 from __future__ import annotations
 
+import anyio
 import anyio.to_thread
 from fastapi import Request
 from starlette.requests import ClientDisconnect
@@ -32,12 +33,34 @@ class BodyInterrupted(Exception):
     """The client went away before sending the whole body (its bytes may be kept)."""
 
 
+def interrupted(exc: BodyInterrupted, advice: str) -> ApiError:
+    """The answer to a body that stopped arriving (408 when it stalled, else 400)."""
+    if isinstance(exc, BodyStalled):
+        return ApiError(408, f"no data arrived for too long; {advice}")
+    return ApiError(400, f"the body was cut off; {advice}")
+
+
+class BodyStalled(BodyInterrupted):
+    """No byte of the body arrived for the idle timeout (the connection is given up)."""
+
+
 async def stream_body(request: Request, appender: Appender) -> None:
     """Write the request body through ``appender``. Raises TooLargeError (appender aborted)
-    or BodyInterrupted (appender untouched: the caller commits or aborts)."""
+    or BodyInterrupted / BodyStalled (appender untouched: the caller commits or aborts)."""
+    idle: float = request.app.state.settings.body_idle_seconds
     pending = bytearray()
+    chunks = request.stream().__aiter__()
     try:
-        async for chunk in request.stream():
+        while True:
+            try:
+                with anyio.fail_after(idle):
+                    chunk = await chunks.__anext__()
+            except StopAsyncIteration:
+                break
+            except TimeoutError:
+                if pending:
+                    await anyio.to_thread.run_sync(appender.write, bytes(pending))
+                raise BodyStalled from None
             pending += chunk
             if len(pending) >= WRITE_BYTES:
                 data = bytes(pending)

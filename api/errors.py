@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -22,6 +23,7 @@ from vault.service.auth import AuthError, BusyError
 from vault.service.mailbox import MailboxSecretError
 from vault.service.rosterview import RosterRejected
 from vault.service.service import (
+    BusyUploadsError,
     ForbiddenError,
     LogRangeError,
     NoOrgKeyError,
@@ -33,9 +35,12 @@ from vault.store import ConflictError, NotFoundError
 
 logger = logging.getLogger("amanat.server")
 
+API_CSP = b"default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+# For pages served outside /api/ (the witness page): its own origin only, never a third party.
+PAGE_CSP = b"default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+API_PREFIXES = ("/api/", "/openapi.json")
+
 API_SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
-    (b"content-security-policy",
-     b"default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"),
     (b"referrer-policy", b"no-referrer"),
     (b"x-content-type-options", b"nosniff"),
     (b"x-frame-options", b"DENY"),
@@ -75,6 +80,7 @@ _STATUS: tuple[tuple[type[Exception], int], ...] = (
     (AuthError, 401),
     (NoRosterError, 503),
     (NoOrgKeyError, 503),
+    (BusyUploadsError, 503),
     (LogRangeError, 400),
 )
 
@@ -121,24 +127,31 @@ def install_error_handlers(app: FastAPI) -> None:
 
 
 class SecurityHeadersMiddleware:
-    """Adds the security headers to every HTTP response and drops any Server/Date header."""
+    """Adds the security headers to every HTTP response and drops any Server/Date header.
+
+    API responses get ``API_CSP`` (``default-src 'none'``); anything else (a static page)
+    gets ``PAGE_CSP`` (``default-src 'self'``)."""
 
     def __init__(self, app: ASGIApp,
                  headers: tuple[tuple[bytes, bytes], ...] = API_SECURITY_HEADERS) -> None:
         self.app = app
         self.headers = headers
-        self._names = {name for name, _ in headers} | {b"server", b"date"}
+        self._names = {name for name, _ in headers} | {
+            b"server", b"date", b"content-security-policy"}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
 
+        path: str = scope.get("path", "")
+        csp = API_CSP if path.startswith(API_PREFIXES) else PAGE_CSP
+
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 kept = [(k, v) for k, v in message.get("headers", [])
                         if k.lower() not in self._names]
-                message["headers"] = kept + list(self.headers)
+                message["headers"] = [*kept, *self.headers, (b"content-security-policy", csp)]
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
@@ -170,6 +183,57 @@ class CatchAllMiddleware:
             if not started:
                 response = error_response(500, "internal error")
                 await response(scope, receive, send)
+
+
+class _BodyTooLarge(StarletteHTTPException):
+    """Raised while reading a capped body; FastAPI passes HTTP exceptions through."""
+
+
+class BodyLimitMiddleware:
+    """Caps request bodies at ``limit`` bytes, except on the routes that stream their body
+    to disk under their own, larger limits (``streaming(method, path)``). A declared
+    Content-Length past the cap is refused before reading; an undeclared body is counted."""
+
+    def __init__(self, app: ASGIApp, limit: int,
+                 streaming: Callable[[str, str], bool]) -> None:
+        self.app = app
+        self.limit = limit
+        self.streaming = streaming
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or self.streaming(scope["method"], scope["path"]):
+            await self.app(scope, receive, send)
+            return
+        refusal = f"request bodies here are at most {self.limit} bytes"
+        too_large = error_response(413, refusal)
+        for name, value in scope.get("headers", []):
+            if name == b"content-length" and (not value.isdigit() or int(value) > self.limit):
+                await too_large(scope, receive, send)
+                return
+        received = 0
+
+        async def counting_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.limit:
+                    raise _BodyTooLarge(413, refusal)
+            return message
+
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, counting_receive, tracking_send)
+        except _BodyTooLarge:
+            if not started:
+                await too_large(scope, receive, send)
 
 
 def json_error_schema() -> dict[str, Any]:

@@ -34,16 +34,19 @@ class Settings:
     max_reply_bytes: int = 16 * MIB
     max_roster_bytes: int = 1 * MIB
     upload_ttl_hours: int = 24
+    max_open_uploads: int = 1000
     challenge_ttl_seconds: float = 60.0
     token_ttl_seconds: float = 900.0
     sweep_interval_seconds: float = 600.0
+    body_idle_seconds: float = 120.0
 
     def __post_init__(self) -> None:
         for name in ("max_submission_bytes", "max_reply_bytes", "max_roster_bytes",
-                     "upload_ttl_hours"):
+                     "upload_ttl_hours", "max_open_uploads"):
             if int(getattr(self, name)) < 1:
                 raise SettingsError(f"{name} must be at least 1")
-        for name in ("challenge_ttl_seconds", "token_ttl_seconds", "sweep_interval_seconds"):
+        for name in ("challenge_ttl_seconds", "token_ttl_seconds", "sweep_interval_seconds",
+                     "body_idle_seconds"):
             if float(getattr(self, name)) <= 0:
                 raise SettingsError(f"{name} must be positive")
         if not 0 <= self.port <= 65535:
@@ -55,6 +58,7 @@ class Settings:
             max_reply_bytes=self.max_reply_bytes,
             max_roster_bytes=self.max_roster_bytes,
             upload_ttl_hours=self.upload_ttl_hours,
+            max_open_uploads=self.max_open_uploads,
         )
 
     @classmethod

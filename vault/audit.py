@@ -68,6 +68,7 @@ __all__ = [
     "Finding",
     "LogSource",
     "ReceiptVerdict",
+    "check_consistent",
     "receipt_file_text",
     "verify_log",
     "verify_submission_receipt",
@@ -222,17 +223,17 @@ class AuditState:
     @contextlib.contextmanager
     def open(cls, path: Path | str) -> Iterator[AuditState]:
         """Lock ``path`` (a sibling ``.lock`` file), load it (absent: empty) and yield it."""
-        state = cls(Path(path))
-        assert state.path is not None
-        lock_path = state.path.with_name(state.path.name + ".lock")
+        file_path = Path(path)
+        state = cls(file_path)
+        lock_path = file_path.with_name(file_path.name + ".lock")
         try:
-            state.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            file_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
         except OSError as exc:
             raise AuditStateError(f"cannot lock the audit state {path}: {exc.strerror}") from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
-            state._organizations = _read_state(state.path)
+            state._organizations = _read_state(file_path)
             yield state
         finally:
             os.close(fd)
@@ -416,6 +417,21 @@ def _check_extends(source: LogSource, old: Checkpoint, new: Checkpoint, seen: st
         ) from None
 
 
+def check_consistent(
+    source: LogSource, previous: Checkpoint, latest: Checkpoint
+) -> tuple[Finding, str] | None:
+    """Whether ``latest`` provably extends ``previous`` (both already verified): None if it
+    does, else the finding (ROLLBACK, FORK or REWRITTEN_HISTORY) and a one-line reason.
+
+    Asks ``source`` for a consistency proof only when one is needed; its errors propagate.
+    """
+    try:
+        _check_extends(source, previous, latest, "seen before")
+    except _Refused as refused:
+        return refused.finding, refused.reason
+    return None
+
+
 # --- the whole log ------------------------------------------------------------------------------
 
 
@@ -511,7 +527,7 @@ def _audit(
                 f"verify: {exc}"
             ) from None
         progress.previous, progress.previous_size = previous, seen.size
-        _check_extends(source, seen, latest, f"seen before (size {seen.size})")
+        _check_extends(source, seen, latest, "seen before")
         notes.append(f"consistent with size {seen.size} seen before")
     elif state is not None:
         notes.append("first checkpoint seen from this log")
@@ -524,64 +540,71 @@ def _audit(
     return notes
 
 
-def _fetch_leaf_hashes(
-    source: LogSource, size: int, page_size: int
-) -> tuple[bytearray, int | None]:
-    """Every entry's leaf hash, concatenated; and the first entry that is not canonical."""
-    leaves = bytearray()
+@dataclass
+class _Served:
+    """What the server served for a full check: leaf hashes, in order, and what went wrong."""
+
+    leaves: bytearray = field(default_factory=bytearray)
+    count: int = 0
     first_malformed: int | None = None
-    count = 0
-    while count < size:
-        end = min(size, count + page_size)
-        page = source.entries(count, end)
+    short: str | None = None
+
+
+def _fetch_leaf_hashes(source: LogSource, size: int, page_size: int) -> _Served:
+    """Fetch entries ``[0, size)`` page by page, keeping only their leaf hashes."""
+    served = _Served()
+    while served.count < size:
+        end = min(size, served.count + page_size)
+        page = source.entries(served.count, end)
+        if len(page) > end - served.count:
+            raise _Refused(
+                Finding.ENTRIES_MISMATCH,
+                f"the server returned {len(page)} entries for the {end - served.count} from "
+                f"index {served.count}",
+            )
         if not page:
-            raise _Refused(
-                Finding.ENTRIES_MISMATCH,
-                f"the server returned no entries from index {count}, but the checkpoint "
-                f"has {size}",
-                count,
+            served.short = (
+                f"the server returned no entries from index {served.count}, but the "
+                f"checkpoint has {size}"
             )
-        if len(page) > end - count:
-            raise _Refused(
-                Finding.ENTRIES_MISMATCH,
-                f"the server returned {len(page)} entries for the {end - count} from index "
-                f"{count}",
-                count,
-            )
+            break
         for entry in page:
-            leaves += leaf_hash(entry)
-            if first_malformed is None:
+            served.leaves += leaf_hash(entry)
+            if served.first_malformed is None:
                 try:
                     parse_event(entry)
                 except EventError:
-                    first_malformed = count
-            count += 1
-    return leaves, first_malformed
+                    served.first_malformed = served.count
+            served.count += 1
+    return served
 
 
 def _prefix_root(leaves: bytearray, size: int) -> bytes:
     return root_hash(bytes(leaves[i * HASH_SIZE : (i + 1) * HASH_SIZE]) for i in range(size))
 
 
-def _first_divergence(source: LogSource, leaves: bytearray, checkpoint: Checkpoint) -> int | None:
-    """The first entry index whose prefix of the served entries the signed tree lacks.
+def _first_divergence(source: LogSource, served: _Served, checkpoint: Checkpoint) -> int | None:
+    """The first index where the entries served leave the signed tree, or None if unknown.
 
-    A prefix that is in the signed tree has a consistency proof to it; one that is not has none
-    (unless SHA-256 collides). Prefixes are monotone, so bisect: O(log n) proofs. This only
-    locates a mismatch already established, so a server that refuses a proof leaves the place
-    unknown (None) rather than failing the check.
+    A prefix of the entries that is in the signed tree has a consistency proof to it; one that
+    is not has none (unless SHA-256 collides). Prefixes are monotone, so bisect: O(log n)
+    proofs. The whole of what was served is known not to match; if it was cut short, the first
+    entry not served counts as the first that differs. This only locates a mismatch already
+    established, so a server that refuses a proof leaves the place unknown rather than failing
+    the check.
     """
-    low, high = 0, checkpoint.size  # the first `low` entries are in the tree, `high` are not
+    # The first `low` entries are in the tree; the first `high` are not.
+    low = 0
+    high = served.count + 1 if served.count < checkpoint.size else checkpoint.size
     while high - low > 1:
         middle = (low + high) // 2
         try:
             proof = source.consistency_proof(middle, checkpoint.size)
         except Exception:
             return None
+        prefix_root = _prefix_root(served.leaves, middle)
         try:
-            verify_consistency(
-                middle, checkpoint.size, _prefix_root(leaves, middle), checkpoint.root_hash, proof
-            )
+            verify_consistency(middle, checkpoint.size, prefix_root, checkpoint.root_hash, proof)
         except MerkleError:
             high = middle
         else:
@@ -590,25 +613,24 @@ def _first_divergence(source: LogSource, leaves: bytearray, checkpoint: Checkpoi
 
 
 def _check_entries(source: LogSource, checkpoint: Checkpoint, page_size: int) -> None:
-    leaves, first_malformed = _fetch_leaf_hashes(source, checkpoint.size, page_size)
-    if _prefix_root(leaves, checkpoint.size) != checkpoint.root_hash:
-        first_bad = _first_divergence(source, leaves, checkpoint)
-        where = (
-            f"; entry {first_bad} is the first that the signed tree does not contain"
-            if first_bad is not None
-            else ""
-        )
-        raise _Refused(
-            Finding.ENTRIES_MISMATCH,
+    served = _fetch_leaf_hashes(source, checkpoint.size, page_size)
+    if served.short is not None or (
+        _prefix_root(served.leaves, checkpoint.size) != checkpoint.root_hash
+    ):
+        first_bad = _first_divergence(source, served, checkpoint)
+        problem = served.short or (
             f"the {checkpoint.size} entries served do not hash to the signed root "
-            f"{_b64(checkpoint.root_hash)}{where}",
-            first_bad,
+            f"{_b64(checkpoint.root_hash)}"
         )
-    if first_malformed is not None:
+        if first_bad is not None:
+            problem += f"; entry {first_bad} is the first that the signed tree does not contain"
+        raise _Refused(Finding.ENTRIES_MISMATCH, problem, first_bad)
+    if served.first_malformed is not None:
         raise _Refused(
             Finding.MALFORMED_ENTRY,
-            f"entry {first_malformed} is in the signed tree but is not canonical event text",
-            first_malformed,
+            f"entry {served.first_malformed} is in the signed tree but is not canonical event "
+            "text",
+            served.first_malformed,
         )
 
 
@@ -626,7 +648,7 @@ def receipt_file_text(entry: str | bytes, receipt: str) -> str:
     data = entry.encode("utf-8") if isinstance(entry, str) else bytes(entry)
     event = parse_event(data)
     if event.kind != KIND_SUBMISSION:
-        raise EventError(f"a receipt is for a submission, not a {event.kind} event")
+        raise EventError(f"a receipt is for a submission, not an event of kind {event.kind}")
     parsed = Receipt.parse(receipt)
     if parsed.extra is not None and parsed.extra != data:
         raise ReceiptError("the receipt already carries other extra data")
@@ -673,7 +695,8 @@ def verify_submission_receipt(
             raise _Refused(Finding.NOT_A_SUBMISSION, f"the receipt's entry: {exc}") from None
         if event.kind != KIND_SUBMISSION:
             raise _Refused(
-                Finding.NOT_A_SUBMISSION, f"the receipt's entry is a {event.kind} event"
+                Finding.NOT_A_SUBMISSION,
+                f"the receipt's entry is an event of kind {event.kind}, not a submission",
             )
         checkpoint = _open_signed(parsed.checkpoint, verifier, "the receipt's checkpoint")
         try:
@@ -687,9 +710,7 @@ def verify_submission_receipt(
         if source is not None:
             signed_latest = source.checkpoint()
             latest = _open_signed(signed_latest, verifier, "the log's latest checkpoint")
-            _check_extends(
-                source, checkpoint, latest, f"in the receipt (size {checkpoint.size})"
-            )
+            _check_extends(source, checkpoint, latest, "in the receipt")
     except _Refused as refused:
         return ReceiptVerdict(
             refused.finding, refused.reason, index, event, checkpoint, latest, signed_latest

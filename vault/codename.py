@@ -87,14 +87,6 @@ def new_codename() -> str:
     return _BIP39.generate(strength=_ENTROPY_BITS)
 
 
-def _suggestion(word: str) -> str:
-    # BIP39 English words are unique in their first four letters.
-    if len(word) >= 4:
-        for candidate in _BIP39.wordlist:
-            if candidate.startswith(word[:4]):
-                return f'; did you mean "{candidate}"?'
-    return ""
-
 
 def check_codename(text: str) -> str:
     """Return the canonical form of a typed codename, or raise CodenameError.
@@ -110,9 +102,9 @@ def check_codename(text: str) -> str:
         )
     for position, word in enumerate(words, start=1):
         if word not in _WORDS:
-            raise CodenameError(
-                f'word {position} ("{word}") is not in the word list{_suggestion(word)}'
-            )
+            # The word itself is never echoed: error text ends up on screens, in
+            # screenshots and in terminal scrollback, and each word is part of the secret.
+            raise CodenameError(f"word {position} is not in the word list")
     canonical = " ".join(words)
     if not _BIP39.check(canonical):
         raise CodenameError("checksum failed: a word is mistyped or out of order")

@@ -382,7 +382,8 @@ def checked_receipt(
         if isinstance(exc, WitnessError):
             raise
         raise WitnessError(f"the receipt does not verify: {exc}") from None
-    summary = (f"ok: submission {receipt.id} is entry {proved.index} of the log at size "
+    summary = (f"ok: submission {receipt.id} (sha256 {sha256}, {size} bytes) is entry "
+               f"{proved.index} of the log at size "
                f"{proved.checkpoint.size} (log key named by the server, not checked against "
                "an organization key: pass --org to check it)")
     return ReceiptCheck(text, summary, False)

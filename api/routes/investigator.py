@@ -14,7 +14,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 
 from api.auth import InvestigatorDep, ServiceDep
-from api.bodies import BodyInterrupted, declared_length, stream_body
+from api.bodies import BodyInterrupted, declared_length, interrupted, stream_body
 from api.errors import ApiError, json_error_schema
 from api.models import (
     ChallengeIn,
@@ -112,7 +112,8 @@ async def post_reply(mailbox_id: str, request: Request, who: InvestigatorDep,
     """Leave a sealed reply (age file sealed to the witness's reply recipient) in the
     mailbox ``mailbox_id`` (SHA-256 of the witness's mailbox secret, from the manifest)."""
     length = declared_length(request)
-    upload_id, appender = await anyio.to_thread.run_sync(lambda: service.begin_reply(length))
+    upload_id, appender = await anyio.to_thread.run_sync(
+        lambda: service.begin_reply(length, mailbox_id))
     try:
         try:
             await stream_body(request, appender)
@@ -123,9 +124,9 @@ async def post_reply(mailbox_id: str, request: Request, who: InvestigatorDep,
         digest = appender.sha256()
         reply = await anyio.to_thread.run_sync(
             lambda: service.finish_reply(who, upload_id, mailbox_id, digest))
-    except BodyInterrupted:
+    except BodyInterrupted as exc:
         await anyio.to_thread.run_sync(service.discard_upload, upload_id)
-        raise ApiError(400, "the body was cut off; nothing was stored") from None
+        raise interrupted(exc, "nothing was stored") from None
     except BaseException:
         await anyio.to_thread.run_sync(service.discard_upload, upload_id)
         raise

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Header, Request, Response
 from fastapi.responses import PlainTextResponse, StreamingResponse
 
 from api.auth import ServiceDep
-from api.bodies import BodyInterrupted, declared_length, stream_body
+from api.bodies import BodyInterrupted, declared_length, interrupted, stream_body
 from api.errors import ApiError, json_error_schema
 from api.models import ID_PATTERN, MailboxIn, MailboxOut, ReceiptOut, ReplyOut, UploadOut
 from api.streams import file_chunks
@@ -72,9 +72,9 @@ async def submit(request: Request, service: ServiceDep) -> ReceiptOut:
         digest = appender.sha256()
         receipt = await anyio.to_thread.run_sync(
             lambda: service.finish_submission(upload.id, digest))
-    except BodyInterrupted:
+    except BodyInterrupted as exc:
         await anyio.to_thread.run_sync(service.discard_upload, upload.id)
-        raise ApiError(400, "the body was cut off; nothing was stored") from None
+        raise interrupted(exc, "nothing was stored") from None
     except BaseException:
         await anyio.to_thread.run_sync(service.discard_upload, upload.id)
         raise
@@ -126,9 +126,9 @@ async def append_upload(
         lambda: service.begin_append(upload_id, upload_offset, length))
     try:
         await stream_body(request, appender)
-    except BodyInterrupted:
+    except BodyInterrupted as exc:
         await anyio.to_thread.run_sync(appender.commit)
-        raise ApiError(400, "the body was cut off; ask for the offset and resume") from None
+        raise interrupted(exc, "ask for the offset and resume") from None
     except BaseException:
         await anyio.to_thread.run_sync(appender.abort)
         raise

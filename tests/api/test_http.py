@@ -513,7 +513,12 @@ def test_mailbox_secret_refusals(client: TestClient) -> None:
 # --- privacy and hygiene ----------------------------------------------------------------------
 
 def test_security_headers_everywhere(client: TestClient) -> None:
-    for method, path in [("GET", "/api/v1/roster"), ("GET", "/nope"), ("POST", "/api/v1/roster"),
+    outside = client.get("/nope")
+    assert outside.headers["content-security-policy"].startswith("default-src 'self';")
+    assert "frame-ancestors 'none'" in outside.headers["content-security-policy"]
+    assert outside.headers["referrer-policy"] == "no-referrer"
+    for method, path in [("GET", "/api/v1/roster"), ("GET", "/api/nope"),
+                         ("POST", "/api/v1/roster"),
                          ("DELETE", "/api/v1/roster"), ("GET", "/openapi.json"),
                          ("GET", "/api/v1/log/checkpoint"), ("HEAD", "/api/v1/uploads/x")]:
         assert_security_headers(client.request(method, path))
@@ -560,3 +565,15 @@ def test_openapi_committed_matches_app(client: TestClient) -> None:
     served = client.get("/openapi.json").json()
     assert json.loads(committed.read_text()) == served, (
         "docs/openapi.json is stale: run `python -m api.openapi` to regenerate it")
+
+
+def test_small_bodies_are_capped(client: TestClient) -> None:
+    huge = b'{"key_id": "' + b"0" * 100_000 + b'"}'
+    assert_refused(client.post("/api/v1/auth/challenge", content=huge,
+                               headers={"Content-Type": "application/json"}), 413)
+    chunked = client.post("/api/v1/mailbox", content=iter([huge[:50_000], huge[50_000:]]),
+                          headers={"Content-Type": "application/json"})
+    assert_refused(chunked, 413)
+    assert "at most" in chunked.json()["error"]
+    assert_refused(client.post("/api/v1/uploads", content=b"x" * 70_000), 413)
+    assert_serving(client)

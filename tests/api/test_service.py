@@ -155,3 +155,19 @@ def test_recover_pending_replies(service: VaultService, dev: DevKeys) -> None:
     assert service.log_size() == size + 1
     replies = {r.id: r.log_index for r in service.store.list_replies("cd" * 32)}
     assert replies == {logged_id: index, unlogged_id: size}
+
+
+def test_open_uploads_are_capped(service: VaultService) -> None:
+    from dataclasses import replace
+
+    from vault.service.service import BusyUploadsError
+
+    service.limits = replace(service.limits, max_open_uploads=2)
+    first = service.create_upload()
+    service.create_upload()
+    with pytest.raises(BusyUploadsError):
+        service.create_upload()
+    with pytest.raises(BusyUploadsError):
+        service.begin_reply(None)
+    service.abandon_upload(first.id)
+    service.create_upload()

@@ -57,7 +57,10 @@ def raw_request(server: ServerProcess, request: bytes, *, close_early: bool = Fa
 def assert_json_4xx(status: int | None, headers: dict[str, str], body: bytes) -> None:
     assert status is not None and 400 <= status < 500, (status, body)
     assert body == b"" or "error" in json.loads(body)  # HEAD answers carry no body
-    assert headers.get("content-security-policy", "").startswith("default-src 'none'")
+    csp = headers.get("content-security-policy", "")
+    # default-src 'none' under /api/, 'self' (a future static page) elsewhere.
+    assert csp.startswith(("default-src 'none';", "default-src 'self';")), csp
+    assert "frame-ancestors 'none'" in csp
     assert "server" not in headers and "date" not in headers
 
 
@@ -121,3 +124,25 @@ def test_hostile_requests(small_server: ServerProcess) -> None:
         with VaultClient(server.url) as client:
             assert client.roster_text() == dev.roster_text
     assert b"Traceback" not in server.output()
+
+
+def test_stalled_bodies_are_given_up(server_factory: Callable[..., ServerProcess]) -> None:
+    server = server_factory(env={"AMANAT_BODY_IDLE_SECONDS": "1"})
+    dev = read_dev_keys(server.data_dir)
+    good = dev.seal(b"statement")
+    started = time.monotonic()
+    status, headers, body = raw_request(server, (
+        b"POST /api/v1/submissions HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n"
+        b"Connection: close\r\n\r\n" + good[:100]))
+    assert status == 408 and time.monotonic() - started < 8
+    assert_json_4xx(status, headers, body)
+    assert stored(server.data_dir) == []
+    with VaultClient(server.url) as client:
+        upload_id = client.create_upload()
+        status, _, _ = raw_request(server, (
+            f"PATCH /api/v1/uploads/{upload_id} HTTP/1.1\r\nHost: x\r\nUpload-Offset: 0\r\n"
+            "Content-Length: 5000\r\nConnection: close\r\n\r\n").encode() + good[:100])
+        assert status == 408
+        assert client.upload_offset(upload_id) == 100  # what arrived is kept for resuming
+        client.append(upload_id, 100, good[100:])
+        assert client.finish_upload(upload_id).size == len(good)

@@ -45,12 +45,12 @@ def test_check_normalises_case_and_whitespace() -> None:
         ("abandon " * 13, "a codename has 12 words; this has 13"),
         (
             ZERO_PHRASE.replace("about", "xyz"),
-            'word 12 ("xyz") is not in the word list',
+            'word 12 is not in the word list',
         ),
         (
             "abandon abandon abandon abandon abandon abandon abandn abandon abandon abandon "
             "abandon about",
-            'word 7 ("abandn") is not in the word list; did you mean "abandon"?',
+            'word 7 is not in the word list',
         ),
     ],
 )
@@ -60,10 +60,12 @@ def test_check_explains_what_is_wrong(text: str, message: str) -> None:
     assert str(caught.value) == message
 
 
-def test_unknown_word_without_a_close_match_gets_no_suggestion() -> None:
+def test_error_never_echoes_any_word_of_the_codename() -> None:
+    typo = ZERO_PHRASE.replace("about", "abouy")
     with pytest.raises(CodenameError) as caught:
-        check_codename(ZERO_PHRASE.replace("about", "qqqqqq"))
-    assert "did you mean" not in str(caught.value)
+        check_codename(typo)
+    for word in set(typo.split()) | {"about"}:
+        assert word not in str(caught.value)
 
 
 def test_checksum_catches_swapped_and_wrong_words() -> None:

@@ -24,6 +24,7 @@ from vault.audit import (
     AuditState,
     AuditStateError,
     AuditVerdict,
+    Finding,
     LogSource,
     verify_log,
     verify_submission_receipt,
@@ -92,18 +93,19 @@ def _check_org(org_vkey: str) -> None:
         raise CLIError(f"--org is not a verifier key: {exc}", UNCHECKED) from None
 
 
-def _read_text(path: str, what: str, limit: int) -> str:
+def _read_text(path: str, what: str, limit: int, finding: Finding) -> str:
+    """Read a receipt or roster; a file that cannot be one fails the check (status 1)."""
     try:
         with open_input(path) as f:
             data = f.read(limit + 1)
     except CLIError as exc:
         raise CLIError(str(exc), UNCHECKED) from None
     if len(data) > limit:
-        raise CLIError(f"{path}: too large for a {what}", UNCHECKED)
+        raise CLIError(f"{finding.value}: {path} is larger than any {what}", FAILED)
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
-        raise CLIError(f"{path}: the {what} is not UTF-8 text", UNCHECKED) from None
+        raise CLIError(f"{finding.value}: {path} is not UTF-8 text", FAILED) from None
 
 
 def _write_evidence(path: str, verdict: AuditVerdict) -> None:
@@ -143,9 +145,11 @@ def cmd_receipt_verify(args: argparse.Namespace) -> int:
     _check_org(args.org)
     if args.server is None and args.roster is None:
         raise CLIError("give --server URL, or --roster FILE to check offline", UNCHECKED)
-    receipt_text = _read_text(args.file, "receipt", MAX_RECEIPT_BYTES)
+    receipt_text = _read_text(args.file, "receipt", MAX_RECEIPT_BYTES, Finding.MALFORMED_RECEIPT)
     roster_text = (
-        None if args.roster is None else _read_text(args.roster, "roster", MAX_ROSTER_BYTES)
+        None
+        if args.roster is None
+        else _read_text(args.roster, "roster", MAX_ROSTER_BYTES, Finding.BAD_ROSTER)
     )
     if args.server is None:
         assert roster_text is not None

@@ -96,6 +96,10 @@ class RosterStaleError(RosterRejected):
         super().__init__(message, signature=False)
 
 
+class BusyUploadsError(ServiceError):
+    """Too many uploads are in progress; the witness should retry later."""
+
+
 class NoOrgKeyError(ServiceError):
     """The server was started without an organization key, so it cannot accept rosters."""
 
@@ -108,6 +112,7 @@ class Limits:
     max_reply_bytes: int = 16 * MIB
     max_roster_bytes: int = 1 * MIB
     upload_ttl_hours: int = 24
+    max_open_uploads: int = 1000
     max_page: int = 200
 
 
@@ -258,9 +263,14 @@ class VaultService:
     # --- resumable uploads (witness) ---
     def create_upload(self) -> UploadRecord:
         self.roster()  # refuse early when nothing can be accepted
+        self._check_capacity()
         upload_id = new_id()
         self.store.create_upload(upload_id, hour_text())
         return self.store.get_upload(upload_id)
+
+    def _check_capacity(self) -> None:
+        if self.store.count_uploads() >= self.limits.max_open_uploads:
+            raise BusyUploadsError("too many uploads in progress; try again later")
 
     def upload_status(self, upload_id: str) -> UploadRecord:
         return self.store.get_upload(require_id(upload_id))
@@ -401,8 +411,13 @@ class VaultService:
         return index
 
     # --- replies ---
-    def begin_reply(self, length: int | None) -> tuple[str, Appender]:
-        """Stage a sealed reply body (single request, reply size limit)."""
+    def begin_reply(self, length: int | None, mailbox: str | None = None
+                    ) -> tuple[str, Appender]:
+        """Stage a sealed reply body (single request, reply size limit). ``mailbox``, when
+        given, is checked first so a malformed id is refused before any byte is read."""
+        if mailbox is not None and not is_valid_mailbox_id(mailbox):
+            raise NotFoundError("a mailbox id is 64 lowercase hex digits")
+        self._check_capacity()
         upload_id = new_id()
         self.store.create_upload(upload_id, hour_text())
         try:
@@ -514,6 +529,7 @@ class VaultService:
 
 __all__ = [
     "ADMIN_ROLE",
+    "BusyUploadsError",
     "ForbiddenError",
     "Investigator",
     "Limits",

@@ -139,6 +139,8 @@ class Store(Protocol):
 
     def uploads_touched_before(self, hour: str) -> list[str]: ...
 
+    def count_uploads(self) -> int: ...
+
     # --- sealed submissions ---
     def promote_submission(self, upload_id: str, record: SubmissionRecord) -> None:
         """Move a finished upload into durable blob storage and record it, atomically enough

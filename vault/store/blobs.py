@@ -9,7 +9,7 @@ hostile id cannot name a file outside the data directory.
 File times would tell when a witness submitted: after every write, the access and
 modification times of the file and its directory are set back to the start of the hour
 (``blur_times``). The inode change time cannot be set by a process; deployments that fear
-a disk seizure keep the data directory on an encrypted volume (docs/DEPLOY.md).
+a disk seizure keep the data directory on an encrypted volume.
 """
 
 from __future__ import annotations

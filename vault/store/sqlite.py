@@ -137,6 +137,10 @@ class EmbeddedStore:
             self._write("DELETE FROM uploads WHERE id = ?", (upload_id,))
             self.blobs.delete_staged(upload_id)
 
+    def count_uploads(self) -> int:
+        row = self._one("SELECT COUNT(*) FROM uploads", ())
+        return int(str(row[0])) if row else 0
+
     def uploads_touched_before(self, hour: str) -> list[str]:
         with self._lock:
             rows = self._db.execute(

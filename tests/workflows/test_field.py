@@ -1,0 +1,140 @@
+"""Offline field collection (`seal` with no network, `upload` later) and an upload that
+survives a dropped connection.
+
+The dropped connection is real: a small TCP relay between the witness and the server cuts
+the connection once, in the middle of the upload; `upload` asks the server how much it has
+and resumes from there.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import socket
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.workflows.conftest import World, amanat, base_env, codename_from, \
+    submission_id_from_receipt
+
+CANARY = "CANARY-field-5d1e-never-on-disk-in-clear"
+
+
+def test_seal_offline_then_upload(world: World, tmp_path: Path) -> None:
+    home, tmpdir = tmp_path / "home", tmp_path / "tmp"
+    home.mkdir()
+    tmpdir.mkdir()
+    env = base_env(HOME=str(home), TMPDIR=str(tmpdir), http_proxy="http://127.0.0.1:9",
+                   https_proxy="http://127.0.0.1:9")
+    sealed = home / "testimony.age"
+    result = amanat(["seal", "--roster", str(world.admin / "roster.txt"), "--org",
+                     world.org_vkey, "--statement", "-", "-o", str(sealed)],
+                    cwd=home, env=env, stdin=f"Collected in the field. {CANARY}\n")
+    codename_from(result.stderr)
+    assert sorted(p.name for p in home.iterdir()) == ["testimony.age"]
+    assert list(tmpdir.iterdir()) == []
+    data = sealed.read_bytes()
+    assert data.startswith(b"age-encryption.org/v1\n")
+    assert CANARY.encode() not in data
+    assert os.stat(sealed).st_mode & 0o077 == 0
+
+    receipt = tmp_path / "receipt.txt"
+    uploaded = amanat(["upload", "--server", world.url, "--receipt", str(receipt), str(sealed)],
+                      cwd=tmp_path)
+    assert receipt.read_text("utf-8") == uploaded.stdout
+    assert hashlib.sha256(data).hexdigest() in uploaded.stderr
+    case = tmp_path / "case"
+    world.investigator("a", ["open", submission_id_from_receipt(uploaded.stdout), "-o",
+                             str(case)])
+    assert CANARY in (case / "statement.txt").read_text("utf-8")
+
+
+class DroppingRelay:
+    """Relays TCP to ``target``; once ``drop_after`` bytes went upstream, cuts the
+    connection carrying them (once)."""
+
+    def __init__(self, target: tuple[str, int], drop_after: int) -> None:
+        self.target = target
+        self.drop_after = drop_after
+        self.sent = 0
+        self.dropped = False
+        self.lock = threading.Lock()
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.threads: list[threading.Thread] = []
+        self.closing = False
+
+    def start(self) -> None:
+        thread = threading.Thread(target=self._accept, daemon=True)
+        thread.start()
+        self.threads.append(thread)
+
+    def _accept(self) -> None:
+        while not self.closing:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(self.target)
+            for source, sink, counted in ((client, upstream, True), (upstream, client, False)):
+                thread = threading.Thread(target=self._pipe, args=(source, sink, counted,
+                                                                   client, upstream),
+                                          daemon=True)
+                thread.start()
+                self.threads.append(thread)
+
+    def _pipe(self, source: socket.socket, sink: socket.socket, counted: bool,
+              client: socket.socket, upstream: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                if counted:
+                    with self.lock:
+                        self.sent += len(data)
+                        cut = not self.dropped and self.sent > self.drop_after
+                        if cut:
+                            self.dropped = True
+                    if cut:
+                        for sock in (client, upstream):
+                            with contextlib.suppress(OSError):
+                                sock.shutdown(socket.SHUT_RDWR)
+                        return
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            with contextlib.suppress(OSError):
+                sink.shutdown(socket.SHUT_WR)
+
+    def close(self) -> None:
+        self.closing = True
+        self.listener.close()
+
+
+@pytest.fixture
+def relay(world: World) -> Iterator[DroppingRelay]:
+    port = int(world.url.rsplit(":", 1)[1])
+    relay = DroppingRelay(("127.0.0.1", port), drop_after=1_500_000)
+    relay.start()
+    yield relay
+    relay.close()
+
+
+def test_upload_resumes_after_a_dropped_connection(world: World, tmp_path: Path,
+                                                   relay: DroppingRelay) -> None:
+    blob = os.urandom(3 * 1024 * 1024)
+    (tmp_path / "recording.bin").write_bytes(blob)
+    result = amanat(["submit", "--server", f"http://127.0.0.1:{relay.port}", "--org",
+                     world.org_vkey, "--statement", "-", "--no-reply",
+                     "--keep-metadata", str(tmp_path / "recording.bin")],
+                    cwd=tmp_path, stdin="A recording.\n")
+    assert relay.dropped, "the relay never cut the connection: the test proved nothing"
+    assert "receipt ok" in result.stderr
+    case = tmp_path / "case"
+    world.investigator("a", ["open", submission_id_from_receipt(result.stdout), "-o",
+                             str(case)])
+    (stored,) = (case / "attachments").iterdir()
+    assert stored.read_bytes() == blob

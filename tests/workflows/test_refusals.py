@@ -1,0 +1,108 @@
+"""`amanat submit` refuses, with one line and before anything is sent: a roster signed by
+another key (forged), a roster older than one the witness remembers (rolled back), an
+answers file with problems (every problem on its own line), and an empty testimony."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import httpx
+
+from keys.org import OrgKey
+from keys.roster import RosterState, verify_roster
+from tests.workflows.conftest import ORIGIN, World, amanat, base_env, submission_id_from_receipt
+
+
+def log_size(world: World) -> int:
+    return int(httpx.get(world.url + "/api/v1/log/checkpoint", timeout=10).text.split("\n")[1])
+
+
+def reasons(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if line.startswith("amanat: ")]
+
+
+def submit(world: World, cwd: Path, *extra: str, org: str | None = None,
+           statement: str = "a statement\n"):  # type: ignore[no-untyped-def]
+    return amanat(["submit", "--server", world.url, "--org", org or world.org_vkey,
+                   "--statement", "-", *extra], cwd=cwd, stdin=statement, check=False,
+                  env=base_env(HOME=str(cwd)))
+
+
+def test_forged_roster_is_refused(world: World, tmp_path: Path) -> None:
+    impostor = OrgKey.generate(ORIGIN).vkey()  # same organization name, another key
+    before = log_size(world)
+    result = submit(world, tmp_path, org=impostor)
+    assert result.returncode != 0
+    assert reasons(result.stderr) == [result.stderr.strip()]
+    assert "not signed by the organization key" in result.stderr
+    assert log_size(world) == before
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_rolled_back_roster_is_refused(world: World, tmp_path: Path) -> None:
+    with httpx.Client() as http:
+        served = verify_roster(http.get(world.url + "/api/v1/roster").text, world.org_vkey)
+    state_path = tmp_path / "rosters.json"
+    RosterState.load(state_path).check_and_update(world.org_vkey, served.version + 1)
+    remembered = state_path.read_bytes()
+    before = log_size(world)
+    result = submit(world, tmp_path, "--state", str(state_path))
+    assert result.returncode != 0
+    assert reasons(result.stderr) == [result.stderr.strip()]
+    assert f"roster version {served.version} is older than version {served.version + 1}" \
+        in result.stderr
+    assert log_size(world) == before
+    assert state_path.read_bytes() == remembered
+
+
+def test_state_is_written_only_when_asked(world: World, tmp_path: Path) -> None:
+    state_path = tmp_path / "kept" / "rosters.json"
+    state_path.parent.mkdir()
+    result = submit(world, tmp_path, "--state", str(state_path), "--no-reply")
+    assert result.returncode == 0, result.stderr
+    recorded = json.loads(state_path.read_bytes())["rosters"]
+    assert list(recorded) == [world.org_vkey]
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["kept", "rosters.json",
+                                                           "rosters.json.lock"]
+
+
+def test_form_problems_are_listed_one_per_line(world: World, tmp_path: Path) -> None:
+    form = tmp_path / "answers.json"
+    form.write_text(json.dumps({
+        "persons": [
+            {"status": "jailed", "birth_year": 1970, "age_at_detention": {"min": 30, "max": 40}},
+            {"name_latin": "Gulnar", "detention": {"date": "2018-02-30"}},
+        ],
+        "witness": "me",
+    }), "utf-8")
+    before = log_size(world)
+    result = submit(world, tmp_path, "--form", str(form))
+    assert result.returncode != 0
+    lines = reasons(result.stderr)
+    assert lines[:-1] == [
+        f"amanat: {form}: unknown field 'witness' (an answers file holds only \"persons\")",
+        f"amanat: {form}: person 1: give either birth_year or age_at_detention, not both",
+        f"amanat: {form}: person 1: status must be one of camp, prison, police_custody, "
+        "released, died, unknown (not 'jailed')",
+        f"amanat: {form}: person 2: status is missing",
+    ]
+    assert "4 problems" in lines[-1]
+    assert log_size(world) == before
+
+
+def test_valid_form_reaches_the_manifest(world: World, tmp_path: Path) -> None:
+    form = tmp_path / "answers.json"
+    person = {"status": "camp", "name_latin": "Abdurehim", "detention": {"date": "2018-21"}}
+    form.write_text(json.dumps([person]), "utf-8")
+    result = submit(world, tmp_path, "--form", str(form), "--no-reply")
+    assert result.returncode == 0, result.stderr
+    case = tmp_path / "case"
+    world.investigator("a", ["open", submission_id_from_receipt(result.stdout), "-o", str(case)])
+    assert json.loads((case / "answers.json").read_bytes())["persons"] == [person]
+
+
+def test_nothing_to_send(world: World, tmp_path: Path) -> None:
+    result = submit(world, tmp_path, statement="   \n")
+    assert result.returncode != 0
+    assert "nothing to send" in result.stderr
