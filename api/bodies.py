@@ -8,6 +8,9 @@ it passes the limit, with nothing kept.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import anyio
 import anyio.to_thread
 from fastapi import Request
@@ -17,6 +20,13 @@ from api.errors import ApiError
 from vault.service.uploads import Appender, TooLargeError
 
 WRITE_BYTES = 1024 * 1024
+
+
+async def in_thread_shielded(func: Callable[..., Any], *args: Any) -> Any:
+    """Run cleanup ``func(*args)`` in a worker thread even while the request is being
+    cancelled, so a half-received body is always committed or removed."""
+    with anyio.CancelScope(shield=True):
+        return await anyio.to_thread.run_sync(func, *args)
 
 
 def declared_length(request: Request) -> int | None:

@@ -31,7 +31,6 @@ import base64
 import contextlib
 import datetime
 import hashlib
-import io
 import json
 import os
 import queue
@@ -535,14 +534,16 @@ def read_case(case_dir: str | os.PathLike[str]) -> tuple[str, Manifest]:
 
 
 def fetch_manifest(session: Session, submission_id: str) -> Manifest:
-    """Download a submission into memory and read only its manifest."""
+    """Download a submission (ciphertext, to an unnamed temporary file) and decrypt only its
+    manifest, in memory."""
     info = find_submission(session, submission_id)
-    buffer = io.BytesIO()
-    digest = session.client.download(info.id, buffer)
-    if digest != info.sha256:
-        raise InvestigatorError(f"submission {info.id} does not match its log entry's SHA-256")
-    buffer.seek(0)
-    return read_manifest(buffer, session.identity, f"submission {info.id}")
+    with _ciphertext_file(Path(tempfile.gettempdir())) as sealed:
+        digest = session.client.download(info.id, sealed)
+        if digest != info.sha256:
+            raise InvestigatorError(
+                f"submission {info.id} does not match its log entry's SHA-256")
+        sealed.seek(0)
+        return read_manifest(sealed, session.identity, f"submission {info.id}")
 
 
 def seal_reply(manifest: Manifest, message: str) -> tuple[str, bytes]:

@@ -11,8 +11,9 @@ web page and its API) calls these functions, so the rules that keep a witness sa
   a camera's file name carries the time a photo was taken); the bundle is padded (PADMÉ) so
   its length leaks O(log log n) bits; the manifest holds no time and no device name.
 * **Nothing on the witness's device survives** (guarantee 3). The plaintext bundle exists only
-  in memory: it is built as a stream, sealed into memory and uploaded from there, never written
-  to a file, a temporary file or a cache. No roster state is written unless the witness asks
+  in memory: it is built as a stream and sealed chunk by chunk; only ciphertext is held (in
+  memory for `submit`, in the ``-o`` file for `seal`), never plaintext in a file, a temporary
+  file or a cache. No roster state is written unless the witness asks
   for it; the codename is returned to be shown once and never stored.
 * **Nobody can silently drop it** (guarantee 4). The server's receipt must prove, under the log
   key named in the verified roster, that the log holds an entry for exactly these ciphertext
@@ -23,7 +24,6 @@ Errors a witness can act on are `WitnessError` (a ValueError); its message is on
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import mimetypes
@@ -36,7 +36,7 @@ from keys.errors import RosterError
 from keys.roster import Roster, RosterState, read_roster_unverified, verify_roster
 from vault import age
 from vault.audit import receipt_file_text, verify_submission_receipt
-from vault.bundle import bundle_length, bundle_stream
+from vault.bundle import bundle_stream
 from vault.client import SubmissionReceipt, TransportError, VaultClient
 from vault.codename import CodenameKeys, derive, new_codename
 from vault.events import KIND_SUBMISSION, EventError, parse_event
@@ -286,11 +286,6 @@ def sealed_testimony(manifest: Manifest, attachments: Sequence[PreparedAttachmen
     return out.getvalue()
 
 
-def padded_length(manifest: Manifest) -> int:
-    """The plaintext length the server can infer from the ciphertext (the padded bundle)."""
-    return bundle_length(manifest)
-
-
 # --- delivery -------------------------------------------------------------------------------
 
 
@@ -422,7 +417,3 @@ def fetch_replies(client: VaultClient, keys: CodenameKeys) -> list[OpenedReply]:
         opened.append(OpenedReply(info.id, info.received,
                                   plaintext.decode("utf-8", errors="replace")))
     return opened
-
-
-def sha256_hex(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()

@@ -14,7 +14,13 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 
 from api.auth import InvestigatorDep, ServiceDep
-from api.bodies import BodyInterrupted, declared_length, interrupted, stream_body
+from api.bodies import (
+    BodyInterrupted,
+    declared_length,
+    in_thread_shielded,
+    interrupted,
+    stream_body,
+)
 from api.errors import ApiError, json_error_schema
 from api.models import (
     ChallengeIn,
@@ -118,17 +124,17 @@ async def post_reply(mailbox_id: str, request: Request, who: InvestigatorDep,
         try:
             await stream_body(request, appender)
         except BaseException:
-            await anyio.to_thread.run_sync(appender.abort)
+            await in_thread_shielded(appender.abort)
             raise
         await anyio.to_thread.run_sync(appender.commit)
         digest = appender.sha256()
         reply = await anyio.to_thread.run_sync(
             lambda: service.finish_reply(who, upload_id, mailbox_id, digest))
     except BodyInterrupted as exc:
-        await anyio.to_thread.run_sync(service.discard_upload, upload_id)
+        await in_thread_shielded(service.discard_upload, upload_id)
         raise interrupted(exc, "nothing was stored") from None
     except BaseException:
-        await anyio.to_thread.run_sync(service.discard_upload, upload_id)
+        await in_thread_shielded(service.discard_upload, upload_id)
         raise
     return ReplyOut(id=reply.id, sha256=reply.sha256, size=reply.size,
                     received=reply.received, log_index=reply.log_index)

@@ -14,7 +14,13 @@ from fastapi import APIRouter, Header, Request, Response
 from fastapi.responses import PlainTextResponse, StreamingResponse
 
 from api.auth import ServiceDep
-from api.bodies import BodyInterrupted, declared_length, interrupted, stream_body
+from api.bodies import (
+    BodyInterrupted,
+    declared_length,
+    in_thread_shielded,
+    interrupted,
+    stream_body,
+)
 from api.errors import ApiError, json_error_schema
 from api.models import ID_PATTERN, MailboxIn, MailboxOut, ReceiptOut, ReplyOut, UploadOut
 from api.streams import file_chunks
@@ -64,7 +70,7 @@ async def submit(request: Request, service: ServiceDep) -> ReceiptOut:
         try:
             await stream_body(request, appender)
         except BaseException:
-            await anyio.to_thread.run_sync(appender.abort)
+            await in_thread_shielded(appender.abort)
             raise
         await anyio.to_thread.run_sync(appender.commit)
         if length is not None and appender.offset != length:
@@ -73,10 +79,10 @@ async def submit(request: Request, service: ServiceDep) -> ReceiptOut:
         receipt = await anyio.to_thread.run_sync(
             lambda: service.finish_submission(upload.id, digest))
     except BodyInterrupted as exc:
-        await anyio.to_thread.run_sync(service.discard_upload, upload.id)
+        await in_thread_shielded(service.discard_upload, upload.id)
         raise interrupted(exc, "nothing was stored") from None
     except BaseException:
-        await anyio.to_thread.run_sync(service.discard_upload, upload.id)
+        await in_thread_shielded(service.discard_upload, upload.id)
         raise
     return _receipt(receipt)
 
@@ -127,10 +133,10 @@ async def append_upload(
     try:
         await stream_body(request, appender)
     except BodyInterrupted as exc:
-        await anyio.to_thread.run_sync(appender.commit)
+        await in_thread_shielded(appender.commit)
         raise interrupted(exc, "ask for the offset and resume") from None
     except BaseException:
-        await anyio.to_thread.run_sync(appender.abort)
+        await in_thread_shielded(appender.abort)
         raise
     offset = await anyio.to_thread.run_sync(appender.commit)
     response.headers[UPLOAD_OFFSET] = str(offset)

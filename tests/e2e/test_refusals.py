@@ -5,6 +5,7 @@ client would send (sent over a raw socket)."""
 from __future__ import annotations
 
 import json
+import secrets
 import socket
 import time
 from collections.abc import Callable
@@ -146,3 +147,21 @@ def test_stalled_bodies_are_given_up(server_factory: Callable[..., ServerProcess
         assert client.upload_offset(upload_id) == 100  # what arrived is kept for resuming
         client.append(upload_id, 100, good[100:])
         assert client.finish_upload(upload_id).size == len(good)
+
+
+def test_malformed_http_is_not_logged(server: ServerProcess) -> None:
+    canary = b"CANARY-" + secrets.token_hex(6).encode()
+    for request in [
+        b"GET /api/v1/roster HTTP/1.1\r\nHost: x\r\nUser-Agent " + canary + b"\r\n\r\n",
+        canary + b"\x00 / HTTP/1.1\r\n\r\n",
+        b"GET /api/v1/roster HTTP/1.1\r\nHost: x\r\nContent-Length: " + canary + b"\r\n\r\n",
+        b"GET /" + canary + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    ]:
+        status, _, _ = raw_request(server, request)
+        assert status is None or 400 <= status < 500
+    assert server.alive()
+    server.stop()
+    assert canary not in server.output()
+    for path in server.data_dir.rglob("*"):
+        if path.is_file():
+            assert canary not in path.read_bytes()

@@ -18,8 +18,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.workflows.conftest import World, amanat, base_env, codename_from, \
-    submission_id_from_receipt
+from tests.workflows.conftest import (
+    World,
+    amanat,
+    base_env,
+    codename_from,
+    submission_id_from_receipt,
+)
 
 CANARY = "CANARY-field-5d1e-never-on-disk-in-clear"
 
@@ -41,6 +46,11 @@ def test_seal_offline_then_upload(world: World, tmp_path: Path) -> None:
     assert data.startswith(b"age-encryption.org/v1\n")
     assert CANARY.encode() not in data
     assert os.stat(sealed).st_mode & 0o077 == 0
+    again = amanat(["seal", "--roster", str(world.admin / "roster.txt"), "--org",
+                    world.org_vkey, "--statement", "-", "-o", str(sealed)],
+                   cwd=home, env=env, stdin="another\n", check=False)
+    assert again.returncode != 0 and "already exists" in again.stderr
+    assert sealed.read_bytes() == data
 
     receipt = tmp_path / "receipt.txt"
     uploaded = amanat(["upload", "--server", world.url, "--receipt", str(receipt), str(sealed)],

@@ -105,8 +105,8 @@ def submitted(world: World, tmp_path_factory: pytest.TempPathFactory) -> Submitt
          "--attach", str(files / PHOTO_NAME), "--attach", str(files / "notice.pdf"),
          "--language", "en", "--consent", "anonymised", "--receipt", str(receipt_path)],
         cwd=home, env=env, stdin=STATEMENT)
-    return Submitted(submission_id_from_receipt(result.stdout), codename_from(result.stderr), result.stdout, result.stderr,
-                     receipt_path, home, tmpdir, photo, pdf)
+    return Submitted(submission_id_from_receipt(result.stdout), codename_from(result.stderr),
+                     result.stdout, result.stderr, receipt_path, home, tmpdir, photo, pdf)
 
 
 def test_submit_leaves_no_trace(submitted: Submitted) -> None:
@@ -189,7 +189,9 @@ def test_reply_reaches_the_witness(world: World, submitted: Submitted, case_a: P
 
 
 def test_reply_without_case_folder(world: World, submitted: Submitted) -> None:
-    world.investigator("a", ["reply", submitted.id, "--message", "A second answer."])
+    answer = world.root / "answer.txt"
+    answer.write_text("A second answer.\n", "utf-8")
+    world.investigator("a", ["reply", submitted.id, "--message-file", str(answer)])
     read = amanat(["replies", "--server", world.url], cwd=world.root,
                   env=base_env(AMANAT_CODENAME=submitted.codename.upper()))
     assert REPLY_TEXT in read.stdout and "A second answer." in read.stdout

@@ -5,6 +5,8 @@ answers file with problems (every problem on its own line), and an empty testimo
 from __future__ import annotations
 
 import json
+import socket
+import subprocess
 from pathlib import Path
 
 import httpx
@@ -23,7 +25,7 @@ def reasons(stderr: str) -> list[str]:
 
 
 def submit(world: World, cwd: Path, *extra: str, org: str | None = None,
-           statement: str = "a statement\n"):  # type: ignore[no-untyped-def]
+           statement: str = "a statement\n") -> subprocess.CompletedProcess[str]:
     return amanat(["submit", "--server", world.url, "--org", org or world.org_vkey,
                    "--statement", "-", *extra], cwd=cwd, stdin=statement, check=False,
                   env=base_env(HOME=str(cwd)))
@@ -106,3 +108,13 @@ def test_nothing_to_send(world: World, tmp_path: Path) -> None:
     result = submit(world, tmp_path, statement="   \n")
     assert result.returncode != 0
     assert "nothing to send" in result.stderr
+
+
+def test_unreachable_proxy_is_one_line(world: World, tmp_path: Path) -> None:
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    result = submit(world, tmp_path, "--proxy", f"socks5h://127.0.0.1:{port}", "--no-reply")
+    assert result.returncode != 0
+    assert reasons(result.stderr) == [result.stderr.strip()]
+    assert "cannot reach" in result.stderr

@@ -213,10 +213,11 @@ def cmd_submit(args: argparse.Namespace) -> int:
     from vault.witness import sealed_testimony, verified_roster
 
     state = _state(args.state)
+    # Everything that can be checked offline is checked before the server is contacted.
+    manifest, attachments, codename = _testimony(args, reply=not args.no_reply)
     with VaultClient(args.server, proxy=args.proxy) as client:
         roster_text = client.roster_text()
         roster = verified_roster(roster_text, args.org, state=state)
-        manifest, attachments, codename = _testimony(args, reply=not args.no_reply)
         sealed = sealed_testimony(manifest, attachments, roster)
         return _deliver_and_check(
             client, io.BytesIO(sealed), len(sealed), hashlib.sha256(sealed).hexdigest(),
@@ -226,6 +227,9 @@ def cmd_submit(args: argparse.Namespace) -> int:
 def cmd_seal(args: argparse.Namespace) -> int:
     from vault.witness import seal_testimony, verified_roster
 
+    if args.output not in (None, "-") and Path(args.output).exists():
+        raise CLIError(f"{args.output} already exists; choose another name (an earlier sealed "
+                       "testimony there may not have been uploaded yet)")
     with open_input(args.roster) as f:
         roster_bytes = f.read(2 * 1024 * 1024)
     try:
@@ -249,6 +253,8 @@ def cmd_upload(args: argparse.Namespace) -> int:
     from vault.client import VaultClient
     from vault.witness import verified_roster
 
+    if args.state is not None and args.org is None:
+        raise CLIError("--state needs --org: roster versions are remembered per organization key")
     try:
         sealed = open(args.file, "rb")  # noqa: SIM115
     except OSError as exc:

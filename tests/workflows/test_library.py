@@ -1,0 +1,130 @@
+"""The workflow functions in-process, for the cases the end-to-end runs do not reach:
+answers files that are not what they should be, neutral names, the decrypting stream's
+errors, manifests without a reply address, and the progress line."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+
+from vault import age
+from vault.bundle import iter_bundle
+from vault.cli.witness_cmd import ProgressBar, show_codename
+from vault.investigator import (
+    InvestigatorError,
+    NotSealedToYouError,
+    PlaintextStream,
+    read_manifest,
+    seal_reply,
+)
+from vault.testimony import Manifest
+from vault.witness import FormError, WitnessError, build_manifest, neutral_name, read_form
+
+
+@pytest.mark.parametrize(("data", "expected"), [
+    (b"\xff\xfe", "not UTF-8"),
+    (b"{not json", "not JSON"),
+    (b'"persons"', "JSON object"),
+    (json.dumps({"persons": [{"status": "camp", "gender": "x"}]}).encode(),
+     "person 1: gender must be one of"),
+])
+def test_read_form_explains(data: bytes, expected: str) -> None:
+    with pytest.raises(FormError) as caught:
+        read_form(data)
+    assert any(expected in problem for problem in caught.value.problems)
+
+
+def test_read_form_checks_language_and_consent_too() -> None:
+    with pytest.raises(FormError) as caught:
+        read_form(b"[]", language="not a tag", consent="none")
+    assert caught.value.problems[0].startswith("language must be")
+
+
+def test_read_form_accepts_a_list_or_an_object() -> None:
+    person = {"status": "released", "name_native": "ئابدۇرېھىم"}
+    assert read_form(json.dumps([person]).encode()) == \
+        read_form(json.dumps({"persons": [person]}).encode())
+
+
+def test_neutral_names_carry_no_original_name() -> None:
+    assert neutral_name(1, "image/jpeg") == "attachment-1.jpg"
+    assert neutral_name(2, "application/pdf") == "attachment-2.pdf"
+    assert neutral_name(3, "application/x-unknown-thing") == "attachment-3.bin"
+    assert neutral_name(4, "audio/mpeg") == "attachment-4.mp3"
+
+
+def test_build_manifest_refuses_bad_consent_and_language() -> None:
+    with pytest.raises(WitnessError, match="consent must be one of"):
+        build_manifest("x", consent="public")
+    with pytest.raises(WitnessError, match="language"):
+        build_manifest("x", language="??")
+
+
+def _bundle(manifest: Manifest) -> bytes:
+    return b"".join(iter_bundle(manifest, {}))
+
+
+class _FakeIdentity:
+    """Stands in for an InvestigatorIdentity: a name, a key id and an age identity."""
+
+    def __init__(self) -> None:
+        self.name = "Test Investigator"
+        self.key_id = "0123456789abcdef"
+        self._age = age.MLKEM768X25519Identity.generate()
+
+    def age_identity(self) -> age.MLKEM768X25519Identity:
+        return self._age
+
+
+def test_plaintext_stream_reads_the_manifest_only() -> None:
+    me = _FakeIdentity()
+    manifest = Manifest(language="en", statement="s" * 300_000, publication_consent="none")
+    sealed = age.encrypt_bytes(_bundle(manifest), [me.age_identity().recipient()])
+    assert read_manifest(io.BytesIO(sealed), me) == manifest  # type: ignore[arg-type]
+
+
+def test_plaintext_stream_not_sealed_to_me() -> None:
+    me, other = _FakeIdentity(), _FakeIdentity()
+    manifest = Manifest(language="en", statement="s", publication_consent="none")
+    sealed = age.encrypt_bytes(_bundle(manifest), [other.age_identity().recipient()])
+    with pytest.raises(NotSealedToYouError, match="not sealed to Test Investigator"):
+        read_manifest(io.BytesIO(sealed), me)  # type: ignore[arg-type]
+
+
+def test_plaintext_stream_damaged_payload() -> None:
+    me = _FakeIdentity()
+    manifest = Manifest(language="en", statement="s", publication_consent="none")
+    sealed = bytearray(age.encrypt_bytes(_bundle(manifest), [me.age_identity().recipient()]))
+    sealed[-5] ^= 1
+    with pytest.raises(InvestigatorError, match="cannot be decrypted"):
+        read_manifest(io.BytesIO(bytes(sealed)), me)  # type: ignore[arg-type]
+
+
+def test_plaintext_stream_read_all_and_close_early() -> None:
+    me = _FakeIdentity()
+    data = bytes(range(256)) * 2000
+    sealed = age.encrypt_bytes(data, [me.age_identity().recipient()])
+    with PlaintextStream(io.BytesIO(sealed), [me.age_identity()]) as stream:
+        assert stream.read() == data
+    with PlaintextStream(io.BytesIO(sealed), [me.age_identity()]) as stream:
+        assert stream.read(10) == data[:10]  # closing now stops the worker
+
+
+def test_no_reply_address_no_reply() -> None:
+    with pytest.raises(InvestigatorError, match="asked for no replies"):
+        seal_reply(Manifest(language="en", statement="s", publication_consent="none"), "hi")
+
+
+def test_progress_line_and_codename_frame() -> None:
+    out = io.StringIO()
+    bar = ProgressBar(4 * 1024 * 1024, out)
+    bar(1024 * 1024)
+    bar(4 * 1024 * 1024)
+    text = out.getvalue()
+    assert "uploading 4.0 MiB of 4.0 MiB (100%)" in text and "/s" in text
+    frame = io.StringIO()
+    show_codename(" ".join(f"w{n}" for n in range(1, 13)), frame)
+    assert " 1. w1" in frame.getvalue() and "12. w12" in frame.getvalue()
+    assert "shown only this once" in frame.getvalue()
