@@ -129,11 +129,12 @@ class World:
         return amanat(args, cwd=self.admin, env=self.investigator_env())
 
     def publish_roster(self) -> int:
-        """Publish admin/roster.txt to the server (PUT /api/v1/roster)."""
-        from vault.client import VaultClient
-
-        with VaultClient(self.url) as client:
-            return client.publish_roster((self.admin / "roster.txt").read_text("utf-8"))
+        """Publish admin/roster.txt with `amanat roster publish`; returns the version."""
+        done = amanat(["roster", "publish", "--server", self.url, "--roster", "roster.txt",
+                       "--org", self.org_vkey], cwd=self.admin)
+        match = re.search(r"published roster version (\d+) ", done.stdout)
+        assert match, done.stdout
+        return int(match.group(1))
 
     def investigator(self, who: str, args: Sequence[str], *, check: bool = True,
                      cwd: Path | None = None) -> subprocess.CompletedProcess[str]:

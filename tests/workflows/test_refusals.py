@@ -118,3 +118,12 @@ def test_unreachable_proxy_is_one_line(world: World, tmp_path: Path) -> None:
     assert result.returncode != 0
     assert reasons(result.stderr) == [result.stderr.strip()]
     assert "cannot reach" in result.stderr
+
+
+def test_roster_publish_refuses_an_old_version(world: World) -> None:
+    """The server keeps the newest roster: re-publishing the current one is refused."""
+    done = amanat(["roster", "publish", "--server", world.url, "--roster", "roster.txt"],
+                  cwd=world.admin, check=False)
+    assert done.returncode != 0
+    assert done.stderr.startswith("amanat: ") and done.stderr.count("\n") == 1
+    assert "version" in done.stderr

@@ -150,6 +150,25 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_publish(args: argparse.Namespace) -> int:
+    from vault.client import ClientError, TransportError, VaultClient
+
+    text = _read_text(args.roster, "roster")
+    try:
+        roster = (
+            verify_roster(text, args.org) if args.org else read_roster_unverified(text)
+        )
+    except KeysError as exc:
+        raise CLIError(f"{args.roster}: {exc}") from None
+    try:
+        with VaultClient(args.server, proxy=args.proxy, timeout=60.0) as client:
+            version = client.publish_roster(text)
+    except (ClientError, TransportError) as exc:
+        raise CLIError(f"{args.server}: {exc}") from None
+    print(f"published roster version {version} of {roster.origin} to {args.server}")
+    return 0
+
+
 def _add_state_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_mutually_exclusive_group()
     group.add_argument(
@@ -208,3 +227,17 @@ def register(subparsers: Any) -> None:
     verify.add_argument("file", metavar="FILE")
     _add_state_options(verify)
     verify.set_defaults(func=cmd_verify)
+
+    publish = sub.add_parser(
+        "publish",
+        help="upload a signed roster to a server (it checks the org signature and version)",
+    )
+    publish.add_argument("--server", required=True, metavar="URL")
+    publish.add_argument("--roster", required=True, metavar="FILE", help="signed roster file")
+    publish.add_argument(
+        "--org", metavar="VKEY", help="verify the roster against this org key before uploading"
+    )
+    publish.add_argument(
+        "--proxy", metavar="URL", help="e.g. socks5h://127.0.0.1:9050 to go through Tor"
+    )
+    publish.set_defaults(func=cmd_publish)
