@@ -1,0 +1,62 @@
+"""Start the vault server for `amanat serve` (the command's arguments are parsed in vault.cli).
+
+Prints what an admin needs (the log verifier key, the org key, and with --dev the throwaway
+keys), then runs uvicorn with access logs, Server and Date headers off (api/app.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import uvicorn
+
+from api.app import create_app, uvicorn_options
+from api.settings import Settings, SettingsError
+from vault.cli.common import CLIError
+from vault.service.setup import SetupError
+
+
+def serve(args: argparse.Namespace, *, is_loopback: Callable[[str], bool]) -> int:
+    try:
+        settings = Settings.from_env(
+            data_dir=Path(args.data) if args.data else None,
+            host=args.host, port=args.port, org_vkey=args.org,
+            dev=True if args.dev else None,
+        )
+    except SettingsError as exc:
+        raise CLIError(str(exc)) from None
+    if settings.dev and not is_loopback(settings.host):
+        raise CLIError("--dev listens only on loopback (127.0.0.1, ::1): its keys are public")
+    logging.basicConfig(format="amanat: %(levelname)s %(message)s", level=logging.WARNING)
+    try:
+        app = create_app(settings)
+    except (SetupError, OSError) as exc:
+        raise CLIError(f"cannot open {settings.data_dir}: {exc}") from None
+    opened = app.state.opened
+    service = opened.service
+    out = sys.stdout
+    if opened.log_signer_created:
+        print("amanat: created the audit log key for this server.", file=out)
+    print(f"amanat: log verifier key (put it in the roster with `amanat roster set-log`):\n"
+          f"  {service.log_vkey}", file=out)
+    if service.org_vkey is None:
+        print("amanat: no organization key yet: start with --org VKEY to accept rosters",
+              file=out)
+    else:
+        print(f"amanat: organization key: {service.org_vkey}", file=out)
+    dev = opened.dev
+    if dev is not None:
+        print("", file=out)
+        print("  DEV ONLY - throwaway keys, never use them for real testimony", file=out)
+        print(f"  organization key : {dev.org_vkey}", file=out)
+        print(f"  investigator     : {dev.identity_path} (key id {dev.key_id})", file=out)
+        print(f"  roster           : {dev.roster_path}", file=out)
+        print(f"  passphrase       : {dev.passphrase}  (DEV ONLY)", file=out)
+        print("", file=out)
+    print(f"amanat: serving on http://{settings.host}:{settings.port}", file=out, flush=True)
+    uvicorn.run(app, **uvicorn_options(settings))
+    return 0
