@@ -6,7 +6,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test test-fast lint typecheck bench lock clean interop-deps
+.PHONY: run demo test test-fast lint typecheck bench lock clean interop-deps
 
 $(STAMP): requirements/dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,7 +14,12 @@ $(STAMP): requirements/dev.txt pyproject.toml
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
+# The server on 127.0.0.1:8000 with a throwaway, clearly labelled dev organization and
+# investigator in ./dev-data (loopback only). `amanat demo` narrates the whole loop instead.
 run: $(STAMP)
+	$(VENV)/bin/amanat serve --dev --data dev-data --host 127.0.0.1 --port 8000
+
+demo: $(STAMP)
 	$(VENV)/bin/amanat demo
 
 test: $(STAMP)
