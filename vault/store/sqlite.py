@@ -65,11 +65,16 @@ CREATE TABLE IF NOT EXISTS rosters (
 
 
 def connect_database(path: Path) -> sqlite3.Connection:
-    """Open a SQLite database in WAL mode with durable commits, readable only by its owner."""
+    """Open a SQLite database in WAL mode with durable commits, readable only by its owner,
+    held exclusively by this connection (no -shm file: reads leave no time on disk)."""
     if not path.exists():
         fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
         os.close(fd)
     conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+    # One connection per server owns the file. In exclusive mode the WAL index lives in this
+    # process's memory, not in a -shm file whose time would change on every read (a witness
+    # fetching the roster or polling a mailbox would leave the second it did so on disk).
+    conn.execute("PRAGMA locking_mode=EXCLUSIVE")
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=FULL")
     conn.execute("PRAGMA secure_delete=ON")

@@ -1,0 +1,145 @@
+"""Guarantee 3: `amanat submit` and `amanat replies` write nothing on the witness's device.
+
+A check of TMPDIR and HOME after the fact cannot see a temporary file that was created and
+deleted again, nor one written by C code (Pillow, qpdf) or outside those directories. So the
+commands run under ``strace -f``, which reports every file-system call of the process and its
+children, and the test fails on any call that creates, writes, renames, links or removes a
+file (compiled-bytecode caches of the program itself aside). The witness attaches a JPEG and
+a PDF (both cleaned in memory) and reads a reply with the codename from the environment.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pikepdf
+from PIL import Image
+
+from tests.api.vaultkit import read_dev_keys
+from tests.e2e.conftest import ServerProcess
+from tests.support import require_tool
+from tests.workflows.conftest import codename_from
+from vault import age
+from vault.client import VaultClient
+from vault.codename import derive
+
+ROOT = Path(__file__).resolve().parents[2]
+CANARY = "CANARY-witness-device-9c41"
+# Calls that change the file system. memfd_create makes anonymous memory, not a file.
+MUTATING_CALLS = ("creat", "rename", "renameat", "renameat2", "mkdir", "mkdirat", "unlink",
+                  "unlinkat", "link", "linkat", "symlink", "symlinkat", "truncate", "rmdir",
+                  "mknod", "mknodat")
+OPEN_CALLS = ("open", "openat", "openat2")
+_CALL = re.compile(r"^(?:\[pid\s+\d+\]\s+|\d+\s+)?(\w+)\((.*)$")
+_WRITE_FLAGS = ("O_WRONLY", "O_RDWR", "O_CREAT", "O_TRUNC", "O_TMPFILE", "O_APPEND")
+# Terminals, the null device and the process's own descriptors are not files on a disk.
+_HARMLESS = re.compile(r'"(/dev/(null|tty|pts/\d+)|/proc/self/.*)"')
+
+
+def file_writes(trace: str) -> list[str]:
+    """The lines of an ``strace -f`` log that create, change or remove a file."""
+    found = []
+    for line in trace.splitlines():
+        match = _CALL.match(line.strip())
+        if match is None:
+            continue
+        call, rest = match.groups()
+        if "__pycache__" in rest or ".pyc" in rest:
+            continue
+        if call in OPEN_CALLS:
+            if any(flag in rest for flag in _WRITE_FLAGS) and not _HARMLESS.search(rest):
+                found.append(line)
+        elif call in MUTATING_CALLS:
+            found.append(line)
+    return found
+
+
+def test_the_trace_parser_sees_writes() -> None:
+    """The detector itself: a write, a temporary file and a rename are all reported."""
+    trace = (
+        '123 openat(AT_FDCWD, "/tmp/x", O_RDONLY|O_CLOEXEC) = 3\n'
+        '123 openat(AT_FDCWD, "/tmp/tmpab12", O_RDWR|O_CREAT|O_EXCL|O_CLOEXEC, 0600) = 3\n'
+        '[pid 124] openat(AT_FDCWD, "/home/w/receipt", O_WRONLY|O_CREAT|O_TRUNC, 0666) = 4\n'
+        '123 unlink("/tmp/tmpab12") = 0\n'
+        '123 rename("/a", "/b") = 0\n'
+        '123 openat(AT_FDCWD, "/dev/tty", O_RDWR) = 5\n'
+        '123 openat(AT_FDCWD, "/w/vault/__pycache__/x.cpython-311.pyc.1", O_WRONLY|O_CREAT'
+        "|O_EXCL, 0644) = 3\n"
+    )
+    assert len(file_writes(trace)) == 4
+
+
+def _photo() -> bytes:
+    out = io.BytesIO()
+    exif = Image.Exif()
+    exif[0x010F] = "CameraMaker"
+    Image.new("RGB", (64, 48), (10, 120, 30)).save(out, "JPEG", exif=exif)
+    return out.getvalue()
+
+
+def _pdf() -> bytes:
+    pdf = pikepdf.new()
+    pdf.add_blank_page()
+    pdf.docinfo["/Author"] = "Witness Name"
+    out = io.BytesIO()
+    pdf.save(out)
+    return out.getvalue()
+
+
+def _traced(strace: str, args: list[str], *, cwd: Path, env: dict[str, str],
+            stdin: bytes | None, log: Path) -> subprocess.CompletedProcess[bytes]:
+    command = [strace, "-f", "-qq", "-o", str(log), "-e",
+               "trace=" + ",".join(OPEN_CALLS + MUTATING_CALLS),
+               sys.executable, "-m", "vault.cli", *args]
+    return subprocess.run(command, cwd=cwd, env=env, input=stdin, capture_output=True,
+                          timeout=120, check=False)
+
+
+def test_submit_and_replies_write_no_file(server: ServerProcess, tmp_path: Path) -> None:
+    strace = require_tool("strace")
+    dev = read_dev_keys(server.data_dir)
+    files = tmp_path / "files"
+    home = tmp_path / "home"
+    tmpdir = tmp_path / "tmp"
+    for folder in (files, home, tmpdir):
+        folder.mkdir()
+    (files / "IMG_20180312_101010.jpg").write_bytes(_photo())
+    (files / "notice.pdf").write_bytes(_pdf())
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(home),
+           "TMPDIR": str(tmpdir), "PYTHONPATH": str(ROOT), "PYTHONDONTWRITEBYTECODE": "1",
+           "LANG": "C.UTF-8"}
+
+    submit_log = tmp_path / "submit.strace"
+    submitted = _traced(strace, [
+        "submit", "--server", server.url, "--org", dev.org_vkey, "--statement", "-",
+        "--attach", str(files / "IMG_20180312_101010.jpg"),
+        "--attach", str(files / "notice.pdf")],
+        cwd=home, env=env, stdin=f"They took my father. {CANARY}\n".encode(), log=submit_log)
+    stderr = submitted.stderr.decode("utf-8", "replace")
+    assert submitted.returncode == 0, stderr
+    assert "receipt ok" in stderr
+    # The trace must have recorded the command's own reads, or it proves nothing.
+    trace = submit_log.read_text("utf-8", "replace")
+    assert "notice.pdf" in trace and "IMG_20180312_101010.jpg" in trace
+    assert file_writes(trace) == []
+
+    # An investigator answers; the witness reads the reply with the codename.
+    codename = codename_from(stderr)
+    keys = derive(codename)
+    with VaultClient(server.url) as investigator:
+        roster = dev.roster()
+        investigator.login(dev.investigator.key_id, dev.sign, roster.log_vkey or "")
+        sealed = age.encrypt_bytes(b"We read your testimony.", [keys.reply_identity.recipient()])
+        investigator.post_reply(keys.mailbox_id, sealed)
+    replies_log = tmp_path / "replies.strace"
+    replied = _traced(strace, ["replies", "--server", server.url], cwd=home,
+                      env={**env, "AMANAT_CODENAME": codename}, stdin=None, log=replies_log)
+    assert replied.returncode == 0, replied.stderr.decode("utf-8", "replace")
+    assert b"We read your testimony." in replied.stdout
+    assert file_writes(replies_log.read_text("utf-8", "replace")) == []
+    assert sorted(p.name for p in (*home.rglob("*"), *tmpdir.rglob("*"))) == []
