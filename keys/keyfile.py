@@ -94,7 +94,11 @@ DEFAULT_KDF = KdfParams(memory_kib=256 * 1024, iterations=3, parallelism=4)
 
 def derive_file_key(passphrase: str, salt: bytes, params: KdfParams) -> bytes:
     """Argon2id(NFC(passphrase), salt) -> 32-byte key. The passphrase is never logged."""
-    secret = unicodedata.normalize("NFC", passphrase).encode("utf-8")
+    try:
+        secret = unicodedata.normalize("NFC", passphrase).encode("utf-8")
+    except UnicodeEncodeError:  # undecodable bytes from a terminal or the environment
+        # The codec's message would quote the offending character and its position.
+        raise KeyFileError("the passphrase is not valid UTF-8 text") from None
     try:
         return hash_secret_raw(
             secret,

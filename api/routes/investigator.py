@@ -81,7 +81,7 @@ def list_submissions(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> SubmissionPage:
     """Submissions in arrival order; pass ``next_cursor`` back to continue."""
-    page, next_cursor = service.list_submissions(cursor, limit)
+    page, next_cursor = service.list_submissions(who, cursor, limit)
     return SubmissionPage(
         submissions=[SubmissionOut(id=s.id, sha256=s.sha256, size=s.size,
                                    received=s.received, log_index=s.log_index) for s in page],

@@ -14,6 +14,8 @@ from typing import Any
 
 import pytest
 
+from keys.identity import InvestigatorIdentity
+from keys.roster import ROLE_ADMIN
 from tests.api.conftest import TestClient
 from tests.api.vaultkit import DevKeys
 from vault import age, events
@@ -270,6 +272,30 @@ def test_delete_needs_admin(client: TestClient, dev: DevKeys, service: VaultServ
     headers = {"Authorization": f"Bearer {token}"}
     assert client.get(f"/api/v1/submissions/{sid}", headers=headers).status_code == 200
     assert_refused(client.delete(f"/api/v1/submissions/{sid}", headers=headers), 403)
+
+
+def test_admin_who_is_not_a_reader_cannot_touch_testimony(
+        client: TestClient, dev: DevKeys, service: VaultService) -> None:
+    """Testimony is sealed to readers only: an admin-only key may delete, not list, download
+    or reply, and a refused reply stores nothing."""
+    admin = InvestigatorIdentity.generate("Admin Only")
+    text = dev.next_roster(dev.roster_text,
+                           lambda r: r.with_added([admin.card()], (ROLE_ADMIN,)))
+    assert client.put("/api/v1/roster", content=text.encode()).status_code == 200
+    sid = client.post("/api/v1/submissions", content=dev.seal(b"x")).json()["id"]
+    challenge = client.post("/api/v1/auth/challenge",
+                            json={"key_id": admin.key_id}).json()["challenge"]
+    token = client.post("/api/v1/auth/token",
+                        json=dev.login_body(challenge, service.log_vkey, admin)).json()["token"]
+    headers = {"Authorization": f"Bearer {token}"}
+    log_size = service.log_size()
+    assert_refused(client.get("/api/v1/submissions", headers=headers), 403)
+    assert_refused(client.get(f"/api/v1/submissions/{sid}", headers=headers), 403)
+    reply = age.encrypt_bytes(b"hello", [age.MLKEM768X25519Identity.generate().recipient()])
+    assert_refused(client.post(f"/api/v1/mailboxes/{'a' * 64}/replies", content=reply,
+                               headers=headers), 403)
+    assert service.log_size() == log_size
+    assert client.delete(f"/api/v1/submissions/{sid}", headers=headers).status_code == 200
 
 
 # --- refusals ---------------------------------------------------------------------------------

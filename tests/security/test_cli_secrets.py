@@ -142,3 +142,27 @@ def test_codename_typo_is_refused_without_echoing_a_word(
     assert "word 6" in captured.err
     for word in [*words, "zzzwrongword"]:
         assert re.search(rf"\b{word}\b", captured.err + captured.out) is None, word
+
+
+def test_undecodable_passphrase_is_refused_without_quoting_it(
+        key_files: dict[str, Path], monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Bytes that are not UTF-8 (a terminal in another encoding, the environment) reach
+    Python as lone surrogates; the codec's own message would quote one and its position."""
+    from keys.errors import KeysError
+    from keys.keyfile import open_key_file, seal_key_file
+
+    odd = "abc\udcffdef-rest-of-the-passphrase"
+    data = key_files["identity"].read_bytes()
+    for attempt in (lambda: open_key_file(data, "amanat.identity/v1", odd),
+                    lambda: seal_key_file("amanat.identity/v1", b"x", odd, FAST_KDF)):
+        with pytest.raises(KeysError) as caught:
+            attempt()
+        message = str(caught.value)
+        assert message == "the passphrase is not valid UTF-8 text"
+    monkeypatch.setenv("AMANAT_PASSPHRASE", odd)
+    assert main(["keys", "card", str(key_files["identity"])]) != 0
+    captured = capsys.readouterr()
+    assert "not valid UTF-8" in captured.err
+    for fragment in ("\\udcff", "position", "def-rest", "abc"):
+        assert fragment not in captured.err

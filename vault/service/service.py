@@ -140,6 +140,17 @@ class Investigator:
 
 
 ADMIN_ROLE = "admin"
+READER_ROLE = "reader"
+
+
+def require_role(who: Investigator, role: str, action: str) -> None:
+    """Refuse ``action`` unless the investigator holds ``role`` on the current roster.
+
+    Testimony is sealed to readers only; an admin who is not a reader administers the
+    vault (deletion) but has no business listing, downloading or answering testimony.
+    """
+    if role not in who.roles:
+        raise ForbiddenError(f"{action} needs the {role} role")
 
 
 class VaultService:
@@ -377,9 +388,10 @@ class VaultService:
         return Investigator(member.key_id, member.name, member.roles)
 
     # --- submissions (investigator) ---
-    def list_submissions(self, cursor: str | None, limit: int
+    def list_submissions(self, who: Investigator, cursor: str | None, limit: int
                          ) -> tuple[list[SubmissionRecord], str | None]:
         """A page of submissions in arrival order; the second value continues the listing."""
+        require_role(who, READER_ROLE, "listing submissions")
         after = 0
         if cursor:
             if not cursor.isdigit() or len(cursor) > 18:
@@ -392,6 +404,7 @@ class VaultService:
     def open_submission(self, who: Investigator, submission_id: str
                         ) -> tuple[SubmissionRecord, BinaryIO]:
         """Log the access, then open the sealed file for reading."""
+        require_role(who, READER_ROLE, "downloading a submission")
         record = self.store.get_submission(require_id(submission_id))
         src = self.store.open_submission(submission_id)
         try:
@@ -403,8 +416,7 @@ class VaultService:
 
     def delete_submission(self, who: Investigator, submission_id: str) -> int:
         """Delete a submission (admin role); the deletion is logged first. Returns log index."""
-        if ADMIN_ROLE not in who.roles:
-            raise ForbiddenError("deleting a submission needs the admin role")
+        require_role(who, ADMIN_ROLE, "deleting a submission")
         record = self.store.get_submission(require_id(submission_id))
         index = self._log(events.deletion_event(record.id, who.key_id))
         self.store.delete_submission(record.id)
@@ -430,6 +442,11 @@ class VaultService:
     def finish_reply(self, who: Investigator, upload_id: str, mailbox: str,
                      known_sha256: str | None = None) -> ReplyRecord:
         record = self.store.get_upload(require_id(upload_id))
+        try:
+            require_role(who, READER_ROLE, "replying to a witness")
+        except ForbiddenError:
+            self.store.delete_upload(upload_id)
+            raise
         try:
             if not is_valid_mailbox_id(mailbox):
                 raise NotFoundError("a mailbox id is 64 lowercase hex digits")
@@ -531,6 +548,8 @@ __all__ = [
     "ADMIN_ROLE",
     "BusyUploadsError",
     "ForbiddenError",
+    "READER_ROLE",
+    "require_role",
     "Investigator",
     "Limits",
     "LogRangeError",
