@@ -546,10 +546,9 @@ class VaultService:
 
 __all__ = [
     "ADMIN_ROLE",
+    "READER_ROLE",
     "BusyUploadsError",
     "ForbiddenError",
-    "READER_ROLE",
-    "require_role",
     "Investigator",
     "Limits",
     "LogRangeError",
@@ -560,4 +559,5 @@ __all__ = [
     "RosterStaleError",
     "ServiceError",
     "VaultService",
+    "require_role",
 ]
