@@ -22,7 +22,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from vault.cli.common import CLIError
+from vault.cli.common import CLIError, one_line
 
 # Each module registers its own subcommands. Order is the order of `amanat --help`.
 COMMAND_MODULES: tuple[str, ...] = (
@@ -55,7 +55,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         rc = args.func(args)
     except CLIError as exc:
-        print(f"amanat: {exc}", file=sys.stderr)
+        print(f"amanat: {one_line(str(exc))}", file=sys.stderr)
         return exc.status
     except KeyboardInterrupt:
         print("amanat: interrupted", file=sys.stderr)
@@ -67,7 +67,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         # Library errors carry messages written for people; never print a traceback,
         # which could carry secrets from local variables in a crash reporter.
-        print(f"amanat: {exc}", file=sys.stderr)
+        print(f"amanat: {one_line(str(exc))}", file=sys.stderr)
         return 1
     return int(rc or 0)
 

@@ -1,4 +1,5 @@
-"""Helpers shared by the CLI commands: errors, secret prompts, atomic output files."""
+"""Helpers shared by the CLI commands: errors, secret prompts, atomic output files, and
+text from a server made safe for a terminal (``one_line``)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,21 @@ class CLIError(Exception):
     def __init__(self, message: str, status: int = 1) -> None:
         super().__init__(message)
         self.status = status
+
+
+_JOINERS = "\u200c\u200d"  # zero-width (non-)joiners: part of how some scripts are written
+
+
+def one_line(text: str) -> str:
+    """``text`` with every control or other non-printable character escaped (``\\x1b``).
+
+    Messages may quote what a server sent; a hostile server must not be able to put terminal
+    escape sequences (which can rewrite the screen or answer with keystrokes) or extra lines
+    on the user's terminal.
+    """
+    return "".join(ch if ch.isprintable() or ch in _JOINERS else
+                   (f"\\x{ord(ch):02x}" if ord(ch) < 0x100 else f"\\u{ord(ch):04x}")
+                   for ch in text)
 
 
 def read_secret(prompt: str, env: str = "AMANAT_PASSPHRASE", *, confirm: bool = False) -> str:

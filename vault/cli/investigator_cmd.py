@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from vault.cli.common import CLIError, open_input
+from vault.cli.common import CLIError, one_line, open_input
 from vault.cli.keys_cmd import unlock_identity
 
 MAX_MESSAGE_BYTES = 1024 * 1024
@@ -46,7 +46,7 @@ def cmd_inbox(args: argparse.Namespace) -> int:
     if not submissions:
         print("amanat: no submissions", file=sys.stderr)
     for info in submissions:
-        print(f"{info.id} {info.size} {info.received} {info.log_index}")
+        print(one_line(f"{info.id} {info.size} {info.received} {info.log_index}"))
     return 0
 
 

@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
-from vault.cli.common import CLIError, atomic_output, open_input, read_secret
+from vault.cli.common import CLIError, atomic_output, one_line, open_input, read_secret
 
 CONSENTS = ("none", "anonymised", "full")
 MAX_STATEMENT_BYTES = 1_000_000 * 4  # the schema allows 1,000,000 characters
@@ -291,7 +291,7 @@ def cmd_replies(args: argparse.Namespace) -> int:
         return 0
     for reply in replies:
         text = reply.text if reply.text.endswith("\n") else reply.text + "\n"
-        sys.stdout.write(f"--- reply {reply.id} ({reply.received}) ---\n{text}")
+        sys.stdout.write(one_line(f"--- reply {reply.id} ({reply.received}) ---") + f"\n{text}")
     return 0
 
 
