@@ -1,7 +1,8 @@
 """Start the vault server for `amanat serve` (the command's arguments are parsed in vault.cli).
 
-Prints what an admin needs (the log verifier key, the org key, and with --dev the throwaway
-keys), then runs uvicorn with access logs, Server and Date headers off (api/app.py).
+Prints what an admin needs (the log verifier key, the org key, the current roster's expiry
+date, with a warning when it has expired or expires soon, and with --dev the throwaway keys),
+then runs uvicorn with access logs, Server and Date headers off (api/app.py).
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import uvicorn
 from api.app import create_app, uvicorn_options
 from api.settings import Settings, SettingsError
 from vault.cli.common import CLIError
+from vault.service.rosterview import expiry_notice
+from vault.service.service import NoRosterError
 from vault.service.setup import SetupError
 
 
@@ -48,6 +51,11 @@ def serve(args: argparse.Namespace, *, is_loopback: Callable[[str], bool]) -> in
               file=out)
     else:
         print(f"amanat: organization key: {service.org_vkey}", file=out)
+        try:
+            notice, warning = expiry_notice(service.roster())
+        except NoRosterError:
+            notice, warning = "no roster published yet (`amanat roster publish`)", False
+        print(f"amanat: {notice}", file=sys.stderr if warning else out)
     dev = opened.dev
     if dev is not None:
         print("", file=out)

@@ -8,7 +8,8 @@
 * ``keys.keyfile`` — the at-rest format shared by identity and org key files.
 
 Protects design guarantees 1 and 5: testimony reaches only investigators the organization
-signed for, and a server cannot substitute its own keys or replay an old roster.
+signed for, and a server cannot substitute its own keys, nor replay an old roster to a client
+that remembers versions or once the old roster's signed expiry date has passed.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from keys.errors import (
     KeyFileError,
     KeysError,
     RosterError,
+    RosterExpiredError,
     RosterFormatError,
     RosterPolicyError,
     RosterRollbackError,
@@ -54,6 +56,7 @@ __all__ = [
     "PublicCard",
     "Roster",
     "RosterError",
+    "RosterExpiredError",
     "RosterFormatError",
     "RosterPolicyError",
     "RosterRollbackError",

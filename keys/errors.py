@@ -41,7 +41,12 @@ class RosterSignatureError(RosterError):
 
 
 class RosterPolicyError(RosterError):
-    """A roster breaks its own policy (e.g. a classical recipient under ``pq-only``)."""
+    """A roster breaks its own policy (e.g. a classical recipient under ``pq-only``) or the
+    format's limits (e.g. valid for longer than a roster may be)."""
+
+
+class RosterExpiredError(RosterError):
+    """A roster is past its signed expiry date: the organization must publish a renewed one."""
 
 
 class RosterRollbackError(RosterError):

@@ -2,14 +2,17 @@
 
 Protects: testimony is sealed only to investigators the organization vouches for (design
 guarantees 1 and 5). A witness accepts recipient keys only from a roster signed by the
-organization's root key, which they pin out of band; a server that swaps keys, replays an
-old roster (to keep a removed investigator reading) or serves a malformed one is refused.
+organization's root key, which they pin out of band; a server that swaps keys or serves a
+malformed roster is refused, and one that replays an old roster (to keep a removed
+investigator reading) is refused by clients that remember versions (``RosterState``) and, for
+clients that keep nothing, once the old roster's signed expiry date has passed.
 
 Roster text (the body of a C2SP signed note; UTF-8, each line ends in ``\\n``)::
 
     amanat.roster/v1 <origin>
     version <N>
     policy <pq-only | allow-x25519>
+    expires <YYYY-MM-DD>
     log <log verifier key>                                      (optional)
     investigator <key id> <roles> <auth key> <age recipient> <name>
     ...                                                        (zero or more)
@@ -25,6 +28,13 @@ of which one must verify under the pinned organization key.
 * ``policy pq-only`` (the default): every recipient is ``mlkem768x25519`` (``age1pq1…``).
   ``policy allow-x25519``: classical X25519 recipients (``age1…``) are allowed too, but the
   readers must all be of one type, since one age file never mixes the two.
+* ``expires`` is a UTC calendar date (ISO 8601 ``YYYY-MM-DD``, nothing else): the roster is
+  valid through the end of that day and every client refuses it afterwards
+  (``RosterExpiredError``). A client that keeps no state cannot tell an old roster from the
+  current one, so the expiry bounds how old a roster a compromised server can replay to it.
+  A roster is signed for at most ``MAX_VALIDITY_DAYS`` days, and verifiers refuse an expiry
+  further ahead than that (plus ``CLOCK_SLACK_DAYS`` for a slow clock), so no signed roster
+  can stay valid for decades. Day granularity on purpose: nothing here records a precise time.
 * ``log`` is the audit log's verifier key in C2SP vkey form, present once the log exists.
 * one ``investigator`` line per active investigator, sorted by key id, key ids unique:
   ``<key id>`` is 16 lowercase hex digits and must equal ``keys.card.derive_key_id`` of the
@@ -48,6 +58,7 @@ import os
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from keys._files import write_private_file
@@ -56,6 +67,7 @@ from keys.card import PublicCard, is_key_id
 from keys.errors import (
     CardError,
     RosterError,
+    RosterExpiredError,
     RosterFormatError,
     RosterPolicyError,
     RosterRollbackError,
@@ -75,8 +87,49 @@ ROLES = (ROLE_ADMIN, ROLE_READER)
 MAX_VERSION = 2**63 - 1
 # Largest signed roster accepted (about 400 investigators at ~2.1 KB a line).
 MAX_ROSTER_BYTES = 1024 * 1024
+# Validity of a roster signed by `amanat roster` unless the admin says otherwise (days).
+DEFAULT_VALIDITY_DAYS = 90
+# Longest validity a roster may be signed with: how old a roster a server can replay to a
+# witness who keeps no state is bounded by the validity the organization chose.
+MAX_VALIDITY_DAYS = 366
+# Verifiers accept an expiry up to MAX_VALIDITY_DAYS + CLOCK_SLACK_DAYS days ahead of their
+# own date, so a freshly signed roster is not refused by a device whose clock is a few days
+# behind the admin's.
+CLOCK_SLACK_DAYS = 7
 
 _VERSION = re.compile(r"0|[1-9][0-9]{0,18}")
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def utc_today() -> date:
+    """Today's date in UTC, by this computer's clock (what expiry dates are compared with)."""
+    return datetime.now(UTC).date()
+
+
+def expiry_after(days: int, *, today: date | None = None) -> date:
+    """The expiry date of a roster signed ``today`` (default: UTC today) and valid ``days`` days.
+
+    ``days`` is 1 to ``MAX_VALIDITY_DAYS``; the roster is then valid through the end of
+    ``today + days`` (UTC).
+    """
+    if not 1 <= days <= MAX_VALIDITY_DAYS:
+        raise RosterError(
+            f"a roster is valid for 1 to {MAX_VALIDITY_DAYS} days (asked for {days})"
+        )
+    return (utc_today() if today is None else today) + timedelta(days=days)
+
+
+def parse_expiry(text: str) -> date:
+    """Parse an expiry date written exactly as ``YYYY-MM-DD`` (RosterFormatError otherwise)."""
+    try:
+        if not _DATE.fullmatch(text):
+            raise ValueError
+        value = date.fromisoformat(text)
+    except ValueError:
+        raise RosterFormatError(
+            f"the expiry date must be a real calendar date written YYYY-MM-DD, not {text!r}"
+        ) from None
+    return value
 
 
 def parse_roles(text: str) -> tuple[str, ...]:
@@ -157,7 +210,9 @@ class Roster:
     """A roster's content. Constructing one checks every rule of the format and policy.
 
     ``version`` 0 is only the starting point of a roster that has never been signed
-    (``Roster.empty``); signed rosters have version ≥ 1.
+    (``Roster.empty``); signed rosters have version ≥ 1. ``expires`` (a UTC date) is None only
+    in a draft: ``with_expiry`` sets it, and a roster without one can be neither formatted nor
+    signed. Every ``with_*`` change keeps the expiry it started from.
     """
 
     origin: str
@@ -165,6 +220,7 @@ class Roster:
     policy: str = POLICY_PQ_ONLY
     log_vkey: str | None = None
     investigators: tuple[Investigator, ...] = field(default=())
+    expires: date | None = None
 
     def __post_init__(self) -> None:
         problem = origin_problem(self.origin)
@@ -176,6 +232,8 @@ class Roster:
             raise RosterFormatError(
                 f"unknown roster policy {self.policy!r} (known: {', '.join(POLICIES)})"
             )
+        if self.expires is not None and type(self.expires) is not date:
+            raise RosterFormatError("the roster's expiry must be a date (without a time)")
         if self.log_vkey is not None:
             try:
                 note.Verifier.from_vkey(self.log_vkey)
@@ -219,11 +277,25 @@ class Roster:
             f"{ROSTER_HEADER} {self.origin}\n",
             f"version {self.version}\n",
             f"policy {self.policy}\n",
+            f"expires {self.expiry().isoformat()}\n",
         ]
         if self.log_vkey is not None:
             lines.append(f"log {self.log_vkey}\n")
         lines.extend(person.format() for person in self.investigators)
         return "".join(lines)
+
+    def expiry(self) -> date:
+        """The last day (UTC) on which this roster is valid; RosterError for a draft without."""
+        if self.expires is None:
+            raise RosterError(
+                "the roster has no expiry date yet: give it one before it is signed"
+            )
+        return self.expires
+
+    def days_left(self, today: date | None = None) -> int:
+        """Days from ``today`` (default: UTC today) to the expiry: 0 on the last valid day,
+        negative once expired."""
+        return (self.expiry() - (utc_today() if today is None else today)).days
 
     def find(self, key_id: str) -> Investigator | None:
         """The investigator with this key id, or None."""
@@ -275,6 +347,19 @@ class Roster:
         """The next version, under this recipient policy."""
         return self._next(policy=policy)
 
+    def renewed(self, expires: date) -> Roster:
+        """The next version, valid through ``expires``; nothing else changes."""
+        return self._next(expires=expires)
+
+    def with_expiry(self, expires: date) -> Roster:
+        """This draft (same version) valid through ``expires``.
+
+        For a version not signed yet (after ``with_added`` and the like). Re-signing an
+        already signed version with another expiry makes two rosters with one version, which
+        clients refuse as equivocation: use ``renewed`` for that.
+        """
+        return replace(self, expires=expires)
+
 
 def _split(line: str, count: int) -> list[str]:
     parts = line.split(" ", count - 1)
@@ -303,10 +388,15 @@ def parse_roster(text: str) -> Roster:
     number, policy = expect("policy")
     if policy not in POLICIES:
         raise RosterFormatError(f"roster line {number}: unknown policy {policy!r}")
+    number, expires_text = expect("expires")
+    try:
+        expires = parse_expiry(expires_text)
+    except RosterFormatError as exc:
+        raise RosterFormatError(f"roster line {number}: {exc}") from None
     log_vkey: str | None = None
     investigators: list[Investigator] = []
     for number, line in cursor:
-        if number == 4 and line.startswith("log "):
+        if number == 5 and line.startswith("log "):
             log_vkey = line[4:]
             continue
         investigators.append(_parse_investigator(number, line))
@@ -317,6 +407,7 @@ def parse_roster(text: str) -> Roster:
             policy=policy,
             log_vkey=log_vkey,
             investigators=tuple(investigators),
+            expires=expires,
         )
     except RosterError as exc:
         raise type(exc)(f"roster: {exc}") from None
@@ -345,14 +436,42 @@ def _parse_investigator(number: int, line: str) -> Investigator:
         raise RosterFormatError(f"roster line {number}: {exc}") from None
 
 
-def sign_roster(roster: Roster, org_signer: note.Signer) -> str:
-    """The signed note of ``roster`` by the organization key (its name must be the origin)."""
+def check_expiry(roster: Roster, *, today: date | None = None, slack_days: int = 0) -> None:
+    """Refuse a roster that has expired or whose expiry is too far ahead of ``today``.
+
+    ``today`` defaults to the UTC date now. ``RosterExpiredError`` once ``today`` is past the
+    expiry date (the roster is valid through the end of that day); ``RosterPolicyError`` when
+    the expiry is more than ``MAX_VALIDITY_DAYS + slack_days`` days ahead.
+    """
+    today = utc_today() if today is None else today
+    expires = roster.expiry()
+    if today > expires:
+        raise RosterExpiredError(
+            f"roster version {roster.version} expired on {expires.isoformat()} (today is "
+            f"{today.isoformat()} UTC by this computer's clock): the organization must "
+            "publish a renewed roster"
+        )
+    if (expires - today).days > MAX_VALIDITY_DAYS + slack_days:
+        raise RosterPolicyError(
+            f"roster version {roster.version} is valid until {expires.isoformat()}, more "
+            f"than {MAX_VALIDITY_DAYS} days after today ({today.isoformat()} UTC by this "
+            "computer's clock): the organization must sign it again with a shorter validity"
+        )
+
+
+def sign_roster(roster: Roster, org_signer: note.Signer, *, today: date | None = None) -> str:
+    """The signed note of ``roster`` by the organization key (its name must be the origin).
+
+    The roster must have an expiry date that is not past and at most ``MAX_VALIDITY_DAYS``
+    days after ``today`` (default: the UTC date now).
+    """
     if org_signer.name != roster.origin:
         raise RosterError(
             f"the roster belongs to {roster.origin!r}, not to the key {org_signer.name!r}"
         )
     if roster.version < 1:
         raise RosterError("a signed roster has version 1 or more")
+    check_expiry(roster, today=today)
     return note.sign_note(roster.format(), org_signer)
 
 
@@ -364,16 +483,28 @@ def _org_verifier(org_vkey: str) -> note.Verifier:
 
 
 def verify_roster(
-    signed: str | bytes, org_vkey: str, *, state: RosterState | None = None
+    signed: str | bytes,
+    org_vkey: str,
+    *,
+    state: RosterState | None = None,
+    today: date | None = None,
+    check_dates: bool = True,
 ) -> Roster:
     """Check a signed roster against the pinned organization key and return its content.
 
     Refuses (with a ``RosterError`` subclass naming the problem): a missing, forged or
     foreign signature (``RosterSignatureError``), a malformed or non-canonical roster
-    (``RosterFormatError``), a policy violation (``RosterPolicyError``) and, when ``state``
-    is given, a version lower than the highest seen for this organization or a different
-    roster with the same version (``RosterRollbackError``). ``state`` is then updated.
-    Pass ``state=None`` to keep nothing (witnesses who must leave no trace).
+    (``RosterFormatError``), a policy violation (``RosterPolicyError``), a roster past its
+    expiry date on ``today`` (``RosterExpiredError``; ``today`` defaults to the UTC date now)
+    or valid for longer than a roster may be (``RosterPolicyError``) and, when ``state`` is
+    given, a version lower than the highest seen for this organization or a different
+    roster with the same version (``RosterRollbackError``). ``state`` is then updated; an
+    expired roster is refused before it is recorded. Pass ``state=None`` to keep nothing
+    (witnesses who must leave no trace): the expiry then bounds how old a roster they accept.
+
+    ``check_dates=False`` skips only the expiry checks, for those who must read the current
+    roster whatever its dates: the server loading the roster it already accepted, and the
+    admin replacing an expired roster with a renewed one. Clients never pass it.
     """
     verifier = _org_verifier(org_vkey)
     data = signed.encode("utf-8") if isinstance(signed, str) else signed
@@ -396,6 +527,8 @@ def verify_roster(
             f"the roster names the organization {roster.origin!r}, "
             f"but the pinned key is {verifier.name!r}"
         )
+    if check_dates:
+        check_expiry(roster, today=today, slack_days=CLOCK_SLACK_DAYS)
     if state is not None:
         digest = hashlib.sha256(opened.text.encode("utf-8")).digest()
         state.check_and_update(org_vkey, roster.version, text_sha256=digest)
@@ -579,6 +712,9 @@ def _read_state(path: Path) -> dict[str, _Seen]:
 
 
 __all__ = [
+    "CLOCK_SLACK_DAYS",
+    "DEFAULT_VALIDITY_DAYS",
+    "MAX_VALIDITY_DAYS",
     "POLICIES",
     "POLICY_ALLOW_X25519",
     "POLICY_PQ_ONLY",
@@ -588,10 +724,14 @@ __all__ = [
     "Investigator",
     "Roster",
     "RosterState",
+    "check_expiry",
     "default_state_path",
+    "expiry_after",
+    "parse_expiry",
     "parse_roles",
     "parse_roster",
     "read_roster_unverified",
     "sign_roster",
+    "utc_today",
     "verify_roster",
 ]

@@ -356,9 +356,11 @@ class _Refused(Exception):
         self.first_bad = first_bad
 
 
-def _verified_roster(roster_text: str, org_vkey: str, state: RosterState | None) -> Roster:
+def _verified_roster(
+    roster_text: str, org_vkey: str, state: RosterState | None, *, check_dates: bool = True
+) -> Roster:
     try:
-        return verify_roster(roster_text, org_vkey, state=state)
+        return verify_roster(roster_text, org_vkey, state=state, check_dates=check_dates)
     except RosterRollbackError as exc:
         raise _Refused(Finding.ROSTER_ROLLBACK, str(exc)) from None
     except RosterError as exc:
@@ -665,9 +667,10 @@ def verify_submission_receipt(
     """Check a receipt file (see the module docstring) for a submission.
 
     Offline: the roster verifies under ``org_vkey`` (no state is kept: a witness keeps no
-    trace); the receipt carries a canonical submission entry, which its inclusion proof puts
-    at its index in a checkpoint signed by the log key the roster names. Online (``source``):
-    also the log's latest checkpoint verifies and provably extends the receipt's checkpoint.
+    trace; an expired roster is accepted, since a receipt outlives it); the receipt carries a
+    canonical submission entry, which its inclusion proof puts at its index in a checkpoint
+    signed by the log key the roster names. Online (``source``): also the log's latest
+    checkpoint verifies and provably extends the receipt's checkpoint.
     Errors raised by ``source`` propagate.
     """
     index: int | None = None
@@ -676,7 +679,9 @@ def verify_submission_receipt(
     latest: Checkpoint | None = None
     signed_latest: str | None = None
     try:
-        roster = _verified_roster(roster_text, org_vkey, None)
+        # A receipt speaks of the past and must verify for years: the roster only says which
+        # log key the organization vouched for, so its expiry date is not checked here.
+        roster = _verified_roster(roster_text, org_vkey, None, check_dates=False)
         _, verifier = _log_verifier(roster)
         try:
             parsed = Receipt.parse(receipt_text)

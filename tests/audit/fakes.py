@@ -11,7 +11,7 @@ import hashlib
 from collections.abc import Sequence
 
 from keys.org import OrgKey
-from keys.roster import Roster, sign_roster
+from keys.roster import DEFAULT_VALIDITY_DAYS, Roster, expiry_after, sign_roster
 from vault.audit import receipt_file_text
 from vault.events import access_event, submission_event
 from vault.tlog.checkpoint import Checkpoint, sign_checkpoint
@@ -44,6 +44,7 @@ class Org:
             roster = Roster(self.roster.origin, self.roster.version + 1)
         else:
             roster = self.roster.with_log(log_vkey)
+        roster = roster.with_expiry(expiry_after(DEFAULT_VALIDITY_DAYS))
         self.roster = roster
         return sign_roster(roster, self.key.signer())
 

@@ -182,7 +182,8 @@ def test_roster_rollback_and_equivocation() -> None:
     assert verdict.finding is Finding.ROSTER_ROLLBACK
     assert "refusing a rollback" in verdict.reason
     # Another roster carrying version 2, signed by the same org key.
-    other = Roster(org.key.origin, 2, POLICY_ALLOW_X25519, log.signer.vkey())
+    other = Roster(org.key.origin, 2, POLICY_ALLOW_X25519, log.signer.vkey(),
+                   expires=org.roster.expires)
     log.roster = sign_roster(other, org.key.signer())
     verdict = verify_log(log, org.vkey, state=state)
     assert verdict.finding is Finding.ROSTER_ROLLBACK, verdict.summary()

@@ -11,16 +11,26 @@ import shutil
 import stat
 import subprocess
 import sys
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
 
 from bench import keys_bench
 from keys.card import parse_card
+from keys.errors import RosterExpiredError
 from keys.identity import IDENTITY_KIND, InvestigatorIdentity
 from keys.keyfile import DEFAULT_KDF, key_file_params
 from keys.org import OrgKey
-from keys.roster import Roster, RosterState, read_roster_unverified, verify_roster
+from keys.roster import (
+    MAX_VALIDITY_DAYS,
+    Roster,
+    RosterState,
+    read_roster_unverified,
+    sign_roster,
+    utc_today,
+    verify_roster,
+)
 from tests.keys.conftest import CHEAP_KDF
 from tests.support import require_tool
 from vault import age
@@ -215,6 +225,8 @@ def test_roster_life_cycle_and_decrypt_with_each_identity_file(
     status, out, err = run(capsys, "roster", "add", *admin, "i0.card", "i1.card")
     assert status == 0, err
     assert "version 1" in out and identities[0].key_id in out
+    in_90_days = (utc_today() + timedelta(days=90)).isoformat()
+    assert f"valid through {in_90_days} (UTC)" in out
     status, out, err = run(capsys, "roster", "add", *admin, "--roles", "admin,reader", "i2.card")
     assert status == 0, err
     log_vkey = note.Signer.generate("log.example.org").vkey()
@@ -230,8 +242,10 @@ def test_roster_life_cycle_and_decrypt_with_each_identity_file(
     status, out, err = run(capsys, "roster", "verify", "--org", org.vkey(), "roster.txt")
     assert status == 0 and "signature OK, rollback not checked" in out
     assert all(name in out for name in NAMES)
+    assert f"expires      {in_90_days} (UTC; 90 days left)" in out
     status, out, err = run(capsys, "roster", "show", "roster.txt")
     assert status == 0 and "NOT checked" in err and "version      3" in out
+    assert f"expires      {in_90_days} (UTC; 90 days left)" in out
 
     # A testimony sealed to the roster opens with each investigator's identity file.
     sealed = age.encrypt_bytes(b"what happened in 2018", roster.recipients())
@@ -249,6 +263,109 @@ def test_roster_life_cycle_and_decrypt_with_each_identity_file(
     assert after.find(identities[0].key_id) is None and len(after.recipients()) == 2
     status, out, _ = run(capsys, "roster", "set-policy", *admin, "allow-x25519")
     assert status == 0 and "version 5" in out
+
+
+def test_roster_renew_bumps_version_and_expiry_and_keeps_members(
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    team: tuple[OrgKey, list[InvestigatorIdentity]],
+) -> None:
+    org, _ = team
+    admin = ("--org", "org.key", "--roster", "roster.txt")
+    assert run(capsys, "roster", "add", *admin, "--valid-days", "30", "i0.card", "i1.card")[0] == 0
+    before = verify_roster((tmp_path / "roster.txt").read_text(), org.vkey())
+    assert before.expires == utc_today() + timedelta(days=30)
+    status, out, err = run(capsys, "roster", "renew", *admin, "--valid-days", "200")
+    assert status == 0, err
+    after = verify_roster((tmp_path / "roster.txt").read_text(), org.vkey())
+    assert after.version == before.version + 1 == 2
+    assert after.expires == utc_today() + timedelta(days=200)
+    assert f"version 2: renewed; valid through {after.expiry().isoformat()}" in out
+    assert (after.origin, after.policy, after.log_vkey, after.investigators) == (
+        before.origin, before.policy, before.log_vkey, before.investigators)
+    status, out, err = run(capsys, "roster", "renew", *admin)  # default: 90 days
+    assert status == 0, err
+    renewed = verify_roster((tmp_path / "roster.txt").read_text(), org.vkey())
+    assert renewed.version == 3 and renewed.days_left() == 90
+    status, _, err = run(capsys, "roster", "renew", *admin, "--valid-days", "366")
+    assert status == 0, err
+
+
+@pytest.mark.parametrize("days", ["0", "-5", str(MAX_VALIDITY_DAYS + 1), "36500"])
+def test_roster_validity_out_of_bounds_is_refused(
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    team: tuple[OrgKey, list[InvestigatorIdentity]],
+    days: str,
+) -> None:
+    admin = ("--org", "org.key", "--roster", "roster.txt")
+    status, _, err = run(capsys, "roster", "add", *admin, "--valid-days", days, "i0.card")
+    assert_one_line_error(status, err, f"--valid-days: .*1 to {MAX_VALIDITY_DAYS} days")
+    assert not (tmp_path / "roster.txt").exists()
+    assert run(capsys, "roster", "add", *admin, "i0.card")[0] == 0
+    signed = (tmp_path / "roster.txt").read_bytes()
+    status, _, err = run(capsys, "roster", "renew", *admin, f"--valid-days={days}")
+    assert_one_line_error(status, err, f"--valid-days: .*1 to {MAX_VALIDITY_DAYS} days")
+    assert (tmp_path / "roster.txt").read_bytes() == signed
+
+
+def test_renew_needs_an_existing_roster(
+    capsys: pytest.CaptureFixture[str], team: tuple[OrgKey, list[InvestigatorIdentity]]
+) -> None:
+    status, _, err = run(capsys, "roster", "renew", "--org", "org.key", "--roster", "none.txt")
+    assert_one_line_error(status, err, "none.txt: no such roster to renew")
+
+
+def test_expired_roster_is_refused_shown_and_renewed(
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    team: tuple[OrgKey, list[InvestigatorIdentity]],
+) -> None:
+    org, identities = team
+    signed_on = utc_today() - timedelta(days=100)
+    expired_on = signed_on + timedelta(days=90)
+    old = Roster.empty(ORIGIN).with_added([identities[0].card()]).with_expiry(expired_on)
+    (tmp_path / "roster.txt").write_text(sign_roster(old, org.signer(), today=signed_on))
+    status, _, err = run(capsys, "roster", "verify", "--org", org.vkey(), "roster.txt")
+    assert_one_line_error(
+        status, err, f"roster.txt: roster version 1 expired on {expired_on.isoformat()} .*"
+        "the organization must publish a renewed roster")
+    status, out, err = run(capsys, "roster", "show", "roster.txt")
+    assert status == 0 and f"expires      {expired_on.isoformat()} (UTC): EXPIRED 10 days ago" \
+        in out
+    status, _, err = run(capsys, "roster", "publish", "--server", "http://127.0.0.1:9",
+                         "--roster", "roster.txt", "--org", org.vkey())
+    assert_one_line_error(status, err, "roster.txt: roster version 1 expired on")
+    # The admin can replace an expired roster: renewing it, or any change, re-signs it.
+    admin = ("--org", "org.key", "--roster", "roster.txt")
+    status, out, err = run(capsys, "roster", "renew", *admin, "--valid-days", "1")
+    assert status == 0, err
+    renewed = verify_roster((tmp_path / "roster.txt").read_text(), org.vkey())
+    assert renewed.version == 2 and renewed.investigators == old.investigators
+    status, out, err = run(capsys, "roster", "verify", "--org", org.vkey(), "roster.txt")
+    assert status == 0 and "(UTC; 1 day left)" in out
+    with pytest.raises(RosterExpiredError):
+        verify_roster((tmp_path / "roster.txt").read_text(), org.vkey(),
+                      today=utc_today() + timedelta(days=2))
+
+
+def test_roster_expiry_shown_on_its_last_day(
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    team: tuple[OrgKey, list[InvestigatorIdentity]],
+) -> None:
+    org, identities = team
+    today = utc_today()
+    roster = Roster.empty(ORIGIN).with_added([identities[0].card()]).with_expiry(today)
+    (tmp_path / "roster.txt").write_text(sign_roster(roster, org.signer()))
+    status, out, err = run(capsys, "roster", "verify", "--org", org.vkey(), "roster.txt")
+    assert status == 0 and f"expires      {today.isoformat()} (UTC): last day" in out, err
+    yesterday = today - timedelta(days=1)
+    old = roster.with_expiry(yesterday)
+    (tmp_path / "old.txt").write_text(sign_roster(old, org.signer(), today=yesterday))
+    status, out, _ = run(capsys, "roster", "show", "old.txt")
+    assert status == 0 and "EXPIRED 1 day ago" in out
+    assert date.fromisoformat(out.split("expires")[1].split()[0]) == yesterday
 
 
 def test_decrypt_with_wrong_passphrase_is_one_line(

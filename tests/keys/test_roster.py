@@ -6,6 +6,7 @@ import json
 import os
 import stat
 import unicodedata
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ from keys.card import PublicCard
 from keys.errors import (
     KeysError,
     RosterError,
+    RosterExpiredError,
     RosterFormatError,
     RosterPolicyError,
     RosterRollbackError,
@@ -26,22 +28,31 @@ from keys.errors import (
 from keys.identity import InvestigatorIdentity
 from keys.org import OrgKey
 from keys.roster import (
+    CLOCK_SLACK_DAYS,
+    DEFAULT_VALIDITY_DAYS,
+    MAX_VALIDITY_DAYS,
     MAX_VERSION,
     POLICY_ALLOW_X25519,
     Investigator,
     Roster,
     RosterState,
+    check_expiry,
     default_state_path,
+    expiry_after,
+    parse_expiry,
     parse_roles,
     parse_roster,
     read_roster_unverified,
     sign_roster,
+    utc_today,
     verify_roster,
 )
 from vault import age
 from vault.tlog import note
 
 ORIGIN = "example.org/amanat"
+TODAY = utc_today()
+EXPIRES = TODAY + timedelta(days=DEFAULT_VALIDITY_DAYS)
 NAMES = ("Гүлнара Исмаилова", "ئابدۇرەھىم ھەيت", "Erlan Nurlanuly")
 
 
@@ -59,7 +70,10 @@ def identities() -> list[InvestigatorIdentity]:
 def roster(identities: list[InvestigatorIdentity]) -> Roster:
     cards = [identity.card() for identity in identities]
     return (
-        Roster.empty(ORIGIN).with_added(cards[:2]).with_added(cards[2:], roles=("admin", "reader"))
+        Roster.empty(ORIGIN)
+        .with_added(cards[:2])
+        .with_added(cards[2:], roles=("admin", "reader"))
+        .with_expiry(EXPIRES)
     )
 
 
@@ -85,7 +99,12 @@ def test_round_trip(roster: Roster, signed: str, org: OrgKey) -> None:
 
 def test_text_layout(roster: Roster, identities: list[InvestigatorIdentity]) -> None:
     lines = roster.format().split("\n")
-    assert lines[:3] == [f"amanat.roster/v1 {ORIGIN}", "version 2", "policy pq-only"]
+    assert lines[:4] == [
+        f"amanat.roster/v1 {ORIGIN}",
+        "version 2",
+        "policy pq-only",
+        f"expires {EXPIRES.isoformat()}",
+    ]
     admin = identities[2].card()
     assert f"investigator {admin.key_id} admin,reader " in roster.format()
     assert any(line.endswith(" " + NAMES[1]) for line in lines)
@@ -120,7 +139,7 @@ def test_add_remove_log_policy(roster: Roster, identities: list[InvestigatorIden
     logged = removed.with_log(log_vkey)
     assert logged.version == 4 and logged.log_vkey == log_vkey
     assert parse_roster(logged.format()) == logged
-    assert logged.format().split("\n")[3] == f"log {log_vkey}"
+    assert logged.format().split("\n")[4] == f"log {log_vkey}"
     relaxed = logged.with_policy(POLICY_ALLOW_X25519)
     assert relaxed.version == 5 and parse_roster(relaxed.format()) == relaxed
     with pytest.raises(RosterError, match="already on the roster"):
@@ -128,7 +147,7 @@ def test_add_remove_log_policy(roster: Roster, identities: list[InvestigatorIden
     with pytest.raises(RosterError, match="not on the roster"):
         roster.with_removed(["0" * 16])
     with pytest.raises(RosterError, match="cannot grow"):
-        Roster(ORIGIN, MAX_VERSION).with_log(log_vkey)
+        Roster(ORIGIN, MAX_VERSION, expires=EXPIRES).with_log(log_vkey)
 
 
 def test_empty_roster_has_no_recipients() -> None:
@@ -218,14 +237,14 @@ def _text(lines: list[str]) -> str:
 
 def test_duplicate_key_id(roster: Roster, org: OrgKey) -> None:
     lines = _lines(roster)
-    lines.insert(4, lines[3])
+    lines.insert(5, lines[4])
     with pytest.raises(RosterFormatError, match="duplicate key id"):
         verify_roster(sign_text(_text(lines), org), org.vkey())
 
 
 def test_unsorted_investigators(roster: Roster, org: OrgKey) -> None:
     lines = _lines(roster)
-    lines[3], lines[4] = lines[4], lines[3]
+    lines[4], lines[5] = lines[5], lines[4]
     with pytest.raises(RosterFormatError, match="not sorted"):
         verify_roster(sign_text(_text(lines), org), org.vkey())
 
@@ -237,7 +256,7 @@ def _classical_card(name: str = "Classical") -> PublicCard:
 def test_classical_recipient_under_pq_only(roster: Roster, org: OrgKey) -> None:
     line = Investigator.from_card(_classical_card()).format().rstrip("\n")
     lines = _lines(roster)
-    lines = lines[:3] + sorted([*lines[3:], line], key=lambda text: text.split(" ")[1])
+    lines = lines[:4] + sorted([*lines[4:], line], key=lambda text: text.split(" ")[1])
     with pytest.raises(RosterPolicyError, match=r"classical X25519 recipient.*pq-only"):
         verify_roster(sign_text(_text(lines), org), org.vkey())
     with pytest.raises(RosterPolicyError):
@@ -246,7 +265,9 @@ def test_classical_recipient_under_pq_only(roster: Roster, org: OrgKey) -> None:
 
 def test_allow_x25519_policy(org: OrgKey) -> None:
     cards = [_classical_card("One"), _classical_card("Two")]
-    roster = Roster.empty(ORIGIN).with_policy(POLICY_ALLOW_X25519).with_added(cards)
+    roster = (
+        Roster.empty(ORIGIN).with_policy(POLICY_ALLOW_X25519).with_added(cards).with_expiry(EXPIRES)
+    )
     verified = verify_roster(sign_roster(roster, org.signer()), org.vkey())
     assert len(verified.recipients()) == 2
     assert not any(age.is_post_quantum(r) for r in verified.recipients())
@@ -291,22 +312,42 @@ def _edit_roles(lines: list[str], roles: str, new_roles: str) -> list[str]:
         (lambda ls: _set(ls, 1, "Version 2"), "line 2: expected a 'version' line"),
         (lambda ls: _set(ls, 2, "policy anything-goes"), "line 3: unknown policy"),
         (lambda ls: ls[:2], "line 3: expected a 'policy' line"),
-        (lambda ls: [*ls[:3], "log not-a-vkey", *ls[3:]], "log key is not a valid verifier"),
-        (lambda ls: [*ls, "log " + note.Signer.generate("l").vkey()], "line 7: unexpected 'log'"),
-        (lambda ls: [*ls, ""], "line 7: unexpected '' line"),
-        (lambda ls: [*ls, "# a comment"], "line 7: unexpected '#' line"),
-        (lambda ls: [*ls, "member a b c d e"], "line 7: unexpected 'member'"),
-        (lambda ls: _set(ls, 3, ls[3] + " "), "line 4: .*space"),
-        (lambda ls: _set(ls, 3, ls[3].replace(" ", "  ", 2)), "line 4: malformed"),
+        (lambda ls: [*ls[:4], "log not-a-vkey", *ls[4:]], "log key is not a valid verifier"),
+        (lambda ls: [*ls, "log " + note.Signer.generate("l").vkey()], "line 8: unexpected 'log'"),
+        (lambda ls: [*ls, ""], "line 8: unexpected '' line"),
+        (lambda ls: [*ls, "# a comment"], "line 8: unexpected '#' line"),
+        (lambda ls: [*ls, "member a b c d e"], "line 8: unexpected 'member'"),
+        (lambda ls: _set(ls, 4, ls[4] + " "), "line 5: .*space"),
+        (lambda ls: _set(ls, 4, ls[4].replace(" ", "  ", 2)), "line 5: malformed"),
         (lambda ls: _edit_roles(ls, "reader", "readers"), "unknown role"),
         (lambda ls: _edit_roles(ls, "reader", "reader,reader"), "sorted"),
         (lambda ls: _edit_roles(ls, "admin,reader", "reader,admin"), "sorted"),
         (lambda ls: _edit_roles(ls, "reader", ""), "malformed"),
         (
-            lambda ls: _set(ls, 3, "investigator" + ls[3][12:28].upper() + ls[3][28:]),
+            lambda ls: _set(ls, 4, "investigator" + ls[4][12:28].upper() + ls[4][28:]),
             "16 lowercase",
         ),
-        (lambda ls: _set(ls, 3, ls[3][:13] + "0" * 16 + ls[3][29:]), "does not match the keys"),
+        (lambda ls: _set(ls, 4, ls[4][:13] + "0" * 16 + ls[4][29:]), "does not match the keys"),
+        # The expiry line: required, in its place, and written exactly as YYYY-MM-DD.
+        (lambda ls: ls[:3], "line 4: expected a 'expires' line"),
+        (lambda ls: [*ls[:3], *ls[4:]], "line 4: expected a 'expires' line"),
+        (lambda ls: [*ls[:3], ls[4], ls[3], *ls[5:]], "line 4: expected a 'expires' line"),
+        (lambda ls: [*ls, ls[3]], "line 8: unexpected 'expires'"),
+        (lambda ls: _set(ls, 3, "expires"), "line 4: expected a 'expires' line"),
+        (lambda ls: _set(ls, 3, "expires "), "line 4: .*YYYY-MM-DD, not ''"),
+        (lambda ls: _set(ls, 3, "expires  2026-12-01"), "line 4: .*YYYY-MM-DD"),
+        (lambda ls: _set(ls, 3, "expires 2026-12-01 "), "line 4: .*YYYY-MM-DD"),
+        (lambda ls: _set(ls, 3, "Expires 2026-12-01"), "line 4: expected a 'expires' line"),
+        (lambda ls: _set(ls, 3, "expires 2026-2-01"), "line 4: .*YYYY-MM-DD"),
+        (lambda ls: _set(ls, 3, "expires 20261201"), "line 4: .*YYYY-MM-DD"),
+        (lambda ls: _set(ls, 3, "expires 2026-W48-2"), "line 4: .*YYYY-MM-DD"),
+        (lambda ls: _set(ls, 3, "expires 2026-12-01T00:00"), "line 4: .*YYYY-MM-DD"),
+        (lambda ls: _set(ls, 3, "expires 2026-12-01Z"), "line 4: .*YYYY-MM-DD"),
+        (lambda ls: _set(ls, 3, "expires 2027-02-29"), "line 4: .*real calendar date"),
+        (lambda ls: _set(ls, 3, "expires 2026-13-01"), "line 4: .*real calendar date"),
+        (lambda ls: _set(ls, 3, "expires 0000-01-01"), "line 4: .*real calendar date"),
+        (lambda ls: _set(ls, 3, "expires ２０２６-12-01"), "line 4: .*YYYY-MM-DD"),
+        (lambda ls: _set(ls, 3, "expires never"), "line 4: .*YYYY-MM-DD, not 'never'"),
     ],
 )
 def test_malformed_rosters_are_refused(mutate, match: str, roster: Roster, org: OrgKey) -> None:  # type: ignore[no-untyped-def]
@@ -317,14 +358,14 @@ def test_malformed_rosters_are_refused(mutate, match: str, roster: Roster, org: 
 
 def test_bad_auth_key_and_recipient(roster: Roster, org: OrgKey) -> None:
     lines = _lines(roster)
-    fields = lines[3].split(" ", 5)
+    fields = lines[4].split(" ", 5)
     bad_auth = " ".join([*fields[:3], fields[3].rstrip("="), *fields[4:]])
-    with pytest.raises(RosterFormatError, match="line 4: the auth key is not canonical"):
-        verify_roster(sign_text(_text(_set(lines, 3, bad_auth)), org), org.vkey())
+    with pytest.raises(RosterFormatError, match="line 5: the auth key is not canonical"):
+        verify_roster(sign_text(_text(_set(lines, 4, bad_auth)), org), org.vkey())
     last = "q" if fields[4][-1] != "q" else "p"
     bad_recipient = " ".join([*fields[:4], fields[4][:-1] + last, fields[5]])
-    with pytest.raises(RosterFormatError, match=r"line 4: .*not a valid age recipient"):
-        verify_roster(sign_text(_text(_set(lines, 3, bad_recipient)), org), org.vkey())
+    with pytest.raises(RosterFormatError, match=r"line 5: .*not a valid age recipient"):
+        verify_roster(sign_text(_text(_set(lines, 4, bad_recipient)), org), org.vkey())
 
 
 def test_text_must_end_in_newline(roster: Roster) -> None:
@@ -343,6 +384,8 @@ def test_unverified_reading_needs_a_signature_block(roster: Roster) -> None:
         ({"origin": "bad origin"}, "origin"),
         ({"version": -1}, "version"),
         ({"policy": "none"}, "unknown roster policy"),
+        ({"expires": "2026-12-01"}, "must be a date"),
+        ({"expires": datetime(2026, 12, 1, tzinfo=UTC)}, "must be a date"),
     ],
 )
 def test_constructor_checks(kwargs: dict[str, object], match: str) -> None:
@@ -364,7 +407,7 @@ def test_investigator_checks(identities: list[InvestigatorIdentity]) -> None:
 
 
 def _signed_version(org: OrgKey, version: int, log: str | None = None) -> str:
-    return sign_roster(Roster(ORIGIN, version, log_vkey=log), org.signer())
+    return sign_roster(Roster(ORIGIN, version, log_vkey=log, expires=EXPIRES), org.signer())
 
 
 def test_in_memory_state_refuses_rollback(org: OrgKey) -> None:
@@ -384,7 +427,7 @@ def test_state_is_per_organization(org: OrgKey) -> None:
     other = OrgKey.generate("other.example")
     state = RosterState()
     verify_roster(_signed_version(org, 9), org.vkey(), state=state)
-    other_roster = sign_roster(Roster("other.example", 1), other.signer())
+    other_roster = sign_roster(Roster("other.example", 1, expires=EXPIRES), other.signer())
     verify_roster(other_roster, other.vkey(), state=state)
     assert state.highest(other.vkey()) == 1
 
@@ -554,8 +597,10 @@ def test_any_valid_roster_round_trips(
         for i, name in enumerate(names)
         if name_problem(name) is None
     ]
-    roster = Roster.empty(ORIGIN).with_added(
-        cards, roles=["admin", "reader"] if admin else ["reader"]
+    roster = (
+        Roster.empty(ORIGIN)
+        .with_added(cards, roles=["admin", "reader"] if admin else ["reader"])
+        .with_expiry(EXPIRES)
     )
     for _ in range(version_steps):
         roster = roster.with_policy(roster.policy)
@@ -564,3 +609,115 @@ def test_any_valid_roster_round_trips(
 
 
 RECIPIENT_POOL = [str(age.MLKEM768X25519Identity.generate().recipient()) for _ in range(2)]
+
+
+# --- expiry ---------------------------------------------------------------------------------
+
+
+def _signed_expiring(org: OrgKey, expires: date, *, version: int = 4, signed_on: date) -> str:
+    return sign_roster(Roster(ORIGIN, version, expires=expires), org.signer(), today=signed_on)
+
+
+def test_valid_through_the_expiry_day_refused_the_day_after(org: OrgKey) -> None:
+    expires = date(2026, 12, 1)
+    signed = _signed_expiring(org, expires, version=7, signed_on=date(2026, 9, 1))
+    assert verify_roster(signed, org.vkey(), today=date(2026, 9, 1)).expires == expires
+    assert verify_roster(signed, org.vkey(), today=expires).version == 7
+    with pytest.raises(RosterExpiredError) as refused:
+        verify_roster(signed, org.vkey(), today=date(2026, 12, 2))
+    assert str(refused.value) == (
+        "roster version 7 expired on 2026-12-01 (today is 2026-12-02 UTC by this computer's "
+        "clock): the organization must publish a renewed roster"
+    )
+    with pytest.raises(RosterExpiredError, match="expired on 2026-12-01"):
+        verify_roster(signed, org.vkey(), today=date(2031, 1, 1))
+
+
+def test_default_today_is_the_clock(org: OrgKey) -> None:
+    today = utc_today()
+    yesterday = today - timedelta(days=1)
+    expired = _signed_expiring(org, yesterday, signed_on=yesterday)
+    with pytest.raises(RosterExpiredError, match=f"expired on {yesterday.isoformat()}"):
+        verify_roster(expired, org.vkey())
+    assert verify_roster(_signed_expiring(org, today, signed_on=today), org.vkey()).version == 4
+    assert utc_today() == datetime.now(UTC).date()
+
+
+def test_expired_roster_is_not_recorded_in_the_state(org: OrgKey) -> None:
+    state = RosterState()
+    verify_roster(_signed_version(org, 3), org.vkey(), state=state)
+    old = _signed_expiring(org, date(2026, 1, 31), version=9, signed_on=date(2026, 1, 1))
+    with pytest.raises(RosterExpiredError):
+        verify_roster(old, org.vkey(), state=state, today=date(2026, 2, 1))
+    assert state.highest(org.vkey()) == 3
+
+
+def test_expiry_too_far_ahead_is_refused(org: OrgKey) -> None:
+    today = date(2026, 3, 1)
+    longest = today + timedelta(days=MAX_VALIDITY_DAYS)
+    signed = _signed_expiring(org, longest, signed_on=today)
+    assert verify_roster(signed, org.vkey(), today=today).expires == longest
+    with pytest.raises(RosterPolicyError, match=f"more than {MAX_VALIDITY_DAYS} days after"):
+        sign_roster(Roster(ORIGIN, 4, expires=longest + timedelta(days=1)), org.signer(),
+                    today=today)
+    # A verifier whose clock is up to CLOCK_SLACK_DAYS behind the signer's still accepts it.
+    slow_clock = today - timedelta(days=CLOCK_SLACK_DAYS)
+    assert verify_roster(signed, org.vkey(), today=slow_clock).version == 4
+    with pytest.raises(RosterPolicyError, match=r"valid until .* shorter validity"):
+        verify_roster(signed, org.vkey(), today=slow_clock - timedelta(days=1))
+    # A roster valid for decades (signed by another tool) is refused by every verifier.
+    decades = sign_text(Roster(ORIGIN, 4, expires=date(2066, 1, 1)).format(), org)
+    with pytest.raises(RosterPolicyError, match="valid until 2066-01-01"):
+        verify_roster(decades, org.vkey(), today=today)
+
+
+def test_dates_unchecked_only_when_asked(org: OrgKey) -> None:
+    old = _signed_expiring(org, date(2026, 1, 31), signed_on=date(2026, 1, 1))
+    far = sign_text(Roster(ORIGIN, 5, expires=date(2066, 1, 1)).format(), org)
+    later = date(2026, 6, 1)
+    assert verify_roster(old, org.vkey(), today=later, check_dates=False).version == 4
+    assert verify_roster(far, org.vkey(), today=later, check_dates=False).version == 5
+    with pytest.raises(RosterSignatureError):  # everything else is still checked
+        verify_roster(old.replace("version 4", "version 8"), org.vkey(), check_dates=False)
+
+
+def test_signing_needs_a_current_expiry(org: OrgKey) -> None:
+    with pytest.raises(RosterError, match="no expiry date yet"):
+        sign_roster(Roster(ORIGIN, 1), org.signer())
+    with pytest.raises(RosterError, match="no expiry date yet"):
+        Roster(ORIGIN, 1).format()
+    with pytest.raises(RosterExpiredError, match="expired on 2026-01-31"):
+        sign_roster(Roster(ORIGIN, 1, expires=date(2026, 1, 31)), org.signer(),
+                    today=date(2026, 2, 1))
+
+
+def test_renewed_bumps_version_and_expiry_and_keeps_the_rest(roster: Roster, org: OrgKey) -> None:
+    log_vkey = note.Signer.generate("log.example.org").vkey()
+    current = roster.with_log(log_vkey).with_expiry(EXPIRES)
+    later = EXPIRES + timedelta(days=30)
+    renewed = current.renewed(later)
+    assert renewed.version == current.version + 1
+    assert renewed.expires == later
+    assert (renewed.origin, renewed.policy, renewed.log_vkey, renewed.investigators) == (
+        current.origin, current.policy, current.log_vkey, current.investigators)
+    assert verify_roster(sign_roster(renewed, org.signer()), org.vkey()) == renewed
+    # Changes keep the expiry they start from; with_expiry keeps the version.
+    assert current.with_removed([roster.investigators[0].key_id]).expires == EXPIRES
+    assert current.with_expiry(later).version == current.version
+
+
+def test_expiry_after_and_days_left() -> None:
+    today = date(2026, 12, 31)
+    assert expiry_after(1, today=today) == date(2027, 1, 1)
+    assert expiry_after(MAX_VALIDITY_DAYS, today=today) == date(2028, 1, 1)
+    assert expiry_after(DEFAULT_VALIDITY_DAYS) == utc_today() + timedelta(DEFAULT_VALIDITY_DAYS)
+    for days in (0, -1, MAX_VALIDITY_DAYS + 1):
+        with pytest.raises(RosterError, match=f"1 to {MAX_VALIDITY_DAYS} days"):
+            expiry_after(days, today=today)
+    roster = Roster(ORIGIN, 1, expires=date(2026, 12, 1))
+    assert roster.days_left(date(2026, 11, 1)) == 30
+    assert roster.days_left(date(2026, 12, 1)) == 0
+    assert roster.days_left(date(2026, 12, 3)) == -2
+    assert Roster(ORIGIN, 1, expires=utc_today()).days_left() == 0
+    check_expiry(roster, today=date(2026, 12, 1))
+    assert parse_expiry("2028-02-29") == date(2028, 2, 29)

@@ -1,8 +1,11 @@
-"""`amanat roster ...`: build, sign, show and verify the organization's roster.
+"""`amanat roster ...`: build, sign, renew, show and verify the organization's roster.
 
 Protects: a roster is re-signed only after the current file verifies under the org key, and
-its version only grows; `roster verify` checks a roster the way every client does
-(``keys.roster.verify_roster``), optionally remembering the highest version seen.
+its version only grows; every signed version carries an expiry date at most
+``MAX_VALIDITY_DAYS`` ahead (``--valid-days``, default ``DEFAULT_VALIDITY_DAYS``), which
+bounds how old a roster a compromised server can replay to a witness who keeps no state;
+`roster verify` checks a roster the way every client does (``keys.roster.verify_roster``),
+optionally remembering the highest version seen.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import argparse
 import hashlib
 import os
 import sys
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -18,15 +22,19 @@ from keys.card import PublicCard, parse_card
 from keys.errors import KeysError
 from keys.org import OrgKey
 from keys.roster import (
+    DEFAULT_VALIDITY_DAYS,
     MAX_ROSTER_BYTES,
+    MAX_VALIDITY_DAYS,
     POLICIES,
     ROLE_READER,
     Roster,
     RosterState,
     default_state_path,
+    expiry_after,
     parse_roles,
     read_roster_unverified,
     sign_roster,
+    utc_today,
     verify_roster,
 )
 from vault.cli.common import CLIError, atomic_output, open_input
@@ -57,18 +65,32 @@ def _current(org: OrgKey, path: str, state: RosterState | None) -> Roster:
     if not os.path.exists(path):
         return Roster.empty(org.origin)
     try:
-        return verify_roster(_read_text(path, "roster"), org.vkey(), state=state)
+        # An expired roster is still the current one: the admin is here to replace it.
+        return verify_roster(
+            _read_text(path, "roster"), org.vkey(), state=state, check_dates=False
+        )
     except KeysError as exc:
         raise CLIError(f"{path}: {exc}") from None
 
 
-def _update(args: argparse.Namespace, change: Any, describe: str) -> int:
-    """Verify the current roster, apply ``change``, sign, record, write atomically."""
+def _expiry(args: argparse.Namespace) -> date:
+    try:
+        return expiry_after(args.valid_days)
+    except KeysError as exc:
+        raise CLIError(f"--valid-days: {exc}") from None
+
+
+def _update(
+    args: argparse.Namespace, change: Any, describe: str, expires: date | None = None
+) -> int:
+    """Verify the current roster, apply ``change``, give it a new expiry date (``expires``,
+    else ``--valid-days`` from today), sign, record, write atomically."""
+    expires = _expiry(args) if expires is None else expires
     state = _state(args)
     org = unlock_org_key(args.org)
     current = _current(org, args.roster, state)
     try:
-        updated: Roster = change(current)
+        updated: Roster = change(current).with_expiry(expires)
         signed = sign_roster(updated, org.signer())
         if state is not None:
             digest = hashlib.sha256(updated.format().encode("utf-8")).digest()
@@ -77,7 +99,8 @@ def _update(args: argparse.Namespace, change: Any, describe: str) -> int:
         raise CLIError(str(exc)) from None
     with atomic_output(args.roster, mode=0o644) as out:
         out.write(signed.encode("utf-8"))
-    print(f"{args.roster}: version {updated.version}: {describe}")
+    print(f"{args.roster}: version {updated.version}: {describe}; "
+          f"valid through {expires.isoformat()} (UTC)")
     return 0
 
 
@@ -110,11 +133,34 @@ def cmd_set_policy(args: argparse.Namespace) -> int:
     return _update(args, lambda r: r.with_policy(args.policy), f"policy {args.policy}")
 
 
+def cmd_renew(args: argparse.Namespace) -> int:
+    if not os.path.exists(args.roster):
+        raise CLIError(
+            f"{args.roster}: no such roster to renew (create it with `amanat roster add`)"
+        )
+    expires = _expiry(args)
+    return _update(args, lambda r: r.renewed(expires), "renewed", expires)
+
+
+def describe_expiry(roster: Roster, today: date | None = None) -> str:
+    """``2026-12-01 (UTC; 40 days left)``, or ``... EXPIRED 3 days ago``, for people."""
+    today = utc_today() if today is None else today
+    left = roster.days_left(today)
+    when = roster.expiry().isoformat()
+    if left < 0:
+        ago = -left
+        return f"{when} (UTC): EXPIRED {ago} day{'s' if ago != 1 else ''} ago"
+    if left == 0:
+        return f"{when} (UTC): last day"
+    return f"{when} (UTC; {left} day{'s' if left != 1 else ''} left)"
+
+
 def _describe(roster: Roster) -> str:
     lines = [
         f"organization {roster.origin}",
         f"version      {roster.version}",
         f"policy       {roster.policy}",
+        f"expires      {describe_expiry(roster)}",
         f"log          {roster.log_vkey or '(none yet)'}",
         f"investigators ({len(roster.investigators)}):",
     ]
@@ -188,6 +234,14 @@ def _admin_parser(sub: Any, name: str, help_text: str) -> argparse.ArgumentParse
     parser: argparse.ArgumentParser = sub.add_parser(name, help=help_text)
     parser.add_argument("--org", required=True, metavar="ORG.key", help="org key file")
     parser.add_argument("--roster", required=True, metavar="FILE", help="signed roster file")
+    parser.add_argument(
+        "--valid-days",
+        type=int,
+        default=DEFAULT_VALIDITY_DAYS,
+        metavar="N",
+        help=f"the new version is valid for N days from today, UTC (default "
+        f"{DEFAULT_VALIDITY_DAYS}, at most {MAX_VALIDITY_DAYS}); clients refuse it afterwards",
+    )
     _add_state_options(parser)
     return parser
 
@@ -217,6 +271,11 @@ def register(subparsers: Any) -> None:
     set_policy = _admin_parser(sub, "set-policy", "allow or forbid classical X25519 recipients")
     set_policy.add_argument("policy", choices=POLICIES)
     set_policy.set_defaults(func=cmd_set_policy)
+
+    renew = _admin_parser(
+        sub, "renew", "sign the next version with a new expiry date, nothing else changed"
+    )
+    renew.set_defaults(func=cmd_renew)
 
     show = sub.add_parser("show", help="print a roster WITHOUT checking its signature")
     show.add_argument("file", metavar="FILE")

@@ -6,7 +6,7 @@ place (DESIGN.md "What must be true"):
 * 4 - every submission, access, deletion, reply and roster change is appended to the audit
   log before it is acknowledged or served; a submission's receipt proves its entry;
 * 5 - rosters are accepted only when signed by the pinned organization key, naming this
-  server's log key, and newer than the current one;
+  server's log key, newer than the current one and not expired (nor valid for too long);
 * 2 - nothing stored or logged identifies a witness: ids are random, times are hours.
 
 Crash safety: a sealed file is promoted to durable storage first (recorded with log index
@@ -22,7 +22,7 @@ import hashlib
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import BinaryIO, Protocol
 
 from vault import events
@@ -180,7 +180,9 @@ class VaultService:
         self._busy_lock = threading.Lock()
         record = store.current_roster()
         if record is not None and org_vkey is not None:
-            self._roster = read_roster(record.text, org_vkey)
+            # The current roster stays current after it expires (clients refuse it; the
+            # organization publishes a renewed one): only publishing checks dates.
+            self._roster = read_roster(record.text, org_vkey, check_dates=False)
 
     # --- audit log ---
     def _log(self, event: Event) -> int:
@@ -243,13 +245,14 @@ class VaultService:
             raise NoRosterError("no roster has been published yet")
         return record.text
 
-    def publish_roster(self, text: str) -> RosterView:
-        """Verify and install a new roster (signed by the org key, newer, naming our log)."""
+    def publish_roster(self, text: str, *, today: date | None = None) -> RosterView:
+        """Verify and install a new roster (signed by the org key, newer, naming our log, not
+        expired on ``today`` (default: UTC today) nor valid for longer than allowed)."""
         if self.org_vkey is None:
             raise NoOrgKeyError("this server has no organization key (start it with --org)")
         if len(text.encode("utf-8")) > self.limits.max_roster_bytes:
             raise TooLargeError(f"a roster is at most {self.limits.max_roster_bytes} bytes")
-        view = read_roster(text, self.org_vkey)
+        view = read_roster(text, self.org_vkey, today=today)
         if view.log_vkey != self.log_vkey:
             raise RosterRejected(
                 "the roster names another log key; set this server's log key "

@@ -118,7 +118,14 @@ def create_dev_org(data_dir: Path, log_vkey: str) -> DevSetup:
     from keys.identity import InvestigatorIdentity
     from keys.keyfile import KdfParams
     from keys.org import OrgKey
-    from keys.roster import ROLE_ADMIN, ROLE_READER, Roster, sign_roster
+    from keys.roster import (
+        DEFAULT_VALIDITY_DAYS,
+        ROLE_ADMIN,
+        ROLE_READER,
+        Roster,
+        expiry_after,
+        sign_roster,
+    )
 
     dev = data_dir / DEV_DIR
     dev.mkdir(mode=0o700, exist_ok=True)
@@ -138,7 +145,7 @@ def create_dev_org(data_dir: Path, log_vkey: str) -> DevSetup:
     org = OrgKey.generate("dev-only.amanat.invalid")
     identity = InvestigatorIdentity.generate("Dev Investigator")
     roster = Roster.empty(org.origin).with_added([identity.card()], (ROLE_ADMIN, ROLE_READER))
-    roster = roster.with_log(log_vkey)
+    roster = roster.with_log(log_vkey).with_expiry(expiry_after(DEFAULT_VALIDITY_DAYS))
     _write_private(org_file, org.seal(passphrase, fast))
     _write_private(identity_file, identity.seal(passphrase, fast))
     _write_private(roster_file, sign_roster(roster, org.signer()).encode("utf-8"))
