@@ -65,6 +65,15 @@ def serve(args: argparse.Namespace, *, is_loopback: Callable[[str], bool]) -> in
         print(f"  roster           : {dev.roster_path}", file=out)
         print(f"  passphrase       : {dev.passphrase}  (DEV ONLY)", file=out)
         print("", file=out)
+        url = f"http://{settings.host}:{settings.port}"
+        print("  Try it, in another terminal (.venv/bin/amanat):", file=out)
+        print(f"    echo 'what I saw' | amanat submit --server {url} \\\n"
+              f"        --org '{dev.org_vkey}' --statement -", file=out)
+        print(f"    AMANAT_PASSPHRASE={dev.passphrase} amanat inbox --server {url} "
+              f"-i {dev.identity_path} --org '{dev.org_vkey}'", file=out)
+        print(f"    AMANAT_PASSPHRASE={dev.passphrase} amanat open --server {url} "
+              f"-i {dev.identity_path} --org '{dev.org_vkey}' ID -o case", file=out)
+        print("", file=out)
     print(f"amanat: serving on http://{settings.host}:{settings.port}", file=out, flush=True)
     uvicorn.run(app, **uvicorn_options(settings))
     return 0
