@@ -64,23 +64,29 @@ def _seal_header(recipients: Sequence[Recipient]) -> tuple[bytes, bytes]:
 
 
 def encrypt(
-    src: BinaryIO, dst: BinaryIO, recipients: Sequence[Recipient], *, armor: bool = False
+    src: BinaryIO,
+    dst: BinaryIO,
+    recipients: Sequence[Recipient],
+    *,
+    armor: bool = False,
+    threads: int | None = None,
 ) -> None:
     """Encrypt everything read from ``src`` to ``recipients``, writing the file to ``dst``.
 
-    Streams in 64 KiB chunks (constant memory). Raises :class:`RecipientError` for an
-    unusable recipient list.
+    Streams in 64 KiB chunks (constant memory), sealed by ``threads`` threads (default
+    ``min(2, CPUs)``; the file is the same for any count). Raises :class:`RecipientError`
+    for an unusable recipient list.
     """
     file_key, header = _seal_header(recipients)
     nonce = os.urandom(NONCE_SIZE)
     if armor:
         armored = ArmoredWriter(dst)
         armored.write(header)
-        encrypt_payload(file_key, nonce, src, armored)
+        encrypt_payload(file_key, nonce, src, armored, threads=threads)
         armored.close()
     else:
         dst.write(header)
-        encrypt_payload(file_key, nonce, src, dst)
+        encrypt_payload(file_key, nonce, src, dst, threads=threads)
 
 
 def encrypt_bytes(data: bytes, recipients: Sequence[Recipient], *, armor: bool = False) -> bytes:
@@ -141,20 +147,23 @@ def decrypt(
     identities: Sequence[Identity],
     *,
     armored: bool | None = None,
+    threads: int | None = None,
 ) -> None:
     """Decrypt the age file read from ``src`` with ``identities``, writing to ``dst``.
 
     ``armored``: None detects the armor from the first byte (``-`` or whitespace), True
-    requires it, False requires a binary file. Each 64 KiB chunk is written to ``dst`` as
-    soon as it authenticates; on :class:`PayloadError` only authenticated chunks have been
-    written. Raises HeaderError, HMACError, NoMatchError, PayloadError or ArmorError.
+    requires it, False requires a binary file. A 64 KiB chunk is written to ``dst`` once
+    it and every chunk before it have authenticated (``threads``, default ``min(2, CPUs)``,
+    open batches of chunks in parallel); on :class:`PayloadError` exactly the chunks
+    before the failing one have been written. Raises HeaderError, HMACError,
+    NoMatchError, PayloadError or ArmorError.
     """
     source = _binary_source(src, armored)
     file_key, _ = _open_header(source, identities)
     nonce = bytearray(NONCE_SIZE)
     if read_full(source, memoryview(nonce)) != NONCE_SIZE:
         raise HeaderError("the payload nonce is missing or short (truncated file?)")
-    decrypt_payload(file_key, bytes(nonce), source, dst)
+    decrypt_payload(file_key, bytes(nonce), source, dst, threads=threads)
 
 
 def decrypt_bytes(

@@ -3,7 +3,9 @@
 They read and write the same files as ``age`` / ``age-keygen``: identity files with
 ``# created`` / ``# public key`` comments, recipients files, binary or armored age files.
 Decryption writes to a temporary file renamed into place only once the whole file has
-authenticated, so a failed decryption leaves no partial plaintext behind.
+authenticated, so a failed decryption leaves no partial plaintext behind. Like ``age -o``,
+``-o`` outputs are not fsynced (``atomic_output(durable=False)``): complete or absent, but
+not guaranteed to survive a crash of the machine right after the command.
 """
 
 from __future__ import annotations
@@ -11,7 +13,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from datetime import UTC, datetime
 from typing import Any
 
 from vault import age
@@ -153,6 +154,8 @@ def _collect_recipients(args: argparse.Namespace) -> list[age.Recipient]:
 
 
 def cmd_keygen(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
     identity: age.MLKEM768X25519Identity | age.X25519Identity
     if args.kind == "x25519":
         identity = age.X25519Identity.generate()
@@ -189,7 +192,7 @@ def cmd_encrypt(args: argparse.Namespace) -> int:
     if to_stdout and not args.armor and sys.stdout.isatty():
         raise CLIError("refusing to write binary ciphertext to a terminal: use -a or -o FILE")
     try:
-        with open_input(args.input) as src, atomic_output(args.output) as dst:
+        with open_input(args.input) as src, atomic_output(args.output, durable=False) as dst:
             age.encrypt(src, dst, recipients, armor=args.armor)
     except age.RecipientError as exc:
         raise CLIError(str(exc)) from None
@@ -199,7 +202,7 @@ def cmd_encrypt(args: argparse.Namespace) -> int:
 def cmd_decrypt(args: argparse.Namespace) -> int:
     identities = [identity for path in args.identity for identity in load_identities(path)]
     try:
-        with open_input(args.input) as src, atomic_output(args.output) as dst:
+        with open_input(args.input) as src, atomic_output(args.output, durable=False) as dst:
             age.decrypt(src, dst, identities)
     except age.AgeError as exc:
         template = next((t for cls, t in _FAILURES.items() if isinstance(exc, cls)), "{}")

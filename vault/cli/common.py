@@ -56,12 +56,22 @@ def read_secret(prompt: str, env: str = "AMANAT_PASSPHRASE", *, confirm: bool = 
 
 
 @contextlib.contextmanager
-def atomic_output(path: str | None, mode: int = 0o600) -> Iterator[BinaryIO]:
+def atomic_output(
+    path: str | None, mode: int = 0o600, *, durable: bool = True
+) -> Iterator[BinaryIO]:
     """Yield a binary stream for ``path`` (stdout when None or '-').
 
-    A file is written to a temporary name in the same directory, fsynced and renamed into
-    place only when the block finishes without error; on error the temporary file is removed,
-    so a failed command leaves no partial output.
+    A file is written to a temporary name in the same directory and renamed into place only
+    when the block finishes without error; on error the temporary file is removed, so a
+    failed command leaves no partial output, whatever ``durable`` says.
+
+    ``durable=True`` (the default, for key files, sealed testimony, case folders, logs):
+    the file is fsynced before the rename and the directory after it, so once the command
+    has succeeded the output survives a crash or power loss. ``durable=False`` skips both
+    fsyncs: the output is complete or absent for every other process, as with ``age -o``,
+    but a crash of the machine shortly after the command may lose it (or, on some file
+    systems, leave it empty). Only the age-compatible ``encrypt`` and ``decrypt`` commands
+    use it, where the input is still at hand to run the command again.
     """
     if path is None or path == "-":
         yield sys.stdout.buffer
@@ -75,14 +85,16 @@ def atomic_output(path: str | None, mode: int = 0o600) -> Iterator[BinaryIO]:
         with os.fdopen(fd, "wb") as out:
             yield out
             out.flush()
-            os.fsync(out.fileno())
+            if durable:
+                os.fsync(out.fileno())
         os.replace(tmp, target)
-        with contextlib.suppress(OSError):
-            dfd = os.open(directory, os.O_RDONLY)
-            try:
-                os.fsync(dfd)
-            finally:
-                os.close(dfd)
+        if durable:
+            with contextlib.suppress(OSError):
+                dfd = os.open(directory, os.O_RDONLY)
+                try:
+                    os.fsync(dfd)
+                finally:
+                    os.close(dfd)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)

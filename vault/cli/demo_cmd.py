@@ -16,16 +16,17 @@ import os
 import re
 import secrets
 import shlex
-import socket
-import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vault.cli.common import CLIError
+
+if TYPE_CHECKING:
+    import subprocess
 
 READY_SECONDS = 30.0
 STEP_TIMEOUT = 120.0
@@ -37,6 +38,8 @@ _CODENAME_LINE = re.compile(r"^\s+1\. ")
 
 
 def _free_port() -> int:
+    import socket
+
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
@@ -90,6 +93,8 @@ class Demo:
             stderr_first: bool = False, check: bool = True
             ) -> subprocess.CompletedProcess[str]:
         """Run ``amanat ARGS`` and show its output (secrets travel in ``env``, never argv)."""
+        import subprocess
+
         self.say(f"  $ {shown or 'amanat ' + shlex.join(args)}")
         result = subprocess.run(
             [sys.executable, "-m", "vault.cli", *args], cwd=self.workdir,
@@ -112,6 +117,8 @@ class Demo:
 @contextlib.contextmanager
 def _server(demo: Demo, org_vkey: str) -> Iterator[tuple[str, str]]:
     """Start `amanat serve` on a free loopback port; yield (url, log verifier key)."""
+    import subprocess
+
     import httpx
 
     port = _free_port()

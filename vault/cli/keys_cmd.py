@@ -10,13 +10,13 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from keys.errors import KeysError
-from keys.identity import IDENTITY_KIND, InvestigatorIdentity
-from keys.keyfile import DEFAULT_KDF, MAX_FILE_BYTES, key_file_params
-from keys.org import ORG_KEY_KIND, OrgKey
 from vault.cli.common import CLIError, atomic_output, read_secret
+
+if TYPE_CHECKING:
+    from keys.identity import InvestigatorIdentity
+    from keys.org import OrgKey
 
 # Names the environment variable holding the new passphrase (automation, never argv).
 NEW_PASSPHRASE_ENV = "AMANAT_NEW_PASSPHRASE"  # noqa: S105
@@ -30,6 +30,8 @@ EXPORT_WARNING = (
 
 def read_key_file(path: str) -> bytes:
     """Read a key file (bounded: a key file is well under 1 KiB)."""
+    from keys.keyfile import MAX_FILE_BYTES
+
     try:
         with open(path, "rb") as f:
             return f.read(MAX_FILE_BYTES + 1)
@@ -39,6 +41,9 @@ def read_key_file(path: str) -> bytes:
 
 def _unlock(path: str, kind: str) -> tuple[bytes, str]:
     """Read a key file, check its structure, then ask for its passphrase."""
+    from keys.errors import KeysError
+    from keys.keyfile import key_file_params
+
     data = read_key_file(path)
     try:
         key_file_params(data, kind)  # a damaged or wrong file is refused before any prompt
@@ -49,6 +54,9 @@ def _unlock(path: str, kind: str) -> tuple[bytes, str]:
 
 def unlock_identity(path: str) -> InvestigatorIdentity:
     """Open an identity file, asking for its passphrase (or reading AMANAT_PASSPHRASE)."""
+    from keys.errors import KeysError
+    from keys.identity import IDENTITY_KIND, InvestigatorIdentity
+
     data, passphrase = _unlock(path, IDENTITY_KIND)
     try:
         return InvestigatorIdentity.unseal(data, passphrase)
@@ -58,6 +66,9 @@ def unlock_identity(path: str) -> InvestigatorIdentity:
 
 def unlock_org_key(path: str) -> OrgKey:
     """Open an organization key file, asking for its passphrase."""
+    from keys.errors import KeysError
+    from keys.org import ORG_KEY_KIND, OrgKey
+
     data, passphrase = _unlock(path, ORG_KEY_KIND)
     try:
         return OrgKey.unseal(data, passphrase)
@@ -80,6 +91,10 @@ def _new_passphrase(what: str) -> str:
 
 
 def cmd_keys_new(args: argparse.Namespace) -> int:
+    from keys.errors import KeysError
+    from keys.identity import InvestigatorIdentity
+    from keys.keyfile import DEFAULT_KDF
+
     _refuse_overwrite(args.output, args.force)
     try:
         identity = InvestigatorIdentity.generate(args.name)
@@ -99,6 +114,8 @@ def cmd_keys_card(args: argparse.Namespace) -> int:
 
 
 def cmd_keys_passwd(args: argparse.Namespace) -> int:
+    from keys.keyfile import DEFAULT_KDF
+
     identity = unlock_identity(args.file)
     passphrase = read_secret(f"New passphrase for {args.file}: ", NEW_PASSPHRASE_ENV, confirm=True)
     if not passphrase:
@@ -118,6 +135,10 @@ def cmd_keys_export_age(args: argparse.Namespace) -> int:
 
 
 def cmd_org_init(args: argparse.Namespace) -> int:
+    from keys.errors import KeysError
+    from keys.keyfile import DEFAULT_KDF
+    from keys.org import OrgKey
+
     _refuse_overwrite(args.output, args.force)
     try:
         org = OrgKey.generate(args.name)

@@ -19,20 +19,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from keys.roster import MAX_ROSTER_BYTES
-from vault.audit import (
-    AuditState,
-    AuditStateError,
-    AuditVerdict,
-    Finding,
-    LogSource,
-    verify_log,
-    verify_submission_receipt,
-)
 from vault.cli.common import CLIError, atomic_output, open_input
 from vault.tlog import note
 
 if TYPE_CHECKING:
+    from vault.audit import AuditVerdict, Finding, LogSource
     from vault.client import VaultClient
 
 FAILED = 1
@@ -122,6 +113,8 @@ def _write_evidence(path: str, verdict: AuditVerdict) -> None:
 
 
 def cmd_audit_verify(args: argparse.Namespace) -> int:
+    from vault.audit import AuditState, AuditStateError, verify_log
+
     _check_org(args.org)
     with _client(args.server, args.proxy) as client:
         source: LogSource = _ServerSource(client)
@@ -142,6 +135,9 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_receipt_verify(args: argparse.Namespace) -> int:
+    from keys.roster import MAX_ROSTER_BYTES
+    from vault.audit import Finding, verify_submission_receipt
+
     _check_org(args.org)
     if args.server is None and args.roster is None:
         raise CLIError("give --server URL, or --roster FILE to check offline", UNCHECKED)
