@@ -268,9 +268,10 @@ class _Cancelled(Exception):
 class PlaintextStream:
     """A readable stream of the plaintext of an age file, decrypted by a worker thread.
 
-    ``age.decrypt`` pushes authenticated 64 KiB chunks; this turns them into a ``read()``
-    the bundle reader pulls from, through a small bounded queue in memory, so no plaintext
-    is ever written to a file. A decryption error (no matching identity, a damaged chunk)
+    ``age.decrypt`` pushes authenticated plaintext (64 KiB chunks, or batches of up to
+    2 MiB when it decrypts on several threads); this turns it into a ``read()`` the bundle
+    reader pulls from, through a small bounded queue in memory (at most ``_QUEUE_CHUNKS``
+    writes, so about 16 MiB), so no plaintext is ever written to a file. A decryption error (no matching identity, a damaged chunk)
     is raised from ``read`` in the reading thread. Use as a context manager.
     """
 
