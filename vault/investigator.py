@@ -271,8 +271,9 @@ class PlaintextStream:
     ``age.decrypt`` pushes authenticated plaintext (64 KiB chunks, or batches of up to
     2 MiB when it decrypts on several threads); this turns it into a ``read()`` the bundle
     reader pulls from, through a small bounded queue in memory (at most ``_QUEUE_CHUNKS``
-    writes, so about 16 MiB), so no plaintext is ever written to a file. A decryption error (no matching identity, a damaged chunk)
-    is raised from ``read`` in the reading thread. Use as a context manager.
+    writes, so about 16 MiB), so no plaintext is ever written to a file. A decryption error
+    (no matching identity, a damaged chunk) is raised from ``read`` in the reading thread.
+    Use as a context manager.
     """
 
     _QUEUE_CHUNKS = 8

@@ -517,8 +517,15 @@ def test_rosters_refused(client: TestClient, dev: DevKeys, service: VaultService
     # Old version (the current one), and one naming another log.
     other_log = dev.next_roster(current, lambda r: r.with_log(
         note.Signer.generate("elsewhere").vkey()))
+    # A lower version than the current one, validly signed.
+    from dataclasses import replace
+    current_roster = verify_roster(current, dev.org_vkey)
+    assert current_roster.version >= 2
+    lower = sign_roster(replace(current_roster, version=current_roster.version - 1),
+                        dev.org.signer())
     cases: dict[str, int | tuple[int, ...]] = {
-        tampered_sig: 403, altered: 403, foreign: 403, current: 409, "not a roster": 403,
+        tampered_sig: 403, altered: 403, foreign: 403, current: 409, lower: 409,
+        "not a roster": 403,
         "": 403, "amanat.roster/v1 x\n\n— x AAAA\n": (403, 422), other_log: 422,
     }
     for text, status in cases.items():

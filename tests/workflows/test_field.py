@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import os
 import socket
 import threading
@@ -148,3 +149,6 @@ def test_upload_resumes_after_a_dropped_connection(world: World, tmp_path: Path,
                              str(case)])
     (stored,) = (case / "attachments").iterdir()
     assert stored.read_bytes() == blob
+    (listed,) = json.loads((case / "manifest.json").read_bytes())["attachments"]
+    assert listed["metadata_kept"] is True
+    assert listed["sha256_before_cleaning"] == listed["sha256_after_cleaning"]

@@ -124,6 +124,8 @@ def test_progress_line_and_codename_frame() -> None:
     bar(4 * 1024 * 1024)
     text = out.getvalue()
     assert "uploading 4.0 MiB of 4.0 MiB (100%)" in text and "/s" in text
+    assert bar.line(1024 * 1024, bar.started + 2.0) == (
+        "uploading 1.0 MiB of 4.0 MiB (25%), 512.0 KiB/s, 0:06 left")
     frame = io.StringIO()
     show_codename(" ".join(f"w{n}" for n in range(1, 13)), frame)
     assert " 1. w1" in frame.getvalue() and "12. w12" in frame.getvalue()

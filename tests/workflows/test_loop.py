@@ -14,6 +14,7 @@ import hashlib
 import io
 import json
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -124,6 +125,14 @@ def test_submit_prints_a_receipt_that_verifies(world: World, submitted: Submitte
     check = amanat(["receipt", "verify", str(submitted.receipt_path), "--org", world.org_vkey,
                     "--server", world.url], cwd=world.root)
     assert submitted.id in check.stdout + check.stderr
+
+
+def test_inbox_lists_the_submission_id_first(world: World, submitted: Submitted) -> None:
+    lines = world.inbox("a")
+    assert lines and all(len(line) == 4 for line in lines)  # id, size, hour, log index
+    (listed,) = [line for line in lines if line[0] == submitted.id]
+    assert int(listed[1]) > len(STATEMENT) and int(listed[3]) >= 1
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:00Z", listed[2]), listed[2]
 
 
 @pytest.fixture(scope="module")

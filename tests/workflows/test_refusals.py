@@ -5,15 +5,25 @@ answers file with problems (every problem on its own line), and an empty testimo
 from __future__ import annotations
 
 import json
+import re
 import socket
 import subprocess
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 
+from keys.identity import InvestigatorIdentity
 from keys.org import OrgKey
-from keys.roster import RosterState, verify_roster
-from tests.workflows.conftest import ORIGIN, World, amanat, base_env, submission_id_from_receipt
+from keys.roster import Roster, RosterState, sign_roster, verify_roster
+from tests.workflows.conftest import (
+    ORIGIN,
+    World,
+    amanat,
+    base_env,
+    start_server,
+    submission_id_from_receipt,
+)
 
 
 def log_size(world: World) -> int:
@@ -40,6 +50,37 @@ def test_forged_roster_is_refused(world: World, tmp_path: Path) -> None:
     assert "not signed by the organization key" in result.stderr
     assert log_size(world) == before
     assert list(tmp_path.iterdir()) == []
+
+
+def test_roster_signed_by_another_org_key_on_the_server_is_refused(
+    world: World, tmp_path: Path
+) -> None:
+    """A server that serves a roster signed by an impostor's key (same organization name,
+    its own readers) gets nothing: the witness pinned the real organization key."""
+    impostor = OrgKey.generate(ORIGIN)
+    server_dir, witness = tmp_path / "impostor", tmp_path / "witness"
+    server_dir.mkdir()
+    witness.mkdir()
+    server = start_server(server_dir, impostor.vkey())
+    try:
+        match = re.search(r"log verifier key[^\n]*\n\s+(\S+)", server.output())
+        assert match is not None, server.output()
+        mallory = InvestigatorIdentity.generate("Mallory")
+        forged = (Roster.empty(ORIGIN).with_added([mallory.card()]).with_log(match.group(1))
+                  .with_expiry(datetime.now(UTC).date() + timedelta(days=30)))
+        published = httpx.put(server.url + "/api/v1/roster",
+                              content=sign_roster(forged, impostor.signer()).encode(), timeout=10)
+        assert published.status_code == 200, published.text
+        impostor_world = World(tmp_path, world.admin, server, world.org_vkey, world.log_vkey)
+        before = log_size(impostor_world)
+        result = submit(impostor_world, witness)
+        assert result.returncode != 0
+        assert reasons(result.stderr) == [result.stderr.strip()]
+        assert "not signed by the organization key" in result.stderr
+        assert log_size(impostor_world) == before
+        assert list(witness.iterdir()) == []
+    finally:
+        server.stop()
 
 
 def test_rolled_back_roster_is_refused(world: World, tmp_path: Path) -> None:
@@ -108,6 +149,26 @@ def test_nothing_to_send(world: World, tmp_path: Path) -> None:
     result = submit(world, tmp_path, statement="   \n")
     assert result.returncode != 0
     assert "nothing to send" in result.stderr
+
+
+def test_attachment_that_cannot_be_cleaned_is_refused_without_mat2(
+    world: World, tmp_path: Path
+) -> None:
+    """Without mat2 on PATH, a type amanat cannot clean is refused before anything is sent,
+    and the message names both ways out."""
+    (tmp_path / "recording.bin").write_bytes(b"\x00\x01 not a known format " * 64)
+    empty_path = tmp_path / "no-tools"
+    empty_path.mkdir()
+    before = log_size(world)
+    result = amanat(["submit", "--server", world.url, "--org", world.org_vkey, "--statement",
+                     "-", "--no-reply", "--attach", str(tmp_path / "recording.bin")],
+                    cwd=tmp_path, stdin="a statement\n", check=False,
+                    env=base_env(HOME=str(tmp_path), PATH=str(empty_path)))
+    assert result.returncode != 0
+    assert reasons(result.stderr) == [result.stderr.strip()]
+    assert "recording.bin: amanat cannot remove metadata" in result.stderr
+    assert "mat2 is not installed" in result.stderr and "--keep-metadata" in result.stderr
+    assert log_size(world) == before
 
 
 def test_unreachable_proxy_is_one_line(world: World, tmp_path: Path) -> None:
