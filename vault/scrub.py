@@ -172,11 +172,13 @@ _MARKUP_OR_MAIL: Final = re.compile(
 
 
 def _is_plain_text(data: bytes) -> bool:
+    if _CONTROL_BYTES.search(data) is not None:  # binary, found fast: never decode a copy
+        return False
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         return False
-    return _CONTROL_BYTES.search(data) is None and _MARKUP_OR_MAIL.match(text) is None
+    return _MARKUP_OR_MAIL.match(text) is None
 
 
 def detect_media_type(data: bytes) -> str | None:

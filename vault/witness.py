@@ -11,10 +11,14 @@ web page and its API) calls these functions, so the rules that keep a witness sa
   a camera's file name carries the time a photo was taken); the bundle is padded (PADMÉ) so
   its length leaks O(log log n) bits; the manifest holds no time and no device name.
 * **Nothing on the witness's device survives** (guarantee 3). The plaintext bundle exists only
-  in memory: it is built as a stream and sealed chunk by chunk; only ciphertext is held (in
-  memory for `submit`, in the ``-o`` file for `seal`), never plaintext in a file, a temporary
-  file or a cache. No roster state is written unless the witness asks
-  for it; the codename is returned to be shown once and never stored.
+  in memory: it is built as a stream and sealed chunk by chunk, never written to a file, a
+  temporary file or a cache. `seal` writes only ciphertext, to the ``-o`` file; `submit`
+  never holds the sealed file whole, not even in memory: a `SealedTestimony` regenerates its
+  bytes from any offset (age encryption is deterministic once the header and payload nonce
+  are drawn), so an upload that drops resumes where the server stopped, and a phone sending
+  an hour of video needs memory for the cleaned attachments and little more. No roster
+  state is written unless the witness asks for it; the codename is returned to be shown
+  once and never stored.
 * **Nobody can silently drop it** (guarantee 4). The server's receipt must prove, under the log
   key named in the verified roster, that the log holds an entry for exactly these ciphertext
   bytes (`checked_receipt`); the receipt file is the one ``amanat receipt verify`` reads.
@@ -24,11 +28,12 @@ Errors a witness can act on are `WitnessError` (a ValueError); its message is on
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import mimetypes
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, BinaryIO, Final
 
@@ -36,8 +41,8 @@ from keys.errors import RosterError
 from keys.roster import Roster, RosterState, read_roster_unverified, verify_roster
 from vault import age
 from vault.audit import receipt_file_text, verify_submission_receipt
-from vault.bundle import bundle_stream
-from vault.client import SubmissionReceipt, TransportError, VaultClient
+from vault.bundle import bundle_length, bundle_stream, iter_bundle
+from vault.client import ClientError, SubmissionReceipt, TransportError, VaultClient
 from vault.codename import CodenameKeys, derive, new_codename
 from vault.events import KIND_SUBMISSION, EventError, parse_event
 from vault.testimony import (
@@ -61,6 +66,7 @@ __all__ = [
     "OpenedReply",
     "PreparedAttachment",
     "ReceiptCheck",
+    "SealedTestimony",
     "WitnessError",
     "build_manifest",
     "checked_receipt",
@@ -196,22 +202,25 @@ def neutral_name(position: int, media_type: str) -> str:
     return f"attachment-{position}{extension}"
 
 
-def prepare_attachments(files: Sequence[ChosenFile]) -> list[PreparedAttachment]:
+def prepare_attachments(files: Iterable[ChosenFile]) -> list[PreparedAttachment]:
     """Clean every file's metadata (unless kept on purpose) and give it a neutral name.
 
-    Raises WitnessError naming the file that cannot be cleaned (the message suggests keeping
-    its metadata knowingly, or converting it).
+    ``files`` is taken one at a time and released once cleaned: given a generator that reads
+    each file when asked, only one original is in memory next to the cleaned ones. Raises
+    WitnessError naming the file that cannot be cleaned (the message suggests keeping its
+    metadata knowingly, or converting it).
     """
     from vault.scrub import ScrubError, clean  # the image and PDF libraries load only here
 
     prepared: list[PreparedAttachment] = []
-    for position, chosen in enumerate(files, start=1):
+    # Not enumerate(): it would keep the last file alive while the next one is read.
+    for chosen in files:
         try:
             cleaned = clean(chosen.data, chosen.name, keep_metadata=chosen.keep_metadata)
         except ScrubError as exc:
             raise WitnessError(str(exc)) from None
         attachment = Attachment(
-            name=neutral_name(position, cleaned.media_type),
+            name=neutral_name(len(prepared) + 1, cleaned.media_type),
             media_type=cleaned.media_type,
             size=len(cleaned.data),
             sha256_before_cleaning=cleaned.sha256_before,
@@ -219,6 +228,7 @@ def prepare_attachments(files: Sequence[ChosenFile]) -> list[PreparedAttachment]
             metadata_kept=cleaned.kept_metadata,
         )
         prepared.append(PreparedAttachment(attachment, cleaned.data, chosen.name))
+        del chosen, cleaned  # the original's bytes go before the next file is read
     return prepared
 
 
@@ -280,28 +290,138 @@ def seal_testimony(manifest: Manifest, attachments: Sequence[PreparedAttachment]
 
 def sealed_testimony(manifest: Manifest, attachments: Sequence[PreparedAttachment],
                      roster: Roster) -> bytes:
-    """The sealed testimony as bytes in memory (see `seal_testimony`)."""
+    """The sealed testimony as bytes in memory (see `seal_testimony`); for small ones only:
+    `submit` sends a `SealedTestimony` instead."""
     out = io.BytesIO()
     seal_testimony(manifest, attachments, roster, out)
     return out.getvalue()
 
 
+class SealedTestimony:
+    """The sealed testimony as an age file that is never held whole: its bytes from any
+    offset are regenerated on demand from the bundle (see `vault.age.SealedFile`).
+
+    The header is sealed to every reader on ``roster`` once, here; ``size`` is the file's
+    exact length. ``pieces(start)`` yields the file from ``start`` to its end, the same
+    bytes every time; the SHA-256 of the file is computed on the way, once, over the bytes
+    as they are first generated (`digest`). Memory: the cleaned attachments (given) and one
+    64 KiB chunk; no plaintext or ciphertext is written anywhere.
+    """
+
+    def __init__(self, manifest: Manifest, attachments: Sequence[PreparedAttachment],
+                 roster: Roster) -> None:
+        self._manifest = manifest
+        self._contents = _contents(attachments)
+        iter_bundle(manifest, self._contents)  # refuses a mismatch before any work
+        self._file = age.SealedFile(roster.recipients(), bundle_length(manifest))
+        self.size = self._file.size
+        self._hash = hashlib.sha256()
+        self._hashed = 0  # the file's first _hashed bytes are in _hash
+
+    def pieces(self, start: int = 0) -> Iterator[bytes]:
+        """Yield the sealed file from offset ``start`` (``0..size``) to its end."""
+        if not 0 <= start <= self.size:
+            raise ValueError(f"offset {start} is outside the sealed testimony (0..{self.size})")
+        return self._generate(start)
+
+    def _generate(self, start: int) -> Iterator[bytes]:
+        # Generation starts no later than the hashed prefix ends, so that every byte of the
+        # file passes through the hash exactly once, whatever offsets are asked for.
+        position = min(start, self._hashed)
+        source = bundle_stream(self._manifest, self._contents)
+        for piece in self._file.pieces(source, position):
+            end = position + len(piece)
+            if end > self._hashed:
+                self._hash.update(memoryview(piece)[self._hashed - position :])
+                self._hashed = end
+            if end > start:
+                yield piece if position >= start else piece[start - position :]
+            position = end
+
+    def digest(self) -> str:
+        """The hex SHA-256 of the whole sealed file (generating what was not yet)."""
+        if self._hashed < self.size:
+            for _ in self._generate(self.size):
+                pass
+        return self._hash.hexdigest()
+
+
 # --- delivery -------------------------------------------------------------------------------
+
+
+class _Cursor:
+    """Hands out a `SealedTestimony` in consecutive slices, regenerating it from the
+    requested offset whenever that is not where the last slice ended (after a drop)."""
+
+    def __init__(self, sealed: SealedTestimony) -> None:
+        self._sealed = sealed
+        self._pieces: Iterator[bytes] | None = None
+        self._position = 0  # the offset of the next byte _pieces (after _rest) yields
+        self._rest = memoryview(b"")
+
+    def take(self, offset: int, count: int) -> Iterator[bytes]:
+        """The ``count`` bytes of the file from ``offset`` (within the file), in pieces."""
+        if self._pieces is None or offset != self._position:
+            self._pieces = self._sealed.pieces(offset)
+            self._position = offset
+            self._rest = memoryview(b"")
+        return self._slice(self._pieces, count)
+
+    def _slice(self, pieces: Iterator[bytes], count: int) -> Iterator[bytes]:
+        while count > 0:
+            if not self._rest:
+                self._rest = memoryview(next(pieces))
+            piece = self._rest[:count]
+            self._rest = self._rest[len(piece) :]
+            self._position += len(piece)
+            count -= len(piece)
+            yield bytes(piece)
+
+
+def _send_stream(client: VaultClient, sealed: SealedTestimony, upload_id: str, *,
+                 chunk_bytes: int, retries: int,
+                 progress: Callable[[int], None] | None) -> SubmissionReceipt:
+    """`VaultClient.upload` for a sealed file that is regenerated rather than re-read."""
+    cursor = _Cursor(sealed)
+    failures = 0
+    offset = client.upload_offset(upload_id)
+    while offset < sealed.size:
+        count = min(chunk_bytes, sealed.size - offset)
+        try:
+            offset = client.append(upload_id, offset, cursor.take(offset, count), count)
+            failures = 0
+        except (TransportError, ClientError) as exc:
+            if isinstance(exc, ClientError) and exc.status not in (400, 409):
+                raise
+            failures += 1
+            if failures > retries:
+                raise
+            # The server may still be saving the bytes of the broken request.
+            time.sleep(min(5.0, 0.25 * failures))
+            offset = client.upload_offset(upload_id)
+        if progress is not None:
+            progress(offset)
+    receipt = client.finish_upload(upload_id)
+    if receipt.sha256 != sealed.digest():
+        raise WitnessError("the server stored different bytes than were sent; submit again")
+    return receipt
 
 
 def deliver(
     client: VaultClient,
-    sealed: BinaryIO,
+    sealed: BinaryIO | SealedTestimony,
     *,
     progress: Callable[[int], None] | None = None,
     attempts: int = UPLOAD_ATTEMPTS,
     chunk_bytes: int = UPLOAD_CHUNK_BYTES,
 ) -> SubmissionReceipt:
-    """Upload a sealed file with the resumable protocol and return the server's receipt.
+    """Upload a sealed file (a seekable file, or a `SealedTestimony` generated as it is
+    sent) with the resumable protocol and return the server's receipt.
 
     A dropped connection is resumed from the offset the server holds, up to ``attempts``
-    times in a row; ``progress`` is called with the bytes the server has. The receipt is not
-    verified here: call `checked_receipt`.
+    times in a row; ``progress`` is called with the bytes the server has. The server's
+    SHA-256 is compared with the bytes sent, but the receipt is not verified here: call
+    `checked_receipt`.
     """
     upload_id: str | None = None
     failures = 0
@@ -309,6 +429,9 @@ def deliver(
         try:
             if upload_id is None:
                 upload_id = client.create_upload()
+            if isinstance(sealed, SealedTestimony):
+                return _send_stream(client, sealed, upload_id, chunk_bytes=chunk_bytes,
+                                    retries=attempts, progress=progress)
             return client.upload(sealed, upload_id=upload_id, chunk_bytes=chunk_bytes,
                                  retries=attempts, progress=progress)
         except TransportError:

@@ -20,7 +20,9 @@ one module each:
 * ``scrypt`` (:mod:`.scrypt`): a passphrase; must be alone in a file.
 
 Post-quantum and classical recipients are never mixed in one file. Optional ASCII armor
-(:mod:`.armor`) is strict PEM. Each failure has its own class: :class:`HeaderError`,
+(:mod:`.armor`) is strict PEM. A :class:`SealedFile` (:mod:`.sealing`) produces a file of
+known size piece by piece from any offset, for uploads that resume without storing it.
+Each failure has its own class: :class:`HeaderError`,
 :class:`HMACError`, :class:`PayloadError`, :class:`NoMatchError`, :class:`ArmorError`
 (all :class:`AgeError`); bad keys raise :class:`KeyFormatError`, unusable recipient lists
 :class:`RecipientError` (both also ValueError).
@@ -54,6 +56,7 @@ from vault.age.keys import (
 from vault.age.pq import MLKEM768X25519Identity, MLKEM768X25519Recipient
 from vault.age.recipient import Identity, Recipient
 from vault.age.scrypt import ScryptIdentity, ScryptRecipient
+from vault.age.sealing import PlaintextLengthError, SealedFile
 from vault.age.x25519 import X25519Identity, X25519Recipient
 
 __all__ = [
@@ -68,10 +71,12 @@ __all__ = [
     "MLKEM768X25519Recipient",
     "NoMatchError",
     "PayloadError",
+    "PlaintextLengthError",
     "Recipient",
     "RecipientError",
     "ScryptIdentity",
     "ScryptRecipient",
+    "SealedFile",
     "Stanza",
     "X25519Identity",
     "X25519Recipient",

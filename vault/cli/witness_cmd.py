@@ -3,10 +3,11 @@
 Protects the witness (DESIGN.md guarantees 1-5) by calling `vault.witness` and adding only
 what a terminal needs: the roster is checked against the organization key given with
 ``--org`` (pinned out of band) and, only if ``--state FILE`` is given, against the highest
-version seen before; the plaintext exists only in memory; nothing is written to disk unless
-asked for (``--receipt FILE``, ``seal -o FILE`` which holds only ciphertext); the codename is
-shown once, on stderr, and never stored; replies are read with the codename from a prompt
-(or ``AMANAT_CODENAME``), never from argv.
+version seen before; the plaintext exists only in memory (``submit`` seals it as it is sent,
+never holding the sealed file whole); nothing is written to disk unless asked for
+(``--receipt FILE``, ``seal -o FILE`` which holds only ciphertext); the codename is shown
+once, on stderr, and never stored; replies are read with the codename from a prompt (or
+``AMANAT_CODENAME``), never from argv.
 
 ``upload`` has no organization key by default (a file sealed in the field may be uploaded
 from anywhere): its receipt is then checked against the log key the server's roster names.
@@ -17,9 +18,9 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import io
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -157,12 +158,13 @@ def _testimony(args: argparse.Namespace, reply: bool) -> tuple[Any, list[Any], s
             persons = read_form(data, language=args.language, consent=args.consent)
         except FormError as exc:
             raise _report_form_problems(args.form, exc) from None
-    files = [ChosenFile(Path(path).name, _read_file(path), keep)
-             for path, keep in args.attachments]
-    if not statement.strip() and not files and not persons:
+    if not statement.strip() and not args.attachments and not persons:
         raise CLIError("nothing to send: give --statement FILE (or - for standard input), "
                        "--attach FILE or --form FILE")
-    attachments = prepare_attachments(files)
+    # Each file is read when its turn comes and its original bytes are released once
+    # cleaned: one original at a time is in memory, next to the cleaned ones.
+    attachments = prepare_attachments(
+        ChosenFile(Path(path).name, _read_file(path), keep) for path, keep in args.attachments)
     for prepared in attachments:
         how = ("metadata KEPT as asked" if prepared.attachment.metadata_kept
                else "metadata removed")
@@ -189,15 +191,17 @@ def _state(path: Path | None) -> Any:
 # --- commands -------------------------------------------------------------------------------
 
 
-def _deliver_and_check(client: Any, sealed: Any, size: int, sha256: str, roster_text: str,
-                       org_vkey: str | None, codename: str | None,
+def _deliver_and_check(client: Any, sealed: Any, size: int, sha256: Callable[[], str],
+                       roster_text: str, org_vkey: str | None, codename: str | None,
                        receipt_path: str | None) -> int:
+    """Send ``sealed`` and check the receipt against ``sha256()``, the digest of the bytes
+    sent (asked for after sending: a streamed testimony is hashed as it goes)."""
     from vault.witness import checked_receipt, deliver
 
     receipt = deliver(client, sealed, progress=ProgressBar(size))
     if codename is not None:
         show_codename(codename)
-    check = checked_receipt(receipt, sha256=sha256, size=size, roster_text=roster_text,
+    check = checked_receipt(receipt, sha256=sha256(), size=size, roster_text=roster_text,
                             org_vkey=org_vkey)
     print(f"amanat: submitted as {receipt.id}; receipt {check.summary}", file=sys.stderr)
     if receipt_path is not None:
@@ -210,7 +214,7 @@ def _deliver_and_check(client: Any, sealed: Any, size: int, sha256: str, roster_
 
 def cmd_submit(args: argparse.Namespace) -> int:
     from vault.client import VaultClient
-    from vault.witness import sealed_testimony, verified_roster
+    from vault.witness import SealedTestimony, verified_roster
 
     state = _state(args.state)
     # Everything that can be checked offline is checked before the server is contacted.
@@ -218,10 +222,10 @@ def cmd_submit(args: argparse.Namespace) -> int:
     with VaultClient(args.server, proxy=args.proxy) as client:
         roster_text = client.roster_text()
         roster = verified_roster(roster_text, args.org, state=state)
-        sealed = sealed_testimony(manifest, attachments, roster)
-        return _deliver_and_check(
-            client, io.BytesIO(sealed), len(sealed), hashlib.sha256(sealed).hexdigest(),
-            roster_text, args.org, codename, args.receipt)
+        # Sealed as it is sent: the sealed file is never held whole (see SealedTestimony).
+        sealed = SealedTestimony(manifest, attachments, roster)
+        return _deliver_and_check(client, sealed, sealed.size, sealed.digest, roster_text,
+                                  args.org, codename, args.receipt)
 
 
 def cmd_seal(args: argparse.Namespace) -> int:
@@ -270,7 +274,7 @@ def cmd_upload(args: argparse.Namespace) -> int:
         else:
             print("amanat: no --org given: the receipt is checked against the log key the "
                   "server names, not against your organization's key", file=sys.stderr)
-        return _deliver_and_check(client, sealed, size, hasher.hexdigest(), roster_text,
+        return _deliver_and_check(client, sealed, size, hasher.hexdigest, roster_text,
                                   args.org, None, args.receipt)
 
 

@@ -1,0 +1,265 @@
+"""`submit` seals as it sends: the sealed file is never held whole, and a drop still resumes.
+
+In process, a `SealedTestimony` is sent to a fake resumable-upload server that loses data
+in every way a broken connection can (mid-request, after saving part of a request, before
+answering), and what it stores must be the one sealed file, hashed right. End to end, a
+128 MiB recording is submitted to a real server by a separate process whose own peak
+resident memory is measured (``bench.peak_rss``): it must grow by little more than the
+recording over a 1 MiB submit and stay well under twice the recording, i.e. no full copy of
+the ciphertext (nor a second copy of the recording) is held.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import subprocess
+import sys
+import weakref
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bench.peak_rss import ProbedProcess
+from tests.workflows.conftest import ROOT, World, amanat, base_env, submission_id_from_receipt
+from vault import age
+from vault.bundle import open_bundle
+from vault.client import ClientError, SubmissionReceipt, TransportError
+from vault.testimony import Manifest
+from vault.witness import (
+    ChosenFile,
+    SealedTestimony,
+    WitnessError,
+    build_manifest,
+    deliver,
+    prepare_attachments,
+)
+
+MIB = 1024 * 1024
+IDENTITY = age.X25519Identity.generate()
+
+
+class _Roster:
+    """Stands in for a verified Roster: the readers' age recipients."""
+
+    def recipients(self) -> list[age.Recipient]:
+        return [IDENTITY.recipient()]
+
+
+def _testimony(size: int = 300_000) -> tuple[Manifest, SealedTestimony, bytes]:
+    data = os.urandom(size)
+    attachments = prepare_attachments([ChosenFile("clip.bin", data, keep_metadata=True)])
+    manifest = build_manifest("What I saw.", attachments=attachments)
+    sealed = SealedTestimony(manifest, attachments, _Roster())  # type: ignore[arg-type]
+    return manifest, sealed, data
+
+
+def _opened(sealed_bytes: bytes) -> tuple[Manifest, bytes]:
+    bundle = open_bundle(io.BytesIO(age.decrypt_bytes(sealed_bytes, [IDENTITY])))
+    content = b"".join(b"".join(chunks) for _, chunks in bundle.attachments())
+    return bundle.manifest, content
+
+
+def test_pieces_from_any_offset_are_the_same_file() -> None:
+    manifest, sealed, data = _testimony()
+    whole = b"".join(sealed.pieces())
+    assert len(whole) == sealed.size
+    assert _opened(whole) == (manifest, data)
+    for start in (1, 200, 70_000, sealed.size // 2, sealed.size - 1, sealed.size):
+        assert b"".join(sealed.pieces(start)) == whole[start:]
+    assert sealed.digest() == hashlib.sha256(whole).hexdigest()
+    with pytest.raises(ValueError, match="outside"):
+        sealed.pieces(sealed.size + 1)
+
+
+def test_the_digest_covers_bytes_never_asked_for() -> None:
+    _, sealed, _ = _testimony()
+    tail = b"".join(sealed.pieces(100_000))  # the first 100,000 bytes were never handed out
+    digest = sealed.digest()
+    whole = b"".join(sealed.pieces())
+    assert whole.endswith(tail)
+    assert digest == sealed.digest() == hashlib.sha256(whole).hexdigest()
+    _, fresh, _ = _testimony()
+    digest = fresh.digest()  # nothing generated yet
+    assert digest == hashlib.sha256(b"".join(fresh.pieces())).hexdigest() == fresh.digest()
+
+
+def test_attachments_must_match_the_manifest() -> None:
+    attachments = prepare_attachments([ChosenFile("a.bin", b"abc", keep_metadata=True)])
+    manifest = build_manifest("x")  # lists no attachment
+    with pytest.raises(ValueError, match="do not match the manifest"):
+        SealedTestimony(manifest, attachments, _Roster())  # type: ignore[arg-type]
+
+
+def test_prepare_attachments_releases_each_original_before_the_next() -> None:
+    alive: list[bool] = []
+    previous: list[weakref.ref[ChosenFile]] = []
+
+    def files() -> Iterator[ChosenFile]:
+        for name in ("one.txt", "two.txt", "three.txt"):
+            alive.extend(ref() is not None for ref in previous)
+            chosen = ChosenFile(name, f"notes {name}\n".encode())
+            previous.append(weakref.ref(chosen))
+            yield chosen
+            del chosen
+
+    prepared = prepare_attachments(files())
+    assert [p.attachment.name for p in prepared] == [
+        "attachment-1.txt", "attachment-2.txt", "attachment-3.txt"]
+    assert alive == [False, False, False]
+
+
+class FlakyServer:
+    """The client side of the resumable protocol against an in-memory store that breaks.
+
+    ``faults`` lists, per append call, what goes wrong: ``None`` (nothing), ``("drop",
+    n)`` (the connection breaks after the server saved n bytes of the request), ``("lost",
+    n)`` (the request arrives whole but only n bytes are saved and no answer comes back),
+    or ``("refuse", status)`` (a ClientError).
+    """
+
+    def __init__(self, faults: list[tuple[str, int] | None] | None = None,
+                 tamper: bool = False) -> None:
+        self.stored = bytearray()
+        self.faults = list(faults or [])
+        self.tamper = tamper
+        self.uploads = 0
+        self.appends = 0
+
+    def create_upload(self) -> str:
+        self.uploads += 1
+        self.stored.clear()
+        return f"u{self.uploads}"
+
+    def upload_offset(self, upload_id: str) -> int:
+        return len(self.stored)
+
+    def append(self, upload_id: str, offset: int, data: Iterator[bytes],
+               length: int | None = None) -> int:
+        assert offset == len(self.stored), "the client appended at the wrong offset"
+        self.appends += 1
+        fault = self.faults.pop(0) if self.faults else None
+        if fault is not None and fault[0] == "refuse":
+            raise ClientError(fault[1], "refused")
+        body = b""
+        for piece in data:
+            body += piece
+            if fault is not None and fault[0] == "drop" and len(body) >= fault[1]:
+                self.stored += body[: fault[1]]
+                raise TransportError("connection broke")
+        assert len(body) == length
+        if fault is not None and fault[0] == "lost":
+            self.stored += body[: fault[1]]
+            raise TransportError("no answer")
+        self.stored += body
+        return len(self.stored)
+
+    def finish_upload(self, upload_id: str) -> SubmissionReceipt:
+        data = bytes(self.stored) + (b"x" if self.tamper else b"")
+        return SubmissionReceipt(id="s1", sha256=hashlib.sha256(data).hexdigest(),
+                                 size=len(data), received="now", log_index=0, entry="",
+                                 receipt="")
+
+
+@pytest.mark.parametrize("faults", [
+    [],
+    [("drop", 0)],
+    [None, ("drop", 12_345)],
+    [("lost", 65_536), ("drop", 1)],
+    [("lost", 100_000)],  # all sent, part saved: the next request starts before the cursor
+    [None, ("refuse", 409), ("drop", 99_999)],
+])
+def test_deliver_resumes_a_regenerated_stream(faults: list[tuple[str, int] | None],
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("vault.witness.time.sleep", lambda _: None)
+    manifest, sealed, data = _testimony()
+    server = FlakyServer(faults)
+    seen: list[int] = []
+    receipt = deliver(server, sealed, chunk_bytes=100_000,  # type: ignore[arg-type]
+                      progress=seen.append)
+    stored = bytes(server.stored)
+    assert len(stored) == sealed.size
+    assert receipt.sha256 == hashlib.sha256(stored).hexdigest() == sealed.digest()
+    assert _opened(stored) == (manifest, data)
+    assert seen[-1] == sealed.size
+    assert server.uploads == 1
+
+
+def test_deliver_refuses_a_server_that_stored_other_bytes() -> None:
+    _, sealed, _ = _testimony()
+    with pytest.raises(WitnessError, match="different bytes"):
+        deliver(FlakyServer(tamper=True), sealed)  # type: ignore[arg-type]
+
+
+def test_deliver_gives_up(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("vault.witness.time.sleep", lambda _: None)
+    _, sealed, _ = _testimony()
+    with pytest.raises(ClientError):
+        deliver(FlakyServer([("refuse", 413)]), sealed)  # type: ignore[arg-type]
+    with pytest.raises(TransportError):
+        deliver(FlakyServer([("drop", 10)] * 40), sealed, attempts=2,  # type: ignore[arg-type]
+                chunk_bytes=50_000)
+
+
+RECORDING_MIB = 128
+# The process holds the recording once (read, and kept as it is: --keep-metadata) besides
+# what any submit needs (interpreter, HTTP client, crypto and image libraries: about 60 MiB).
+# A second copy of the recording (the ciphertext, or a decoded one) would add 128 MiB.
+MAX_GROWTH_MIB = RECORDING_MIB + 24  # from a 1 MiB recording to a 128 MiB one
+MAX_PEAK_MIB = RECORDING_MIB + 96  # 224 MiB, well under the 256 MiB of two copies
+
+
+def _submit_peak_mib(world: World, recording: Path) -> tuple[float, str]:
+    probed = ProbedProcess(
+        [sys.executable, "-m", "vault.cli", "submit", "--server", world.url, "--org",
+         world.org_vkey, "--statement", "-", "--no-reply", "--keep-metadata", str(recording)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        env={**base_env(), "PYTHONPATH": str(ROOT)},
+    )
+    out, err = probed.process.communicate(b"A long recording.\n", timeout=120)
+    measured = probed.wait(timeout=10)
+    stderr = err.decode("utf-8", "replace")
+    assert measured.returncode == 0, stderr
+    assert "receipt ok" in stderr
+    return measured.max_rss_bytes / MIB, out.decode("utf-8")
+
+
+@pytest.mark.slow
+def test_a_large_submit_never_holds_the_sealed_file(world: World, tmp_path: Path) -> None:
+    small = tmp_path / "small.bin"
+    small.write_bytes(os.urandom(MIB))
+    recording = tmp_path / "recording.bin"
+    digest = hashlib.sha256()
+    with open(recording, "wb") as out:
+        for _ in range(RECORDING_MIB):
+            block = os.urandom(MIB)
+            digest.update(block)
+            out.write(block)
+    baseline, _ = _submit_peak_mib(world, small)
+    peak, receipt = _submit_peak_mib(world, recording)
+    print(f"submit peak RSS: {baseline:.1f} MiB with 1 MiB, {peak:.1f} MiB with "
+          f"{RECORDING_MIB} MiB")
+    assert peak - baseline < MAX_GROWTH_MIB, (
+        f"peak grew from {baseline:.1f} MiB to {peak:.1f} MiB for a {RECORDING_MIB} MiB "
+        "recording: more than one copy of it is held")
+    assert peak < MAX_PEAK_MIB, f"peak {peak:.1f} MiB for a {RECORDING_MIB} MiB recording"
+
+    case = tmp_path / "case"
+    world.investigator("a", ["open", submission_id_from_receipt(receipt), "-o", str(case)])
+    (stored,) = (case / "attachments").iterdir()
+    with open(stored, "rb") as f:
+        assert hashlib.file_digest(f, "sha256").digest() == digest.digest()
+    recording.unlink()
+
+
+def test_upload_of_a_sealed_file_is_unchanged(world: World, tmp_path: Path) -> None:
+    """`upload` still sends a file as it is (read from disk in pieces, never whole)."""
+    sealed = tmp_path / "t.age"
+    amanat(["seal", "--roster", str(world.admin / "roster.txt"), "--org", world.org_vkey,
+            "--statement", "-", "--no-reply", "-o", str(sealed)], cwd=tmp_path,
+           stdin="Sealed earlier.\n")
+    uploaded = amanat(["upload", "--server", world.url, "--org", world.org_vkey, str(sealed)],
+                      cwd=tmp_path)
+    assert hashlib.sha256(sealed.read_bytes()).hexdigest() in uploaded.stderr
