@@ -63,15 +63,16 @@ def serve(args: argparse.Namespace, *, is_loopback: Callable[[str], bool]) -> in
         print(f"  organization key : {dev.org_vkey}", file=out)
         print(f"  investigator     : {dev.identity_path} (key id {dev.key_id})", file=out)
         print(f"  roster           : {dev.roster_path}", file=out)
-        print(f"  passphrase       : {dev.passphrase}  (DEV ONLY)", file=out)
+        print(f"  passphrase file  : {dev.passphrase_path}  (DEV ONLY)", file=out)
         print("", file=out)
         url = f"http://{settings.host}:{settings.port}"
         print("  Try it, in another terminal (.venv/bin/amanat):", file=out)
         print(f"    echo 'what I saw' | amanat submit --server {url} \\\n"
               f"        --org '{dev.org_vkey}' --statement -", file=out)
-        print(f"    AMANAT_PASSPHRASE={dev.passphrase} amanat inbox --server {url} "
+        unlock = f'AMANAT_PASSPHRASE="$(cat {dev.passphrase_path})"'
+        print(f"    {unlock} amanat inbox --server {url} "
               f"-i {dev.identity_path} --org '{dev.org_vkey}'", file=out)
-        print(f"    AMANAT_PASSPHRASE={dev.passphrase} amanat open --server {url} "
+        print(f"    {unlock} amanat open --server {url} "
               f"-i {dev.identity_path} --org '{dev.org_vkey}' ID -o case", file=out)
         print("", file=out)
     print(f"amanat: serving on http://{settings.host}:{settings.port}", file=out, flush=True)

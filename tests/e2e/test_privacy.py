@@ -81,3 +81,14 @@ def test_no_trace_of_the_witness(server: ServerProcess) -> None:
     assert received and all(t.endswith(":00Z") for t in received)
     for path in all_files(server.data_dir / "blobs"):
         assert path.stat().st_mtime % 3600 == 0
+
+
+def test_dev_start_names_the_passphrase_file_not_the_passphrase(server: ServerProcess) -> None:
+    """Even the throwaway --dev passphrase stays out of the server's output (which is what
+    ends up in service logs); the printed commands read it from its 0600 file."""
+    dev = read_dev_keys(server.data_dir)
+    output = server.output()
+    assert dev.passphrase.encode() not in output
+    passphrase_file = server.data_dir / "dev" / "passphrase.txt"
+    assert f'AMANAT_PASSPHRASE="$(cat {passphrase_file})"'.encode() in output
+    assert passphrase_file.stat().st_mode & 0o077 == 0

@@ -104,7 +104,7 @@ class DevSetup:
     org_vkey: str
     identity_path: Path
     roster_path: Path
-    passphrase: str
+    passphrase_path: Path  # the passphrase itself is never printed: it would reach logs
     key_id: str
 
 
@@ -112,8 +112,8 @@ def create_dev_org(data_dir: Path, log_vkey: str) -> DevSetup:
     """A throwaway organization, one admin+reader investigator and a roster naming the log.
 
     DEV ONLY: the org key's passphrase and the investigator's passphrase are the same
-    printed words, and everything sits in ``data_dir/dev``. Reuses what a previous
-    ``--dev`` start created.
+    words, kept in ``data_dir/dev/passphrase.txt`` (0600) with everything else. Reuses what a
+    previous ``--dev`` start created.
     """
     from keys.identity import InvestigatorIdentity
     from keys.keyfile import KdfParams
@@ -140,7 +140,7 @@ def create_dev_org(data_dir: Path, log_vkey: str) -> DevSetup:
         passphrase = pass_file.read_text("utf-8").strip()
         org = OrgKey.unseal(org_file.read_bytes(), passphrase)
         identity = InvestigatorIdentity.unseal(identity_file.read_bytes(), passphrase)
-        return DevSetup(org.vkey(), identity_file, roster_file, passphrase, identity.key_id)
+        return DevSetup(org.vkey(), identity_file, roster_file, pass_file, identity.key_id)
     passphrase = "dev-only-" + "-".join(secrets.token_hex(2) for _ in range(DEV_PASSPHRASE_WORDS))
     org = OrgKey.generate("dev-only.amanat.invalid")
     identity = InvestigatorIdentity.generate("Dev Investigator")
@@ -154,7 +154,7 @@ def create_dev_org(data_dir: Path, log_vkey: str) -> DevSetup:
         b"DEV ONLY. Created by `amanat serve --dev`: a throwaway organization key, one\n"
         b"investigator identity and a signed roster, all protected by the passphrase in\n"
         b"passphrase.txt. Never use these for real testimony.\n"))
-    return DevSetup(org.vkey(), identity_file, roster_file, passphrase, identity.key_id)
+    return DevSetup(org.vkey(), identity_file, roster_file, pass_file, identity.key_id)
 
 
 @dataclass(frozen=True)
