@@ -17,7 +17,7 @@ import hashlib
 import io
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
@@ -243,13 +243,41 @@ class VaultClient:
         if upload_id is None:
             upload_id = self.create_upload()
         size = sealed.seek(0, os.SEEK_END)
+
+        def take(offset: int, count: int) -> Iterator[bytes]:
+            sealed.seek(offset)
+            return _chunks(sealed, count)
+
+        receipt = self.send_resumable(upload_id, size, take, chunk_bytes=chunk_bytes,
+                                      retries=retries, progress=progress)
+        sealed.seek(0)
+        hasher = hashlib.sha256()
+        for chunk in _chunks(sealed):
+            hasher.update(chunk)
+        if hasher.hexdigest() != receipt.sha256:
+            raise IntegrityError("the server stored different bytes than were sent")
+        return receipt
+
+    def send_resumable(
+        self,
+        upload_id: str,
+        size: int,
+        take: Callable[[int, int], Iterable[bytes]],
+        *,
+        chunk_bytes: int = DEFAULT_UPLOAD_CHUNK,
+        retries: int = 5,
+        progress: Callable[[int], None] | None = None,
+    ) -> SubmissionReceipt:
+        """Send ``size`` bytes to an open upload and finish it; ``take(offset, count)`` gives
+        the ``count`` bytes at ``offset``. After a broken request the server's offset is asked
+        again and sending goes on from there (up to ``retries`` failures in a row). The
+        caller compares the receipt's SHA-256 with what it sent."""
         failures = 0
         offset = self.upload_offset(upload_id)
         while offset < size:
-            sealed.seek(offset)
             count = min(chunk_bytes, size - offset)
             try:
-                offset = self.append(upload_id, offset, _chunks(sealed, count), count)
+                offset = self.append(upload_id, offset, iter(take(offset, count)), count)
                 failures = 0
             except (TransportError, ClientError) as exc:
                 if isinstance(exc, ClientError) and exc.status not in (400, 409):
@@ -262,14 +290,7 @@ class VaultClient:
                 offset = self.upload_offset(upload_id)
             if progress is not None:
                 progress(offset)
-        receipt = self.finish_upload(upload_id)
-        sealed.seek(0)
-        hasher = hashlib.sha256()
-        for chunk in _chunks(sealed):
-            hasher.update(chunk)
-        if hasher.hexdigest() != receipt.sha256:
-            raise IntegrityError("the server stored different bytes than were sent")
-        return receipt
+        return self.finish_upload(upload_id)
 
     def replies(self, secret: bytes) -> list[ReplyInfo]:
         """Replies waiting in the mailbox of ``secret`` (sent in a header, never the URL)."""

@@ -42,7 +42,7 @@ from keys.roster import Roster, RosterState, read_roster_unverified, verify_rost
 from vault import age
 from vault.audit import receipt_file_text, verify_submission_receipt
 from vault.bundle import bundle_length, bundle_stream, iter_bundle
-from vault.client import ClientError, SubmissionReceipt, TransportError, VaultClient
+from vault.client import SubmissionReceipt, TransportError, VaultClient
 from vault.codename import CodenameKeys, derive, new_codename
 from vault.events import KIND_SUBMISSION, EventError, parse_event
 from vault.testimony import (
@@ -382,26 +382,9 @@ def _send_stream(client: VaultClient, sealed: SealedTestimony, upload_id: str, *
                  chunk_bytes: int, retries: int,
                  progress: Callable[[int], None] | None) -> SubmissionReceipt:
     """`VaultClient.upload` for a sealed file that is regenerated rather than re-read."""
-    cursor = _Cursor(sealed)
-    failures = 0
-    offset = client.upload_offset(upload_id)
-    while offset < sealed.size:
-        count = min(chunk_bytes, sealed.size - offset)
-        try:
-            offset = client.append(upload_id, offset, cursor.take(offset, count), count)
-            failures = 0
-        except (TransportError, ClientError) as exc:
-            if isinstance(exc, ClientError) and exc.status not in (400, 409):
-                raise
-            failures += 1
-            if failures > retries:
-                raise
-            # The server may still be saving the bytes of the broken request.
-            time.sleep(min(5.0, 0.25 * failures))
-            offset = client.upload_offset(upload_id)
-        if progress is not None:
-            progress(offset)
-    receipt = client.finish_upload(upload_id)
+    receipt = client.send_resumable(upload_id, sealed.size, _Cursor(sealed).take,
+                                    chunk_bytes=chunk_bytes, retries=retries,
+                                    progress=progress)
     if receipt.sha256 != sealed.digest():
         raise WitnessError("the server stored different bytes than were sent; submit again")
     return receipt

@@ -26,7 +26,7 @@ from bench.peak_rss import ProbedProcess
 from tests.workflows.conftest import ROOT, World, amanat, base_env, submission_id_from_receipt
 from vault import age
 from vault.bundle import open_bundle
-from vault.client import ClientError, SubmissionReceipt, TransportError
+from vault.client import ClientError, SubmissionReceipt, TransportError, VaultClient
 from vault.testimony import Manifest
 from vault.witness import (
     ChosenFile,
@@ -119,6 +119,9 @@ class FlakyServer:
     n)`` (the request arrives whole but only n bytes are saved and no answer comes back),
     or ``("refuse", status)`` (a ClientError).
     """
+
+    # The real resume loop, running over this fake's protocol calls.
+    send_resumable = VaultClient.send_resumable
 
     def __init__(self, faults: list[tuple[str, int] | None] | None = None,
                  tamper: bool = False) -> None:
