@@ -159,18 +159,26 @@ class EmbeddedStore:
 
     # --- submissions ---
     def promote_submission(self, upload_id: str, record: SubmissionRecord) -> None:
+        self._promote(
+            upload_id, NAMESPACE_SUBMISSIONS, record.id, "submissions",
+            "INSERT INTO submissions (id, sha256, size, received, log_index)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (record.id, record.sha256, record.size, record.received, record.log_index),
+        )
+
+    def _promote(self, upload_id: str, namespace: str, record_id: str, table: str,
+                 insert: str, values: tuple[object, ...]) -> None:
+        """Move a finished upload's blob to ``namespace``/``record_id`` and, in one
+        transaction, insert its row and drop the upload's; then blur the file times."""
+        noun = {"submissions": "submission", "replies": "reply"}[table]
         with self._lock:
             self.get_upload(upload_id)
-            if self._one("SELECT 1 FROM submissions WHERE id = ?", (record.id,)):
-                raise ConflictError("submission id already used")
-            self.blobs.promote(upload_id, NAMESPACE_SUBMISSIONS, record.id)
+            if self._one(f"SELECT 1 FROM {table} WHERE id = ?", (record_id,)):  # noqa: S608
+                raise ConflictError(f"{noun} id already used")
+            self.blobs.promote(upload_id, namespace, record_id)
             self._db.execute("BEGIN IMMEDIATE")
             try:
-                self._db.execute(
-                    "INSERT INTO submissions (id, sha256, size, received, log_index)"
-                    " VALUES (?, ?, ?, ?, ?)",
-                    (record.id, record.sha256, record.size, record.received, record.log_index),
-                )
+                self._db.execute(insert, values)
                 self._db.execute("DELETE FROM uploads WHERE id = ?", (upload_id,))
                 self._db.execute("COMMIT")
                 self.conceal_times()
@@ -230,25 +238,13 @@ class EmbeddedStore:
     def promote_reply(self, upload_id: str, record: ReplyRecord) -> None:
         if not is_valid_mailbox_id(record.mailbox_id):
             raise NotFoundError("no such mailbox")
-        with self._lock:
-            self.get_upload(upload_id)
-            if self._one("SELECT 1 FROM replies WHERE id = ?", (record.id,)):
-                raise ConflictError("reply id already used")
-            self.blobs.promote(upload_id, NAMESPACE_REPLIES, record.id)
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                self._db.execute(
-                    "INSERT INTO replies (id, mailbox_id, sha256, size, received, log_index)"
-                    " VALUES (?, ?, ?, ?, ?, ?)",
-                    (record.id, record.mailbox_id, record.sha256, record.size, record.received,
-                     record.log_index),
-                )
-                self._db.execute("DELETE FROM uploads WHERE id = ?", (upload_id,))
-                self._db.execute("COMMIT")
-                self.conceal_times()
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
+        self._promote(
+            upload_id, NAMESPACE_REPLIES, record.id, "replies",
+            "INSERT INTO replies (id, mailbox_id, sha256, size, received, log_index)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (record.id, record.mailbox_id, record.sha256, record.size, record.received,
+             record.log_index),
+        )
 
     def set_reply_log_index(self, reply_id: str, log_index: int) -> None:
         if self._write("UPDATE replies SET log_index = ? WHERE id = ?", (log_index, reply_id)) != 1:
