@@ -163,3 +163,24 @@ def test_modes_and_hour_times(store: EmbeddedStore, tmp_path: Path) -> None:
     for path in (data / "blobs").rglob("*"):
         assert path.stat().st_mtime % 3600 == 0
     store.close()
+
+
+def test_promoting_to_an_id_in_use_is_refused_and_keeps_both(store: EmbeddedStore) -> None:
+    first = SubmissionRecord(new_id(), "ab" * 32, 5, HOUR, 0)
+    store.promote_submission(staged(store, b"first"), first)
+    second = staged(store, b"other")
+    with pytest.raises(ConflictError, match="submission id already used"):
+        store.promote_submission(second, SubmissionRecord(first.id, "cd" * 32, 5, HOUR, 1))
+    assert store.get_upload(second).offset == 5
+    with store.open_submission(first.id) as f:
+        assert f.read() == b"first"
+
+    mailbox = "e" * 64
+    reply = ReplyRecord(new_id(), mailbox, "ab" * 32, 5, HOUR, 0)
+    store.promote_reply(staged(store, b"reply"), reply)
+    again = staged(store, b"later")
+    with pytest.raises(ConflictError, match="reply id already used"):
+        store.promote_reply(again, ReplyRecord(reply.id, mailbox, "cd" * 32, 5, HOUR, 1))
+    assert store.get_upload(again).offset == 5
+    with store.open_reply(mailbox, reply.id) as f:
+        assert f.read() == b"reply"
