@@ -49,6 +49,9 @@ class ServerProcess:
     def output(self) -> bytes:
         return self.stdout_path.read_bytes() + self.stderr_path.read_bytes()
 
+    def output_text(self) -> str:
+        return self.output().decode("utf-8", "replace")
+
     def peak_rss_kib(self) -> int:
         """VmHWM (peak resident set size) of the server process, in KiB."""
         for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():

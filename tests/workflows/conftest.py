@@ -11,26 +11,23 @@ last in their module and every test reads the roster the server serves at the ti
 from __future__ import annotations
 
 import base64
-import contextlib
 import os
 import re
-import signal
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
 import pytest
+
+from tests.e2e.conftest import ServerProcess
+from tests.e2e.conftest import start_server as start_e2e_server
 
 ROOT = Path(__file__).resolve().parents[2]
 PASSPHRASE = "correct horse battery staple, workflow tests"
 ORIGIN = "workflows.example/amanat"
 COMMAND_TIMEOUT = 60.0
-READY_SECONDS = 30.0
 
 
 def base_env(**extra: str) -> dict[str, str]:
@@ -57,51 +54,10 @@ def amanat(args: Sequence[str], *, cwd: Path, env: Mapping[str, str] | None = No
     return completed
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@dataclass
-class Server:
-    url: str
-    process: subprocess.Popen[bytes]
-    output_path: Path
-
-    def output(self) -> str:
-        return self.output_path.read_text("utf-8", "replace")
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
-
-
-def start_server(directory: Path, org_vkey: str) -> Server:
-    port = free_port()
-    output_path = directory / "server.out"
-    with open(output_path, "wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "vault.cli", "serve", "--data", str(directory / "data"),
-             "--host", "127.0.0.1", "--port", str(port), "--org", org_vkey],
-            cwd=directory, env=base_env(), stdout=out, stderr=subprocess.STDOUT)
-    server = Server(f"http://127.0.0.1:{port}", process, output_path)
-    deadline = time.monotonic() + READY_SECONDS
-    while True:
-        if process.poll() is not None:
-            raise AssertionError(f"the server exited: {server.output()}")
-        with contextlib.suppress(httpx.TransportError):
-            if httpx.get(server.url + "/api/v1/log/checkpoint", timeout=2).status_code == 200:
-                return server
-        if time.monotonic() > deadline:
-            server.stop()
-            raise AssertionError("the server did not become ready")
-        time.sleep(0.1)
+def start_server(directory: Path, org_vkey: str) -> ServerProcess:
+    """A real ``amanat serve`` for ``org_vkey`` on a free loopback port, data in directory/data."""
+    return start_e2e_server(directory, dev=False, data_dir=directory / "data",
+                            extra_args=("--host", "127.0.0.1", "--org", org_vkey))
 
 
 @dataclass
@@ -110,7 +66,7 @@ class World:
 
     root: Path
     admin: Path  # org.key, roster.txt, cards
-    server: Server
+    server: ServerProcess
     org_vkey: str
     log_vkey: str
     key_ids: dict[str, str] = field(default_factory=dict)
@@ -170,8 +126,8 @@ def build_world(root: Path) -> Iterator[World]:
     server_dir.mkdir()
     server = start_server(server_dir, org_vkey)
     try:
-        match = re.search(r"log verifier key[^\n]*\n\s+(\S+)", server.output())
-        assert match is not None, server.output()
+        match = re.search(r"log verifier key[^\n]*\n\s+(\S+)", server.output_text())
+        assert match is not None, server.output_text()
         log_vkey = match.group(1)
         amanat(["roster", "set-log", "--org", "org.key", "--roster", "roster.txt", log_vkey],
                cwd=admin, env=env)

@@ -67,7 +67,7 @@ def test_expired_roster_refused_by_witness_and_investigator_until_renewed(
     server = start_server(tmp_path, org.vkey())
     try:
         assert (f"amanat: WARNING: roster version 2 expired on {expired_on.isoformat()} (UTC)"
-                in server.output())
+                in server.output_text())
         # Still served, so that a client can say why it refuses it.
         assert httpx.get(server.url + "/api/v1/roster", timeout=10).text == expired_text
         before = log_size(server.url)
