@@ -84,3 +84,20 @@ async def stream_body(request: Request, appender: Appender) -> None:
         raise
     if pending:
         await anyio.to_thread.run_sync(appender.write, bytes(pending))
+
+
+async def receive_whole_body(request: Request, appender: Appender,
+                             length: int | None) -> str | None:
+    """Stream a single-request body (a submission or a reply) through ``appender`` and
+    commit it; returns its SHA-256 (computed while writing, as the appender starts at 0).
+    A failure on the way aborts the appender (the caller discards the staged upload); a body
+    shorter than its Content-Length is a 400."""
+    try:
+        await stream_body(request, appender)
+    except BaseException:
+        await in_thread_shielded(appender.abort)
+        raise
+    await anyio.to_thread.run_sync(appender.commit)
+    if length is not None and appender.offset != length:
+        raise ApiError(400, "the body is shorter than its Content-Length")
+    return appender.sha256()

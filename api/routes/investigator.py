@@ -19,7 +19,7 @@ from api.bodies import (
     declared_length,
     in_thread_shielded,
     interrupted,
-    stream_body,
+    receive_whole_body,
 )
 from api.errors import ApiError, json_error_schema
 from api.models import (
@@ -121,13 +121,7 @@ async def post_reply(mailbox_id: str, request: Request, who: InvestigatorDep,
     upload_id, appender = await anyio.to_thread.run_sync(
         lambda: service.begin_reply(length, mailbox_id))
     try:
-        try:
-            await stream_body(request, appender)
-        except BaseException:
-            await in_thread_shielded(appender.abort)
-            raise
-        await anyio.to_thread.run_sync(appender.commit)
-        digest = appender.sha256()
+        digest = await receive_whole_body(request, appender, length)
         reply = await anyio.to_thread.run_sync(
             lambda: service.finish_reply(who, upload_id, mailbox_id, digest))
     except BodyInterrupted as exc:

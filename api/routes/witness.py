@@ -19,6 +19,7 @@ from api.bodies import (
     declared_length,
     in_thread_shielded,
     interrupted,
+    receive_whole_body,
     stream_body,
 )
 from api.errors import ApiError, json_error_schema
@@ -67,15 +68,7 @@ async def submit(request: Request, service: ServiceDep) -> ReceiptOut:
     try:
         appender = await anyio.to_thread.run_sync(
             lambda: service.begin_append(upload.id, 0, length))
-        try:
-            await stream_body(request, appender)
-        except BaseException:
-            await in_thread_shielded(appender.abort)
-            raise
-        await anyio.to_thread.run_sync(appender.commit)
-        if length is not None and appender.offset != length:
-            raise ApiError(400, "the body is shorter than its Content-Length")
-        digest = appender.sha256()
+        digest = await receive_whole_body(request, appender, length)
         receipt = await anyio.to_thread.run_sync(
             lambda: service.finish_submission(upload.id, digest))
     except BodyInterrupted as exc:
