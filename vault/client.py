@@ -16,15 +16,17 @@ import base64
 import hashlib
 import io
 import os
+import re
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
-from typing import Any, BinaryIO
+from dataclasses import dataclass, fields
+from typing import Any, BinaryIO, TypeVar
 
 import httpx
 
 from vault.service.auth import challenge_message
 from vault.service.mailbox import MAILBOX_SECRET_HEADER, encode_mailbox_secret
+from vault.store import is_valid_id
 
 API = "/api/v1"
 DEFAULT_USER_AGENT = "amanat"
@@ -48,6 +50,11 @@ class TransportError(Exception):
 
 class IntegrityError(Exception):
     """Downloaded bytes do not match the SHA-256 the server announced."""
+
+
+class MalformedAnswerError(Exception):
+    """The server's answer does not have the shape the protocol gives it (a broken or
+    hostile server); nothing in it is used."""
 
 
 @dataclass(frozen=True)
@@ -77,6 +84,49 @@ class ReplyInfo:
     size: int
     received: str
     log_index: int
+
+
+_Record = TypeVar("_Record", "SubmissionInfo", "ReplyInfo", "SubmissionReceipt")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+_HOUR = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:00Z")
+_CHECKS: dict[str, Callable[[Any], bool]] = {
+    "id": lambda v: isinstance(v, str) and is_valid_id(v),
+    "sha256": lambda v: isinstance(v, str) and _SHA256.fullmatch(v) is not None,
+    "received": lambda v: isinstance(v, str) and _HOUR.fullmatch(v) is not None,
+    "size": lambda v: type(v) is int and v >= 0,
+    "log_index": lambda v: type(v) is int and v >= -1,
+    "entry": lambda v: isinstance(v, str),
+    "receipt": lambda v: isinstance(v, str),
+}
+
+
+def _record(cls: type[_Record], obj: Any) -> _Record:
+    """Build ``cls`` from a JSON object of the server, checking every field's shape (ids,
+    digests and hours are later printed and put in URLs); extra fields are ignored."""
+    if not isinstance(obj, dict):
+        raise MalformedAnswerError(f"malformed answer from the server: no {cls.__name__}")
+    values: dict[str, Any] = {}
+    for field in fields(cls):
+        value = obj.get(field.name)
+        if not _CHECKS[field.name](value):
+            raise MalformedAnswerError(
+                f"malformed answer from the server: bad {field.name} in {cls.__name__}")
+        values[field.name] = value
+    return cls(**values)
+
+
+def _json(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        raise MalformedAnswerError("malformed answer from the server: not JSON") from None
+
+
+def _list(body: Any, key: str) -> list[Any]:
+    items = body.get(key) if isinstance(body, dict) else None
+    if not isinstance(items, list):
+        raise MalformedAnswerError(f"malformed answer from the server: no {key} list")
+    return items
 
 
 def _message(response: httpx.Response) -> str:
@@ -200,7 +250,7 @@ class VaultClient:
             headers["Content-Length"] = str(length)
         response = self._request("POST", "/submissions", headers=headers,
                                  content=_chunks(sealed, length))
-        return _receipt(response.json())
+        return _receipt(_json(response))
 
     def create_upload(self) -> str:
         """Start a resumable upload; returns its id."""
@@ -223,7 +273,7 @@ class VaultClient:
         return int(response.json()["offset"])
 
     def finish_upload(self, upload_id: str) -> SubmissionReceipt:
-        return _receipt(self._request("POST", f"/uploads/{upload_id}/finish").json())
+        return _receipt(_json(self._request("POST", f"/uploads/{upload_id}/finish")))
 
     def abandon_upload(self, upload_id: str) -> None:
         self._request("DELETE", f"/uploads/{upload_id}")
@@ -295,8 +345,8 @@ class VaultClient:
     def replies(self, secret: bytes) -> list[ReplyInfo]:
         """Replies waiting in the mailbox of ``secret`` (sent in a header, never the URL)."""
         headers = {MAILBOX_SECRET_HEADER: encode_mailbox_secret(secret)}
-        body = self._request("GET", "/mailbox", headers=headers).json()
-        return [ReplyInfo(**r) for r in body["replies"]]
+        body = _json(self._request("GET", "/mailbox", headers=headers))
+        return [_record(ReplyInfo, r) for r in _list(body, "replies")]
 
     def fetch_reply(self, secret: bytes, reply_id: str, dst: BinaryIO) -> str:
         """Download one sealed reply into ``dst``; returns its SHA-256."""
@@ -325,8 +375,11 @@ class VaultClient:
         params: dict[str, Any] = {"limit": limit}
         if cursor is not None:
             params["cursor"] = cursor
-        body = self._request("GET", "/submissions", auth=True, params=params).json()
-        return [SubmissionInfo(**s) for s in body["submissions"]], body["next_cursor"]
+        body = _json(self._request("GET", "/submissions", auth=True, params=params))
+        cursor = body.get("next_cursor") if isinstance(body, dict) else None
+        if cursor is not None and not (isinstance(cursor, str) and cursor.isdigit()):
+            raise MalformedAnswerError("malformed answer from the server: bad next_cursor")
+        return [_record(SubmissionInfo, s) for s in _list(body, "submissions")], cursor
 
     def iter_submissions(self, page: int = 100) -> Iterator[SubmissionInfo]:
         cursor: str | None = None
@@ -350,8 +403,8 @@ class VaultClient:
         """Leave a sealed reply in the mailbox ``mailbox_id``."""
         body = self._request("POST", f"/mailboxes/{mailbox_id}/replies", auth=True,
                              headers={"Content-Type": "application/octet-stream"},
-                             content=sealed).json()
-        return ReplyInfo(**body)
+                             content=sealed)
+        return _record(ReplyInfo, _json(body))
 
     def publish_roster(self, signed_roster: str) -> int:
         """Publish a new signed roster; returns its version."""
@@ -391,7 +444,5 @@ def _remaining(src: BinaryIO) -> int | None:
     return end - here
 
 
-def _receipt(body: dict[str, Any]) -> SubmissionReceipt:
-    return SubmissionReceipt(id=body["id"], sha256=body["sha256"], size=int(body["size"]),
-                             received=body["received"], log_index=int(body["log_index"]),
-                             entry=body["entry"], receipt=body["receipt"])
+def _receipt(body: Any) -> SubmissionReceipt:
+    return _record(SubmissionReceipt, body)
