@@ -45,8 +45,8 @@ interop-deps:
 # Regenerate the hash-pinned lock files (needs network access to PyPI).
 lock:
 	$(PYTHON) -m venv /tmp/amanat-lock && /tmp/amanat-lock/bin/pip install --quiet uv
-	cd requirements && /tmp/amanat-lock/bin/uv pip compile --generate-hashes --python-version 3.11 --no-header runtime.in -o runtime.txt
-	cd requirements && /tmp/amanat-lock/bin/uv pip compile --generate-hashes --python-version 3.11 --no-header dev.in -o dev.txt
+	cd requirements && /tmp/amanat-lock/bin/uv pip compile --generate-hashes --python-version 3.11 --no-header --no-strip-extras runtime.in -o runtime.txt
+	cd requirements && /tmp/amanat-lock/bin/uv pip compile --generate-hashes --python-version 3.11 --no-header --no-strip-extras dev.in -o dev.txt
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache .coverage
