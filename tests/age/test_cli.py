@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support import run_in_terminal
 from vault import age
 from vault.cli import main
 from vault.cli.age_cmd import load_identities
@@ -196,13 +197,20 @@ def test_load_identities_rejects_other_files(tmp_path: Path) -> None:
         load_identities(str(path))
 
 
-def _run(*args: str, stdin: bytes = b"") -> subprocess.CompletedProcess[bytes]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+def _env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AMANAT_")}
+    return {**env, "PYTHONPATH": str(ROOT), **extra}
+
+
+def _run(
+    *args: str, stdin: bytes = b"", env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[bytes]:
     return subprocess.run(
         [sys.executable, "-m", "vault.cli", *args],
         input=stdin,
         capture_output=True,
-        env=env,
+        env=env if env is not None else _env(),
+        start_new_session=True,  # no controlling terminal: a prompt fails instead of waiting
         check=False,
         timeout=60,
     )
@@ -239,3 +247,180 @@ def test_keygen_failure_leaves_no_key_file(
     assert main(["keygen", "-o", str(path)]) == 1
     assert "Input/output error" in capsys.readouterr().err
     assert not path.exists()
+
+
+# Passphrase-encrypted files (scrypt), as `age -p` writes and `age -d` reads them.
+
+PASSPHRASE = "correct horse battery staple"
+
+
+def _sealed_with_passphrase(path: Path, passphrase: str, work_factor: int = 2) -> Path:
+    recipient = age.ScryptRecipient(passphrase.encode(), work_factor)
+    path.write_bytes(age.encrypt_bytes(b"passphrase-protected statement", [recipient]))
+    return path
+
+
+@pytest.mark.parametrize("armor", [False, True])
+def test_passphrase_round_trip(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], armor: bool
+) -> None:
+    monkeypatch.setenv("AMANAT_PASSPHRASE", PASSPHRASE)
+    plain, sealed, opened = tmp_path / "p", tmp_path / "s", tmp_path / "o"
+    plain.write_bytes(os.urandom(70_000))
+    assert main(["encrypt", "-p", "-o", str(sealed), str(plain)] + (["-a"] if armor else [])) == 0
+    data = sealed.read_bytes()
+    if armor:
+        data = age.armor.unarmor(data)
+    header = data.split(b"\n")
+    # One scrypt stanza, alone, at age's default work factor (log2 N = 18).
+    assert re.fullmatch(rb"-> scrypt [A-Za-z0-9+/]{22} 18", header[1]), header[1]
+    assert header[3].startswith(b"--- ")
+    assert main(["decrypt", "-o", str(opened), str(sealed)]) == 0
+    assert opened.read_bytes() == plain.read_bytes()
+    assert capsys.readouterr().err == ""
+    assert age.decrypt_bytes(sealed.read_bytes(), [age.ScryptIdentity(PASSPHRASE.encode())])
+
+
+def test_wrong_passphrase_is_one_line_and_leaves_no_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sealed = _sealed_with_passphrase(tmp_path / "s", PASSPHRASE)
+    monkeypatch.setenv("AMANAT_PASSPHRASE", "correct horse battery stapler")
+    assert main(["decrypt", "-o", str(tmp_path / "o"), str(sealed)]) == 1
+    assert capsys.readouterr().err == (
+        "amanat: cannot decrypt: wrong passphrase (or the file was altered)\n"
+    )
+    assert [p.name for p in tmp_path.iterdir()] == ["s"]
+
+
+@pytest.mark.parametrize(
+    ("args", "passphrase", "message"),
+    [
+        (
+            ["encrypt", "-p", "-r", "{x}", "{plain}"],
+            PASSPHRASE,
+            "-p cannot be combined with -r or -R: a passphrase must be the only way to open a "
+            "file",
+        ),
+        (
+            ["encrypt", "-p", "-R", "{x_key}", "{plain}"],
+            PASSPHRASE,
+            "-p cannot be combined with -r or -R",
+        ),
+        (
+            ["encrypt", "-p", "{plain}"],
+            "",
+            "the passphrase is empty: type a passphrase, or encrypt to a key with -r",
+        ),
+        (["encrypt", "-p", "{missing}"], PASSPHRASE, "cannot read"),
+        (
+            ["decrypt", "{by_key}"],
+            PASSPHRASE,
+            "cannot decrypt: the file is not encrypted with a passphrase: give the identity "
+            "file it was encrypted to with -i FILE",
+        ),
+        (
+            ["decrypt", "-i", "{x_key}", "{by_passphrase}"],
+            PASSPHRASE,
+            "cannot decrypt: the file is encrypted with a passphrase: run without -i to be "
+            "asked for it",
+        ),
+    ],
+)
+def test_passphrase_errors(
+    tmp_path: Path,
+    x_key: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    args: list[str],
+    passphrase: str,
+    message: str,
+) -> None:
+    (tmp_path / "plain").write_bytes(b"data")
+    by_key = tmp_path / "by_key"
+    by_key.write_bytes(age.encrypt_bytes(b"data", [age.parse_recipient(_public_key(x_key))]))
+    values = {
+        "x": _public_key(x_key),
+        "x_key": str(x_key),
+        "plain": str(tmp_path / "plain"),
+        "missing": str(tmp_path / "missing"),
+        "by_key": str(by_key),
+        "by_passphrase": str(_sealed_with_passphrase(tmp_path / "by_passphrase", PASSPHRASE)),
+    }
+    before = sorted(p.name for p in tmp_path.iterdir())
+    monkeypatch.setenv("AMANAT_PASSPHRASE", passphrase)
+    argv = [a.format(**values) if a.startswith("{") else a for a in args]
+    assert main([*argv[:1], "-o", str(tmp_path / "out"), *argv[1:]]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"amanat: {message}") and err.count("\n") == 1, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+    assert PASSPHRASE not in err
+
+
+def test_work_factor_above_the_cap_is_refused_before_asking(tmp_path: Path) -> None:
+    sealed = _sealed_with_passphrase(tmp_path / "s", PASSPHRASE, work_factor=3)
+    data = sealed.read_bytes()
+    line = data.split(b"\n")[1]
+    assert line.endswith(b" 3")
+    sealed.write_bytes(data.replace(line, line[:-1] + b"23", 1))
+    # No AMANAT_PASSPHRASE and no terminal: had it asked, it would say so.
+    result = _run("decrypt", "-o", str(tmp_path / "o"), str(sealed))
+    assert result.returncode == 1
+    assert result.stderr.decode() == (
+        "amanat: cannot decrypt: the scrypt work factor 23 is above the limit of 22: opening "
+        "the file would take too much time and memory\n"
+    )
+    assert [p.name for p in tmp_path.iterdir()] == ["s"]
+
+
+@pytest.mark.parametrize("command", ["decrypt", "encrypt -p"])
+def test_passphrase_without_terminal_or_environment(tmp_path: Path, command: str) -> None:
+    sealed = _sealed_with_passphrase(tmp_path / "s", PASSPHRASE)
+    result = _run(*command.split(), "-o", str(tmp_path / "o"), stdin=sealed.read_bytes())
+    assert result.returncode == 1
+    assert result.stderr.decode() == (
+        "amanat: Passphrase needed: run in a terminal or set AMANAT_PASSPHRASE\n"
+    )
+    assert [p.name for p in tmp_path.iterdir()] == ["s"]
+
+
+def test_passphrase_prompts_at_the_terminal(tmp_path: Path) -> None:
+    """Typed at the terminal, not echoed, even when standard input carries the data."""
+    plain, sealed, opened = tmp_path / "p", tmp_path / "s", tmp_path / "o"
+    plain.write_bytes(b"typed, never echoed")
+    cli = [sys.executable, "-m", "vault.cli"]
+    status, screen = run_in_terminal(
+        [*cli, "encrypt", "-p", "-o", sealed],
+        [("Passphrase: ", PASSPHRASE), ("Again: ", PASSPHRASE)],
+        env=_env(),
+        stdin=plain,
+    )
+    assert status == 0, screen
+    assert PASSPHRASE not in screen
+    status, screen = run_in_terminal(
+        [*cli, "decrypt", "-o", opened], [("Passphrase: ", PASSPHRASE)], env=_env(), stdin=sealed
+    )
+    assert status == 0, screen
+    assert opened.read_bytes() == plain.read_bytes()
+    assert PASSPHRASE not in screen
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "message"),
+    [
+        (PASSPHRASE, PASSPHRASE + "!", "amanat: the two entries differ"),
+        ("", "", "amanat: the passphrase is empty: type a passphrase, or encrypt to a key with -r"),
+    ],
+)
+def test_passphrase_typed_wrong_at_the_terminal(
+    tmp_path: Path, first: str, second: str, message: str
+) -> None:
+    (tmp_path / "p").write_bytes(b"x")
+    status, screen = run_in_terminal(
+        [sys.executable, "-m", "vault.cli", "encrypt", "-p", "-o", tmp_path / "s", tmp_path / "p"],
+        [("Passphrase: ", first), ("Again: ", second)],
+        env=_env(),
+    )
+    assert status == 1
+    assert screen.endswith(f"Again: \r\n{message}\r\n"), screen
+    assert [p.name for p in tmp_path.iterdir()] == ["p"]

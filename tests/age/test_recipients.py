@@ -189,6 +189,24 @@ def test_scrypt_work_factor_cap() -> None:
         age.ScryptIdentity(b"pass", max_work_factor=2).unwrap(stanzas)
 
 
+def test_scrypt_passphrase_is_asked_only_when_needed() -> None:
+    asked: list[int] = []
+
+    def ask() -> bytes:
+        asked.append(1)
+        return b"pass"
+
+    identity = age.ScryptIdentity(ask, max_work_factor=3)
+    assert identity.unwrap([Stanza("other", (), b"")]) is None
+    with pytest.raises(age.HeaderError, match="above the limit"):
+        identity.unwrap(age.ScryptRecipient(b"pass", work_factor=4).wrap(FILE_KEY))
+    assert asked == []
+    stanzas = age.ScryptRecipient(b"pass", work_factor=3).wrap(FILE_KEY)
+    assert identity.unwrap(stanzas) == FILE_KEY
+    assert identity.unwrap(stanzas) == FILE_KEY
+    assert asked == [1]  # asked once, then remembered
+
+
 def test_scrypt_must_be_alone() -> None:
     stanzas = age.ScryptRecipient(b"pass", work_factor=2).wrap(FILE_KEY)
     with pytest.raises(age.HeaderError, match="only stanza"):

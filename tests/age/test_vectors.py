@@ -52,6 +52,8 @@ class Vector:
     expect: str
     body: bytes
     identities: list[age.Identity] = field(default_factory=list)
+    identity_lines: list[str] = field(default_factory=list)  # as written in the vector
+    passphrases: list[str] = field(default_factory=list)
     payload_sha256: str | None = None
     file_key: bytes | None = None
     armored: bool = False
@@ -74,8 +76,10 @@ def load_vector(path: Path) -> Vector:
             vector.file_key = bytes.fromhex(value)
         elif key == "identity":
             vector.identities.append(age.parse_identity(value))
+            vector.identity_lines.append(value)
         elif key == "passphrase":
             vector.identities.append(age.ScryptIdentity(value.encode()))
+            vector.passphrases.append(value)
         elif key == "armored":
             vector.armored = value == "yes"
         elif key == "compressed":
@@ -88,20 +92,20 @@ def load_vector(path: Path) -> Vector:
     return vector
 
 
-def _vector_paths() -> list[Path]:
+def vector_paths() -> list[Path]:
     directory = vectors_dir("age")
     return sorted(p for p in directory.iterdir() if p.is_file() and p.name != "SOURCE")
 
 
-def _params() -> list[Path]:
+def vector_params() -> list[Path]:
     try:
-        return _vector_paths()
+        return vector_paths()
     except pytest.skip.Exception:
         return []
 
 
 def test_vector_set_is_complete() -> None:
-    vectors = [load_vector(p) for p in _vector_paths()]
+    vectors = [load_vector(p) for p in vector_paths()]
     assert len(vectors) == EXPECTED_COUNT
     assert not [v.name for v in vectors if v.unknown_keys]
     assert {v.expect for v in vectors} == set(EXPECT_CLASSES)
@@ -149,7 +153,7 @@ def _reference_chunks(vector: Vector) -> list[bytes]:
     return chunks
 
 
-@pytest.mark.parametrize("path", _params(), ids=lambda p: p.name)
+@pytest.mark.parametrize("path", vector_params(), ids=lambda p: p.name)
 def test_vector(path: Path) -> None:
     vector = load_vector(path)
     if vector.unknown_keys:

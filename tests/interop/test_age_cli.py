@@ -3,7 +3,10 @@
 Protects guarantee 7 (evidence outlives this software): a file `amanat encrypt` writes opens
 with `age -d`, a file `age` writes opens with `amanat decrypt`, armored or binary, at every
 size around the 64 KiB chunk boundary, to several recipients, with keys made by either tool.
-Debian's age has no post-quantum support; tests/interop/test_typage.py covers those.
+Passphrase-encrypted (scrypt) files cross both ways too: `age` reads its passphrase only from
+a terminal, so it runs on a pseudo-terminal and the test types at its prompts; amanat gets
+the same passphrase from AMANAT_PASSPHRASE. Debian's age has no post-quantum support;
+tests/interop/test_typage.py covers those.
 """
 
 from __future__ import annotations
@@ -24,10 +27,11 @@ from tests.interop.tools import (
     payload,
     run,
     secret_key_lines,
+    tool_env,
     write_identities_file,
     write_recipients_file,
 )
-from tests.support import require_tool
+from tests.support import require_tool, run_in_terminal
 from vault import age as amanat_age
 
 pytestmark = pytest.mark.interop
@@ -199,3 +203,54 @@ def test_tampered_payload_from_age_is_refused(
     assert failed.stderr.decode().startswith("amanat: ")
     assert not out.exists()
     assert not list(tmp_path.iterdir()), "a failed decryption left a file behind"
+
+
+# Passphrases: Latin, Uyghur (Arabic script) and Kazakh (Cyrillic) letters, typed as UTF-8.
+PASSPHRASE = "amanat ئامانەت аманат 2024"
+
+
+@pytest.mark.parametrize("armor", [False, True], ids=["binary", "armored"])
+def test_passphrase_amanat_encrypts_age_decrypts(age: str, tmp_path: Path, armor: bool) -> None:
+    plaintext = payload(CHUNK + 1, seed=6)
+    (tmp_path / "in").write_bytes(plaintext)
+    sealed = tmp_path / "sealed.age"
+    flags = ["-a"] if armor else []
+    run(
+        [*AMANAT, "encrypt", "-p", *flags, "-o", sealed, tmp_path / "in"],
+        env={"AMANAT_PASSPHRASE": PASSPHRASE},
+    )
+    check_encoding(sealed.read_bytes(), armored=armor)
+
+    out = tmp_path / "out"
+    status, screen = run_in_terminal(
+        [age, "-d", "-o", out, sealed], [("Enter passphrase:", PASSPHRASE)], env=tool_env()
+    )
+    assert status == 0, screen
+    assert out.read_bytes() == plaintext
+
+
+@pytest.mark.parametrize("armor", [False, True], ids=["binary", "armored"])
+def test_passphrase_age_encrypts_amanat_decrypts(age: str, tmp_path: Path, armor: bool) -> None:
+    plaintext = payload(CHUNK + 1, seed=7)
+    (tmp_path / "in").write_bytes(plaintext)
+    sealed = tmp_path / "sealed.age"
+    flags = ["-a"] if armor else []
+    status, screen = run_in_terminal(
+        [age, "-p", *flags, "-o", sealed, tmp_path / "in"],
+        [("Enter passphrase", PASSPHRASE), ("Confirm passphrase:", PASSPHRASE)],
+        env=tool_env(),
+    )
+    assert status == 0, screen
+    check_encoding(sealed.read_bytes(), armored=armor)
+
+    out = tmp_path / "out"
+    run([*AMANAT, "decrypt", "-o", out, sealed], env={"AMANAT_PASSPHRASE": PASSPHRASE})
+    assert out.read_bytes() == plaintext
+
+    wrong = run(
+        [*AMANAT, "decrypt", "-o", tmp_path / "wrong", sealed],
+        env={"AMANAT_PASSPHRASE": PASSPHRASE.replace("2024", "2025")},
+        expect_ok=False,
+    )
+    assert wrong.stderr == b"amanat: cannot decrypt: wrong passphrase (or the file was altered)\n"
+    assert not (tmp_path / "wrong").exists()

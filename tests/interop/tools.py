@@ -12,7 +12,7 @@ import os
 import random
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,14 +39,15 @@ def payload(size: int, seed: int = 0) -> bytes:
     return random.Random(f"amanat-interop-{seed}-{size}").randbytes(size)
 
 
-def tool_env() -> dict[str, str]:
-    """The environment for child tools: ours, without anything that changes their output."""
+def tool_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment for child tools: ours, without anything that changes their output,
+    plus ``extra`` (a passphrase in AMANAT_PASSPHRASE: secrets never go in argv)."""
     env = dict(os.environ)
     for name in ("AMANAT_DEBUG", "AMANAT_PASSPHRASE", "AMANAT_CODENAME"):
         env.pop(name, None)
     # `python -m vault.cli` must import this checkout even when it is not installed.
     env["PYTHONPATH"] = os.pathsep.join(filter(None, (str(ROOT), env.get("PYTHONPATH"))))
-    return env
+    return {**env, **(extra or {})}
 
 
 def run(
@@ -54,14 +55,20 @@ def run(
     *,
     stdin: bytes | None = None,
     expect_ok: bool = True,
+    env: Mapping[str, str] | None = None,
 ) -> subprocess.CompletedProcess[bytes]:
-    """Run a tool to completion; fail the test with its stderr when its status is unexpected."""
+    """Run a tool to completion; fail the test with its stderr when its status is unexpected.
+
+    ``env``: variables to add to :func:`tool_env`. The tool gets no controlling terminal,
+    so a tool that would prompt fails instead of waiting.
+    """
     proc = subprocess.run(
         [os.fspath(a) for a in argv],
         input=stdin if stdin is not None else b"",
         capture_output=True,
         timeout=TIMEOUT,
-        env=tool_env(),
+        env=tool_env(env),
+        start_new_session=True,
         check=False,
     )
     if expect_ok and proc.returncode != 0:

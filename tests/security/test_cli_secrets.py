@@ -75,6 +75,7 @@ def test_help_of_every_command_offers_no_secret_option(
         isinstance(a, argparse._SubParsersAction) for a in parser._actions)]
     assert {("submit",), ("replies",), ("open",), ("keys", "new"), ("org", "init")} <= set(
         leaves)
+    parsers = dict(commands(build_parser()))
     for path in leaves:
         with pytest.raises(SystemExit) as exited:
             main([*path, "--help"])
@@ -82,8 +83,11 @@ def test_help_of_every_command_offers_no_secret_option(
         text = capsys.readouterr().out
         options = re.findall(r"(?<![\w-])--?[A-Za-z][\w-]*", text)
         assert options, path
+        # A flag carries no value (`encrypt -p/--passphrase` asks for the passphrase).
+        flags = {s for a in parsers[path]._actions if a.nargs == 0 for s in a.option_strings}
         for option in options:
-            assert not SECRET_WORDS.search(option), f"amanat {' '.join(path)}: {option}"
+            if option not in flags:
+                assert not SECRET_WORDS.search(option), f"amanat {' '.join(path)}: {option}"
 
 
 @pytest.fixture

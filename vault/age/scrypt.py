@@ -4,7 +4,9 @@ Protects: *a file sealed with a passphrase opens only with that passphrase*, and
 file cannot make the reader burn unbounded CPU and memory: the work factor (log2 N) is
 capped by the identity (default 22, i.e. 4 GiB of scrypt memory at r=8). An scrypt stanza
 must be the only stanza of its file, so a passphrase-encrypted file cannot also be
-readable by someone else.
+readable by someone else. An identity may take a function instead of the passphrase: it is
+called only once a well-formed scrypt stanza within the cap is found, so a reader is asked
+for a passphrase only for a file that needs one and can be opened.
 
 Stanza: ``-> scrypt <base64 16-byte salt> <log2 N in decimal>`` and a 32-byte body,
 ``wrap key = scrypt(N, r=8, p=1, dkLen=32, S="age-encryption.org/v1/scrypt" || salt)``.
@@ -14,7 +16,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import ClassVar
 
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
@@ -78,10 +80,20 @@ class ScryptRecipient:
 
 
 class ScryptIdentity:
-    """Decrypts files encrypted to a passphrase, refusing work factors above the cap."""
+    """Decrypts files encrypted to a passphrase, refusing work factors above the cap.
 
-    def __init__(self, passphrase: bytes, max_work_factor: int = DEFAULT_MAX_WORK_FACTOR) -> None:
-        self._passphrase = bytes(passphrase)
+    ``passphrase`` is the passphrase, or a function returning it, called at most once and
+    only when a file turns out to be passphrase-encrypted within the cap (a prompt).
+    """
+
+    def __init__(
+        self,
+        passphrase: bytes | Callable[[], bytes],
+        max_work_factor: int = DEFAULT_MAX_WORK_FACTOR,
+    ) -> None:
+        self._passphrase: bytes | Callable[[], bytes] = (
+            passphrase if callable(passphrase) else bytes(passphrase)
+        )
         self._max_work_factor = max_work_factor
 
     def unwrap(self, stanzas: Sequence[Stanza]) -> bytes | None:
@@ -92,8 +104,11 @@ class ScryptIdentity:
         salt, work_factor = check_stanza(stanzas[0])
         if work_factor > self._max_work_factor:
             raise HeaderError(
-                f"scrypt work factor {work_factor} is above the limit of {self._max_work_factor}"
+                f"the scrypt work factor {work_factor} is above the limit of "
+                f"{self._max_work_factor}: opening the file would take too much time and memory"
             )
+        if callable(self._passphrase):
+            self._passphrase = bytes(self._passphrase())
         wrap_key = _wrap_key(self._passphrase, salt, work_factor)
         return unwrap_file_key(wrap_key, stanzas[0].body)
 

@@ -1,7 +1,12 @@
 """``amanat keygen``, ``amanat encrypt``, ``amanat decrypt``: age-compatible commands.
 
 They read and write the same files as ``age`` / ``age-keygen``: identity files with
-``# created`` / ``# public key`` comments, recipients files, binary or armored age files.
+``# created`` / ``# public key`` comments, recipients files, binary or armored age files,
+and passphrase-encrypted files (``encrypt -p``; ``decrypt`` without ``-i`` asks for the
+passphrase when the file has an scrypt stanza, like ``age -d``). The passphrase is typed at
+the terminal or read from ``AMANAT_PASSPHRASE``, never taken from argv. Unlike ``age -p``,
+an empty passphrase is refused rather than replaced by a generated one: a generated
+passphrase would be printed on stderr, where logs and terminal scrollback keep it.
 Decryption writes to a temporary file renamed into place only once the whole file has
 authenticated, so a failed decryption leaves no partial plaintext behind. Like ``age -o``,
 ``-o`` outputs are not fsynced (``atomic_output(durable=False)``): complete or absent, but
@@ -13,12 +18,16 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Sequence
 from typing import Any
 
 from vault import age
-from vault.cli.common import CLIError, atomic_output, open_input
+from vault.age import scrypt
+from vault.cli.common import CLIError, atomic_output, open_input, read_secret
 
 MAX_KEY_FILE_SIZE = 16 * 1024 * 1024
+# log2 of scrypt's N for `encrypt -p`: age's default (about a second, 256 MiB of memory).
+SCRYPT_WORK_FACTOR = scrypt.DEFAULT_WORK_FACTOR
 
 # What a failed decryption means, for the person at the keyboard; {} is the detail.
 _FAILURES: dict[type[age.AgeError], str] = {
@@ -61,8 +70,9 @@ def register(subparsers: Any) -> None:
 
     encrypt = subparsers.add_parser(
         "encrypt",
-        help="encrypt a file to age recipients",
-        description="Encrypt IN (default stdin) to the given recipients, in age v1 format.",
+        help="encrypt a file to age recipients or a passphrase",
+        description="Encrypt IN (default stdin) to the given recipients, or with a passphrase "
+        "(-p), in age v1 format.",
     )
     encrypt.add_argument(
         "-r",
@@ -81,6 +91,13 @@ def register(subparsers: Any) -> None:
         help="a file of recipients, one per line (repeatable)",
     )
     encrypt.add_argument(
+        "-p",
+        "--passphrase",
+        action="store_true",
+        help="encrypt with a passphrase (asked twice at the terminal, or AMANAT_PASSPHRASE), "
+        "like age -p; not with -r or -R",
+    )
+    encrypt.add_argument(
         "-a", "--armor", action="store_true", help="write PEM-armored text instead of binary"
     )
     encrypt.add_argument("-o", "--output", metavar="OUT", help="output file (default stdout)")
@@ -90,13 +107,15 @@ def register(subparsers: Any) -> None:
     decrypt = subparsers.add_parser(
         "decrypt",
         help="decrypt an age file",
-        description="Decrypt IN (default stdin), binary or armored, with the given identities.",
+        description="Decrypt IN (default stdin), binary or armored, with the given identities; "
+        "without -i, a passphrase-encrypted file asks for its passphrase (or reads "
+        "AMANAT_PASSPHRASE).",
     )
     decrypt.add_argument(
         "-i",
         "--identity",
         action="append",
-        required=True,
+        default=[],
         metavar="FILE",
         help="an identity file (repeatable)",
     )
@@ -153,6 +172,58 @@ def _collect_recipients(args: argparse.Namespace) -> list[age.Recipient]:
     return recipients
 
 
+def _passphrase_recipient() -> age.ScryptRecipient:
+    passphrase = read_secret("Passphrase: ", confirm=True, stdin_is_data=True)
+    if not passphrase:
+        raise CLIError("the passphrase is empty: type a passphrase, or encrypt to a key with -r")
+    return age.ScryptRecipient(_passphrase_bytes(passphrase), SCRYPT_WORK_FACTOR)
+
+
+def _passphrase_bytes(passphrase: str) -> bytes:
+    # As typed, without normalisation: age uses the passphrase's bytes as they are.
+    return passphrase.encode("utf-8", "surrogateescape")
+
+
+def _ask_passphrase() -> bytes:
+    return _passphrase_bytes(read_secret("Passphrase: ", stdin_is_data=True))
+
+
+class PassphrasePrompt:
+    """The identity ``amanat decrypt`` adds after those of ``-i``, as ``age -d`` does.
+
+    Without ``-i`` (``ask=True``) it opens a passphrase-encrypted file, asking for the
+    passphrase only once the header has shown that the file needs one and that its work
+    factor is within the cap. With ``-i`` it only turns "no identity matched" on a
+    passphrase-encrypted file into advice. Failures are messages a person can act on.
+    """
+
+    def __init__(self, *, ask: bool) -> None:
+        self._ask = ask
+        self._identity = age.ScryptIdentity(_ask_passphrase)
+
+    def unwrap(self, stanzas: Sequence[age.Stanza]) -> bytes | None:
+        encrypted_with_passphrase = any(s.type == scrypt.STANZA_TYPE for s in stanzas)
+        if not self._ask:
+            if encrypted_with_passphrase:
+                raise CLIError(
+                    "cannot decrypt: the file is encrypted with a passphrase: run without -i "
+                    "to be asked for it"
+                )
+            return None
+        if not encrypted_with_passphrase:
+            raise CLIError(
+                "cannot decrypt: the file is not encrypted with a passphrase: give the "
+                "identity file it was encrypted to with -i FILE"
+            )
+        try:
+            file_key = self._identity.unwrap(stanzas)
+        except age.HeaderError as exc:  # the work factor cap: the stanza itself is valid
+            raise CLIError(f"cannot decrypt: {exc}") from None
+        if file_key is None:
+            raise CLIError("cannot decrypt: wrong passphrase (or the file was altered)")
+        return file_key
+
+
 def cmd_keygen(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime
 
@@ -187,20 +258,31 @@ def cmd_keygen(args: argparse.Namespace) -> int:
 
 
 def cmd_encrypt(args: argparse.Namespace) -> int:
-    recipients = _collect_recipients(args)
+    if args.passphrase and (args.recipient or args.recipients_file):
+        raise CLIError(
+            "-p cannot be combined with -r or -R: a passphrase must be the only way to open "
+            "a file"
+        )
+    recipients = None if args.passphrase else _collect_recipients(args)
     to_stdout = args.output is None or args.output == "-"
     if to_stdout and not args.armor and sys.stdout.isatty():
         raise CLIError("refusing to write binary ciphertext to a terminal: use -a or -o FILE")
-    try:
-        with open_input(args.input) as src, atomic_output(args.output, durable=False) as dst:
-            age.encrypt(src, dst, recipients, armor=args.armor)
-    except age.RecipientError as exc:
-        raise CLIError(str(exc)) from None
+    with open_input(args.input) as src:
+        if recipients is None:  # asked once the input is known to be readable
+            recipients = [_passphrase_recipient()]
+        try:
+            with atomic_output(args.output, durable=False) as dst:
+                age.encrypt(src, dst, recipients, armor=args.armor)
+        except age.RecipientError as exc:
+            raise CLIError(str(exc)) from None
     return 0
 
 
 def cmd_decrypt(args: argparse.Namespace) -> int:
-    identities = [identity for path in args.identity for identity in load_identities(path)]
+    identities: list[age.Identity] = [
+        identity for path in args.identity for identity in load_identities(path)
+    ]
+    identities.append(PassphrasePrompt(ask=not args.identity))
     try:
         with open_input(args.input) as src, atomic_output(args.output, durable=False) as dst:
             age.decrypt(src, dst, identities)

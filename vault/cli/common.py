@@ -36,16 +36,34 @@ def one_line(text: str) -> str:
                    for ch in text)
 
 
-def read_secret(prompt: str, env: str = "AMANAT_PASSPHRASE", *, confirm: bool = False) -> str:
+def _has_terminal() -> bool:
+    """Whether this process has a controlling terminal (``/dev/tty``) to ask on."""
+    try:
+        fd = os.open("/dev/tty", os.O_RDWR | os.O_NOCTTY)
+    except OSError:
+        return False
+    os.close(fd)
+    return True
+
+
+def read_secret(
+    prompt: str,
+    env: str = "AMANAT_PASSPHRASE",
+    *,
+    confirm: bool = False,
+    stdin_is_data: bool = False,
+) -> str:
     """Read a passphrase or codename from ``env`` (automation) or from the terminal.
 
     Never from argv: command lines are visible to every user of the machine and are kept in
-    shell history.
+    shell history. ``stdin_is_data``: standard input may carry the data (``amanat decrypt <
+    FILE``), so ask on the controlling terminal even when standard input is not one, as
+    ``age`` does.
     """
     value = os.environ.get(env)
     if value is not None:
         return value
-    if not sys.stdin.isatty():
+    if not sys.stdin.isatty() and not (stdin_is_data and _has_terminal()):
         raise CLIError(f"{prompt.rstrip(': ')} needed: run in a terminal or set {env}")
     first = getpass.getpass(prompt)
     if confirm:
