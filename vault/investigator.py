@@ -47,8 +47,15 @@ from keys.roster import Roster, RosterState, read_roster_unverified, verify_rost
 from vault import age
 from vault.audit import AuditState
 from vault.bundle import BundleError, extract_bundle, open_bundle
-from vault.client import ReplyInfo, SubmissionInfo, VaultClient
-from vault.events import EventError, parse_hour, submission_event
+from vault.client import ClientError, ReplyInfo, SubmissionInfo, VaultClient
+from vault.events import (
+    KIND_DELETION,
+    Event,
+    EventError,
+    parse_event,
+    parse_hour,
+    submission_event,
+)
 from vault.testimony import Manifest, ManifestError
 from vault.tlog.checkpoint import Checkpoint, CheckpointError, open_checkpoint
 from vault.tlog.merkle import MerkleError, leaf_hash, verify_consistency, verify_inclusion
@@ -57,12 +64,14 @@ from vault.tlog.note import NoteError, Verifier
 __all__ = [
     "CUSTODY_FORMAT",
     "CaseRecord",
+    "Deletion",
     "InvestigatorError",
     "LogEvidence",
     "NotSealedToYouError",
     "PlaintextStream",
     "Session",
     "connect",
+    "delete_submission",
     "find_submission",
     "list_inbox",
     "open_submission",
@@ -197,25 +206,31 @@ def verify_submission_entry(session: Session, info: SubmissionInfo, *,
             f"log entry {info.log_index} is not the submission the server lists "
             f"({info.id}, sha256 {info.sha256}): the server or its log is inconsistent"
         )
-    signed = client.checkpoint()
-    checkpoint = _open_signed(signed, verifier, "the log's checkpoint")
-    if info.log_index >= checkpoint.size:
-        raise InvestigatorError(
-            f"log entry {info.log_index} is outside the signed tree of size {checkpoint.size}")
-    proof = client.inclusion_proof(info.log_index, checkpoint.size)
-    try:
-        verify_inclusion(leaf_hash(entry), info.log_index, checkpoint.size, proof,
-                         checkpoint.root_hash)
-    except MerkleError as exc:
-        raise InvestigatorError(
-            f"the log cannot prove entry {info.log_index} is in its signed tree: {exc}"
-        ) from None
+    signed, checkpoint = _prove_included(session, info.log_index, entry)
     previous_size: int | None = None
     if state is not None:
         previous_size = _check_against_state(session, state, log_vkey, verifier, checkpoint,
                                              signed)
     return LogEvidence(info.log_index, entry, log_vkey, session.org_vkey is not None, signed,
                        checkpoint, previous_size)
+
+
+def _prove_included(session: Session, index: int, entry: bytes) -> tuple[str, Checkpoint]:
+    """The latest signed checkpoint (text and parsed) once the log proved ``entry`` is at
+    ``index`` in its tree. Raises InvestigatorError."""
+    signed = session.client.checkpoint()
+    checkpoint = _open_signed(signed, Verifier.from_vkey(session.log_vkey),
+                              "the log's checkpoint")
+    if index >= checkpoint.size:
+        raise InvestigatorError(
+            f"log entry {index} is outside the signed tree of size {checkpoint.size}")
+    proof = session.client.inclusion_proof(index, checkpoint.size)
+    try:
+        verify_inclusion(leaf_hash(entry), index, checkpoint.size, proof, checkpoint.root_hash)
+    except MerkleError as exc:
+        raise InvestigatorError(
+            f"the log cannot prove entry {index} is in its signed tree: {exc}") from None
+    return signed, checkpoint
 
 
 def _check_against_state(session: Session, state: AuditState, log_vkey: str,
@@ -256,6 +271,51 @@ def _check_against_state(session: Session, state: AuditState, log_vkey: str,
         version, digest = seen_roster
     state.record(org_vkey, version, digest, log_vkey, signed)
     return previous_size
+
+
+# --- deletion (admin) -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Deletion:
+    """A deletion the log proved: its entry (kind deletion, hour, id, admin's key id), at
+    ``index`` in the signed tree of ``tree_size`` entries."""
+
+    index: int
+    event: Event
+    tree_size: int
+
+
+def delete_submission(session: Session, submission_id: str) -> Deletion:
+    """Delete a submission (needs the admin role), then check that the log holds the
+    deletion entry naming it and this admin, under a signed checkpoint.
+
+    Raises InvestigatorError: no such submission, the admin role missing, or a log that
+    does not show the deletion as it must.
+    """
+    me = session.identity
+    try:
+        index = session.client.delete_submission(submission_id)
+    except ClientError as exc:
+        if exc.status == 403:
+            raise InvestigatorError(
+                f"{me.name} ({me.key_id}) is not an admin on the roster: only an admin may "
+                "delete a submission") from None
+        if exc.status == 404:
+            raise InvestigatorError(f"no submission {submission_id} on the server") from None
+        raise
+    served = session.client.entries(index, index + 1)
+    try:
+        event = parse_event(served[0]) if len(served) == 1 else None
+    except EventError:
+        event = None
+    if (event is None or event.kind != KIND_DELETION or event.get("id") != submission_id
+            or event.get("investigator") != me.key_id):
+        raise InvestigatorError(
+            f"the server says it deleted {submission_id}, but log entry {index} is not its "
+            f"deletion by {me.key_id}: the server or its log is inconsistent")
+    _, checkpoint = _prove_included(session, index, served[0])
+    return Deletion(index, event, checkpoint.size)
 
 
 # --- decryption into memory -----------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""`amanat inbox / open / reply`: the investigator's commands.
+"""`amanat inbox / open / reply / delete`: the investigator's and the admin's commands.
 
 Protects testimony on the investigator's side by calling `vault.investigator`: the identity
 file is unlocked with a passphrase from a prompt (or ``AMANAT_PASSPHRASE``); a submission is
@@ -21,6 +21,7 @@ from typing import Any
 
 from vault.cli.common import CLIError, one_line, open_input
 from vault.cli.keys_cmd import unlock_identity
+from vault.store import is_valid_id
 
 MAX_MESSAGE_BYTES = 1024 * 1024
 
@@ -123,6 +124,38 @@ def cmd_reply(args: argparse.Namespace) -> int:
     return 0
 
 
+CONFIRM_WORD = "delete"
+
+
+def _confirm_deletion(args: argparse.Namespace) -> None:
+    """Ask at the terminal unless ``--yes``; without a terminal, refuse."""
+    if args.yes:
+        return
+    if not sys.stdin.isatty():
+        raise CLIError("a deletion cannot be undone: confirm it at a terminal, or pass --yes")
+    print(f"Delete submission {args.id} for good? The sealed file cannot be recovered; the "
+          f"deletion is logged with your key id. Type {CONFIRM_WORD!r} to confirm: ",
+          end="", file=sys.stderr, flush=True)
+    answer = sys.stdin.readline()
+    if answer.strip() != CONFIRM_WORD:
+        raise CLIError(f"not confirmed: submission {args.id} was not deleted")
+
+
+def cmd_delete(args: argparse.Namespace) -> int:
+    from vault.investigator import delete_submission
+
+    if not is_valid_id(args.id):
+        raise CLIError(f"{one_line(args.id)!r} is not a submission id (32 hex digits, from "
+                       "`amanat inbox`)")
+    _confirm_deletion(args)
+    with _session(args) as session:
+        deletion = delete_submission(session, args.id)
+    event = deletion.event
+    print(f"deleted {args.id}: log entry {deletion.index} (kind deletion, {event.time}, by "
+          f"{event.get('investigator')}) is in the signed tree of size {deletion.tree_size}")
+    return 0
+
+
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--server", required=True, metavar="URL", help="the vault's address")
     parser.add_argument("-i", "--identity", required=True, metavar="NAME.identity",
@@ -170,3 +203,15 @@ def register(subparsers: Any) -> None:
                        help="use the manifest of this opened case folder instead of "
                             "downloading the submission again")
     reply.set_defaults(func=cmd_reply)
+
+    delete = subparsers.add_parser(
+        "delete", help="delete a submission (admins); the deletion is logged",
+        description="Delete a submission from the server for good (needs the admin role on "
+                    "the roster). The server logs the deletion (submission id, your key id, "
+                    "the hour) before it removes anything; this command then checks that "
+                    "entry in the signed log. Asks for confirmation at a terminal.")
+    _common(delete)
+    delete.add_argument("id", metavar="ID", help="submission id")
+    delete.add_argument("--yes", action="store_true",
+                        help="do not ask for confirmation (for scripts)")
+    delete.set_defaults(func=cmd_delete)
