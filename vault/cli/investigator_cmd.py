@@ -24,6 +24,10 @@ from vault.cli.keys_cmd import unlock_identity
 from vault.store import is_valid_id
 
 MAX_MESSAGE_BYTES = 1024 * 1024
+# An inbox line ends with the first hex digits of the sealed file's SHA-256 (the whole digest
+# is in its log entry): the same file uploaded twice shows the same fingerprint.
+FINGERPRINT_PREFIX = "sha256:"
+FINGERPRINT_DIGITS = 8
 
 
 @contextlib.contextmanager
@@ -47,7 +51,8 @@ def cmd_inbox(args: argparse.Namespace) -> int:
     if not submissions:
         print("amanat: no submissions", file=sys.stderr)
     for info in submissions:
-        print(one_line(f"{info.id} {info.size} {info.received} {info.log_index}"))
+        print(one_line(f"{info.id} {info.size} {info.received} {info.log_index} "
+                       f"{FINGERPRINT_PREFIX}{info.sha256[:FINGERPRINT_DIGITS]}"))
     return 0
 
 
@@ -169,9 +174,11 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 def register(subparsers: Any) -> None:
     inbox = subparsers.add_parser(
-        "inbox", help="list submissions: id, size, received hour, log index",
+        "inbox", help="list submissions: id, size, received hour, log index, fingerprint",
         description="List the submissions on the server, one a line: id, size in bytes, "
-                    "hour received (UTC), audit-log index.")
+                    "hour received (UTC), audit-log index, and sha256: with the first 8 hex "
+                    "digits of the sealed file's SHA-256 (the same sealed file uploaded twice "
+                    "shows the same fingerprint under two ids).")
     _common(inbox)
     inbox.set_defaults(func=cmd_inbox)
 
