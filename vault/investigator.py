@@ -31,9 +31,11 @@ import base64
 import contextlib
 import datetime
 import hashlib
+import io
 import json
 import os
 import queue
+import tarfile
 import tempfile
 import threading
 from collections.abc import Iterator, Sequence
@@ -45,8 +47,10 @@ from keys.errors import RosterError
 from keys.identity import InvestigatorIdentity
 from keys.roster import Roster, RosterState, read_roster_unverified, verify_roster
 from vault import age
+from vault.age.format import MAX_HEADER
+from vault.age.stream import CHUNK_SIZE, encrypted_size
 from vault.audit import AuditState
-from vault.bundle import BundleError, extract_bundle, open_bundle
+from vault.bundle import BLOCK_SIZE, BundleError, extract_bundle, open_bundle
 from vault.client import ClientError, ReplyInfo, SubmissionInfo, VaultClient
 from vault.events import (
     KIND_DELETION,
@@ -56,7 +60,7 @@ from vault.events import (
     parse_hour,
     submission_event,
 )
-from vault.testimony import Manifest, ManifestError
+from vault.testimony import MANIFEST_MAX_BYTES, Manifest, ManifestError
 from vault.tlog.checkpoint import Checkpoint, CheckpointError, open_checkpoint
 from vault.tlog.merkle import MerkleError, leaf_hash, verify_consistency, verify_inclusion
 from vault.tlog.note import NoteError, Verifier
@@ -595,17 +599,58 @@ def read_case(case_dir: str | os.PathLike[str]) -> tuple[str, Manifest]:
 # --- replies --------------------------------------------------------------------------------
 
 
+MANIFEST_PREFIX_BYTES: Final = 256 * 1024
+"""What `fetch_manifest` downloads first: the age header and the bundle's first member
+(the manifest) of any ordinary testimony fit in it."""
+
+
+def _manifest_end(prefix: bytes, identity: InvestigatorIdentity) -> int:
+    """How many bytes from the start of a sealed bundle hold its manifest, as far as its
+    first bytes ``prefix`` tell: the age header, then the payload up to the end of the
+    manifest (its size read from the first tar header) and one chunk more. What ``prefix``
+    does not tell counts at its largest allowed (a header of MAX_HEADER bytes, a manifest of
+    MANIFEST_MAX_BYTES)."""
+    try:
+        header = age.inspect_header(io.BytesIO(prefix)).length
+    except age.HeaderError:
+        header = MAX_HEADER
+    manifest = MANIFEST_MAX_BYTES
+    with contextlib.suppress(age.AgeError, tarfile.TarError):
+        with PlaintextStream(io.BytesIO(prefix), [identity.age_identity()]) as plaintext:
+            block = plaintext.read(BLOCK_SIZE)
+        manifest = min(manifest, tarfile.TarInfo.frombuf(block, "utf-8", "strict").size)
+    padded = -(-manifest // BLOCK_SIZE) * BLOCK_SIZE
+    return header + encrypted_size(BLOCK_SIZE + padded + CHUNK_SIZE)
+
+
 def fetch_manifest(session: Session, submission_id: str) -> Manifest:
-    """Download a submission (ciphertext, to an unnamed temporary file) and decrypt only its
-    manifest, in memory."""
+    """Decrypt the manifest of a submission, in memory, from the start of its sealed file.
+
+    The bundle's first member is the manifest, so this downloads only a prefix: one ranged
+    request for `MANIFEST_PREFIX_BYTES`, and when the manifest does not end within them
+    another up to where the first bytes say it ends (`_manifest_end`), never the
+    attachments after it. Each request is logged as an access. A prefix cannot be checked
+    against the ciphertext's SHA-256 in the log; what is decrypted from it is authenticated
+    and sealed to this investigator (`open` checks the whole file, and `reply --case` uses
+    the manifest it extracted).
+    """
     info = find_submission(session, submission_id)
-    with _ciphertext_file(Path(tempfile.gettempdir())) as sealed:
-        digest = session.client.download(info.id, sealed)
-        if digest != info.sha256:
+    what = f"submission {info.id}"
+    length = min(info.size, MANIFEST_PREFIX_BYTES)
+    while True:
+        prefix, total = session.client.download_prefix(info.id, length)
+        if total != info.size:
             raise InvestigatorError(
-                f"submission {info.id} does not match its log entry's SHA-256")
-        sealed.seek(0)
-        return read_manifest(sealed, session.identity, f"submission {info.id}")
+                f"the server serves {what} as {total} bytes, but lists it as {info.size}")
+        try:
+            return read_manifest(io.BytesIO(prefix), session.identity, what)
+        except NotSealedToYouError:
+            raise
+        except InvestigatorError:
+            needed = min(info.size, _manifest_end(prefix, session.identity))
+            if length >= needed:
+                raise
+            length = needed
 
 
 def seal_reply(manifest: Manifest, message: str) -> tuple[str, bytes]:

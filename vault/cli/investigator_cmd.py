@@ -207,8 +207,9 @@ def register(subparsers: Any) -> None:
     what.add_argument("--message-file", metavar="FILE", help="read the reply from FILE (- for "
                       "standard input)")
     reply.add_argument("--case", metavar="DIR", default=None,
-                       help="use the manifest of this opened case folder instead of "
-                            "downloading the submission again")
+                       help="use the manifest of this opened case folder (checked against "
+                            "the log by `open`); without it, the manifest is read from a "
+                            "byte range at the start of the submission")
     reply.set_defaults(func=cmd_reply)
 
     delete = subparsers.add_parser(
