@@ -618,7 +618,8 @@ def _manifest_end(prefix: bytes, identity: InvestigatorIdentity) -> int:
     with contextlib.suppress(age.AgeError, tarfile.TarError):
         with PlaintextStream(io.BytesIO(prefix), [identity.age_identity()]) as plaintext:
             block = plaintext.read(BLOCK_SIZE)
-        manifest = min(manifest, tarfile.TarInfo.frombuf(block, "utf-8", "strict").size)
+        size = tarfile.TarInfo.frombuf(block, "utf-8", "surrogateescape").size
+        manifest = max(0, min(manifest, size))
     padded = -(-manifest // BLOCK_SIZE) * BLOCK_SIZE
     return header + encrypted_size(BLOCK_SIZE + padded + CHUNK_SIZE)
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from keys.roster import verify_roster
 from tests.workflows.conftest import (
     World,
     amanat,
@@ -23,8 +24,11 @@ from tests.workflows.conftest import (
     submission_id_from_receipt,
 )
 from tests.workflows.relay import DroppingRelay
+from tests.workflows.test_hostile import BLOCK, member
+from vault import age
 from vault.client import VaultClient
 from vault.events import parse_event
+from vault.padding import padme_length
 
 MIB = 1024 * 1024
 RECORDING_BYTES = 6 * MIB
@@ -92,3 +96,25 @@ def test_a_long_statement_takes_a_second_bounded_range(world: World, relay: Drop
     assert len(statement) < relay.received < size - 4 * MIB, (relay.received, size)
     assert "We read all of it." in replies_read(world, codename)
     assert accesses(world, submission) == 2
+
+
+def test_a_bundle_not_starting_with_its_manifest_is_refused(
+        world: World, relay: DroppingRelay, tmp_path: Path) -> None:
+    """The first member is a 1 MiB file, not manifest.json: `reply` says so in one line,
+    after reading at most up to the end of that member."""
+    archive = member("attachments/first.bin", os.urandom(MIB)) + bytes(2 * BLOCK)
+    bundle = archive + bytes(padme_length(len(archive)) - len(archive))
+    with VaultClient(world.url) as client:
+        roster = verify_roster(client.roster_text(), world.org_vkey)
+    sealed = tmp_path / "odd.age"
+    sealed.write_bytes(age.encrypt_bytes(bundle + os.urandom(4 * MIB), roster.recipients()))
+    uploaded = amanat(["upload", "--server", world.url, "--org", world.org_vkey, str(sealed)],
+                      cwd=tmp_path)
+    submission = submission_id_from_receipt(uploaded.stdout)
+    refused = amanat(["reply", "--server", f"http://127.0.0.1:{relay.port}", "-i",
+                      world.identity("a"), "--org", world.org_vkey, submission, "--message",
+                      "hello"], cwd=world.root, env=world.investigator_env(), check=False)
+    assert refused.returncode == 1
+    assert refused.stderr == (f"amanat: submission {submission} is refused: the first member "
+                              "is 'attachments/first.bin', not manifest.json\n")
+    assert relay.received < 2 * MIB

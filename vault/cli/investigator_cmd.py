@@ -150,7 +150,7 @@ def cmd_delete(args: argparse.Namespace) -> int:
     from vault.investigator import delete_submission
 
     if not is_valid_id(args.id):
-        raise CLIError(f"{one_line(args.id)!r} is not a submission id (32 hex digits, from "
+        raise CLIError(f"{args.id!r} is not a submission id (32 hex digits, from "
                        "`amanat inbox`)")
     _confirm_deletion(args)
     with _session(args) as session:
