@@ -40,6 +40,7 @@ import fcntl
 import hashlib
 import json
 import os
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,7 +49,15 @@ from typing import Any, Protocol
 from keys._files import write_private_file
 from keys.errors import RosterError, RosterRollbackError
 from keys.roster import Roster, RosterState, verify_roster
-from vault.events import KIND_SUBMISSION, Event, EventError, parse_event
+from vault.events import (
+    EVENT_FIELDS,
+    KIND_ACCESS,
+    KIND_REPLY,
+    KIND_SUBMISSION,
+    Event,
+    EventError,
+    parse_event,
+)
 from vault.tlog.checkpoint import Checkpoint, CheckpointError, open_checkpoint
 from vault.tlog.merkle import (
     HASH_SIZE,
@@ -534,12 +543,22 @@ def _audit(
     elif state is not None:
         notes.append("first checkpoint seen from this log")
     if full:
-        _check_entries(source, latest, page_size)
-        notes.append(f"all {latest.size} entries re-hashed")
+        kinds = _check_entries(source, latest, page_size)
+        notes.append(f"all {latest.size} entries re-hashed{_tally(kinds)}")
     if state is not None:
         digest = hashlib.sha256(roster.format().encode("utf-8")).digest()
         state.record(org_vkey, roster.version, digest, log_vkey, signed)
     return notes
+
+
+_PLURALS = {KIND_ACCESS: "accesses", KIND_REPLY: "replies"}
+
+
+def _tally(kinds: Counter[str]) -> str:
+    """``: 1 roster, 3 submissions, 1 deletion`` (kinds in their canonical order)."""
+    parts = [f"{kinds[kind]} {kind if kinds[kind] == 1 else _PLURALS.get(kind, kind + 's')}"
+             for kind in EVENT_FIELDS if kinds[kind]]
+    return ": " + ", ".join(parts) if parts else ""
 
 
 @dataclass
@@ -548,6 +567,7 @@ class _Served:
 
     leaves: bytearray = field(default_factory=bytearray)
     count: int = 0
+    kinds: Counter[str] = field(default_factory=Counter)
     first_malformed: int | None = None
     short: str | None = None
 
@@ -572,10 +592,10 @@ def _fetch_leaf_hashes(source: LogSource, size: int, page_size: int) -> _Served:
             break
         for entry in page:
             served.leaves += leaf_hash(entry)
-            if served.first_malformed is None:
-                try:
-                    parse_event(entry)
-                except EventError:
+            try:
+                served.kinds[parse_event(entry).kind] += 1
+            except EventError:
+                if served.first_malformed is None:
                     served.first_malformed = served.count
             served.count += 1
     return served
@@ -614,7 +634,8 @@ def _first_divergence(source: LogSource, served: _Served, checkpoint: Checkpoint
     return high - 1
 
 
-def _check_entries(source: LogSource, checkpoint: Checkpoint, page_size: int) -> None:
+def _check_entries(source: LogSource, checkpoint: Checkpoint, page_size: int) -> Counter[str]:
+    """Re-hash every entry against the signed root; returns how many entries of each kind."""
     served = _fetch_leaf_hashes(source, checkpoint.size, page_size)
     if served.short is not None or (
         _prefix_root(served.leaves, checkpoint.size) != checkpoint.root_hash
@@ -634,6 +655,7 @@ def _check_entries(source: LogSource, checkpoint: Checkpoint, page_size: int) ->
             "text",
             served.first_malformed,
         )
+    return served.kinds
 
 
 # --- witness receipts ---------------------------------------------------------------------------

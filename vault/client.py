@@ -433,6 +433,35 @@ class VaultClient:
     def receipt(self, index: int) -> str:
         return self._request("GET", "/log/receipt", params={"index": index}).text
 
+    # --- investigator: the start of a sealed file ---
+    def download_prefix(self, submission_id: str, length: int) -> tuple[bytes, int]:
+        """The first ``length`` bytes of a sealed submission (all of it when shorter) and
+        the whole file's size, with one ranged GET (``Range: bytes=0-<length - 1>``); the
+        access is logged like any download. From a server that ignores the range, only
+        ``length`` bytes are read before the connection is closed. The bytes cannot be
+        checked against the file's SHA-256; what is decrypted from them is authenticated."""
+        if length < 1:
+            raise ValueError("length must be at least 1")
+        headers = self._headers(True, {"Range": f"bytes=0-{length - 1}"})
+        data = bytearray()
+        try:
+            with self._http.stream("GET", f"{API}/submissions/{submission_id}",
+                                   headers=headers) as response:
+                if response.status_code >= 400:
+                    response.read()
+                    raise ClientError(response.status_code, _message(response))
+                total = _whole_size(response)
+                for chunk in response.iter_bytes(STREAM_BYTES):
+                    data += chunk
+                    if len(data) >= length:
+                        break
+        except httpx.TransportError as exc:
+            raise TransportError(f"download broke off: {type(exc).__name__}") from None
+        if len(data) < min(length, total):
+            raise TransportError("download broke off: the server sent fewer bytes than it "
+                                 "announced")
+        return bytes(data[:length]), total
+
 
 def _remaining(src: BinaryIO) -> int | None:
     try:
@@ -442,6 +471,23 @@ def _remaining(src: BinaryIO) -> int | None:
     except (OSError, ValueError):
         return None
     return end - here
+
+
+_CONTENT_RANGE = re.compile(r"bytes 0-([0-9]{1,18})/([0-9]{1,18})")
+
+
+def _whole_size(response: httpx.Response) -> int:
+    """The size of the whole file behind a 200 (``Content-Length``) or a 206 for a range
+    from byte 0 (``Content-Range: bytes 0-<last>/<size>``)."""
+    if response.status_code == 206:
+        match = _CONTENT_RANGE.fullmatch(response.headers.get("Content-Range", ""))
+        if match is None or int(match.group(1)) >= int(match.group(2)):
+            raise MalformedAnswerError("malformed answer from the server: bad Content-Range")
+        return int(match.group(2))
+    length = response.headers.get("Content-Length", "")
+    if response.status_code != 200 or re.fullmatch(r"[0-9]{1,18}", length) is None:
+        raise MalformedAnswerError("malformed answer from the server: no file size")
+    return int(length)
 
 
 def _receipt(body: Any) -> SubmissionReceipt:

@@ -31,9 +31,11 @@ import base64
 import contextlib
 import datetime
 import hashlib
+import io
 import json
 import os
 import queue
+import tarfile
 import tempfile
 import threading
 from collections.abc import Iterator, Sequence
@@ -45,11 +47,20 @@ from keys.errors import RosterError
 from keys.identity import InvestigatorIdentity
 from keys.roster import Roster, RosterState, read_roster_unverified, verify_roster
 from vault import age
+from vault.age.format import MAX_HEADER
+from vault.age.stream import CHUNK_SIZE, encrypted_size
 from vault.audit import AuditState
-from vault.bundle import BundleError, extract_bundle, open_bundle
-from vault.client import ReplyInfo, SubmissionInfo, VaultClient
-from vault.events import EventError, parse_hour, submission_event
-from vault.testimony import Manifest, ManifestError
+from vault.bundle import BLOCK_SIZE, BundleError, extract_bundle, open_bundle
+from vault.client import ClientError, ReplyInfo, SubmissionInfo, VaultClient
+from vault.events import (
+    KIND_DELETION,
+    Event,
+    EventError,
+    parse_event,
+    parse_hour,
+    submission_event,
+)
+from vault.testimony import MANIFEST_MAX_BYTES, Manifest, ManifestError
 from vault.tlog.checkpoint import Checkpoint, CheckpointError, open_checkpoint
 from vault.tlog.merkle import MerkleError, leaf_hash, verify_consistency, verify_inclusion
 from vault.tlog.note import NoteError, Verifier
@@ -57,12 +68,14 @@ from vault.tlog.note import NoteError, Verifier
 __all__ = [
     "CUSTODY_FORMAT",
     "CaseRecord",
+    "Deletion",
     "InvestigatorError",
     "LogEvidence",
     "NotSealedToYouError",
     "PlaintextStream",
     "Session",
     "connect",
+    "delete_submission",
     "find_submission",
     "list_inbox",
     "open_submission",
@@ -197,25 +210,31 @@ def verify_submission_entry(session: Session, info: SubmissionInfo, *,
             f"log entry {info.log_index} is not the submission the server lists "
             f"({info.id}, sha256 {info.sha256}): the server or its log is inconsistent"
         )
-    signed = client.checkpoint()
-    checkpoint = _open_signed(signed, verifier, "the log's checkpoint")
-    if info.log_index >= checkpoint.size:
-        raise InvestigatorError(
-            f"log entry {info.log_index} is outside the signed tree of size {checkpoint.size}")
-    proof = client.inclusion_proof(info.log_index, checkpoint.size)
-    try:
-        verify_inclusion(leaf_hash(entry), info.log_index, checkpoint.size, proof,
-                         checkpoint.root_hash)
-    except MerkleError as exc:
-        raise InvestigatorError(
-            f"the log cannot prove entry {info.log_index} is in its signed tree: {exc}"
-        ) from None
+    signed, checkpoint = _prove_included(session, info.log_index, entry)
     previous_size: int | None = None
     if state is not None:
         previous_size = _check_against_state(session, state, log_vkey, verifier, checkpoint,
                                              signed)
     return LogEvidence(info.log_index, entry, log_vkey, session.org_vkey is not None, signed,
                        checkpoint, previous_size)
+
+
+def _prove_included(session: Session, index: int, entry: bytes) -> tuple[str, Checkpoint]:
+    """The latest signed checkpoint (text and parsed) once the log proved ``entry`` is at
+    ``index`` in its tree. Raises InvestigatorError."""
+    signed = session.client.checkpoint()
+    checkpoint = _open_signed(signed, Verifier.from_vkey(session.log_vkey),
+                              "the log's checkpoint")
+    if index >= checkpoint.size:
+        raise InvestigatorError(
+            f"log entry {index} is outside the signed tree of size {checkpoint.size}")
+    proof = session.client.inclusion_proof(index, checkpoint.size)
+    try:
+        verify_inclusion(leaf_hash(entry), index, checkpoint.size, proof, checkpoint.root_hash)
+    except MerkleError as exc:
+        raise InvestigatorError(
+            f"the log cannot prove entry {index} is in its signed tree: {exc}") from None
+    return signed, checkpoint
 
 
 def _check_against_state(session: Session, state: AuditState, log_vkey: str,
@@ -256,6 +275,51 @@ def _check_against_state(session: Session, state: AuditState, log_vkey: str,
         version, digest = seen_roster
     state.record(org_vkey, version, digest, log_vkey, signed)
     return previous_size
+
+
+# --- deletion (admin) -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Deletion:
+    """A deletion the log proved: its entry (kind deletion, hour, id, admin's key id), at
+    ``index`` in the signed tree of ``tree_size`` entries."""
+
+    index: int
+    event: Event
+    tree_size: int
+
+
+def delete_submission(session: Session, submission_id: str) -> Deletion:
+    """Delete a submission (needs the admin role), then check that the log holds the
+    deletion entry naming it and this admin, under a signed checkpoint.
+
+    Raises InvestigatorError: no such submission, the admin role missing, or a log that
+    does not show the deletion as it must.
+    """
+    me = session.identity
+    try:
+        index = session.client.delete_submission(submission_id)
+    except ClientError as exc:
+        if exc.status == 403:
+            raise InvestigatorError(
+                f"{me.name} ({me.key_id}) is not an admin on the roster: only an admin may "
+                "delete a submission") from None
+        if exc.status == 404:
+            raise InvestigatorError(f"no submission {submission_id} on the server") from None
+        raise
+    served = session.client.entries(index, index + 1)
+    try:
+        event = parse_event(served[0]) if len(served) == 1 else None
+    except EventError:
+        event = None
+    if (event is None or event.kind != KIND_DELETION or event.get("id") != submission_id
+            or event.get("investigator") != me.key_id):
+        raise InvestigatorError(
+            f"the server says it deleted {submission_id}, but log entry {index} is not its "
+            f"deletion by {me.key_id}: the server or its log is inconsistent")
+    _, checkpoint = _prove_included(session, index, served[0])
+    return Deletion(index, event, checkpoint.size)
 
 
 # --- decryption into memory -----------------------------------------------------------------
@@ -535,17 +599,59 @@ def read_case(case_dir: str | os.PathLike[str]) -> tuple[str, Manifest]:
 # --- replies --------------------------------------------------------------------------------
 
 
+MANIFEST_PREFIX_BYTES: Final = 256 * 1024
+"""What `fetch_manifest` downloads first: the age header and the bundle's first member
+(the manifest) of any ordinary testimony fit in it."""
+
+
+def _manifest_end(prefix: bytes, identity: InvestigatorIdentity) -> int:
+    """How many bytes from the start of a sealed bundle hold its manifest, as far as its
+    first bytes ``prefix`` tell: the age header, then the payload up to the end of the
+    manifest (its size read from the first tar header) and one chunk more. What ``prefix``
+    does not tell counts at its largest allowed (a header of MAX_HEADER bytes, a manifest of
+    MANIFEST_MAX_BYTES)."""
+    try:
+        header = age.inspect_header(io.BytesIO(prefix)).length
+    except age.HeaderError:
+        header = MAX_HEADER
+    manifest = MANIFEST_MAX_BYTES
+    with contextlib.suppress(age.AgeError, tarfile.TarError):
+        with PlaintextStream(io.BytesIO(prefix), [identity.age_identity()]) as plaintext:
+            block = plaintext.read(BLOCK_SIZE)
+        size = tarfile.TarInfo.frombuf(block, "utf-8", "surrogateescape").size
+        manifest = max(0, min(manifest, size))
+    padded = -(-manifest // BLOCK_SIZE) * BLOCK_SIZE
+    return header + encrypted_size(BLOCK_SIZE + padded + CHUNK_SIZE)
+
+
 def fetch_manifest(session: Session, submission_id: str) -> Manifest:
-    """Download a submission (ciphertext, to an unnamed temporary file) and decrypt only its
-    manifest, in memory."""
+    """Decrypt the manifest of a submission, in memory, from the start of its sealed file.
+
+    The bundle's first member is the manifest, so this downloads only a prefix: one ranged
+    request for `MANIFEST_PREFIX_BYTES`, and when the manifest does not end within them
+    another up to where the first bytes say it ends (`_manifest_end`), never the
+    attachments after it. Each request is logged as an access. A prefix cannot be checked
+    against the ciphertext's SHA-256 in the log; what is decrypted from it is authenticated
+    and sealed to this investigator (`open` checks the whole file, and `reply --case` uses
+    the manifest it extracted).
+    """
     info = find_submission(session, submission_id)
-    with _ciphertext_file(Path(tempfile.gettempdir())) as sealed:
-        digest = session.client.download(info.id, sealed)
-        if digest != info.sha256:
+    what = f"submission {info.id}"
+    length = min(info.size, MANIFEST_PREFIX_BYTES)
+    while True:
+        prefix, total = session.client.download_prefix(info.id, length)
+        if total != info.size:
             raise InvestigatorError(
-                f"submission {info.id} does not match its log entry's SHA-256")
-        sealed.seek(0)
-        return read_manifest(sealed, session.identity, f"submission {info.id}")
+                f"the server serves {what} as {total} bytes, but lists it as {info.size}")
+        try:
+            return read_manifest(io.BytesIO(prefix), session.identity, what)
+        except NotSealedToYouError:
+            raise
+        except InvestigatorError:
+            needed = min(info.size, _manifest_end(prefix, session.identity))
+            if length >= needed:
+                raise
+            length = needed
 
 
 def seal_reply(manifest: Manifest, message: str) -> tuple[str, bytes]:

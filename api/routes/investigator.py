@@ -1,6 +1,7 @@
 """Investigator and admin endpoints: log in with a signed challenge, list and download sealed
-submissions (every download is logged), reply to a witness's mailbox, delete (admin), and
-publish a new roster (authorized by the organization key's signature, not by a token).
+submissions, whole or one byte range (every download is logged), reply to a witness's
+mailbox, delete (admin), and publish a new roster (authorized by the organization key's
+signature, not by a token).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import binascii
 from typing import Annotated, Any
 
 import anyio.to_thread
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import StreamingResponse
 
 from api.auth import InvestigatorDep, ServiceDep
@@ -33,7 +34,7 @@ from api.models import (
     TokenIn,
     TokenOut,
 )
-from api.streams import file_chunks
+from api.streams import RangeNotSatisfiable, byte_range, file_chunks
 from vault.service.auth import challenge_message
 
 router = APIRouter(prefix="/api/v1", tags=["investigator"])
@@ -89,17 +90,49 @@ def list_submissions(
     )
 
 
+SEALED_FILE: dict[str, Any] = {"application/octet-stream": {"schema": {
+    "type": "string", "format": "binary"}}}
+
+
 @router.get("/submissions/{submission_id}", response_class=StreamingResponse, responses={
-    200: {"content": {"application/octet-stream": {"schema": {
-        "type": "string", "format": "binary"}}}, "description": "the sealed file"},
+    200: {"content": SEALED_FILE, "description": "the sealed file"},
+    206: {"content": SEALED_FILE, "description": "the bytes of the range asked for "
+          "(`Content-Range: bytes first-last/size`); `Amanat-Sha256` is still the whole "
+          "file's"},
+    416: {**json_error_schema(), "description": "the range starts past the end "
+          "(`Content-Range: bytes */size`)"},
     **AUTH_ERRORS})
-def download_submission(submission_id: str, who: InvestigatorDep,
-                        service: ServiceDep) -> StreamingResponse:
-    """Download a sealed submission. The access is logged before the first byte is sent."""
+def download_submission(
+    submission_id: str,
+    who: InvestigatorDep,
+    service: ServiceDep,
+    range_: Annotated[str | None, Header(alias="range", description=(
+        "one byte range, `bytes=first-last`, `bytes=first-` or `bytes=-suffix`; any other "
+        "value gets the whole file"))] = None,
+) -> StreamingResponse:
+    """Download a sealed submission, whole or one byte range. The access is logged before
+    the first byte is sent (a ranged download too)."""
     record, src = service.open_submission(who, submission_id)
-    return StreamingResponse(file_chunks(src), media_type="application/octet-stream",
-                             headers={"Content-Length": str(record.size),
-                                      "Amanat-Sha256": record.sha256})
+    headers = {"Accept-Ranges": "bytes", "Amanat-Sha256": record.sha256}
+    try:
+        wanted = byte_range(range_, record.size)
+    except RangeNotSatisfiable as exc:
+        src.close()
+        raise ApiError(416, f"no such byte range: {exc}",
+                       {"Content-Range": f"bytes */{record.size}"}) from None
+    if wanted is None:
+        return StreamingResponse(file_chunks(src), media_type="application/octet-stream",
+                                 headers={**headers, "Content-Length": str(record.size)})
+    start, length = wanted
+    try:
+        src.seek(start)
+    except BaseException:
+        src.close()
+        raise
+    return StreamingResponse(
+        file_chunks(src, length), status_code=206, media_type="application/octet-stream",
+        headers={**headers, "Content-Length": str(length),
+                 "Content-Range": f"bytes {start}-{start + length - 1}/{record.size}"})
 
 
 @router.delete("/submissions/{submission_id}", response_model=DeletedOut,

@@ -65,7 +65,8 @@ def test_audit_ok_and_state(
     argv = ("audit", "verify", "--server", url, "--org", org.vkey, "--state", str(state))
     status, out, err = amanat(capsys, *argv, "--full")
     assert (status, err) == (0, "")
-    assert out.endswith("; first checkpoint seen from this log; all 4 entries re-hashed\n")
+    assert out.endswith(
+        "; first checkpoint seen from this log; all 4 entries re-hashed: 4 submissions\n")
     log.append(submission(8))
     status, out, _ = amanat(capsys, *argv)
     assert status == 0 and out.endswith("; consistent with size 4 seen before\n")

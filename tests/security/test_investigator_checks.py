@@ -20,7 +20,13 @@ import pytest
 from tests.api.conftest import client, data_dir, dev, opened, service
 from tests.api.vaultkit import DevKeys
 from vault.client import IntegrityError, VaultClient
-from vault.investigator import InvestigatorError, Session, connect, open_submission
+from vault.investigator import (
+    InvestigatorError,
+    Session,
+    connect,
+    delete_submission,
+    open_submission,
+)
 from vault.service.service import VaultService
 from vault.tlog.checkpoint import Checkpoint, sign_checkpoint
 from vault.tlog.note import Signer
@@ -136,3 +142,26 @@ def test_entry_served_at_another_index_is_refused(
     with pytest.raises(InvestigatorError, match="is not the submission the server lists"):
         open_submission(session, first, tmp_path / "case")
     assert not (tmp_path / "case").exists()
+
+
+def test_a_deletion_the_log_does_not_show_is_reported(
+        session: Session, vault: VaultClient, dev: DevKeys) -> None:
+    """`amanat delete` checks the entry at the index the server names: a server that
+    answers with the index of another entry (here the submission's own) is caught."""
+    kept = _submit(vault, dev, "first")
+    doomed = _submit(vault, dev, "second")
+    submission_index = next(s.log_index for s in vault.iter_submissions() if s.id == doomed)
+    real_delete = vault.delete_submission
+
+    def misreported(submission_id: str) -> int:
+        real_delete(submission_id)
+        return submission_index
+
+    session.client = LyingClient(vault, delete_submission=misreported)  # type: ignore[assignment]
+    with pytest.raises(InvestigatorError, match=f"log entry {submission_index} is not its "
+                                                f"deletion by {dev.investigator.key_id}"):
+        delete_submission(session, doomed)
+    session.client = vault
+    deletion = delete_submission(session, kept)
+    assert (deletion.event.kind, deletion.event.get("id")) == ("deletion", kept)
+    assert deletion.tree_size > deletion.index

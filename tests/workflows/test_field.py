@@ -8,12 +8,9 @@ and resumes from there.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
-import socket
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,6 +23,7 @@ from tests.workflows.conftest import (
     codename_from,
     submission_id_from_receipt,
 )
+from tests.workflows.relay import DroppingRelay
 
 CANARY = "CANARY-field-5d1e-never-on-disk-in-clear"
 
@@ -62,67 +60,6 @@ def test_seal_offline_then_upload(world: World, tmp_path: Path) -> None:
     world.investigator("a", ["open", submission_id_from_receipt(uploaded.stdout), "-o",
                              str(case)])
     assert CANARY in (case / "statement.txt").read_text("utf-8")
-
-
-class DroppingRelay:
-    """Relays TCP to ``target``; once ``drop_after`` bytes went upstream, cuts the
-    connection carrying them (once)."""
-
-    def __init__(self, target: tuple[str, int], drop_after: int) -> None:
-        self.target = target
-        self.drop_after = drop_after
-        self.sent = 0
-        self.dropped = False
-        self.lock = threading.Lock()
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self.listener.getsockname()[1]
-        self.threads: list[threading.Thread] = []
-        self.closing = False
-
-    def start(self) -> None:
-        thread = threading.Thread(target=self._accept, daemon=True)
-        thread.start()
-        self.threads.append(thread)
-
-    def _accept(self) -> None:
-        while not self.closing:
-            try:
-                client, _ = self.listener.accept()
-            except OSError:
-                return
-            upstream = socket.create_connection(self.target)
-            for source, sink, counted in ((client, upstream, True), (upstream, client, False)):
-                thread = threading.Thread(target=self._pipe, args=(source, sink, counted,
-                                                                   client, upstream),
-                                          daemon=True)
-                thread.start()
-                self.threads.append(thread)
-
-    def _pipe(self, source: socket.socket, sink: socket.socket, counted: bool,
-              client: socket.socket, upstream: socket.socket) -> None:
-        try:
-            while data := source.recv(65536):
-                if counted:
-                    with self.lock:
-                        self.sent += len(data)
-                        cut = not self.dropped and self.sent > self.drop_after
-                        if cut:
-                            self.dropped = True
-                    if cut:
-                        for sock in (client, upstream):
-                            with contextlib.suppress(OSError):
-                                sock.shutdown(socket.SHUT_RDWR)
-                        return
-                sink.sendall(data)
-        except OSError:
-            pass
-        finally:
-            with contextlib.suppress(OSError):
-                sink.shutdown(socket.SHUT_WR)
-
-    def close(self) -> None:
-        self.closing = True
-        self.listener.close()
 
 
 @pytest.fixture

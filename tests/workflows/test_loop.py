@@ -129,10 +129,12 @@ def test_submit_prints_a_receipt_that_verifies(world: World, submitted: Submitte
 
 def test_inbox_lists_the_submission_id_first(world: World, submitted: Submitted) -> None:
     lines = world.inbox("a")
-    assert lines and all(len(line) == 4 for line in lines)  # id, size, hour, log index
+    # id, size, hour, log index, fingerprint
+    assert lines and all(len(line) == 5 for line in lines)
     (listed,) = [line for line in lines if line[0] == submitted.id]
     assert int(listed[1]) > len(STATEMENT) and int(listed[3]) >= 1
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:00Z", listed[2]), listed[2]
+    assert re.fullmatch(r"sha256:[0-9a-f]{8}", listed[4]), listed[4]
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""`amanat inbox / open / reply`: the investigator's commands.
+"""`amanat inbox / open / reply / delete`: the investigator's and the admin's commands.
 
 Protects testimony on the investigator's side by calling `vault.investigator`: the identity
 file is unlocked with a passphrase from a prompt (or ``AMANAT_PASSPHRASE``); a submission is
@@ -21,8 +21,13 @@ from typing import Any
 
 from vault.cli.common import CLIError, one_line, open_input
 from vault.cli.keys_cmd import unlock_identity
+from vault.store import is_valid_id
 
 MAX_MESSAGE_BYTES = 1024 * 1024
+# An inbox line ends with the first hex digits of the sealed file's SHA-256 (the whole digest
+# is in its log entry): the same file uploaded twice shows the same fingerprint.
+FINGERPRINT_PREFIX = "sha256:"
+FINGERPRINT_DIGITS = 8
 
 
 @contextlib.contextmanager
@@ -46,7 +51,8 @@ def cmd_inbox(args: argparse.Namespace) -> int:
     if not submissions:
         print("amanat: no submissions", file=sys.stderr)
     for info in submissions:
-        print(one_line(f"{info.id} {info.size} {info.received} {info.log_index}"))
+        print(one_line(f"{info.id} {info.size} {info.received} {info.log_index} "
+                       f"{FINGERPRINT_PREFIX}{info.sha256[:FINGERPRINT_DIGITS]}"))
     return 0
 
 
@@ -123,6 +129,38 @@ def cmd_reply(args: argparse.Namespace) -> int:
     return 0
 
 
+CONFIRM_WORD = "delete"
+
+
+def _confirm_deletion(args: argparse.Namespace) -> None:
+    """Ask at the terminal unless ``--yes``; without a terminal, refuse."""
+    if args.yes:
+        return
+    if not sys.stdin.isatty():
+        raise CLIError("a deletion cannot be undone: confirm it at a terminal, or pass --yes")
+    print(f"Delete submission {args.id} for good? The sealed file cannot be recovered; the "
+          f"deletion is logged with your key id. Type {CONFIRM_WORD!r} to confirm: ",
+          end="", file=sys.stderr, flush=True)
+    answer = sys.stdin.readline()
+    if answer.strip() != CONFIRM_WORD:
+        raise CLIError(f"not confirmed: submission {args.id} was not deleted")
+
+
+def cmd_delete(args: argparse.Namespace) -> int:
+    from vault.investigator import delete_submission
+
+    if not is_valid_id(args.id):
+        raise CLIError(f"{args.id!r} is not a submission id (32 hex digits, from "
+                       "`amanat inbox`)")
+    _confirm_deletion(args)
+    with _session(args) as session:
+        deletion = delete_submission(session, args.id)
+    event = deletion.event
+    print(f"deleted {args.id}: log entry {deletion.index} (kind deletion, {event.time}, by "
+          f"{event.get('investigator')}) is in the signed tree of size {deletion.tree_size}")
+    return 0
+
+
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--server", required=True, metavar="URL", help="the vault's address")
     parser.add_argument("-i", "--identity", required=True, metavar="NAME.identity",
@@ -136,9 +174,11 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 def register(subparsers: Any) -> None:
     inbox = subparsers.add_parser(
-        "inbox", help="list submissions: id, size, received hour, log index",
+        "inbox", help="list submissions: id, size, received hour, log index, fingerprint",
         description="List the submissions on the server, one a line: id, size in bytes, "
-                    "hour received (UTC), audit-log index.")
+                    "hour received (UTC), audit-log index, and sha256: with the first 8 hex "
+                    "digits of the sealed file's SHA-256 (the same sealed file uploaded twice "
+                    "shows the same fingerprint under two ids).")
     _common(inbox)
     inbox.set_defaults(func=cmd_inbox)
 
@@ -167,6 +207,19 @@ def register(subparsers: Any) -> None:
     what.add_argument("--message-file", metavar="FILE", help="read the reply from FILE (- for "
                       "standard input)")
     reply.add_argument("--case", metavar="DIR", default=None,
-                       help="use the manifest of this opened case folder instead of "
-                            "downloading the submission again")
+                       help="use the manifest of this opened case folder (checked against "
+                            "the log by `open`); without it, the manifest is read from a "
+                            "byte range at the start of the submission")
     reply.set_defaults(func=cmd_reply)
+
+    delete = subparsers.add_parser(
+        "delete", help="delete a submission (admins); the deletion is logged",
+        description="Delete a submission from the server for good (needs the admin role on "
+                    "the roster). The server logs the deletion (submission id, your key id, "
+                    "the hour) before it removes anything; this command then checks that "
+                    "entry in the signed log. Asks for confirmation at a terminal.")
+    _common(delete)
+    delete.add_argument("id", metavar="ID", help="submission id")
+    delete.add_argument("--yes", action="store_true",
+                        help="do not ask for confirmation (for scripts)")
+    delete.set_defaults(func=cmd_delete)

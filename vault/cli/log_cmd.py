@@ -179,8 +179,9 @@ def register(subparsers: Any) -> None:
             "Fetch the roster and verify it against the organization key, then the log's "
             "latest checkpoint against the log key the roster names; with --state, prove it "
             "extends the checkpoint seen last time (rollback, fork and rewritten history are "
-            "caught); with --full, re-hash every entry. Exit 0: ok; 1: the log failed a "
-            "check; 2: nothing could be checked."
+            "caught); with --full, re-hash every entry and count the entries of each kind "
+            "(submissions, accesses, deletions, replies, rosters). Exit 0: ok; 1: the log "
+            "failed a check; 2: nothing could be checked."
         ),
     )
     verify.add_argument("--server", required=True, metavar="URL", help="the vault server")
@@ -191,7 +192,8 @@ def register(subparsers: Any) -> None:
         type=Path,
         help="remember the roster and checkpoint seen in FILE and hold the log to them",
     )
-    verify.add_argument("--full", action="store_true", help="fetch and re-hash every entry")
+    verify.add_argument("--full", action="store_true",
+                        help="fetch and re-hash every entry, and count them by kind")
     verify.add_argument(
         "--evidence",
         metavar="FILE",
