@@ -181,6 +181,33 @@ def test_every_flipped_byte_is_one_line_on_the_cli(
         assert_one_line_error(status, err, "damaged.identity: (not a key file|malformed)")
 
 
+def test_card_given_where_an_identity_is_expected_is_named(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # A card whose name is not Latin is UTF-8; it was once called "not ASCII text".
+    identity = write_identity(tmp_path / "aygul.identity", "Айгүл")
+    (tmp_path / "aygul.card").write_text(identity.card().format(), encoding="utf-8")
+    for argv in (("keys", "card"), ("keys", "passwd"), ("keys", "export-age"),
+                 ("org", "vkey")):
+        status, out, err = run(capsys, *argv, "aygul.card")
+        assert out == ""
+        assert_one_line_error(
+            status, err, r"^amanat: aygul\.card: not a key file: this is an investigator's "
+            r"public card, which holds no private key; expected an "
+            r"(investigator identity|organization key) file \(amanat\.[a-z-]+/v1\)$")
+        assert "ASCII" not in err
+    # ... while the card itself is good wherever a card belongs, and the identity opens.
+    write_org(tmp_path / "org.key")
+    status, out, err = run(capsys, "roster", "add", "--org", "org.key", "--roster",
+                           "roster.txt", "aygul.card")
+    assert status == 0 and f"added {identity.key_id} (Айгүл)" in out, err
+    status, out, _ = run(capsys, "keys", "card", "aygul.identity")
+    assert status == 0 and out == identity.card().format()
+    status, _, err = run(capsys, "keys", "card", "roster.txt")
+    assert_one_line_error(status, err, "roster.txt: not a key file: this is a roster; "
+                          "expected an investigator identity file")
+
+
 # --- org -----------------------------------------------------------------------------------
 
 
