@@ -74,6 +74,7 @@ from keys.errors import (
     RosterSignatureError,
     RosterStateError,
 )
+from keys.org import parse_org_vkey
 from vault import age
 from vault.tlog import note
 
@@ -475,13 +476,6 @@ def sign_roster(roster: Roster, org_signer: note.Signer, *, today: date | None =
     return note.sign_note(roster.format(), org_signer)
 
 
-def _org_verifier(org_vkey: str) -> note.Verifier:
-    try:
-        return note.Verifier.from_vkey(org_vkey)
-    except note.NoteError as exc:
-        raise RosterError(f"not a valid organization verifier key: {exc}") from None
-
-
 def verify_roster(
     signed: str | bytes,
     org_vkey: str,
@@ -491,6 +485,9 @@ def verify_roster(
     check_dates: bool = True,
 ) -> Roster:
     """Check a signed roster against the pinned organization key and return its content.
+
+    Raises ``VerifierKeyError`` (not a ``RosterError``: the roster is not at fault) when
+    ``org_vkey`` itself is mistyped or malformed.
 
     Refuses (with a ``RosterError`` subclass naming the problem): a missing, forged or
     foreign signature (``RosterSignatureError``), a malformed or non-canonical roster
@@ -506,7 +503,7 @@ def verify_roster(
     roster whatever its dates: the server loading the roster it already accepted, and the
     admin replacing an expired roster with a renewed one. Clients never pass it.
     """
-    verifier = _org_verifier(org_vkey)
+    verifier = parse_org_vkey(org_vkey)
     data = signed.encode("utf-8") if isinstance(signed, str) else signed
     if len(data) > MAX_ROSTER_BYTES:
         raise RosterFormatError(f"the roster is larger than {MAX_ROSTER_BYTES} bytes")

@@ -487,6 +487,51 @@ def test_roster_refusals_on_the_cli(
     assert_one_line_error(status, err, "no signature block")
 
 
+def test_mistyped_org_key_is_blamed_on_the_key_not_the_roster(
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    team: tuple[OrgKey, list[InvestigatorIdentity]],
+) -> None:
+    org, _ = team
+    status, _, err = run(capsys, "roster", "add", "--org", "org.key", "--roster", "roster.txt",
+                         "i0.card")
+    assert status == 0, err
+    vkey = org.vkey()
+    name, key_id, key = vkey.split("+")
+    flip = {"a": "b", "b": "a"}
+    typos = [
+        vkey.replace(name, name[:-1] + chr(ord(name[-1]) + 1), 1),  # in the name
+        f"{name}+{flip.get(key_id[0], 'a')}{key_id[1:]}+{key}",      # in the checksum
+        f"{name}+{key_id}+{key[:5]}{'B' if key[5] != 'B' else 'C'}{key[6:]}",  # in the key
+    ]
+    mistyped = (r"^amanat: --org: the organization key is mistyped: its checksum \(the 8 hex "
+                r"digits after the name\) does not match the rest, so a character is wrong, "
+                r"missing or extra; copy it again, whole, from where the organization "
+                r"published it$")
+    for typo in typos:
+        status, out, err = run(capsys, "roster", "verify", "--org", typo, "roster.txt")
+        assert out == ""
+        assert_one_line_error(status, err, mistyped)
+        assert "roster.txt" not in err and "signed" not in err
+        status, out, err = run(capsys, "roster", "publish", "--server", "http://127.0.0.1:9",
+                               "--org", typo, "--roster", "roster.txt")
+        assert_one_line_error(status, err, mistyped)
+        # The witness's offline sealing says the same, without blaming the roster.
+        status, out, err = run(capsys, "seal", "--roster", "roster.txt", "--org", typo,
+                               "--no-reply", "--statement", "roster.txt", "-o", "x.age")
+        assert_one_line_error(status, err, r"^amanat: the organization key is mistyped: ")
+        assert "refusing the roster" not in err
+        assert not (tmp_path / "x.age").exists()
+    status, _, err = run(capsys, "roster", "verify", "--org", vkey[:-2], "roster.txt")
+    assert_one_line_error(status, err, r"^amanat: --org: the organization key is mistyped or "
+                          r"incomplete \(verifier key is not valid base64\)")
+    # A well-formed key of another organization is a different fault: the signature.
+    other = OrgKey.generate(ORIGIN).vkey()
+    status, _, err = run(capsys, "roster", "verify", "--org", other, "roster.txt")
+    assert_one_line_error(status, err, "^amanat: roster.txt: the roster is not signed by the "
+                          "organization key")
+
+
 def test_roster_state_option_errors(
     capsys: pytest.CaptureFixture[str],
     tmp_path: Path,

@@ -20,7 +20,7 @@ from typing import Any
 
 from keys.card import PublicCard, parse_card
 from keys.errors import KeysError
-from keys.org import OrgKey
+from keys.org import OrgKey, parse_org_vkey
 from keys.roster import (
     DEFAULT_VALIDITY_DAYS,
     MAX_ROSTER_BYTES,
@@ -59,6 +59,14 @@ def _state(args: argparse.Namespace) -> RosterState | None:
     except KeysError as exc:
         raise CLIError(str(exc)) from None
     return None
+
+
+def _check_org_vkey(vkey: str) -> None:
+    """Refuse a mistyped ``--org`` before any file is read, so it is never blamed on one."""
+    try:
+        parse_org_vkey(vkey)
+    except KeysError as exc:
+        raise CLIError(f"--org: {exc}") from None
 
 
 def _current(org: OrgKey, path: str, state: RosterState | None) -> Roster:
@@ -184,6 +192,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
+    _check_org_vkey(args.org)
     state = _state(args)
     text = _read_text(args.file, "roster")
     try:
@@ -199,6 +208,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
 def cmd_publish(args: argparse.Namespace) -> int:
     from vault.client import ClientError, TransportError, VaultClient
 
+    if args.org:
+        _check_org_vkey(args.org)
     text = _read_text(args.roster, "roster")
     try:
         roster = (
