@@ -460,6 +460,25 @@ def check_expiry(roster: Roster, *, today: date | None = None, slack_days: int =
         )
 
 
+def check_has_readers(roster: Roster) -> None:
+    """Refuse a roster nothing can be sealed to (no investigator, or only admins): every
+    witness refuses it, so signing and publishing one would stop the vault from taking
+    testimony. ``amanat roster`` checks this before it signs; ``sign_roster`` itself does
+    not, so tests and tools can still make such rosters to see them refused."""
+    if not roster.investigators:
+        raise RosterError(
+            "refusing to sign a roster with no investigators: witnesses would have nobody to "
+            "seal testimony to and would refuse it; a roster starts with `amanat roster add`, "
+            "and the last investigator can be removed only once another is added"
+        )
+    if not roster.readers():
+        raise RosterError(
+            "refusing to sign a roster with no reader (only admins): witnesses would have "
+            "nobody to seal testimony to and would refuse it; add a reader (`amanat roster "
+            "add`, whose default role is reader) before the last one is removed"
+        )
+
+
 def sign_roster(roster: Roster, org_signer: note.Signer, *, today: date | None = None) -> str:
     """The signed note of ``roster`` by the organization key (its name must be the origin).
 
@@ -722,6 +741,7 @@ __all__ = [
     "Roster",
     "RosterState",
     "check_expiry",
+    "check_has_readers",
     "default_state_path",
     "expiry_after",
     "parse_expiry",

@@ -497,7 +497,7 @@ def test_mistyped_org_key_is_blamed_on_the_key_not_the_roster(
                          "i0.card")
     assert status == 0, err
     vkey = org.vkey()
-    name, key_id, key = vkey.split("+")
+    name, key_id, key = vkey.split("+", 2)
     flip = {"a": "b", "b": "a"}
     typos = [
         vkey.replace(name, name[:-1] + chr(ord(name[-1]) + 1), 1),  # in the name
@@ -530,6 +530,44 @@ def test_mistyped_org_key_is_blamed_on_the_key_not_the_roster(
     status, _, err = run(capsys, "roster", "verify", "--org", other, "roster.txt")
     assert_one_line_error(status, err, "^amanat: roster.txt: the roster is not signed by the "
                           "organization key")
+
+
+def test_roster_nothing_can_be_sealed_to_is_never_signed(
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    team: tuple[OrgKey, list[InvestigatorIdentity]],
+) -> None:
+    org, identities = team
+    admin = ("--org", "org.key", "--roster", "roster.txt")
+    no_investigators = (r"^amanat: refusing to sign a roster with no investigators: witnesses "
+                        r"would have nobody to seal testimony to and would refuse it; a roster "
+                        r"starts with `amanat roster add`, and the last investigator can be "
+                        r"removed only once another is added$")
+    no_reader = r"^amanat: refusing to sign a roster with no reader \(only admins\): "
+    # A new roster that would list nobody, or only admins, is not created.
+    status, _, err = run(capsys, "roster", "set-log", *admin,
+                         note.Signer.generate("log.example.org").vkey())
+    assert_one_line_error(status, err, no_investigators)
+    status, _, err = run(capsys, "roster", "add", *admin, "--roles", "admin", "i0.card")
+    assert_one_line_error(status, err, no_reader)
+    assert not (tmp_path / "roster.txt").exists()
+    # Removing the last investigator, or the last reader, leaves the roster as it was.
+    status, _, err = run(capsys, "roster", "add", *admin, "i0.card")
+    assert status == 0, err
+    before = (tmp_path / "roster.txt").read_bytes()
+    status, out, err = run(capsys, "roster", "remove", *admin, identities[0].key_id)
+    assert out == ""
+    assert_one_line_error(status, err, no_investigators)
+    assert (tmp_path / "roster.txt").read_bytes() == before
+    status, _, err = run(capsys, "roster", "add", *admin, "--roles", "admin", "i1.card")
+    assert status == 0, err
+    status, _, err = run(capsys, "roster", "remove", *admin, identities[0].key_id)
+    assert_one_line_error(status, err, no_reader)
+    assert verify_roster((tmp_path / "roster.txt").read_text(), org.vkey()).version == 2
+    status, _, err = run(capsys, "roster", "add", *admin, "i2.card")
+    assert status == 0, err
+    status, out, err = run(capsys, "roster", "remove", *admin, identities[0].key_id)
+    assert status == 0 and "version 4: removed" in out, err
 
 
 def test_roster_state_option_errors(

@@ -1,7 +1,8 @@
 """`amanat roster ...`: build, sign, renew, show and verify the organization's roster.
 
 Protects: a roster is re-signed only after the current file verifies under the org key, and
-its version only grows; every signed version carries an expiry date at most
+its version only grows; a roster with no reader (nothing could be sealed to it) is never
+signed; every signed version carries an expiry date at most
 ``MAX_VALIDITY_DAYS`` ahead (``--valid-days``, default ``DEFAULT_VALIDITY_DAYS``), which
 bounds how old a roster a compromised server can replay to a witness who keeps no state;
 `roster verify` checks a roster the way every client does (``keys.roster.verify_roster``),
@@ -29,6 +30,7 @@ from keys.roster import (
     ROLE_READER,
     Roster,
     RosterState,
+    check_has_readers,
     default_state_path,
     expiry_after,
     parse_roles,
@@ -99,6 +101,7 @@ def _update(
     current = _current(org, args.roster, state)
     try:
         updated: Roster = change(current).with_expiry(expires)
+        check_has_readers(updated)
         signed = sign_roster(updated, org.signer())
         if state is not None:
             digest = hashlib.sha256(updated.format().encode("utf-8")).digest()
