@@ -18,6 +18,8 @@ import uvicorn
 
 from api.app import create_app, uvicorn_options
 from api.settings import Settings, SettingsError
+from keys.errors import KeysError
+from keys.org import parse_org_vkey
 from vault.cli.common import CLIError
 from vault.service.rosterview import expiry_notice
 from vault.service.service import NoRosterError, VaultService
@@ -46,6 +48,11 @@ def serve(args: argparse.Namespace, *, is_loopback: Callable[[str], bool]) -> in
         raise CLIError(str(exc)) from None
     if settings.dev and not is_loopback(settings.host):
         raise CLIError("--dev listens only on loopback (127.0.0.1, ::1): its keys are public")
+    if settings.org_vkey is not None:
+        try:  # a typo is the key's fault, not the data directory's
+            parse_org_vkey(settings.org_vkey)
+        except KeysError as exc:
+            raise CLIError(f"--org: {exc}") from None
     logging.basicConfig(format="amanat: %(levelname)s %(message)s", level=logging.WARNING)
     try:
         app = create_app(settings)
