@@ -1,7 +1,8 @@
 """Start the vault server for `amanat serve` (the command's arguments are parsed in vault.cli).
 
-Prints what an admin needs (the log verifier key, the org key, the current roster's expiry
-date, with a warning when it has expired or expires soon, and with --dev the throwaway keys),
+Prints what an admin needs (the log verifier key, with the reminder to put it in the roster
+only while the current roster does not name it; the org key; the current roster's expiry
+date, with a warning when it has expired or expires soon; and with --dev the throwaway keys),
 then runs uvicorn with access logs, Server and Date headers off (api/app.py).
 """
 
@@ -17,10 +18,23 @@ import uvicorn
 
 from api.app import create_app, uvicorn_options
 from api.settings import Settings, SettingsError
+from keys.errors import KeysError
+from keys.org import parse_org_vkey
 from vault.cli.common import CLIError
 from vault.service.rosterview import expiry_notice
-from vault.service.service import NoRosterError
+from vault.service.service import NoRosterError, VaultService
 from vault.service.setup import SetupError
+
+
+def _log_key_status(service: VaultService) -> str:
+    """Whether the admin still has to put this server's log key in the roster."""
+    try:
+        named = service.roster().log_vkey
+    except NoRosterError:
+        named = None
+    if named == service.log_vkey:
+        return "named in the current roster"
+    return "put it in the roster with `amanat roster set-log`, then publish the roster"
 
 
 def serve(args: argparse.Namespace, *, is_loopback: Callable[[str], bool]) -> int:
@@ -34,6 +48,11 @@ def serve(args: argparse.Namespace, *, is_loopback: Callable[[str], bool]) -> in
         raise CLIError(str(exc)) from None
     if settings.dev and not is_loopback(settings.host):
         raise CLIError("--dev listens only on loopback (127.0.0.1, ::1): its keys are public")
+    if settings.org_vkey is not None:
+        try:  # a typo is the key's fault, not the data directory's
+            parse_org_vkey(settings.org_vkey)
+        except KeysError as exc:
+            raise CLIError(f"--org: {exc}") from None
     logging.basicConfig(format="amanat: %(levelname)s %(message)s", level=logging.WARNING)
     try:
         app = create_app(settings)
@@ -44,7 +63,7 @@ def serve(args: argparse.Namespace, *, is_loopback: Callable[[str], bool]) -> in
     out = sys.stdout
     if opened.log_signer_created:
         print("amanat: created the audit log key for this server.", file=out)
-    print(f"amanat: log verifier key (put it in the roster with `amanat roster set-log`):\n"
+    print(f"amanat: log verifier key ({_log_key_status(service)}):\n"
           f"  {service.log_vkey}", file=out)
     if service.org_vkey is None:
         print("amanat: no organization key yet: start with --org VKEY to accept rosters",

@@ -5,7 +5,8 @@
 * ``keys.org`` — the organization's offline root key, which signs the roster;
 * ``keys.card`` — the public card an investigator hands to the admin, and the key id;
 * ``keys.roster`` — the signed roster, its verification and the no-rollback state;
-* ``keys.keyfile`` — the at-rest format shared by identity and org key files.
+* ``keys.keyfile`` — the at-rest format shared by identity and org key files;
+* ``keys.passphrase`` — how strong a new passphrase for a key file must be.
 
 Protects design guarantees 1 and 5: testimony reaches only investigators the organization
 signed for, and a server cannot substitute its own keys, nor replay an old roster to a client
@@ -28,6 +29,8 @@ from keys.errors import (
     RosterSignatureError,
     RosterStateError,
     UnlockError,
+    VerifierKeyError,
+    WeakPassphraseError,
 )
 from keys.identity import InvestigatorIdentity, is_identity_file
 from keys.keyfile import DEFAULT_KDF, KdfParams
@@ -64,6 +67,8 @@ __all__ = [
     "RosterState",
     "RosterStateError",
     "UnlockError",
+    "VerifierKeyError",
+    "WeakPassphraseError",
     "default_state_path",
     "derive_key_id",
     "is_identity_file",

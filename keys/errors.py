@@ -20,6 +20,15 @@ class UnlockError(KeyFileError):
     """A well-formed key file did not open: wrong passphrase, or the file was altered."""
 
 
+class WeakPassphraseError(KeysError):
+    """A new passphrase is too easy to guess to protect a key file (``keys.passphrase``)."""
+
+
+class VerifierKeyError(KeysError):
+    """A verifier key given to check signatures (the organization's vkey, pinned by the user)
+    is mistyped or malformed, so nothing could be checked against it."""
+
+
 class InvalidNameError(KeysError):
     """An investigator name or an organization origin is not acceptable."""
 

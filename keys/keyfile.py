@@ -58,6 +58,20 @@ _PHC = re.compile(
     r"\$([A-Za-z0-9+/]+)"
 )
 _KIND = re.compile(r"amanat\.[a-z0-9-]+/v[1-9][0-9]*")
+# What the key file kinds amanat writes are called in messages.
+_KIND_NAMES = {
+    "amanat.identity/v1": "an investigator identity file",
+    "amanat.org-key/v1": "an organization key file",
+}
+# First lines of other files that are given where a key file is expected.
+_OTHER_FILES = (
+    ("amanat.card/", "an investigator's public card, which holds no private key"),
+    ("amanat.roster/", "a roster"),
+    ("age-encryption.org/", "an age-encrypted file"),
+    ("-----BEGIN AGE ENCRYPTED FILE-----", "an age-encrypted file"),
+    ("AGE-SECRET-KEY-", "a raw age identity, which amanat keeps only inside key files"),
+    ("# created: ", "a raw age identity, which amanat keeps only inside key files"),
+)
 
 
 @dataclass(frozen=True)
@@ -152,19 +166,39 @@ class _ParsedKeyFile:
     ciphertext: bytes
 
 
+def _kind_name(kind: str) -> str:
+    return f"{_KIND_NAMES.get(kind, 'a key file')} ({kind})"
+
+
+def _other_file(data: bytes) -> str | None:
+    """What ``data`` is, if it is one of the other files amanat or age writes."""
+    first = data[:128].partition(b"\n")[0].decode("utf-8", "replace")
+    for prefix, what in _OTHER_FILES:
+        if first.startswith(prefix):
+            return what
+    return None
+
+
 def _parse(data: bytes, kind: str) -> _ParsedKeyFile:
     if len(data) > MAX_FILE_BYTES:
         raise KeyFileError("not a key file: too large")
+    # Named before anything else: a public card whose name is in any script but Latin is
+    # UTF-8, and would otherwise be called a malformed key file.
+    other = _other_file(data)
+    if other is not None:
+        raise KeyFileError(f"not a key file: this is {other}; expected {_kind_name(kind)}")
+    found = key_file_kind(data)
+    if found is None:
+        raise KeyFileError(f"not a key file: expected {_kind_name(kind)}")
+    if found != kind:
+        raise KeyFileError(
+            f"wrong kind of key file: this is {_kind_name(found)}; expected {_kind_name(kind)}"
+        )
     try:
         text = data.decode("ascii")
     except UnicodeDecodeError:
         raise KeyFileError("malformed key file: not ASCII text") from None
     lines = text.split("\n")
-    found = key_file_kind(data)
-    if found is None:
-        raise KeyFileError(f"not a key file (expected first line {kind!r})")
-    if found != kind:
-        raise KeyFileError(f"wrong kind of key file: {found!r}, expected {kind!r}")
     if len(lines) != 5 or lines[4] != "":
         raise KeyFileError("malformed key file: expected exactly four lines (truncated?)")
     phc = _PHC.fullmatch(lines[1])

@@ -17,12 +17,32 @@ import os
 import nacl.signing
 
 from keys._text import origin_problem
-from keys.errors import InvalidNameError, KeyFileError
+from keys.errors import InvalidNameError, KeyFileError, VerifierKeyError
 from keys.keyfile import DEFAULT_KDF, KdfParams, open_key_file, seal_key_file
 from vault.tlog import note
 
 ORG_KEY_KIND = "amanat.org-key/v1"
 SEED_BYTES = 32
+
+
+def parse_org_vkey(vkey: str) -> note.Verifier:
+    """The organization's verifier key as given by a person (``--org``), or
+    ``VerifierKeyError`` saying it is mistyped: its key id is a checksum over the name and
+    the key, so one wrong character is caught here, before any roster is judged by it."""
+    copy_again = "copy it again, whole, from where the organization published it"
+    try:
+        return note.Verifier.from_vkey(vkey)
+    except note.KeyIdMismatchError:
+        raise VerifierKeyError(
+            "the organization key is mistyped: its checksum (the 8 hex digits after the "
+            f"name) does not match the rest, so a character is wrong, missing or extra; "
+            f"{copy_again}"
+        ) from None
+    except note.NoteError as exc:
+        raise VerifierKeyError(
+            f"the organization key is mistyped or incomplete ({exc}); {copy_again} "
+            "(it looks like example.org/amanat+1a2b3c4d+AbC…=)"
+        ) from None
 
 
 class OrgKey:

@@ -74,6 +74,7 @@ from keys.errors import (
     RosterSignatureError,
     RosterStateError,
 )
+from keys.org import parse_org_vkey
 from vault import age
 from vault.tlog import note
 
@@ -459,6 +460,25 @@ def check_expiry(roster: Roster, *, today: date | None = None, slack_days: int =
         )
 
 
+def check_has_readers(roster: Roster) -> None:
+    """Refuse a roster nothing can be sealed to (no investigator, or only admins): every
+    witness refuses it, so signing and publishing one would stop the vault from taking
+    testimony. ``amanat roster`` checks this before it signs; ``sign_roster`` itself does
+    not, so tests and tools can still make such rosters to see them refused."""
+    if not roster.investigators:
+        raise RosterError(
+            "refusing to sign a roster with no investigators: witnesses would have nobody to "
+            "seal testimony to and would refuse it; a roster starts with `amanat roster add`, "
+            "and the last investigator can be removed only once another is added"
+        )
+    if not roster.readers():
+        raise RosterError(
+            "refusing to sign a roster with no reader (only admins): witnesses would have "
+            "nobody to seal testimony to and would refuse it; add a reader (`amanat roster "
+            "add`, whose default role is reader) before the last one is removed"
+        )
+
+
 def sign_roster(roster: Roster, org_signer: note.Signer, *, today: date | None = None) -> str:
     """The signed note of ``roster`` by the organization key (its name must be the origin).
 
@@ -475,13 +495,6 @@ def sign_roster(roster: Roster, org_signer: note.Signer, *, today: date | None =
     return note.sign_note(roster.format(), org_signer)
 
 
-def _org_verifier(org_vkey: str) -> note.Verifier:
-    try:
-        return note.Verifier.from_vkey(org_vkey)
-    except note.NoteError as exc:
-        raise RosterError(f"not a valid organization verifier key: {exc}") from None
-
-
 def verify_roster(
     signed: str | bytes,
     org_vkey: str,
@@ -491,6 +504,9 @@ def verify_roster(
     check_dates: bool = True,
 ) -> Roster:
     """Check a signed roster against the pinned organization key and return its content.
+
+    Raises ``VerifierKeyError`` (not a ``RosterError``: the roster is not at fault) when
+    ``org_vkey`` itself is mistyped or malformed.
 
     Refuses (with a ``RosterError`` subclass naming the problem): a missing, forged or
     foreign signature (``RosterSignatureError``), a malformed or non-canonical roster
@@ -506,7 +522,7 @@ def verify_roster(
     roster whatever its dates: the server loading the roster it already accepted, and the
     admin replacing an expired roster with a renewed one. Clients never pass it.
     """
-    verifier = _org_verifier(org_vkey)
+    verifier = parse_org_vkey(org_vkey)
     data = signed.encode("utf-8") if isinstance(signed, str) else signed
     if len(data) > MAX_ROSTER_BYTES:
         raise RosterFormatError(f"the roster is larger than {MAX_ROSTER_BYTES} bytes")
@@ -725,6 +741,7 @@ __all__ = [
     "Roster",
     "RosterState",
     "check_expiry",
+    "check_has_readers",
     "default_state_path",
     "expiry_after",
     "parse_expiry",

@@ -8,6 +8,7 @@ import pytest
 
 from api.app import uvicorn_options
 from api.settings import Settings, SettingsError
+from keys.org import OrgKey
 from vault.cli import main
 from vault.cli.serve_cmd import is_loopback
 
@@ -55,3 +56,13 @@ def test_bad_org_key_is_a_one_line_error(tmp_path: Path, capsys: pytest.CaptureF
     status = main(["serve", "--org", "nonsense", "--data", str(tmp_path / "d")])
     err = capsys.readouterr().err
     assert status != 0 and err.startswith("amanat: ") and err.count("\n") == 1
+    # One wrong character: the key is named as mistyped before the data directory is touched.
+    vkey = OrgKey.generate("example.org/amanat").vkey()
+    typo = vkey.replace("+", "x+", 1)
+    status = main(["serve", "--org", typo, "--data", str(tmp_path / "e")])
+    assert status == 1
+    assert capsys.readouterr().err == (
+        "amanat: --org: the organization key is mistyped: its checksum (the 8 hex digits after "
+        "the name) does not match the rest, so a character is wrong, missing or extra; copy it "
+        "again, whole, from where the organization published it\n")
+    assert not (tmp_path / "e").exists()

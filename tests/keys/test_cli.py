@@ -181,6 +181,33 @@ def test_every_flipped_byte_is_one_line_on_the_cli(
         assert_one_line_error(status, err, "damaged.identity: (not a key file|malformed)")
 
 
+def test_card_given_where_an_identity_is_expected_is_named(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # A card whose name is not Latin is UTF-8; it was once called "not ASCII text".
+    identity = write_identity(tmp_path / "aygul.identity", "Айгүл")
+    (tmp_path / "aygul.card").write_text(identity.card().format(), encoding="utf-8")
+    for argv in (("keys", "card"), ("keys", "passwd"), ("keys", "export-age"),
+                 ("org", "vkey")):
+        status, out, err = run(capsys, *argv, "aygul.card")
+        assert out == ""
+        assert_one_line_error(
+            status, err, r"^amanat: aygul\.card: not a key file: this is an investigator's "
+            r"public card, which holds no private key; expected an "
+            r"(investigator identity|organization key) file \(amanat\.[a-z-]+/v1\)$")
+        assert "ASCII" not in err
+    # ... while the card itself is good wherever a card belongs, and the identity opens.
+    write_org(tmp_path / "org.key")
+    status, out, err = run(capsys, "roster", "add", "--org", "org.key", "--roster",
+                           "roster.txt", "aygul.card")
+    assert status == 0 and f"added {identity.key_id} (Айгүл)" in out, err
+    status, out, _ = run(capsys, "keys", "card", "aygul.identity")
+    assert status == 0 and out == identity.card().format()
+    status, _, err = run(capsys, "keys", "card", "roster.txt")
+    assert_one_line_error(status, err, "roster.txt: not a key file: this is a roster; "
+                          "expected an investigator identity file")
+
+
 # --- org -----------------------------------------------------------------------------------
 
 
@@ -458,6 +485,89 @@ def test_roster_refusals_on_the_cli(
     assert_one_line_error(status, err, "not signed")
     status, _, err = run(capsys, "roster", "show", "unsigned.txt")
     assert_one_line_error(status, err, "no signature block")
+
+
+def test_mistyped_org_key_is_blamed_on_the_key_not_the_roster(
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    team: tuple[OrgKey, list[InvestigatorIdentity]],
+) -> None:
+    org, _ = team
+    status, _, err = run(capsys, "roster", "add", "--org", "org.key", "--roster", "roster.txt",
+                         "i0.card")
+    assert status == 0, err
+    vkey = org.vkey()
+    name, key_id, key = vkey.split("+", 2)
+    flip = {"a": "b", "b": "a"}
+    typos = [
+        vkey.replace(name, name[:-1] + chr(ord(name[-1]) + 1), 1),  # in the name
+        f"{name}+{flip.get(key_id[0], 'a')}{key_id[1:]}+{key}",      # in the checksum
+        f"{name}+{key_id}+{key[:5]}{'B' if key[5] != 'B' else 'C'}{key[6:]}",  # in the key
+    ]
+    mistyped = (r"^amanat: --org: the organization key is mistyped: its checksum \(the 8 hex "
+                r"digits after the name\) does not match the rest, so a character is wrong, "
+                r"missing or extra; copy it again, whole, from where the organization "
+                r"published it$")
+    for typo in typos:
+        status, out, err = run(capsys, "roster", "verify", "--org", typo, "roster.txt")
+        assert out == ""
+        assert_one_line_error(status, err, mistyped)
+        assert "roster.txt" not in err and "signed" not in err
+        status, out, err = run(capsys, "roster", "publish", "--server", "http://127.0.0.1:9",
+                               "--org", typo, "--roster", "roster.txt")
+        assert_one_line_error(status, err, mistyped)
+        # The witness's offline sealing says the same, without blaming the roster.
+        status, out, err = run(capsys, "seal", "--roster", "roster.txt", "--org", typo,
+                               "--no-reply", "--statement", "roster.txt", "-o", "x.age")
+        assert_one_line_error(status, err, r"^amanat: the organization key is mistyped: ")
+        assert "refusing the roster" not in err
+        assert not (tmp_path / "x.age").exists()
+    status, _, err = run(capsys, "roster", "verify", "--org", vkey[:-2], "roster.txt")
+    assert_one_line_error(status, err, r"^amanat: --org: the organization key is mistyped or "
+                          r"incomplete \(verifier key is not valid base64\)")
+    # A well-formed key of another organization is a different fault: the signature.
+    other = OrgKey.generate(ORIGIN).vkey()
+    status, _, err = run(capsys, "roster", "verify", "--org", other, "roster.txt")
+    assert_one_line_error(status, err, "^amanat: roster.txt: the roster is not signed by the "
+                          "organization key")
+
+
+def test_roster_nothing_can_be_sealed_to_is_never_signed(
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    team: tuple[OrgKey, list[InvestigatorIdentity]],
+) -> None:
+    org, identities = team
+    admin = ("--org", "org.key", "--roster", "roster.txt")
+    no_investigators = (r"^amanat: refusing to sign a roster with no investigators: witnesses "
+                        r"would have nobody to seal testimony to and would refuse it; a roster "
+                        r"starts with `amanat roster add`, and the last investigator can be "
+                        r"removed only once another is added$")
+    no_reader = r"^amanat: refusing to sign a roster with no reader \(only admins\): "
+    # A new roster that would list nobody, or only admins, is not created.
+    status, _, err = run(capsys, "roster", "set-log", *admin,
+                         note.Signer.generate("log.example.org").vkey())
+    assert_one_line_error(status, err, no_investigators)
+    status, _, err = run(capsys, "roster", "add", *admin, "--roles", "admin", "i0.card")
+    assert_one_line_error(status, err, no_reader)
+    assert not (tmp_path / "roster.txt").exists()
+    # Removing the last investigator, or the last reader, leaves the roster as it was.
+    status, _, err = run(capsys, "roster", "add", *admin, "i0.card")
+    assert status == 0, err
+    before = (tmp_path / "roster.txt").read_bytes()
+    status, out, err = run(capsys, "roster", "remove", *admin, identities[0].key_id)
+    assert out == ""
+    assert_one_line_error(status, err, no_investigators)
+    assert (tmp_path / "roster.txt").read_bytes() == before
+    status, _, err = run(capsys, "roster", "add", *admin, "--roles", "admin", "i1.card")
+    assert status == 0, err
+    status, _, err = run(capsys, "roster", "remove", *admin, identities[0].key_id)
+    assert_one_line_error(status, err, no_reader)
+    assert verify_roster((tmp_path / "roster.txt").read_text(), org.vkey()).version == 2
+    status, _, err = run(capsys, "roster", "add", *admin, "i2.card")
+    assert status == 0, err
+    status, out, err = run(capsys, "roster", "remove", *admin, identities[0].key_id)
+    assert status == 0 and "version 4: removed" in out, err
 
 
 def test_roster_state_option_errors(

@@ -24,6 +24,7 @@ from keys.errors import (
     RosterRollbackError,
     RosterSignatureError,
     RosterStateError,
+    VerifierKeyError,
 )
 from keys.identity import InvestigatorIdentity
 from keys.org import OrgKey
@@ -204,9 +205,16 @@ def test_origin_must_match_pinned_key(roster: Roster) -> None:
         sign_roster(roster, other.signer())
 
 
-def test_bad_pinned_key(signed: str) -> None:
-    with pytest.raises(RosterError, match="not a valid organization verifier key"):
+def test_bad_pinned_key(signed: str, org: OrgKey) -> None:
+    # The pinned key's own fault, not the roster's: not a RosterError.
+    with pytest.raises(VerifierKeyError, match="organization key is mistyped or incomplete"):
         verify_roster(signed, "not-a-vkey")
+    vkey = org.vkey()
+    for typo in (vkey.replace("+", "x+", 1), vkey[:-3] + ("A" if vkey[-3] != "A" else "B")
+                 + vkey[-2:], vkey.replace(vkey.split("+")[1], "0" * 8)):
+        with pytest.raises(VerifierKeyError, match="organization key is mistyped: its checksum"):
+            verify_roster(signed, typo)
+    assert not issubclass(VerifierKeyError, RosterError)
 
 
 def test_malformed_note(signed: str, org: OrgKey) -> None:

@@ -1,5 +1,6 @@
-"""`amanat submit` refuses, with one line and before anything is sent: a roster signed by
-another key (forged), a roster older than one the witness remembers (rolled back), an
+"""`amanat submit` refuses, with one line and before anything is sent: a mistyped
+organization key (named as such, not blamed on the roster), a roster signed by another key
+(forged), a roster older than one the witness remembers (rolled back), an
 answers file with problems (every problem on its own line), and an empty testimony."""
 
 from __future__ import annotations
@@ -48,6 +49,19 @@ def test_forged_roster_is_refused(world: World, tmp_path: Path) -> None:
     assert result.returncode != 0
     assert reasons(result.stderr) == [result.stderr.strip()]
     assert "not signed by the organization key" in result.stderr
+    assert log_size(world) == before
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_mistyped_org_key_is_named_not_the_roster(world: World, tmp_path: Path) -> None:
+    name, key_id, key = world.org_vkey.split("+", 2)
+    typo = f"{name}+{key_id}+{key[:9]}{'Q' if key[9] != 'Q' else 'R'}{key[10:]}"
+    before = log_size(world)
+    result = submit(world, tmp_path, org=typo)
+    assert result.returncode == 1
+    assert reasons(result.stderr) == [result.stderr.strip()]
+    assert result.stderr.startswith("amanat: the organization key is mistyped: its checksum")
+    assert "roster" not in result.stderr and "signed" not in result.stderr
     assert log_size(world) == before
     assert list(tmp_path.iterdir()) == []
 

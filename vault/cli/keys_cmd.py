@@ -1,7 +1,8 @@
 """`amanat keys ...` and `amanat org ...`: investigator identities and the organization key.
 
 Protects: private keys exist on disk only inside passphrase-protected key files (written
-atomically, mode 0600); passphrases come from a prompt or ``AMANAT_PASSPHRASE``, never argv.
+atomically, mode 0600); passphrases come from a prompt or ``AMANAT_PASSPHRASE``, never argv,
+and a new one too easy to guess offline is refused (``keys.passphrase``).
 The only command that prints a private key (``keys export-age``) says so on stderr.
 """
 
@@ -83,10 +84,22 @@ def _refuse_overwrite(path: str, force: bool) -> None:
         raise CLIError(f"{path} already exists; refusing to overwrite a key (use --force)")
 
 
-def _new_passphrase(what: str) -> str:
-    passphrase = read_secret(f"Passphrase for {what}: ", confirm=True)
+def _new_passphrase(prompt: str, *, protects: str, names: tuple[str, ...],
+                    env: str = "AMANAT_PASSPHRASE") -> str:
+    """Read a new passphrase for a key file and refuse one that is too easy to guess
+    (``keys.passphrase``), before asking for it a second time."""
+    from keys.errors import KeysError
+    from keys.passphrase import check_new_passphrase, context_words
+
+    passphrase = read_secret(prompt, env)
     if not passphrase:
-        raise CLIError("the passphrase is empty")
+        raise CLIError(f"the {'new ' if env == NEW_PASSPHRASE_ENV else ''}passphrase is empty")
+    try:
+        check_new_passphrase(passphrase, protects=protects, user_inputs=context_words(*names))
+    except KeysError as exc:
+        raise CLIError(str(exc)) from None
+    if os.environ.get(env) is None and read_secret("Again: ", env) != passphrase:
+        raise CLIError("the two entries differ")
     return passphrase
 
 
@@ -100,7 +113,9 @@ def cmd_keys_new(args: argparse.Namespace) -> int:
         identity = InvestigatorIdentity.generate(args.name)
     except KeysError as exc:
         raise CLIError(f"--name: {exc}") from None
-    passphrase = _new_passphrase(f"the new identity {args.output}")
+    passphrase = _new_passphrase(f"Passphrase for the new identity {args.output}: ",
+                                 protects="an investigator's identity",
+                                 names=(args.name, os.path.basename(args.output)))
     data = identity.seal(passphrase, DEFAULT_KDF)
     with atomic_output(args.output) as out:
         out.write(data)
@@ -117,9 +132,10 @@ def cmd_keys_passwd(args: argparse.Namespace) -> int:
     from keys.keyfile import DEFAULT_KDF
 
     identity = unlock_identity(args.file)
-    passphrase = read_secret(f"New passphrase for {args.file}: ", NEW_PASSPHRASE_ENV, confirm=True)
-    if not passphrase:
-        raise CLIError("the new passphrase is empty")
+    passphrase = _new_passphrase(f"New passphrase for {args.file}: ",
+                                 protects="an investigator's identity",
+                                 names=(identity.name, os.path.basename(args.file)),
+                                 env=NEW_PASSPHRASE_ENV)
     data = identity.seal(passphrase, DEFAULT_KDF)
     with atomic_output(args.file) as out:
         out.write(data)
@@ -144,7 +160,9 @@ def cmd_org_init(args: argparse.Namespace) -> int:
         org = OrgKey.generate(args.name)
     except KeysError as exc:
         raise CLIError(f"--name: {exc}") from None
-    passphrase = _new_passphrase(f"the organization key {args.output}")
+    passphrase = _new_passphrase(f"Passphrase for the organization key {args.output}: ",
+                                 protects="the organization key",
+                                 names=(args.name, os.path.basename(args.output)))
     data = org.seal(passphrase, DEFAULT_KDF)
     with atomic_output(args.output) as out:
         out.write(data)

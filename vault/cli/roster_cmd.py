@@ -1,7 +1,8 @@
 """`amanat roster ...`: build, sign, renew, show and verify the organization's roster.
 
 Protects: a roster is re-signed only after the current file verifies under the org key, and
-its version only grows; every signed version carries an expiry date at most
+its version only grows; a roster with no reader (nothing could be sealed to it) is never
+signed; every signed version carries an expiry date at most
 ``MAX_VALIDITY_DAYS`` ahead (``--valid-days``, default ``DEFAULT_VALIDITY_DAYS``), which
 bounds how old a roster a compromised server can replay to a witness who keeps no state;
 `roster verify` checks a roster the way every client does (``keys.roster.verify_roster``),
@@ -20,7 +21,7 @@ from typing import Any
 
 from keys.card import PublicCard, parse_card
 from keys.errors import KeysError
-from keys.org import OrgKey
+from keys.org import OrgKey, parse_org_vkey
 from keys.roster import (
     DEFAULT_VALIDITY_DAYS,
     MAX_ROSTER_BYTES,
@@ -29,6 +30,7 @@ from keys.roster import (
     ROLE_READER,
     Roster,
     RosterState,
+    check_has_readers,
     default_state_path,
     expiry_after,
     parse_roles,
@@ -61,6 +63,14 @@ def _state(args: argparse.Namespace) -> RosterState | None:
     return None
 
 
+def _check_org_vkey(vkey: str) -> None:
+    """Refuse a mistyped ``--org`` before any file is read, so it is never blamed on one."""
+    try:
+        parse_org_vkey(vkey)
+    except KeysError as exc:
+        raise CLIError(f"--org: {exc}") from None
+
+
 def _current(org: OrgKey, path: str, state: RosterState | None) -> Roster:
     if not os.path.exists(path):
         return Roster.empty(org.origin)
@@ -91,6 +101,7 @@ def _update(
     current = _current(org, args.roster, state)
     try:
         updated: Roster = change(current).with_expiry(expires)
+        check_has_readers(updated)
         signed = sign_roster(updated, org.signer())
         if state is not None:
             digest = hashlib.sha256(updated.format().encode("utf-8")).digest()
@@ -184,6 +195,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
+    _check_org_vkey(args.org)
     state = _state(args)
     text = _read_text(args.file, "roster")
     try:
@@ -199,6 +211,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
 def cmd_publish(args: argparse.Namespace) -> int:
     from vault.client import ClientError, TransportError, VaultClient
 
+    if args.org:
+        _check_org_vkey(args.org)
     text = _read_text(args.roster, "roster")
     try:
         roster = (

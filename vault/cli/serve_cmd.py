@@ -1,7 +1,8 @@
 """`amanat serve`: run the vault server (FastAPI under uvicorn) on one data directory.
 
-On first start it creates the log key (0600 in the data directory) and prints the log's
-verifier key, which the admin writes into the roster (`amanat roster set-log`). With
+On first start it creates the log key (0600 in the data directory). Every start prints the
+log's verifier key and, until the current roster names it, reminds the admin to write it
+into the roster (`amanat roster set-log`). With
 ``--dev`` it also creates a throwaway organization and investigator (DEV ONLY, passphrase
 printed) and refuses to listen anywhere but loopback.
 

@@ -108,6 +108,12 @@ class DevSetup:
     key_id: str
 
 
+def dev_passphrase() -> str:
+    """A fresh passphrase for the dev keys: 64 random bits, strong enough for
+    ``keys.passphrase`` (tests hold it to the same check as one a person chooses)."""
+    return "dev-only-" + "-".join(secrets.token_hex(2) for _ in range(DEV_PASSPHRASE_WORDS))
+
+
 def create_dev_org(data_dir: Path, log_vkey: str) -> DevSetup:
     """A throwaway organization, one admin+reader investigator and a roster naming the log.
 
@@ -141,7 +147,7 @@ def create_dev_org(data_dir: Path, log_vkey: str) -> DevSetup:
         org = OrgKey.unseal(org_file.read_bytes(), passphrase)
         identity = InvestigatorIdentity.unseal(identity_file.read_bytes(), passphrase)
         return DevSetup(org.vkey(), identity_file, roster_file, pass_file, identity.key_id)
-    passphrase = "dev-only-" + "-".join(secrets.token_hex(2) for _ in range(DEV_PASSPHRASE_WORDS))
+    passphrase = dev_passphrase()
     org = OrgKey.generate("dev-only.amanat.invalid")
     identity = InvestigatorIdentity.generate("Dev Investigator")
     roster = Roster.empty(org.origin).with_added([identity.card()], (ROLE_ADMIN, ROLE_READER))

@@ -30,6 +30,7 @@ import nacl.signing
 __all__ = [
     "MAX_SIGNATURES",
     "InvalidSignatureError",
+    "KeyIdMismatchError",
     "Note",
     "NoteError",
     "Signature",
@@ -58,6 +59,11 @@ _PRIVATE_KEY_PREFIX = "PRIVATE+KEY+"
 
 class NoteError(ValueError):
     """A malformed note, key, key name or signature line."""
+
+
+class KeyIdMismatchError(NoteError):
+    """A verifier key's key id does not match its name and public key: a typo, a damaged
+    copy or a substituted key."""
 
 
 class UnverifiedNoteError(NoteError):
@@ -130,8 +136,9 @@ class Verifier:
     def from_vkey(cls, vkey: str) -> Verifier:
         """Parse a verifier key ``name+hexid+base64(0x01 || public key)``.
 
-        Raises NoteError if the form is wrong, the type is not Ed25519, or the key id does
-        not match the name and key (a typo or a substituted key).
+        Raises NoteError if the form is wrong or the type is not Ed25519, and
+        KeyIdMismatchError (a NoteError) if the key id does not match the name and key (a
+        typo or a substituted key).
         """
         parts = vkey.split("+", 2)
         if len(parts) != 3:
@@ -144,9 +151,10 @@ class Verifier:
             raise NoteError("verifier key is not an Ed25519 key (type 0x01, 32 bytes)")
         verifier = cls(name, key[1:])
         if verifier.key_id != claimed_id:
-            raise NoteError(
+            # The right id is not named: copying it in would pin the mistyped key.
+            raise KeyIdMismatchError(
                 f"verifier key id {id_hex} does not match its name and public key "
-                f"(expected {verifier.key_id.hex()})"
+                "(a character is wrong, missing or extra)"
             )
         return verifier
 
