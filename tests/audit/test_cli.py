@@ -89,9 +89,9 @@ def test_audit_failure_without_evidence_file(
 def test_bad_org_key(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     status, _, err = amanat(capsys, "audit", "verify", "--server", "http://x.invalid",
                             "--org", "nonsense")
-    assert status == 2 and err.startswith("amanat: --org is not a verifier key")
+    assert status == 2 and err.startswith("amanat: --org: the organization key is mistyped")
     status, _, err = amanat(capsys, "receipt", "verify", str(tmp_path / "r"), "--org", "x+y")
-    assert status == 2 and err.startswith("amanat: --org is not a verifier key")
+    assert status == 2 and err.startswith("amanat: --org: the organization key is mistyped")
 
 
 def test_receipt_needs_server_or_roster(capsys: pytest.CaptureFixture[str]) -> None:

@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from vault.cli.common import CLIError, atomic_output, open_input
-from vault.tlog import note
 
 if TYPE_CHECKING:
     from vault.audit import AuditVerdict, Finding, LogSource
@@ -78,10 +77,13 @@ def _client(server: str, proxy: str | None) -> VaultClient:
 
 
 def _check_org(org_vkey: str) -> None:
+    from keys.errors import VerifierKeyError
+    from keys.org import parse_org_vkey
+
     try:
-        note.Verifier.from_vkey(org_vkey)
-    except note.NoteError as exc:
-        raise CLIError(f"--org is not a verifier key: {exc}", UNCHECKED) from None
+        parse_org_vkey(org_vkey)
+    except VerifierKeyError as exc:
+        raise CLIError(f"--org: {exc}", UNCHECKED) from None
 
 
 def _read_text(path: str, what: str, limit: int, finding: Finding) -> str:

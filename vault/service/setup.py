@@ -24,6 +24,8 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
+from keys.errors import VerifierKeyError
+from keys.org import parse_org_vkey
 from vault.service.auth import Authenticator
 from vault.service.service import Limits, VaultService
 from vault.store import open_store
@@ -83,9 +85,9 @@ def pin_org_vkey(data_dir: Path, org_vkey: str | None) -> str | None:
     remembered = path.read_text("ascii").strip() if path.exists() else None
     if org_vkey is not None:
         try:
-            note.Verifier.from_vkey(org_vkey)
-        except note.NoteError as exc:
-            raise SetupError(f"--org is not a verifier key: {exc}") from None
+            parse_org_vkey(org_vkey)
+        except VerifierKeyError as exc:
+            raise SetupError(f"--org: {exc}") from None
         if remembered is not None and remembered != org_vkey:
             raise SetupError(
                 f"this data directory serves the organization {remembered}; "
