@@ -170,6 +170,15 @@ def _kind_name(kind: str) -> str:
     return f"{_KIND_NAMES.get(kind, 'a key file')} ({kind})"
 
 
+def describe_amanat_file(data: bytes) -> str | None:
+    """What ``data`` is, in words, if it is a file amanat writes (a key file, a card, a
+    roster), else None: for messages when such a file is given where another is expected."""
+    kind = key_file_kind(data)
+    if kind in _KIND_NAMES:
+        return _kind_name(kind)
+    return _other_file(data) if data.startswith(b"amanat.") else None
+
+
 def _other_file(data: bytes) -> str | None:
     """What ``data`` is, if it is one of the other files amanat or age writes."""
     first = data[:128].partition(b"\n")[0].decode("utf-8", "replace")

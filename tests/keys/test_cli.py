@@ -206,6 +206,15 @@ def test_card_given_where_an_identity_is_expected_is_named(
     status, _, err = run(capsys, "keys", "card", "roster.txt")
     assert_one_line_error(status, err, "roster.txt: not a key file: this is a roster; "
                           "expected an investigator identity file")
+    # `decrypt -i` names what it was given instead of "unknown identity type".
+    (tmp_path / "x.age").write_bytes(b"age-encryption.org/v1\n")
+    for given, what in (("aygul.card", "an investigator's public card"),
+                        ("org.key", r"an organization key file \(amanat\.org-key/v1\)"),
+                        ("roster.txt", "a roster")):
+        status, out, err = run(capsys, "decrypt", "-i", given, "x.age")
+        assert out == ""
+        assert_one_line_error(status, err, rf"^amanat: {re.escape(given)} is {what}.*, not an "
+                              r"identity: give -i an investigator identity file")
 
 
 # --- org -----------------------------------------------------------------------------------

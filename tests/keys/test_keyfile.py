@@ -266,3 +266,12 @@ def test_argon2_failure_is_a_key_file_error(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setattr(keyfile, "hash_secret_raw", out_of_memory)
     with pytest.raises(KeyFileError, match=r"Argon2id failed with m=8 KiB.*Memory allocation"):
         open_key_file(data, KIND, "correct horse")
+
+
+def test_amanat_files_are_described_by_what_they_are() -> None:
+    assert keyfile.describe_amanat_file(b"amanat.identity/v1\n...") == (
+        "an investigator identity file (amanat.identity/v1)")
+    assert keyfile.describe_amanat_file("amanat.card/v1\nАйгүл\n".encode()) == (
+        "an investigator's public card, which holds no private key")
+    assert keyfile.describe_amanat_file(b"amanat.something-else\n") is None
+    assert keyfile.describe_amanat_file(b"AGE-SECRET-KEY-1QQQ\n") is None

@@ -149,6 +149,14 @@ def load_identities(path: str) -> list[age.Identity]:
         from vault.cli.keys_cmd import unlock_identity
 
         return [unlock_identity(path).age_identity()]
+    if text.startswith("amanat."):
+        from keys.keyfile import describe_amanat_file
+
+        what = describe_amanat_file(text.encode("utf-8")) or "an amanat file"
+        raise CLIError(
+            f"{path} is {what}, not an identity: give -i an investigator identity file "
+            "(NAME.identity, from `amanat keys new`) or an age identity file"
+        )
     try:
         return age.parse_identities_file(text)
     except age.KeyFormatError as exc:
