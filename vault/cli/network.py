@@ -1,0 +1,72 @@
+"""What the witness's commands show and say about the network: the ``--retry-for`` option,
+the countdown while the server is out of reach, and what to do when they give up.
+
+The retrying itself is `vault.client.RetryPolicy`; this module only presents it. The
+countdown goes to stderr: redrawn in place on a terminal, and elsewhere (logs, pipes) one
+line when a wait starts, at most one every ``LINE_INTERVAL`` seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Callable
+from typing import TextIO
+
+from vault.client import DEFAULT_RETRY_SECONDS, RetryPolicy, RetryWait, clock_text
+
+LINE_INTERVAL = 10.0
+
+
+class Countdown:
+    """Shows each `RetryWait`: "server unreachable; retrying in 8 s (gives up in 9:32)"."""
+
+    def __init__(self, stream: TextIO | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.stream = stream or sys.stderr
+        self.tty = self.stream.isatty()
+        self._clock = clock
+        self._last: float | None = None
+        self._drawn = False
+
+    @staticmethod
+    def line(wait: RetryWait) -> str:
+        return (f"amanat: {wait.reason}; retrying in {max(1, round(wait.delay))} s "
+                f"(gives up in {clock_text(wait.gives_up_in)})")
+
+    def __call__(self, wait: RetryWait) -> None:
+        if self.tty:
+            self.stream.write("\r" + self.line(wait).ljust(78))
+            self._drawn = True
+            if wait.delay <= 1:  # the last second of this wait: keep the line
+                self.stream.write("\n")
+                self._drawn = False
+        else:
+            now = self._clock()
+            if self._last is not None and now - self._last < LINE_INTERVAL:
+                return
+            self._last = now
+            self.stream.write(self.line(wait) + "\n")
+        self.stream.flush()
+
+
+def add_retry_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--retry-for", metavar="SECONDS", type=float, default=DEFAULT_RETRY_SECONDS,
+        help="while the server cannot be reached (or is busy), keep trying for this long "
+             f"after the last success, with a countdown (default {DEFAULT_RETRY_SECONDS:.0f}; "
+             "0 gives up at once)")
+
+
+def retry_policy(args: argparse.Namespace) -> RetryPolicy:
+    return RetryPolicy(args.retry_for, on_wait=Countdown())
+
+
+SUBMIT_GAVE_UP = ("nothing was delivered, and nothing was stored on this device: running the "
+                  "same command again is safe")
+
+
+def upload_gave_up(record: str) -> str:
+    return (f"run the same command again to go on from where it stopped (the server keeps "
+            f"what it received for a day; {record} remembers where)")
