@@ -344,12 +344,13 @@ class RetryPolicy:
             delay = max(delay, exc.retry_after)
         delay = min(delay, left)
         reason = _reason(exc)
-        end = now + delay
-        while (remaining := end - self._clock()) > 0:
+        remaining = delay
+        while remaining > 0:
             if self.on_wait is not None:
-                self.on_wait(RetryWait(reason, remaining, self._since + self.seconds -
-                                       self._clock()))
-            self._sleep(min(1.0, remaining))
+                self.on_wait(RetryWait(reason, remaining, left - (delay - remaining)))
+            step = min(1.0, remaining)
+            self._sleep(step)
+            remaining -= step
 
     def _gave_up(self, exc: BaseException) -> GaveUpError:
         tried = f"for {clock_text(self.seconds)}" if self.seconds >= 1 else "once"

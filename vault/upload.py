@@ -46,6 +46,7 @@ def check_fits_roster(src: BinaryIO, size: int, sha256: str, roster: Roster,
                       name: str) -> None:
     """Refuse ``src`` (``name`` in messages) unless the server would accept it for
     ``roster``: a well-formed age file with one stanza per reader, of the readers' type."""
+    src.seek(0)
     try:
         info = inspect_sealed_file(src, size, known_sha256=sha256)
     except NotSealedError as exc:
