@@ -353,11 +353,11 @@ class RetryPolicy:
             remaining -= step
 
     def _gave_up(self, exc: BaseException) -> GaveUpError:
-        tried = f"for {clock_text(self.seconds)}" if self.seconds >= 1 else "once"
+        after = f"gave up after {clock_text(self.seconds)}" if self.seconds >= 1 else "gave up"
         if isinstance(exc, ClientError):
-            return GaveUpError(f"the server stayed busy ({exc.status}: {exc.message}; tried "
-                               f"{tried})", _reason(exc))
-        return GaveUpError(f"{exc} (tried {tried})", _reason(exc))
+            return GaveUpError(f"{after}: the server stayed busy ({exc.status}: "
+                               f"{exc.message})", _reason(exc))
+        return GaveUpError(f"{after}: {exc}", _reason(exc))
 
 
 def _pause(policy: RetryPolicy | None, exc: BaseException) -> None:

@@ -57,10 +57,14 @@ def check_fits_roster(src: BinaryIO, size: int, sha256: str, roster: Roster,
     try:
         check_sealed_to_roster(info, readers, stanza_type)
     except NotSealedError:
+        found = ", ".join(sorted(set(info.stanza_types))) or "no"
+        how = (f"its recipients are of type {found}, the roster's of type {stanza_type}"
+               if found != stanza_type else
+               f"it is sealed to {len(info.stanza_types)} investigator(s), the roster lists "
+               f"{readers}")
         raise UploadRefused(
-            f"{name} was sealed to an older roster: it has {len(info.stanza_types)} "
-            f"recipient(s), the server's current roster (version {roster.version}) has "
-            f"{readers} investigator(s); seal it again from the original with `amanat seal` "
+            f"{name} was sealed to an older roster, not the server's current one (version "
+            f"{roster.version}: {how}); seal it again from the original with `amanat seal` "
             "and the current roster") from None
 
 

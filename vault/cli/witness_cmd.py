@@ -231,7 +231,7 @@ def cmd_submit(args: argparse.Namespace) -> int:
             return _deliver_and_check(client, sealed, sealed.size, sealed.digest, roster_text,
                                       args.org, codename, args.receipt)
         except GaveUpError as exc:
-            raise CLIError(f"gave up: {exc}; {SUBMIT_GAVE_UP}") from None
+            raise CLIError(f"{exc}; {SUBMIT_GAVE_UP}") from None
 
 
 def cmd_seal(args: argparse.Namespace) -> int:
@@ -294,8 +294,7 @@ def cmd_upload(args: argparse.Namespace) -> int:
         except UploadRefused as exc:
             raise CLIError(str(exc)) from None
         except GaveUpError as exc:
-            raise CLIError(f"gave up: {exc}; {upload_gave_up(str(resumable.record))}"
-                           ) from None
+            raise CLIError(f"{exc}; {upload_gave_up(str(resumable.record))}") from None
         resumable.done()
         return rc
 
