@@ -49,7 +49,6 @@ DEFAULT_UPLOAD_CHUNK = 8 * 1024 * 1024
 RESYNC_LIMIT = 5  # 400/408/409 answers in a row to a PATCH before giving up
 
 
-DEFAULT_RETRY_SECONDS = 600.0
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 TOR_PROXY = "socks5h://127.0.0.1:9050"
 
@@ -79,7 +78,12 @@ class TransportError(Exception):
 
 
 class GaveUpError(TransportError):
-    """A `RetryPolicy` ran out of time: the server stayed out of reach, or busy, throughout."""
+    """A `RetryPolicy` ran out of time: the server stayed out of reach, or busy, throughout
+    the ``seconds`` it allowed; the message is the last failure's."""
+
+    def __init__(self, message: str, short: str, seconds: float) -> None:
+        super().__init__(message, short)
+        self.seconds = seconds
 
 
 class DeliveryUnknownError(Exception):
@@ -293,14 +297,6 @@ def _reason(exc: BaseException) -> str:
     return f"server busy ({status})"
 
 
-def clock_text(seconds: float) -> str:
-    """``seconds`` as M:SS (H:MM:SS from an hour on)."""
-    whole = max(0, int(seconds + 0.5))
-    minutes, secs = divmod(whole, 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
-
-
 class RetryPolicy:
     """Try again after failures that are safe to retry, for at most ``seconds`` since the
     last success, waiting ``first_delay``, then twice as long each time up to ``max_delay``,
@@ -308,7 +304,7 @@ class RetryPolicy:
     do not all come back at once). A 429 or 503 with Retry-After waits as long as it asks.
     ``on_wait`` is called about once a second while waiting."""
 
-    def __init__(self, seconds: float = DEFAULT_RETRY_SECONDS, *,
+    def __init__(self, seconds: float, *,
                  on_wait: Callable[[RetryWait], None] | None = None,
                  first_delay: float = 1.0, max_delay: float = 30.0,
                  clock: Callable[[], float] = time.monotonic,
@@ -353,11 +349,10 @@ class RetryPolicy:
             remaining -= step
 
     def _gave_up(self, exc: BaseException) -> GaveUpError:
-        after = f"gave up after {clock_text(self.seconds)}" if self.seconds >= 1 else "gave up"
         if isinstance(exc, ClientError):
-            return GaveUpError(f"{after}: the server stayed busy ({exc.status}: "
-                               f"{exc.message})", _reason(exc))
-        return GaveUpError(f"{after}: {exc}", _reason(exc))
+            return GaveUpError(f"the server stayed busy ({exc.status}: {exc.message})",
+                               _reason(exc), self.seconds)
+        return GaveUpError(str(exc), _reason(exc), self.seconds)
 
 
 def _pause(policy: RetryPolicy | None, exc: BaseException) -> None:

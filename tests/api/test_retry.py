@@ -84,11 +84,11 @@ def test_gives_up_after_its_time_counted_from_the_last_success() -> None:
     assert waited(time) == 10
     with pytest.raises(GaveUpError) as gave_up:
         retry.wait(TransportError("cannot reach x: down"))
-    assert str(gave_up.value) == "gave up after 0:10: cannot reach x: down"
+    assert str(gave_up.value) == "cannot reach x: down" and gave_up.value.seconds == 10
     retry.succeeded()  # a success starts the count again
     retry.wait(TransportError("down"))
     assert waited(time) == 11
-    with pytest.raises(GaveUpError, match=r"^gave up: cannot reach x"):
+    with pytest.raises(GaveUpError, match=r"^cannot reach x: down$"):
         policy(0, FakeTime()).wait(TransportError("cannot reach x: down"))
 
 

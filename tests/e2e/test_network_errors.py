@@ -151,13 +151,19 @@ def _staged(server: ServerProcess) -> list[Path]:
     return list((server.data_dir / "uploads").glob("*"))
 
 
+def refused_upload(server: ServerProcess, sealed: Path) -> str:
+    """The last line of an `amanat upload` that must fail with status 1."""
+    done = amanat(["upload", "--server", server.url, str(sealed)], cwd=sealed.parent,
+                  check=False)
+    assert done.returncode == 1, done.stderr
+    return done.stderr.splitlines()[-1]
+
+
 def test_a_file_sealed_to_an_older_roster_is_refused_before_sending(
         server: ServerProcess, tmp_path: Path) -> None:
     extra = age.MLKEM768X25519Identity.generate().recipient()
     sealed = _seal_to(server, tmp_path / "old.age", [extra])
-    done = amanat(["upload", "--server", server.url, str(sealed)], cwd=tmp_path, check=False)
-    assert done.returncode == 1
-    assert done.stderr.splitlines()[-1] == (
+    assert refused_upload(server, sealed) == (
         f"amanat: {sealed} was sealed to an older roster, not the server's current one "
         "(version 2: it is sealed to 2 investigator(s), the roster lists 1); seal it again "
         "from the original with `amanat seal` and the current roster")
@@ -169,18 +175,13 @@ def test_a_file_of_the_wrong_recipient_type_is_refused(server: ServerProcess,
                                                        tmp_path: Path) -> None:
     sealed = tmp_path / "classic.age"
     sealed.write_bytes(age.encrypt_bytes(b"x", [age.X25519Identity.generate().recipient()]))
-    done = amanat(["upload", "--server", server.url, str(sealed)], cwd=tmp_path, check=False)
-    assert done.returncode == 1
-    assert done.stderr.splitlines()[-1] == (
+    assert refused_upload(server, sealed) == (
         f"amanat: {sealed} was sealed to an older roster, not the server's current one "
         "(version 2: its recipients are of type X25519, the roster's of type mlkem768x25519); "
         "seal it again from the original with `amanat seal` and the current roster")
     not_sealed = tmp_path / "notes.txt"
     not_sealed.write_text("just notes\n")
-    done = amanat(["upload", "--server", server.url, str(not_sealed)], cwd=tmp_path,
-                  check=False)
-    assert done.returncode == 1
-    assert done.stderr.splitlines()[-1] == (
+    assert refused_upload(server, not_sealed) == (
         f"amanat: {not_sealed} is not a sealed file from `amanat seal` (not a well-formed age "
         "v1 file)")
     assert _staged(server) == []

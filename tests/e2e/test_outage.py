@@ -70,14 +70,22 @@ def kill_midway(server: ServerProcess, upload: subprocess.Popen[bytes]) -> int:
     return held
 
 
+def cut_off_upload(tmp_path: Path, log: Path, *extra: str
+                   ) -> tuple[ServerProcess, Path, subprocess.Popen[bytes]]:
+    """A server, a 100 MiB sealed file, its `amanat upload` (stderr to ``log``) under way,
+    and the server killed midway."""
+    server = serve(tmp_path / "before")
+    sealed = sealed_file(server, tmp_path / "big.age")
+    upload = start_upload(server, sealed, log, *extra)
+    kill_midway(server, upload)
+    return server, sealed, upload
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(120)
 def test_upload_waits_out_a_server_outage(tmp_path: Path) -> None:
-    server = serve(tmp_path / "before")
-    sealed = sealed_file(server, tmp_path / "big.age")
     log = tmp_path / "upload.stderr"
-    upload = start_upload(server, sealed, log)
-    kill_midway(server, upload)
+    server, sealed, upload = cut_off_upload(tmp_path, log)
     time.sleep(OUTAGE_SECONDS)
     assert upload.poll() is None, log.read_text()
     again = serve(tmp_path / "after", data_dir=server.data_dir, port=server.port)
@@ -98,11 +106,8 @@ def test_upload_waits_out_a_server_outage(tmp_path: Path) -> None:
 @pytest.mark.slow
 @pytest.mark.timeout(120)
 def test_a_rerun_after_giving_up_resumes_at_the_servers_offset(tmp_path: Path) -> None:
-    server = serve(tmp_path / "before")
-    sealed = sealed_file(server, tmp_path / "big.age")
     log = tmp_path / "first.stderr"
-    upload = start_upload(server, sealed, log, "--retry-for", "3")
-    kill_midway(server, upload)
+    server, sealed, upload = cut_off_upload(tmp_path, log, "--retry-for", "3")
     upload.communicate(timeout=30)
     err = log.read_text()
     assert upload.returncode == 1, err

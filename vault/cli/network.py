@@ -12,11 +12,21 @@ import argparse
 import sys
 import time
 from collections.abc import Callable
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from vault.client import DEFAULT_RETRY_SECONDS, RetryPolicy, RetryWait, clock_text
+if TYPE_CHECKING:
+    from vault.client import GaveUpError, RetryPolicy, RetryWait
 
+DEFAULT_RETRY_SECONDS = 600.0
 LINE_INTERVAL = 10.0
+
+
+def clock_text(seconds: float) -> str:
+    """``seconds`` as M:SS (H:MM:SS from an hour on)."""
+    whole = max(0, int(seconds + 0.5))
+    minutes, secs = divmod(whole, 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
 class Countdown:
@@ -60,7 +70,15 @@ def add_retry_option(parser: argparse.ArgumentParser) -> None:
 
 
 def retry_policy(args: argparse.Namespace) -> RetryPolicy:
+    from vault.client import RetryPolicy
+
     return RetryPolicy(args.retry_for, on_wait=Countdown())
+
+
+def gave_up(exc: GaveUpError, advice: str) -> str:
+    """What a command says when its retry policy gave up, and what to do next."""
+    after = f"gave up after {clock_text(exc.seconds)}" if exc.seconds >= 1 else "gave up"
+    return f"{after}: {exc}; {advice}"
 
 
 SUBMIT_GAVE_UP = ("nothing was delivered, and nothing was stored on this device: running the "

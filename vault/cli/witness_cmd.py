@@ -26,6 +26,7 @@ from typing import Any, TextIO
 
 from vault.cli.common import CLIError, atomic_output, one_line, open_input, read_secret
 from vault.cli.network import add_retry_option
+from vault.cli.network import clock_text as _duration
 
 CONSENTS = ("none", "anonymised", "full")
 MAX_STATEMENT_BYTES = 1_000_000 * 4  # the schema allows 1,000,000 characters
@@ -42,13 +43,6 @@ def _size(count: float) -> str:
             return f"{count:.0f} {unit}" if unit == "B" else f"{count:.1f} {unit}"
         count /= 1024
     raise AssertionError("unreachable")  # pragma: no cover
-
-
-def _duration(seconds: float) -> str:
-    seconds = max(0, int(seconds + 0.5))
-    minutes, seconds = divmod(seconds, 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes}:{seconds:02d}"
 
 
 class ProgressBar:
@@ -215,7 +209,7 @@ def _deliver_and_check(client: Any, sealed: Any, size: int, sha256: Callable[[],
 
 
 def cmd_submit(args: argparse.Namespace) -> int:
-    from vault.cli.network import SUBMIT_GAVE_UP, retry_policy
+    from vault.cli.network import SUBMIT_GAVE_UP, gave_up, retry_policy
     from vault.client import GaveUpError, VaultClient
     from vault.witness import SealedTestimony, verified_roster
 
@@ -231,7 +225,7 @@ def cmd_submit(args: argparse.Namespace) -> int:
             return _deliver_and_check(client, sealed, sealed.size, sealed.digest, roster_text,
                                       args.org, codename, args.receipt)
         except GaveUpError as exc:
-            raise CLIError(f"{exc}; {SUBMIT_GAVE_UP}") from None
+            raise CLIError(gave_up(exc, SUBMIT_GAVE_UP)) from None
 
 
 def cmd_seal(args: argparse.Namespace) -> int:
@@ -261,7 +255,7 @@ def cmd_seal(args: argparse.Namespace) -> int:
 
 def cmd_upload(args: argparse.Namespace) -> int:
     from keys.roster import read_roster_unverified
-    from vault.cli.network import retry_policy, upload_gave_up
+    from vault.cli.network import gave_up, retry_policy, upload_gave_up
     from vault.client import GaveUpError, VaultClient
     from vault.upload import ResumableUpload, UploadRefused, check_fits_roster
     from vault.witness import verified_roster
@@ -294,7 +288,7 @@ def cmd_upload(args: argparse.Namespace) -> int:
         except UploadRefused as exc:
             raise CLIError(str(exc)) from None
         except GaveUpError as exc:
-            raise CLIError(f"{exc}; {upload_gave_up(str(resumable.record))}") from None
+            raise CLIError(gave_up(exc, upload_gave_up(str(resumable.record)))) from None
         resumable.done()
         return rc
 
