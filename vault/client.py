@@ -293,8 +293,9 @@ def _reason(exc: BaseException) -> str:
         return exc.short
     if isinstance(exc, ClientError) and exc.status == 429:
         return "server asks to slow down (429)"
-    status = exc.status if isinstance(exc, ClientError) else 0
-    return f"server busy ({status})"
+    if isinstance(exc, ClientError):
+        return f"server busy ({exc.status}: {exc.message})"
+    return "server busy"
 
 
 class RetryPolicy:

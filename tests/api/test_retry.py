@@ -136,7 +136,7 @@ def test_the_wait_is_announced_every_second() -> None:
                                                     600 - 7 - 7]
     assert {w.reason for w in waits} == {"server unreachable"}
     retry.wait(ClientError(503, "too many uploads in progress"))
-    assert waits[-1].reason == "server busy (503)"
+    assert waits[-1].reason == "server busy (503: too many uploads in progress)"
 
 
 class Terminal(io.StringIO):
@@ -155,6 +155,13 @@ def test_countdown_redraws_in_place_on_a_terminal() -> None:
     assert drawn == ["amanat: server unreachable; retrying in 3 s (gives up in 9:32)",
                      "amanat: server unreachable; retrying in 2 s (gives up in 9:31)",
                      "amanat: server unreachable; retrying in 1 s (gives up in 9:30)"]
+
+
+def test_countdown_shows_a_hostile_reason_on_one_line() -> None:
+    log = io.StringIO()
+    Countdown(log)(RetryWait("server busy (503: \x1b[2Jwiped\nfake line)", 5, 60))
+    assert log.getvalue() == ("amanat: server busy (503: \\x1b[2Jwiped\\x0afake line); "
+                              "retrying in 5 s (gives up in 1:00)\n")
 
 
 def test_countdown_is_rate_limited_elsewhere() -> None:

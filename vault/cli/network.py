@@ -14,6 +14,8 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, TextIO
 
+from vault.cli.common import one_line
+
 if TYPE_CHECKING:
     from vault.client import GaveUpError, RetryPolicy, RetryWait
 
@@ -42,8 +44,9 @@ class Countdown:
 
     @staticmethod
     def line(wait: RetryWait) -> str:
-        return (f"amanat: {wait.reason}; retrying in {max(1, round(wait.delay))} s "
-                f"(gives up in {clock_text(wait.gives_up_in)})")
+        # The reason may quote the server (a 503's message): one_line keeps it to one line.
+        return one_line(f"amanat: {wait.reason}; retrying in {max(1, round(wait.delay))} s "
+                        f"(gives up in {clock_text(wait.gives_up_in)})")
 
     def __call__(self, wait: RetryWait) -> None:
         if self.tty:
