@@ -165,7 +165,11 @@ class ResumableUpload:
             upload_id = self._client.create_upload()
             record = ResumeRecord(self._wanted.server, upload_id, self._wanted.size,
                                   self._wanted.sha256)
-            write_private_file(self._record, record.to_bytes())
+            try:
+                write_private_file(self._record, record.to_bytes())
+            except OSError as exc:
+                self._say(f"cannot write {self._record} ({exc.strerror}): if this upload "
+                          "stops, running it again starts from the beginning")
         return upload_id
 
     @property

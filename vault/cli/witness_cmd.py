@@ -5,7 +5,8 @@ what a terminal needs: the roster is checked against the organization key given 
 ``--org`` (pinned out of band) and, only if ``--state FILE`` is given, against the highest
 version seen before; the plaintext exists only in memory (``submit`` seals it as it is sent,
 never holding the sealed file whole); nothing is written to disk unless asked for
-(``--receipt FILE``, ``seal -o FILE`` which holds only ciphertext); the codename is shown
+(``--receipt FILE``, ``seal -o FILE`` which holds only ciphertext; ``upload FILE`` keeps a
+resume record beside FILE until it is delivered, see `vault.upload`); the codename is shown
 once, on stderr, and never stored; replies are read with the codename from a prompt (or
 ``AMANAT_CODENAME``), never from argv.
 
@@ -377,7 +378,9 @@ def register(subparsers: Any) -> None:
     upload = subparsers.add_parser(
         "upload", help="send a file made by `amanat seal`",
         description="Send a sealed file (from `amanat seal`) and check the receipt. Without "
-                    "--org the receipt is checked against the log key the server names.")
+                    "--org the receipt is checked against the log key the server names. "
+                    "Until the server has the file, FILE.amanat-upload remembers the upload "
+                    "(no secrets), so running the command again resumes it.")
     _network_options(upload)
     add_retry_option(upload)
     upload.add_argument("--org", metavar="VKEY", default=None,
