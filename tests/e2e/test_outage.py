@@ -140,3 +140,37 @@ def test_a_rerun_after_giving_up_resumes_at_the_servers_offset(tmp_path: Path) -
     assert hashlib.sha256(sealed.read_bytes()).hexdigest() in err
     assert out.decode().startswith("c2sp.org/tlog-proof@v1\n")
     assert not Path(f"{sealed}.amanat-upload").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+def test_submit_waits_for_a_server_that_comes_back(tmp_path: Path) -> None:
+    """`submit` keeps nothing on disk, so it rides out an outage in memory: it starts while
+    the server is down and delivers once it is back."""
+    server = serve(tmp_path / "before")
+    org_vkey = read_dev_keys(server.data_dir).org_vkey
+    server.stop()
+    log = tmp_path / "submit.stderr"
+    with open(log, "wb") as err:
+        submit = subprocess.Popen(
+            [sys.executable, "-m", "vault.cli", "submit", "--server", server.url, "--org",
+             org_vkey, "--statement", "-", "--no-reply"],
+            cwd=tmp_path, env=base_env(PYTHONPATH=str(ROOT)), stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, stderr=err)
+    assert submit.stdin is not None
+    submit.stdin.write(b"They took my brother in 2018.\n")
+    submit.stdin.close()
+    time.sleep(4)
+    assert submit.poll() is None, log.read_text()
+    again = serve(tmp_path / "after", data_dir=server.data_dir, port=server.port)
+    try:
+        assert submit.stdout is not None
+        out = submit.stdout.read()
+        submit.wait(timeout=60)
+    finally:
+        again.stop()
+    err = log.read_text()
+    assert submit.returncode == 0, err
+    assert "amanat: server unreachable; retrying in " in err and "amanat: submitted as " in err
+    assert out.decode().startswith("c2sp.org/tlog-proof@v1\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["after", "before", "submit.stderr"]
