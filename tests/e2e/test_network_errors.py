@@ -90,10 +90,10 @@ def test_tor_not_running(capsys: pytest.CaptureFixture[str], sealed: Path) -> No
     status, err = run(capsys, "upload", "--server", onion, "--proxy",
                       f"socks5h://127.0.0.1:{port}", "--retry-for", "0", str(sealed))
     assert status == 1
-    assert one_reason(err).startswith(
+    assert one_reason(err) == (
         f"amanat: gave up: cannot reach {onion}: Tor is not running (nothing answers at the "
         f"proxy 127.0.0.1:{port}); start Tor, or Tor Browser and give --proxy "
-        "socks5h://127.0.0.1:9150; run the same command again")
+        "socks5h://127.0.0.1:9150; nothing was sent yet: run the same command again")
 
 
 # --- nobody there ---
@@ -115,6 +115,18 @@ def test_submit_gives_up_and_says_nothing_was_delivered(tmp_path: Path) -> None:
         "again is safe")
     assert not EXCEPTION_NAMES.search(done.stderr)
     assert done.stdout == "" and list(tmp_path.iterdir()) == []
+
+
+def test_upload_gives_up_before_sending_anything(capsys: pytest.CaptureFixture[str],
+                                                 sealed: Path) -> None:
+    url = f"http://127.0.0.1:{free_port()}"
+    status, err = run(capsys, "upload", "--server", url, "--retry-for", "0", str(sealed))
+    assert status == 1
+    assert one_reason(err) == (
+        f"amanat: gave up: cannot reach {url}: nothing is listening there (connection "
+        "refused); check the address, and that the server is running; nothing was sent yet: "
+        "run the same command again")
+    assert not Path(f"{sealed}.amanat-upload").exists()
 
 
 def test_investigator_commands_say_it_too(capsys: pytest.CaptureFixture[str],

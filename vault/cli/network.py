@@ -12,6 +12,7 @@ import argparse
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from vault.cli.common import one_line
@@ -88,6 +89,9 @@ SUBMIT_GAVE_UP = ("nothing was delivered, and nothing was stored on this device:
                   "same command again is safe")
 
 
-def upload_gave_up(record: str) -> str:
+def upload_gave_up(record: Path) -> str:
+    """What to do after `upload` gave up, with or without a resume record beside the file."""
+    if not record.exists():
+        return "nothing was sent yet: run the same command again"
     return (f"run the same command again to go on from where it stopped (the server keeps "
             f"what it received for a day; {record} remembers where)")

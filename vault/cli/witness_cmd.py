@@ -289,7 +289,7 @@ def cmd_upload(args: argparse.Namespace) -> int:
         except UploadRefused as exc:
             raise CLIError(str(exc)) from None
         except GaveUpError as exc:
-            raise CLIError(gave_up(exc, upload_gave_up(str(resumable.record)))) from None
+            raise CLIError(gave_up(exc, upload_gave_up(resumable.record))) from None
         resumable.done()
         return rc
 
