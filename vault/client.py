@@ -27,8 +27,8 @@ import errno
 import hashlib
 import io
 import os
-import random
 import re
+import secrets
 import socket
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -51,6 +51,7 @@ RESYNC_LIMIT = 5  # 400/408/409 answers in a row to a PATCH before giving up
 
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 TOR_PROXY = "socks5h://127.0.0.1:9050"
+_SYSTEM_RANDOM = secrets.SystemRandom()  # jitter, from the OS like all randomness here
 
 
 class AddressError(ValueError):
@@ -310,7 +311,7 @@ class RetryPolicy:
                  first_delay: float = 1.0, max_delay: float = 30.0,
                  clock: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], None] = time.sleep,
-                 jitter: Callable[[], float] = random.random) -> None:
+                 jitter: Callable[[], float] = _SYSTEM_RANDOM.random) -> None:
         self.seconds = max(0.0, seconds)
         self.on_wait = on_wait
         self.first_delay = first_delay
