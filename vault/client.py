@@ -47,8 +47,6 @@ UPLOAD_OFFSET = "Upload-Offset"
 STREAM_BYTES = 256 * 1024
 DEFAULT_UPLOAD_CHUNK = 8 * 1024 * 1024
 RESYNC_LIMIT = 5  # 400/408/409 answers in a row to a PATCH before giving up
-
-
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 TOR_PROXY = "socks5h://127.0.0.1:9050"
 _SYSTEM_RANDOM = secrets.SystemRandom()  # jitter, from the OS like all randomness here
@@ -224,6 +222,10 @@ def describe_transport_error(exc: httpx.TransportError, server: str,
                               "the proxy cannot reach the server")
     if isinstance(exc, httpx.ConnectError) and proxy is not None:
         address = _proxy_address(proxy)
+        if number == errno.ECONNREFUSED and not proxy.startswith("socks"):
+            return TransportError(f"{where}: nothing answers at the proxy {address} (connection "
+                                  "refused); check --proxy, and that the proxy is running",
+                                  f"the proxy is not running (nothing answers at {address})")
         if number == errno.ECONNREFUSED:
             return TransportError(
                 f"{where}: Tor is not running (nothing answers at the proxy {address}); start "
@@ -247,14 +249,20 @@ def describe_transport_error(exc: httpx.TransportError, server: str,
 
 def check_addresses(server: str, proxy: str | None) -> None:
     """Refuse a server or proxy address that cannot work, or would leak an onion lookup."""
-    url = httpx.URL(server)
+    try:
+        url = httpx.URL(server)
+    except httpx.InvalidURL:
+        raise AddressError(f"the server address {server} is not a valid URL") from None
     if url.scheme not in ("http", "https") or not url.host:
         if "://" not in server:
             raise AddressError(f"the server address {server} has no http:// or https://: "
                                f"write it as http://{server}")
         raise AddressError(f"the server address {server} must start with http:// or https://")
     if proxy is not None:
-        proxy_url = httpx.URL(proxy)
+        try:
+            proxy_url = httpx.URL(proxy)
+        except httpx.InvalidURL:
+            raise AddressError(f"the proxy address {proxy} is not a valid URL") from None
         if "://" not in proxy or not proxy_url.host:
             raise AddressError(f"the proxy address {proxy} has no scheme: for Tor write "
                                f"socks5h://{proxy}")
@@ -263,7 +271,7 @@ def check_addresses(server: str, proxy: str | None) -> None:
     if proxy is None:
         raise AddressError(f"{server} is an onion address, reachable only through Tor: add "
                            f"--proxy {TOR_PROXY} (Tor Browser: socks5h://127.0.0.1:9150)")
-    scheme = httpx.URL(proxy).scheme
+    scheme = proxy_url.scheme
     if scheme in ("socks5", "socks4", "socks4a"):
         raise AddressError(f"--proxy {scheme}:// looks up names on this machine, which would "
                            "show the onion address to the local network: use socks5h:// "
@@ -303,7 +311,7 @@ class RetryPolicy:
     """Try again after failures that are safe to retry, for at most ``seconds`` since the
     last success, waiting ``first_delay``, then twice as long each time up to ``max_delay``,
     each wait drawn between half and all of that (jitter, so that clients cut off together
-    do not all come back at once). A 429 or 503 with Retry-After waits as long as it asks.
+    do not all come back at once). An answer with Retry-After waits at least that long.
     ``on_wait`` is called about once a second while waiting."""
 
     def __init__(self, seconds: float, *,

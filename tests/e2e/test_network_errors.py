@@ -96,6 +96,27 @@ def test_tor_not_running(capsys: pytest.CaptureFixture[str], sealed: Path) -> No
         "socks5h://127.0.0.1:9150; nothing was sent yet: run the same command again")
 
 
+def test_a_proxy_address_without_scheme(capsys: pytest.CaptureFixture[str],
+                                        sealed: Path) -> None:
+    status, err = run(capsys, "upload", "--server", "http://vault.example", "--proxy",
+                      "127.0.0.1:9050", str(sealed))
+    assert status == 1
+    assert one_reason(err) == ("amanat: the proxy address 127.0.0.1:9050 has no scheme: for "
+                               "Tor write socks5h://127.0.0.1:9050")
+
+
+def test_an_http_proxy_that_is_not_there(capsys: pytest.CaptureFixture[str],
+                                         sealed: Path) -> None:
+    port = free_port()
+    status, err = run(capsys, "upload", "--server", "http://vault.example", "--proxy",
+                      f"http://127.0.0.1:{port}", "--retry-for", "0", str(sealed))
+    assert status == 1
+    assert one_reason(err) == (
+        f"amanat: gave up: cannot reach http://vault.example: nothing answers at the proxy "
+        f"127.0.0.1:{port} (connection refused); check --proxy, and that the proxy is running; "
+        "nothing was sent yet: run the same command again")
+
+
 # --- nobody there ---
 
 
