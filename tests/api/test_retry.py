@@ -175,3 +175,6 @@ def test_countdown_is_rate_limited_elsewhere() -> None:
     assert len(lines) == 3 == 1 + 24 // int(LINE_INTERVAL)
     assert lines[0] == "amanat: server unreachable; retrying in 30 s (gives up in 8:20)"
     assert "\r" not in log.getvalue()
+    show(RetryWait("Tor is not running", 4, 400))  # another reason is shown at once
+    assert log.getvalue().splitlines()[3:] == [
+        "amanat: Tor is not running; retrying in 4 s (gives up in 6:40)"]

@@ -3,7 +3,8 @@ the countdown while the server is out of reach, and what to do when they give up
 
 The retrying itself is `vault.client.RetryPolicy`; this module only presents it. The
 countdown goes to stderr: redrawn in place on a terminal, and elsewhere (logs, pipes) one
-line when a wait starts, at most one every ``LINE_INTERVAL`` seconds.
+line when a wait starts, then at most one every ``LINE_INTERVAL`` seconds unless the reason
+changes.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ class Countdown:
         self.tty = self.stream.isatty()
         self._clock = clock
         self._last: float | None = None
-        self._drawn = False
+        self._reason = ""
 
     @staticmethod
     def line(wait: RetryWait) -> str:
@@ -52,15 +53,14 @@ class Countdown:
     def __call__(self, wait: RetryWait) -> None:
         if self.tty:
             self.stream.write("\r" + self.line(wait).ljust(78))
-            self._drawn = True
             if wait.delay <= 1:  # the last second of this wait: keep the line
                 self.stream.write("\n")
-                self._drawn = False
         else:
             now = self._clock()
-            if self._last is not None and now - self._last < LINE_INTERVAL:
+            if (self._last is not None and now - self._last < LINE_INTERVAL
+                    and wait.reason == self._reason):
                 return
-            self._last = now
+            self._last, self._reason = now, wait.reason
             self.stream.write(self.line(wait) + "\n")
         self.stream.flush()
 
