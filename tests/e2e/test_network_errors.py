@@ -84,16 +84,25 @@ def test_an_onion_through_local_dns_is_refused(capsys: pytest.CaptureFixture[str
                                "socks5h:// (for example --proxy socks5h://127.0.0.1:9050)")
 
 
-def test_tor_not_running(capsys: pytest.CaptureFixture[str], sealed: Path) -> None:
+ONION = "http://" + "c" * 56 + ".onion"
+
+
+@pytest.mark.parametrize(("server", "scheme", "reason"), [
+    (ONION, "socks5h", "Tor is not running (nothing answers at the proxy 127.0.0.1:{port}); "
+                       "start Tor, or Tor Browser and give --proxy socks5h://127.0.0.1:9150"),
+    ("http://vault.example", "http", "nothing answers at the proxy 127.0.0.1:{port} "
+                                     "(connection refused); check --proxy, and that the proxy "
+                                     "is running"),
+])
+def test_a_proxy_that_is_not_running(capsys: pytest.CaptureFixture[str], sealed: Path,
+                                     server: str, scheme: str, reason: str) -> None:
     port = free_port()  # nothing listens there
-    onion = "http://" + "c" * 56 + ".onion"
-    status, err = run(capsys, "upload", "--server", onion, "--proxy",
-                      f"socks5h://127.0.0.1:{port}", "--retry-for", "0", str(sealed))
+    status, err = run(capsys, "upload", "--server", server, "--proxy",
+                      f"{scheme}://127.0.0.1:{port}", "--retry-for", "0", str(sealed))
     assert status == 1
-    assert one_reason(err) == (
-        f"amanat: gave up: cannot reach {onion}: Tor is not running (nothing answers at the "
-        f"proxy 127.0.0.1:{port}); start Tor, or Tor Browser and give --proxy "
-        "socks5h://127.0.0.1:9150; nothing was sent yet: run the same command again")
+    assert one_reason(err) == (f"amanat: gave up: cannot reach {server}: "
+                               f"{reason.format(port=port)}; nothing was sent yet: run the "
+                               "same command again")
 
 
 def test_a_proxy_address_without_scheme(capsys: pytest.CaptureFixture[str],
@@ -103,18 +112,6 @@ def test_a_proxy_address_without_scheme(capsys: pytest.CaptureFixture[str],
     assert status == 1
     assert one_reason(err) == ("amanat: the proxy address 127.0.0.1:9050 has no scheme: for "
                                "Tor write socks5h://127.0.0.1:9050")
-
-
-def test_an_http_proxy_that_is_not_there(capsys: pytest.CaptureFixture[str],
-                                         sealed: Path) -> None:
-    port = free_port()
-    status, err = run(capsys, "upload", "--server", "http://vault.example", "--proxy",
-                      f"http://127.0.0.1:{port}", "--retry-for", "0", str(sealed))
-    assert status == 1
-    assert one_reason(err) == (
-        f"amanat: gave up: cannot reach http://vault.example: nothing answers at the proxy "
-        f"127.0.0.1:{port} (connection refused); check --proxy, and that the proxy is running; "
-        "nothing was sent yet: run the same command again")
 
 
 # --- nobody there ---
