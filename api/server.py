@@ -24,6 +24,7 @@ from vault.cli.common import CLIError
 from vault.service.rosterview import expiry_notice
 from vault.service.service import NoRosterError, VaultService
 from vault.service.setup import SetupError
+from vault.store import DataDirBusyError
 
 
 def _log_key_status(service: VaultService) -> str:
@@ -56,6 +57,8 @@ def serve(args: argparse.Namespace, *, is_loopback: Callable[[str], bool]) -> in
     logging.basicConfig(format="amanat: %(levelname)s %(message)s", level=logging.WARNING)
     try:
         app = create_app(settings)
+    except DataDirBusyError as exc:
+        raise CLIError(str(exc)) from None
     except (SetupError, OSError) as exc:
         raise CLIError(f"cannot open {settings.data_dir}: {exc}") from None
     opened = app.state.opened

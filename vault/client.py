@@ -6,17 +6,30 @@ so no DNS query leaves the machine; needs httpx's ``socks`` extra, the ``socksio
 the mailbox secret travels in a header, never in a URL; sealed files are streamed from and to
 disk, never held whole in memory; every download is checked against the server's SHA-256.
 
-Errors: ``ClientError`` carries the HTTP status and the server's one-line message;
-``TransportError`` means the server could not be reached or the connection broke.
+Errors are sentences a person can act on, never the name of a Python exception:
+``AddressError`` is a server or proxy address that cannot work (no ``http://``; an onion
+address without Tor, or through a proxy that would resolve it with local DNS);
+``ClientError`` carries the HTTP status and the server's one-line message;
+``TransportError`` means the server could not be reached or the connection broke (saying
+whether nothing listens there, the name does not resolve, or Tor is not running).
+
+Bad networks: a client given a `RetryPolicy` keeps trying what is safe to try again (a
+connection refused, reset or timed out; 502, 503, 504; 429 after its Retry-After) with
+exponential backoff and jitter, for a bounded time counted from the last success, and tells
+``on_wait`` how long it waits. Refusals (other 4xx) are never retried. An upload that broke
+goes on from the offset the server reports after it reconnects (`send_resumable`).
 """
 
 from __future__ import annotations
 
 import base64
+import errno
 import hashlib
 import io
 import os
 import re
+import secrets
+import socket
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, fields
@@ -33,19 +46,48 @@ DEFAULT_USER_AGENT = "amanat"
 UPLOAD_OFFSET = "Upload-Offset"
 STREAM_BYTES = 256 * 1024
 DEFAULT_UPLOAD_CHUNK = 8 * 1024 * 1024
+RESYNC_LIMIT = 5  # 400/408/409 answers in a row to a PATCH before giving up
+RETRY_STATUSES = frozenset({429, 502, 503, 504})
+TOR_PROXY = "socks5h://127.0.0.1:9050"
+_SYSTEM_RANDOM = secrets.SystemRandom()  # jitter, from the OS like all randomness here
+
+
+class AddressError(ValueError):
+    """A server or proxy address that cannot work as given; the message says what to write."""
 
 
 class ClientError(Exception):
-    """The server refused a request; ``status`` is the HTTP status."""
+    """The server refused a request; ``status`` is the HTTP status, ``retry_after`` the
+    seconds its Retry-After header asks to wait (or None)."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, retry_after: float | None = None) -> None:
         super().__init__(f"server refused ({status}): {message}")
         self.status = status
         self.message = message
+        self.retry_after = retry_after
 
 
 class TransportError(Exception):
-    """The server could not be reached, or the connection broke mid-request."""
+    """The server could not be reached, or the connection broke mid-request; ``short`` is a
+    few words for a status line ("server unreachable")."""
+
+    def __init__(self, message: str, short: str = "server unreachable") -> None:
+        super().__init__(message)
+        self.short = short
+
+
+class GaveUpError(TransportError):
+    """A `RetryPolicy` ran out of time: the server stayed out of reach, or busy, throughout
+    the ``seconds`` it allowed; the message is the last failure's."""
+
+    def __init__(self, message: str, short: str, seconds: float) -> None:
+        super().__init__(message, short)
+        self.seconds = seconds
+
+
+class DeliveryUnknownError(Exception):
+    """The connection broke while the server was finishing an upload and the upload is gone:
+    it was most likely stored, but its receipt never arrived."""
 
 
 class IntegrityError(Exception):
@@ -139,6 +181,197 @@ def _message(response: httpx.Response) -> str:
     return response.reason_phrase or "error"
 
 
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("Retry-After", "").strip()
+    if value.isdigit():
+        return float(value)
+    return None
+
+
+def _refusal(response: httpx.Response) -> ClientError:
+    return ClientError(response.status_code, _message(response), _retry_after(response))
+
+
+def _errno_of(exc: BaseException) -> int | None:
+    """The OS error number somewhere in ``exc``'s chain (httpx wraps the socket's error)."""
+    seen: BaseException | None = exc
+    for _ in range(8):
+        if seen is None:
+            return None
+        if isinstance(seen, socket.gaierror):
+            return -1
+        if isinstance(seen, OSError) and seen.errno is not None:
+            return seen.errno
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
+def _proxy_address(proxy: str) -> str:
+    url = httpx.URL(proxy)
+    return f"{url.host}:{url.port}" if url.port is not None else url.host
+
+
+def describe_transport_error(exc: httpx.TransportError, server: str,
+                             proxy: str | None) -> TransportError:
+    """``exc`` as a sentence a person can act on (no exception names)."""
+    where = f"cannot reach {server}"
+    number = _errno_of(exc)
+    if isinstance(exc, httpx.ProxyError):
+        return TransportError(f"{where}: the proxy could not connect to it ({exc}); check the "
+                              "address, or wait for Tor to build a circuit and try again",
+                              "the proxy cannot reach the server")
+    if isinstance(exc, httpx.ConnectError) and proxy is not None:
+        address = _proxy_address(proxy)
+        if number == errno.ECONNREFUSED and not proxy.startswith("socks"):
+            return TransportError(f"{where}: nothing answers at the proxy {address} (connection "
+                                  "refused); check --proxy, and that the proxy is running",
+                                  f"the proxy is not running (nothing answers at {address})")
+        if number == errno.ECONNREFUSED:
+            return TransportError(
+                f"{where}: Tor is not running (nothing answers at the proxy {address}); start "
+                "Tor, or Tor Browser and give --proxy socks5h://127.0.0.1:9150",
+                f"Tor is not running (nothing answers at {address})")
+        return TransportError(f"{where}: cannot connect to the proxy {address}",
+                              f"cannot connect to the proxy {address}")
+    if isinstance(exc, httpx.ConnectError):
+        if number == errno.ECONNREFUSED:
+            return TransportError(f"{where}: nothing is listening there (connection refused); "
+                                  "check the address, and that the server is running")
+        if number == -1:
+            return TransportError(f"{where}: no such host name; check the address",
+                                  "server name not found")
+        return TransportError(f"{where}: cannot connect; check the address and your network")
+    if isinstance(exc, httpx.TimeoutException):
+        return TransportError(f"{where}: no answer in time; the network or the server is slow "
+                              "or down", "server not answering")
+    return TransportError(f"{where}: the connection broke", "connection broke")
+
+
+def check_addresses(server: str, proxy: str | None) -> None:
+    """Refuse a server or proxy address that cannot work, or would leak an onion lookup."""
+    try:
+        url = httpx.URL(server)
+    except httpx.InvalidURL:
+        raise AddressError(f"the server address {server} is not a valid URL") from None
+    if url.scheme not in ("http", "https") or not url.host:
+        if "://" not in server:
+            raise AddressError(f"the server address {server} has no http:// or https://: "
+                               f"write it as http://{server}")
+        raise AddressError(f"the server address {server} must start with http:// or https://")
+    if proxy is not None:
+        try:
+            proxy_url = httpx.URL(proxy)
+        except httpx.InvalidURL:
+            raise AddressError(f"the proxy address {proxy} is not a valid URL") from None
+        if "://" not in proxy or not proxy_url.host:
+            raise AddressError(f"the proxy address {proxy} has no scheme: for Tor write "
+                               f"socks5h://{proxy}")
+    if not url.host.endswith(".onion"):
+        return
+    if proxy is None:
+        raise AddressError(f"{server} is an onion address, reachable only through Tor: add "
+                           f"--proxy {TOR_PROXY} (Tor Browser: socks5h://127.0.0.1:9150)")
+    scheme = proxy_url.scheme
+    if scheme in ("socks5", "socks4", "socks4a"):
+        raise AddressError(f"--proxy {scheme}:// looks up names on this machine, which would "
+                           "show the onion address to the local network: use socks5h:// "
+                           "(for example --proxy socks5h://127.0.0.1:9050)")
+
+
+def is_retryable(exc: BaseException) -> bool:
+    """Whether trying again later is safe and may succeed: the server could not be reached,
+    or answered 429, 502, 503 or 504. Never a refusal of the request itself."""
+    if isinstance(exc, GaveUpError):
+        return False
+    if isinstance(exc, TransportError):
+        return True
+    return isinstance(exc, ClientError) and exc.status in RETRY_STATUSES
+
+
+@dataclass(frozen=True)
+class RetryWait:
+    """One second of a wait before trying again, as shown to the person waiting."""
+
+    reason: str  # "server unreachable", "server busy (503)"
+    delay: float  # seconds until the next attempt
+    gives_up_in: float  # seconds until the policy gives up
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, TransportError):
+        return exc.short
+    if isinstance(exc, ClientError) and exc.status == 429:
+        return "server asks to slow down (429)"
+    if isinstance(exc, ClientError):
+        return f"server busy ({exc.status}: {exc.message})"
+    return "server busy"
+
+
+class RetryPolicy:
+    """Try again after failures that are safe to retry, for at most ``seconds`` since the
+    last success, waiting ``first_delay``, then twice as long each time up to ``max_delay``,
+    each wait drawn between half and all of that (jitter, so that clients cut off together
+    do not all come back at once). An answer with Retry-After waits at least that long.
+    ``on_wait`` is called about once a second while waiting."""
+
+    def __init__(self, seconds: float, *,
+                 on_wait: Callable[[RetryWait], None] | None = None,
+                 first_delay: float = 1.0, max_delay: float = 30.0,
+                 clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep,
+                 jitter: Callable[[], float] = _SYSTEM_RANDOM.random) -> None:
+        self.seconds = max(0.0, seconds)
+        self.on_wait = on_wait
+        self.first_delay = first_delay
+        self.max_delay = max_delay
+        self._clock = clock
+        self._sleep = sleep
+        self._jitter = jitter
+        self._since: float | None = None
+        self._failures = 0
+
+    def succeeded(self) -> None:
+        """The server answered: the next failure starts a new count."""
+        self._since = None
+        self._failures = 0
+
+    def wait(self, exc: BaseException) -> None:
+        """Wait before the next attempt after ``exc``; GaveUpError when time is up."""
+        now = self._clock()
+        if self._since is None:
+            self._since = now
+        self._failures += 1
+        left = self._since + self.seconds - now
+        if left <= 0:
+            raise self._gave_up(exc) from None
+        step = min(self.max_delay, self.first_delay * 2 ** (self._failures - 1))
+        delay = step / 2 + step / 2 * self._jitter()
+        if isinstance(exc, ClientError) and exc.retry_after is not None:
+            delay = max(delay, exc.retry_after)
+        delay = min(delay, left)
+        reason = _reason(exc)
+        remaining = delay
+        while remaining > 0:
+            if self.on_wait is not None:
+                self.on_wait(RetryWait(reason, remaining, left - (delay - remaining)))
+            step = min(1.0, remaining)
+            self._sleep(step)
+            remaining -= step
+
+    def _gave_up(self, exc: BaseException) -> GaveUpError:
+        if isinstance(exc, ClientError):
+            return GaveUpError(f"the server stayed busy ({exc.status}: {exc.message})",
+                               _reason(exc), self.seconds)
+        return GaveUpError(str(exc), _reason(exc), self.seconds)
+
+
+def _pause(policy: RetryPolicy | None, exc: BaseException) -> None:
+    """Wait per ``policy`` after a retryable ``exc``, or raise ``exc`` without one."""
+    if policy is None:
+        raise exc
+    policy.wait(exc)
+
+
 def _chunks(src: BinaryIO, limit: int | None = None) -> Iterator[bytes]:
     remaining = limit
     while remaining is None or remaining > 0:
@@ -152,7 +385,11 @@ def _chunks(src: BinaryIO, limit: int | None = None) -> Iterator[bytes]:
 
 
 class VaultClient:
-    """One server. Use as a context manager, or call ``close()``."""
+    """One server. Use as a context manager, or call ``close()``.
+
+    With ``retry`` the roster, upload and offset requests and `send_resumable` keep trying
+    through outages as the policy says; without it the first failure is raised.
+    """
 
     def __init__(
         self,
@@ -163,9 +400,13 @@ class VaultClient:
         user_agent: str = DEFAULT_USER_AGENT,
         transport: httpx.BaseTransport | None = None,
         token: str | None = None,
+        retry: RetryPolicy | None = None,
     ) -> None:
+        check_addresses(server, proxy)
         self.server = server.rstrip("/")
+        self.proxy = proxy
         self.token = token
+        self.retry = retry
         try:
             self._http = httpx.Client(
                 base_url=self.server,
@@ -199,16 +440,31 @@ class VaultClient:
             headers["Authorization"] = f"Bearer {self.token}"
         return headers
 
+    def _broken(self, exc: httpx.TransportError) -> TransportError:
+        return describe_transport_error(exc, self.server, self.proxy)
+
     def _request(self, method: str, path: str, *, auth: bool = False,
-                 headers: dict[str, str] | None = None, **kwargs: Any) -> httpx.Response:
-        try:
-            response = self._http.request(method, API + path,
-                                          headers=self._headers(auth, headers), **kwargs)
-        except httpx.TransportError as exc:
-            raise TransportError(f"cannot reach {self.server}: {type(exc).__name__}") from None
-        if response.status_code >= 400:
-            raise ClientError(response.status_code, _message(response))
-        return response
+                 headers: dict[str, str] | None = None, retry: bool = False,
+                 **kwargs: Any) -> httpx.Response:
+        """One request; with ``retry`` (only for requests without a streamed body) a
+        retryable failure is tried again as ``self.retry`` says."""
+        while True:
+            try:
+                response = self._http.request(method, API + path,
+                                              headers=self._headers(auth, headers), **kwargs)
+                if response.status_code >= 400:
+                    raise _refusal(response)
+            except httpx.TransportError as exc:
+                failure: Exception = self._broken(exc)
+            except ClientError as exc:
+                failure = exc
+            else:
+                if retry and self.retry is not None:
+                    self.retry.succeeded()
+                return response
+            if not (retry and is_retryable(failure)):
+                raise failure
+            _pause(self.retry, failure)
 
     def _download(self, path: str, dst: BinaryIO, *, auth: bool = False,
                   headers: dict[str, str] | None = None) -> tuple[str, int]:
@@ -219,14 +475,15 @@ class VaultClient:
                                    headers=self._headers(auth, headers)) as response:
                 if response.status_code >= 400:
                     response.read()
-                    raise ClientError(response.status_code, _message(response))
+                    raise _refusal(response)
                 expected = response.headers.get("Amanat-Sha256")
                 for chunk in response.iter_bytes(STREAM_BYTES):
                     hasher.update(chunk)
                     dst.write(chunk)
                     size += len(chunk)
         except httpx.TransportError as exc:
-            raise TransportError(f"download broke off: {type(exc).__name__}") from None
+            broken = self._broken(exc)
+            raise TransportError(f"the download broke off ({broken})", broken.short) from None
         digest = hasher.hexdigest()
         if expected is not None and expected != digest:
             raise IntegrityError("the downloaded file does not match the server's SHA-256")
@@ -235,7 +492,7 @@ class VaultClient:
     # --- witness ---
     def roster_text(self) -> str:
         """The server's current signed roster (verify it against the pinned org key!)."""
-        return self._request("GET", "/roster").text
+        return self._request("GET", "/roster", retry=True).text
 
     def submit(self, sealed: BinaryIO | bytes, *, length: int | None = None
                ) -> SubmissionReceipt:
@@ -254,10 +511,11 @@ class VaultClient:
 
     def create_upload(self) -> str:
         """Start a resumable upload; returns its id."""
-        return str(self._request("POST", "/uploads").json()["upload_id"])
+        return str(self._request("POST", "/uploads", retry=True).json()["upload_id"])
 
     def upload_offset(self, upload_id: str) -> int:
-        response = self._request("HEAD", f"/uploads/{upload_id}")
+        """The bytes the server holds of an open upload (ClientError 404 when it has none)."""
+        response = self._request("HEAD", f"/uploads/{upload_id}", retry=True)
         return int(response.headers[UPLOAD_OFFSET])
 
     def append(self, upload_id: str, offset: int, data: bytes | Iterator[bytes],
@@ -284,11 +542,10 @@ class VaultClient:
         *,
         upload_id: str | None = None,
         chunk_bytes: int = DEFAULT_UPLOAD_CHUNK,
-        retries: int = 5,
         progress: Callable[[int], None] | None = None,
     ) -> SubmissionReceipt:
         """Upload a seekable sealed file resumably: on a broken connection, ask the server
-        for its offset and continue from there (up to ``retries`` times in a row). Pass the
+        for its offset and continue from there (see `send_resumable`). Pass the
         ``upload_id`` of an earlier attempt to resume it."""
         if upload_id is None:
             upload_id = self.create_upload()
@@ -299,7 +556,7 @@ class VaultClient:
             return _chunks(sealed, count)
 
         receipt = self.send_resumable(upload_id, size, take, chunk_bytes=chunk_bytes,
-                                      retries=retries, progress=progress)
+                                      progress=progress)
         sealed.seek(0)
         hasher = hashlib.sha256()
         for chunk in _chunks(sealed):
@@ -315,32 +572,56 @@ class VaultClient:
         take: Callable[[int, int], Iterable[bytes]],
         *,
         chunk_bytes: int = DEFAULT_UPLOAD_CHUNK,
-        retries: int = 5,
         progress: Callable[[int], None] | None = None,
     ) -> SubmissionReceipt:
         """Send ``size`` bytes to an open upload and finish it; ``take(offset, count)`` gives
-        the ``count`` bytes at ``offset``. After a broken request the server's offset is asked
-        again and sending goes on from there (up to ``retries`` failures in a row). The
-        caller compares the receipt's SHA-256 with what it sent."""
-        failures = 0
-        offset = self.upload_offset(upload_id)
-        while offset < size:
-            count = min(chunk_bytes, size - offset)
-            try:
-                offset = self.append(upload_id, offset, iter(take(offset, count)), count)
-                failures = 0
-            except (TransportError, ClientError) as exc:
-                if isinstance(exc, ClientError) and exc.status not in (400, 409):
-                    raise
-                failures += 1
-                if failures > retries:
-                    raise
-                # The server may still be saving the bytes of the broken request.
-                time.sleep(min(5.0, 0.25 * failures))
-                offset = self.upload_offset(upload_id)
-            if progress is not None:
+        the ``count`` bytes at ``offset``.
+
+        After a broken request the server's offset is asked again and sending goes on from
+        there: at once when the server answered that the body was cut off or that another
+        request is still writing (400, 408, 409; up to ``RESYNC_LIMIT`` times in a row);
+        after waiting as ``self.retry`` says when the server could not be reached or was
+        busy (without a policy that failure is raised). A finish whose answer was lost is
+        tried again while the server still has the upload; if it has not, the upload was
+        most likely stored and `DeliveryUnknownError` says so. The caller compares the
+        receipt's SHA-256 with what it sent."""
+        resyncs = 0
+        offset = reported = self.upload_offset(upload_id)
+        while True:
+            if progress is not None and offset != reported:
                 progress(offset)
-        return self.finish_upload(upload_id)
+                reported = offset
+            try:
+                if offset < size:
+                    count = min(chunk_bytes, size - offset)
+                    offset = self.append(upload_id, offset, iter(take(offset, count)), count)
+                    resyncs = 0
+                    if self.retry is not None:
+                        self.retry.succeeded()
+                    continue
+                return self.finish_upload(upload_id)
+            except (TransportError, ClientError) as exc:
+                finishing = offset >= size
+                if is_retryable(exc):
+                    _pause(self.retry, exc)
+                elif (not finishing and isinstance(exc, ClientError)
+                      and exc.status in (400, 408, 409)):
+                    resyncs += 1
+                    if resyncs > RESYNC_LIMIT:
+                        raise
+                    # The server may still be saving the bytes of the broken request.
+                    time.sleep(min(5.0, 0.25 * resyncs))
+                else:
+                    raise
+                try:
+                    offset = self.upload_offset(upload_id)
+                except ClientError as gone:
+                    if finishing and gone.status == 404:
+                        raise DeliveryUnknownError(
+                            "the connection broke while the server was storing the upload, "
+                            "and it no longer has it: it was most likely stored, but its "
+                            "receipt never arrived") from None
+                    raise
 
     def replies(self, secret: bytes) -> list[ReplyInfo]:
         """Replies waiting in the mailbox of ``secret`` (sent in a header, never the URL)."""

@@ -32,7 +32,6 @@ import hashlib
 import io
 import json
 import mimetypes
-import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, BinaryIO, Final
@@ -42,7 +41,7 @@ from keys.roster import Roster, RosterState, read_roster_unverified, verify_rost
 from vault import age
 from vault.audit import receipt_file_text, verify_submission_receipt
 from vault.bundle import bundle_length, bundle_stream, iter_bundle
-from vault.client import SubmissionReceipt, TransportError, VaultClient
+from vault.client import SubmissionReceipt, VaultClient
 from vault.codename import CodenameKeys, derive, new_codename
 from vault.events import KIND_SUBMISSION, EventError, parse_event
 from vault.testimony import (
@@ -83,7 +82,6 @@ __all__ = [
 
 DEFAULT_LANGUAGE: Final = "und"  # BCP 47 "undetermined"
 UPLOAD_CHUNK_BYTES: Final = 1024 * 1024
-UPLOAD_ATTEMPTS: Final = 5
 
 # Extensions for neutral attachment names, by the media type found in the content.
 _EXTENSIONS: Final = {
@@ -379,12 +377,11 @@ class _Cursor:
 
 
 def _send_stream(client: VaultClient, sealed: SealedTestimony, upload_id: str, *,
-                 chunk_bytes: int, retries: int,
+                 chunk_bytes: int,
                  progress: Callable[[int], None] | None) -> SubmissionReceipt:
     """`VaultClient.upload` for a sealed file that is regenerated rather than re-read."""
     receipt = client.send_resumable(upload_id, sealed.size, _Cursor(sealed).take,
-                                    chunk_bytes=chunk_bytes, retries=retries,
-                                    progress=progress)
+                                    chunk_bytes=chunk_bytes, progress=progress)
     if receipt.sha256 != sealed.digest():
         raise WitnessError("the server stored different bytes than were sent; submit again")
     return receipt
@@ -395,33 +392,25 @@ def deliver(
     sealed: BinaryIO | SealedTestimony,
     *,
     progress: Callable[[int], None] | None = None,
-    attempts: int = UPLOAD_ATTEMPTS,
     chunk_bytes: int = UPLOAD_CHUNK_BYTES,
+    upload_id: str | None = None,
 ) -> SubmissionReceipt:
     """Upload a sealed file (a seekable file, or a `SealedTestimony` generated as it is
     sent) with the resumable protocol and return the server's receipt.
 
-    A dropped connection is resumed from the offset the server holds, up to ``attempts``
-    times in a row; ``progress`` is called with the bytes the server has. The server's
+    A new upload is opened unless ``upload_id`` names one to go on with. Outages and dropped
+    connections are ridden out as the client's `RetryPolicy` says, resuming from the offset
+    the server holds; ``progress`` is called with the bytes the server has. The server's
     SHA-256 is compared with the bytes sent, but the receipt is not verified here: call
     `checked_receipt`.
     """
-    upload_id: str | None = None
-    failures = 0
-    while True:
-        try:
-            if upload_id is None:
-                upload_id = client.create_upload()
-            if isinstance(sealed, SealedTestimony):
-                return _send_stream(client, sealed, upload_id, chunk_bytes=chunk_bytes,
-                                    retries=attempts, progress=progress)
-            return client.upload(sealed, upload_id=upload_id, chunk_bytes=chunk_bytes,
-                                 retries=attempts, progress=progress)
-        except TransportError:
-            failures += 1
-            if failures >= attempts:
-                raise
-            time.sleep(min(5.0, 0.5 * failures))
+    if upload_id is None:
+        upload_id = client.create_upload()
+    if isinstance(sealed, SealedTestimony):
+        return _send_stream(client, sealed, upload_id, chunk_bytes=chunk_bytes,
+                            progress=progress)
+    return client.upload(sealed, upload_id=upload_id, chunk_bytes=chunk_bytes,
+                         progress=progress)
 
 
 @dataclass(frozen=True)

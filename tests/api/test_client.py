@@ -14,7 +14,13 @@ import pytest
 
 from tests.api.vaultkit import DevKeys
 from vault import age
-from vault.client import ClientError, IntegrityError, TransportError, VaultClient
+from vault.client import (
+    ClientError,
+    IntegrityError,
+    RetryPolicy,
+    TransportError,
+    VaultClient,
+)
 from vault.service.mailbox import mailbox_id
 from vault.service.service import VaultService
 from vault.tlog import merkle, note
@@ -157,7 +163,8 @@ def test_resumable_upload_retries_after_a_broken_request(client: Any, dev: DevKe
                 raise httpx.ReadError("connection reset")
             return inner.handle_request(request)  # type: ignore[no-any-return]
 
-    with VaultClient("http://testserver", transport=Flaky()) as vault:
+    with VaultClient("http://testserver", transport=Flaky(),
+                     retry=RetryPolicy(60, sleep=lambda _: None)) as vault:
         seen: list[int] = []
         receipt = vault.upload(io.BytesIO(sealed), chunk_bytes=100_000, progress=seen.append)
     assert receipt.sha256 == hashlib.sha256(sealed).hexdigest()

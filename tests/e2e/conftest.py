@@ -73,10 +73,11 @@ class ServerProcess:
 
 
 def start_server(tmp_path: Path, *, dev: bool = True, extra_args: tuple[str, ...] = (),
-                 env: dict[str, str] | None = None, data_dir: Path | None = None
-                 ) -> ServerProcess:
+                 env: dict[str, str] | None = None, data_dir: Path | None = None,
+                 port: int | None = None) -> ServerProcess:
+    """``port``: a given one (a restart where the last server was), else a free one."""
     data_dir = data_dir or tmp_path / "data"
-    port = free_port()
+    port = port or free_port()
     stdout_path = tmp_path / "server.stdout"
     stderr_path = tmp_path / "server.stderr"
     command = [sys.executable, "-m", "vault.cli", "serve", "--data", str(data_dir),

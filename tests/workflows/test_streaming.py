@@ -26,7 +26,14 @@ from bench.peak_rss import ProbedProcess
 from tests.workflows.conftest import ROOT, World, amanat, base_env, submission_id_from_receipt
 from vault import age
 from vault.bundle import open_bundle
-from vault.client import ClientError, SubmissionReceipt, TransportError, VaultClient
+from vault.client import (
+    ClientError,
+    GaveUpError,
+    RetryPolicy,
+    SubmissionReceipt,
+    TransportError,
+    VaultClient,
+)
 from vault.testimony import Manifest
 from vault.witness import (
     ChosenFile,
@@ -124,7 +131,8 @@ class FlakyServer:
     send_resumable = VaultClient.send_resumable
 
     def __init__(self, faults: list[tuple[str, int] | None] | None = None,
-                 tamper: bool = False) -> None:
+                 tamper: bool = False, retry_for: float = 60.0) -> None:
+        self.retry = RetryPolicy(retry_for, sleep=lambda _: None)
         self.stored = bytearray()
         self.faults = list(faults or [])
         self.tamper = tamper
@@ -176,7 +184,7 @@ class FlakyServer:
 ])
 def test_deliver_resumes_a_regenerated_stream(faults: list[tuple[str, int] | None],
                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("vault.witness.time.sleep", lambda _: None)
+    monkeypatch.setattr("vault.client.time.sleep", lambda _: None)
     manifest, sealed, data = _testimony()
     server = FlakyServer(faults)
     seen: list[int] = []
@@ -196,14 +204,13 @@ def test_deliver_refuses_a_server_that_stored_other_bytes() -> None:
         deliver(FlakyServer(tamper=True), sealed)  # type: ignore[arg-type]
 
 
-def test_deliver_gives_up(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("vault.witness.time.sleep", lambda _: None)
+def test_deliver_gives_up() -> None:
     _, sealed, _ = _testimony()
     with pytest.raises(ClientError):
         deliver(FlakyServer([("refuse", 413)]), sealed)  # type: ignore[arg-type]
-    with pytest.raises(TransportError):
-        deliver(FlakyServer([("drop", 10)] * 40), sealed, attempts=2,  # type: ignore[arg-type]
-                chunk_bytes=50_000)
+    with pytest.raises(GaveUpError):
+        deliver(FlakyServer([("drop", 10)] * 40, retry_for=0),  # type: ignore[arg-type]
+                sealed, chunk_bytes=50_000)
 
 
 RECORDING_MIB = 128

@@ -5,7 +5,8 @@ what a terminal needs: the roster is checked against the organization key given 
 ``--org`` (pinned out of band) and, only if ``--state FILE`` is given, against the highest
 version seen before; the plaintext exists only in memory (``submit`` seals it as it is sent,
 never holding the sealed file whole); nothing is written to disk unless asked for
-(``--receipt FILE``, ``seal -o FILE`` which holds only ciphertext); the codename is shown
+(``--receipt FILE``, ``seal -o FILE`` which holds only ciphertext; ``upload FILE`` keeps a
+resume record beside FILE until it is delivered, see `vault.upload`); the codename is shown
 once, on stderr, and never stored; replies are read with the codename from a prompt (or
 ``AMANAT_CODENAME``), never from argv.
 
@@ -25,6 +26,8 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from vault.cli.common import CLIError, atomic_output, one_line, open_input, read_secret
+from vault.cli.network import add_retry_option
+from vault.cli.network import clock_text as _duration
 
 CONSENTS = ("none", "anonymised", "full")
 MAX_STATEMENT_BYTES = 1_000_000 * 4  # the schema allows 1,000,000 characters
@@ -41,13 +44,6 @@ def _size(count: float) -> str:
             return f"{count:.0f} {unit}" if unit == "B" else f"{count:.1f} {unit}"
         count /= 1024
     raise AssertionError("unreachable")  # pragma: no cover
-
-
-def _duration(seconds: float) -> str:
-    seconds = max(0, int(seconds + 0.5))
-    minutes, seconds = divmod(seconds, 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes}:{seconds:02d}"
 
 
 class ProgressBar:
@@ -193,12 +189,13 @@ def _state(path: Path | None) -> Any:
 
 def _deliver_and_check(client: Any, sealed: Any, size: int, sha256: Callable[[], str],
                        roster_text: str, org_vkey: str | None, codename: str | None,
-                       receipt_path: str | None) -> int:
-    """Send ``sealed`` and check the receipt against ``sha256()``, the digest of the bytes
-    sent (asked for after sending: a streamed testimony is hashed as it goes)."""
+                       receipt_path: str | None, upload_id: str | None = None) -> int:
+    """Send ``sealed`` (to the open upload ``upload_id``, or a new one) and check the receipt
+    against ``sha256()``, the digest of the bytes sent (asked for after sending: a streamed
+    testimony is hashed as it goes)."""
     from vault.witness import checked_receipt, deliver
 
-    receipt = deliver(client, sealed, progress=ProgressBar(size))
+    receipt = deliver(client, sealed, progress=ProgressBar(size), upload_id=upload_id)
     if codename is not None:
         show_codename(codename)
     check = checked_receipt(receipt, sha256=sha256(), size=size, roster_text=roster_text,
@@ -213,19 +210,23 @@ def _deliver_and_check(client: Any, sealed: Any, size: int, sha256: Callable[[],
 
 
 def cmd_submit(args: argparse.Namespace) -> int:
-    from vault.client import VaultClient
+    from vault.cli.network import SUBMIT_GAVE_UP, gave_up, retry_policy
+    from vault.client import GaveUpError, VaultClient
     from vault.witness import SealedTestimony, verified_roster
 
     state = _state(args.state)
     # Everything that can be checked offline is checked before the server is contacted.
     manifest, attachments, codename = _testimony(args, reply=not args.no_reply)
-    with VaultClient(args.server, proxy=args.proxy) as client:
-        roster_text = client.roster_text()
-        roster = verified_roster(roster_text, args.org, state=state)
-        # Sealed as it is sent: the sealed file is never held whole (see SealedTestimony).
-        sealed = SealedTestimony(manifest, attachments, roster)
-        return _deliver_and_check(client, sealed, sealed.size, sealed.digest, roster_text,
-                                  args.org, codename, args.receipt)
+    with VaultClient(args.server, proxy=args.proxy, retry=retry_policy(args)) as client:
+        try:
+            roster_text = client.roster_text()
+            roster = verified_roster(roster_text, args.org, state=state)
+            # Sealed as it is sent: the sealed file is never held whole (see SealedTestimony).
+            sealed = SealedTestimony(manifest, attachments, roster)
+            return _deliver_and_check(client, sealed, sealed.size, sealed.digest, roster_text,
+                                      args.org, codename, args.receipt)
+        except GaveUpError as exc:
+            raise CLIError(gave_up(exc, SUBMIT_GAVE_UP)) from None
 
 
 def cmd_seal(args: argparse.Namespace) -> int:
@@ -254,7 +255,10 @@ def cmd_seal(args: argparse.Namespace) -> int:
 
 
 def cmd_upload(args: argparse.Namespace) -> int:
-    from vault.client import VaultClient
+    from keys.roster import read_roster_unverified
+    from vault.cli.network import gave_up, retry_policy, upload_gave_up
+    from vault.client import GaveUpError, VaultClient
+    from vault.upload import ResumableUpload, UploadRefused, check_fits_roster
     from vault.witness import verified_roster
 
     if args.state is not None and args.org is None:
@@ -263,19 +267,31 @@ def cmd_upload(args: argparse.Namespace) -> int:
         sealed = open(args.file, "rb")  # noqa: SIM115
     except OSError as exc:
         raise CLIError(f"cannot read {args.file}: {exc.strerror}") from None
-    with sealed, VaultClient(args.server, proxy=args.proxy) as client:
+    with sealed, VaultClient(args.server, proxy=args.proxy,
+                             retry=retry_policy(args)) as client:
         hasher = hashlib.sha256()
         while chunk := sealed.read(1024 * 1024):
             hasher.update(chunk)
         size = sealed.tell()
-        roster_text = client.roster_text()
-        if args.org is not None:
-            verified_roster(roster_text, args.org, state=_state(args.state))
-        else:
-            print("amanat: no --org given: the receipt is checked against the log key the "
-                  "server names, not against your organization's key", file=sys.stderr)
-        return _deliver_and_check(client, sealed, size, hasher.hexdigest, roster_text,
-                                  args.org, None, args.receipt)
+        resumable = ResumableUpload(client, Path(args.file), size, hasher.hexdigest(),
+                                    say=lambda line: print(f"amanat: {line}", file=sys.stderr))
+        try:
+            roster_text = client.roster_text()
+            if args.org is not None:
+                roster = verified_roster(roster_text, args.org, state=_state(args.state))
+            else:
+                roster = read_roster_unverified(roster_text)
+                print("amanat: no --org given: the receipt is checked against the log key the "
+                      "server names, not against your organization's key", file=sys.stderr)
+            check_fits_roster(sealed, size, hasher.hexdigest(), roster, args.file)
+            rc = _deliver_and_check(client, sealed, size, hasher.hexdigest, roster_text,
+                                    args.org, None, args.receipt, upload_id=resumable.start())
+        except UploadRefused as exc:
+            raise CLIError(str(exc)) from None
+        except GaveUpError as exc:
+            raise CLIError(gave_up(exc, upload_gave_up(resumable.record))) from None
+        resumable.done()
+        return rc
 
 
 def cmd_replies(args: argparse.Namespace) -> int:
@@ -339,6 +355,7 @@ def register(subparsers: Any) -> None:
                     "organization's signed roster and send it. Nothing is written to disk "
                     "unless you ask (--receipt, --state).")
     _network_options(submit)
+    add_retry_option(submit)
     submit.add_argument("--org", required=True, metavar="VKEY",
                         help="the organization's verifier key, obtained out of band")
     _content_options(submit)
@@ -361,8 +378,11 @@ def register(subparsers: Any) -> None:
     upload = subparsers.add_parser(
         "upload", help="send a file made by `amanat seal`",
         description="Send a sealed file (from `amanat seal`) and check the receipt. Without "
-                    "--org the receipt is checked against the log key the server names.")
+                    "--org the receipt is checked against the log key the server names. "
+                    "Until the server has the file, FILE.amanat-upload remembers the upload "
+                    "(no secrets), so running the command again resumes it.")
     _network_options(upload)
+    add_retry_option(upload)
     upload.add_argument("--org", metavar="VKEY", default=None,
                         help="check the server's roster, and so the receipt, against this "
                              "organization verifier key")

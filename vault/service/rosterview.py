@@ -79,16 +79,24 @@ def read_roster(
         raise RosterRejected(str(exc), signature=True) from None
     except RosterError as exc:
         raise RosterRejected(str(exc), signature=False) from None
-    readers = roster.readers()
-    classical = any(not person.is_post_quantum() for person in readers)
+    readers, stanza_type = sealing_rule(roster)
     return RosterView(
         version=roster.version,
         log_vkey=roster.log_vkey,
         investigators={p.key_id: _member(p) for p in roster.investigators},
-        readers=len(readers),
-        stanza_type=X25519_STANZA_TYPE if classical else PQ_STANZA_TYPE,
+        readers=readers,
+        stanza_type=stanza_type,
         roster=roster,
     )
+
+
+def sealing_rule(roster: Roster) -> tuple[int, str]:
+    """What a file sealed to ``roster`` must carry: (stanzas, their type), one per reader,
+    ``mlkem768x25519`` unless a reader is classical (then ``X25519``). The server checks
+    submissions with it, and `amanat upload` checks a file before sending a byte."""
+    readers = roster.readers()
+    classical = any(not person.is_post_quantum() for person in readers)
+    return len(readers), X25519_STANZA_TYPE if classical else PQ_STANZA_TYPE
 
 
 def expiry_notice(view: RosterView, today: date | None = None) -> tuple[str, bool]:

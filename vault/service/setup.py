@@ -185,25 +185,30 @@ def open_vault(
     from vault.store.auditlog import AuditLog
 
     prepare_data_dir(data_dir)
-    signer, created = load_or_create_log_key(data_dir)
-    dev_setup: DevSetup | None = None
-    if dev:
-        dev_setup = create_dev_org(data_dir, signer.vkey())
-        if org_vkey is not None and org_vkey != dev_setup.org_vkey:
-            raise SetupError("--dev makes its own organization; do not combine it with --org")
-        org_vkey = dev_setup.org_vkey
-    org_vkey = pin_org_vkey(data_dir, org_vkey)
+    # First: the store holds the directory, so a second server stops here, changing nothing.
     store = open_store(data_dir)
-    log_path = data_dir / AUDIT_LOG_FILE
-    if not log_path.exists():
-        os.close(os.open(log_path, os.O_WRONLY | os.O_CREAT, 0o600))
-    audit_log = AuditLog(log_path, signer, signer.name)
-    service = VaultService(
-        store, audit_log, signer.vkey(), org_vkey, limits=limits,
-        authenticator=Authenticator(signer.vkey(), challenge_ttl=challenge_ttl,
-                                    token_ttl=token_ttl),
-    )
-    service.recover()
-    if dev_setup is not None and store.current_roster() is None:
-        service.publish_roster(dev_setup.roster_path.read_text("utf-8"))
+    try:
+        signer, created = load_or_create_log_key(data_dir)
+        dev_setup: DevSetup | None = None
+        if dev:
+            dev_setup = create_dev_org(data_dir, signer.vkey())
+            if org_vkey is not None and org_vkey != dev_setup.org_vkey:
+                raise SetupError("--dev makes its own organization; do not combine it with --org")
+            org_vkey = dev_setup.org_vkey
+        org_vkey = pin_org_vkey(data_dir, org_vkey)
+        log_path = data_dir / AUDIT_LOG_FILE
+        if not log_path.exists():
+            os.close(os.open(log_path, os.O_WRONLY | os.O_CREAT, 0o600))
+        audit_log = AuditLog(log_path, signer, signer.name)
+        service = VaultService(
+            store, audit_log, signer.vkey(), org_vkey, limits=limits,
+            authenticator=Authenticator(signer.vkey(), challenge_ttl=challenge_ttl,
+                                        token_ttl=token_ttl),
+        )
+        service.recover()
+        if dev_setup is not None and store.current_roster() is None:
+            service.publish_roster(dev_setup.roster_path.read_text("utf-8"))
+    except BaseException:
+        store.close()
+        raise
     return OpenedVault(service, created, dev_setup)

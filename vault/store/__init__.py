@@ -44,6 +44,10 @@ class NotFoundError(StoreError, LookupError):
     """The submission, reply, upload or roster asked for does not exist."""
 
 
+class DataDirBusyError(StoreError):
+    """Another process (a second server) holds the data directory."""
+
+
 class ConflictError(StoreError):
     """The write conflicts with the stored state (an id already used, a stale roster)."""
 
@@ -208,6 +212,7 @@ __all__ = [
     "NAMESPACE_REPLIES",
     "NAMESPACE_SUBMISSIONS",
     "ConflictError",
+    "DataDirBusyError",
     "NotFoundError",
     "ReplyRecord",
     "RosterRecord",

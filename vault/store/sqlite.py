@@ -10,6 +10,7 @@ are ordered so a crash leaves at worst an orphaned blob or staging file, which
 
 from __future__ import annotations
 
+import fcntl
 import os
 import sqlite3
 import threading
@@ -22,6 +23,7 @@ from vault.store import (
     NAMESPACE_SUBMISSIONS,
     NAMESPACES,
     ConflictError,
+    DataDirBusyError,
     NotFoundError,
     ReplyRecord,
     RosterRecord,
@@ -82,17 +84,38 @@ def connect_database(path: Path) -> sqlite3.Connection:
     return conn
 
 
+def lock_data_dir(data_dir: Path) -> int:
+    """Hold ``data_dir`` for this process (an exclusive lock on the directory itself, so no
+    file is added); DataDirBusyError when another server holds it. SQLite's exclusive mode
+    would otherwise only fail later, on a request, as "database is locked". The lock goes
+    with the returned descriptor."""
+    fd = os.open(data_dir, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise DataDirBusyError(
+            f"another amanat server is already using {data_dir}: stop it first, or give "
+            "this one another --data directory") from None
+    return fd
+
+
 class EmbeddedStore:
     """SQLite metadata in ``data_dir/vault.sqlite3`` and blobs under ``data_dir``."""
 
     def __init__(self, data_dir: Path) -> None:
         data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.data_dir = data_dir
-        self.blobs = BlobDirectory(data_dir)
-        self._lock = threading.RLock()
-        self._db = connect_database(data_dir / DATABASE_NAME)
-        with self._lock:
-            self._db.executescript(_SCHEMA)
+        self._dir_lock = lock_data_dir(data_dir)
+        try:
+            self.blobs = BlobDirectory(data_dir)
+            self._lock = threading.RLock()
+            self._db = connect_database(data_dir / DATABASE_NAME)
+            with self._lock:
+                self._db.executescript(_SCHEMA)
+        except BaseException:
+            os.close(self._dir_lock)
+            raise
 
     # --- helpers ---
     def _one(self, sql: str, args: Sequence[object]) -> tuple[object, ...] | None:
@@ -323,3 +346,6 @@ class EmbeddedStore:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+            if self._dir_lock >= 0:
+                os.close(self._dir_lock)  # releases the data directory
+                self._dir_lock = -1

@@ -1,0 +1,97 @@
+"""What the witness's commands show and say about the network: the ``--retry-for`` option,
+the countdown while the server is out of reach, and what to do when they give up.
+
+The retrying itself is `vault.client.RetryPolicy`; this module only presents it. The
+countdown goes to stderr: redrawn in place on a terminal, and elsewhere (logs, pipes) one
+line when a wait starts, then at most one every ``LINE_INTERVAL`` seconds unless the reason
+changes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
+
+from vault.cli.common import one_line
+
+if TYPE_CHECKING:
+    from vault.client import GaveUpError, RetryPolicy, RetryWait
+
+DEFAULT_RETRY_SECONDS = 600.0
+LINE_INTERVAL = 10.0
+
+
+def clock_text(seconds: float) -> str:
+    """``seconds`` as M:SS (H:MM:SS from an hour on)."""
+    whole = max(0, int(seconds + 0.5))
+    minutes, secs = divmod(whole, 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+class Countdown:
+    """Shows each `RetryWait`: "server unreachable; retrying in 8 s (gives up in 9:32)"."""
+
+    def __init__(self, stream: TextIO | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.stream = stream or sys.stderr
+        self.tty = self.stream.isatty()
+        self._clock = clock
+        self._last: float | None = None
+        self._reason = ""
+
+    @staticmethod
+    def line(wait: RetryWait) -> str:
+        # The reason may quote the server (a 503's message): one_line keeps it to one line.
+        return one_line(f"amanat: {wait.reason}; retrying in {max(1, round(wait.delay))} s "
+                        f"(gives up in {clock_text(wait.gives_up_in)})")
+
+    def __call__(self, wait: RetryWait) -> None:
+        if self.tty:
+            self.stream.write("\r" + self.line(wait).ljust(78))
+            if wait.delay <= 1:  # the last second of this wait: keep the line
+                self.stream.write("\n")
+        else:
+            now = self._clock()
+            if (self._last is not None and now - self._last < LINE_INTERVAL
+                    and wait.reason == self._reason):
+                return
+            self._last, self._reason = now, wait.reason
+            self.stream.write(self.line(wait) + "\n")
+        self.stream.flush()
+
+
+def add_retry_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--retry-for", metavar="SECONDS", type=float, default=DEFAULT_RETRY_SECONDS,
+        help="while the server cannot be reached (or is busy), keep trying for this long "
+             f"after the last success, with a countdown (default {DEFAULT_RETRY_SECONDS:.0f}; "
+             "0 gives up at once)")
+
+
+def retry_policy(args: argparse.Namespace) -> RetryPolicy:
+    from vault.client import RetryPolicy
+
+    return RetryPolicy(args.retry_for, on_wait=Countdown())
+
+
+def gave_up(exc: GaveUpError, advice: str) -> str:
+    """What a command says when its retry policy gave up, and what to do next."""
+    after = f"gave up after {clock_text(exc.seconds)}" if exc.seconds >= 1 else "gave up"
+    return f"{after}: {exc}; {advice}"
+
+
+SUBMIT_GAVE_UP = ("nothing was delivered, and nothing was stored on this device: running the "
+                  "same command again is safe")
+
+
+def upload_gave_up(record: Path) -> str:
+    """What to do after `upload` gave up, with or without a resume record beside the file."""
+    if not record.exists():
+        return "nothing was sent yet: run the same command again"
+    return (f"run the same command again to go on from where it stopped (the server keeps "
+            f"what it received for a day; {record} remembers where)")
