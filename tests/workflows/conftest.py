@@ -143,11 +143,28 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     yield from build_world(tmp_path_factory.mktemp("world"))
 
 
-def submission_id_from_receipt(receipt: str) -> str:
-    """The submission id in the log entry a printed receipt carries (its ``extra`` line)."""
+def receipt_entry(receipt: str) -> str:
+    """The log entry a receipt carries (its ``extra`` line), as text."""
     extra = next(line for line in receipt.splitlines() if line.startswith("extra "))
-    entry = base64.b64decode(extra.removeprefix("extra ")).decode("ascii")
-    return next(line.split()[1] for line in entry.splitlines() if line.startswith("id "))
+    return base64.b64decode(extra.removeprefix("extra ")).decode("ascii")
+
+
+def submission_id_from_receipt(receipt: str) -> str:
+    """The submission id in the log entry a receipt carries."""
+    return next(line.split()[1] for line in receipt_entry(receipt).splitlines()
+                if line.startswith("id "))
+
+
+_DELIVERED = re.compile(r"^amanat: delivered \S+ \S+ as submission (\S+); receipt checked: "
+                        r"entry \d+ of the", re.MULTILINE)
+
+
+def submission_id_from(stderr: str) -> str:
+    """The submission id in the line ``submit`` and ``upload`` print once the receipt is
+    checked (the receipt itself is shown only with ``--receipt -``)."""
+    match = _DELIVERED.search(stderr)
+    assert match is not None, f"no delivery line:\n{stderr}"
+    return match.group(1)
 
 
 _CODENAME_FIRST_LINE = re.compile(r"^\s+1\. ")

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from keys.roster import verify_roster
-from tests.workflows.conftest import World, amanat, submission_id_from_receipt
+from tests.workflows.conftest import World, amanat, submission_id_from
 from vault import age
 from vault.client import VaultClient
 from vault.padding import padme_length
@@ -95,7 +95,7 @@ def test_open_refuses_hostile_bundle(world: World, tmp_path: Path, kind: str) ->
     else:
         uploaded = amanat([*upload_args[:3], "--org", world.org_vkey, *upload_args[3:]],
                           cwd=tmp_path)
-    submission_id = submission_id_from_receipt(uploaded.stdout)
+    submission_id = submission_id_from(uploaded.stderr)
 
     work = tmp_path / "work"
     work.mkdir()

@@ -29,6 +29,7 @@ from tests.workflows.conftest import (
     amanat,
     base_env,
     codename_from,
+    submission_id_from,
     submission_id_from_receipt,
 )
 from vault import age
@@ -106,7 +107,7 @@ def submitted(world: World, tmp_path_factory: pytest.TempPathFactory) -> Submitt
          "--attach", str(files / PHOTO_NAME), "--attach", str(files / "notice.pdf"),
          "--language", "en", "--consent", "anonymised", "--receipt", str(receipt_path)],
         cwd=home, env=env, stdin=STATEMENT)
-    return Submitted(submission_id_from_receipt(result.stdout), codename_from(result.stderr),
+    return Submitted(submission_id_from(result.stderr), codename_from(result.stderr),
                      result.stdout, result.stderr, receipt_path, home, tmpdir, photo, pdf)
 
 
@@ -116,10 +117,20 @@ def test_submit_leaves_no_trace(submitted: Submitted) -> None:
     assert files_under(submitted.home) == []  # no state, no cache, no receipt unless asked
 
 
-def test_submit_prints_a_receipt_that_verifies(world: World, submitted: Submitted) -> None:
-    assert submitted.stdout.startswith("c2sp.org/tlog-proof@v1\n")
-    assert submitted.receipt_path.read_text("utf-8") == submitted.stdout
-    assert f"submitted as {submitted.id}; receipt ok" in submitted.stderr
+def test_submit_keeps_a_receipt_that_verifies_only_where_asked(world: World,
+                                                               submitted: Submitted) -> None:
+    assert submitted.stdout == ""  # never on the screen unless asked for (--receipt -)
+    receipt = submitted.receipt_path.read_text("utf-8")
+    assert receipt.startswith("c2sp.org/tlog-proof@v1\n")
+    assert submission_id_from_receipt(receipt) == submitted.id
+    # One line says what was delivered, then the codename comes last.
+    lines = submitted.stderr.splitlines()
+    (delivered,) = [n for n, line in enumerate(lines) if line.startswith("amanat: delivered ")]
+    assert re.fullmatch(rf"amanat: delivered \d+(\.\d)? [KM]?i?B as submission {submitted.id}; "
+                        r"receipt checked: entry \d+ of the organization's log",
+                        lines[delivered]), lines[delivered]
+    assert "YOUR CODENAME" in "\n".join(lines[delivered + 1 :])
+    assert [line for line in lines if line.strip()][-1] == "=" * 72
     assert "uploading" in submitted.stderr and "(100%)" in submitted.stderr
     assert PHOTO_NAME in submitted.stderr  # shown to the witness, never sealed
     check = amanat(["receipt", "verify", str(submitted.receipt_path), "--org", world.org_vkey,
@@ -168,7 +179,7 @@ def test_open_removes_metadata_and_keeps_hashes(submitted: Submitted, case_a: Pa
 
 def test_open_writes_custody_record(world: World, submitted: Submitted, case_a: Path) -> None:
     custody = json.loads((case_a / "custody.json").read_bytes())
-    receipt_entry = next(line for line in submitted.stdout.splitlines()
+    receipt_entry = next(line for line in submitted.receipt_path.read_text("utf-8").splitlines()
                          if line.startswith("extra "))
     assert custody["format"] == "amanat/custody/v1"
     assert custody["submission"]["id"] == submitted.id
@@ -260,7 +271,7 @@ def test_removed_investigator_gets_nothing_new(world: World, tmp_path: Path) -> 
     world.publish_roster()
     later = amanat(["submit", "--server", world.url, "--org", world.org_vkey, "--statement",
                     "-", "--no-reply"], cwd=tmp_path, stdin="After the roster change.\n")
-    newest = submission_id_from_receipt(later.stdout)
+    newest = submission_id_from(later.stderr)
     assert "CODENAME" not in later.stderr
 
     refused = world.investigator("b", ["open", newest, "-o", str(tmp_path / "case-b")],

@@ -22,7 +22,7 @@ from tests.workflows.conftest import (
     amanat,
     base_env,
     start_server,
-    submission_id_from_receipt,
+    submission_id_from,
 )
 
 
@@ -124,7 +124,8 @@ def test_form_problems_are_listed_one_per_line(world: World, tmp_path: Path) -> 
     assert result.returncode != 0
     lines = reasons(result.stderr)
     assert lines[:-1] == [
-        f"amanat: {form}: unknown field 'witness' (an answers file holds only \"persons\")",
+        f"amanat: {form}: unknown field 'witness' (an answers file holds only \"language\" "
+        "and \"persons\")",
         f"amanat: {form}: person 1: give either birth_year or age_at_detention, not both",
         f"amanat: {form}: person 1: status must be one of camp, prison, police_custody, "
         "released, died, unknown (not 'jailed')",
@@ -141,7 +142,7 @@ def test_valid_form_reaches_the_manifest(world: World, tmp_path: Path) -> None:
     result = submit(world, tmp_path, "--form", str(form), "--no-reply")
     assert result.returncode == 0, result.stderr
     case = tmp_path / "case"
-    world.investigator("a", ["open", submission_id_from_receipt(result.stdout), "-o", str(case)])
+    world.investigator("a", ["open", submission_id_from(result.stderr), "-o", str(case)])
     assert json.loads((case / "answers.json").read_bytes())["persons"] == [person]
 
 

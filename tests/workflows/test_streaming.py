@@ -217,7 +217,8 @@ MAX_PEAK_MIB = RECORDING_MIB + 96  # 224 MiB, well under the 256 MiB of two copi
 def _submit_peak_mib(world: World, recording: Path) -> tuple[float, str]:
     probed = ProbedProcess(
         [sys.executable, "-m", "vault.cli", "submit", "--server", world.url, "--org",
-         world.org_vkey, "--statement", "-", "--no-reply", "--keep-metadata", str(recording)],
+         world.org_vkey, "--statement", "-", "--no-reply", "--keep-metadata", str(recording),
+         "--receipt", "-"],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         env={**base_env(), "PYTHONPATH": str(ROOT)},
     )
@@ -225,7 +226,7 @@ def _submit_peak_mib(world: World, recording: Path) -> tuple[float, str]:
     measured = probed.wait(timeout=10)
     stderr = err.decode("utf-8", "replace")
     assert measured.returncode == 0, stderr
-    assert "receipt ok" in stderr
+    assert "receipt checked: entry" in stderr
     return measured.max_rss_bytes / MIB, out.decode("utf-8")
 
 

@@ -5,9 +5,12 @@ what a terminal needs: the roster is checked against the organization key given 
 ``--org`` (pinned out of band) and, only if ``--state FILE`` is given, against the highest
 version seen before; the plaintext exists only in memory (``submit`` seals it as it is sent,
 never holding the sealed file whole); nothing is written to disk unless asked for
-(``--receipt FILE``, ``seal -o FILE`` which holds only ciphertext); the codename is shown
-once, on stderr, and never stored; replies are read with the codename from a prompt (or
-``AMANAT_CODENAME``), never from argv.
+(``--receipt FILE``, ``seal -o FILE`` which holds only ciphertext), and the receipt is not
+shown unless asked for (``--receipt -``); the codename is shown once, on stderr, as the last
+thing on the screen (at a terminal the command waits until the witness says it is written
+down, so nothing scrolls it away), and never stored; a codename the witness already has
+(``--reuse-codename``, replies) is read from a prompt (or ``AMANAT_CODENAME``), never from
+argv.
 
 ``upload`` has no organization key by default (a file sealed in the field may be uploaded
 from anywhere): its receipt is then checked against the log key the server's roster names.
@@ -108,12 +111,48 @@ def show_codename(codename: str, stream: TextIO | None = None) -> None:
     out.flush()
 
 
+CONFIRM_WORD = "YES"
+
+
+def wait_until_written_down(stream: TextIO | None = None) -> None:
+    """At a terminal, keep the codename on screen until the witness types YES.
+
+    A deliberate word rather than Enter alone, so that a key pressed early does not end the
+    command before the words are written down. End of input (Ctrl-D) also ends the wait.
+    Without a terminal (scripts, tests) there is nobody to wait for.
+    """
+    if not sys.stdin.isatty():
+        return
+    out = stream or sys.stderr
+    while True:
+        out.write(f"Take your time. When the 12 words are written down, type {CONFIRM_WORD} "
+                  "and press Enter: ")
+        out.flush()
+        answer = sys.stdin.readline()
+        if not answer:
+            out.write("\n")
+            out.flush()
+            return
+        if answer.strip().upper() == CONFIRM_WORD:
+            return
+
+
+def hand_over_codename(codename: str | None) -> None:
+    """Show a new codename, last, and wait for the witness (see `wait_until_written_down`)."""
+    if codename is not None:
+        show_codename(codename)
+        wait_until_written_down()
+
+
 # --- reading what the witness gives --------------------------------------------------------------
 
 
 def _read_statement(path: str | None) -> str:
     if path is None:
         return ""
+    if path == "-" and sys.stdin.isatty():
+        print("amanat: type or paste your statement; to finish, press Ctrl-D at the start of "
+              "a line (on Windows: Ctrl-Z, then Enter)", file=sys.stderr)
     with open_input(path) as f:
         data = f.read(MAX_STATEMENT_BYTES + 1)
     if len(data) > MAX_STATEMENT_BYTES:
@@ -137,27 +176,54 @@ def _report_form_problems(path: str, exc: Any) -> CLIError:
     return CLIError(f"{path}: {exc}; fix the lines above and try again")
 
 
-def _testimony(args: argparse.Namespace, reply: bool) -> tuple[Any, list[Any], str | None]:
-    """Read, check and clean everything the witness gave; return (manifest, attachments,
-    codename). Problems in the answers file are reported all at once."""
-    from vault.witness import (
-        ChosenFile,
-        FormError,
-        build_manifest,
-        new_reply_address,
-        prepare_attachments,
-        read_form,
-    )
+def _typed_codename() -> str:
+    """A codename the witness already has, from a prompt (or AMANAT_CODENAME), checked.
+    A typo is reported by word position and checksum, never by repeating a word."""
+    from vault.codename import CodenameError, check_codename
 
+    typed = read_secret("Codename: ", env=CODENAME_ENV)
+    try:
+        return check_codename(typed)
+    except CodenameError as exc:
+        raise CLIError(f"codename: {exc}") from None
+
+
+def _reply_address(args: argparse.Namespace) -> tuple[str | None, Any]:
+    """(new codename to show or None, reply address or None) for the testimony."""
+    from vault.witness import new_reply_address, reply_address
+
+    if args.no_reply:
+        return None, None
+    if args.reuse_codename:
+        return None, reply_address(_typed_codename())
+    return new_reply_address()
+
+
+def _read_answers(path: str, language: str | None, consent: str) -> Any:
+    from vault.witness import FormError, read_form
+
+    with open_input(path) as f:
+        data = f.read(MAX_FORM_BYTES + 1)
+    try:
+        return read_form(data, language=language, consent=consent)
+    except FormError as exc:
+        raise _report_form_problems(path, exc) from None
+
+
+def _testimony(args: argparse.Namespace) -> tuple[Any, list[Any], str | None]:
+    """Read, check and clean everything the witness gave; return (manifest, attachments,
+    new codename to show). Problems in the answers file are reported all at once."""
+    from vault.witness import DEFAULT_LANGUAGE, ChosenFile, build_manifest, prepare_attachments
+
+    # A codename being reused is asked for first: a typo is reported before the witness
+    # types a statement.
+    codename, address = _reply_address(args)
     statement = _read_statement(args.statement)
     persons: tuple[Any, ...] = ()
+    language = args.language or DEFAULT_LANGUAGE
     if args.form is not None:
-        with open_input(args.form) as f:
-            data = f.read(MAX_FORM_BYTES + 1)
-        try:
-            persons = read_form(data, language=args.language, consent=args.consent)
-        except FormError as exc:
-            raise _report_form_problems(args.form, exc) from None
+        answers = _read_answers(args.form, args.language, args.consent)
+        persons, language = answers.persons, answers.language
     if not statement.strip() and not args.attachments and not persons:
         raise CLIError("nothing to send: give --statement FILE (or - for standard input), "
                        "--attach FILE or --form FILE")
@@ -170,8 +236,7 @@ def _testimony(args: argparse.Namespace, reply: bool) -> tuple[Any, list[Any], s
                else "metadata removed")
         print(f"amanat: {prepared.chosen_name} -> {prepared.attachment.name} ({how})",
               file=sys.stderr)
-    codename, address = new_reply_address() if reply else (None, None)
-    manifest = build_manifest(statement, language=args.language, consent=args.consent,
+    manifest = build_manifest(statement, language=language, consent=args.consent,
                               persons=persons, attachments=attachments, reply=address)
     return manifest, attachments, codename
 
@@ -199,16 +264,17 @@ def _deliver_and_check(client: Any, sealed: Any, size: int, sha256: Callable[[],
     from vault.witness import checked_receipt, deliver
 
     receipt = deliver(client, sealed, progress=ProgressBar(size))
-    if codename is not None:
-        show_codename(codename)
     check = checked_receipt(receipt, sha256=sha256(), size=size, roster_text=roster_text,
                             org_vkey=org_vkey)
-    print(f"amanat: submitted as {receipt.id}; receipt {check.summary}", file=sys.stderr)
+    # The receipt is kept or shown only when asked for: on a searched device it proves a
+    # submission, and on a screen its 15 lines would push the codename out of sight.
     if receipt_path is not None:
         with atomic_output(receipt_path) as out:
             out.write(check.receipt_file.encode("utf-8"))
-    sys.stdout.write(check.receipt_file)
-    sys.stdout.flush()
+    log = "the organization's log" if check.log_key_pinned else "the log the server names"
+    print(f"amanat: delivered {_size(size)} as submission {receipt.id}; receipt checked: "
+          f"entry {check.index} of {log}", file=sys.stderr)
+    hand_over_codename(codename)
     return 0
 
 
@@ -218,7 +284,7 @@ def cmd_submit(args: argparse.Namespace) -> int:
 
     state = _state(args.state)
     # Everything that can be checked offline is checked before the server is contacted.
-    manifest, attachments, codename = _testimony(args, reply=not args.no_reply)
+    manifest, attachments, codename = _testimony(args)
     with VaultClient(args.server, proxy=args.proxy) as client:
         roster_text = client.roster_text()
         roster = verified_roster(roster_text, args.org, state=state)
@@ -241,15 +307,14 @@ def cmd_seal(args: argparse.Namespace) -> int:
     except UnicodeDecodeError:
         raise CLIError(f"{args.roster}: the roster is not UTF-8 text") from None
     roster = verified_roster(roster_text, args.org, state=_state(args.state))
-    manifest, attachments, codename = _testimony(args, reply=not args.no_reply)
+    manifest, attachments, codename = _testimony(args)
     with atomic_output(args.output, mode=0o600) as out:
         seal_testimony(manifest, attachments, roster, out)
-    if codename is not None:
-        show_codename(codename)
     where = "standard output" if args.output in (None, "-") else args.output
     print(f"amanat: sealed to {len(roster.readers())} investigator(s) of {roster.origin} "
           f"(roster version {roster.version}) into {where}; upload it with `amanat upload`",
           file=sys.stderr)
+    hand_over_codename(codename)
     return 0
 
 
@@ -280,14 +345,10 @@ def cmd_upload(args: argparse.Namespace) -> int:
 
 def cmd_replies(args: argparse.Namespace) -> int:
     from vault.client import VaultClient
-    from vault.codename import CodenameError, check_codename, derive
+    from vault.codename import derive
     from vault.witness import fetch_replies
 
-    typed = read_secret("Codename: ", env=CODENAME_ENV)
-    try:
-        keys = derive(check_codename(typed))
-    except CodenameError as exc:
-        raise CLIError(f"codename: {exc}") from None
+    keys = derive(_typed_codename())
     with VaultClient(args.server, proxy=args.proxy) as client:
         replies = fetch_replies(client, keys)
     if not replies:
@@ -296,6 +357,23 @@ def cmd_replies(args: argparse.Namespace) -> int:
     for reply in replies:
         text = reply.text if reply.text.endswith("\n") else reply.text + "\n"
         sys.stdout.write(one_line(f"--- reply {reply.id} ({reply.received}) ---") + f"\n{text}")
+    return 0
+
+
+def cmd_form_template(args: argparse.Namespace) -> int:
+    from vault.answers import answers_template
+    from vault.witness import FormError, read_form
+
+    text = answers_template(args.language)
+    try:
+        read_form(text.encode("utf-8"))  # the template must be valid as it is
+    except FormError as exc:
+        raise CLIError(f"--language: {'; '.join(exc.problems)}") from None
+    if args.output not in (None, "-") and Path(args.output).exists():
+        raise CLIError(f"{args.output} already exists and may hold answers; choose another "
+                       "name")
+    with atomic_output(args.output, mode=0o600) as out:
+        out.write(text.encode("utf-8"))
     return 0
 
 
@@ -319,14 +397,22 @@ def _content_options(parser: argparse.ArgumentParser) -> None:
                         help="attach a file unchanged, WITH its metadata (e.g. a photo whose "
                              "GPS position is the evidence) (repeatable)")
     parser.add_argument("--form", metavar="FILE", default=None,
-                        help='answers about the detained persons, JSON: {"persons": [...]}')
-    parser.add_argument("--language", metavar="TAG", default="und",
-                        help="language of the statement, e.g. ug, kk-Cyrl, zh-Hans")
+                        help="answers about the detained persons (start from `amanat form "
+                             "template`)")
+    parser.add_argument("--language", metavar="TAG", default=None,
+                        help="language of the statement, e.g. ug, kk-Cyrl, zh-Hans (default: "
+                             "the one the --form file names, else undetermined)")
     parser.add_argument("--consent", choices=CONSENTS, default="none",
                         help="publication: none (investigators only, default), anonymised, "
                              "full")
-    parser.add_argument("--no-reply", action="store_true",
-                        help="no codename and no way for investigators to answer")
+    reply = parser.add_mutually_exclusive_group()
+    reply.add_argument("--no-reply", action="store_true",
+                       help="no codename and no way for investigators to answer")
+    reply.add_argument("--reuse-codename", action="store_true",
+                       help="send this under the codename you got before (asked for at a "
+                            f"prompt, or read from {CODENAME_ENV}) instead of a new one, so "
+                            "replies to all of it arrive together. This lets the organization "
+                            "see that these submissions come from one person")
     parser.add_argument("--state", metavar="FILE", type=Path, default=None,
                         help="remember the highest roster version in FILE and refuse older "
                              "ones (writes FILE; by default nothing is written)")
@@ -343,7 +429,8 @@ def register(subparsers: Any) -> None:
                         help="the organization's verifier key, obtained out of band")
     _content_options(submit)
     submit.add_argument("--receipt", metavar="FILE", default=None,
-                        help="also write the receipt to FILE (it is always printed)")
+                        help="write the receipt to FILE (- for standard output); without it "
+                             "the receipt is checked, then neither kept nor shown")
     submit.set_defaults(func=cmd_submit)
 
     seal = subparsers.add_parser(
@@ -369,7 +456,8 @@ def register(subparsers: Any) -> None:
     upload.add_argument("--state", metavar="FILE", type=Path, default=None,
                         help="with --org: refuse a roster older than one remembered in FILE")
     upload.add_argument("--receipt", metavar="FILE", default=None,
-                        help="also write the receipt to FILE (it is always printed)")
+                        help="write the receipt to FILE (- for standard output); without it "
+                             "the receipt is checked, then neither kept nor shown")
     upload.add_argument("file", metavar="FILE", help="the sealed file")
     upload.set_defaults(func=cmd_upload)
 
@@ -380,3 +468,18 @@ def register(subparsers: Any) -> None:
                     "command line.")
     _network_options(replies)
     replies.set_defaults(func=cmd_replies)
+
+    form = subparsers.add_parser(
+        "form", help="answers files for --form",
+        description="Answers files describe the detained persons (see `submit --form`).")
+    form_sub = form.add_subparsers(dest="form_command", metavar="COMMAND")
+    form_sub.required = True
+    template = form_sub.add_parser(
+        "template", help="write a commented answers file to fill in",
+        description="Write an answers file with a note before every question. It is valid "
+                    "as it is; remove the # before a question to answer it.")
+    template.add_argument("--language", metavar="TAG", default=None,
+                          help="the language you will answer in, e.g. ug, kk-Cyrl, zh-Hans")
+    template.add_argument("-o", "--output", metavar="FILE", default=None,
+                          help="the file to write (never replaced); default standard output")
+    template.set_defaults(func=cmd_form_template)
