@@ -155,18 +155,6 @@ def submission_id_from_receipt(receipt: str) -> str:
                 if line.startswith("id "))
 
 
-_DELIVERED = re.compile(r"^amanat: delivered \S+ \S+ as submission (\S+); receipt checked: "
-                        r"entry \d+ of the", re.MULTILINE)
-
-
-def submission_id_from(stderr: str) -> str:
-    """The submission id in the line ``submit`` and ``upload`` print once the receipt is
-    checked (the receipt itself is shown only with ``--receipt -``)."""
-    match = _DELIVERED.search(stderr)
-    assert match is not None, f"no delivery line:\n{stderr}"
-    return match.group(1)
-
-
 _CODENAME_FIRST_LINE = re.compile(r"^\s+1\. ")
 
 

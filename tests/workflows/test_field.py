@@ -25,7 +25,6 @@ from tests.workflows.conftest import (
     base_env,
     codename_from,
     receipt_entry,
-    submission_id_from,
     submission_id_from_receipt,
 )
 
@@ -60,7 +59,7 @@ def test_seal_offline_then_upload(world: World, tmp_path: Path) -> None:
                       cwd=tmp_path)
     assert uploaded.stdout == ""  # the receipt goes only where asked
     submission_id = submission_id_from_receipt(receipt.read_text("utf-8"))
-    assert submission_id_from(uploaded.stderr) == submission_id
+    assert "amanat: delivered " in uploaded.stderr
     assert f"sha256 {hashlib.sha256(data).hexdigest()}" in receipt_entry(receipt.read_text("utf-8"))
     case = tmp_path / "case"
     world.investigator("a", ["open", submission_id, "-o", str(case)])
@@ -143,11 +142,12 @@ def test_upload_resumes_after_a_dropped_connection(world: World, tmp_path: Path,
     (tmp_path / "recording.bin").write_bytes(blob)
     result = amanat(["submit", "--server", f"http://127.0.0.1:{relay.port}", "--org",
                      world.org_vkey, "--statement", "-", "--no-reply",
-                     "--keep-metadata", str(tmp_path / "recording.bin")],
+                     "--keep-metadata", str(tmp_path / "recording.bin"), "--receipt", "-"],
                     cwd=tmp_path, stdin="A recording.\n")
     assert relay.dropped, "the relay never cut the connection: the test proved nothing"
     case = tmp_path / "case"
-    world.investigator("a", ["open", submission_id_from(result.stderr), "-o", str(case)])
+    world.investigator("a", ["open", submission_id_from_receipt(result.stdout), "-o",
+                             str(case)])
     (stored,) = (case / "attachments").iterdir()
     assert stored.read_bytes() == blob
     (listed,) = json.loads((case / "manifest.json").read_bytes())["attachments"]

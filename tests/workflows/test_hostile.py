@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from keys.roster import verify_roster
-from tests.workflows.conftest import World, amanat, submission_id_from
+from tests.workflows.conftest import World, amanat, submission_id_from_receipt
 from vault import age
 from vault.client import VaultClient
 from vault.padding import padme_length
@@ -88,14 +88,14 @@ def test_open_refuses_hostile_bundle(world: World, tmp_path: Path, kind: str) ->
         roster = verify_roster(client.roster_text(), world.org_vkey)
     sealed_path = tmp_path / "hostile.age"
     sealed_path.write_bytes(age.encrypt_bytes(bundle, roster.recipients()))
-    upload_args = ["upload", "--server", world.url, str(sealed_path)]
+    upload_args = ["upload", "--server", world.url, "--receipt", "-", str(sealed_path)]
     if kind == "absolute":  # also exercise the upload without an organization key
         uploaded = amanat(upload_args, cwd=tmp_path)
         assert "no --org given" in uploaded.stderr
     else:
         uploaded = amanat([*upload_args[:3], "--org", world.org_vkey, *upload_args[3:]],
                           cwd=tmp_path)
-    submission_id = submission_id_from(uploaded.stderr)
+    submission_id = submission_id_from_receipt(uploaded.stdout)
 
     work = tmp_path / "work"
     work.mkdir()

@@ -29,7 +29,6 @@ from tests.workflows.conftest import (
     amanat,
     base_env,
     codename_from,
-    submission_id_from,
     submission_id_from_receipt,
 )
 from vault import age
@@ -107,7 +106,8 @@ def submitted(world: World, tmp_path_factory: pytest.TempPathFactory) -> Submitt
          "--attach", str(files / PHOTO_NAME), "--attach", str(files / "notice.pdf"),
          "--language", "en", "--consent", "anonymised", "--receipt", str(receipt_path)],
         cwd=home, env=env, stdin=STATEMENT)
-    return Submitted(submission_id_from(result.stderr), codename_from(result.stderr),
+    return Submitted(submission_id_from_receipt(receipt_path.read_text("utf-8")),
+                     codename_from(result.stderr),
                      result.stdout, result.stderr, receipt_path, home, tmpdir, photo, pdf)
 
 
@@ -126,9 +126,9 @@ def test_submit_keeps_a_receipt_that_verifies_only_where_asked(world: World,
     # One line says what was delivered, then the codename comes last.
     lines = submitted.stderr.splitlines()
     (delivered,) = [n for n, line in enumerate(lines) if line.startswith("amanat: delivered ")]
-    assert re.fullmatch(rf"amanat: delivered \d+(\.\d)? [KM]?i?B as submission {submitted.id}; "
-                        r"receipt checked: entry \d+ of the organization's log",
-                        lines[delivered]), lines[delivered]
+    assert re.fullmatch(r"amanat: delivered \d+\.\d KiB; receipt checked: entry \d+ of the "
+                        r"organization's log", lines[delivered]), lines[delivered]
+    assert len(lines[delivered]) <= 80
     assert "YOUR CODENAME" in "\n".join(lines[delivered + 1 :])
     assert [line for line in lines if line.strip()][-1] == "=" * 72
     assert "uploading" in submitted.stderr and "(100%)" in submitted.stderr
@@ -270,8 +270,9 @@ def test_removed_investigator_gets_nothing_new(world: World, tmp_path: Path) -> 
                      world.key_ids["b"]])
     world.publish_roster()
     later = amanat(["submit", "--server", world.url, "--org", world.org_vkey, "--statement",
-                    "-", "--no-reply"], cwd=tmp_path, stdin="After the roster change.\n")
-    newest = submission_id_from(later.stderr)
+                    "-", "--no-reply", "--receipt", "-"], cwd=tmp_path,
+                   stdin="After the roster change.\n")
+    newest = submission_id_from_receipt(later.stdout)
     assert "CODENAME" not in later.stderr
 
     refused = world.investigator("b", ["open", newest, "-o", str(tmp_path / "case-b")],

@@ -22,7 +22,7 @@ from tests.workflows.conftest import (
     amanat,
     base_env,
     start_server,
-    submission_id_from,
+    submission_id_from_receipt,
 )
 
 
@@ -139,10 +139,10 @@ def test_valid_form_reaches_the_manifest(world: World, tmp_path: Path) -> None:
     form = tmp_path / "answers.json"
     person = {"status": "camp", "name_latin": "Abdurehim", "detention": {"date": "2018-21"}}
     form.write_text(json.dumps([person]), "utf-8")
-    result = submit(world, tmp_path, "--form", str(form), "--no-reply")
+    result = submit(world, tmp_path, "--form", str(form), "--no-reply", "--receipt", "-")
     assert result.returncode == 0, result.stderr
     case = tmp_path / "case"
-    world.investigator("a", ["open", submission_id_from(result.stderr), "-o", str(case)])
+    world.investigator("a", ["open", submission_id_from_receipt(result.stdout), "-o", str(case)])
     assert json.loads((case / "answers.json").read_bytes())["persons"] == [person]
 
 

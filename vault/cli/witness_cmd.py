@@ -272,8 +272,8 @@ def _deliver_and_check(client: Any, sealed: Any, size: int, sha256: Callable[[],
         with atomic_output(receipt_path) as out:
             out.write(check.receipt_file.encode("utf-8"))
     log = "the organization's log" if check.log_key_pinned else "the log the server names"
-    print(f"amanat: delivered {_size(size)} as submission {receipt.id}; receipt checked: "
-          f"entry {check.index} of {log}", file=sys.stderr)
+    print(f"amanat: delivered {_size(size)}; receipt checked: entry {check.index} of {log}",
+          file=sys.stderr)
     hand_over_codename(codename)
     return 0
 
