@@ -23,7 +23,14 @@ from pathlib import Path
 import pytest
 
 from bench.peak_rss import ProbedProcess
-from tests.workflows.conftest import ROOT, World, amanat, base_env, submission_id_from_receipt
+from tests.workflows.conftest import (
+    ROOT,
+    World,
+    amanat,
+    base_env,
+    receipt_entry,
+    submission_id_from_receipt,
+)
 from vault import age
 from vault.bundle import open_bundle
 from vault.client import ClientError, SubmissionReceipt, TransportError, VaultClient
@@ -264,6 +271,7 @@ def test_upload_of_a_sealed_file_is_unchanged(world: World, tmp_path: Path) -> N
     amanat(["seal", "--roster", str(world.admin / "roster.txt"), "--org", world.org_vkey,
             "--statement", "-", "--no-reply", "-o", str(sealed)], cwd=tmp_path,
            stdin="Sealed earlier.\n")
-    uploaded = amanat(["upload", "--server", world.url, "--org", world.org_vkey, str(sealed)],
-                      cwd=tmp_path)
-    assert hashlib.sha256(sealed.read_bytes()).hexdigest() in uploaded.stderr
+    uploaded = amanat(["upload", "--server", world.url, "--org", world.org_vkey, "--receipt",
+                       "-", str(sealed)], cwd=tmp_path)
+    assert f"sha256 {hashlib.sha256(sealed.read_bytes()).hexdigest()}" in \
+        receipt_entry(uploaded.stdout)

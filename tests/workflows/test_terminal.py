@@ -1,0 +1,76 @@
+"""What a witness sees on an 80x24 terminal: the codename stays on screen.
+
+`submit` runs on a real pseudo-terminal against the workflow server; the witness types the
+statement (after a hint says how to end it), and the screen is emulated as a terminal of
+that size would show it. The codename is the last thing shown, and the command waits until
+the witness types YES, so nothing scrolls it away; the receipt is not printed at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.workflows.conftest import World, base_env, codename_from
+from tests.workflows.terminal import Screen, TerminalProcess
+from vault.codename import check_codename
+
+STATEMENT_LINES = [f"Line {n} of what I saw in the camp at Ghulja in 2018." for n in range(1, 9)]
+HINT = ("amanat: type or paste your statement; to finish, press Ctrl-D at the start of a line "
+        "(on Windows: Ctrl-Z, then Enter)")
+CONFIRM = "type YES and press Enter: "
+
+
+def test_screen_wraps_redraws_and_scrolls() -> None:
+    screen = Screen(columns=10, rows=3)
+    screen.feed("first\r\nprogress 1\rprog 2\r\n" + "x" * 12 + "\r\nlast")
+    assert screen.visible() == ["xxxxxxxxxx", "xx", "last"]
+    screen.feed("\r\n" + "y" * 10 + "\r\n")
+    assert screen.visible() == ["last", "yyyyyyyyyy", ""]
+
+
+@pytest.fixture
+def terminal(world: World, tmp_path: Path) -> Iterator[TerminalProcess]:
+    shown = TerminalProcess(
+        ["submit", "--server", world.url, "--org", world.org_vkey, "--statement", "-",
+         "--language", "en"], cwd=tmp_path, env=base_env(HOME=str(tmp_path)))
+    yield shown
+    shown.close()
+
+
+def test_codename_is_on_screen_when_submit_returns(terminal: TerminalProcess,
+                                                   tmp_path: Path) -> None:
+    terminal.wait_for(HINT)  # said before anything is read
+    terminal.type("\n".join(STATEMENT_LINES) + "\n\x04")  # Ctrl-D ends the statement
+    terminal.wait_for(CONFIRM)
+    assert terminal.stays_running(1.0), "submit ended before the codename was written down"
+    terminal.type("\n")  # Enter alone is not a confirmation
+    terminal.type("ok\n")
+    assert terminal.stays_running(1.0), "submit ended before YES was typed"
+    terminal.type("YES\n")
+    assert terminal.finish() == 0, terminal.transcript
+
+    codename = codename_from(terminal.transcript)
+    check_codename(codename)
+    screen = terminal.screen.visible()
+    on_screen = "\n".join(screen)
+    for number, word in enumerate(codename.split(), start=1):
+        assert f"{number:>2}. {word}" in on_screen, on_screen
+    assert "YOUR CODENAME - shown only this once" in on_screen
+    assert [line for line in screen if line.startswith("amanat: delivered ")], on_screen
+    # The receipt is neither shown nor kept; the delivery line comes before the codename.
+    assert "tlog-proof" not in terminal.transcript
+    assert terminal.transcript.index("amanat: delivered ") < \
+        terminal.transcript.index("YOUR CODENAME")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_end_of_input_also_ends_the_wait(terminal: TerminalProcess) -> None:
+    terminal.wait_for(HINT)
+    terminal.type("What I saw.\n\x04")
+    terminal.wait_for(CONFIRM)
+    terminal.type("\x04")
+    assert terminal.finish() == 0, terminal.transcript
+    assert "YOUR CODENAME" in terminal.screen.text()
