@@ -167,3 +167,17 @@ def codename_from(stderr: str) -> str:
             assert len(words) == 12, lines[number : number + 2]
             return " ".join(words)
     raise AssertionError(f"no codename shown:\n{stderr}")
+
+
+def with_bad_checksum(codename: str) -> str:
+    """The codename with its last word replaced by another list word that breaks the
+    checksum (15 of 16 replacements do)."""
+    from mnemonic import Mnemonic
+
+    bip39 = Mnemonic("english")
+    words = codename.split()
+    for candidate in bip39.wordlist:
+        attempt = " ".join([*words[:-1], candidate])
+        if candidate != words[-1] and not bip39.check(attempt):
+            return attempt
+    raise AssertionError("unreachable: most replacements break the checksum")

@@ -30,6 +30,7 @@ from tests.workflows.conftest import (
     base_env,
     codename_from,
     submission_id_from_receipt,
+    with_bad_checksum,
 )
 from vault import age
 from vault.client import VaultClient
@@ -225,25 +226,11 @@ def test_typo_in_codename_names_the_word(world: World, submitted: Submitted) -> 
     assert typo.returncode != 0
     assert typo.stderr.count("\n") == 1
     assert "word 7" in typo.stderr and "word list" in typo.stderr
-    wrong_checksum = _valid_words_bad_checksum(submitted.codename)
+    wrong_checksum = with_bad_checksum(submitted.codename)
     other = amanat(["replies", "--server", world.url], cwd=world.root, check=False,
                    env=base_env(AMANAT_CODENAME=wrong_checksum))
     assert other.returncode != 0
     assert other.stderr.count("\n") == 1 and "checksum" in other.stderr
-
-
-def _valid_words_bad_checksum(codename: str) -> str:
-    """The codename with its last word replaced by another list word that breaks the
-    checksum (15 of 16 replacements do)."""
-    from mnemonic import Mnemonic
-
-    bip39 = Mnemonic("english")
-    words = codename.split()
-    for candidate in bip39.wordlist:
-        attempt = " ".join([*words[:-1], candidate])
-        if candidate != words[-1] and not bip39.check(attempt):
-            return attempt
-    raise AssertionError("unreachable: most replacements break the checksum")
 
 
 def test_investigator_b_opens_it_too(world: World, submitted: Submitted) -> None:
