@@ -67,10 +67,14 @@ def test_codename_is_on_screen_when_submit_returns(terminal: TerminalProcess,
     assert list(tmp_path.iterdir()) == []
 
 
-def test_end_of_input_also_ends_the_wait(terminal: TerminalProcess) -> None:
+@pytest.mark.parametrize("key", ["\x04", "\x03"], ids=["ctrl-d", "ctrl-c"])
+def test_end_of_input_or_interrupt_also_ends_the_wait(terminal: TerminalProcess,
+                                                      key: str) -> None:
+    """The testimony is delivered by then: the command still succeeds."""
     terminal.wait_for(HINT)
     terminal.type("What I saw.\n\x04")
     terminal.wait_for(CONFIRM)
-    terminal.type("\x04")
+    terminal.type(key)
     assert terminal.finish() == 0, terminal.transcript
+    assert "interrupted" not in terminal.transcript
     assert "YOUR CODENAME" in terminal.screen.text()

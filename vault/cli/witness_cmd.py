@@ -118,8 +118,9 @@ def wait_until_written_down(stream: TextIO | None = None) -> None:
     """At a terminal, keep the codename on screen until the witness types YES.
 
     A deliberate word rather than Enter alone, so that a key pressed early does not end the
-    command before the words are written down. End of input (Ctrl-D) also ends the wait.
-    Without a terminal (scripts, tests) there is nobody to wait for.
+    command before the words are written down. End of input (Ctrl-D) or Ctrl-C also ends
+    the wait, with success: the testimony has been delivered. Without a terminal (scripts,
+    tests) there is nobody to wait for.
     """
     if not sys.stdin.isatty():
         return
@@ -128,7 +129,10 @@ def wait_until_written_down(stream: TextIO | None = None) -> None:
         out.write(f"Take your time. When the 12 words are written down, type {CONFIRM_WORD} "
                   "and press Enter: ")
         out.flush()
-        answer = sys.stdin.readline()
+        try:
+            answer = sys.stdin.readline()
+        except KeyboardInterrupt:
+            answer = ""
         if not answer:
             out.write("\n")
             out.flush()
