@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.workflows.conftest import World, base_env, codename_from
+from tests.workflows.conftest import World, amanat, base_env, codename_from
 from tests.workflows.terminal import Screen, TerminalProcess
 from vault.codename import check_codename
 
@@ -78,3 +78,25 @@ def test_end_of_input_or_interrupt_also_ends_the_wait(terminal: TerminalProcess,
     assert terminal.finish() == 0, terminal.transcript
     assert "interrupted" not in terminal.transcript
     assert "YOUR CODENAME" in terminal.screen.text()
+
+
+def test_a_reused_codename_is_typed_unseen(world: World, tmp_path: Path) -> None:
+    first = amanat(["submit", "--server", world.url, "--org", world.org_vkey, "--statement",
+                    "-"], cwd=tmp_path, stdin="What I saw first.\n")
+    codename = codename_from(first.stderr)
+    again = TerminalProcess(
+        ["submit", "--server", world.url, "--org", world.org_vkey, "--statement", "-",
+         "--reuse-codename"], cwd=tmp_path, env=base_env(HOME=str(tmp_path)))
+    try:
+        again.wait_for("Codename: ")  # asked before the statement is typed
+        assert HINT not in again.transcript
+        again.type(codename + "\n")
+        again.wait_for(HINT)
+        again.type("And what I saw later.\n\x04")
+        assert again.finish() == 0, again.transcript  # no new codename: nothing to wait for
+    finally:
+        again.close()
+    screen = [line for line in again.screen.visible() if line]
+    assert "Codename:" in screen  # nothing typed after the prompt was shown: no echo
+    assert codename not in again.transcript and "YOUR CODENAME" not in again.transcript
+    assert screen[-1].startswith("amanat: delivered ")
