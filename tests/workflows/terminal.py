@@ -62,10 +62,11 @@ class Screen:
 
 
 class TerminalProcess:
-    """``amanat ARGS`` on a fresh pty of ``columns`` x ``rows``; type into it, read it."""
+    """``amanat ARGS`` on a fresh pty of ``columns`` x ``rows``; type into it, read it.
+    ``stderr``, a file descriptor, sends standard error elsewhere."""
 
     def __init__(self, args: Sequence[str], *, cwd: Path, env: Mapping[str, str],
-                 columns: int = 80, rows: int = 24) -> None:
+                 columns: int = 80, rows: int = 24, stderr: int | None = None) -> None:
         master, slave = os.openpty()
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
         self.master = master
@@ -75,7 +76,8 @@ class TerminalProcess:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "vault.cli", *args], cwd=cwd,
             env={**env, "TERM": "dumb", "COLUMNS": str(columns), "LINES": str(rows)},
-            stdin=slave, stdout=slave, stderr=slave, start_new_session=True,
+            stdin=slave, stdout=slave, stderr=slave if stderr is None else stderr,
+            start_new_session=True,
             preexec_fn=_take_controlling_terminal)
         os.close(slave)
 

@@ -100,3 +100,20 @@ def test_a_reused_codename_is_typed_unseen(world: World, tmp_path: Path) -> None
     assert "Codename:" in screen  # nothing typed after the prompt was shown: no echo
     assert codename not in again.transcript and "YOUR CODENAME" not in again.transcript
     assert screen[-1].startswith("amanat: delivered ")
+
+
+def test_no_wait_when_the_codename_is_not_on_a_screen(world: World, tmp_path: Path) -> None:
+    """With standard error sent to a file, there is no screen to keep the codename on and
+    nobody would see a question: submit ends once the testimony is delivered."""
+    log = tmp_path / "stderr.txt"
+    with open(log, "wb") as err:
+        shown = TerminalProcess(
+            ["submit", "--server", world.url, "--org", world.org_vkey, "--statement", "-"],
+            cwd=tmp_path, env=base_env(HOME=str(tmp_path)), stderr=err.fileno())
+    try:
+        shown.type("What I saw.\n\x04")
+        assert shown.finish(timeout=30) == 0
+    finally:
+        shown.close()
+    written = log.read_text("utf-8")
+    assert "YOUR CODENAME" in written and CONFIRM not in written

@@ -119,12 +119,13 @@ def wait_until_written_down(stream: TextIO | None = None) -> None:
 
     A deliberate word rather than Enter alone, so that a key pressed early does not end the
     command before the words are written down. End of input (Ctrl-D) or Ctrl-C also ends
-    the wait, with success: the testimony has been delivered. Without a terminal (scripts,
-    tests) there is nobody to wait for.
+    the wait, with success: the testimony has been delivered. Without a terminal to read
+    from and show the codename on (scripts, tests, stderr sent to a file) there is nobody to
+    wait for.
     """
-    if not sys.stdin.isatty():
-        return
     out = stream or sys.stderr
+    if not (sys.stdin.isatty() and out.isatty()):
+        return
     while True:
         out.write(f"Take your time. When the 12 words are written down, type {CONFIRM_WORD} "
                   "and press Enter: ")
