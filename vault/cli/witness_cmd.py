@@ -126,20 +126,20 @@ def wait_until_written_down(stream: TextIO | None = None) -> None:
     out = stream or sys.stderr
     if not (sys.stdin.isatty() and out.isatty()):
         return
-    while True:
-        out.write(f"Take your time. When the 12 words are written down, type {CONFIRM_WORD} "
-                  "and press Enter: ")
-        out.flush()
-        try:
-            answer = sys.stdin.readline()
-        except KeyboardInterrupt:
-            answer = ""
-        if not answer:
-            out.write("\n")
+    try:  # from before the question is shown: a Ctrl-C is an answer as soon as it is seen
+        while True:
+            out.write(f"Take your time. When the 12 words are written down, type "
+                      f"{CONFIRM_WORD} and press Enter: ")
             out.flush()
-            return
-        if answer.strip().upper() == CONFIRM_WORD:
-            return
+            answer = sys.stdin.readline()
+            if not answer:
+                break
+            if answer.strip().upper() == CONFIRM_WORD:
+                return
+    except KeyboardInterrupt:
+        pass
+    out.write("\n")
+    out.flush()
 
 
 def hand_over_codename(codename: str | None) -> None:
