@@ -269,13 +269,23 @@ def _deliver_and_check(client: Any, sealed: Any, size: int, sha256: Callable[[],
     from vault.witness import checked_receipt, deliver
 
     receipt = deliver(client, sealed, progress=ProgressBar(size))
-    check = checked_receipt(receipt, sha256=sha256(), size=size, roster_text=roster_text,
-                            org_vkey=org_vkey)
-    # The receipt is kept or shown only when asked for: on a searched device it proves a
-    # submission, and on a screen its 15 lines would push the codename out of sight.
-    if receipt_path is not None:
-        with atomic_output(receipt_path) as out:
-            out.write(check.receipt_file.encode("utf-8"))
+    try:
+        check = checked_receipt(receipt, sha256=sha256(), size=size, roster_text=roster_text,
+                                org_vkey=org_vkey)
+        # The receipt is kept or shown only when asked for: on a searched device it proves a
+        # submission, and on a screen its 15 lines would push the codename out of sight.
+        if receipt_path is not None:
+            with atomic_output(receipt_path) as out:
+                out.write(check.receipt_file.encode("utf-8"))
+    except Exception as exc:
+        if codename is None:
+            raise
+        # The testimony is on the server, sealed with this codename's reply address: the
+        # codename is still the only way to its replies, so it is handed over all the same.
+        print(f"amanat: the testimony was delivered, but {one_line(str(exc))}",
+              file=sys.stderr)
+        hand_over_codename(codename)
+        return 1
     log = "the organization's log" if check.log_key_pinned else "the log the server names"
     print(f"amanat: delivered {_size(size)}; receipt checked: entry {check.index} of {log}",
           file=sys.stderr)
@@ -283,10 +293,22 @@ def _deliver_and_check(client: Any, sealed: Any, size: int, sha256: Callable[[],
     return 0
 
 
+def _check_receipt_path(path: str | None) -> None:
+    """Refuse, before anything is sent, a --receipt FILE that could not be written."""
+    if path in (None, "-"):
+        return
+    target = Path(path)
+    if target.is_dir():
+        raise CLIError(f"--receipt {path}: that is a folder; give a file name")
+    if not target.parent.is_dir():
+        raise CLIError(f"--receipt {path}: the folder {target.parent} does not exist")
+
+
 def cmd_submit(args: argparse.Namespace) -> int:
     from vault.client import VaultClient
     from vault.witness import SealedTestimony, verified_roster
 
+    _check_receipt_path(args.receipt)
     state = _state(args.state)
     # Everything that can be checked offline is checked before the server is contacted.
     manifest, attachments, codename = _testimony(args)
@@ -329,6 +351,7 @@ def cmd_upload(args: argparse.Namespace) -> int:
 
     if args.state is not None and args.org is None:
         raise CLIError("--state needs --org: roster versions are remembered per organization key")
+    _check_receipt_path(args.receipt)
     try:
         sealed = open(args.file, "rb")  # noqa: SIM115
     except OSError as exc:
