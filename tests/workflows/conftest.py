@@ -23,6 +23,7 @@ import pytest
 
 from tests.e2e.conftest import ServerProcess
 from tests.e2e.conftest import start_server as start_e2e_server
+from vault.cli.witness_cmd import framed_codename
 
 ROOT = Path(__file__).resolve().parents[2]
 PASSPHRASE = "correct horse battery staple, workflow tests"
@@ -155,18 +156,11 @@ def submission_id_from_receipt(receipt: str) -> str:
                 if line.startswith("id "))
 
 
-_CODENAME_FIRST_LINE = re.compile(r"^\s+1\. ")
-
-
 def codename_from(stderr: str) -> str:
     """The 12 words of the codename framed on ``submit``'s stderr."""
-    lines = stderr.splitlines()
-    for number, line in enumerate(lines):
-        if _CODENAME_FIRST_LINE.match(line):
-            words = [w for w in (line + " " + lines[number + 1]).split() if not w.endswith(".")]
-            assert len(words) == 12, lines[number : number + 2]
-            return " ".join(words)
-    raise AssertionError(f"no codename shown:\n{stderr}")
+    codename = framed_codename(stderr)
+    assert codename is not None, f"no codename shown:\n{stderr}"
+    return codename
 
 
 def with_bad_checksum(codename: str) -> str:

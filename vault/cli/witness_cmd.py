@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import re
 import sys
 import time
 from collections.abc import Callable
@@ -87,28 +88,56 @@ class ProgressBar:
         self.stream.flush()
 
 
+CODENAME_HEADING = "  YOUR CODENAME - shown only this once, never stored anywhere"
+_RULE = "=" * 72
+_WORDS_PER_ROW = 4
+_FRAMED_WORD = re.compile(r"(\d+)\. (\S+)")
+
+
 def show_codename(codename: str, stream: TextIO | None = None) -> None:
-    """Show the codename once, framed, with advice on keeping it."""
+    """Show the codename once, framed, with advice on keeping it.
+
+    Three rows of four numbered words in aligned columns, 60 characters wide at most (a
+    BIP39 word has at most 8 letters): no row wraps on an 80-column terminal, which could
+    split a word in two.
+    """
     out = stream or sys.stderr
     words = codename.split()
-    rule = "=" * 72
+    rows = [
+        "      " + "  ".join(f"{n:>2}. {words[n - 1]:<8}"
+                             for n in range(first, min(first + _WORDS_PER_ROW, len(words) + 1)))
+        for first in range(1, len(words) + 1, _WORDS_PER_ROW)
+    ]
     lines = [
         "",
-        rule,
-        "  YOUR CODENAME - shown only this once, never stored anywhere",
+        _RULE,
+        CODENAME_HEADING,
         "",
-        "      " + "  ".join(f"{n:>2}. {w}" for n, w in enumerate(words[:6], start=1)),
-        "      " + "  ".join(f"{n:>2}. {w}" for n, w in enumerate(words[6:], start=7)),
+        *(row.rstrip() for row in rows),
         "",
         "  These 12 words are the only way to read replies from the investigators",
         "  (`amanat replies`). Learn them by heart, or write them on paper and keep",
         "  it hidden, away from your phone and computer. Do not photograph them or",
         "  save them in a file. Nobody can recover them if they are lost.",
-        rule,
+        _RULE,
         "",
     ]
     out.write("\n".join(lines) + "\n")
     out.flush()
+
+
+def framed_codename(text: str) -> str | None:
+    """The codename in a frame `show_codename` wrote into ``text`` (for the demo and tests),
+    or None if there is no complete one."""
+    lines = text.splitlines()
+    if CODENAME_HEADING not in lines:
+        return None
+    start = lines.index(CODENAME_HEADING) + 1
+    end = lines.index(_RULE, start) if _RULE in lines[start:] else len(lines)
+    numbered = [(int(n), w) for line in lines[start:end] for n, w in _FRAMED_WORD.findall(line)]
+    if [n for n, _ in numbered] != list(range(1, len(numbered) + 1)) or len(numbered) != 12:
+        return None
+    return " ".join(w for _, w in numbered)
 
 
 CONFIRM_WORD = "YES"
