@@ -39,6 +39,7 @@ from typing import Any, BinaryIO, Final
 from keys.errors import RosterError
 from keys.roster import Roster, RosterState, read_roster_unverified, verify_roster
 from vault import age
+from vault.answers import without_notes
 from vault.audit import receipt_file_text, verify_submission_receipt
 from vault.bundle import bundle_length, bundle_stream, iter_bundle
 from vault.client import SubmissionReceipt, VaultClient
@@ -61,6 +62,7 @@ from vault.tlog.proof import verify_receipt
 __all__ = [
     "DEFAULT_LANGUAGE",
     "ChosenFile",
+    "FormAnswers",
     "FormError",
     "OpenedReply",
     "PreparedAttachment",
@@ -75,6 +77,7 @@ __all__ = [
     "new_reply_address",
     "prepare_attachments",
     "read_form",
+    "reply_address",
     "seal_testimony",
     "sealed_testimony",
     "verified_roster",
@@ -100,7 +103,7 @@ _EXTENSIONS: Final = {
     "application/vnd.oasis.opendocument.presentation": ".odp",
     "application/octet-stream": ".bin",
 }
-_FORM_FIELDS: Final = ("persons",)
+_FORM_FIELDS: Final = ("language", "persons")
 
 
 class WitnessError(ValueError):
@@ -135,16 +138,28 @@ def verified_roster(signed: str, org_vkey: str, *, state: RosterState | None = N
 # --- what the witness says ------------------------------------------------------------------
 
 
-def read_form(data: bytes, *, language: str = DEFAULT_LANGUAGE,
-              consent: str = "none") -> tuple[Person, ...]:
-    """The detained persons described in an answers file (JSON).
+@dataclass(frozen=True)
+class FormAnswers:
+    """What an answers file says: the detained persons, and the language of the testimony
+    (the one given, else the one the file names, else ``und``)."""
 
-    The file is either a JSON object ``{"persons": [...]}`` or just the list of persons, each
-    as in the manifest schema (``docs/testimony.schema.json``). Every problem is reported at
-    once, one line each (``person 2: status is missing``), in a FormError.
+    persons: tuple[Person, ...]
+    language: str
+
+
+def read_form(data: bytes, *, language: str | None = None,
+              consent: str = "none") -> FormAnswers:
+    """The detained persons described in an answers file (JSON, with ``#`` note lines: see
+    `vault.answers`).
+
+    The file is either a JSON object ``{"persons": [...]}`` (optionally with ``"language"``,
+    the tag of the language its answers are written in) or just the list of persons, each as
+    in the manifest schema (``docs/testimony.schema.json``). ``language``, when given, is the
+    testimony's language and must agree with the file's. Every problem is reported at once,
+    one line each (``person 2: status is missing``), in a FormError.
     """
     try:
-        obj: Any = json.loads(data.decode("utf-8"))
+        obj: Any = json.loads(without_notes(data.decode("utf-8")))
     except UnicodeDecodeError:
         raise FormError("the answers file is not UTF-8 text",
                         ["the answers file is not UTF-8 text"]) from None
@@ -157,13 +172,18 @@ def read_form(data: bytes, *, language: str = DEFAULT_LANGUAGE,
         line = 'the answers file must be a JSON object {"persons": [...]} or a list of persons'
         raise FormError(line, [line])
     problems = [
-        f"unknown field {key!r} (an answers file holds only \"persons\")"
+        f"unknown field {key!r} (an answers file holds only \"language\" and \"persons\")"
         for key in sorted(obj) if key not in _FORM_FIELDS
     ]
+    named = obj.get("language")
+    if language is not None and named is not None and named != language:
+        problems.append(f"the answers file says its language is {named!r}, but the testimony's "
+                        f"language is given as {language!r}: make them agree, or leave one out")
     persons = obj.get("persons", [])
     candidate = {
         "schema": SCHEMA_ID,
-        "language": language,
+        "language": (language if language is not None
+                     else named if named is not None else DEFAULT_LANGUAGE),
         "statement": "",
         "publication_consent": consent,
         "persons": persons,
@@ -173,7 +193,8 @@ def read_form(data: bytes, *, language: str = DEFAULT_LANGUAGE,
     if problems:
         count = f"{len(problems)} problem{'s' if len(problems) != 1 else ''}"
         raise FormError(f"the answers have {count}", problems)
-    return Manifest.from_dict(candidate).persons
+    manifest = Manifest.from_dict(candidate)
+    return FormAnswers(manifest.persons, manifest.language)
 
 
 @dataclass(frozen=True)
@@ -230,15 +251,24 @@ def prepare_attachments(files: Iterable[ChosenFile]) -> list[PreparedAttachment]
     return prepared
 
 
+def reply_address(codename: str) -> Reply:
+    """The reply address (recipient and mailbox id) a codename derives.
+
+    Testimony sent with the same address puts every reply to it in one mailbox, and tells
+    whoever reads the manifests that one person sent them all. Raises CodenameError
+    (`vault.codename`), whose message never repeats a word, for a mistyped codename.
+    """
+    keys: CodenameKeys = derive(codename)
+    return Reply(recipient=str(keys.reply_identity.recipient()), mailbox_id=keys.mailbox_id)
+
+
 def new_reply_address() -> tuple[str, Reply]:
     """A fresh codename and the reply address it derives (recipient and mailbox id).
 
     The codename is the witness's only way to read replies: show it once, never store it.
     """
     codename = new_codename()
-    keys: CodenameKeys = derive(codename)
-    return codename, Reply(recipient=str(keys.reply_identity.recipient()),
-                           mailbox_id=keys.mailbox_id)
+    return codename, reply_address(codename)
 
 
 def build_manifest(
@@ -415,11 +445,13 @@ def deliver(
 
 @dataclass(frozen=True)
 class ReceiptCheck:
-    """A verified receipt: the file text to keep (only if asked) and what it proves."""
+    """A verified receipt: the file text to keep (only if asked) and what it proves:
+    the submission is entry ``index`` of the log."""
 
     receipt_file: str
     summary: str
     log_key_pinned: bool
+    index: int
 
 
 def _check_entry(receipt: SubmissionReceipt, sha256: str, size: int) -> None:
@@ -459,9 +491,9 @@ def checked_receipt(
         raise WitnessError(f"the server's receipt is malformed: {exc}") from None
     if org_vkey is not None:
         verdict = verify_submission_receipt(text, org_vkey, roster_text)
-        if not verdict.ok:
+        if not verdict.ok or verdict.index is None:
             raise WitnessError(f"the receipt does not verify: {verdict.summary()}")
-        return ReceiptCheck(text, verdict.summary(), True)
+        return ReceiptCheck(text, verdict.summary(), True, verdict.index)
     try:
         log_vkey = read_roster_unverified(roster_text).log_vkey
         if log_vkey is None:
@@ -476,7 +508,7 @@ def checked_receipt(
                f"{proved.index} of the log at size "
                f"{proved.checkpoint.size} (log key named by the server, not checked against "
                "an organization key: pass --org to check it)")
-    return ReceiptCheck(text, summary, False)
+    return ReceiptCheck(text, summary, False, proved.index)
 
 
 # --- replies --------------------------------------------------------------------------------

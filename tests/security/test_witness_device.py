@@ -122,7 +122,7 @@ def test_submit_and_replies_write_no_file(server: ServerProcess, tmp_path: Path)
         cwd=home, env=env, stdin=f"They took my father. {CANARY}\n".encode(), log=submit_log)
     stderr = submitted.stderr.decode("utf-8", "replace")
     assert submitted.returncode == 0, stderr
-    assert "receipt ok" in stderr
+    assert "receipt checked: entry" in stderr
     # The trace must have recorded the command's own reads, or it proves nothing.
     trace = submit_log.read_text("utf-8", "replace")
     assert "notice.pdf" in trace and "IMG_20180312_101010.jpg" in trace

@@ -23,6 +23,7 @@ import pytest
 
 from tests.e2e.conftest import ServerProcess
 from tests.e2e.conftest import start_server as start_e2e_server
+from vault.cli.witness_cmd import framed_codename
 
 ROOT = Path(__file__).resolve().parents[2]
 PASSPHRASE = "correct horse battery staple, workflow tests"
@@ -143,22 +144,34 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     yield from build_world(tmp_path_factory.mktemp("world"))
 
 
-def submission_id_from_receipt(receipt: str) -> str:
-    """The submission id in the log entry a printed receipt carries (its ``extra`` line)."""
+def receipt_entry(receipt: str) -> str:
+    """The log entry a receipt carries (its ``extra`` line), as text."""
     extra = next(line for line in receipt.splitlines() if line.startswith("extra "))
-    entry = base64.b64decode(extra.removeprefix("extra ")).decode("ascii")
-    return next(line.split()[1] for line in entry.splitlines() if line.startswith("id "))
+    return base64.b64decode(extra.removeprefix("extra ")).decode("ascii")
 
 
-_CODENAME_FIRST_LINE = re.compile(r"^\s+1\. ")
+def submission_id_from_receipt(receipt: str) -> str:
+    """The submission id in the log entry a receipt carries."""
+    return next(line.split()[1] for line in receipt_entry(receipt).splitlines()
+                if line.startswith("id "))
 
 
 def codename_from(stderr: str) -> str:
     """The 12 words of the codename framed on ``submit``'s stderr."""
-    lines = stderr.splitlines()
-    for number, line in enumerate(lines):
-        if _CODENAME_FIRST_LINE.match(line):
-            words = [w for w in (line + " " + lines[number + 1]).split() if not w.endswith(".")]
-            assert len(words) == 12, lines[number : number + 2]
-            return " ".join(words)
-    raise AssertionError(f"no codename shown:\n{stderr}")
+    codename = framed_codename(stderr)
+    assert codename is not None, f"no codename shown:\n{stderr}"
+    return codename
+
+
+def with_bad_checksum(codename: str) -> str:
+    """The codename with its last word replaced by another list word that breaks the
+    checksum (15 of 16 replacements do)."""
+    from mnemonic import Mnemonic
+
+    bip39 = Mnemonic("english")
+    words = codename.split()
+    for candidate in bip39.wordlist:
+        attempt = " ".join([*words[:-1], candidate])
+        if candidate != words[-1] and not bip39.check(attempt):
+            return attempt
+    raise AssertionError("unreachable: most replacements break the checksum")

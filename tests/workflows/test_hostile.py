@@ -88,7 +88,7 @@ def test_open_refuses_hostile_bundle(world: World, tmp_path: Path, kind: str) ->
         roster = verify_roster(client.roster_text(), world.org_vkey)
     sealed_path = tmp_path / "hostile.age"
     sealed_path.write_bytes(age.encrypt_bytes(bundle, roster.recipients()))
-    upload_args = ["upload", "--server", world.url, str(sealed_path)]
+    upload_args = ["upload", "--server", world.url, "--receipt", "-", str(sealed_path)]
     if kind == "absolute":  # also exercise the upload without an organization key
         uploaded = amanat(upload_args, cwd=tmp_path)
         assert "no --org given" in uploaded.stderr

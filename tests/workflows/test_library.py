@@ -11,7 +11,7 @@ import pytest
 
 from vault import age
 from vault.bundle import iter_bundle
-from vault.cli.witness_cmd import ProgressBar, show_codename
+from vault.cli.witness_cmd import ProgressBar, framed_codename, show_codename
 from vault.investigator import (
     InvestigatorError,
     NotSealedToYouError,
@@ -130,3 +130,19 @@ def test_progress_line_and_codename_frame() -> None:
     show_codename(" ".join(f"w{n}" for n in range(1, 13)), frame)
     assert " 1. w1" in frame.getvalue() and "12. w12" in frame.getvalue()
     assert "shown only this once" in frame.getvalue()
+
+
+def test_codename_frame_fits_80_columns_and_reads_back() -> None:
+    """The longest BIP39 words (8 letters) still fit: no row wraps and splits a word."""
+    from mnemonic import Mnemonic
+
+    longest = [w for w in Mnemonic("english").wordlist if len(w) == 8][:12]
+    frame = io.StringIO()
+    show_codename(" ".join(longest), frame)
+    lines = frame.getvalue().splitlines()
+    assert max(len(line) for line in lines) <= 80
+    assert [line.split()[1::2] for line in lines if line.startswith("       1. ")] == [
+        longest[:4]]
+    assert framed_codename(frame.getvalue()) == " ".join(longest)
+    assert framed_codename("amanat: no frame here\n") is None
+    assert framed_codename(frame.getvalue().replace(" 7. ", " 8. ")) is None

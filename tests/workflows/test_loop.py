@@ -30,6 +30,7 @@ from tests.workflows.conftest import (
     base_env,
     codename_from,
     submission_id_from_receipt,
+    with_bad_checksum,
 )
 from vault import age
 from vault.client import VaultClient
@@ -106,7 +107,8 @@ def submitted(world: World, tmp_path_factory: pytest.TempPathFactory) -> Submitt
          "--attach", str(files / PHOTO_NAME), "--attach", str(files / "notice.pdf"),
          "--language", "en", "--consent", "anonymised", "--receipt", str(receipt_path)],
         cwd=home, env=env, stdin=STATEMENT)
-    return Submitted(submission_id_from_receipt(result.stdout), codename_from(result.stderr),
+    return Submitted(submission_id_from_receipt(receipt_path.read_text("utf-8")),
+                     codename_from(result.stderr),
                      result.stdout, result.stderr, receipt_path, home, tmpdir, photo, pdf)
 
 
@@ -116,10 +118,20 @@ def test_submit_leaves_no_trace(submitted: Submitted) -> None:
     assert files_under(submitted.home) == []  # no state, no cache, no receipt unless asked
 
 
-def test_submit_prints_a_receipt_that_verifies(world: World, submitted: Submitted) -> None:
-    assert submitted.stdout.startswith("c2sp.org/tlog-proof@v1\n")
-    assert submitted.receipt_path.read_text("utf-8") == submitted.stdout
-    assert f"submitted as {submitted.id}; receipt ok" in submitted.stderr
+def test_submit_keeps_a_receipt_that_verifies_only_where_asked(world: World,
+                                                               submitted: Submitted) -> None:
+    assert submitted.stdout == ""  # never on the screen unless asked for (--receipt -)
+    receipt = submitted.receipt_path.read_text("utf-8")
+    assert receipt.startswith("c2sp.org/tlog-proof@v1\n")
+    assert submission_id_from_receipt(receipt) == submitted.id
+    # One line says what was delivered, then the codename comes last.
+    lines = submitted.stderr.splitlines()
+    (delivered,) = [n for n, line in enumerate(lines) if line.startswith("amanat: delivered ")]
+    assert re.fullmatch(r"amanat: delivered \d+\.\d KiB; receipt checked: entry \d+ of the "
+                        r"organization's log", lines[delivered]), lines[delivered]
+    assert len(lines[delivered]) <= 80
+    assert "YOUR CODENAME" in "\n".join(lines[delivered + 1 :])
+    assert [line for line in lines if line.strip()][-1] == "=" * 72
     assert "uploading" in submitted.stderr and "(100%)" in submitted.stderr
     assert PHOTO_NAME in submitted.stderr  # shown to the witness, never sealed
     check = amanat(["receipt", "verify", str(submitted.receipt_path), "--org", world.org_vkey,
@@ -170,7 +182,7 @@ def test_open_removes_metadata_and_keeps_hashes(submitted: Submitted, case_a: Pa
 
 def test_open_writes_custody_record(world: World, submitted: Submitted, case_a: Path) -> None:
     custody = json.loads((case_a / "custody.json").read_bytes())
-    receipt_entry = next(line for line in submitted.stdout.splitlines()
+    receipt_entry = next(line for line in submitted.receipt_path.read_text("utf-8").splitlines()
                          if line.startswith("extra "))
     assert custody["format"] == "amanat/custody/v1"
     assert custody["submission"]["id"] == submitted.id
@@ -216,25 +228,11 @@ def test_typo_in_codename_names_the_word(world: World, submitted: Submitted) -> 
     assert typo.returncode != 0
     assert typo.stderr.count("\n") == 1
     assert "word 7" in typo.stderr and "word list" in typo.stderr
-    wrong_checksum = _valid_words_bad_checksum(submitted.codename)
+    wrong_checksum = with_bad_checksum(submitted.codename)
     other = amanat(["replies", "--server", world.url], cwd=world.root, check=False,
                    env=base_env(AMANAT_CODENAME=wrong_checksum))
     assert other.returncode != 0
     assert other.stderr.count("\n") == 1 and "checksum" in other.stderr
-
-
-def _valid_words_bad_checksum(codename: str) -> str:
-    """The codename with its last word replaced by another list word that breaks the
-    checksum (15 of 16 replacements do)."""
-    from mnemonic import Mnemonic
-
-    bip39 = Mnemonic("english")
-    words = codename.split()
-    for candidate in bip39.wordlist:
-        attempt = " ".join([*words[:-1], candidate])
-        if candidate != words[-1] and not bip39.check(attempt):
-            return attempt
-    raise AssertionError("unreachable: most replacements break the checksum")
 
 
 def test_investigator_b_opens_it_too(world: World, submitted: Submitted) -> None:
@@ -261,7 +259,8 @@ def test_removed_investigator_gets_nothing_new(world: World, tmp_path: Path) -> 
                      world.key_ids["b"]])
     world.publish_roster()
     later = amanat(["submit", "--server", world.url, "--org", world.org_vkey, "--statement",
-                    "-", "--no-reply"], cwd=tmp_path, stdin="After the roster change.\n")
+                    "-", "--no-reply", "--receipt", "-"], cwd=tmp_path,
+                   stdin="After the roster change.\n")
     newest = submission_id_from_receipt(later.stdout)
     assert "CODENAME" not in later.stderr
 

@@ -1,7 +1,8 @@
 """`amanat submit` refuses, with one line and before anything is sent: a mistyped
 organization key (named as such, not blamed on the roster), a roster signed by another key
-(forged), a roster older than one the witness remembers (rolled back), an
-answers file with problems (every problem on its own line), and an empty testimony."""
+(forged), a roster older than one the witness remembers (rolled back), an answers file with
+problems (every problem on its own line), an empty testimony, and a receipt file that could
+not be written. A receipt that fails after delivery still hands over the codename."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
+import pytest
 
 from keys.identity import InvestigatorIdentity
 from keys.org import OrgKey
@@ -22,9 +24,12 @@ from tests.workflows.conftest import (
     World,
     amanat,
     base_env,
+    codename_from,
     start_server,
     submission_id_from_receipt,
 )
+from vault.cli import main
+from vault.codename import check_codename
 
 
 def log_size(world: World) -> int:
@@ -138,7 +143,8 @@ def test_form_problems_are_listed_one_per_line(world: World, tmp_path: Path) -> 
     assert result.returncode != 0
     lines = reasons(result.stderr)
     assert lines[:-1] == [
-        f"amanat: {form}: unknown field 'witness' (an answers file holds only \"persons\")",
+        f"amanat: {form}: unknown field 'witness' (an answers file holds only \"language\" "
+        "and \"persons\")",
         f"amanat: {form}: person 1: give either birth_year or age_at_detention, not both",
         f"amanat: {form}: person 1: status must be one of camp, prison, police_custody, "
         "released, died, unknown (not 'jailed')",
@@ -152,7 +158,7 @@ def test_valid_form_reaches_the_manifest(world: World, tmp_path: Path) -> None:
     form = tmp_path / "answers.json"
     person = {"status": "camp", "name_latin": "Abdurehim", "detention": {"date": "2018-21"}}
     form.write_text(json.dumps([person]), "utf-8")
-    result = submit(world, tmp_path, "--form", str(form), "--no-reply")
+    result = submit(world, tmp_path, "--form", str(form), "--no-reply", "--receipt", "-")
     assert result.returncode == 0, result.stderr
     case = tmp_path / "case"
     world.investigator("a", ["open", submission_id_from_receipt(result.stdout), "-o", str(case)])
@@ -203,3 +209,40 @@ def test_roster_publish_refuses_an_old_version(world: World) -> None:
     assert done.returncode != 0
     assert done.stderr.startswith("amanat: ") and done.stderr.count("\n") == 1
     assert "version" in done.stderr
+
+
+@pytest.mark.parametrize("where", ["missing/receipt.txt", "."])
+def test_receipt_file_is_checked_before_anything_is_sent(world: World, tmp_path: Path,
+                                                         where: str) -> None:
+    before = log_size(world)
+    result = submit(world, tmp_path, "--receipt", str(tmp_path / where))
+    assert result.returncode == 1
+    assert reasons(result.stderr) == [result.stderr.strip()]
+    assert result.stderr.startswith(f"amanat: --receipt {tmp_path / where}: ")
+    assert ("does not exist" if where != "." else "that is a folder") in result.stderr
+    assert log_size(world) == before
+
+
+def test_codename_is_handed_over_when_the_receipt_fails(
+        world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """A server whose receipt does not verify has the testimony all the same, sealed with
+    the new codename's reply address: the codename is shown, after the reason."""
+    import vault.witness
+
+    def forged(*_: object, **__: object) -> object:
+        raise vault.witness.WitnessError("the receipt does not verify: forged for this test")
+
+    monkeypatch.setattr(vault.witness, "checked_receipt", forged)
+    statement = tmp_path / "statement.txt"
+    statement.write_text("What I saw.\n", "utf-8")
+    before = log_size(world)
+    status = main(["submit", "--server", world.url, "--org", world.org_vkey, "--statement",
+                   str(statement)])
+    err = capsys.readouterr().err
+    assert status == 1
+    assert log_size(world) == before + 1  # delivered
+    reason = ("amanat: the testimony was delivered, but the receipt does not verify: forged "
+              "for this test")
+    assert reason in err and err.index(reason) < err.index("YOUR CODENAME")
+    check_codename(codename_from(err))

@@ -106,7 +106,8 @@ def test_expired_roster_refused_by_witness_and_investigator_until_renewed(
         published = amanat(["roster", "publish", "--server", server.url, "--roster",
                             "roster.txt", "--org", org.vkey()], cwd=tmp_path)
         assert "published roster version 3" in published.stdout
-        accepted = amanat([*submit, "--no-reply"], cwd=witness, stdin="what I saw\n", env=env)
+        accepted = amanat([*submit, "--no-reply", "--receipt", "-"], cwd=witness,
+                          stdin="what I saw\n", env=env)
         listed = amanat(inbox, cwd=tmp_path, env=investigator_env).stdout
         assert submission_id_from_receipt(accepted.stdout) in listed
     finally:

@@ -23,7 +23,14 @@ from pathlib import Path
 import pytest
 
 from bench.peak_rss import ProbedProcess
-from tests.workflows.conftest import ROOT, World, amanat, base_env, submission_id_from_receipt
+from tests.workflows.conftest import (
+    ROOT,
+    World,
+    amanat,
+    base_env,
+    receipt_entry,
+    submission_id_from_receipt,
+)
 from vault import age
 from vault.bundle import open_bundle
 from vault.client import (
@@ -224,7 +231,8 @@ MAX_PEAK_MIB = RECORDING_MIB + 96  # 224 MiB, well under the 256 MiB of two copi
 def _submit_peak_mib(world: World, recording: Path) -> tuple[float, str]:
     probed = ProbedProcess(
         [sys.executable, "-m", "vault.cli", "submit", "--server", world.url, "--org",
-         world.org_vkey, "--statement", "-", "--no-reply", "--keep-metadata", str(recording)],
+         world.org_vkey, "--statement", "-", "--no-reply", "--keep-metadata", str(recording),
+         "--receipt", "-"],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         env={**base_env(), "PYTHONPATH": str(ROOT)},
     )
@@ -232,7 +240,7 @@ def _submit_peak_mib(world: World, recording: Path) -> tuple[float, str]:
     measured = probed.wait(timeout=10)
     stderr = err.decode("utf-8", "replace")
     assert measured.returncode == 0, stderr
-    assert "receipt ok" in stderr
+    assert "receipt checked: entry" in stderr
     return measured.max_rss_bytes / MIB, out.decode("utf-8")
 
 
@@ -270,6 +278,7 @@ def test_upload_of_a_sealed_file_is_unchanged(world: World, tmp_path: Path) -> N
     amanat(["seal", "--roster", str(world.admin / "roster.txt"), "--org", world.org_vkey,
             "--statement", "-", "--no-reply", "-o", str(sealed)], cwd=tmp_path,
            stdin="Sealed earlier.\n")
-    uploaded = amanat(["upload", "--server", world.url, "--org", world.org_vkey, str(sealed)],
-                      cwd=tmp_path)
-    assert hashlib.sha256(sealed.read_bytes()).hexdigest() in uploaded.stderr
+    uploaded = amanat(["upload", "--server", world.url, "--org", world.org_vkey, "--receipt",
+                       "-", str(sealed)], cwd=tmp_path)
+    assert f"sha256 {hashlib.sha256(sealed.read_bytes()).hexdigest()}" in \
+        receipt_entry(uploaded.stdout)

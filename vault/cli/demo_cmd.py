@@ -34,7 +34,6 @@ DEMO_STATEMENT = (
     "My brother Abdurehim was taken from his home in Ghulja in the spring of 2018.\n"
     "Our mother says he is held in a former school. We have heard nothing since.\n"
 )
-_CODENAME_LINE = re.compile(r"^\s+1\. ")
 
 
 def _free_port() -> int:
@@ -53,14 +52,12 @@ def _package_root() -> str:
 
 def extract_codename(stderr: str) -> str:
     """The 12 words of the framed codename ``submit`` shows on stderr."""
-    lines = stderr.splitlines()
-    for number, line in enumerate(lines):
-        if _CODENAME_LINE.match(line) and number + 1 < len(lines):
-            text = line + " " + lines[number + 1]
-            words = [w for w in text.split() if not w.endswith(".")]
-            if len(words) == 12:
-                return " ".join(words)
-    raise CLIError("the demo could not find the codename in the witness's output")
+    from vault.cli.witness_cmd import framed_codename
+
+    codename = framed_codename(stderr)
+    if codename is None:
+        raise CLIError("the demo could not find the codename in the witness's output")
+    return codename
 
 
 class Demo:

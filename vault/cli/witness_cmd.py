@@ -6,9 +6,12 @@ what a terminal needs: the roster is checked against the organization key given 
 version seen before; the plaintext exists only in memory (``submit`` seals it as it is sent,
 never holding the sealed file whole); nothing is written to disk unless asked for
 (``--receipt FILE``, ``seal -o FILE`` which holds only ciphertext; ``upload FILE`` keeps a
-resume record beside FILE until it is delivered, see `vault.upload`); the codename is shown
-once, on stderr, and never stored; replies are read with the codename from a prompt (or
-``AMANAT_CODENAME``), never from argv.
+resume record beside FILE until it is delivered, see `vault.upload`), and the receipt is not
+shown unless asked for (``--receipt -``); the codename is shown once, on stderr, as the last
+thing on the screen (at a terminal the command waits until the witness says it is written
+down, so nothing scrolls it away), and never stored; a codename the witness already has
+(``--reuse-codename``, replies) is read from a prompt (or ``AMANAT_CODENAME``), never from
+argv.
 
 ``upload`` has no organization key by default (a file sealed in the field may be uploaded
 from anywhere): its receipt is then checked against the log key the server's roster names.
@@ -19,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import re
 import sys
 import time
 from collections.abc import Callable
@@ -80,28 +84,94 @@ class ProgressBar:
         self.stream.flush()
 
 
+CODENAME_HEADING = "  YOUR CODENAME - shown only this once, never stored anywhere"
+_RULE = "=" * 72
+_WORDS_PER_ROW = 4
+_FRAMED_WORD = re.compile(r"(\d+)\. (\S+)")
+
+
 def show_codename(codename: str, stream: TextIO | None = None) -> None:
-    """Show the codename once, framed, with advice on keeping it."""
+    """Show the codename once, framed, with advice on keeping it.
+
+    Three rows of four numbered words in aligned columns, 60 characters wide at most (a
+    BIP39 word has at most 8 letters): no row wraps on an 80-column terminal, which could
+    split a word in two.
+    """
     out = stream or sys.stderr
     words = codename.split()
-    rule = "=" * 72
+    rows = [
+        "      " + "  ".join(f"{n:>2}. {words[n - 1]:<8}"
+                             for n in range(first, min(first + _WORDS_PER_ROW, len(words) + 1)))
+        for first in range(1, len(words) + 1, _WORDS_PER_ROW)
+    ]
     lines = [
         "",
-        rule,
-        "  YOUR CODENAME - shown only this once, never stored anywhere",
+        _RULE,
+        CODENAME_HEADING,
         "",
-        "      " + "  ".join(f"{n:>2}. {w}" for n, w in enumerate(words[:6], start=1)),
-        "      " + "  ".join(f"{n:>2}. {w}" for n, w in enumerate(words[6:], start=7)),
+        *(row.rstrip() for row in rows),
         "",
         "  These 12 words are the only way to read replies from the investigators",
         "  (`amanat replies`). Learn them by heart, or write them on paper and keep",
         "  it hidden, away from your phone and computer. Do not photograph them or",
         "  save them in a file. Nobody can recover them if they are lost.",
-        rule,
+        _RULE,
         "",
     ]
     out.write("\n".join(lines) + "\n")
     out.flush()
+
+
+def framed_codename(text: str) -> str | None:
+    """The codename in a frame `show_codename` wrote into ``text`` (for the demo and tests),
+    or None if there is no complete one."""
+    lines = text.splitlines()
+    if CODENAME_HEADING not in lines:
+        return None
+    start = lines.index(CODENAME_HEADING) + 1
+    end = lines.index(_RULE, start) if _RULE in lines[start:] else len(lines)
+    numbered = [(int(n), w) for line in lines[start:end] for n, w in _FRAMED_WORD.findall(line)]
+    if [n for n, _ in numbered] != list(range(1, len(numbered) + 1)) or len(numbered) != 12:
+        return None
+    return " ".join(w for _, w in numbered)
+
+
+CONFIRM_WORD = "YES"
+
+
+def wait_until_written_down(stream: TextIO | None = None) -> None:
+    """At a terminal, keep the codename on screen until the witness types YES.
+
+    A deliberate word rather than Enter alone, so that a key pressed early does not end the
+    command before the words are written down. End of input (Ctrl-D) or Ctrl-C also ends
+    the wait, with success: the testimony has been delivered. Without a terminal to read
+    from and show the codename on (scripts, tests, stderr sent to a file) there is nobody to
+    wait for.
+    """
+    out = stream or sys.stderr
+    if not (sys.stdin.isatty() and out.isatty()):
+        return
+    try:  # from before the question is shown: a Ctrl-C is an answer as soon as it is seen
+        while True:
+            out.write(f"Take your time. When the 12 words are written down, type "
+                      f"{CONFIRM_WORD} and press Enter: ")
+            out.flush()
+            answer = sys.stdin.readline()
+            if not answer:
+                break
+            if answer.strip().upper() == CONFIRM_WORD:
+                return
+    except KeyboardInterrupt:
+        pass
+    out.write("\n")
+    out.flush()
+
+
+def hand_over_codename(codename: str | None) -> None:
+    """Show a new codename, last, and wait for the witness (see `wait_until_written_down`)."""
+    if codename is not None:
+        show_codename(codename)
+        wait_until_written_down()
 
 
 # --- reading what the witness gives --------------------------------------------------------------
@@ -110,6 +180,9 @@ def show_codename(codename: str, stream: TextIO | None = None) -> None:
 def _read_statement(path: str | None) -> str:
     if path is None:
         return ""
+    if path == "-" and sys.stdin.isatty():
+        print("amanat: type or paste your statement; to finish, press Ctrl-D at the start of "
+              "a line (on Windows: Ctrl-Z, then Enter)", file=sys.stderr)
     with open_input(path) as f:
         data = f.read(MAX_STATEMENT_BYTES + 1)
     if len(data) > MAX_STATEMENT_BYTES:
@@ -133,27 +206,54 @@ def _report_form_problems(path: str, exc: Any) -> CLIError:
     return CLIError(f"{path}: {exc}; fix the lines above and try again")
 
 
-def _testimony(args: argparse.Namespace, reply: bool) -> tuple[Any, list[Any], str | None]:
-    """Read, check and clean everything the witness gave; return (manifest, attachments,
-    codename). Problems in the answers file are reported all at once."""
-    from vault.witness import (
-        ChosenFile,
-        FormError,
-        build_manifest,
-        new_reply_address,
-        prepare_attachments,
-        read_form,
-    )
+def _typed_codename() -> str:
+    """A codename the witness already has, from a prompt (or AMANAT_CODENAME), checked.
+    A typo is reported by word position and checksum, never by repeating a word."""
+    from vault.codename import CodenameError, check_codename
 
+    typed = read_secret("Codename: ", env=CODENAME_ENV)
+    try:
+        return check_codename(typed)
+    except CodenameError as exc:
+        raise CLIError(f"codename: {exc}") from None
+
+
+def _reply_address(args: argparse.Namespace) -> tuple[str | None, Any]:
+    """(new codename to show or None, reply address or None) for the testimony."""
+    from vault.witness import new_reply_address, reply_address
+
+    if args.no_reply:
+        return None, None
+    if args.reuse_codename:
+        return None, reply_address(_typed_codename())
+    return new_reply_address()
+
+
+def _read_answers(path: str, language: str | None, consent: str) -> Any:
+    from vault.witness import FormError, read_form
+
+    with open_input(path) as f:
+        data = f.read(MAX_FORM_BYTES + 1)
+    try:
+        return read_form(data, language=language, consent=consent)
+    except FormError as exc:
+        raise _report_form_problems(path, exc) from None
+
+
+def _testimony(args: argparse.Namespace) -> tuple[Any, list[Any], str | None]:
+    """Read, check and clean everything the witness gave; return (manifest, attachments,
+    new codename to show). Problems in the answers file are reported all at once."""
+    from vault.witness import DEFAULT_LANGUAGE, ChosenFile, build_manifest, prepare_attachments
+
+    # A codename being reused is asked for first: a typo is reported before the witness
+    # types a statement.
+    codename, address = _reply_address(args)
     statement = _read_statement(args.statement)
     persons: tuple[Any, ...] = ()
+    language = args.language or DEFAULT_LANGUAGE
     if args.form is not None:
-        with open_input(args.form) as f:
-            data = f.read(MAX_FORM_BYTES + 1)
-        try:
-            persons = read_form(data, language=args.language, consent=args.consent)
-        except FormError as exc:
-            raise _report_form_problems(args.form, exc) from None
+        answers = _read_answers(args.form, args.language, args.consent)
+        persons, language = answers.persons, answers.language
     if not statement.strip() and not args.attachments and not persons:
         raise CLIError("nothing to send: give --statement FILE (or - for standard input), "
                        "--attach FILE or --form FILE")
@@ -166,8 +266,7 @@ def _testimony(args: argparse.Namespace, reply: bool) -> tuple[Any, list[Any], s
                else "metadata removed")
         print(f"amanat: {prepared.chosen_name} -> {prepared.attachment.name} ({how})",
               file=sys.stderr)
-    codename, address = new_reply_address() if reply else (None, None)
-    manifest = build_manifest(statement, language=args.language, consent=args.consent,
+    manifest = build_manifest(statement, language=language, consent=args.consent,
                               persons=persons, attachments=attachments, reply=address)
     return manifest, attachments, codename
 
@@ -196,17 +295,39 @@ def _deliver_and_check(client: Any, sealed: Any, size: int, sha256: Callable[[],
     from vault.witness import checked_receipt, deliver
 
     receipt = deliver(client, sealed, progress=ProgressBar(size), upload_id=upload_id)
-    if codename is not None:
-        show_codename(codename)
-    check = checked_receipt(receipt, sha256=sha256(), size=size, roster_text=roster_text,
-                            org_vkey=org_vkey)
-    print(f"amanat: submitted as {receipt.id}; receipt {check.summary}", file=sys.stderr)
-    if receipt_path is not None:
-        with atomic_output(receipt_path) as out:
-            out.write(check.receipt_file.encode("utf-8"))
-    sys.stdout.write(check.receipt_file)
-    sys.stdout.flush()
+    try:
+        check = checked_receipt(receipt, sha256=sha256(), size=size, roster_text=roster_text,
+                                org_vkey=org_vkey)
+        # The receipt is kept or shown only when asked for: on a searched device it proves a
+        # submission, and on a screen its 15 lines would push the codename out of sight.
+        if receipt_path is not None:
+            with atomic_output(receipt_path) as out:
+                out.write(check.receipt_file.encode("utf-8"))
+    except Exception as exc:
+        if codename is None:
+            raise
+        # The testimony is on the server, sealed with this codename's reply address: the
+        # codename is still the only way to its replies, so it is handed over all the same.
+        print(f"amanat: the testimony was delivered, but {one_line(str(exc))}",
+              file=sys.stderr)
+        hand_over_codename(codename)
+        return 1
+    log = "the organization's log" if check.log_key_pinned else "the log the server names"
+    print(f"amanat: delivered {_size(size)}; receipt checked: entry {check.index} of {log}",
+          file=sys.stderr)
+    hand_over_codename(codename)
     return 0
+
+
+def _check_receipt_path(path: str | None) -> None:
+    """Refuse, before anything is sent, a --receipt FILE that could not be written."""
+    if path in (None, "-"):
+        return
+    target = Path(path)
+    if target.is_dir():
+        raise CLIError(f"--receipt {path}: that is a folder; give a file name")
+    if not target.parent.is_dir():
+        raise CLIError(f"--receipt {path}: the folder {target.parent} does not exist")
 
 
 def cmd_submit(args: argparse.Namespace) -> int:
@@ -214,9 +335,10 @@ def cmd_submit(args: argparse.Namespace) -> int:
     from vault.client import GaveUpError, VaultClient
     from vault.witness import SealedTestimony, verified_roster
 
+    _check_receipt_path(args.receipt)
     state = _state(args.state)
     # Everything that can be checked offline is checked before the server is contacted.
-    manifest, attachments, codename = _testimony(args, reply=not args.no_reply)
+    manifest, attachments, codename = _testimony(args)
     with VaultClient(args.server, proxy=args.proxy, retry=retry_policy(args)) as client:
         try:
             roster_text = client.roster_text()
@@ -242,15 +364,14 @@ def cmd_seal(args: argparse.Namespace) -> int:
     except UnicodeDecodeError:
         raise CLIError(f"{args.roster}: the roster is not UTF-8 text") from None
     roster = verified_roster(roster_text, args.org, state=_state(args.state))
-    manifest, attachments, codename = _testimony(args, reply=not args.no_reply)
+    manifest, attachments, codename = _testimony(args)
     with atomic_output(args.output, mode=0o600) as out:
         seal_testimony(manifest, attachments, roster, out)
-    if codename is not None:
-        show_codename(codename)
     where = "standard output" if args.output in (None, "-") else args.output
     print(f"amanat: sealed to {len(roster.readers())} investigator(s) of {roster.origin} "
           f"(roster version {roster.version}) into {where}; upload it with `amanat upload`",
           file=sys.stderr)
+    hand_over_codename(codename)
     return 0
 
 
@@ -263,6 +384,7 @@ def cmd_upload(args: argparse.Namespace) -> int:
 
     if args.state is not None and args.org is None:
         raise CLIError("--state needs --org: roster versions are remembered per organization key")
+    _check_receipt_path(args.receipt)
     try:
         sealed = open(args.file, "rb")  # noqa: SIM115
     except OSError as exc:
@@ -296,14 +418,10 @@ def cmd_upload(args: argparse.Namespace) -> int:
 
 def cmd_replies(args: argparse.Namespace) -> int:
     from vault.client import VaultClient
-    from vault.codename import CodenameError, check_codename, derive
+    from vault.codename import derive
     from vault.witness import fetch_replies
 
-    typed = read_secret("Codename: ", env=CODENAME_ENV)
-    try:
-        keys = derive(check_codename(typed))
-    except CodenameError as exc:
-        raise CLIError(f"codename: {exc}") from None
+    keys = derive(_typed_codename())
     with VaultClient(args.server, proxy=args.proxy) as client:
         replies = fetch_replies(client, keys)
     if not replies:
@@ -312,6 +430,23 @@ def cmd_replies(args: argparse.Namespace) -> int:
     for reply in replies:
         text = reply.text if reply.text.endswith("\n") else reply.text + "\n"
         sys.stdout.write(one_line(f"--- reply {reply.id} ({reply.received}) ---") + f"\n{text}")
+    return 0
+
+
+def cmd_form_template(args: argparse.Namespace) -> int:
+    from vault.answers import answers_template
+    from vault.witness import FormError, read_form
+
+    text = answers_template(args.language)
+    try:
+        read_form(text.encode("utf-8"))  # the template must be valid as it is
+    except FormError as exc:
+        raise CLIError(f"--language: {'; '.join(exc.problems)}") from None
+    if args.output not in (None, "-") and Path(args.output).exists():
+        raise CLIError(f"{args.output} already exists and may hold answers; choose another "
+                       "name")
+    with atomic_output(args.output, mode=0o600) as out:
+        out.write(text.encode("utf-8"))
     return 0
 
 
@@ -335,14 +470,22 @@ def _content_options(parser: argparse.ArgumentParser) -> None:
                         help="attach a file unchanged, WITH its metadata (e.g. a photo whose "
                              "GPS position is the evidence) (repeatable)")
     parser.add_argument("--form", metavar="FILE", default=None,
-                        help='answers about the detained persons, JSON: {"persons": [...]}')
-    parser.add_argument("--language", metavar="TAG", default="und",
-                        help="language of the statement, e.g. ug, kk-Cyrl, zh-Hans")
+                        help="answers about the detained persons (start from `amanat form "
+                             "template`)")
+    parser.add_argument("--language", metavar="TAG", default=None,
+                        help="language of the statement, e.g. ug, kk-Cyrl, zh-Hans (default: "
+                             "the one the --form file names, else undetermined)")
     parser.add_argument("--consent", choices=CONSENTS, default="none",
                         help="publication: none (investigators only, default), anonymised, "
                              "full")
-    parser.add_argument("--no-reply", action="store_true",
-                        help="no codename and no way for investigators to answer")
+    reply = parser.add_mutually_exclusive_group()
+    reply.add_argument("--no-reply", action="store_true",
+                       help="no codename and no way for investigators to answer")
+    reply.add_argument("--reuse-codename", action="store_true",
+                       help="send this under the codename you got before (asked for at a "
+                            f"prompt, or read from {CODENAME_ENV}) instead of a new one, so "
+                            "replies to all of it arrive together. This lets the organization "
+                            "see that these submissions come from one person")
     parser.add_argument("--state", metavar="FILE", type=Path, default=None,
                         help="remember the highest roster version in FILE and refuse older "
                              "ones (writes FILE; by default nothing is written)")
@@ -360,7 +503,8 @@ def register(subparsers: Any) -> None:
                         help="the organization's verifier key, obtained out of band")
     _content_options(submit)
     submit.add_argument("--receipt", metavar="FILE", default=None,
-                        help="also write the receipt to FILE (it is always printed)")
+                        help="write the receipt to FILE (- for standard output); without it "
+                             "the receipt is checked, then neither kept nor shown")
     submit.set_defaults(func=cmd_submit)
 
     seal = subparsers.add_parser(
@@ -389,7 +533,8 @@ def register(subparsers: Any) -> None:
     upload.add_argument("--state", metavar="FILE", type=Path, default=None,
                         help="with --org: refuse a roster older than one remembered in FILE")
     upload.add_argument("--receipt", metavar="FILE", default=None,
-                        help="also write the receipt to FILE (it is always printed)")
+                        help="write the receipt to FILE (- for standard output); without it "
+                             "the receipt is checked, then neither kept nor shown")
     upload.add_argument("file", metavar="FILE", help="the sealed file")
     upload.set_defaults(func=cmd_upload)
 
@@ -400,3 +545,18 @@ def register(subparsers: Any) -> None:
                     "command line.")
     _network_options(replies)
     replies.set_defaults(func=cmd_replies)
+
+    form = subparsers.add_parser(
+        "form", help="answers files for --form",
+        description="Answers files describe the detained persons (see `submit --form`).")
+    form_sub = form.add_subparsers(dest="form_command", metavar="COMMAND")
+    form_sub.required = True
+    template = form_sub.add_parser(
+        "template", help="write a commented answers file to fill in",
+        description="Write an answers file with a note before every question. It is valid "
+                    "as it is; remove the # before a question to answer it.")
+    template.add_argument("--language", metavar="TAG", default=None,
+                          help="the language you will answer in, e.g. ug, kk-Cyrl, zh-Hans")
+    template.add_argument("-o", "--output", metavar="FILE", default=None,
+                          help="the file to write (never replaced); default standard output")
+    template.set_defaults(func=cmd_form_template)
