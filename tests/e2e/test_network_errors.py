@@ -220,7 +220,7 @@ def test_a_file_of_the_wrong_recipient_type_is_refused(server: ServerProcess,
 def test_a_matching_file_still_goes(server: ServerProcess, tmp_path: Path) -> None:
     sealed = _seal_to(server, tmp_path / "ok.age", [])
     done = amanat(["upload", "--server", server.url, str(sealed)], cwd=tmp_path)
-    assert "amanat: submitted as " in done.stderr
+    assert "amanat: delivered " in done.stderr
 
 
 # --- one server per data directory ---

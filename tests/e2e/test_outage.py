@@ -22,7 +22,7 @@ import pytest
 from tests.api.vaultkit import read_dev_keys
 from tests.e2e.conftest import ROOT, ServerProcess, start_server
 from tests.e2e.test_large_upload import Zeros, sha256_file
-from tests.workflows.conftest import base_env
+from tests.workflows.conftest import base_env, receipt_entry
 from vault import age
 from vault.client import VaultClient
 
@@ -51,8 +51,8 @@ def start_upload(server: ServerProcess, sealed: Path, log: Path, *extra: str
                  ) -> subprocess.Popen[bytes]:
     with open(log, "wb") as err:
         return subprocess.Popen(
-            [sys.executable, "-m", "vault.cli", "upload", "--server", server.url, *extra,
-             str(sealed)],
+            [sys.executable, "-m", "vault.cli", "upload", "--server", server.url, "--receipt", "-",
+             *extra, str(sealed)],
             cwd=ROOT, env=base_env(), stdout=subprocess.PIPE, stderr=err)
 
 
@@ -98,8 +98,9 @@ def test_upload_waits_out_a_server_outage(tmp_path: Path) -> None:
     assert re.search(r"amanat: server unreachable; retrying in \d+ s \(gives up in 9:\d\d\)",
                      err), err
     digest = sha256_file(sealed)
-    assert "amanat: submitted as " in err and digest in err
+    assert "amanat: delivered " in err
     assert out.decode().startswith("c2sp.org/tlog-proof@v1\n")
+    assert f"sha256 {digest}" in receipt_entry(out.decode()), out
     assert not (tmp_path / "big.age.amanat-upload").exists()
 
 
@@ -137,8 +138,9 @@ def test_a_rerun_after_giving_up_resumes_at_the_servers_offset(tmp_path: Path) -
     size = record["size"]
     assert (f"amanat: resuming at {kept / MIB:.1f} MiB of {size / MIB:.1f} MiB: the server "
             "kept what the last attempt sent\n") in err
-    assert hashlib.sha256(sealed.read_bytes()).hexdigest() in err
     assert out.decode().startswith("c2sp.org/tlog-proof@v1\n")
+    assert f"sha256 {hashlib.sha256(sealed.read_bytes()).hexdigest()}" in receipt_entry(
+        out.decode())
     assert not Path(f"{sealed}.amanat-upload").exists()
 
 
@@ -154,7 +156,7 @@ def test_submit_waits_for_a_server_that_comes_back(tmp_path: Path) -> None:
     with open(log, "wb") as err:
         submit = subprocess.Popen(
             [sys.executable, "-m", "vault.cli", "submit", "--server", server.url, "--org",
-             org_vkey, "--statement", "-", "--no-reply"],
+             org_vkey, "--statement", "-", "--no-reply", "--receipt", "-"],
             cwd=tmp_path, env=base_env(PYTHONPATH=str(ROOT)), stdin=subprocess.PIPE,
             stdout=subprocess.PIPE, stderr=err)
     assert submit.stdin is not None
@@ -171,6 +173,6 @@ def test_submit_waits_for_a_server_that_comes_back(tmp_path: Path) -> None:
         again.stop()
     err = log.read_text()
     assert submit.returncode == 0, err
-    assert "amanat: server unreachable; retrying in " in err and "amanat: submitted as " in err
+    assert "amanat: server unreachable; retrying in " in err and "amanat: delivered " in err
     assert out.decode().startswith("c2sp.org/tlog-proof@v1\n")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["after", "before", "submit.stderr"]

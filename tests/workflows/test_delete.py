@@ -49,7 +49,7 @@ def admin(world: World) -> str:
 
 def submit(world: World, cwd: Path, text: str) -> str:
     done = amanat(["submit", "--server", world.url, "--org", world.org_vkey, "--statement", "-",
-                   "--no-reply"], cwd=cwd, stdin=text)
+                   "--no-reply", "--receipt", "-"], cwd=cwd, stdin=text)
     return submission_id_from_receipt(done.stdout)
 
 

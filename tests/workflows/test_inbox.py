@@ -18,7 +18,8 @@ def seal(world: World, cwd: Path, name: str, text: str) -> Path:
 
 
 def upload(world: World, sealed: Path) -> str:
-    done = amanat(["upload", "--server", world.url, str(sealed)], cwd=sealed.parent)
+    done = amanat(["upload", "--server", world.url, "--receipt", "-", str(sealed)],
+                  cwd=sealed.parent)
     return submission_id_from_receipt(done.stdout)
 
 

@@ -47,7 +47,8 @@ def submit_with_recording(world: World, tmp_path: Path, statement: str) -> tuple
     recording = tmp_path / "recording.bin"
     recording.write_bytes(os.urandom(RECORDING_BYTES))
     done = amanat(["submit", "--server", world.url, "--org", world.org_vkey, "--statement", "-",
-                   "--keep-metadata", str(recording)], cwd=tmp_path, stdin=statement)
+                   "--keep-metadata", str(recording), "--receipt", "-"],
+                  cwd=tmp_path, stdin=statement)
     return submission_id_from_receipt(done.stdout), codename_from(done.stderr)
 
 
@@ -108,7 +109,8 @@ def test_a_bundle_not_starting_with_its_manifest_is_refused(
         roster = verify_roster(client.roster_text(), world.org_vkey)
     sealed = tmp_path / "odd.age"
     sealed.write_bytes(age.encrypt_bytes(bundle + os.urandom(4 * MIB), roster.recipients()))
-    uploaded = amanat(["upload", "--server", world.url, "--org", world.org_vkey, str(sealed)],
+    uploaded = amanat(["upload", "--server", world.url, "--org", world.org_vkey, "--receipt", "-",
+                       str(sealed)],
                       cwd=tmp_path)
     submission = submission_id_from_receipt(uploaded.stdout)
     refused = amanat(["reply", "--server", f"http://127.0.0.1:{relay.port}", "-i",
