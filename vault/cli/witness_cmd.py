@@ -124,13 +124,6 @@ def _read_statement(path: str | None) -> str:
         raise CLIError(f"{path}: the statement is not UTF-8 text; save it as UTF-8") from None
 
 
-def _read_file(path: str) -> bytes:
-    try:
-        return Path(path).read_bytes()
-    except OSError as exc:
-        raise CLIError(f"cannot read {path}: {exc.strerror}") from None
-
-
 def _report_form_problems(path: str, exc: Any) -> CLIError:
     for problem in exc.problems:
         print(f"amanat: {path}: {problem}", file=sys.stderr)
@@ -162,9 +155,11 @@ def _testimony(args: argparse.Namespace, reply: bool) -> tuple[Any, list[Any], s
         raise CLIError("nothing to send: give --statement FILE (or - for standard input), "
                        "--attach FILE or --form FILE")
     # Each file is read when its turn comes and its original bytes are released once
-    # cleaned: one original at a time is in memory, next to the cleaned ones.
+    # cleaned: one original at a time is in memory, next to the cleaned ones. Files sealed
+    # as they are (--keep-metadata, plain text) are read in pieces, never whole.
     attachments = prepare_attachments(
-        ChosenFile(Path(path).name, _read_file(path), keep) for path, keep in args.attachments)
+        ChosenFile(Path(path).name, keep_metadata=keep, path=path)
+        for path, keep in args.attachments)
     for prepared in attachments:
         how = ("metadata KEPT as asked" if prepared.attachment.metadata_kept
                else "metadata removed")
