@@ -19,6 +19,7 @@ import sys
 import weakref
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -30,11 +31,13 @@ from vault.client import ClientError, SubmissionReceipt, TransportError, VaultCl
 from vault.testimony import Manifest
 from vault.witness import (
     ChosenFile,
+    PreparedAttachment,
     SealedTestimony,
     WitnessError,
     build_manifest,
     deliver,
     prepare_attachments,
+    seal_testimony,
 )
 
 MIB = 1024 * 1024
@@ -109,6 +112,50 @@ def test_prepare_attachments_releases_each_original_before_the_next() -> None:
     assert [p.attachment.name for p in prepared] == [
         "attachment-1.txt", "attachment-2.txt", "attachment-3.txt"]
     assert alive == [False, False, False]
+
+
+def _kept_file(tmp_path: Path, size: int = 300_000) -> tuple[Path, bytes, PreparedAttachment]:
+    data = os.urandom(size)
+    path = tmp_path / "clip.bin"
+    path.write_bytes(data)
+    (prepared,) = prepare_attachments([ChosenFile("clip.bin", keep_metadata=True, path=path)])
+    return path, data, prepared
+
+
+def test_a_file_sealed_as_it_is_is_read_from_disk_when_sealed(tmp_path: Path) -> None:
+    path, data, prepared = _kept_file(tmp_path)
+    assert prepared.data == b"" and prepared.path == path  # measured, not held
+    assert prepared.attachment.size == len(data)
+    assert prepared.attachment.sha256_after_cleaning == hashlib.sha256(data).hexdigest()
+    manifest = build_manifest("What I saw.", attachments=[prepared])
+    sealed = SealedTestimony(manifest, [prepared], _Roster())  # type: ignore[arg-type]
+    assert _opened(b"".join(sealed.pieces())) == (manifest, data)
+    out = io.BytesIO()
+    seal_testimony(manifest, [prepared], _Roster(), out)  # type: ignore[arg-type]
+    assert _opened(out.getvalue()) == (manifest, data)
+
+
+@pytest.mark.parametrize(("change", "reason"), [
+    (lambda p: p.write_bytes(b"x" + p.read_bytes()[1:]), "does not match sha256"),
+    (lambda p: p.write_bytes(p.read_bytes()[:-10]), "ended 10 bytes before"),
+    (lambda p: p.write_bytes(p.read_bytes() + b"x"), "longer than the size"),
+    (lambda p: p.unlink(), "cannot be read any more"),
+])
+def test_a_file_that_changed_since_it_was_measured_is_not_sealed(
+        tmp_path: Path, change: Any, reason: str) -> None:
+    path, _, prepared = _kept_file(tmp_path)
+    manifest = build_manifest("What I saw.", attachments=[prepared])
+    sealed = SealedTestimony(manifest, [prepared], _Roster())  # type: ignore[arg-type]
+    change(path)
+    with pytest.raises(WitnessError, match=f"^clip.bin .*{reason}.*attach the file again"):
+        seal_testimony(manifest, [prepared], _Roster(), io.BytesIO())  # type: ignore[arg-type]
+    with pytest.raises(WitnessError, match=f"^clip.bin .*{reason}"):
+        b"".join(sealed.pieces())
+
+
+def test_a_file_that_cannot_be_read_is_named(tmp_path: Path) -> None:
+    with pytest.raises(WitnessError, match=r"^cannot read .*absent\.bin: No such file"):
+        prepare_attachments([ChosenFile("absent.bin", path=tmp_path / "absent.bin")])
 
 
 class FlakyServer:
