@@ -555,20 +555,54 @@ def _open_destination(dest: str) -> tuple[int, bool]:
     return fd, created
 
 
+def _collision(name: str) -> BundleError:
+    return BundleError(
+        f"{name!r} collides with another file of the bundle on this file system "
+        "(names that differ only in letter case or Unicode normalisation?)"
+    )
+
+
 def _create_file(dir_fd: int, name: str) -> int:
     try:
         return os.open(name, _FILE_FLAGS, 0o600, dir_fd=dir_fd)
     except FileExistsError:
-        raise BundleError(
-            f"{name!r} collides with another file of the bundle on this file system "
-            "(names that differ only in letter case or Unicode normalisation?)"
-        ) from None
+        raise _collision(name) from None
 
 
 def _write_all(fd: int, chunks: Iterable[bytes]) -> None:
     with os.fdopen(fd, "wb") as out:
         for chunk in chunks:
             out.write(chunk)
+        out.flush()
+        os.fsync(out.fileno())
+
+
+def _publish(dir_fd: int, part: str, name: str) -> None:
+    """Give the complete file ``part`` its final ``name``, which must not exist yet.
+
+    A hard link refuses an existing name atomically; file systems without hard links (FAT,
+    exFAT) get a rename after checking that the name is free (in a directory this
+    extraction created, mode 0700). ``part`` is gone afterwards.
+    """
+    try:
+        os.link(part, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd, follow_symlinks=False)
+    except FileExistsError:
+        raise _collision(name) from None
+    except OSError as exc:
+        if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK):
+            raise
+        try:
+            os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+        except FileNotFoundError:
+            os.rename(part, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+            return
+        raise _collision(name) from None
+    os.unlink(part, dir_fd=dir_fd)
+
+
+def _fsync_directory(dir_fd: int) -> None:
+    with contextlib.suppress(OSError):  # some file systems cannot sync a directory
+        os.fsync(dir_fd)
 
 
 def _remove_created(name: str, dir_fd: int, *, is_directory: bool) -> None:
@@ -594,7 +628,13 @@ def extract_bundle(
     not be a symbolic link. Result: ``dest_dir/manifest.json`` (the manifest bytes exactly as
     sealed) and ``dest_dir/attachments/<name>`` for each attachment, files mode 0600. Refuses
     before writing anything if the manifest declares more than ``max_total`` attachment bytes.
-    On any error (BundleError) everything created so far is removed again.
+
+    Attachments are written as they are decrypted, in pieces (memory does not grow with
+    their size), each under a hidden temporary name (``.<n>.part``; manifest names never
+    start with a dot), synced to disk, and given its name only once its size and SHA-256
+    have matched the manifest; the directories are synced at the end, so a returned
+    manifest means every file is complete and durable. On any error (BundleError)
+    everything created so far is removed again.
     """
     if not _SAFE_EXTRACTION:
         raise BundleError(
@@ -619,10 +659,15 @@ def extract_bundle(
         os.mkdir(ATTACHMENTS_DIR, 0o700, dir_fd=dest_fd)
         created.append((ATTACHMENTS_DIR, dest_fd))
         attachments_fd = os.open(ATTACHMENTS_DIR, _DIR_FLAGS, dir_fd=dest_fd)
-        for attachment, chunks in bundle.attachments():
-            fd = _create_file(attachments_fd, attachment.name)
-            created.append((attachment.name, attachments_fd))
-            _write_all(fd, chunks)
+        for number, (attachment, chunks) in enumerate(bundle.attachments(), start=1):
+            part = f".{number}.part"
+            fd = _create_file(attachments_fd, part)
+            created.append((part, attachments_fd))
+            _write_all(fd, chunks)  # raises before the end if the SHA-256 differs
+            _publish(attachments_fd, part, attachment.name)
+            created[-1] = (attachment.name, attachments_fd)
+        _fsync_directory(attachments_fd)
+        _fsync_directory(dest_fd)
     except BaseException:
         for name, dir_fd in reversed(created):
             is_directory = name == ATTACHMENTS_DIR and dir_fd == dest_fd
