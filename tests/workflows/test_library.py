@@ -126,6 +126,9 @@ def test_progress_line_and_codename_frame() -> None:
     assert "uploading 4.0 MiB of 4.0 MiB (100%)" in text and "/s" in text
     assert bar.line(1024 * 1024, bar.started + 2.0) == (
         "uploading 1.0 MiB of 4.0 MiB (25%), 512.0 KiB/s, 0:06 left")
+    download = ProgressBar(3 * 1024**3, out, verb="downloading")
+    assert download.line(3 * 1024**3, download.started + 3725.0) == (
+        "downloading 3.0 GiB of 3.0 GiB (100%), 844.5 KiB/s, in 1:02:05")
     frame = io.StringIO()
     show_codename(" ".join(f"w{n}" for n in range(1, 13)), frame)
     assert " 1. w1" in frame.getvalue() and "12. w12" in frame.getvalue()

@@ -19,12 +19,11 @@ from __future__ import annotations
 import argparse
 import hashlib
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
-from vault.cli.common import CLIError, atomic_output, one_line, open_input, read_secret
+from vault.cli.common import CLIError, ProgressBar, atomic_output, one_line, open_input, read_secret
 
 CONSENTS = ("none", "anonymised", "full")
 MAX_STATEMENT_BYTES = 1_000_000 * 4  # the schema allows 1,000,000 characters
@@ -33,55 +32,6 @@ CODENAME_ENV = "AMANAT_CODENAME"
 
 
 # --- presentation -----------------------------------------------------------------------------
-
-
-def _size(count: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if count < 1024 or unit == "GiB":
-            return f"{count:.0f} {unit}" if unit == "B" else f"{count:.1f} {unit}"
-        count /= 1024
-    raise AssertionError("unreachable")  # pragma: no cover
-
-
-def _duration(seconds: float) -> str:
-    seconds = max(0, int(seconds + 0.5))
-    minutes, seconds = divmod(seconds, 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes}:{seconds:02d}"
-
-
-class ProgressBar:
-    """Upload progress on stderr: bytes sent, rate, time left. Redrawn in place on a
-    terminal; elsewhere (logs, tests) one line at most every two seconds and at the end."""
-
-    def __init__(self, total: int, stream: TextIO | None = None) -> None:
-        self.total = total
-        self.stream = stream or sys.stderr
-        self.tty = self.stream.isatty()
-        self.started = time.monotonic()
-        self.last = 0.0
-
-    def line(self, done: int, now: float) -> str:
-        elapsed = max(now - self.started, 1e-6)
-        rate = done / elapsed
-        percent = 100 * done // self.total if self.total else 100
-        left = (self.total - done) / rate if rate > 0 else 0.0
-        tail = f"{_duration(left)} left" if done < self.total else f"in {_duration(elapsed)}"
-        return (f"uploading {_size(done)} of {_size(self.total)} ({percent}%), "
-                f"{_size(rate)}/s, {tail}")
-
-    def __call__(self, done: int) -> None:
-        now = time.monotonic()
-        finished = done >= self.total
-        if not finished and now - self.last < (0.2 if self.tty else 2.0):
-            return
-        self.last = now
-        if self.tty:
-            end = "\n" if finished else ""
-            self.stream.write("\r" + self.line(done, now).ljust(72) + end)
-        else:
-            self.stream.write(self.line(done, now) + "\n")
-        self.stream.flush()
 
 
 def show_codename(codename: str, stream: TextIO | None = None) -> None:
