@@ -469,6 +469,7 @@ class _Counted:
         self._total = total
         self._progress = progress
         self._done = 0
+        progress(0, total)  # the download starts now
 
     def write(self, data: bytes | bytearray | memoryview, /) -> int:
         written = self._dst.write(data)

@@ -2,11 +2,10 @@
 
 In process, a `SealedTestimony` is sent to a fake resumable-upload server that loses data
 in every way a broken connection can (mid-request, after saving part of a request, before
-answering), and what it stores must be the one sealed file, hashed right. End to end, a
-128 MiB recording is submitted to a real server by a separate process whose own peak
-resident memory is measured (``bench.peak_rss``): it must grow by little more than the
-recording over a 1 MiB submit and stay well under twice the recording, i.e. no full copy of
-the ciphertext (nor a second copy of the recording) is held.
+answering), and what it stores must be the one sealed file, hashed right. A file sealed as
+it is is read from disk when sealed, and refused if it changed since it was measured. The
+memory of `submit`, `seal` and `open` with a large recording is measured end to end in
+test_memory.py.
 """
 
 from __future__ import annotations
@@ -14,8 +13,6 @@ from __future__ import annotations
 import hashlib
 import io
 import os
-import subprocess
-import sys
 import weakref
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,8 +20,7 @@ from typing import Any
 
 import pytest
 
-from bench.peak_rss import ProbedProcess
-from tests.workflows.conftest import ROOT, World, amanat, base_env, submission_id_from_receipt
+from tests.workflows.conftest import World, amanat
 from vault import age
 from vault.bundle import open_bundle
 from vault.client import ClientError, SubmissionReceipt, TransportError, VaultClient
@@ -251,57 +247,6 @@ def test_deliver_gives_up(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(TransportError):
         deliver(FlakyServer([("drop", 10)] * 40), sealed, attempts=2,  # type: ignore[arg-type]
                 chunk_bytes=50_000)
-
-
-RECORDING_MIB = 128
-# The process holds the recording once (read, and kept as it is: --keep-metadata) besides
-# what any submit needs (interpreter, HTTP client, crypto and image libraries: about 60 MiB).
-# A second copy of the recording (the ciphertext, or a decoded one) would add 128 MiB.
-MAX_GROWTH_MIB = RECORDING_MIB + 24  # from a 1 MiB recording to a 128 MiB one
-MAX_PEAK_MIB = RECORDING_MIB + 96  # 224 MiB, well under the 256 MiB of two copies
-
-
-def _submit_peak_mib(world: World, recording: Path) -> tuple[float, str]:
-    probed = ProbedProcess(
-        [sys.executable, "-m", "vault.cli", "submit", "--server", world.url, "--org",
-         world.org_vkey, "--statement", "-", "--no-reply", "--keep-metadata", str(recording)],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        env={**base_env(), "PYTHONPATH": str(ROOT)},
-    )
-    out, err = probed.process.communicate(b"A long recording.\n", timeout=120)
-    measured = probed.wait(timeout=10)
-    stderr = err.decode("utf-8", "replace")
-    assert measured.returncode == 0, stderr
-    assert "receipt ok" in stderr
-    return measured.max_rss_bytes / MIB, out.decode("utf-8")
-
-
-@pytest.mark.slow
-def test_a_large_submit_never_holds_the_sealed_file(world: World, tmp_path: Path) -> None:
-    small = tmp_path / "small.bin"
-    small.write_bytes(os.urandom(MIB))
-    recording = tmp_path / "recording.bin"
-    digest = hashlib.sha256()
-    with open(recording, "wb") as out:
-        for _ in range(RECORDING_MIB):
-            block = os.urandom(MIB)
-            digest.update(block)
-            out.write(block)
-    baseline, _ = _submit_peak_mib(world, small)
-    peak, receipt = _submit_peak_mib(world, recording)
-    print(f"submit peak RSS: {baseline:.1f} MiB with 1 MiB, {peak:.1f} MiB with "
-          f"{RECORDING_MIB} MiB")
-    assert peak - baseline < MAX_GROWTH_MIB, (
-        f"peak grew from {baseline:.1f} MiB to {peak:.1f} MiB for a {RECORDING_MIB} MiB "
-        "recording: more than one copy of it is held")
-    assert peak < MAX_PEAK_MIB, f"peak {peak:.1f} MiB for a {RECORDING_MIB} MiB recording"
-
-    case = tmp_path / "case"
-    world.investigator("a", ["open", submission_id_from_receipt(receipt), "-o", str(case)])
-    (stored,) = (case / "attachments").iterdir()
-    with open(stored, "rb") as f:
-        assert hashlib.file_digest(f, "sha256").digest() == digest.digest()
-    recording.unlink()
 
 
 def test_upload_of_a_sealed_file_is_unchanged(world: World, tmp_path: Path) -> None:
