@@ -28,7 +28,6 @@ import hashlib
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -156,22 +155,21 @@ def _dev_vault(workdir: Path) -> tuple[subprocess.Popen[bytes], Vault]:
 def main() -> int:
     started = time.perf_counter()
     workdir = Path(tempfile.mkdtemp(prefix="amanat-bench-"))
-    process, vault = _dev_vault(workdir)
     try:
-        recording = workdir / "recording.bin"
-        write_recording(recording, SIZE_MIB * MIB)
-        runs = measure_commands(vault, recording, workdir)
-        default_cost = identity_at_cost(vault.identity, vault.env["AMANAT_PASSPHRASE"],
-                                        DEFAULT_KDF, workdir / "default-cost.identity")
-        shutil.rmtree(workdir / "case")
-        reference = measure_open(vault, submitted_id(runs["submit"]), workdir / "case",
-                                 default_cost)
+        process, vault = _dev_vault(workdir)
+        with process:  # waits for the server to stop on leaving
+            try:
+                recording = workdir / "recording.bin"
+                write_recording(recording, SIZE_MIB * MIB)
+                runs = measure_commands(vault, recording, workdir)
+                default_cost = identity_at_cost(vault.identity, vault.env["AMANAT_PASSPHRASE"],
+                                                DEFAULT_KDF, workdir / "default-cost.identity")
+                shutil.rmtree(workdir / "case")
+                reference = measure_open(vault, submitted_id(runs["submit"]),
+                                         workdir / "case", default_cost)
+            finally:
+                process.terminate()
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
         shutil.rmtree(workdir, ignore_errors=True)
     print(f"memory: one {SIZE_MIB} MiB attachment kept with --keep-metadata, each command "
           f"its own process; goal: peak under {GOAL_MIB} MiB whatever the size")
