@@ -15,8 +15,10 @@ web page and its API) calls these functions, so the rules that keep a witness sa
   temporary file or a cache. `seal` writes only ciphertext, to the ``-o`` file; `submit`
   never holds the sealed file whole, not even in memory: a `SealedTestimony` regenerates its
   bytes from any offset (age encryption is deterministic once the header and payload nonce
-  are drawn), so an upload that drops resumes where the server stopped, and a phone sending
-  an hour of video needs memory for the cleaned attachments and little more. No roster
+  are drawn), so an upload that drops resumes where the server stopped. A file sealed as it
+  is (metadata kept on purpose, or plain text) is measured, then sealed, from its own file
+  in pieces: a laptop sending an hour of video needs no more memory than for a photo (only
+  a file being cleaned of metadata is held whole, one at a time, with the cleaned ones). No roster
   state is written unless the witness asks for it; the codename is returned to be shown
   once and never stored.
 * **Nobody can silently drop it** (guarantee 4). The server's receipt must prove, under the log
