@@ -73,6 +73,8 @@ def _download_progress() -> Callable[[int, int], None]:
         nonlocal bar
         if bar is None:
             bar = ProgressBar(total, verb="downloading")
+            if done < total:
+                return  # nothing to show yet: the clock starts now
         bar(done)
 
     return show
