@@ -64,7 +64,7 @@ import tempfile
 import warnings
 import zipfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, Final
 
@@ -131,13 +131,18 @@ class ScrubFailed(ScrubError):
 
 @dataclass(frozen=True)
 class Cleaned:
-    """A file ready to attach: the bytes to seal and what the manifest says about them."""
+    """A file ready to attach: the bytes to seal and what the manifest says about them.
+
+    ``repeatable``: cleaning the same bytes again gives the same bytes (every cleaner here;
+    not mat2, whose output is not ours to promise), so a caller short of memory may drop
+    ``data`` and clean the file again when it needs the bytes."""
 
     data: bytes
     media_type: str
     sha256_before: str
     sha256_after: str
     kept_metadata: bool
+    repeatable: bool = field(default=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -670,9 +675,9 @@ def clean(data: bytes, name: str, *, keep_metadata: bool = False) -> Cleaned:
     before = _sha256(data)
     detected = detect_media_type(data)
     if keep_metadata:
-        return Cleaned(data, detected or _guess_from_name(name), before, before, True)
+        return Cleaned(data, detected or _guess_from_name(name), before, before, True, True)
     result, media_type = _cleaned(data, detected, name)
-    return Cleaned(result, media_type, before, _sha256(result), False)
+    return Cleaned(result, media_type, before, _sha256(result), False, detected is not None)
 
 
 def clean_file(file: BinaryIO, name: str, *, keep_metadata: bool = False) -> Cleaned | Unchanged:
@@ -697,4 +702,5 @@ def clean_file(file: BinaryIO, name: str, *, keep_metadata: bool = False) -> Cle
     file.seek(0)
     data = file.read()
     result, media_type = _cleaned(data, detected, name)
-    return Cleaned(result, media_type, _sha256(data), _sha256(result), False)
+    return Cleaned(result, media_type, _sha256(data), _sha256(result), False,
+                   detected is not None)

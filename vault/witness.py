@@ -17,8 +17,9 @@ web page and its API) calls these functions, so the rules that keep a witness sa
   bytes from any offset (age encryption is deterministic once the header and payload nonce
   are drawn), so an upload that drops resumes where the server stopped. A file sealed as it
   is (metadata kept on purpose, or plain text) is measured, then sealed, from its own file
-  in pieces: a laptop sending an hour of video needs no more memory than for a photo (only
-  a file being cleaned of metadata is held whole, one at a time, with the cleaned ones). No roster
+  in pieces: a laptop sending an hour of video needs no more memory than for a photo. A
+  file being cleaned of metadata is held whole, one at a time; cleaned files are kept in
+  memory up to `CLEANED_IN_MEMORY` in all, the rest cleaned again when sealed. No roster
   state is written unless the witness asks for it; the codename is returned to be shown
   once and never stored.
 * **Nobody can silently drop it** (guarantee 4). The server's receipt must prove, under the log
@@ -88,6 +89,9 @@ __all__ = [
 DEFAULT_LANGUAGE: Final = "und"  # BCP 47 "undetermined"
 UPLOAD_CHUNK_BYTES: Final = 1024 * 1024
 UPLOAD_ATTEMPTS: Final = 5
+# Cleaned attachments (given as files) kept in memory, in all; beyond, cleaned again when
+# sealed, so memory does not grow with the number of photos.
+CLEANED_IN_MEMORY: Final = 32 * 1024 * 1024
 
 # Extensions for neutral attachment names, by the media type found in the content.
 _EXTENSIONS: Final = {
@@ -198,17 +202,34 @@ class ChosenFile:
 @dataclass(frozen=True)
 class PreparedAttachment:
     """A cleaned attachment under its neutral name, ready for the bundle: its bytes
-    (``data``) or, for a file sealed as it is, the ``path`` it is read from again, in pieces,
-    when sealed (``data`` is then empty)."""
+    (``data``) or, when ``data`` is empty, the ``path`` of the file read again when sealed:
+    in pieces for a file sealed as it is, or cleaned again (``clean_again``: the same bytes
+    come out) for one that did not fit in the memory set aside for cleaned files."""
 
     attachment: Attachment
     data: bytes
     chosen_name: str
     path: str | os.PathLike[str] | None = None
+    clean_again: bool = False
 
     def content(self) -> Content:
-        """What the bundle reads: the bytes, or a function opening the file."""
-        return self.data if self.path is None else self._open_again
+        """What the bundle reads: the bytes, or a function opening the file (cleaned)."""
+        if self.path is None:
+            return self.data
+        return self._cleaned_again if self.clean_again else self._open_again
+
+    def _cleaned_again(self) -> BinaryIO:
+        from vault.scrub import Cleaned, ScrubError, clean_file
+
+        with self._open_again() as file:
+            try:
+                cleaned = clean_file(file, self.chosen_name)
+            except ScrubError as exc:
+                raise WitnessError(f"{self.chosen_name} changed while it was being sealed "
+                                   f"({exc}); {_NOT_SEALED}") from None
+        if not isinstance(cleaned, Cleaned):  # now plain text: the bundle refuses its digest
+            return self._open_again()
+        return io.BytesIO(cleaned.data)
 
     def _open_again(self) -> BinaryIO:
         assert self.path is not None
@@ -225,7 +246,7 @@ def neutral_name(position: int, media_type: str) -> str:
     return f"attachment-{position}{extension}"
 
 
-def _prepared(chosen: ChosenFile, position: int) -> PreparedAttachment:
+def _prepared(chosen: ChosenFile, position: int, room: int) -> PreparedAttachment:
     from vault.scrub import Unchanged, clean, clean_file  # image and PDF libraries load here
 
     if chosen.path is None:
@@ -250,6 +271,8 @@ def _prepared(chosen: ChosenFile, position: int) -> PreparedAttachment:
         sha256_after_cleaning=cleaned.sha256_after,
         metadata_kept=cleaned.kept_metadata,
     )
+    if chosen.path is not None and cleaned.repeatable and len(cleaned.data) > room:
+        return PreparedAttachment(attachment, b"", chosen.name, chosen.path, clean_again=True)
     return PreparedAttachment(attachment, cleaned.data, chosen.name)
 
 
@@ -259,19 +282,23 @@ def prepare_attachments(files: Iterable[ChosenFile]) -> list[PreparedAttachment]
     ``files`` is taken one at a time and released once cleaned: given a generator that reads
     each file when asked, only one original is in memory next to the cleaned ones. A file
     given by ``path`` that is sealed as it is (metadata kept, or plain text) is only
-    measured here, in pieces: it is read again when sealed and never held whole. Raises
-    WitnessError naming the file that cannot be read or cleaned (the message suggests
-    keeping its metadata knowingly, or converting it).
+    measured here, in pieces: it is read again when sealed and never held whole. Cleaned
+    files given by ``path`` are kept in memory up to ``CLEANED_IN_MEMORY`` bytes in all;
+    the others are cleaned again, one at a time, when sealed. Raises WitnessError naming
+    the file that cannot be read or cleaned (the message suggests keeping its metadata
+    knowingly, or converting it).
     """
     from vault.scrub import ScrubError
 
     prepared: list[PreparedAttachment] = []
+    held = 0
     # Not enumerate(): it would keep the last file alive while the next one is read.
     for chosen in files:
         try:
-            prepared.append(_prepared(chosen, len(prepared) + 1))
+            prepared.append(_prepared(chosen, len(prepared) + 1, CLEANED_IN_MEMORY - held))
         except ScrubError as exc:
             raise WitnessError(str(exc)) from None
+        held += len(prepared[-1].data)
         del chosen  # the original's bytes go before the next file is read
     return prepared
 

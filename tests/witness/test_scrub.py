@@ -824,7 +824,10 @@ def test_clean_file_measures_what_it_seals_unchanged_in_pieces(
 
 def test_clean_file_cleans_the_rest_as_clean_does(no_mat2: None) -> None:
     original = jpeg_with_everything()
-    assert scrub.clean_file(io.BytesIO(original), "p.jpg") == clean(original, "p.jpg")
+    cleaned = scrub.clean_file(io.BytesIO(original), "p.jpg")
+    assert cleaned == clean(original, "p.jpg")
+    assert isinstance(cleaned, Cleaned) and cleaned.repeatable
+    assert scrub.clean_file(io.BytesIO(original), "p.jpg") == cleaned  # the same bytes again
     unknown = ReadCounting(HEIC + bytes(3_000_000))
     with pytest.raises(ScrubRefused, match=r"family\.heic: amanat cannot remove metadata"):
         scrub.clean_file(unknown, "family.heic")
@@ -852,6 +855,7 @@ def test_mat2_cleans_other_types_in_memory(mat2_dir: Path) -> None:
               'printf cleaned > "${f%.*}.cleaned.${f##*.}"\n')
     result = clean(MP4, "Clip.MP4")
     assert result == Cleaned(b"cleaned", "video/mp4", sha256(MP4), sha256(b"cleaned"), False)
+    assert not result.repeatable  # mat2's output is not ours to promise
     seen = Path((mat2_dir / "seen").read_text().strip())
     assert seen.name == "attachment.mp4"
     assert str(seen).startswith("/dev/shm/amanat-")

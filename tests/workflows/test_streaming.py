@@ -13,17 +13,20 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import random
 import weakref
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from PIL import Image
 
 from tests.workflows.conftest import World, amanat
 from vault import age
 from vault.bundle import open_bundle
 from vault.client import ClientError, SubmissionReceipt, TransportError, VaultClient
+from vault.scrub import clean
 from vault.testimony import Manifest
 from vault.witness import (
     ChosenFile,
@@ -147,6 +150,35 @@ def test_a_file_that_changed_since_it_was_measured_is_not_sealed(
         seal_testimony(manifest, [prepared], _Roster(), io.BytesIO())  # type: ignore[arg-type]
     with pytest.raises(WitnessError, match=f"^clip.bin .*{reason}"):
         b"".join(sealed.pieces())
+
+
+def _photo(seed: int) -> bytes:
+    out = io.BytesIO()
+    Image.frombytes("RGB", (64, 64), random.Random(seed).randbytes(64 * 64 * 3)).save(
+        out, "JPEG", comment=b"taken by a camera with a serial number")
+    return out.getvalue()
+
+
+def test_cleaned_files_beyond_the_memory_set_aside_are_cleaned_again_when_sealed(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    photos = [_photo(n) for n in range(3)]
+    paths = []
+    for n, photo in enumerate(photos):
+        paths.append(tmp_path / f"IMG_{n}.jpg")
+        paths[-1].write_bytes(photo)
+    cleaned = [clean(photo, "p.jpg").data for photo in photos]
+    monkeypatch.setattr("vault.witness.CLEANED_IN_MEMORY", len(cleaned[0]) + 10)
+    prepared = prepare_attachments(ChosenFile(p.name, path=p) for p in paths)
+    assert [p.data for p in prepared] == [cleaned[0], b"", b""]
+    assert [p.clean_again for p in prepared] == [False, True, True]
+    manifest = build_manifest("Photos.", attachments=prepared)
+    out = io.BytesIO()
+    seal_testimony(manifest, prepared, _Roster(), out)  # type: ignore[arg-type]
+    bundle = open_bundle(io.BytesIO(age.decrypt_bytes(out.getvalue(), [IDENTITY])))
+    assert [b"".join(chunks) for _, chunks in bundle.attachments()] == cleaned
+    paths[2].write_bytes(_photo(99))  # another photo under the same name
+    with pytest.raises(WitnessError, match=r"^IMG_2\.jpg changed while it was being sealed"):
+        seal_testimony(manifest, prepared, _Roster(), io.BytesIO())  # type: ignore[arg-type]
 
 
 def test_a_file_that_cannot_be_read_is_named(tmp_path: Path) -> None:
