@@ -60,7 +60,7 @@ import errno
 import hashlib
 import io
 import os
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import BinaryIO, Final, Protocol
 
@@ -74,6 +74,8 @@ __all__ = [
     "MANIFEST_NAME",
     "Bundle",
     "BundleError",
+    "Content",
+    "ContentMismatchError",
     "bundle_length",
     "bundle_stream",
     "extract_bundle",
@@ -168,14 +170,32 @@ def _zeros(count: int) -> Iterator[bytes]:
         count -= step
 
 
-def _content(attachment: Attachment, source: bytes | BinaryIO) -> Iterator[bytes]:
+Content = bytes | BinaryIO | Callable[[], BinaryIO]
+"""An attachment's content for the writer: its bytes, a binary file positioned at its start,
+or a function opening such a file when the attachment's turn comes (closed after it)."""
+
+
+class ContentMismatchError(BundleError):
+    """An attachment's content given to the writer is not what the manifest says (the file
+    changed after it was measured); ``name`` is the attachment's name in the manifest."""
+
+    def __init__(self, name: str, message: str) -> None:
+        super().__init__(f"{ATTACHMENTS_DIR}/{name}: {message}")
+        self.name = name
+        self.reason = message
+
+
+def _content(attachment: Attachment, source: Content) -> Iterator[bytes]:
+    if callable(source):
+        with source() as opened:
+            yield from _content(attachment, opened)
+        return
     digest = hashlib.sha256()
-    label = f"{ATTACHMENTS_DIR}/{attachment.name}"
+    name = attachment.name
     if isinstance(source, bytes):
         if len(source) != attachment.size:
-            raise BundleError(
-                f"{label}: {len(source)} bytes given, the manifest says {attachment.size}"
-            )
+            raise ContentMismatchError(
+                name, f"{len(source)} bytes given, the manifest says {attachment.size}")
         view = memoryview(source)
         for start in range(0, len(source), _CHUNK):
             chunk = bytes(view[start : start + _CHUNK])
@@ -186,27 +206,27 @@ def _content(attachment: Attachment, source: bytes | BinaryIO) -> Iterator[bytes
         while remaining > 0:
             chunk = source.read(min(_CHUNK, remaining))
             if not chunk:
-                raise BundleError(
-                    f"{label}: the file ended {remaining} bytes before the size in the manifest"
-                )
+                raise ContentMismatchError(
+                    name, f"the file ended {remaining} bytes before the size in the manifest")
             remaining -= len(chunk)
             digest.update(chunk)
             yield chunk
         if source.read(1):
-            raise BundleError(f"{label}: the file is longer than the size in the manifest")
+            raise ContentMismatchError(name, "the file is longer than the size in the manifest")
     if digest.hexdigest() != attachment.sha256_after_cleaning:
-        raise BundleError(f"{label}: the content does not match sha256_after_cleaning")
+        raise ContentMismatchError(name, "the content does not match sha256_after_cleaning")
 
 
-def iter_bundle(manifest: Manifest, contents: Mapping[str, bytes | BinaryIO]) -> Iterator[bytes]:
+def iter_bundle(manifest: Manifest, contents: Mapping[str, Content]) -> Iterator[bytes]:
     """Yield the padded bundle for ``manifest`` in chunks of at most 64 KiB.
 
-    ``contents`` maps each attachment name to its (already cleaned) bytes or to a binary file
-    positioned at its start; files are read once, sequentially. Raises ManifestError if the
-    manifest is invalid and BundleError if ``contents`` names other attachments (both at
-    once); a size or SHA-256 that differs from the manifest raises BundleError while
-    iterating, when the attachment's last byte has been read: a consumer that already wrote
-    output must discard it on error.
+    ``contents`` maps each attachment name to its (already cleaned) ``Content``: bytes, a
+    binary file positioned at its start, or a function opening one when its turn comes;
+    files are read once, sequentially, and one at a time, so memory does not grow with
+    their size. Raises ManifestError if the manifest is invalid and BundleError if
+    ``contents`` names other attachments (both at once); a size or SHA-256 that differs
+    from the manifest raises ContentMismatchError while iterating, when the attachment's
+    last byte has been read: a consumer that already wrote output must discard it on error.
     """
     manifest_json = manifest.to_json()
     names = [a.name for a in manifest.attachments]
@@ -221,7 +241,7 @@ def iter_bundle(manifest: Manifest, contents: Mapping[str, bytes | BinaryIO]) ->
 
 
 def _generate(
-    manifest: Manifest, manifest_json: bytes, contents: Mapping[str, bytes | BinaryIO]
+    manifest: Manifest, manifest_json: bytes, contents: Mapping[str, Content]
 ) -> Iterator[bytes]:
     archive = _archive_length(len(manifest_json), [a.size for a in manifest.attachments])
     yield _ustar_header("", MANIFEST_NAME, len(manifest_json))
@@ -257,7 +277,7 @@ class _ChunkReader(io.RawIOBase):
         return count
 
 
-def bundle_stream(manifest: Manifest, contents: Mapping[str, bytes | BinaryIO]) -> BinaryIO:
+def bundle_stream(manifest: Manifest, contents: Mapping[str, Content]) -> BinaryIO:
     """The bundle as a readable binary stream (for ``age.encrypt(src=...)``); see iter_bundle."""
     return io.BufferedReader(_ChunkReader(iter_bundle(manifest, contents)), _CHUNK)
 
@@ -535,20 +555,54 @@ def _open_destination(dest: str) -> tuple[int, bool]:
     return fd, created
 
 
+def _collision(name: str) -> BundleError:
+    return BundleError(
+        f"{name!r} collides with another file of the bundle on this file system "
+        "(names that differ only in letter case or Unicode normalisation?)"
+    )
+
+
 def _create_file(dir_fd: int, name: str) -> int:
     try:
         return os.open(name, _FILE_FLAGS, 0o600, dir_fd=dir_fd)
     except FileExistsError:
-        raise BundleError(
-            f"{name!r} collides with another file of the bundle on this file system "
-            "(names that differ only in letter case or Unicode normalisation?)"
-        ) from None
+        raise _collision(name) from None
 
 
 def _write_all(fd: int, chunks: Iterable[bytes]) -> None:
     with os.fdopen(fd, "wb") as out:
         for chunk in chunks:
             out.write(chunk)
+        out.flush()
+        os.fsync(out.fileno())
+
+
+def _publish(dir_fd: int, part: str, name: str) -> None:
+    """Give the complete file ``part`` its final ``name``, which must not exist yet.
+
+    A hard link refuses an existing name atomically; file systems without hard links (FAT,
+    exFAT) get a rename after checking that the name is free (in a directory this
+    extraction created, mode 0700). ``part`` is gone afterwards.
+    """
+    try:
+        os.link(part, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd, follow_symlinks=False)
+    except FileExistsError:
+        raise _collision(name) from None
+    except OSError as exc:
+        if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK):
+            raise
+        try:
+            os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+        except FileNotFoundError:
+            os.rename(part, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+            return
+        raise _collision(name) from None
+    os.unlink(part, dir_fd=dir_fd)
+
+
+def _fsync_directory(dir_fd: int) -> None:
+    with contextlib.suppress(OSError):  # some file systems cannot sync a directory
+        os.fsync(dir_fd)
 
 
 def _remove_created(name: str, dir_fd: int, *, is_directory: bool) -> None:
@@ -574,7 +628,13 @@ def extract_bundle(
     not be a symbolic link. Result: ``dest_dir/manifest.json`` (the manifest bytes exactly as
     sealed) and ``dest_dir/attachments/<name>`` for each attachment, files mode 0600. Refuses
     before writing anything if the manifest declares more than ``max_total`` attachment bytes.
-    On any error (BundleError) everything created so far is removed again.
+
+    Attachments are written as they are decrypted, in pieces (memory does not grow with
+    their size), each under a hidden temporary name (``.<n>.part``; manifest names never
+    start with a dot), synced to disk, and given its name only once its size and SHA-256
+    have matched the manifest; the directories are synced at the end, so a returned
+    manifest means every file is complete and durable. On any error (BundleError)
+    everything created so far is removed again.
     """
     if not _SAFE_EXTRACTION:
         raise BundleError(
@@ -599,10 +659,15 @@ def extract_bundle(
         os.mkdir(ATTACHMENTS_DIR, 0o700, dir_fd=dest_fd)
         created.append((ATTACHMENTS_DIR, dest_fd))
         attachments_fd = os.open(ATTACHMENTS_DIR, _DIR_FLAGS, dir_fd=dest_fd)
-        for attachment, chunks in bundle.attachments():
-            fd = _create_file(attachments_fd, attachment.name)
-            created.append((attachment.name, attachments_fd))
-            _write_all(fd, chunks)
+        for number, (attachment, chunks) in enumerate(bundle.attachments(), start=1):
+            part = f".{number}.part"
+            fd = _create_file(attachments_fd, part)
+            created.append((part, attachments_fd))
+            _write_all(fd, chunks)  # raises before the end if the SHA-256 differs
+            _publish(attachments_fd, part, attachment.name)
+            created[-1] = (attachment.name, attachments_fd)
+        _fsync_directory(attachments_fd)
+        _fsync_directory(dest_fd)
     except BaseException:
         for name, dir_fd in reversed(created):
             is_directory = name == ATTACHMENTS_DIR and dir_fd == dest_fd

@@ -38,10 +38,10 @@ import queue
 import tarfile
 import tempfile
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Final
+from typing import BinaryIO, Final, cast
 
 from keys.errors import RosterError
 from keys.identity import InvestigatorIdentity
@@ -524,6 +524,24 @@ def _answers(manifest: Manifest) -> dict[str, object]:
     return {key: data[key] for key in ("language", "publication_consent", "persons")}
 
 
+class _Counted:
+    """A write-only stream passing everything to ``dst`` and the running count to
+    ``progress(done, total)`` (what `VaultClient.download` needs of its destination)."""
+
+    def __init__(self, dst: BinaryIO, total: int, progress: Callable[[int, int], None]) -> None:
+        self._dst = dst
+        self._total = total
+        self._progress = progress
+        self._done = 0
+        progress(0, total)  # the download starts now
+
+    def write(self, data: bytes | bytearray | memoryview, /) -> int:
+        written = self._dst.write(data)
+        self._done += written
+        self._progress(self._done, self._total)
+        return written
+
+
 @contextlib.contextmanager
 def _ciphertext_file(directory: Path) -> Iterator[BinaryIO]:
     """An unnamed temporary file in ``directory`` for the downloaded ciphertext."""
@@ -536,21 +554,26 @@ def _ciphertext_file(directory: Path) -> Iterator[BinaryIO]:
 
 
 def open_submission(session: Session, submission_id: str, case_dir: str | os.PathLike[str], *,
-                    state: AuditState | None = None, verify_log: bool = True) -> CaseRecord:
+                    state: AuditState | None = None, verify_log: bool = True,
+                    progress: Callable[[int, int], None] | None = None) -> CaseRecord:
     """Download, check, decrypt and extract a submission into the case folder ``case_dir``.
 
     ``case_dir`` must not exist or be empty. Result: ``manifest.json``, ``attachments/``,
     ``statement.txt``, ``answers.json`` and ``custody.json``. The ciphertext is kept in an
     unnamed temporary file next to ``case_dir`` while it is checked; plaintext goes only into
-    ``case_dir``. Raises NotSealedToYouError, InvestigatorError (log checks, a refused
-    bundle: nothing is left behind).
+    ``case_dir``, in pieces as it is decrypted (memory does not grow with the submission),
+    each file synced and named only once complete and matching the manifest.
+    ``progress(done, total)`` is called as the download goes. Raises NotSealedToYouError,
+    InvestigatorError (log checks, a refused bundle: nothing is left behind).
     """
     target = Path(case_dir)
     info = find_submission(session, submission_id)
     evidence = verify_submission_entry(session, info, state=state) if verify_log else None
     parent = target.parent if str(target.parent) else Path(".")
     with _ciphertext_file(parent) as sealed:
-        digest = session.client.download(info.id, sealed)
+        sink = sealed if progress is None else cast(BinaryIO, _Counted(sealed, info.size,
+                                                                         progress))
+        digest = session.client.download(info.id, sink)
         if digest != info.sha256:
             raise InvestigatorError(
                 f"the downloaded file's SHA-256 {digest} is not the {info.sha256} in its log "
@@ -574,6 +597,7 @@ def open_submission(session: Session, submission_id: str, case_dir: str | os.Pat
         _write_new(dir_fd, STATEMENT_FILE, statement.encode("utf-8"))
         _write_new(dir_fd, ANSWERS_FILE, _json_bytes(_answers(manifest)))
         _write_new(dir_fd, CUSTODY_FILE, _json_bytes(custody))
+        os.fsync(dir_fd)
     finally:
         os.close(dir_fd)
     return CaseRecord(target, manifest, custody)

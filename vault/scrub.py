@@ -52,6 +52,7 @@ sensor noise that can link photos to one camera). Those are for the witness to j
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import io
 import mimetypes
@@ -63,9 +64,9 @@ import tempfile
 import warnings
 import zipfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, BinaryIO, Final
 
 import pikepdf
 from PIL import Image, ImageCms, ImageOps, ImageSequence
@@ -80,7 +81,10 @@ __all__ = [
     "ScrubError",
     "ScrubFailed",
     "ScrubRefused",
+    "Unchanged",
     "clean",
+    "clean_file",
+    "detect_file_type",
     "detect_media_type",
 ]
 
@@ -91,6 +95,8 @@ MAX_ZIP_RATIO: Final = 200
 MAX_PACKAGE_DEPTH: Final = 2  # documents embedded in documents embedded in documents
 MAT2_TIMEOUT_SECONDS: Final = 300
 _MEMORY_DIR: Final = "/dev/shm"  # noqa: S108 - a private mkdtemp directory is made inside
+_PIECE: Final = 1024 * 1024  # files sealed unchanged are read (typed, hashed) in pieces
+_TEXT_PREFIX: Final = 64 * 1024  # characters of a text kept to tell markup and mail apart
 
 JPEG: Final = "image/jpeg"
 PNG: Final = "image/png"
@@ -125,12 +131,29 @@ class ScrubFailed(ScrubError):
 
 @dataclass(frozen=True)
 class Cleaned:
-    """A file ready to attach: the bytes to seal and what the manifest says about them."""
+    """A file ready to attach: the bytes to seal and what the manifest says about them.
+
+    ``repeatable``: cleaning the same bytes again gives the same bytes (every cleaner here;
+    not mat2, whose output is not ours to promise), so a caller short of memory may drop
+    ``data`` and clean the file again when it needs the bytes."""
 
     data: bytes
     media_type: str
     sha256_before: str
     sha256_after: str
+    kept_metadata: bool
+    repeatable: bool = field(default=False, compare=False)
+
+
+@dataclass(frozen=True)
+class Unchanged:
+    """A file to seal byte for byte as it is (its metadata kept on purpose, or plain text,
+    which has none), measured in pieces: read it again, in pieces, when sealing; the
+    sealing checks that its size and SHA-256 are still these."""
+
+    media_type: str
+    size: int
+    sha256: str
     kept_metadata: bool
 
 
@@ -138,9 +161,9 @@ class Cleaned:
 # Type detection
 
 
-def _zip_media_type(data: bytes) -> str | None:
+def _zip_media_type(file: BinaryIO) -> str | None:
     try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        with zipfile.ZipFile(file) as archive:
             names = set(archive.namelist())
             if "mimetype" in names:
                 info = archive.getinfo("mimetype")
@@ -171,33 +194,58 @@ _MARKUP_OR_MAIL: Final = re.compile(
 )
 
 
-def _is_plain_text(data: bytes) -> bool:
-    if _CONTROL_BYTES.search(data) is not None:  # binary, found fast: never decode a copy
-        return False
+_LEADING_SPACE: Final = re.compile(r"\A[\ufeff\s]+")
+
+
+def _is_plain_text(file: BinaryIO) -> bool:
+    """Whether the rest of ``file`` is UTF-8 text without control characters that is not
+    markup or mail; read in pieces, keeping only the first ``_TEXT_PREFIX`` characters
+    after any leading white space (where markup and mail headers show)."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    prefix = ""
+    while piece := file.read(_PIECE):
+        if _CONTROL_BYTES.search(piece) is not None:  # binary, found fast: never decode it
+            return False
+        try:
+            text = decoder.decode(piece)
+        except UnicodeDecodeError:
+            return False
+        if len(prefix) < _TEXT_PREFIX:
+            prefix += text[:_TEXT_PREFIX]
+            prefix = _LEADING_SPACE.sub("", prefix)
     try:
-        text = data.decode("utf-8")
+        decoder.decode(b"", final=True)
     except UnicodeDecodeError:
         return False
-    return _MARKUP_OR_MAIL.match(text) is None
+    return _MARKUP_OR_MAIL.match(prefix) is None
 
 
 def detect_media_type(data: bytes) -> str | None:
     """The media type this module knows ``data`` to be, from its content; None if unknown."""
-    if data.startswith(b"\xff\xd8\xff"):
+    return detect_file_type(io.BytesIO(data))
+
+
+def detect_file_type(file: BinaryIO) -> str | None:
+    """`detect_media_type` for a seekable binary file, read from its start in pieces, never
+    held whole (a zip's directory is read from its end). The position is left anywhere."""
+    file.seek(0)
+    head = file.read(16)
+    file.seek(0)
+    if head.startswith(b"\xff\xd8\xff"):
         return JPEG
-    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
         return PNG
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
         return WEBP
-    if data[:4] in (b"II*\x00", b"MM\x00*"):
+    if head[:4] in (b"II*\x00", b"MM\x00*"):
         return TIFF
-    if data[:6] in (b"GIF87a", b"GIF89a"):
+    if head[:6] in (b"GIF87a", b"GIF89a"):
         return GIF
-    if data.startswith(b"%PDF-"):
+    if head.startswith(b"%PDF-"):
         return PDF
-    if data.startswith(b"PK\x03\x04"):
-        return _zip_media_type(data)
-    if data and _is_plain_text(data):
+    if head.startswith(b"PK\x03\x04"):
+        return _zip_media_type(file)
+    if head and _is_plain_text(file):
         return TEXT
     return None
 
@@ -592,6 +640,30 @@ _CLEANERS: Final[dict[str, Callable[[bytes, str, str], bytes]]] = {
 }
 
 
+def _mat2(name: str) -> str:
+    mat2 = shutil.which("mat2")
+    if mat2 is None:
+        raise ScrubRefused(
+            f"{name}: amanat cannot remove metadata from this type of file (and mat2 is "
+            "not installed); convert it to JPEG, PNG, PDF or an office document, or send "
+            "it unchanged with its metadata (--keep-metadata)"
+        )
+    return mat2
+
+
+def _cleaned(data: bytes, detected: str | None, name: str) -> tuple[bytes, str]:
+    """The cleaned bytes of ``data`` (of type ``detected``) and their media type."""
+    if detected in _CLEANERS:
+        return _CLEANERS[detected](data, detected, name), detected
+    if detected == PDF:
+        return _clean_pdf(data, name), detected
+    if detected == TEXT:
+        return data, detected
+    if detected is not None:  # Office Open XML or OpenDocument
+        return _clean_package(data, detected, name), detected
+    return _clean_with_mat2(_mat2(name), data, name), _guess_from_name(name)
+
+
 def clean(data: bytes, name: str, *, keep_metadata: bool = False) -> Cleaned:
     """Return ``data`` without identifying metadata, with its hashes before and after.
 
@@ -603,23 +675,32 @@ def clean(data: bytes, name: str, *, keep_metadata: bool = False) -> Cleaned:
     before = _sha256(data)
     detected = detect_media_type(data)
     if keep_metadata:
-        return Cleaned(data, detected or _guess_from_name(name), before, before, True)
-    if detected in _CLEANERS:
-        result = _CLEANERS[detected](data, detected, name)
-    elif detected == PDF:
-        result = _clean_pdf(data, name)
-    elif detected == TEXT:
-        result = data
-    elif detected is not None:  # Office Open XML or OpenDocument
-        result = _clean_package(data, detected, name)
-    else:
-        mat2 = shutil.which("mat2")
-        if mat2 is None:
-            raise ScrubRefused(
-                f"{name}: amanat cannot remove metadata from this type of file (and mat2 is "
-                "not installed); convert it to JPEG, PNG, PDF or an office document, or send "
-                "it unchanged with its metadata (--keep-metadata)"
-            )
-        result = _clean_with_mat2(mat2, data, name)
-        detected = _guess_from_name(name)
-    return Cleaned(result, detected, before, _sha256(result), False)
+        return Cleaned(data, detected or _guess_from_name(name), before, before, True, True)
+    result, media_type = _cleaned(data, detected, name)
+    return Cleaned(result, media_type, before, _sha256(result), False, detected is not None)
+
+
+def clean_file(file: BinaryIO, name: str, *, keep_metadata: bool = False) -> Cleaned | Unchanged:
+    """`clean` for a seekable binary file, in memory that does not grow with its size when
+    the file is sealed as it is: with ``keep_metadata=True`` and for plain text the file is
+    read in pieces and `Unchanged` describes it (seal it from the file again). Anything else
+    is read whole and cleaned (one file in memory, as `clean`); a type nothing here can
+    clean is refused before it is read.
+    """
+    detected = detect_file_type(file)
+    if keep_metadata or detected == TEXT:
+        file.seek(0)
+        digest = hashlib.sha256()
+        size = 0
+        while piece := file.read(_PIECE):
+            digest.update(piece)
+            size += len(piece)
+        return Unchanged(detected or _guess_from_name(name), size, digest.hexdigest(),
+                         keep_metadata)
+    if detected is None:
+        _mat2(name)  # refused before a large file of an unknown type is read whole
+    file.seek(0)
+    data = file.read()
+    result, media_type = _cleaned(data, detected, name)
+    return Cleaned(result, media_type, _sha256(data), _sha256(result), False,
+                   detected is not None)

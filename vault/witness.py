@@ -15,8 +15,11 @@ web page and its API) calls these functions, so the rules that keep a witness sa
   temporary file or a cache. `seal` writes only ciphertext, to the ``-o`` file; `submit`
   never holds the sealed file whole, not even in memory: a `SealedTestimony` regenerates its
   bytes from any offset (age encryption is deterministic once the header and payload nonce
-  are drawn), so an upload that drops resumes where the server stopped, and a phone sending
-  an hour of video needs memory for the cleaned attachments and little more. No roster
+  are drawn), so an upload that drops resumes where the server stopped. A file sealed as it
+  is (metadata kept on purpose, or plain text) is measured, then sealed, from its own file
+  in pieces: a laptop sending an hour of video needs no more memory than for a photo. A
+  file being cleaned of metadata is held whole, one at a time; cleaned files are kept in
+  memory up to `CLEANED_IN_MEMORY` in all, the rest cleaned again when sealed. No roster
   state is written unless the witness asks for it; the codename is returned to be shown
   once and never stored.
 * **Nobody can silently drop it** (guarantee 4). The server's receipt must prove, under the log
@@ -28,10 +31,12 @@ Errors a witness can act on are `WitnessError` (a ValueError); its message is on
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
 import mimetypes
+import os
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, BinaryIO, Final
@@ -41,7 +46,7 @@ from keys.roster import Roster, RosterState, read_roster_unverified, verify_rost
 from vault import age
 from vault.answers import without_notes
 from vault.audit import receipt_file_text, verify_submission_receipt
-from vault.bundle import bundle_length, bundle_stream, iter_bundle
+from vault.bundle import Content, ContentMismatchError, bundle_length, bundle_stream, iter_bundle
 from vault.client import SubmissionReceipt, VaultClient
 from vault.codename import CodenameKeys, derive, new_codename
 from vault.events import KIND_SUBMISSION, EventError, parse_event
@@ -85,6 +90,9 @@ __all__ = [
 
 DEFAULT_LANGUAGE: Final = "und"  # BCP 47 "undetermined"
 UPLOAD_CHUNK_BYTES: Final = 1024 * 1024
+# Cleaned attachments (given as files) kept in memory, in all; beyond, cleaned again when
+# sealed, so memory does not grow with the number of photos.
+CLEANED_IN_MEMORY: Final = 32 * 1024 * 1024
 
 # Extensions for neutral attachment names, by the media type found in the content.
 _EXTENSIONS: Final = {
@@ -104,6 +112,7 @@ _EXTENSIONS: Final = {
     "application/octet-stream": ".bin",
 }
 _FORM_FIELDS: Final = ("language", "persons")
+_NOT_SEALED: Final = "the testimony was not sealed: attach the file again"
 
 
 class WitnessError(ValueError):
@@ -199,20 +208,55 @@ def read_form(data: bytes, *, language: str | None = None,
 
 @dataclass(frozen=True)
 class ChosenFile:
-    """A file the witness chose to attach. ``name`` is shown back to them, never sealed."""
+    """A file the witness chose to attach: its bytes (``data``), or the ``path`` of a file
+    read when its turn comes, in pieces if it is sealed as it is. ``name`` is shown back to
+    them, never sealed."""
 
     name: str
-    data: bytes
+    data: bytes = b""
     keep_metadata: bool = False
+    path: str | os.PathLike[str] | None = None
 
 
 @dataclass(frozen=True)
 class PreparedAttachment:
-    """A cleaned attachment under its neutral name, ready for the bundle."""
+    """A cleaned attachment under its neutral name, ready for the bundle: its bytes
+    (``data``) or, when ``data`` is empty, the ``path`` of the file read again when sealed:
+    in pieces for a file sealed as it is, or cleaned again (``clean_again``: the same bytes
+    come out) for one that did not fit in the memory set aside for cleaned files."""
 
     attachment: Attachment
     data: bytes
     chosen_name: str
+    path: str | os.PathLike[str] | None = None
+    clean_again: bool = False
+
+    def content(self) -> Content:
+        """What the bundle reads: the bytes, or a function opening the file (cleaned)."""
+        if self.path is None:
+            return self.data
+        return self._cleaned_again if self.clean_again else self._open_again
+
+    def _cleaned_again(self) -> BinaryIO:
+        from vault.scrub import Cleaned, ScrubError, clean_file
+
+        with self._open_again() as file:
+            try:
+                cleaned = clean_file(file, self.chosen_name)
+            except ScrubError as exc:
+                raise WitnessError(f"{self.chosen_name} changed while it was being sealed "
+                                   f"({exc}); {_NOT_SEALED}") from None
+        if not isinstance(cleaned, Cleaned):  # now plain text: the bundle refuses its digest
+            return self._open_again()
+        return io.BytesIO(cleaned.data)
+
+    def _open_again(self) -> BinaryIO:
+        assert self.path is not None
+        try:
+            return open(self.path, "rb")
+        except OSError as exc:
+            raise WitnessError(f"{self.chosen_name} cannot be read any more ({exc.strerror}); "
+                               f"{_NOT_SEALED}") from None
 
 
 def neutral_name(position: int, media_type: str) -> str:
@@ -221,33 +265,60 @@ def neutral_name(position: int, media_type: str) -> str:
     return f"attachment-{position}{extension}"
 
 
+def _prepared(chosen: ChosenFile, position: int, room: int) -> PreparedAttachment:
+    from vault.scrub import Unchanged, clean, clean_file  # image and PDF libraries load here
+
+    if chosen.path is None:
+        cleaned: Any = clean(chosen.data, chosen.name, keep_metadata=chosen.keep_metadata)
+    else:
+        try:
+            with open(chosen.path, "rb") as file:
+                cleaned = clean_file(file, chosen.name, keep_metadata=chosen.keep_metadata)
+        except OSError as exc:
+            raise WitnessError(f"cannot read {os.fspath(chosen.path)}: {exc.strerror}") \
+                from None
+    if isinstance(cleaned, Unchanged):
+        name = neutral_name(position, cleaned.media_type)
+        attachment = Attachment(name, cleaned.media_type, cleaned.size, cleaned.sha256,
+                                cleaned.sha256, cleaned.kept_metadata)
+        return PreparedAttachment(attachment, b"", chosen.name, chosen.path)
+    attachment = Attachment(
+        name=neutral_name(position, cleaned.media_type),
+        media_type=cleaned.media_type,
+        size=len(cleaned.data),
+        sha256_before_cleaning=cleaned.sha256_before,
+        sha256_after_cleaning=cleaned.sha256_after,
+        metadata_kept=cleaned.kept_metadata,
+    )
+    if chosen.path is not None and cleaned.repeatable and len(cleaned.data) > room:
+        return PreparedAttachment(attachment, b"", chosen.name, chosen.path, clean_again=True)
+    return PreparedAttachment(attachment, cleaned.data, chosen.name)
+
+
 def prepare_attachments(files: Iterable[ChosenFile]) -> list[PreparedAttachment]:
     """Clean every file's metadata (unless kept on purpose) and give it a neutral name.
 
     ``files`` is taken one at a time and released once cleaned: given a generator that reads
-    each file when asked, only one original is in memory next to the cleaned ones. Raises
-    WitnessError naming the file that cannot be cleaned (the message suggests keeping its
-    metadata knowingly, or converting it).
+    each file when asked, only one original is in memory next to the cleaned ones. A file
+    given by ``path`` that is sealed as it is (metadata kept, or plain text) is only
+    measured here, in pieces: it is read again when sealed and never held whole. Cleaned
+    files given by ``path`` are kept in memory up to ``CLEANED_IN_MEMORY`` bytes in all;
+    the others are cleaned again, one at a time, when sealed. Raises WitnessError naming
+    the file that cannot be read or cleaned (the message suggests keeping its metadata
+    knowingly, or converting it).
     """
-    from vault.scrub import ScrubError, clean  # the image and PDF libraries load only here
+    from vault.scrub import ScrubError
 
     prepared: list[PreparedAttachment] = []
+    held = 0
     # Not enumerate(): it would keep the last file alive while the next one is read.
     for chosen in files:
         try:
-            cleaned = clean(chosen.data, chosen.name, keep_metadata=chosen.keep_metadata)
+            prepared.append(_prepared(chosen, len(prepared) + 1, CLEANED_IN_MEMORY - held))
         except ScrubError as exc:
             raise WitnessError(str(exc)) from None
-        attachment = Attachment(
-            name=neutral_name(len(prepared) + 1, cleaned.media_type),
-            media_type=cleaned.media_type,
-            size=len(cleaned.data),
-            sha256_before_cleaning=cleaned.sha256_before,
-            sha256_after_cleaning=cleaned.sha256_after,
-            metadata_kept=cleaned.kept_metadata,
-        )
-        prepared.append(PreparedAttachment(attachment, cleaned.data, chosen.name))
-        del chosen, cleaned  # the original's bytes go before the next file is read
+        held += len(prepared[-1].data)
+        del chosen  # the original's bytes go before the next file is read
     return prepared
 
 
@@ -301,8 +372,20 @@ def build_manifest(
 # --- sealing --------------------------------------------------------------------------------
 
 
-def _contents(attachments: Sequence[PreparedAttachment]) -> Mapping[str, bytes]:
-    return {p.attachment.name: p.data for p in attachments}
+def _contents(attachments: Sequence[PreparedAttachment]) -> Mapping[str, Content]:
+    return {p.attachment.name: p.content() for p in attachments}
+
+
+@contextlib.contextmanager
+def _unchanged_files(attachments: Sequence[PreparedAttachment]) -> Iterator[None]:
+    """Turn a file that changed since it was measured into a WitnessError naming it as the
+    witness chose it."""
+    try:
+        yield
+    except ContentMismatchError as exc:
+        chosen = next(p.chosen_name for p in attachments if p.attachment.name == exc.name)
+        raise WitnessError(f"{chosen} changed while it was being sealed ({exc.reason}); "
+                           f"{_NOT_SEALED}") from None
 
 
 def seal_testimony(manifest: Manifest, attachments: Sequence[PreparedAttachment],
@@ -310,10 +393,13 @@ def seal_testimony(manifest: Manifest, attachments: Sequence[PreparedAttachment]
     """Write the age file sealing the padded bundle to every reader on ``roster`` to ``dst``.
 
     The bundle is generated as a stream and encrypted chunk by chunk: no plaintext is
-    written anywhere. ``dst`` receives only ciphertext.
+    written anywhere. ``dst`` receives only ciphertext; if an attachment read from its file
+    changed since it was prepared, WitnessError is raised and what ``dst`` received must be
+    discarded.
     """
     source = bundle_stream(manifest, _contents(attachments))
-    age.encrypt(source, dst, roster.recipients())
+    with _unchanged_files(attachments):
+        age.encrypt(source, dst, roster.recipients())
 
 
 def sealed_testimony(manifest: Manifest, attachments: Sequence[PreparedAttachment],
@@ -332,13 +418,15 @@ class SealedTestimony:
     The header is sealed to every reader on ``roster`` once, here; ``size`` is the file's
     exact length. ``pieces(start)`` yields the file from ``start`` to its end, the same
     bytes every time; the SHA-256 of the file is computed on the way, once, over the bytes
-    as they are first generated (`digest`). Memory: the cleaned attachments (given) and one
+    as they are first generated (`digest`). Memory: the cleaned attachments held in memory
+    (given; those sealed as they are are read from their files again, in pieces) and one
     64 KiB chunk; no plaintext or ciphertext is written anywhere.
     """
 
     def __init__(self, manifest: Manifest, attachments: Sequence[PreparedAttachment],
                  roster: Roster) -> None:
         self._manifest = manifest
+        self._attachments = tuple(attachments)
         self._contents = _contents(attachments)
         iter_bundle(manifest, self._contents)  # refuses a mismatch before any work
         self._file = age.SealedFile(roster.recipients(), bundle_length(manifest))
@@ -357,14 +445,15 @@ class SealedTestimony:
         # file passes through the hash exactly once, whatever offsets are asked for.
         position = min(start, self._hashed)
         source = bundle_stream(self._manifest, self._contents)
-        for piece in self._file.pieces(source, position):
-            end = position + len(piece)
-            if end > self._hashed:
-                self._hash.update(memoryview(piece)[self._hashed - position :])
-                self._hashed = end
-            if end > start:
-                yield piece if position >= start else piece[start - position :]
-            position = end
+        with _unchanged_files(self._attachments):
+            for piece in self._file.pieces(source, position):
+                end = position + len(piece)
+                if end > self._hashed:
+                    self._hash.update(memoryview(piece)[self._hashed - position :])
+                    self._hashed = end
+                if end > start:
+                    yield piece if position >= start else piece[start - position :]
+                position = end
 
     def digest(self) -> str:
         """The hex SHA-256 of the whole sealed file (generating what was not yet)."""

@@ -6,10 +6,12 @@ file system exactly as it was: nothing outside the destination, and no partial d
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
 import json
 import os
+import re
 import shutil
 import subprocess
 import tarfile
@@ -556,28 +558,76 @@ def test_existing_empty_destination_is_kept_on_failure(sandbox: Path) -> None:
     assert os.listdir(sandbox / "dest") == []
 
 
+def _no_hard_links(*_args: Any, **_kwargs: Any) -> None:
+    raise OSError(errno.EPERM, "Operation not permitted")  # as on FAT and exFAT
+
+
+@pytest.mark.parametrize("hard_links", [True, False])
+@pytest.mark.parametrize("planted", ["photo.jpg", ".1.part"])
 def test_a_link_planted_during_extraction_is_not_followed(
-    sandbox: Path, monkeypatch: pytest.MonkeyPatch
+    sandbox: Path, monkeypatch: pytest.MonkeyPatch, planted: str, hard_links: bool
 ) -> None:
     # Someone with access to the machine races the extraction and plants a symlink where the
-    # next attachment will go: O_EXCL | O_NOFOLLOW must refuse it, and the victim is intact.
+    # next attachment will go (its temporary name, or the name it is given once complete):
+    # O_EXCL | O_NOFOLLOW, and link() which never replaces (or, without hard links, a check
+    # before the rename), must refuse it; the victim is intact.
     real_open = os.open
+    if not hard_links:
+        monkeypatch.setattr(os, "link", _no_hard_links)
 
     def racing_open(path: Any, flags: int, mode: int = 0o777, *, dir_fd: int | None = None
                     ) -> int:
-        if path == "photo.jpg" and flags & os.O_CREAT:
-            os.symlink(sandbox / "outside" / "victim", path, dir_fd=dir_fd)
+        if path == ".1.part" and flags & os.O_CREAT:
+            os.symlink(sandbox / "outside" / "victim", planted, dir_fd=dir_fd)
         return real_open(path, flags, mode, dir_fd=dir_fd)
 
     monkeypatch.setattr(os, "open", racing_open)
-    with pytest.raises(BundleError, match=r"'photo\.jpg' collides with another file"):
+    with pytest.raises(BundleError, match=f"'{re.escape(planted)}' collides with another file"):
         extract_bundle(io.BytesIO(good_bundle()), sandbox / "dest")
     assert (sandbox / "outside" / "victim").read_bytes() == b"do not touch"
     # Only the planted link remains (it is not ours to delete).
     assert snapshot(sandbox / "dest") == {
         "attachments": "dir",
-        "attachments/photo.jpg": "link:" + str(sandbox / "outside" / "victim"),
+        f"attachments/{planted}": "link:" + str(sandbox / "outside" / "victim"),
     }
+
+
+def test_an_attachment_is_named_only_once_complete_verified_and_synced(
+    sandbox: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    published: list[tuple[str, str]] = []  # (name, SHA-256 of the file when it got it)
+    synced: list[int] = []
+    real_publish, real_fsync = bundle_module._publish, os.fsync
+
+    def publish(dir_fd: int, part: str, name: str) -> None:
+        with os.fdopen(os.open(part, os.O_RDONLY, dir_fd=dir_fd), "rb") as f:
+            published.append((name, hashlib.sha256(f.read()).hexdigest()))
+        real_publish(dir_fd, part, name)
+
+    def fsync(fd: int) -> None:
+        synced.append(fd)
+        real_fsync(fd)
+
+    monkeypatch.setattr(bundle_module, "_publish", publish)
+    monkeypatch.setattr(os, "fsync", fsync)
+    damaged = finish(manifest_member(), photo_member(content=PHOTO[:-1] + b"x"), note_member())
+    refused(sandbox, damaged, "'attachments/photo.jpg': SHA-256 does not match the manifest")
+    assert published == []
+    synced.clear()
+    extract_bundle(io.BytesIO(good_bundle()), sandbox / "dest")
+    assert published == [(name, hashlib.sha256(data).hexdigest())
+                         for name, data in FILES.items()]
+    assert len(synced) == 1 + len(FILES) + 2  # the manifest, each attachment, two directories
+    assert sorted(os.listdir(sandbox / "dest" / "attachments")) == sorted(FILES)
+
+
+def test_without_hard_links_complete_files_are_renamed_into_place(
+    sandbox: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(os, "link", _no_hard_links)
+    extract_bundle(io.BytesIO(good_bundle()), sandbox / "dest")
+    assert snapshot(sandbox / "dest" / "attachments") == {
+        name: hashlib.sha256(data).hexdigest() for name, data in FILES.items()}
 
 
 def test_any_error_during_extraction_removes_what_was_created(

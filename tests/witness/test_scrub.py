@@ -776,6 +776,64 @@ def test_keep_metadata_passes_bytes_through_and_records_it(no_mat2: None) -> Non
     )
 
 
+class ReadCounting(io.BytesIO):
+    """A file that remembers the most bytes one read() returned."""
+
+    largest = 0
+
+    def read(self, size: int | None = -1, /) -> bytes:
+        data = super().read(size)
+        self.largest = max(self.largest, len(data))
+        return data
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        (("ئاكام " * 9 + "\n").encode(), "text/plain"),  # characters cut by the pieces
+        (b" " * 40 + b"<svg/>", None),  # markup after more white space than the prefix
+        (b"\n" * 40 + b"Received: from x\n", None),
+        (b"plain words " * 5 + b"\x1b", None),  # a control byte in a late piece
+        ("ئاكام".encode() + b"\xd8", None),  # ends inside a character
+        (b"a" * 40 + b"<svg/>", "text/plain"),  # markup later on is just text
+    ],
+)
+def test_text_is_detected_in_pieces(monkeypatch: pytest.MonkeyPatch, data: bytes,
+                                    expected: str | None) -> None:
+    monkeypatch.setattr(scrub, "_PIECE", 7)
+    monkeypatch.setattr(scrub, "_TEXT_PREFIX", 16)
+    file = ReadCounting(data)
+    assert scrub.detect_file_type(file) == expected
+    assert file.largest <= 16  # the 16-byte head, then pieces of 7
+
+
+def test_clean_file_measures_what_it_seals_unchanged_in_pieces(
+        monkeypatch: pytest.MonkeyPatch, no_mat2: None) -> None:
+    monkeypatch.setattr(scrub, "_PIECE", 4096)
+    video = MP4 + os.urandom(100_000)
+    text = "ئاكام 2018-يىلى\n".encode() * 1000
+    for data, name, keep, expected in [
+        (video, "clip.mp4", True, scrub.Unchanged("video/mp4", len(video), sha256(video), True)),
+        (text, "note.txt", False, scrub.Unchanged("text/plain", len(text), sha256(text), False)),
+        (text, "note.txt", True, scrub.Unchanged("text/plain", len(text), sha256(text), True)),
+    ]:
+        file = ReadCounting(data)
+        assert scrub.clean_file(file, name, keep_metadata=keep) == expected
+        assert file.largest <= 4096
+
+
+def test_clean_file_cleans_the_rest_as_clean_does(no_mat2: None) -> None:
+    original = jpeg_with_everything()
+    cleaned = scrub.clean_file(io.BytesIO(original), "p.jpg")
+    assert cleaned == clean(original, "p.jpg")
+    assert isinstance(cleaned, Cleaned) and cleaned.repeatable
+    assert scrub.clean_file(io.BytesIO(original), "p.jpg") == cleaned  # the same bytes again
+    unknown = ReadCounting(HEIC + bytes(3_000_000))
+    with pytest.raises(ScrubRefused, match=r"family\.heic: amanat cannot remove metadata"):
+        scrub.clean_file(unknown, "family.heic")
+    assert unknown.largest < 3_000_000  # refused before the whole file was read
+
+
 def fake_mat2(directory: Path, script: str) -> None:
     directory.mkdir(exist_ok=True)
     tool = directory / "mat2"
@@ -797,6 +855,7 @@ def test_mat2_cleans_other_types_in_memory(mat2_dir: Path) -> None:
               'printf cleaned > "${f%.*}.cleaned.${f##*.}"\n')
     result = clean(MP4, "Clip.MP4")
     assert result == Cleaned(b"cleaned", "video/mp4", sha256(MP4), sha256(b"cleaned"), False)
+    assert not result.repeatable  # mat2's output is not ours to promise
     seen = Path((mat2_dir / "seen").read_text().strip())
     assert seen.name == "attachment.mp4"
     assert str(seen).startswith("/dev/shm/amanat-")

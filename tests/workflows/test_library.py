@@ -124,12 +124,35 @@ def test_progress_line_and_codename_frame() -> None:
     bar(4 * 1024 * 1024)
     text = out.getvalue()
     assert "uploading 4.0 MiB of 4.0 MiB (100%)" in text and "/s" in text
+    bar = ProgressBar(4 * 1024 * 1024, out)
     assert bar.line(1024 * 1024, bar.started + 2.0) == (
         "uploading 1.0 MiB of 4.0 MiB (25%), 512.0 KiB/s, 0:06 left")
+    download = ProgressBar(3 * 1024**3, out, verb="downloading")
+    assert download.line(3 * 1024**3, download.started + 3725.0) == (
+        "downloading 3.0 GiB of 3.0 GiB (100%), 844.5 KiB/s, in 1:02:05")
     frame = io.StringIO()
     show_codename(" ".join(f"w{n}" for n in range(1, 13)), frame)
     assert " 1. w1" in frame.getvalue() and "12. w12" in frame.getvalue()
     assert "shown only this once" in frame.getvalue()
+
+
+def test_progress_rate_follows_the_connection_now() -> None:
+    """After an outage, or a rerun that resumes at the server's offset, the rate and the
+    time left come from the last seconds, not from an average since the start."""
+    mib = 1024 * 1024
+    bar = ProgressBar(100 * mib, io.StringIO())
+    t = bar.started
+    assert bar.line(10 * mib, t + 10).endswith("1.0 MiB/s, 1:30 left")
+    # The server is away for a minute: nothing moves, and the line says so.
+    bar.line(10 * mib, t + 40)
+    assert bar.line(10 * mib, t + 70).endswith("0 B/s, waiting for the connection")
+    # Back at 4 MiB/s: within one window the time left follows, not the 8-minute average.
+    for second in range(71, 82):
+        line = bar.line(10 * mib + (second - 70) * 4 * mib, t + second)
+    assert line.endswith("4.0 MiB/s, 0:12 left"), line
+    # A rerun that starts again lower (a fresh upload) starts a new measurement.
+    assert bar.line(mib, t + 90).endswith("0 B/s, waiting for the connection")
+    assert bar.line(3 * mib, t + 91).endswith("2.0 MiB/s, 0:49 left")
 
 
 def test_codename_frame_fits_80_columns_and_reads_back() -> None:

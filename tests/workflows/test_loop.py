@@ -237,8 +237,11 @@ def test_typo_in_codename_names_the_word(world: World, submitted: Submitted) -> 
 
 def test_investigator_b_opens_it_too(world: World, submitted: Submitted) -> None:
     case = world.root / "case-b"
-    world.investigator("b", ["open", submitted.id, "-o", str(case)])
+    opened = world.investigator("b", ["open", submitted.id, "-o", str(case)])
     assert (case / "statement.txt").read_text("utf-8") == STATEMENT
+    # The download's progress, on stderr (one line at the end when not on a terminal).
+    assert re.search(r"^downloading [\d.]+ (B|KiB) of [\d.]+ (B|KiB) \(100%\), .*/s, in 0:0\d$",
+                     opened.stderr, re.MULTILINE), opened.stderr
     custody = json.loads((case / "custody.json").read_bytes())
     assert custody["opened_by"] == {"key_id": world.key_ids["b"], "name": "Investigator B"}
 

@@ -2,11 +2,10 @@
 
 In process, a `SealedTestimony` is sent to a fake resumable-upload server that loses data
 in every way a broken connection can (mid-request, after saving part of a request, before
-answering), and what it stores must be the one sealed file, hashed right. End to end, a
-128 MiB recording is submitted to a real server by a separate process whose own peak
-resident memory is measured (``bench.peak_rss``): it must grow by little more than the
-recording over a 1 MiB submit and stay well under twice the recording, i.e. no full copy of
-the ciphertext (nor a second copy of the recording) is held.
+answering), and what it stores must be the one sealed file, hashed right. A file sealed as
+it is is read from disk when sealed, and refused if it changed since it was measured. The
+memory of `submit`, `seal` and `open` with a large recording is measured end to end in
+test_memory.py.
 """
 
 from __future__ import annotations
@@ -14,22 +13,19 @@ from __future__ import annotations
 import hashlib
 import io
 import os
-import subprocess
-import sys
+import random
 import weakref
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from PIL import Image
 
-from bench.peak_rss import ProbedProcess
 from tests.workflows.conftest import (
-    ROOT,
     World,
     amanat,
-    base_env,
     receipt_entry,
-    submission_id_from_receipt,
 )
 from vault import age
 from vault.bundle import open_bundle
@@ -41,14 +37,17 @@ from vault.client import (
     TransportError,
     VaultClient,
 )
+from vault.scrub import clean
 from vault.testimony import Manifest
 from vault.witness import (
     ChosenFile,
+    PreparedAttachment,
     SealedTestimony,
     WitnessError,
     build_manifest,
     deliver,
     prepare_attachments,
+    seal_testimony,
 )
 
 MIB = 1024 * 1024
@@ -123,6 +122,79 @@ def test_prepare_attachments_releases_each_original_before_the_next() -> None:
     assert [p.attachment.name for p in prepared] == [
         "attachment-1.txt", "attachment-2.txt", "attachment-3.txt"]
     assert alive == [False, False, False]
+
+
+def _kept_file(tmp_path: Path, size: int = 300_000) -> tuple[Path, bytes, PreparedAttachment]:
+    data = os.urandom(size)
+    path = tmp_path / "clip.bin"
+    path.write_bytes(data)
+    (prepared,) = prepare_attachments([ChosenFile("clip.bin", keep_metadata=True, path=path)])
+    return path, data, prepared
+
+
+def test_a_file_sealed_as_it_is_is_read_from_disk_when_sealed(tmp_path: Path) -> None:
+    path, data, prepared = _kept_file(tmp_path)
+    assert prepared.data == b"" and prepared.path == path  # measured, not held
+    assert prepared.attachment.size == len(data)
+    assert prepared.attachment.sha256_after_cleaning == hashlib.sha256(data).hexdigest()
+    manifest = build_manifest("What I saw.", attachments=[prepared])
+    sealed = SealedTestimony(manifest, [prepared], _Roster())  # type: ignore[arg-type]
+    assert _opened(b"".join(sealed.pieces())) == (manifest, data)
+    out = io.BytesIO()
+    seal_testimony(manifest, [prepared], _Roster(), out)  # type: ignore[arg-type]
+    assert _opened(out.getvalue()) == (manifest, data)
+
+
+@pytest.mark.parametrize(("change", "reason"), [
+    (lambda p: p.write_bytes(b"x" + p.read_bytes()[1:]), "does not match sha256"),
+    (lambda p: p.write_bytes(p.read_bytes()[:-10]), "ended 10 bytes before"),
+    (lambda p: p.write_bytes(p.read_bytes() + b"x"), "longer than the size"),
+    (lambda p: p.unlink(), "cannot be read any more"),
+])
+def test_a_file_that_changed_since_it_was_measured_is_not_sealed(
+        tmp_path: Path, change: Any, reason: str) -> None:
+    path, _, prepared = _kept_file(tmp_path)
+    manifest = build_manifest("What I saw.", attachments=[prepared])
+    sealed = SealedTestimony(manifest, [prepared], _Roster())  # type: ignore[arg-type]
+    change(path)
+    with pytest.raises(WitnessError, match=f"^clip.bin .*{reason}.*attach the file again"):
+        seal_testimony(manifest, [prepared], _Roster(), io.BytesIO())  # type: ignore[arg-type]
+    with pytest.raises(WitnessError, match=f"^clip.bin .*{reason}"):
+        b"".join(sealed.pieces())
+
+
+def _photo(seed: int) -> bytes:
+    out = io.BytesIO()
+    Image.frombytes("RGB", (64, 64), random.Random(seed).randbytes(64 * 64 * 3)).save(
+        out, "JPEG", comment=b"taken by a camera with a serial number")
+    return out.getvalue()
+
+
+def test_cleaned_files_beyond_the_memory_set_aside_are_cleaned_again_when_sealed(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    photos = [_photo(n) for n in range(3)]
+    paths = []
+    for n, photo in enumerate(photos):
+        paths.append(tmp_path / f"IMG_{n}.jpg")
+        paths[-1].write_bytes(photo)
+    cleaned = [clean(photo, "p.jpg").data for photo in photos]
+    monkeypatch.setattr("vault.witness.CLEANED_IN_MEMORY", len(cleaned[0]) + 10)
+    prepared = prepare_attachments(ChosenFile(p.name, path=p) for p in paths)
+    assert [p.data for p in prepared] == [cleaned[0], b"", b""]
+    assert [p.clean_again for p in prepared] == [False, True, True]
+    manifest = build_manifest("Photos.", attachments=prepared)
+    out = io.BytesIO()
+    seal_testimony(manifest, prepared, _Roster(), out)  # type: ignore[arg-type]
+    bundle = open_bundle(io.BytesIO(age.decrypt_bytes(out.getvalue(), [IDENTITY])))
+    assert [b"".join(chunks) for _, chunks in bundle.attachments()] == cleaned
+    paths[2].write_bytes(_photo(99))  # another photo under the same name
+    with pytest.raises(WitnessError, match=r"^IMG_2\.jpg changed while it was being sealed"):
+        seal_testimony(manifest, prepared, _Roster(), io.BytesIO())  # type: ignore[arg-type]
+
+
+def test_a_file_that_cannot_be_read_is_named(tmp_path: Path) -> None:
+    with pytest.raises(WitnessError, match=r"^cannot read .*absent\.bin: No such file"):
+        prepare_attachments([ChosenFile("absent.bin", path=tmp_path / "absent.bin")])
 
 
 class FlakyServer:
@@ -218,58 +290,6 @@ def test_deliver_gives_up() -> None:
     with pytest.raises(GaveUpError):
         deliver(FlakyServer([("drop", 10)] * 40, retry_for=0),  # type: ignore[arg-type]
                 sealed, chunk_bytes=50_000)
-
-
-RECORDING_MIB = 128
-# The process holds the recording once (read, and kept as it is: --keep-metadata) besides
-# what any submit needs (interpreter, HTTP client, crypto and image libraries: about 60 MiB).
-# A second copy of the recording (the ciphertext, or a decoded one) would add 128 MiB.
-MAX_GROWTH_MIB = RECORDING_MIB + 24  # from a 1 MiB recording to a 128 MiB one
-MAX_PEAK_MIB = RECORDING_MIB + 96  # 224 MiB, well under the 256 MiB of two copies
-
-
-def _submit_peak_mib(world: World, recording: Path) -> tuple[float, str]:
-    probed = ProbedProcess(
-        [sys.executable, "-m", "vault.cli", "submit", "--server", world.url, "--org",
-         world.org_vkey, "--statement", "-", "--no-reply", "--keep-metadata", str(recording),
-         "--receipt", "-"],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        env={**base_env(), "PYTHONPATH": str(ROOT)},
-    )
-    out, err = probed.process.communicate(b"A long recording.\n", timeout=120)
-    measured = probed.wait(timeout=10)
-    stderr = err.decode("utf-8", "replace")
-    assert measured.returncode == 0, stderr
-    assert "receipt checked: entry" in stderr
-    return measured.max_rss_bytes / MIB, out.decode("utf-8")
-
-
-@pytest.mark.slow
-def test_a_large_submit_never_holds_the_sealed_file(world: World, tmp_path: Path) -> None:
-    small = tmp_path / "small.bin"
-    small.write_bytes(os.urandom(MIB))
-    recording = tmp_path / "recording.bin"
-    digest = hashlib.sha256()
-    with open(recording, "wb") as out:
-        for _ in range(RECORDING_MIB):
-            block = os.urandom(MIB)
-            digest.update(block)
-            out.write(block)
-    baseline, _ = _submit_peak_mib(world, small)
-    peak, receipt = _submit_peak_mib(world, recording)
-    print(f"submit peak RSS: {baseline:.1f} MiB with 1 MiB, {peak:.1f} MiB with "
-          f"{RECORDING_MIB} MiB")
-    assert peak - baseline < MAX_GROWTH_MIB, (
-        f"peak grew from {baseline:.1f} MiB to {peak:.1f} MiB for a {RECORDING_MIB} MiB "
-        "recording: more than one copy of it is held")
-    assert peak < MAX_PEAK_MIB, f"peak {peak:.1f} MiB for a {RECORDING_MIB} MiB recording"
-
-    case = tmp_path / "case"
-    world.investigator("a", ["open", submission_id_from_receipt(receipt), "-o", str(case)])
-    (stored,) = (case / "attachments").iterdir()
-    with open(stored, "rb") as f:
-        assert hashlib.file_digest(f, "sha256").digest() == digest.digest()
-    recording.unlink()
 
 
 def test_upload_of_a_sealed_file_is_unchanged(world: World, tmp_path: Path) -> None:

@@ -1,5 +1,5 @@
-"""Helpers shared by the CLI commands: errors, secret prompts, atomic output files, and
-text from a server made safe for a terminal (``one_line``)."""
+"""Helpers shared by the CLI commands: errors, secret prompts, atomic output files, text
+from a server made safe for a terminal (``one_line``), and a progress bar for transfers."""
 
 from __future__ import annotations
 
@@ -8,9 +8,11 @@ import getpass
 import os
 import sys
 import tempfile
+import time
+from collections import deque
 from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, TextIO
 
 
 class CLIError(Exception):
@@ -131,3 +133,75 @@ def open_input(path: str | None) -> Iterator[BinaryIO]:
         raise CLIError(f"cannot read {path}: {exc.strerror}") from None
     with f:
         yield f
+
+
+def _size(count: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if count < 1024 or unit == "GiB":
+            return f"{count:.0f} {unit}" if unit == "B" else f"{count:.1f} {unit}"
+        count /= 1024
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def clock_text(seconds: float) -> str:
+    """``seconds`` as M:SS (H:MM:SS from an hour on)."""
+    whole = max(0, int(seconds + 0.5))
+    minutes, secs = divmod(whole, 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+class ProgressBar:
+    """Transfer progress on stderr: bytes so far, rate, time left, after ``verb``. Redrawn
+    in place on a terminal; elsewhere (logs, tests) one line at most every two seconds and
+    at the end.
+
+    The rate is measured over the last ``WINDOW`` seconds, not since the start: after an
+    outage, or a rerun that resumes at the server's offset, the time left follows what the
+    connection does now. While nothing moves, the line says so instead of a time left."""
+
+    WINDOW = 10.0
+
+    def __init__(self, total: int, stream: TextIO | None = None, *,
+                 verb: str = "uploading") -> None:
+        self.total = total
+        self.verb = verb
+        self.stream = stream or sys.stderr
+        self.tty = self.stream.isatty()
+        self.started = time.monotonic()
+        self.last = 0.0
+        self.samples: deque[tuple[float, int]] = deque([(self.started, 0)])
+
+    def _rate(self, done: int, now: float) -> float:
+        if done < self.samples[-1][1]:  # started again from an earlier offset
+            self.samples.clear()
+        self.samples.append((now, done))
+        while len(self.samples) > 2 and now - self.samples[1][0] >= self.WINDOW:
+            self.samples.popleft()
+        then, before = self.samples[0]
+        return (done - before) / (now - then) if now > then else 0.0
+
+    def line(self, done: int, now: float) -> str:
+        rate = self._rate(done, now)
+        percent = 100 * done // self.total if self.total else 100
+        if done >= self.total:
+            tail = f"in {clock_text(now - self.started)}"
+        elif rate > 0:
+            tail = f"{clock_text((self.total - done) / rate)} left"
+        else:
+            tail = "waiting for the connection"
+        return (f"{self.verb} {_size(done)} of {_size(self.total)} ({percent}%), "
+                f"{_size(rate)}/s, {tail}")
+
+    def __call__(self, done: int) -> None:
+        now = time.monotonic()
+        finished = done >= self.total
+        if not finished and now - self.last < (0.2 if self.tty else 2.0):
+            return
+        self.last = now
+        if self.tty:
+            end = "\n" if finished else ""
+            self.stream.write("\r" + self.line(done, now).ljust(72) + end)
+        else:
+            self.stream.write(self.line(done, now) + "\n")
+        self.stream.flush()

@@ -8,6 +8,8 @@ hostile bundle is refused with nothing left behind. ``--org VKEY`` pins the orga
 key, so the roster and the log key are verified rather than taken from the server;
 ``open --state FILE`` (with ``--org``) also refuses a log that does not extend the
 checkpoint seen last time (the file is shared with ``amanat audit verify --state``).
+``open`` shows the download's progress on stderr and extracts in pieces, so a large
+submission needs no more memory than a small one.
 """
 
 from __future__ import annotations
@@ -15,11 +17,11 @@ from __future__ import annotations
 import argparse
 import contextlib
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from vault.cli.common import CLIError, one_line, open_input
+from vault.cli.common import CLIError, ProgressBar, one_line, open_input
 from vault.cli.keys_cmd import unlock_identity
 from vault.store import is_valid_id
 
@@ -69,6 +71,21 @@ def _audit_state(args: argparse.Namespace) -> Iterator[Any]:
         yield state
 
 
+def _download_progress() -> Callable[[int, int], None]:
+    """A progress bar on stderr, started with the download (when its size is known)."""
+    bar: ProgressBar | None = None
+
+    def show(done: int, total: int) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = ProgressBar(total, verb="downloading")
+            if done < total:
+                return  # nothing to show yet: the clock starts now
+        bar(done)
+
+    return show
+
+
 def cmd_open(args: argparse.Namespace) -> int:
     from vault.investigator import open_submission
 
@@ -78,7 +95,8 @@ def cmd_open(args: argparse.Namespace) -> int:
     if target.is_dir() and any(target.iterdir()):
         raise CLIError(f"{target} is not empty; give a new or empty case folder")
     with _audit_state(args) as state, _session(args) as session:
-        case = open_submission(session, args.id, target, state=state)
+        case = open_submission(session, args.id, target, state=state,
+                               progress=_download_progress())
     custody: dict[str, Any] = case.custody
     log = custody["log"]
     print(f"opened {args.id} into {case.case_dir}/")

@@ -16,21 +16,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from vault.cli.common import one_line
+from vault.cli.common import clock_text, one_line
 
 if TYPE_CHECKING:
     from vault.client import GaveUpError, RetryPolicy, RetryWait
 
 DEFAULT_RETRY_SECONDS = 600.0
 LINE_INTERVAL = 10.0
-
-
-def clock_text(seconds: float) -> str:
-    """``seconds`` as M:SS (H:MM:SS from an hour on)."""
-    whole = max(0, int(seconds + 0.5))
-    minutes, secs = divmod(whole, 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
 class Countdown:

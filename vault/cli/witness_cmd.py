@@ -24,14 +24,20 @@ import argparse
 import hashlib
 import re
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
-from vault.cli.common import CLIError, atomic_output, one_line, open_input, read_secret
+from vault.cli.common import (
+    CLIError,
+    ProgressBar,
+    _size,
+    atomic_output,
+    one_line,
+    open_input,
+    read_secret,
+)
 from vault.cli.network import add_retry_option
-from vault.cli.network import clock_text as _duration
 
 CONSENTS = ("none", "anonymised", "full")
 MAX_STATEMENT_BYTES = 1_000_000 * 4  # the schema allows 1,000,000 characters
@@ -40,48 +46,6 @@ CODENAME_ENV = "AMANAT_CODENAME"
 
 
 # --- presentation -----------------------------------------------------------------------------
-
-
-def _size(count: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if count < 1024 or unit == "GiB":
-            return f"{count:.0f} {unit}" if unit == "B" else f"{count:.1f} {unit}"
-        count /= 1024
-    raise AssertionError("unreachable")  # pragma: no cover
-
-
-class ProgressBar:
-    """Upload progress on stderr: bytes sent, rate, time left. Redrawn in place on a
-    terminal; elsewhere (logs, tests) one line at most every two seconds and at the end."""
-
-    def __init__(self, total: int, stream: TextIO | None = None) -> None:
-        self.total = total
-        self.stream = stream or sys.stderr
-        self.tty = self.stream.isatty()
-        self.started = time.monotonic()
-        self.last = 0.0
-
-    def line(self, done: int, now: float) -> str:
-        elapsed = max(now - self.started, 1e-6)
-        rate = done / elapsed
-        percent = 100 * done // self.total if self.total else 100
-        left = (self.total - done) / rate if rate > 0 else 0.0
-        tail = f"{_duration(left)} left" if done < self.total else f"in {_duration(elapsed)}"
-        return (f"uploading {_size(done)} of {_size(self.total)} ({percent}%), "
-                f"{_size(rate)}/s, {tail}")
-
-    def __call__(self, done: int) -> None:
-        now = time.monotonic()
-        finished = done >= self.total
-        if not finished and now - self.last < (0.2 if self.tty else 2.0):
-            return
-        self.last = now
-        if self.tty:
-            end = "\n" if finished else ""
-            self.stream.write("\r" + self.line(done, now).ljust(72) + end)
-        else:
-            self.stream.write(self.line(done, now) + "\n")
-        self.stream.flush()
 
 
 CODENAME_HEADING = "  YOUR CODENAME - shown only this once, never stored anywhere"
@@ -193,13 +157,6 @@ def _read_statement(path: str | None) -> str:
         raise CLIError(f"{path}: the statement is not UTF-8 text; save it as UTF-8") from None
 
 
-def _read_file(path: str) -> bytes:
-    try:
-        return Path(path).read_bytes()
-    except OSError as exc:
-        raise CLIError(f"cannot read {path}: {exc.strerror}") from None
-
-
 def _report_form_problems(path: str, exc: Any) -> CLIError:
     for problem in exc.problems:
         print(f"amanat: {path}: {problem}", file=sys.stderr)
@@ -258,9 +215,11 @@ def _testimony(args: argparse.Namespace) -> tuple[Any, list[Any], str | None]:
         raise CLIError("nothing to send: give --statement FILE (or - for standard input), "
                        "--attach FILE or --form FILE")
     # Each file is read when its turn comes and its original bytes are released once
-    # cleaned: one original at a time is in memory, next to the cleaned ones.
+    # cleaned: one original at a time is in memory, next to the cleaned ones. Files sealed
+    # as they are (--keep-metadata, plain text) are read in pieces, never whole.
     attachments = prepare_attachments(
-        ChosenFile(Path(path).name, _read_file(path), keep) for path, keep in args.attachments)
+        ChosenFile(Path(path).name, keep_metadata=keep, path=path)
+        for path, keep in args.attachments)
     for prepared in attachments:
         how = ("metadata KEPT as asked" if prepared.attachment.metadata_kept
                else "metadata removed")
