@@ -69,6 +69,13 @@ def test_mistyped_org_key_is_named_not_the_roster(world: World, tmp_path: Path) 
     assert "roster" not in result.stderr and "signed" not in result.stderr
     assert log_size(world) == before
     assert list(tmp_path.iterdir()) == []
+    # Named before any server is contacted (here none listens) or any input is read.
+    for command in (["submit", "--server", "http://127.0.0.1:9"], ["seal", "--roster",
+                     "missing-roster.txt", "-o", "sealed.age"]):
+        done = amanat([*command, "--org", typo, "--statement", "-"], cwd=tmp_path, check=False)
+        assert done.returncode == 1 and done.stderr.startswith(
+            "amanat: the organization key is mistyped: its checksum"), done.stderr
+        assert list(tmp_path.iterdir()) == []
 
 
 def test_roster_signed_by_another_org_key_on_the_server_is_refused(

@@ -117,3 +117,21 @@ def test_no_wait_when_the_codename_is_not_on_a_screen(world: World, tmp_path: Pa
         shown.close()
     written = log.read_text("utf-8")
     assert "YOUR CODENAME" in written and CONFIRM not in written
+
+
+def test_answers_typed_at_the_terminal_get_the_same_hint(world: World, tmp_path: Path) -> None:
+    template = amanat(["form", "template", "--language", "kk"], cwd=tmp_path).stdout
+    sealed = tmp_path / "sealed.age"
+    typed = TerminalProcess(
+        ["seal", "--roster", str(world.admin / "roster.txt"), "--org", world.org_vkey,
+         "--form", "-", "--no-reply", "-o", str(sealed)],
+        cwd=tmp_path, env=base_env(HOME=str(tmp_path)))
+    try:
+        typed.wait_for("amanat: type or paste your answers (see `amanat form template`); to "
+                       "finish, press Ctrl-D at the start of a line (on Windows: Ctrl-Z, then "
+                       "Enter)")
+        typed.type(template + "\x04")
+        assert typed.finish() == 0, typed.transcript
+    finally:
+        typed.close()
+    assert sealed.stat().st_size > 0

@@ -141,12 +141,28 @@ def hand_over_codename(codename: str | None) -> None:
 # --- reading what the witness gives --------------------------------------------------------------
 
 
+def _hint_at_terminal(path: str | None, what: str) -> None:
+    """Before reading ``what`` typed at a terminal (``-``), say how to end it."""
+    if path == "-" and sys.stdin.isatty():
+        print(f"amanat: type or paste {what}; to finish, press Ctrl-D at the start of "
+              "a line (on Windows: Ctrl-Z, then Enter)", file=sys.stderr)
+
+
+def _check_org(org_vkey: str) -> None:
+    """A mistyped --org is named before anything is read or any server is contacted."""
+    from keys.errors import VerifierKeyError
+    from keys.org import parse_org_vkey
+
+    try:
+        parse_org_vkey(org_vkey)
+    except VerifierKeyError as exc:
+        raise CLIError(str(exc)) from None
+
+
 def _read_statement(path: str | None) -> str:
     if path is None:
         return ""
-    if path == "-" and sys.stdin.isatty():
-        print("amanat: type or paste your statement; to finish, press Ctrl-D at the start of "
-              "a line (on Windows: Ctrl-Z, then Enter)", file=sys.stderr)
+    _hint_at_terminal(path, "your statement")
     with open_input(path) as f:
         data = f.read(MAX_STATEMENT_BYTES + 1)
     if len(data) > MAX_STATEMENT_BYTES:
@@ -189,6 +205,7 @@ def _reply_address(args: argparse.Namespace) -> tuple[str | None, Any]:
 def _read_answers(path: str, language: str | None, consent: str) -> Any:
     from vault.witness import FormError, read_form
 
+    _hint_at_terminal(path, "your answers (see `amanat form template`)")
     with open_input(path) as f:
         data = f.read(MAX_FORM_BYTES + 1)
     try:
@@ -294,6 +311,7 @@ def cmd_submit(args: argparse.Namespace) -> int:
     from vault.client import GaveUpError, VaultClient
     from vault.witness import SealedTestimony, verified_roster
 
+    _check_org(args.org)
     _check_receipt_path(args.receipt)
     state = _state(args.state)
     # Everything that can be checked offline is checked before the server is contacted.
@@ -313,6 +331,7 @@ def cmd_submit(args: argparse.Namespace) -> int:
 def cmd_seal(args: argparse.Namespace) -> int:
     from vault.witness import seal_testimony, verified_roster
 
+    _check_org(args.org)
     if args.output not in (None, "-") and Path(args.output).exists():
         raise CLIError(f"{args.output} already exists; choose another name (an earlier sealed "
                        "testimony there may not have been uploaded yet)")
