@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -39,12 +38,13 @@ from pathlib import Path
 from bench.peak_rss import Measured, ProbedProcess
 from keys.identity import InvestigatorIdentity
 from keys.keyfile import DEFAULT_KDF, KdfParams
+from vault.events import parse_event
+from vault.tlog.proof import Receipt
 
 MIB = 1024 * 1024
 SIZE_MIB = 1024
 GOAL_MIB = 150
 COMMAND_TIMEOUT = 600.0
-_SUBMITTED = re.compile(r"submitted as (\S+);")
 
 
 @dataclass(frozen=True)
@@ -107,8 +107,8 @@ def measure_commands(vault: Vault, recording: Path, workdir: Path) -> dict[str, 
     statement = b"A long recording.\n"
     runs: dict[str, Run] = {}
     runs["submit"] = run_command(
-        vault, ["submit", "--server", vault.url, "--org", vault.org_vkey, *content],
-        stdin=statement)
+        vault, ["submit", "--server", vault.url, "--org", vault.org_vkey, *content,
+                "--receipt", "-"], stdin=statement)
     runs["seal"] = run_command(
         vault, ["seal", "--roster", str(vault.roster), "--org", vault.org_vkey, *content,
                 "-o", str(workdir / "sealed.age")], stdin=statement)
@@ -117,11 +117,13 @@ def measure_commands(vault: Vault, recording: Path, workdir: Path) -> dict[str, 
 
 
 def submitted_id(submit: Run) -> str:
-    """The submission id a `submit` run printed."""
-    match = _SUBMITTED.search(submit.stderr)
-    if match is None:
-        raise RuntimeError(f"submit named no submission id: {submit.stderr}")
-    return match.group(1)
+    """The submission id in the log entry of the receipt a `submit --receipt -` printed."""
+    try:
+        entry = Receipt.parse(submit.stdout).extra
+        event = parse_event(entry or b"")
+    except ValueError:
+        raise RuntimeError(f"submit printed no receipt: {submit.stderr}") from None
+    return event.get("id")
 
 
 def measure_open(vault: Vault, submission_id: str, case: Path,
