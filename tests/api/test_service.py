@@ -20,7 +20,8 @@ from vault.store import SubmissionRecord, new_id
 from vault.tlog import note
 
 
-def test_recover_logs_what_a_crash_left_unlogged(service: VaultService, dev: DevKeys) -> None:
+def test_recover_logs_what_a_crash_left_unlogged(service: VaultService, dev: DevKeys,
+                                                 caplog: pytest.LogCaptureFixture) -> None:
     sealed = dev.seal(b"x")
     upload = service.create_upload()
     appender = service.begin_append(upload.id, 0)
@@ -37,8 +38,15 @@ def test_recover_logs_what_a_crash_left_unlogged(service: VaultService, dev: Dev
     assert entry == events.submission_event(
         record.id, record.sha256, record.size, moment=events.parse_hour(record.received)).encode()
     assert service.store.get_submission(record.id).log_index == size
-    assert not orphan.exists()
+    assert orphan.exists()  # recover() logs; reconcile() sets the orphan aside
     assert service.recover() == 0
+    with caplog.at_level("WARNING", logger="amanat.store"):
+        report = service.reconcile()
+    assert report.consistent
+    kept = orphan.parents[2] / "quarantine" / "submissions" / orphan.name
+    assert not orphan.exists() and kept.read_bytes() == b"renamed, never recorded"
+    assert (f"the sealed file blobs/submissions/{orphan.name} has no database row: moved to "
+            f"quarantine/submissions/{orphan.name} and kept") in caplog.text
 
 
 def test_sweep_removes_idle_uploads_only(service: VaultService) -> None:

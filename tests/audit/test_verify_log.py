@@ -230,7 +230,8 @@ def test_full_check_pages_through_every_entry() -> None:
     log.max_page = 4
     verdict = verify_log(log, org.vkey, full=True, page_size=5)
     assert verdict.ok and verdict.entries_checked == 10
-    assert verdict.summary().endswith("all 10 entries re-hashed: 10 submissions")
+    assert verdict.summary().endswith(
+        "all 10 entries re-hashed: 10 submissions; all 10 undeleted submissions held")
     starts = [c[1] for c in log.calls if c[0] == "entries"]
     assert starts == [0, 4, 8]  # asked for 5, served 4 at most
 

@@ -11,7 +11,9 @@ place (DESIGN.md "What must be true"):
 
 Crash safety: a sealed file is promoted to durable storage first (recorded with log index
 -1), then logged, then its log index recorded; ``recover`` logs anything a crash left
-between the last two steps, so nothing stored escapes the log.
+between the last two steps, so nothing stored escapes the log. ``reconcile`` then holds the
+store to the log (vault/service/consistency.py): nothing stored is removed without a logged
+event, and what the log records but the store lost is named.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from typing import BinaryIO, Protocol
 from vault import events
 from vault.events import Event, hour_text, parse_hour
 from vault.service.auth import Authenticator, AuthError, SignatureError, TokenError
+from vault.service.consistency import Reconciliation, read_holdings, reconcile
 from vault.service.mailbox import mailbox_id
 from vault.service.rosterview import RosterRejected, RosterView, read_roster
 from vault.service.uploads import (
@@ -39,6 +42,7 @@ from vault.service.uploads import (
     inspect_sealed_file,
 )
 from vault.store import (
+    NAMESPACE_SUBMISSIONS,
     ConflictError,
     NotFoundError,
     ReplyRecord,
@@ -198,7 +202,7 @@ class VaultService:
 
         A stored submission or reply without a log index was either logged just before the
         crash (its entry is then found among the last entries and its index recorded) or
-        not at all (it is logged now). Blobs with no record are removed.
+        not at all (it is logged now). Blobs with no record are left to ``reconcile``.
         """
         logged = 0
         size = self.log_size()
@@ -228,9 +232,16 @@ class VaultService:
                 index = self._log(event)
                 logged += 1
             record_index(index)
-        for namespace, blob_id in self.store.orphaned_blobs():
-            self.store.delete_orphan(namespace, blob_id)
         return logged
+
+    def reconcile(self) -> Reconciliation:
+        """Compare the store with the whole log (after ``recover``): quarantine sealed files
+        with no row, finish logged deletions, and report what the log records but the store
+        lost (vault/service/consistency.py)."""
+        with self._log_lock:
+            holdings = read_holdings(self.audit_log)
+        roster = self.store.current_roster()
+        return reconcile(self.store, holdings, None if roster is None else roster.version)
 
     # --- roster ---
     def roster(self) -> RosterView:
@@ -503,6 +514,32 @@ class VaultService:
                 raise LogRangeError(f"need 0 <= start < end <= {size}")
             end = min(end, start + self.MAX_ENTRIES)
             return self.audit_log.entries(start, end)
+
+    def log_held(self, start: int, end: int) -> tuple[int, list[str]]:
+        """Ids of the submissions logged in entries ``start`` to ``end`` (exclusive, at most
+        MAX_ENTRIES) whose record, at that log index, and sealed file the server holds; and
+        the end of the range answered for.
+
+        Public, like the entries it answers for: it says only whether a logged submission is
+        still here, which the log's deletion entries already say unless something went wrong.
+        """
+        held: list[str] = []
+        served = self.log_entries(start, end)
+        for offset, entry in enumerate(served):
+            try:
+                event = events.parse_event(entry)
+            except events.EventError:
+                continue
+            if event.kind != events.KIND_SUBMISSION:
+                continue
+            try:
+                record = self.store.get_submission(event.get("id"))
+            except NotFoundError:
+                continue
+            if record.log_index == start + offset and self.store.blob_present(
+                    NAMESPACE_SUBMISSIONS, record.id):
+                held.append(record.id)
+        return start + len(served), held
 
     def log_inclusion_proof(self, index: int, size: int) -> list[bytes]:
         with self._log_lock:

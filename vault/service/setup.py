@@ -14,11 +14,13 @@ Layout of a data directory (mode 0700)::
     auditlog.sqlite3   the audit log
     blobs/             sealed submissions and replies
     uploads/           resumable uploads in progress
+    quarantine/        sealed files found without a database row, kept (never served)
     dev/               only with --dev: throwaway org key, investigator identity, roster
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 from dataclasses import dataclass
@@ -34,6 +36,8 @@ ORG_VKEY_FILE = "org.vkey"
 AUDIT_LOG_FILE = "auditlog.sqlite3"
 DEV_DIR = "dev"
 DEV_PASSPHRASE_WORDS = 4
+
+logger = logging.getLogger("amanat.store")
 
 
 class SetupError(Exception):
@@ -172,8 +176,14 @@ def open_vault(
     limits: Limits | None = None,
     challenge_ttl: float = 60.0,
     token_ttl: float = 900.0,
+    allow_missing: bool = False,
 ) -> OpenedVault:
-    """Open (creating on first start) everything a server needs in ``data_dir``."""
+    """Open (creating on first start) everything a server needs in ``data_dir``.
+
+    Refuses (SetupError) a store that lost something its log records (an older
+    vault.sqlite3, a row deleted by hand), naming each difference on the ``amanat.store``
+    logger first; ``allow_missing`` opens it anyway, the differences still printed.
+    """
     from vault.store.auditlog import AuditLog
 
     prepare_data_dir(data_dir)
@@ -196,6 +206,12 @@ def open_vault(
                                     token_ttl=token_ttl),
     )
     service.recover()
+    report = service.reconcile()
+    for problem in report.problems:
+        logger.error("%s", problem)
+    if not report.consistent and not allow_missing:
+        service.close()
+        raise SetupError(report.refusal())
     if dev_setup is not None and store.current_roster() is None:
         service.publish_roster(dev_setup.roster_path.read_text("utf-8"))
     return OpenedVault(service, created, dev_setup)

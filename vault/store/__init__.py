@@ -183,10 +183,32 @@ class Store(Protocol):
 
     # --- housekeeping ---
     def orphaned_blobs(self) -> Sequence[tuple[str, str]]:
-        """(namespace, id) of blobs with no record, left by a crash during promotion."""
+        """(namespace, id) of blobs with no record: left by a crash during promotion, by a
+        row deleted behind the server's back, or by an older database restored."""
         ...
 
-    def delete_orphan(self, namespace: str, blob_id: str) -> None: ...
+    def delete_orphan(self, namespace: str, blob_id: str) -> None:
+        """Remove a blob with no record. Only for a submission whose deletion the audit log
+        records (a crash between removing the row and the file): nothing stored is ever
+        removed without a logged event."""
+        ...
+
+    def quarantine_orphan(self, namespace: str, blob_id: str) -> str:
+        """Move a blob with no record out of the served set, keeping it; return where it is
+        now (relative to the data directory)."""
+        ...
+
+    def quarantined(self, namespace: str, blob_id: str) -> str | None:
+        """Where a quarantined blob is kept (relative path), or None."""
+        ...
+
+    def record_indices(self, namespace: str) -> dict[str, int]:
+        """Every record of ``namespace``: id -> log index (-1 while pending)."""
+        ...
+
+    def blob_present(self, namespace: str, blob_id: str) -> bool:
+        """Whether the sealed file of ``namespace``/``blob_id`` is stored."""
+        ...
 
     def conceal_times(self) -> None:
         """Hide when the last write happened (the embedded store sets the times of its

@@ -11,6 +11,13 @@ modification times of the file and its directory are set back to the start of th
 (``blur_times``), and blobs are read without updating their access time (``open_quietly``).
 The inode change time cannot be set by a process; deployments that fear a disk seizure keep
 the data directory on an encrypted volume.
+
+Nothing here removes a blob on its own initiative: a blob found without a record is moved to
+``quarantine/<namespace>/<id>`` (``quarantine``), kept and named in the server's output, and a
+blob is unlinked only when the caller holds a logged deletion for it. Staging files are
+another matter: a staging file is never acknowledged (the receipt is sent only after the
+rename out of ``uploads/``, which is atomic, and the log append that follows it), so removing
+one drops nothing that was promised to a witness.
 """
 
 from __future__ import annotations
@@ -118,6 +125,7 @@ class BlobDirectory:
         self.root = root
         self.uploads = root / "uploads"
         self.blobs = root / "blobs"
+        self.quarantine_root = root / "quarantine"
         for directory in (root, self.uploads, self.blobs, *self._namespace_dirs()):
             directory.mkdir(mode=_DIR_MODE, parents=True, exist_ok=True)
             os.chmod(directory, _DIR_MODE)
@@ -210,6 +218,29 @@ class BlobDirectory:
             path.unlink()
             blur_times(path.parent)
             fsync_directory(path.parent)
+
+    def blob_present(self, namespace: str, blob_id: str) -> bool:
+        return self._blob(namespace, blob_id).is_file()
+
+    def quarantined(self, namespace: str, blob_id: str) -> Path | None:
+        path = self.quarantine_root / namespace / _checked(blob_id)
+        return path if path.is_file() else None
+
+    def quarantine(self, namespace: str, blob_id: str) -> Path:
+        """Move a blob to ``quarantine/<namespace>/`` durably, never over another file."""
+        source = self._blob(namespace, blob_id)
+        directory = self.quarantine_root / namespace
+        directory.mkdir(mode=_DIR_MODE, parents=True, exist_ok=True)
+        target = directory / blob_id
+        copy = 0
+        while target.exists():
+            copy += 1
+            target = directory / f"{blob_id}.{copy}"
+        os.rename(source, target)
+        blur_times(target, directory, source.parent)
+        fsync_directory(directory)
+        fsync_directory(source.parent)
+        return target
 
     def blob_ids(self, namespace: str) -> list[str]:
         directory = self.blobs / namespace

@@ -4,8 +4,9 @@ The default backend of ``vault.store.Store`` for a single machine. Rows hold ran
 SHA-256 digests, sizes and hours (never a precise time, address or user agent); deleted rows
 are overwritten (``secure_delete``) rather than left in free pages. One connection is shared
 by the service's threads behind a lock; writes that span the blob directory and the database
-are ordered so a crash leaves at worst an orphaned blob or staging file, which
-``orphaned_blobs`` and the upload sweep remove.
+are ordered so a crash leaves at worst an orphaned blob or staging file: the service moves
+an orphaned blob to quarantine (it never removes one without a logged deletion) and the
+upload sweep removes staging files, which were never acknowledged.
 """
 
 from __future__ import annotations
@@ -314,6 +315,22 @@ class EmbeddedStore:
 
     def delete_orphan(self, namespace: str, blob_id: str) -> None:
         self.blobs.delete_blob(namespace, blob_id)
+
+    def quarantine_orphan(self, namespace: str, blob_id: str) -> str:
+        return str(self.blobs.quarantine(namespace, blob_id).relative_to(self.data_dir))
+
+    def quarantined(self, namespace: str, blob_id: str) -> str | None:
+        path = self.blobs.quarantined(namespace, blob_id)
+        return None if path is None else str(path.relative_to(self.data_dir))
+
+    def record_indices(self, namespace: str) -> dict[str, int]:
+        table = "submissions" if namespace == NAMESPACE_SUBMISSIONS else "replies"
+        with self._lock:
+            rows = self._db.execute(f"SELECT id, log_index FROM {table}").fetchall()  # noqa: S608
+        return {str(row[0]): int(row[1]) for row in rows}
+
+    def blob_present(self, namespace: str, blob_id: str) -> bool:
+        return self.blobs.blob_present(namespace, blob_id)
 
     def conceal_times(self) -> None:
         entries = [Path(e.path) for e in os.scandir(self.data_dir)]
