@@ -20,14 +20,15 @@ Lines go to the ``amanat.store`` logger, which ``amanat serve`` prints as
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from vault.holdings import LoggedItem, LogHoldings
-from vault.store import NAMESPACE_REPLIES, NAMESPACE_SUBMISSIONS, Store
+from vault.store import NAMESPACE_REPLIES, NAMESPACE_SUBMISSIONS, Store, SubmissionRecord
 
-__all__ = ["Reconciliation", "read_holdings", "reconcile"]
+__all__ = ["Reconciliation", "read_holdings", "reconcile", "reinstate"]
 
 logger = logging.getLogger("amanat.store")
 
@@ -82,8 +83,9 @@ class Reconciliation:
             parts.append(f"{others} other difference{'s' if others > 1 else ''} with the log "
                          "(listed above)")
         return ("; ".join(parts) + ": was an older vault.sqlite3 restored, or a row deleted? "
-                "Nothing was removed; see DEPLOY.md §7 (restore the newer database or the "
-                "missing files, or start with --allow-missing to serve anyway)")
+                "Nothing was removed; see DEPLOY.md §7: restore the newer database or the "
+                "missing files; `amanat fsck --repair` records again those whose sealed file "
+                "is kept; --allow-missing serves anyway")
 
 
 def reconcile(store: Store, holdings: LogHoldings, roster_version: int | None) -> Reconciliation:
@@ -129,6 +131,36 @@ def reconcile(store: Store, holdings: LogHoldings, roster_version: int | None) -
             f"{holdings.roster_version}" + (
                 ": publish the newest roster again" if have < holdings.roster_version else ""))
     return report
+
+
+def reinstate(store: Store, holdings: LogHoldings) -> list[str]:
+    """Record again every logged, undeleted submission whose row or place in ``blobs/`` is
+    lost but whose sealed file is kept (in ``blobs/`` or ``quarantine/``) and matches its log
+    entry (SHA-256 and size); return one line per submission reinstated or refused.
+
+    What the log records cannot be invented: a file that does not match stays where it is."""
+    done: list[str] = []
+    rows = store.record_indices(NAMESPACE_SUBMISSIONS)
+    for item in holdings.live():
+        if item.id in rows and store.blob_present(NAMESPACE_SUBMISSIONS, item.id):
+            continue
+        kept = store.open_kept(NAMESPACE_SUBMISSIONS, item.id)
+        if kept is None:
+            continue
+        with kept:
+            digest, size = hashlib.sha256(), 0
+            while chunk := kept.read(1 << 20):
+                digest.update(chunk)
+                size += len(chunk)
+        if (digest.hexdigest(), size) != (item.sha256, item.size):
+            done.append(f"submission {item.id} (log entry {item.index}): the kept sealed file "
+                        "does not match its log entry; left where it is")
+            continue
+        store.reinstate_submission(
+            SubmissionRecord(item.id, item.sha256, item.size, item.time, item.index))
+        done.append(f"submission {item.id} (log entry {item.index}): reinstated from the log "
+                    "(its sealed file matches the logged SHA-256 and size)")
+    return done
 
 
 def _absence(store: Store, namespace: str, record_id: str, records: dict[str, int]

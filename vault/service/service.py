@@ -30,7 +30,7 @@ from typing import BinaryIO, Protocol
 from vault import events
 from vault.events import Event, hour_text, parse_hour
 from vault.service.auth import Authenticator, AuthError, SignatureError, TokenError
-from vault.service.consistency import Reconciliation, read_holdings, reconcile
+from vault.service.consistency import Reconciliation, read_holdings, reconcile, reinstate
 from vault.service.mailbox import mailbox_id
 from vault.service.rosterview import RosterRejected, RosterView, read_roster
 from vault.service.uploads import (
@@ -243,6 +243,13 @@ class VaultService:
         roster = self.store.current_roster()
         return reconcile(self.store, holdings, None if roster is None else roster.version)
 
+    def reinstate(self) -> list[str]:
+        """Record again the logged submissions whose sealed file is kept and matches its
+        entry (``amanat fsck --repair``); one line per submission."""
+        with self._log_lock:
+            holdings = read_holdings(self.audit_log)
+        return reinstate(self.store, holdings)
+
     # --- roster ---
     def roster(self) -> RosterView:
         """The current roster; NoRosterError before the first one is published."""
@@ -413,7 +420,10 @@ class VaultService:
             after = int(cursor)
         limit = max(1, min(limit, self.limits.max_page))
         page, next_after = self.store.list_submissions(after, limit)
-        return page, (str(next_after) if len(page) == limit else None)
+        # Only what can be served is listed: a record whose sealed file is gone is missing,
+        # which investigators' clients then report against the log.
+        held = [r for r in page if self.store.blob_present(NAMESPACE_SUBMISSIONS, r.id)]
+        return held, (str(next_after) if len(page) == limit else None)
 
     def open_submission(self, who: Investigator, submission_id: str
                         ) -> tuple[SubmissionRecord, BinaryIO]:

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from vault.service.auth import Authenticator
+from vault.service.consistency import Reconciliation
 from vault.service.service import Limits, VaultService
 from vault.store import open_store
 from vault.tlog import note
@@ -215,3 +216,29 @@ def open_vault(
     if dev_setup is not None and store.current_roster() is None:
         service.publish_roster(dev_setup.roster_path.read_text("utf-8"))
     return OpenedVault(service, created, dev_setup)
+
+
+def check_data_dir(data_dir: Path, *, repair: bool = False) -> tuple[list[str], Reconciliation]:
+    """What ``amanat fsck`` does on a stopped server's data directory: what a start does
+    (log what a crash left unlogged, quarantine sealed files with no row, finish logged
+    deletions), with ``repair`` first reinstating logged submissions whose kept sealed file
+    matches their entry; returns those lines and what still differs from the log."""
+    from vault.store.auditlog import AuditLog
+
+    if not (data_dir / LOG_KEY_FILE).exists() or not (data_dir / AUDIT_LOG_FILE).exists():
+        raise SetupError(f"{data_dir} is not a vault data directory (no {LOG_KEY_FILE} or "
+                         f"{AUDIT_LOG_FILE})")
+    signer, _ = load_or_create_log_key(data_dir)
+    store = open_store(data_dir)
+    try:
+        audit_log = AuditLog(data_dir / AUDIT_LOG_FILE, signer, signer.name)
+    except BaseException:
+        store.close()
+        raise
+    service = VaultService(store, audit_log, signer.vkey(), None)
+    try:
+        service.recover()
+        done = service.reinstate() if repair else []
+        return done, service.reconcile()
+    finally:
+        service.close()

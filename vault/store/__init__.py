@@ -202,6 +202,15 @@ class Store(Protocol):
         """Where a quarantined blob is kept (relative path), or None."""
         ...
 
+    def open_kept(self, namespace: str, blob_id: str) -> BinaryIO | None:
+        """The sealed file of ``namespace``/``blob_id``, in place or in quarantine; None."""
+        ...
+
+    def reinstate_submission(self, record: SubmissionRecord) -> None:
+        """Record again a logged submission whose sealed file is kept (moving it back from
+        quarantine); the caller has checked the file against its log entry."""
+        ...
+
     def record_indices(self, namespace: str) -> dict[str, int]:
         """Every record of ``namespace``: id -> log index (-1 while pending)."""
         ...

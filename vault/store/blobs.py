@@ -242,6 +242,17 @@ class BlobDirectory:
         fsync_directory(source.parent)
         return target
 
+    def unquarantine(self, namespace: str, blob_id: str) -> None:
+        """Move a quarantined blob back into ``blobs/<namespace>/`` (never over a file)."""
+        source = self.quarantine_root / namespace / _checked(blob_id)
+        target = self._blob(namespace, blob_id)
+        if target.exists():
+            raise ConflictError("blob id already used")
+        os.rename(source, target)
+        blur_times(target, target.parent, source.parent)
+        fsync_directory(target.parent)
+        fsync_directory(source.parent)
+
     def blob_ids(self, namespace: str) -> list[str]:
         directory = self.blobs / namespace
         return [e.name for e in os.scandir(directory) if is_valid_id(e.name)]

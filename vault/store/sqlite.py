@@ -31,7 +31,7 @@ from vault.store import (
     is_valid_id,
     is_valid_mailbox_id,
 )
-from vault.store.blobs import BlobDirectory, StagedFileWriter, blur_times
+from vault.store.blobs import BlobDirectory, StagedFileWriter, blur_times, open_quietly
 
 DATABASE_NAME = "vault.sqlite3"
 
@@ -322,6 +322,22 @@ class EmbeddedStore:
     def quarantined(self, namespace: str, blob_id: str) -> str | None:
         path = self.blobs.quarantined(namespace, blob_id)
         return None if path is None else str(path.relative_to(self.data_dir))
+
+    def open_kept(self, namespace: str, blob_id: str) -> BinaryIO | None:
+        if self.blobs.blob_present(namespace, blob_id):
+            return self.blobs.open_blob(namespace, blob_id)
+        path = self.blobs.quarantined(namespace, blob_id)
+        return None if path is None else open_quietly(path)
+
+    def reinstate_submission(self, record: SubmissionRecord) -> None:
+        with self._lock:
+            if not self.blobs.blob_present(NAMESPACE_SUBMISSIONS, record.id):
+                self.blobs.unquarantine(NAMESPACE_SUBMISSIONS, record.id)
+            if self._one("SELECT 1 FROM submissions WHERE id = ?", (record.id,)) is None:
+                self._write(
+                    "INSERT INTO submissions (id, sha256, size, received, log_index)"
+                    " VALUES (?, ?, ?, ?, ?)",
+                    (record.id, record.sha256, record.size, record.received, record.log_index))
 
     def record_indices(self, namespace: str) -> dict[str, int]:
         table = "submissions" if namespace == NAMESPACE_SUBMISSIONS else "replies"
