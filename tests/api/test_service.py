@@ -179,3 +179,58 @@ def test_open_uploads_are_capped(service: VaultService) -> None:
         service.begin_reply(None)
     service.abandon_upload(first.id)
     service.create_upload()
+
+
+def _submitted(service: VaultService, dev: DevKeys) -> str:
+    upload = service.create_upload()
+    appender = service.begin_append(upload.id, 0)
+    appender.write(dev.seal(b"testimony"))
+    appender.commit()
+    return service.finish_submission(upload.id).id
+
+
+def test_reconcile_finishes_only_logged_deletions(service: VaultService, dev: DevKeys,
+                                                  caplog: pytest.LogCaptureFixture) -> None:
+    """A crash between a logged deletion and its removal: the leftovers go, with a line."""
+    row_left, file_left = _submitted(service, dev), _submitted(service, dev)
+    blobs = service.store.blobs.root / "blobs" / "submissions"  # type: ignore[attr-defined]
+    for submission_id in (row_left, file_left):
+        service.audit_log.append([events.deletion_event(submission_id, "0" * 16).encode()])
+    db = service.store._db  # type: ignore[attr-defined]
+    db.execute("DELETE FROM submissions WHERE id = ?", (file_left,))  # died before unlink
+    with caplog.at_level("WARNING", logger="amanat.store"):
+        report = service.reconcile()
+    assert report.consistent and report.logged == 0
+    assert not (blobs / row_left).exists() and not (blobs / file_left).exists()
+    assert f"finished the logged deletion of submission {row_left} (log entry" in caplog.text
+    assert (f"finished the logged deletion of submission {file_left} (log entry "
+            in caplog.text)
+
+
+def test_reconcile_names_lost_replies_rosters_and_rows_the_log_lacks(
+        service: VaultService, dev: DevKeys) -> None:
+    from vault.store import ReplyRecord
+
+    kept = _submitted(service, dev)
+    upload_id, appender = service.begin_reply(None)
+    appender.write(dev.seal(b"reply"))
+    appender.commit()
+    reply = ReplyRecord(new_id(), "cd" * 32, "ef" * 32, 5, events.hour_text(), -1)
+    service.store.promote_reply(upload_id, reply)
+    service.recover()
+    db = service.store._db  # type: ignore[attr-defined]
+    db.execute("DELETE FROM replies WHERE id = ?", (reply.id,))
+    db.execute("UPDATE submissions SET log_index = 99 WHERE id = ?", (kept,))
+    version = service.roster().version
+    db.execute("DELETE FROM rosters")
+    report = service.reconcile()
+    assert report.missing == [] and len(report.problems) == 3
+    text = "\n".join(report.problems)
+    assert f"reply {reply.id} (log entry " in text and ") has no database row" in text
+    assert f"submission {kept} (log entry" not in text  # its row is there, at another index
+    assert (f"the database records submission {kept} at log entry 99, which the log (size "
+            f"{service.log_size()}) does not record: was an older auditlog.sqlite3 restored?"
+            ) in text
+    assert (f"the database's roster is version 0 but the log records version {version}: "
+            "publish the newest roster again") in text
+    assert "3 other differences with the log (listed above)" in report.refusal()

@@ -189,3 +189,18 @@ def test_fsck_refuses_a_running_server_and_names_what_cannot_be_repaired(
             f"{receipts[0].log_index}, {receipts[0].received}) has no database row; its sealed "
             f"file is kept in quarantine/submissions/{receipts[0].id}\n") in err
     assert err.endswith("--allow-missing serves anyway\n")
+
+
+def test_a_sealed_file_removed_under_a_running_server_is_reported(
+        servers: Servers, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    server = servers.start("vault")
+    receipts = submit(server, 3)
+    victim = receipts[2]
+    (server.data_dir / "blobs" / "submissions" / victim.id).unlink()  # rm by hand
+    check_clients_report(capsys, monkeypatch, server, receipts[:2], [victim], tmp_path)
+    server.stop()
+    refused = refused_start(server.data_dir)
+    assert (f"amanat: ERROR submission {victim.id} (log entry {victim.log_index}, "
+            f"{victim.received}) has a database row but no sealed file\n") in refused.stderr
+    assert refused.returncode == 1
