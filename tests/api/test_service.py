@@ -234,3 +234,24 @@ def test_reconcile_names_lost_replies_rosters_and_rows_the_log_lacks(
     assert (f"the database's roster is version 0 but the log records version {version}: "
             "publish the newest roster again") in text
     assert "3 other differences with the log (listed above)" in report.refusal()
+
+
+def test_recover_finds_a_pending_submission_anywhere_in_the_log(service: VaultService,
+                                                                dev: DevKeys) -> None:
+    """An older database restored with a row still pending: its entry, however far back, is
+    found by id and never logged twice."""
+    upload = service.create_upload()
+    appender = service.begin_append(upload.id, 0)
+    appender.write(dev.seal(b"x"))
+    appender.commit()
+    record = SubmissionRecord(new_id(), "ab" * 32, 10, events.hour_text(), -1)
+    service.store.promote_submission(upload.id, record)
+    index = service.audit_log.append([events.submission_event(
+        record.id, record.sha256, record.size, moment=events.parse_hour(record.received)
+    ).encode()])[0]
+    service.audit_log.append([events.access_event(record.id, "0" * 16).encode()] * 5000)
+    size = service.log_size()
+    assert service.recover() == 0
+    assert service.log_size() == size
+    assert service.store.get_submission(record.id).log_index == index
+    assert service.reconcile().consistent

@@ -19,10 +19,9 @@ event, and what the log records but the store lost is named.
 from __future__ import annotations
 
 import contextlib
-import functools
 import hashlib
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import BinaryIO, Protocol
@@ -195,43 +194,37 @@ class VaultService:
         self.store.conceal_times()
         return index
 
-    RECOVERY_WINDOW = 4096
-
     def recover(self) -> int:
         """Finish what a crash interrupted; return how many entries were newly logged.
 
-        A stored submission or reply without a log index was either logged just before the
-        crash (its entry is then found among the last entries and its index recorded) or
-        not at all (it is logged now). Blobs with no record are left to ``reconcile``.
+        A stored submission or reply without a log index was either logged before (a crash
+        between the append and recording its index, or an older database restored): its
+        entry is found by id in the whole log and its index recorded; or not at all: it is
+        logged now. Blobs with no record are left to ``reconcile``.
         """
+        with self._log_lock:
+            holdings = read_holdings(self.audit_log)
         logged = 0
-        size = self.log_size()
-        start = max(0, size - self.RECOVERY_WINDOW)
-        tail = {entry: start + i for i, entry in enumerate(self.audit_log.entries(start, size))}
-        pending: list[tuple[Event, Callable[[int], None]]] = []
         for sub in self.store.pending_submissions():
-            event = events.submission_event(sub.id, sub.sha256, sub.size,
-                                            moment=parse_hour(sub.received))
-            pending.append((event, functools.partial(self.store.set_submission_log_index,
-                                                     sub.id)))
-        for reply in self.store.pending_replies():
-            # The reply's record does not keep who wrote it: match its entry on the rest.
-            without_author = events.reply_event(
-                reply.id, reply.sha256, reply.size, "-", moment=parse_hour(reply.received)
-            ).encode().removesuffix(b"-\n")
-            found = [i for entry, i in tail.items() if entry.startswith(without_author)]
-            if found:
-                self.store.set_reply_log_index(reply.id, found[0])
-                continue
-            event = events.reply_event(reply.id, reply.sha256, reply.size, "unknown",
-                                       moment=parse_hour(reply.received))
-            pending.append((event, functools.partial(self.store.set_reply_log_index, reply.id)))
-        for event, record_index in pending:
-            index = tail.get(event.encode())
-            if index is None:
-                index = self._log(event)
+            found = holdings.submissions.get(sub.id)
+            if found is None:
+                found_index = self._log(events.submission_event(
+                    sub.id, sub.sha256, sub.size, moment=parse_hour(sub.received)))
                 logged += 1
-            record_index(index)
+            else:
+                found_index = found.index
+            self.store.set_submission_log_index(sub.id, found_index)
+        for reply in self.store.pending_replies():
+            found = holdings.replies.get(reply.id)
+            if found is None:
+                # The reply's record does not keep who wrote it.
+                found_index = self._log(events.reply_event(
+                    reply.id, reply.sha256, reply.size, "unknown",
+                    moment=parse_hour(reply.received)))
+                logged += 1
+            else:
+                found_index = found.index
+            self.store.set_reply_log_index(reply.id, found_index)
         return logged
 
     def reconcile(self) -> Reconciliation:
