@@ -204,3 +204,42 @@ def test_a_sealed_file_removed_under_a_running_server_is_reported(
     assert (f"amanat: ERROR submission {victim.id} (log entry {victim.log_index}, "
             f"{victim.received}) has a database row but no sealed file\n") in refused.stderr
     assert refused.returncode == 1
+
+
+def test_files_newer_than_both_databases_are_kept_and_logged_by_repair(
+        servers: Servers, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Databases restored from an older copy, blobs/ from a newer one: the server starts
+    (database and log agree), naming the files it set aside; `fsck --repair` logs them."""
+    server = servers.start("vault")
+    first = submit(server, 1)
+    server.stop()
+    older = tmp_path / "older"
+    older.mkdir()
+    for name in (DATABASE_NAME, "auditlog.sqlite3"):
+        shutil.copy2(server.data_dir / name, older / name)
+    server = servers.start("vault")
+    later = submit(server, 2)
+    server.stop()
+    for name in (DATABASE_NAME, "auditlog.sqlite3"):
+        shutil.copy2(older / name, server.data_dir / name)
+
+    server = servers.start("vault")
+    for receipt in later:
+        assert (f"amanat: WARNING the sealed file blobs/submissions/{receipt.id} has no "
+                "database row: moved to quarantine/submissions/") in server.output_text()
+    status, out, _ = inbox(capsys, monkeypatch, server)
+    assert status == 0 and [line.split()[0] for line in out.splitlines()] == [first[0].id]
+    server.stop()
+
+    status, out, err = amanat(capsys, "fsck", "--data", str(server.data_dir), "--repair")
+    assert (status, err) == (0, "")
+    for receipt in later:
+        assert (f"amanat: submission {receipt.id}: a sealed file no log entry records, logged "
+                "now as entry") in out
+    assert out.endswith("3 submissions held\n")
+    server = servers.start("vault")
+    status, out, _ = inbox(capsys, monkeypatch, server)
+    assert status == 0
+    listed = [line.split()[0] for line in out.splitlines()]
+    assert listed[0] == first[0].id and sorted(listed[1:]) == sorted(r.id for r in later)

@@ -7,7 +7,8 @@ consistency.py): sealed files with no row are moved to ``quarantine/`` and named
 removed; then it names every submission, reply or roster the log records that the database
 or the blob directory lost. ``--repair`` first records again each logged, undeleted
 submission whose sealed file is still kept (in ``blobs/`` or ``quarantine/``) and matches its
-log entry's SHA-256 and size. Exit 0 when the data directory agrees with the log, 1 when
+log entry's SHA-256 and size, and logs as new submissions the well-formed sealed files in
+quarantine that no entry records. Exit 0 when the data directory agrees with the log, 1 when
 something is still missing (one line each), 2 when it cannot be checked.
 """
 
@@ -62,5 +63,6 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--data", required=True, metavar="DIR", help="the data directory")
     parser.add_argument("--repair", action="store_true",
                         help="record again each logged submission whose sealed file is kept "
-                             "and matches its log entry")
+                             "and matches its log entry; log the sealed files in quarantine "
+                             "that no entry records")
     parser.set_defaults(func=cmd_fsck)

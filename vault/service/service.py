@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import os
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -237,11 +238,34 @@ class VaultService:
         return reconcile(self.store, holdings, None if roster is None else roster.version)
 
     def reinstate(self) -> list[str]:
-        """Record again the logged submissions whose sealed file is kept and matches its
-        entry (``amanat fsck --repair``); one line per submission."""
+        """``amanat fsck --repair``: record again the logged submissions whose sealed file is
+        kept and matches its entry; then log, as new submissions under their own ids, the
+        well-formed sealed files in quarantine that no entry records (acknowledged after
+        the log's copy was taken, or left by a crash). One line per submission."""
         with self._log_lock:
             holdings = read_holdings(self.audit_log)
-        return reinstate(self.store, holdings)
+        done = reinstate(self.store, holdings)
+        for blob_id in self.store.quarantined_ids(NAMESPACE_SUBMISSIONS):
+            if blob_id in holdings.submissions:
+                continue  # logged: reinstate() matched it, or named why not
+            kept = self.store.open_kept(NAMESPACE_SUBMISSIONS, blob_id)
+            if kept is None:
+                continue
+            try:
+                with kept:
+                    info = inspect_sealed_file(kept, os.fstat(kept.fileno()).st_size)
+            except NotSealedError as exc:
+                done.append(f"submission {blob_id}: {exc}; left in quarantine")
+                continue
+            hour = hour_text()
+            self.store.reinstate_submission(
+                SubmissionRecord(blob_id, info.sha256, info.size, hour, -1))
+            index = self._log(events.submission_event(blob_id, info.sha256, info.size,
+                                                      moment=parse_hour(hour)))
+            self.store.set_submission_log_index(blob_id, index)
+            done.append(f"submission {blob_id}: a sealed file no log entry records, logged "
+                        f"now as entry {index} and served again")
+        return done
 
     # --- roster ---
     def roster(self) -> RosterView:

@@ -198,6 +198,10 @@ class Store(Protocol):
         now (relative to the data directory)."""
         ...
 
+    def quarantined_ids(self, namespace: str) -> list[str]:
+        """Ids of the blobs of ``namespace`` kept in quarantine (under their own name)."""
+        ...
+
     def quarantined(self, namespace: str, blob_id: str) -> str | None:
         """Where a quarantined blob is kept (relative path), or None."""
         ...

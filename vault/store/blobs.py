@@ -226,6 +226,12 @@ class BlobDirectory:
         path = self.quarantine_root / namespace / _checked(blob_id)
         return path if path.is_file() else None
 
+    def quarantined_ids(self, namespace: str) -> list[str]:
+        directory = self.quarantine_root / namespace
+        if namespace not in NAMESPACES or not directory.is_dir():
+            return []
+        return sorted(e.name for e in os.scandir(directory) if is_valid_id(e.name))
+
     def quarantine(self, namespace: str, blob_id: str) -> Path:
         """Move a blob to ``quarantine/<namespace>/`` durably, never over another file."""
         source = self._blob(namespace, blob_id)

@@ -319,6 +319,9 @@ class EmbeddedStore:
     def quarantine_orphan(self, namespace: str, blob_id: str) -> str:
         return str(self.blobs.quarantine(namespace, blob_id).relative_to(self.data_dir))
 
+    def quarantined_ids(self, namespace: str) -> list[str]:
+        return self.blobs.quarantined_ids(namespace)
+
     def quarantined(self, namespace: str, blob_id: str) -> str | None:
         path = self.blobs.quarantined(namespace, blob_id)
         return None if path is None else str(path.relative_to(self.data_dir))
