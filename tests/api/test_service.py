@@ -13,7 +13,7 @@ from api.settings import Settings
 from tests.api.conftest import TestClient
 from tests.api.vaultkit import DevKeys
 from vault import events
-from vault.service.service import NoOrgKeyError, VaultService
+from vault.service.service import Investigator, NoOrgKeyError, VaultService
 from vault.service.setup import SetupError, open_vault
 from vault.service.uploads import OffsetError, plausible_payload_length
 from vault.store import SubmissionRecord, new_id
@@ -241,3 +241,34 @@ def test_reconcile_names_lost_replies_rosters_and_rows_the_log_lacks(
             "publish the newest roster again") in text
     assert "3 other differences with the log (listed above)" in report.refusal()
 
+
+
+def test_a_staging_file_holding_a_logged_submission_is_kept_not_swept(
+        service: VaultService, dev: DevKeys, caplog: pytest.LogCaptureFixture) -> None:
+    """Staging files are swept because none was acknowledged; bytes that the log records as
+    a submission the store lacks (copies of different days restored) are kept instead."""
+    import hashlib
+
+    sealed, other = dev.seal(b"acknowledged once"), dev.seal(b"never finished")
+    uploads = []
+    for data in (sealed, other):
+        upload = service.create_upload()
+        appender = service.begin_append(upload.id, 0)
+        appender.write(data)
+        appender.commit()
+        uploads.append(upload.id)
+    logged_id = new_id()
+    service.audit_log.append([events.submission_event(
+        logged_id, hashlib.sha256(sealed).hexdigest(), len(sealed)).encode()])
+    with caplog.at_level("WARNING", logger="amanat.store"):
+        report = service.reconcile()
+    assert [item.id for item in report.missing] == [logged_id]
+    assert f"its sealed file is kept in quarantine/submissions/{logged_id}" in report.problems[0]
+    assert (f"the unfinished upload {uploads[0]} holds the sealed file of submission "
+            f"{logged_id} (log entry") in caplog.text
+    assert service.reinstate()[0].endswith("reinstated from the log (its sealed file matches "
+                                           "the logged SHA-256 and size)")
+    assert service.reconcile().consistent
+    assert service.sweep(datetime.now(UTC) + timedelta(hours=25)) == 1  # only the other
+    with service.open_submission(Investigator("k", "n", ("reader",)), logged_id)[1] as src:
+        assert src.read() == sealed

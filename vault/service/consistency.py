@@ -23,7 +23,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import BinaryIO, Protocol
 
 from vault.holdings import LoggedItem, LogHoldings
 from vault.store import NAMESPACE_REPLIES, NAMESPACE_SUBMISSIONS, Store, SubmissionRecord
@@ -103,6 +103,8 @@ def reconcile(store: Store, holdings: LogHoldings, roster_version: int | None) -
                        holdings.deletions[submission_id])
     live = holdings.live()
     report = Reconciliation(holdings.size, sum(1 for i in rows.values() if i >= 0), len(live))
+    _keep_staged_matches(store, [item for item in live if _absence(
+        store, NAMESPACE_SUBMISSIONS, item.id, rows) is not None])
     for item in live:
         reason = _absence(store, NAMESPACE_SUBMISSIONS, item.id, rows)
         if reason is not None:
@@ -147,12 +149,7 @@ def reinstate(store: Store, holdings: LogHoldings) -> list[str]:
         kept = store.open_kept(NAMESPACE_SUBMISSIONS, item.id)
         if kept is None:
             continue
-        with kept:
-            digest, size = hashlib.sha256(), 0
-            while chunk := kept.read(1 << 20):
-                digest.update(chunk)
-                size += len(chunk)
-        if (digest.hexdigest(), size) != (item.sha256, item.size):
+        if _digest(kept) != (item.sha256, item.size):
             done.append(f"submission {item.id} (log entry {item.index}): the kept sealed file "
                         "does not match its log entry; left where it is")
             continue
@@ -174,6 +171,40 @@ def _absence(store: Store, namespace: str, record_id: str, records: dict[str, in
         return None
     kept = store.quarantined(namespace, record_id)
     return reason + (f"; its sealed file is kept in {kept}" if kept else "")
+
+
+def _digest(src: BinaryIO) -> tuple[str, int]:
+    with src:
+        digest, size = hashlib.sha256(), 0
+        while chunk := src.read(1 << 20):
+            digest.update(chunk)
+            size += len(chunk)
+    return digest.hexdigest(), size
+
+
+def _keep_staged_matches(store: Store, absent: list[LoggedItem]) -> None:
+    """The sweep removes staging files because none was ever acknowledged: a receipt is
+    sent only after the atomic rename out of ``uploads/`` and the log append. A staging file
+    whose bytes are those of a logged submission the store lacks (a restore that mixed
+    copies of different days) would break that rule, so it is kept in quarantine under the
+    submission's id instead, before any sweep runs. Only files whose size matches a missing
+    submission are hashed."""
+    by_size: dict[int, list[LoggedItem]] = {}
+    for item in absent:
+        by_size.setdefault(item.size, []).append(item)
+    if not by_size:
+        return
+    for upload_id, size in store.staged_files():
+        if size not in by_size:
+            continue
+        sha256, _ = _digest(store.open_staged_file(upload_id))
+        for item in by_size[size]:
+            if item.sha256 == sha256 and store.quarantined(NAMESPACE_SUBMISSIONS, item.id) is None:
+                kept = store.quarantine_staged(upload_id, item.id)
+                logger.warning("the unfinished upload %s holds the sealed file of submission %s "
+                               "(log entry %d): moved to %s and kept", upload_id, item.id,
+                               item.index, kept)
+                break
 
 
 def _set_aside_orphans(store: Store, holdings: LogHoldings) -> None:

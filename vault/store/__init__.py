@@ -198,6 +198,19 @@ class Store(Protocol):
         now (relative to the data directory)."""
         ...
 
+    def staged_files(self) -> list[tuple[str, int]]:
+        """(upload id, size) of every staging file, with or without an upload record."""
+        ...
+
+    def open_staged_file(self, upload_id: str) -> BinaryIO:
+        """Read a staging file, with or without an upload record."""
+        ...
+
+    def quarantine_staged(self, upload_id: str, submission_id: str) -> str:
+        """Move a staging file to quarantine as the sealed file of ``submission_id`` (its
+        bytes match that logged submission); return where it is now."""
+        ...
+
     def quarantined_ids(self, namespace: str) -> list[str]:
         """Ids of the blobs of ``namespace`` kept in quarantine (under their own name)."""
         ...

@@ -17,7 +17,10 @@ Nothing here removes a blob on its own initiative: a blob found without a record
 blob is unlinked only when the caller holds a logged deletion for it. Staging files are
 another matter: a staging file is never acknowledged (the receipt is sent only after the
 rename out of ``uploads/``, which is atomic, and the log append that follows it), so removing
-one drops nothing that was promised to a witness.
+one drops nothing that was promised to a witness. (A data directory restored from copies of
+different days could hold a staging file whose bytes a newer log records as a submission:
+the start-up check moves such a file to quarantine under that id before any sweep,
+vault/service/consistency.py.)
 """
 
 from __future__ import annotations
@@ -28,7 +31,13 @@ import time
 from pathlib import Path
 from typing import BinaryIO
 
-from vault.store import NAMESPACES, ConflictError, NotFoundError, is_valid_id
+from vault.store import (
+    NAMESPACE_SUBMISSIONS,
+    NAMESPACES,
+    ConflictError,
+    NotFoundError,
+    is_valid_id,
+)
 
 _DIR_MODE = 0o700
 _FILE_MODE = 0o600
@@ -232,9 +241,16 @@ class BlobDirectory:
             return []
         return sorted(e.name for e in os.scandir(directory) if is_valid_id(e.name))
 
+    def quarantine_staged(self, upload_id: str, submission_id: str) -> Path:
+        """Move a staging file to ``quarantine/submissions/<submission_id>``."""
+        return self._quarantine(self._staged(upload_id), NAMESPACE_SUBMISSIONS,
+                                _checked(submission_id))
+
     def quarantine(self, namespace: str, blob_id: str) -> Path:
         """Move a blob to ``quarantine/<namespace>/`` durably, never over another file."""
-        source = self._blob(namespace, blob_id)
+        return self._quarantine(self._blob(namespace, blob_id), namespace, blob_id)
+
+    def _quarantine(self, source: Path, namespace: str, blob_id: str) -> Path:
         directory = self.quarantine_root / namespace
         directory.mkdir(mode=_DIR_MODE, parents=True, exist_ok=True)
         target = directory / blob_id

@@ -319,6 +319,18 @@ class EmbeddedStore:
     def quarantine_orphan(self, namespace: str, blob_id: str) -> str:
         return str(self.blobs.quarantine(namespace, blob_id).relative_to(self.data_dir))
 
+    def staged_files(self) -> list[tuple[str, int]]:
+        return [(i, self.blobs.staged_size(i)) for i in self.blobs.staged_ids()]
+
+    def open_staged_file(self, upload_id: str) -> BinaryIO:
+        return self.blobs.open_staged(upload_id)
+
+    def quarantine_staged(self, upload_id: str, submission_id: str) -> str:
+        with self._lock:
+            self._write("DELETE FROM uploads WHERE id = ?", (upload_id,))
+            kept = self.blobs.quarantine_staged(upload_id, submission_id)
+        return str(kept.relative_to(self.data_dir))
+
     def quarantined_ids(self, namespace: str) -> list[str]:
         return self.blobs.quarantined_ids(namespace)
 
