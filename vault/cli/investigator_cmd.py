@@ -56,7 +56,7 @@ def cmd_inbox(args: argparse.Namespace) -> int:
         print(one_line(f"{info.id} {info.size} {info.received} {info.log_index} "
                        f"{FINGERPRINT_PREFIX}{info.sha256[:FINGERPRINT_DIGITS]}"))
     for item in missing:
-        print(f"amanat: missing: {missing_line(item)}", file=sys.stderr)
+        print(f"amanat: missing: {one_line(missing_line(item))}", file=sys.stderr)
     if missing:
         raise CLIError(f"{len(missing)} submission(s) the log records with no deletion are "
                        "not listed by the server (named above): tell the organization")
