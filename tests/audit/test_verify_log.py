@@ -366,3 +366,23 @@ def test_check_consistent_for_other_callers() -> None:
     forked = open_checkpoint(other.signed, verifier, verifier.name)
     result = audit.check_consistent(other, latest, forked)
     assert result is not None and result[0] is Finding.REWRITTEN_HISTORY
+
+
+def test_full_check_names_each_submission_the_server_no_longer_holds() -> None:
+    from vault.events import deletion_event
+
+    org = Org()
+    log = new_log(org, 2500)
+    log.append(deletion_event(f"{7:032x}", "0123456789abcdef").encode())
+    log.dropped |= {f"{7:032x}", f"{3:032x}", f"{2100:032x}"}  # 7 was deleted, with an entry
+    verdict = verify_log(log, org.vkey, full=True)
+    assert verdict.finding is Finding.MISSING
+    assert [(item.id, item.index) for item in verdict.missing] == [
+        (f"{3:032x}", 3), (f"{2100:032x}", 2100)]
+    assert verdict.summary() == (
+        "missing: 2 of the 2499 submissions the log records with no deletion are not held by "
+        "the server")
+    assert verdict.missing_lines()[0].startswith(
+        f"missing: submission {3:032x} (log entry 3, ")
+    assert [call for call in log.calls if call[0] == "held"] == [
+        ("held", 0, 1000), ("held", 1000, 2000), ("held", 2000, 2501)]
