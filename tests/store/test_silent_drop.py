@@ -191,18 +191,25 @@ def test_fsck_refuses_a_running_server_and_names_what_cannot_be_repaired(
     assert err.endswith("--allow-missing serves anyway\n")
 
 
+@pytest.mark.parametrize("harm", ["removed", "truncated"])
 def test_a_sealed_file_removed_under_a_running_server_is_reported(
         servers: Servers, capsys: pytest.CaptureFixture[str],
-        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path, harm: str) -> None:
     server = servers.start("vault")
     receipts = submit(server, 3)
     victim = receipts[2]
-    (server.data_dir / "blobs" / "submissions" / victim.id).unlink()  # rm by hand
+    blob = server.data_dir / "blobs" / "submissions" / victim.id
+    if harm == "removed":
+        blob.unlink()  # rm by hand
+        reason = "has a database row but no sealed file"
+    else:
+        blob.write_bytes(blob.read_bytes()[:100])  # a torn copy put back
+        reason = f"has a sealed file of 100 bytes where the log records {victim.size}"
     check_clients_report(capsys, monkeypatch, server, receipts[:2], [victim], tmp_path)
     server.stop()
     refused = refused_start(server.data_dir)
     assert (f"amanat: ERROR submission {victim.id} (log entry {victim.log_index}, "
-            f"{victim.received}) has a database row but no sealed file\n") in refused.stderr
+            f"{victim.received}) {reason}\n") in refused.stderr
     assert refused.returncode == 1
 
 

@@ -104,16 +104,16 @@ def reconcile(store: Store, holdings: LogHoldings, roster_version: int | None) -
     live = holdings.live()
     report = Reconciliation(holdings.size, sum(1 for i in rows.values() if i >= 0), len(live))
     _keep_staged_matches(store, [item for item in live if _absence(
-        store, NAMESPACE_SUBMISSIONS, item.id, rows) is not None])
+        store, NAMESPACE_SUBMISSIONS, item, rows) is not None])
     for item in live:
-        reason = _absence(store, NAMESPACE_SUBMISSIONS, item.id, rows)
+        reason = _absence(store, NAMESPACE_SUBMISSIONS, item, rows)
         if reason is not None:
             report.missing.append(item)
             report.problems.append(
                 f"submission {item.id} (log entry {item.index}, {item.time}) {reason}")
     replies = store.record_indices(NAMESPACE_REPLIES)
     for item in holdings.replies.values():
-        reason = _absence(store, NAMESPACE_REPLIES, item.id, replies)
+        reason = _absence(store, NAMESPACE_REPLIES, item, replies)
         if reason is not None:
             report.problems.append(
                 f"reply {item.id} (log entry {item.index}, {item.time}) {reason}")
@@ -144,7 +144,7 @@ def reinstate(store: Store, holdings: LogHoldings) -> list[str]:
     done: list[str] = []
     rows = store.record_indices(NAMESPACE_SUBMISSIONS)
     for item in holdings.live():
-        if item.id in rows and store.blob_present(NAMESPACE_SUBMISSIONS, item.id):
+        if item.id in rows and store.blob_size(NAMESPACE_SUBMISSIONS, item.id) == item.size:
             continue
         kept = store.open_kept(NAMESPACE_SUBMISSIONS, item.id)
         if kept is None:
@@ -160,15 +160,19 @@ def reinstate(store: Store, holdings: LogHoldings) -> list[str]:
     return done
 
 
-def _absence(store: Store, namespace: str, record_id: str, records: dict[str, int]
+def _absence(store: Store, namespace: str, item: LoggedItem, records: dict[str, int]
              ) -> str | None:
     """Why a logged record is not held (None: it is), naming where its file is kept."""
-    if record_id not in records:
+    size = store.blob_size(namespace, item.id)
+    if item.id not in records:
         reason = "has no database row"
-    elif not store.blob_present(namespace, record_id):
+    elif size is None:
         reason = "has a database row but no sealed file"
+    elif size != item.size:
+        reason = f"has a sealed file of {size} bytes where the log records {item.size}"
     else:
         return None
+    record_id = item.id
     kept = store.quarantined(namespace, record_id)
     return reason + (f"; its sealed file is kept in {kept}" if kept else "")
 

@@ -439,7 +439,7 @@ class VaultService:
         page, next_after = self.store.list_submissions(after, limit)
         # Only what can be served is listed: a record whose sealed file is gone is missing,
         # which investigators' clients then report against the log.
-        held = [r for r in page if self.store.blob_present(NAMESPACE_SUBMISSIONS, r.id)]
+        held = [r for r in page if self.store.blob_size(NAMESPACE_SUBMISSIONS, r.id) == r.size]
         return held, (str(next_after) if len(page) == limit else None)
 
     def open_submission(self, who: Investigator, submission_id: str
@@ -563,8 +563,8 @@ class VaultService:
                 record = self.store.get_submission(event.get("id"))
             except NotFoundError:
                 continue
-            if record.log_index == start + offset and self.store.blob_present(
-                    NAMESPACE_SUBMISSIONS, record.id):
+            if record.log_index == start + offset and self.store.blob_size(
+                    NAMESPACE_SUBMISSIONS, record.id) == record.size:
                 held.append(record.id)
         return start + len(served), held
 

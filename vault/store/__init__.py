@@ -232,8 +232,8 @@ class Store(Protocol):
         """Every record of ``namespace``: id -> log index (-1 while pending)."""
         ...
 
-    def blob_present(self, namespace: str, blob_id: str) -> bool:
-        """Whether the sealed file of ``namespace``/``blob_id`` is stored."""
+    def blob_size(self, namespace: str, blob_id: str) -> int | None:
+        """The size of the stored sealed file of ``namespace``/``blob_id``; None if absent."""
         ...
 
     def conceal_times(self) -> None:

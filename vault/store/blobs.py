@@ -231,6 +231,12 @@ class BlobDirectory:
     def blob_present(self, namespace: str, blob_id: str) -> bool:
         return self._blob(namespace, blob_id).is_file()
 
+    def blob_size(self, namespace: str, blob_id: str) -> int | None:
+        try:
+            return self._blob(namespace, blob_id).stat().st_size
+        except FileNotFoundError:
+            return None
+
     def quarantined(self, namespace: str, blob_id: str) -> Path | None:
         path = self.quarantine_root / namespace / _checked(blob_id)
         return path if path.is_file() else None

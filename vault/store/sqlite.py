@@ -360,8 +360,8 @@ class EmbeddedStore:
             rows = self._db.execute(f"SELECT id, log_index FROM {table}").fetchall()  # noqa: S608
         return {str(row[0]): int(row[1]) for row in rows}
 
-    def blob_present(self, namespace: str, blob_id: str) -> bool:
-        return self.blobs.blob_present(namespace, blob_id)
+    def blob_size(self, namespace: str, blob_id: str) -> int | None:
+        return self.blobs.blob_size(namespace, blob_id)
 
     def conceal_times(self) -> None:
         entries = [Path(e.path) for e in os.scandir(self.data_dir)]
