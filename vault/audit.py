@@ -729,7 +729,10 @@ def _missing_submissions(source: LogSource, holdings: LogHoldings, page_size: in
             if live[position].id not in held:
                 missing.append(live[position])
             position += 1
-    return missing
+    # A submission being stored right now is logged a moment before it is listed as held:
+    # ask once more for each one before calling it missing.
+    return [item for item in missing
+            if item.id not in source.held(item.index, item.index + 1)[1]]
 
 
 # --- witness receipts ---------------------------------------------------------------------------

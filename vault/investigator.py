@@ -169,7 +169,11 @@ def unlisted_submissions(session: Session, listed: Sequence[SubmissionInfo]
     except LogMismatchError as exc:
         raise InvestigatorError(f"the log does not match its signed checkpoint: {exc}") from None
     indices = {info.id: info.log_index for info in listed}
-    return [item for item in holdings.live() if indices.get(item.id) != item.index]
+    missing = [item for item in holdings.live() if indices.get(item.id) != item.index]
+    if missing:  # listed before the checkpoint was read: list again before accusing
+        indices = {info.id: info.log_index for info in session.client.iter_submissions()}
+        missing = [item for item in missing if indices.get(item.id) != item.index]
+    return missing
 
 
 def find_submission(session: Session, submission_id: str) -> SubmissionInfo:

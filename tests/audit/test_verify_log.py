@@ -384,5 +384,25 @@ def test_full_check_names_each_submission_the_server_no_longer_holds() -> None:
         "the server")
     assert verdict.missing_lines()[0].startswith(
         f"missing: submission {3:032x} (log entry 3, ")
+    # A page at a time, then once more for each one missing before it is called missing.
     assert [call for call in log.calls if call[0] == "held"] == [
-        ("held", 0, 1000), ("held", 1000, 2000), ("held", 2000, 2501)]
+        ("held", 0, 1000), ("held", 1000, 2000), ("held", 2000, 2501), ("held", 3, 4),
+        ("held", 2100, 2101)]
+
+
+def test_full_check_asks_again_before_calling_a_submission_missing() -> None:
+    """A submission logged a moment before it is recorded as held is not reported."""
+
+    class StoredMeanwhile(FakeLog):
+        def held(self, start: int, end: int) -> tuple[int, set[str]]:
+            answer = super().held(start, end)
+            self.dropped.clear()  # stored by the time the auditor asks again
+            return answer
+
+    org = Org()
+    log = new_log(org, 3)
+    late = StoredMeanwhile(log.signer, log.roster, log.served)
+    late.dropped.add(f"{1:032x}")
+    verdict = verify_log(late, org.vkey, full=True)
+    assert verdict.ok, verdict.summary()
+    assert [call[0] for call in late.calls].count("held") == 2
