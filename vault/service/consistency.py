@@ -80,8 +80,9 @@ class Reconciliation:
                          f"{self.logged}; missing: {named}")
         others = len(self.problems) - len(self.missing)
         if others:
-            parts.append(f"{others} other difference{'s' if others > 1 else ''} with the log "
-                         "(listed above)")
+            other = " other" if self.missing else ""
+            parts.append(f"{others}{other} difference{'s' if others > 1 else ''} with the "
+                         "log (listed above)")
         return ("; ".join(parts) + ": was an older vault.sqlite3 restored, or a row deleted? "
                 "Nothing was removed; see DEPLOY.md §7: restore the newer database or the "
                 "missing files; `amanat fsck --repair` records again those whose sealed file "

@@ -544,8 +544,8 @@ class VaultService:
 
     def log_held(self, start: int, end: int) -> tuple[int, list[str]]:
         """Ids of the submissions logged in entries ``start`` to ``end`` (exclusive, at most
-        MAX_ENTRIES) whose record, at that log index, and sealed file the server holds; and
-        the end of the range answered for.
+        MAX_ENTRIES) whose record, at that log index, and sealed file, of the logged size,
+        the server holds; and the end of the range answered for.
 
         Public, like the entries it answers for: it says only whether a logged submission is
         still here, which the log's deletion entries already say unless something went wrong.
