@@ -115,3 +115,10 @@ class ConsistencyOut(HashesOut):
 class EntriesOut(Strict):
     start: int
     entries: list[str] = Field(description="base64 of each entry's bytes")
+
+
+class HeldOut(Strict):
+    start: int
+    end: int = Field(description="the answer covers log entries start to end (exclusive)")
+    held: list[str] = Field(description="ids of the submissions logged in the range whose "
+                                        "sealed file the server holds")

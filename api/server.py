@@ -44,6 +44,7 @@ def serve(args: argparse.Namespace, *, is_loopback: Callable[[str], bool]) -> in
             data_dir=Path(args.data) if args.data else None,
             host=args.host, port=args.port, org_vkey=args.org,
             dev=True if args.dev else None,
+            allow_missing=True if args.allow_missing else None,
         )
     except SettingsError as exc:
         raise CLIError(str(exc)) from None

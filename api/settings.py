@@ -30,6 +30,7 @@ class Settings:
     port: int = 8000
     org_vkey: str | None = None
     dev: bool = False
+    allow_missing: bool = False
     max_submission_bytes: int = 2 * GIB
     max_reply_bytes: int = 16 * MIB
     max_roster_bytes: int = 1 * MIB

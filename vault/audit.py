@@ -13,8 +13,13 @@ server makes (checkpoints, proofs, entries) is checked against it. What can be c
   signed root (an entry edited, deleted, inserted or reordered), and with the server's own
   consistency proofs, which entry is the first to differ;
 * **malformed entry**: a signed entry that is not canonical event text (``vault.events``);
+* **missing submissions** (with ``--full``): a submission the log records, with no deletion
+  entry, that the server no longer holds (asked page by page from ``held``, which answers
+  only for ids the public log already shows); one line per submission, naming its id and
+  log index;
 * for a witness receipt: a receipt that does not prove its submission entry in a tree signed
-  by the log key, and (online) a log that no longer extends the receipt's tree.
+  by the log key, and (online) a log that no longer extends the receipt's tree, or a server
+  that no longer holds the submission (deleted with a logged entry, or missing without one).
 
 An auditor remembers, per organization, the highest roster seen and, per log key, the last
 signed checkpoint (`AuditState`, a JSON file written atomically, mode 0600). The remembered
@@ -52,12 +57,14 @@ from keys.roster import Roster, RosterState, verify_roster
 from vault.events import (
     EVENT_FIELDS,
     KIND_ACCESS,
+    KIND_DELETION,
     KIND_REPLY,
     KIND_SUBMISSION,
     Event,
     EventError,
     parse_event,
 )
+from vault.holdings import LoggedItem, LogHoldings, missing_line
 from vault.tlog.checkpoint import Checkpoint, CheckpointError, open_checkpoint
 from vault.tlog.merkle import (
     HASH_SIZE,
@@ -65,6 +72,7 @@ from vault.tlog.merkle import (
     leaf_hash,
     root_hash,
     verify_consistency,
+    verify_inclusion,
 )
 from vault.tlog.note import NoteError, UnverifiedNoteError, Verifier
 from vault.tlog.proof import Receipt, ReceiptError, verify_receipt
@@ -75,9 +83,11 @@ __all__ = [
     "AuditStateError",
     "AuditVerdict",
     "Finding",
+    "LogMismatchError",
     "LogSource",
     "ReceiptVerdict",
     "check_consistent",
+    "read_log",
     "receipt_file_text",
     "verify_log",
     "verify_submission_receipt",
@@ -100,6 +110,13 @@ class LogSource(Protocol):
 
     def consistency_proof(self, old: int, new: int) -> list[bytes]: ...
 
+    def inclusion_proof(self, index: int, size: int) -> list[bytes]: ...
+
+    def held(self, start: int, end: int) -> tuple[int, set[str]]:
+        """(end of the range answered for, ids of the submissions logged in entries
+        ``start`` to that end which the server still holds)."""
+        ...
+
 
 class Finding(enum.Enum):
     """What a check found; the value is the name printed for people."""
@@ -118,6 +135,8 @@ class Finding(enum.Enum):
     MALFORMED_RECEIPT = "malformed receipt"
     NOT_A_SUBMISSION = "not a submission receipt"
     NOT_INCLUDED = "entry not in the log"
+    MISSING = "missing"
+    DELETED = "deleted"
 
 
 def _b64(value: bytes) -> str:
@@ -145,10 +164,15 @@ class AuditVerdict:
     previous_size: int | None = None
     entries_checked: int | None = None
     first_bad_entry: int | None = None
+    missing: tuple[LoggedItem, ...] = ()
 
     @property
     def ok(self) -> bool:
         return self.finding is Finding.OK
+
+    def missing_lines(self) -> list[str]:
+        """One line per missing submission, naming its id and log index."""
+        return [f"{Finding.MISSING.value}: {missing_line(item)}" for item in self.missing]
 
     def summary(self) -> str:
         """One line: ``ok: size N, root ...`` (with what was compared), or the finding."""
@@ -190,7 +214,8 @@ class ReceiptVerdict:
             f"at size {self.checkpoint.size}, root {_b64(self.checkpoint.root_hash)}"
         )
         if self.latest is not None:
-            line += f"; the log at size {self.latest.size} still contains it"
+            line += (f"; the log at size {self.latest.size} still contains it, and the server "
+                     "still holds it")
         return line
 
 
@@ -358,11 +383,13 @@ def _read_state(path: Path) -> dict[str, _OrgRecord]:
 class _Refused(Exception):
     """Internal: a check failed with this finding and one-line reason."""
 
-    def __init__(self, finding: Finding, reason: str, first_bad: int | None = None) -> None:
+    def __init__(self, finding: Finding, reason: str, first_bad: int | None = None,
+                 missing: tuple[LoggedItem, ...] = ()) -> None:
         super().__init__(reason)
         self.finding = finding
         self.reason = reason
         self.first_bad = first_bad
+        self.missing = missing
 
 
 def _verified_roster(
@@ -481,6 +508,7 @@ def verify_log(
             progress.previous_size,
             None,
             refused.first_bad,
+            refused.missing,
         )
     return AuditVerdict(
         Finding.OK,
@@ -543,8 +571,17 @@ def _audit(
     elif state is not None:
         notes.append("first checkpoint seen from this log")
     if full:
-        kinds = _check_entries(source, latest, page_size)
-        notes.append(f"all {latest.size} entries re-hashed{_tally(kinds)}")
+        holdings = _check_entries(source, latest, page_size)
+        notes.append(f"all {latest.size} entries re-hashed{_tally(holdings.kinds)}")
+        missing = _missing_submissions(source, holdings, page_size)
+        if missing:
+            raise _Refused(
+                Finding.MISSING,
+                f"{len(missing)} of the {len(holdings.live())} submissions the log records "
+                "with no deletion are not held by the server",
+                missing=tuple(missing),
+            )
+        notes.append(f"all {len(holdings.live())} undeleted submissions held")
     if state is not None:
         digest = hashlib.sha256(roster.format().encode("utf-8")).digest()
         state.record(org_vkey, roster.version, digest, log_vkey, signed)
@@ -562,8 +599,9 @@ def _tally(kinds: Counter[str]) -> str:
 
 
 @dataclass
-class _Served:
-    """What the server served for a full check: leaf hashes, in order, and what went wrong."""
+class _Served(LogHoldings):
+    """What the server served for a full check: leaf hashes, in order, what the entries say
+    must be held, and what went wrong."""
 
     leaves: bytearray = field(default_factory=bytearray)
     count: int = 0
@@ -592,11 +630,11 @@ def _fetch_leaf_hashes(source: LogSource, size: int, page_size: int) -> _Served:
             break
         for entry in page:
             served.leaves += leaf_hash(entry)
-            try:
-                served.kinds[parse_event(entry).kind] += 1
-            except EventError:
-                if served.first_malformed is None:
-                    served.first_malformed = served.count
+            event = served.add(entry)
+            if event is not None:
+                served.kinds[event.kind] += 1
+            elif served.first_malformed is None:
+                served.first_malformed = served.count
             served.count += 1
     return served
 
@@ -634,8 +672,9 @@ def _first_divergence(source: LogSource, served: _Served, checkpoint: Checkpoint
     return high - 1
 
 
-def _check_entries(source: LogSource, checkpoint: Checkpoint, page_size: int) -> Counter[str]:
-    """Re-hash every entry against the signed root; returns how many entries of each kind."""
+def _check_entries(source: LogSource, checkpoint: Checkpoint, page_size: int) -> _Served:
+    """Re-hash every entry against the signed root; returns what the entries say (how many
+    of each kind, which submissions must be held)."""
     served = _fetch_leaf_hashes(source, checkpoint.size, page_size)
     if served.short is not None or (
         _prefix_root(served.leaves, checkpoint.size) != checkpoint.root_hash
@@ -655,7 +694,45 @@ def _check_entries(source: LogSource, checkpoint: Checkpoint, page_size: int) ->
             "text",
             served.first_malformed,
         )
-    return served.kinds
+    return served
+
+
+class LogMismatchError(ValueError):
+    """The entries served do not give the signed checkpoint's root (message: the finding)."""
+
+
+def read_log(source: LogSource, checkpoint: Checkpoint, *,
+             page_size: int = DEFAULT_PAGE_SIZE) -> LogHoldings:
+    """Every entry up to ``checkpoint`` (already verified), re-hashed against its signed root:
+    what the log says the server must hold. Raises LogMismatchError."""
+    try:
+        return _check_entries(source, checkpoint, page_size)
+    except _Refused as refused:
+        raise LogMismatchError(f"{refused.finding.value}: {refused.reason}") from None
+
+
+def _missing_submissions(source: LogSource, holdings: LogHoldings, page_size: int
+                         ) -> list[LoggedItem]:
+    """The live submissions (logged, not deleted) that the server says it does not hold.
+
+    Asks ``held`` only for pages of entries that hold a live submission."""
+    live = holdings.live()
+    missing: list[LoggedItem] = []
+    position = 0
+    while position < len(live):
+        start = live[position].index
+        answered, held = source.held(start, min(holdings.size, start + page_size))
+        if answered <= start:
+            raise _Refused(Finding.MISSING,
+                           f"the server answered for no entry from index {start}")
+        while position < len(live) and live[position].index < answered:
+            if live[position].id not in held:
+                missing.append(live[position])
+            position += 1
+    # A submission being stored right now is logged a moment before it is listed as held:
+    # ask once more for each one before calling it missing.
+    return [item for item in missing
+            if item.id not in source.held(item.index, item.index + 1)[1]]
 
 
 # --- witness receipts ---------------------------------------------------------------------------
@@ -738,8 +815,45 @@ def verify_submission_receipt(
             signed_latest = source.checkpoint()
             latest = _open_signed(signed_latest, verifier, "the log's latest checkpoint")
             _check_extends(source, checkpoint, latest, "in the receipt")
+            _check_still_held(source, event, index, latest)
     except _Refused as refused:
         return ReceiptVerdict(
             refused.finding, refused.reason, index, event, checkpoint, latest, signed_latest
         )
     return ReceiptVerdict(Finding.OK, "", index, event, checkpoint, latest, signed_latest)
+
+
+def _check_still_held(source: LogSource, event: Event, index: int, latest: Checkpoint) -> None:
+    """Refuse unless the server still holds the receipt's submission: DELETED when a deletion
+    entry (proved in the latest tree) names it, MISSING when none does."""
+    submission_id = event.get("id")
+    _, held = source.held(index, index + 1)
+    if submission_id in held:
+        return
+    start = index + 1
+    while start < latest.size:
+        page = source.entries(start, min(latest.size, start + DEFAULT_PAGE_SIZE))
+        if not page:
+            break
+        for offset, entry in enumerate(page):
+            try:
+                found = parse_event(entry)
+            except EventError:
+                continue
+            if found.kind == KIND_DELETION and found.get("id") == submission_id:
+                proof = source.inclusion_proof(start + offset, latest.size)
+                try:
+                    verify_inclusion(leaf_hash(entry), start + offset, latest.size, proof,
+                                     latest.root_hash)
+                except MerkleError:
+                    continue
+                raise _Refused(
+                    Finding.DELETED,
+                    f"submission {submission_id} (log entry {index}) is no longer held: log "
+                    f"entry {start + offset} ({found.time}) records its deletion by "
+                    f"{found.get('investigator')}",
+                )
+        start += len(page)
+    item = LoggedItem(submission_id, index, event.get("sha256"), int(event.get("size")),
+                      event.time)
+    raise _Refused(Finding.MISSING, missing_line(item), missing=(item,))

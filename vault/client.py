@@ -701,6 +701,17 @@ class VaultClient:
         body = self._request("GET", "/log/entries", params={"start": start, "end": end}).json()
         return [base64.b64decode(e) for e in body["entries"]]
 
+    def held(self, start: int, end: int) -> tuple[int, set[str]]:
+        """Which submissions logged in entries ``start`` to ``end`` the server still holds:
+        (the end of the range it answered for, their ids)."""
+        body = _json(self._request("GET", "/log/held", params={"start": start, "end": end}))
+        ids = _list(body, "held")
+        answered = body.get("end")
+        if (type(answered) is not int or not start < answered <= end
+                or not all(isinstance(i, str) and is_valid_id(i) for i in ids)):
+            raise MalformedAnswerError("malformed answer from the server: bad held list")
+        return answered, set(ids)
+
     def inclusion_proof(self, index: int, size: int) -> list[bytes]:
         body = self._request("GET", "/log/proof/inclusion",
                              params={"index": index, "size": size}).json()

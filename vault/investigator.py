@@ -49,7 +49,7 @@ from keys.roster import Roster, RosterState, read_roster_unverified, verify_rost
 from vault import age
 from vault.age.format import MAX_HEADER
 from vault.age.stream import CHUNK_SIZE, encrypted_size
-from vault.audit import AuditState
+from vault.audit import AuditState, LogMismatchError, read_log
 from vault.bundle import BLOCK_SIZE, BundleError, extract_bundle, open_bundle
 from vault.client import ClientError, ReplyInfo, SubmissionInfo, VaultClient
 from vault.events import (
@@ -60,6 +60,7 @@ from vault.events import (
     parse_hour,
     submission_event,
 )
+from vault.holdings import LoggedItem
 from vault.testimony import MANIFEST_MAX_BYTES, Manifest, ManifestError
 from vault.tlog.checkpoint import Checkpoint, CheckpointError, open_checkpoint
 from vault.tlog.merkle import MerkleError, leaf_hash, verify_consistency, verify_inclusion
@@ -82,6 +83,7 @@ __all__ = [
     "read_case",
     "read_manifest",
     "send_reply",
+    "unlisted_submissions",
     "verify_submission_entry",
 ]
 
@@ -152,6 +154,26 @@ def connect(client: VaultClient, identity: InvestigatorIdentity, *,
 def list_inbox(session: Session) -> list[SubmissionInfo]:
     """Every submission on the server, oldest first."""
     return list(session.client.iter_submissions())
+
+
+def unlisted_submissions(session: Session, listed: Sequence[SubmissionInfo]
+                         ) -> list[LoggedItem]:
+    """Submissions the log records with no deletion that ``listed`` (the server's listing)
+    omits or lists at another log index: dropped without a logged event. Reads the whole log
+    and checks it against the latest signed checkpoint. Raises InvestigatorError."""
+    signed = session.client.checkpoint()
+    checkpoint = _open_signed(signed, Verifier.from_vkey(session.log_vkey),
+                              "the log's checkpoint")
+    try:
+        holdings = read_log(session.client, checkpoint)
+    except LogMismatchError as exc:
+        raise InvestigatorError(f"the log does not match its signed checkpoint: {exc}") from None
+    indices = {info.id: info.log_index for info in listed}
+    missing = [item for item in holdings.live() if indices.get(item.id) != item.index]
+    if missing:  # listed before the checkpoint was read: list again before accusing
+        indices = {info.id: info.log_index for info in session.client.iter_submissions()}
+        missing = [item for item in missing if indices.get(item.id) != item.index]
+    return missing
 
 
 def find_submission(session: Session, submission_id: str) -> SubmissionInfo:

@@ -15,7 +15,7 @@ from fastapi.responses import PlainTextResponse
 
 from api.auth import ServiceDep
 from api.errors import json_error_schema
-from api.models import ConsistencyOut, EntriesOut, InclusionOut
+from api.models import ConsistencyOut, EntriesOut, HeldOut, InclusionOut
 
 router = APIRouter(prefix="/api/v1/log", tags=["log"])
 
@@ -41,6 +41,15 @@ def checkpoint(service: ServiceDep) -> PlainTextResponse:
 def entries(service: ServiceDep, start: Index, end: Index) -> EntriesOut:
     """Entries from ``start`` to ``end`` (exclusive), at most 1000 per request."""
     return EntriesOut(start=start, entries=_b64(service.log_entries(start, end)))
+
+
+@router.get("/held", response_model=HeldOut, responses=ERRORS)
+def held(service: ServiceDep, start: Index, end: Index) -> HeldOut:
+    """Which submissions logged in entries ``start`` to ``end`` (exclusive, at most 1000) the
+    server still holds (record and sealed file): a logged submission absent here with no
+    deletion entry was dropped. Ids and sizes are public in the log already."""
+    answered, ids = service.log_held(start, end)
+    return HeldOut(start=start, end=answered, held=ids)
 
 
 @router.get("/proof/inclusion", response_model=InclusionOut, responses=ERRORS)

@@ -13,14 +13,15 @@ from api.settings import Settings
 from tests.api.conftest import TestClient
 from tests.api.vaultkit import DevKeys
 from vault import events
-from vault.service.service import NoOrgKeyError, VaultService
+from vault.service.service import Investigator, NoOrgKeyError, VaultService
 from vault.service.setup import SetupError, open_vault
 from vault.service.uploads import OffsetError, plausible_payload_length
 from vault.store import SubmissionRecord, new_id
 from vault.tlog import note
 
 
-def test_recover_logs_what_a_crash_left_unlogged(service: VaultService, dev: DevKeys) -> None:
+def test_recover_logs_what_a_crash_left_unlogged(service: VaultService, dev: DevKeys,
+                                                 caplog: pytest.LogCaptureFixture) -> None:
     sealed = dev.seal(b"x")
     upload = service.create_upload()
     appender = service.begin_append(upload.id, 0)
@@ -37,8 +38,15 @@ def test_recover_logs_what_a_crash_left_unlogged(service: VaultService, dev: Dev
     assert entry == events.submission_event(
         record.id, record.sha256, record.size, moment=events.parse_hour(record.received)).encode()
     assert service.store.get_submission(record.id).log_index == size
-    assert not orphan.exists()
+    assert orphan.exists()  # recover() logs; reconcile() sets the orphan aside
     assert service.recover() == 0
+    with caplog.at_level("WARNING", logger="amanat.store"):
+        report = service.reconcile()
+    assert report.consistent
+    kept = orphan.parents[2] / "quarantine" / "submissions" / orphan.name
+    assert not orphan.exists() and kept.read_bytes() == b"renamed, never recorded"
+    assert (f"the sealed file blobs/submissions/{orphan.name} has no database row: moved to "
+            f"quarantine/submissions/{orphan.name} and kept") in caplog.text
 
 
 def test_sweep_removes_idle_uploads_only(service: VaultService) -> None:
@@ -121,8 +129,11 @@ def test_payload_length_plausibility(length: int, plausible: bool) -> None:
     assert plausible_payload_length(length) is plausible
 
 
-def test_recover_finds_entries_logged_just_before_a_crash(service: VaultService,
-                                                         dev: DevKeys) -> None:
+@pytest.mark.parametrize("later_entries", [0, 5000])
+def test_recover_finds_entries_logged_just_before_a_crash(service: VaultService, dev: DevKeys,
+                                                          later_entries: int) -> None:
+    """Also an older database restored with a row still pending: its entry, however far back
+    (5000 entries), is found by id and never logged twice."""
     upload = service.create_upload()
     appender = service.begin_append(upload.id, 0)
     appender.write(dev.seal(b"x"))
@@ -132,6 +143,9 @@ def test_recover_finds_entries_logged_just_before_a_crash(service: VaultService,
     event = events.submission_event(record.id, record.sha256, record.size,
                                     moment=events.parse_hour(record.received))
     index = service.audit_log.append([event.encode()])[0]  # ...and the process died here
+    if later_entries:
+        service.audit_log.append([events.access_event(record.id, "0" * 16).encode()]
+                                 * later_entries)
     size = service.log_size()
     assert service.recover() == 0
     assert service.log_size() == size  # not logged twice
@@ -171,3 +185,90 @@ def test_open_uploads_are_capped(service: VaultService) -> None:
         service.begin_reply(None)
     service.abandon_upload(first.id)
     service.create_upload()
+
+
+def _submitted(service: VaultService, dev: DevKeys) -> str:
+    upload = service.create_upload()
+    appender = service.begin_append(upload.id, 0)
+    appender.write(dev.seal(b"testimony"))
+    appender.commit()
+    return service.finish_submission(upload.id).id
+
+
+def test_reconcile_finishes_only_logged_deletions(service: VaultService, dev: DevKeys,
+                                                  caplog: pytest.LogCaptureFixture) -> None:
+    """A crash between a logged deletion and its removal: the leftovers go, with a line."""
+    row_left, file_left = _submitted(service, dev), _submitted(service, dev)
+    blobs = service.store.blobs.root / "blobs" / "submissions"  # type: ignore[attr-defined]
+    for submission_id in (row_left, file_left):
+        service.audit_log.append([events.deletion_event(submission_id, "0" * 16).encode()])
+    db = service.store._db  # type: ignore[attr-defined]
+    db.execute("DELETE FROM submissions WHERE id = ?", (file_left,))  # died before unlink
+    with caplog.at_level("WARNING", logger="amanat.store"):
+        report = service.reconcile()
+    assert report.consistent and report.logged == 0
+    assert not (blobs / row_left).exists() and not (blobs / file_left).exists()
+    assert f"finished the logged deletion of submission {row_left} (log entry" in caplog.text
+    assert (f"finished the logged deletion of submission {file_left} (log entry "
+            in caplog.text)
+
+
+def test_reconcile_names_lost_replies_rosters_and_rows_the_log_lacks(
+        service: VaultService, dev: DevKeys) -> None:
+    from vault.store import ReplyRecord
+
+    kept = _submitted(service, dev)
+    upload_id, appender = service.begin_reply(None)
+    appender.write(dev.seal(b"reply"))
+    appender.commit()
+    reply = ReplyRecord(new_id(), "cd" * 32, "ef" * 32, 5, events.hour_text(), -1)
+    service.store.promote_reply(upload_id, reply)
+    service.recover()
+    db = service.store._db  # type: ignore[attr-defined]
+    db.execute("DELETE FROM replies WHERE id = ?", (reply.id,))
+    db.execute("UPDATE submissions SET log_index = 99 WHERE id = ?", (kept,))
+    version = service.roster().version
+    db.execute("DELETE FROM rosters")
+    report = service.reconcile()
+    assert report.missing == [] and len(report.problems) == 3
+    text = "\n".join(report.problems)
+    assert f"reply {reply.id} (log entry " in text and ") has no database row" in text
+    assert f"submission {kept} (log entry" not in text  # its row is there, at another index
+    assert (f"the database records submission {kept} at log entry 99, which the log (size "
+            f"{service.log_size()}) does not record: was an older auditlog.sqlite3 restored?"
+            ) in text
+    assert (f"the database's roster is version 0 but the log records version {version}: "
+            "publish the newest roster again") in text
+    assert report.refusal().startswith("3 differences with the log (listed above): was an ")
+
+
+
+def test_a_staging_file_holding_a_logged_submission_is_kept_not_swept(
+        service: VaultService, dev: DevKeys, caplog: pytest.LogCaptureFixture) -> None:
+    """Staging files are swept because none was acknowledged; bytes that the log records as
+    a submission the store lacks (copies of different days restored) are kept instead."""
+    import hashlib
+
+    sealed, other = dev.seal(b"acknowledged once"), dev.seal(b"never finished")
+    uploads = []
+    for data in (sealed, other):
+        upload = service.create_upload()
+        appender = service.begin_append(upload.id, 0)
+        appender.write(data)
+        appender.commit()
+        uploads.append(upload.id)
+    logged_id = new_id()
+    service.audit_log.append([events.submission_event(
+        logged_id, hashlib.sha256(sealed).hexdigest(), len(sealed)).encode()])
+    with caplog.at_level("WARNING", logger="amanat.store"):
+        report = service.reconcile()
+    assert [item.id for item in report.missing] == [logged_id]
+    assert f"its sealed file is kept in quarantine/submissions/{logged_id}" in report.problems[0]
+    assert (f"the unfinished upload {uploads[0]} holds the sealed file of submission "
+            f"{logged_id} (log entry") in caplog.text
+    assert service.reinstate()[0].endswith("reinstated from the log (its sealed file matches "
+                                           "the logged SHA-256 and size)")
+    assert service.reconcile().consistent
+    assert service.sweep(datetime.now(UTC) + timedelta(hours=25)) == 1  # only the other
+    with service.open_submission(Investigator("k", "n", ("reader",)), logged_id)[1] as src:
+        assert src.read() == sealed

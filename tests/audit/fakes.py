@@ -14,6 +14,7 @@ from keys.org import OrgKey
 from keys.roster import DEFAULT_VALIDITY_DAYS, Roster, expiry_after, sign_roster
 from vault.audit import receipt_file_text
 from vault.events import access_event, submission_event
+from vault.holdings import LogHoldings
 from vault.tlog.checkpoint import Checkpoint, sign_checkpoint
 from vault.tlog.merkle import InMemoryTree, leaf_hash
 from vault.tlog.note import Signer
@@ -68,6 +69,7 @@ class FakeLog:
         self.signed = ""
         self.calls: list[tuple[str, int, int]] = []
         self.refuse_proofs = False
+        self.dropped: set[str] = set()  # submission ids the server no longer holds
         self.append(*entries)
 
     def append(self, *entries: bytes) -> None:
@@ -93,6 +95,17 @@ class FakeLog:
         if self.refuse_proofs:
             raise ConnectionError("refused")
         return self.tree.consistency_proof(old, new)
+
+    def inclusion_proof(self, index: int, size: int) -> list[bytes]:
+        self.calls.append(("inclusion", index, size))
+        return self.tree.inclusion_proof(index, size)
+
+    def held(self, start: int, end: int) -> tuple[int, set[str]]:
+        """Like the server: the logged submissions in the range, minus deleted and dropped."""
+        self.calls.append(("held", start, end))
+        end = min(end, start + self.max_page, len(self.served))
+        holdings = LogHoldings.of(self.served)
+        return end, {item.id for item in holdings.live_in(start, end)} - self.dropped
 
 
 def new_log(org: Org, count: int, name: str = "log.example") -> FakeLog:

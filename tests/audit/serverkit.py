@@ -27,8 +27,8 @@ class Servers:
         path.mkdir(exist_ok=True)
         return path
 
-    def start(self, name: str) -> ServerProcess:
-        server = start_server(self.directory(name))
+    def start(self, name: str, *extra_args: str) -> ServerProcess:
+        server = start_server(self.directory(name), extra_args=extra_args)
         self.started.append(server)
         return server
 

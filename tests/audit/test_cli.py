@@ -38,6 +38,11 @@ def serve(log: FakeLog) -> Handler:
             old, new = int(params["old"]), int(params["new"])
             hashes = [base64.b64encode(h).decode() for h in log.consistency_proof(old, new)]
             return httpx.Response(200, json={"old": old, "new": new, "hashes": hashes})
+        if path == "/api/v1/log/held":
+            start, end = int(params["start"]), int(params["end"])
+            answered, held = log.held(start, end)
+            return httpx.Response(200, json={"start": start, "end": answered,
+                                             "held": sorted(held)})
         return httpx.Response(404, json={"error": "not found"})
 
     return handler
@@ -66,7 +71,8 @@ def test_audit_ok_and_state(
     status, out, err = amanat(capsys, *argv, "--full")
     assert (status, err) == (0, "")
     assert out.endswith(
-        "; first checkpoint seen from this log; all 4 entries re-hashed: 4 submissions\n")
+        "; first checkpoint seen from this log; all 4 entries re-hashed: 4 submissions; "
+        "all 4 undeleted submissions held\n")
     log.append(submission(8))
     status, out, _ = amanat(capsys, *argv)
     assert status == 0 and out.endswith("; consistent with size 4 seen before\n")
@@ -192,7 +198,8 @@ def test_online_receipt_with_a_server_that_refuses_proofs(
     url = mock_server(honest)
     status, out, _ = amanat(capsys, "receipt", "verify", str(receipt), "--org", org.vkey,
                             "--server", url)
-    assert status == 0 and out.endswith("the log at size 4 still contains it\n")
+    assert status == 0 and out.endswith(
+        "the log at size 4 still contains it, and the server still holds it\n")
 
 
 def test_damaged_state_file(

@@ -176,7 +176,8 @@ def test_online_receipt_checks_the_log_still_extends_it() -> None:
     assert verdict.ok, verdict.summary()
     assert verdict.latest is not None and verdict.latest.size == 8
     assert verdict.signed_latest == log.signed
-    assert verdict.summary().endswith("; the log at size 8 still contains it")
+    assert verdict.summary().endswith(
+        "; the log at size 8 still contains it, and the server still holds it")
     assert ("consistency", 5, 8) in log.calls
 
 
@@ -184,7 +185,7 @@ def test_online_receipt_against_the_same_checkpoint() -> None:
     org = Org()
     log = new_log(org, 5)
     verdict = verify_submission_receipt(receipt_file(log, 1), org.vkey, log.roster, source=log)
-    assert verdict.ok and log.calls == []
+    assert verdict.ok and log.calls == [("held", 1, 2)]  # no proof needed, only presence
 
 
 def test_online_receipt_rollback_fork_rewrite_and_bad_signature() -> None:
@@ -208,3 +209,28 @@ def test_online_receipt_rollback_fork_rewrite_and_bad_signature() -> None:
     verdict = verify_submission_receipt(text, org.vkey, log.roster, source=impostor)
     assert verdict.finding is Finding.BAD_SIGNATURE
     assert "the log's latest checkpoint is not signed" in verdict.reason
+
+
+def test_online_receipt_of_a_deleted_or_dropped_submission() -> None:
+    from vault.events import deletion_event
+
+    org = Org()
+    log = new_log(org, 4)
+    deleted, dropped = receipt_file(log, 1), receipt_file(log, 2)
+    log.append(deletion_event(f"{1:032x}", "0123456789abcdef").encode())
+    verdict = verify_submission_receipt(deleted, org.vkey, log.roster, source=log)
+    assert verdict.finding is Finding.DELETED
+    assert verdict.summary() == (
+        f"deleted: submission {1:032x} (log entry 1) is no longer held: log entry 4 "
+        f"({parse_event(submission(1)).time}) records its deletion by 0123456789abcdef")
+    assert ("inclusion", 4, 5) in log.calls  # the deletion entry is proved, not believed
+    log.dropped.add(f"{2:032x}")
+    verdict = verify_submission_receipt(dropped, org.vkey, log.roster, source=log)
+    assert verdict.finding is Finding.MISSING
+    assert verdict.summary() == (
+        f"missing: submission {2:032x} (log entry 2, {parse_event(submission(2)).time}, "
+        "1002 bytes) is in the log with no deletion, but the server does not hold it")
+    # A deletion entry the signed tree does not hold is not believed.
+    log.served[4] = deletion_event(f"{2:032x}", "0123456789abcdef").encode()
+    verdict = verify_submission_receipt(dropped, org.vkey, log.roster, source=log)
+    assert verdict.finding is Finding.MISSING

@@ -48,7 +48,8 @@ def test_receipts_from_a_real_server(
     submit(server, 3)
     status, out, err = amanat(capsys, *check, str(receipt), "--server", server.url)
     assert (status, err) == (0, "")
-    assert out.endswith("; the log at size 5 still contains it\n")
+    assert out.endswith(
+        "; the log at size 5 still contains it, and the server still holds it\n")
     status, out, _ = amanat(
         capsys, *check, str(receipt), "--server", server.url, "--roster", str(roster)
     )

@@ -230,7 +230,8 @@ def test_full_check_pages_through_every_entry() -> None:
     log.max_page = 4
     verdict = verify_log(log, org.vkey, full=True, page_size=5)
     assert verdict.ok and verdict.entries_checked == 10
-    assert verdict.summary().endswith("all 10 entries re-hashed: 10 submissions")
+    assert verdict.summary().endswith(
+        "all 10 entries re-hashed: 10 submissions; all 10 undeleted submissions held")
     starts = [c[1] for c in log.calls if c[0] == "entries"]
     assert starts == [0, 4, 8]  # asked for 5, served 4 at most
 
@@ -365,3 +366,43 @@ def test_check_consistent_for_other_callers() -> None:
     forked = open_checkpoint(other.signed, verifier, verifier.name)
     result = audit.check_consistent(other, latest, forked)
     assert result is not None and result[0] is Finding.REWRITTEN_HISTORY
+
+
+def test_full_check_names_each_submission_the_server_no_longer_holds() -> None:
+    from vault.events import deletion_event
+
+    org = Org()
+    log = new_log(org, 2500)
+    log.append(deletion_event(f"{7:032x}", "0123456789abcdef").encode())
+    log.dropped |= {f"{7:032x}", f"{3:032x}", f"{2100:032x}"}  # 7 was deleted, with an entry
+    verdict = verify_log(log, org.vkey, full=True)
+    assert verdict.finding is Finding.MISSING
+    assert [(item.id, item.index) for item in verdict.missing] == [
+        (f"{3:032x}", 3), (f"{2100:032x}", 2100)]
+    assert verdict.summary() == (
+        "missing: 2 of the 2499 submissions the log records with no deletion are not held by "
+        "the server")
+    assert verdict.missing_lines()[0].startswith(
+        f"missing: submission {3:032x} (log entry 3, ")
+    # A page at a time, then once more for each one missing before it is called missing.
+    assert [call for call in log.calls if call[0] == "held"] == [
+        ("held", 0, 1000), ("held", 1000, 2000), ("held", 2000, 2501), ("held", 3, 4),
+        ("held", 2100, 2101)]
+
+
+def test_full_check_asks_again_before_calling_a_submission_missing() -> None:
+    """A submission logged a moment before it is recorded as held is not reported."""
+
+    class StoredMeanwhile(FakeLog):
+        def held(self, start: int, end: int) -> tuple[int, set[str]]:
+            answer = super().held(start, end)
+            self.dropped.clear()  # stored by the time the auditor asks again
+            return answer
+
+    org = Org()
+    log = new_log(org, 3)
+    late = StoredMeanwhile(log.signer, log.roster, log.served)
+    late.dropped.add(f"{1:032x}")
+    verdict = verify_log(late, org.vkey, full=True)
+    assert verdict.ok, verdict.summary()
+    assert [call[0] for call in late.calls].count("held") == 2

@@ -74,3 +74,18 @@ def test_mailbox_and_receipt_answers_are_checked_too() -> None:
     receipt = {**GOOD, "entry": "amanat/event/v1\n", "receipt": 5}
     with pytest.raises(MalformedAnswerError, match="bad receipt"):
         client_answering(json.dumps(receipt).encode()).submit(b"sealed")
+
+
+@pytest.mark.parametrize("body", [
+    {"start": 0, "end": 5, "held": ["\x1b[2J" + "0" * 28]},
+    {"start": 0, "end": 5, "held": "0123456789abcdef0123456789abcdef"},
+    {"start": 0, "end": 0, "held": []},   # answers for nothing: would never progress
+    {"start": 0, "end": 9, "held": []},   # beyond what was asked
+    {"start": 0, "end": "5", "held": []},
+])
+def test_a_bad_held_answer_is_refused(body: object) -> None:
+    client = client_answering(json.dumps(body).encode())
+    with pytest.raises(MalformedAnswerError, match="malformed answer from the server"):
+        client.held(0, 5)
+    good = {"start": 0, "end": 5, "held": [GOOD["id"]]}
+    assert client_answering(json.dumps(good).encode()).held(0, 5) == (5, {GOOD["id"]})

@@ -88,6 +88,7 @@ def test_listings_from_the_server_reach_the_terminal_escaped(
     monkeypatch.setattr(investigator_cmd, "_session", no_session)
     monkeypatch.setattr(vault.investigator, "list_inbox", lambda _: [
         SubmissionInfo(HOSTILE, "00" * 32, 1, HOSTILE, 0)])
+    monkeypatch.setattr(vault.investigator, "unlisted_submissions", lambda _s, _l: [])
     assert main(["inbox", "--server", "http://127.0.0.1:9", "-i", "x.identity"]) == 0
     out = capsys.readouterr().out
     assert out.count("\n") == 1 and "\x1b" not in out and "\r" not in out

@@ -165,3 +165,21 @@ def test_a_deletion_the_log_does_not_show_is_reported(
     deletion = delete_submission(session, kept)
     assert (deletion.event.kind, deletion.event.get("id")) == ("deletion", kept)
     assert deletion.tree_size > deletion.index
+
+
+def test_inbox_names_a_logged_submission_the_server_stops_listing(
+        session: Session, vault: VaultClient, dev: DevKeys) -> None:
+    """`inbox` compares the listing with the whole log; before accusing, it lists again (a
+    submission being stored is logged a moment before it is listed)."""
+    from dataclasses import replace
+
+    from vault.investigator import list_inbox, unlisted_submissions
+
+    kept, hidden = _submit(vault, dev, "kept"), _submit(vault, dev, "hidden")
+    partial = [info for info in list_inbox(session) if info.id != hidden]
+    assert unlisted_submissions(session, partial) == []  # listed again: it is there
+    always_hiding = replace(session, client=LyingClient(  # type: ignore[arg-type]
+        vault, iter_submissions=lambda: iter(partial)))
+    (missing,) = unlisted_submissions(always_hiding, partial)
+    assert missing.id == hidden and missing.index == 2
+    assert [info.id for info in partial] == [kept]

@@ -46,15 +46,22 @@ def _session(args: argparse.Namespace) -> Iterator[Any]:
 
 
 def cmd_inbox(args: argparse.Namespace) -> int:
-    from vault.investigator import list_inbox
+    from vault.holdings import missing_line
+    from vault.investigator import list_inbox, unlisted_submissions
 
     with _session(args) as session:
         submissions = list_inbox(session)
+        missing = unlisted_submissions(session, submissions)
     if not submissions:
         print("amanat: no submissions", file=sys.stderr)
     for info in submissions:
         print(one_line(f"{info.id} {info.size} {info.received} {info.log_index} "
                        f"{FINGERPRINT_PREFIX}{info.sha256[:FINGERPRINT_DIGITS]}"))
+    for item in missing:
+        print(f"amanat: missing: {one_line(missing_line(item))}", file=sys.stderr)
+    if missing:
+        raise CLIError(f"{len(missing)} submission(s) the log records with no deletion are "
+                       "not listed by the server (named above): tell the organization")
     return 0
 
 

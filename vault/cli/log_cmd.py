@@ -6,8 +6,10 @@ witness can check offline that their receipt proves their submission. The checks
 ``vault.audit``; this module parses arguments, talks to the server and formats the verdict.
 
 Exit status: 0 when everything verified (one ``ok: ...`` line on stdout); 1 when the log or
-the receipt failed a check (``amanat: <finding>: <reason>`` on stderr); 2 when nothing could
-be checked (server unreachable or refusing, unreadable file, damaged state file).
+the receipt failed a check (``amanat: <finding>: <reason>`` on stderr, after one
+``amanat: missing: ...`` line per submission the log records but the server no longer holds);
+2 when nothing could be checked (server unreachable or refusing, unreadable file, damaged
+state file).
 """
 
 from __future__ import annotations
@@ -15,11 +17,12 @@ from __future__ import annotations
 import argparse
 import binascii
 import json
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from vault.cli.common import CLIError, atomic_output, open_input
+from vault.cli.common import CLIError, atomic_output, one_line, open_input
 
 if TYPE_CHECKING:
     from vault.audit import AuditVerdict, Finding, LogSource
@@ -40,7 +43,7 @@ class _ServerSource:
         self._client = client
 
     def _call(self, what: str, call: Callable[[], _T]) -> _T:
-        from vault.client import ClientError, TransportError
+        from vault.client import ClientError, MalformedAnswerError, TransportError
 
         try:
             return call()
@@ -48,7 +51,7 @@ class _ServerSource:
             raise CLIError(f"the server refused {what}: {exc.message}", UNCHECKED) from None
         except TransportError as exc:
             raise CLIError(str(exc), UNCHECKED) from None
-        except (KeyError, TypeError, ValueError, binascii.Error):
+        except (KeyError, TypeError, ValueError, binascii.Error, MalformedAnswerError):
             raise CLIError(f"the server sent a malformed answer for {what}", UNCHECKED) from None
 
     def roster_text(self) -> str:
@@ -64,6 +67,18 @@ class _ServerSource:
         return self._call(
             f"a consistency proof from size {old} to {new}",
             lambda: self._client.consistency_proof(old, new),
+        )
+
+    def inclusion_proof(self, index: int, size: int) -> list[bytes]:
+        return self._call(
+            f"an inclusion proof of entry {index} in size {size}",
+            lambda: self._client.inclusion_proof(index, size),
+        )
+
+    def held(self, start: int, end: int) -> tuple[int, set[str]]:
+        return self._call(
+            f"which submissions of entries {start} to {end} it holds",
+            lambda: self._client.held(start, end),
         )
 
 
@@ -131,6 +146,8 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
     if not verdict.ok:
         if args.evidence is not None:
             _write_evidence(args.evidence, verdict)
+        for line in verdict.missing_lines():
+            print(f"amanat: {one_line(line)}", file=sys.stderr)
         raise CLIError(verdict.summary(), FAILED)
     print(verdict.summary())
     return 0
@@ -182,8 +199,10 @@ def register(subparsers: Any) -> None:
             "latest checkpoint against the log key the roster names; with --state, prove it "
             "extends the checkpoint seen last time (rollback, fork and rewritten history are "
             "caught); with --full, re-hash every entry and count the entries of each kind "
-            "(submissions, accesses, deletions, replies, rosters). Exit 0: ok; 1: the log "
-            "failed a check; 2: nothing could be checked."
+            "(submissions, accesses, deletions, replies, rosters), and check that the server "
+            "still holds every submission the log records without a deletion. Exit 0: ok; "
+            "1: the log failed a check or a submission is missing; 2: nothing could be "
+            "checked."
         ),
     )
     verify.add_argument("--server", required=True, metavar="URL", help="the vault server")
@@ -220,7 +239,8 @@ def register(subparsers: Any) -> None:
             "Verify that the receipt proves its submission entry is in a tree signed by the "
             "log key named in the organization's roster (from --roster FILE offline, or from "
             "--server). With --server, also check that the log's latest checkpoint still "
-            "extends the receipt's. Nothing is written to disk."
+            "extends the receipt's and that the server still holds the submission (or a "
+            "logged deletion of it). Nothing is written to disk."
         ),
     )
     check.add_argument("file", metavar="FILE", help="the receipt file")

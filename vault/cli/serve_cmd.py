@@ -36,6 +36,9 @@ def register(subparsers: Any) -> None:
                         help="the organization verifier key whose signed rosters are accepted")
     parser.add_argument("--dev", action="store_true",
                         help="create a throwaway org and investigator (DEV ONLY, loopback only)")
+    parser.add_argument("--allow-missing", action="store_true",
+                        help="start even though the database lacks what the audit log records "
+                             "(each start names it; clients report it as missing)")
     parser.set_defaults(func=run)
 
 

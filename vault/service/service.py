@@ -11,16 +11,18 @@ place (DESIGN.md "What must be true"):
 
 Crash safety: a sealed file is promoted to durable storage first (recorded with log index
 -1), then logged, then its log index recorded; ``recover`` logs anything a crash left
-between the last two steps, so nothing stored escapes the log.
+between the last two steps, so nothing stored escapes the log. ``reconcile`` then holds the
+store to the log (vault/service/consistency.py): nothing stored is removed without a logged
+event, and what the log records but the store lost is named.
 """
 
 from __future__ import annotations
 
 import contextlib
-import functools
 import hashlib
+import os
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import BinaryIO, Protocol
@@ -28,6 +30,7 @@ from typing import BinaryIO, Protocol
 from vault import events
 from vault.events import Event, hour_text, parse_hour
 from vault.service.auth import Authenticator, AuthError, SignatureError, TokenError
+from vault.service.consistency import Reconciliation, read_holdings, reconcile, reinstate
 from vault.service.mailbox import mailbox_id
 from vault.service.rosterview import RosterRejected, RosterView, read_roster
 from vault.service.uploads import (
@@ -39,6 +42,7 @@ from vault.service.uploads import (
     inspect_sealed_file,
 )
 from vault.store import (
+    NAMESPACE_SUBMISSIONS,
     ConflictError,
     NotFoundError,
     ReplyRecord,
@@ -191,46 +195,77 @@ class VaultService:
         self.store.conceal_times()
         return index
 
-    RECOVERY_WINDOW = 4096
-
     def recover(self) -> int:
         """Finish what a crash interrupted; return how many entries were newly logged.
 
-        A stored submission or reply without a log index was either logged just before the
-        crash (its entry is then found among the last entries and its index recorded) or
-        not at all (it is logged now). Blobs with no record are removed.
+        A stored submission or reply without a log index was either logged before (a crash
+        between the append and recording its index, or an older database restored): its
+        entry is found by id in the whole log and its index recorded; or not at all: it is
+        logged now. Blobs with no record are left to ``reconcile``.
         """
+        with self._log_lock:
+            holdings = read_holdings(self.audit_log)
         logged = 0
-        size = self.log_size()
-        start = max(0, size - self.RECOVERY_WINDOW)
-        tail = {entry: start + i for i, entry in enumerate(self.audit_log.entries(start, size))}
-        pending: list[tuple[Event, Callable[[int], None]]] = []
         for sub in self.store.pending_submissions():
-            event = events.submission_event(sub.id, sub.sha256, sub.size,
-                                            moment=parse_hour(sub.received))
-            pending.append((event, functools.partial(self.store.set_submission_log_index,
-                                                     sub.id)))
-        for reply in self.store.pending_replies():
-            # The reply's record does not keep who wrote it: match its entry on the rest.
-            without_author = events.reply_event(
-                reply.id, reply.sha256, reply.size, "-", moment=parse_hour(reply.received)
-            ).encode().removesuffix(b"-\n")
-            found = [i for entry, i in tail.items() if entry.startswith(without_author)]
-            if found:
-                self.store.set_reply_log_index(reply.id, found[0])
-                continue
-            event = events.reply_event(reply.id, reply.sha256, reply.size, "unknown",
-                                       moment=parse_hour(reply.received))
-            pending.append((event, functools.partial(self.store.set_reply_log_index, reply.id)))
-        for event, record_index in pending:
-            index = tail.get(event.encode())
-            if index is None:
-                index = self._log(event)
+            found = holdings.submissions.get(sub.id)
+            if found is None:
+                found_index = self._log(events.submission_event(
+                    sub.id, sub.sha256, sub.size, moment=parse_hour(sub.received)))
                 logged += 1
-            record_index(index)
-        for namespace, blob_id in self.store.orphaned_blobs():
-            self.store.delete_orphan(namespace, blob_id)
+            else:
+                found_index = found.index
+            self.store.set_submission_log_index(sub.id, found_index)
+        for reply in self.store.pending_replies():
+            found = holdings.replies.get(reply.id)
+            if found is None:
+                # The reply's record does not keep who wrote it.
+                found_index = self._log(events.reply_event(
+                    reply.id, reply.sha256, reply.size, "unknown",
+                    moment=parse_hour(reply.received)))
+                logged += 1
+            else:
+                found_index = found.index
+            self.store.set_reply_log_index(reply.id, found_index)
         return logged
+
+    def reconcile(self) -> Reconciliation:
+        """Compare the store with the whole log (after ``recover``): quarantine sealed files
+        with no row, finish logged deletions, and report what the log records but the store
+        lost (vault/service/consistency.py)."""
+        with self._log_lock:
+            holdings = read_holdings(self.audit_log)
+        roster = self.store.current_roster()
+        return reconcile(self.store, holdings, None if roster is None else roster.version)
+
+    def reinstate(self) -> list[str]:
+        """``amanat fsck --repair``: record again the logged submissions whose sealed file is
+        kept and matches its entry; then log, as new submissions under their own ids, the
+        well-formed sealed files in quarantine that no entry records (acknowledged after
+        the log's copy was taken, or left by a crash). One line per submission."""
+        with self._log_lock:
+            holdings = read_holdings(self.audit_log)
+        done = reinstate(self.store, holdings)
+        for blob_id in self.store.quarantined_ids(NAMESPACE_SUBMISSIONS):
+            if blob_id in holdings.submissions:
+                continue  # logged: reinstate() matched it, or named why not
+            kept = self.store.open_kept(NAMESPACE_SUBMISSIONS, blob_id)
+            if kept is None:
+                continue
+            try:
+                with kept:
+                    info = inspect_sealed_file(kept, os.fstat(kept.fileno()).st_size)
+            except NotSealedError as exc:
+                done.append(f"submission {blob_id}: {exc}; left in quarantine")
+                continue
+            hour = hour_text()
+            self.store.reinstate_submission(
+                SubmissionRecord(blob_id, info.sha256, info.size, hour, -1))
+            index = self._log(events.submission_event(blob_id, info.sha256, info.size,
+                                                      moment=parse_hour(hour)))
+            self.store.set_submission_log_index(blob_id, index)
+            done.append(f"submission {blob_id}: a sealed file no log entry records, logged "
+                        f"now as entry {index} and served again")
+        return done
 
     # --- roster ---
     def roster(self) -> RosterView:
@@ -402,7 +437,10 @@ class VaultService:
             after = int(cursor)
         limit = max(1, min(limit, self.limits.max_page))
         page, next_after = self.store.list_submissions(after, limit)
-        return page, (str(next_after) if len(page) == limit else None)
+        # Only what can be served is listed: a record whose sealed file is gone is missing,
+        # which investigators' clients then report against the log.
+        held = [r for r in page if self.store.blob_size(NAMESPACE_SUBMISSIONS, r.id) == r.size]
+        return held, (str(next_after) if len(page) == limit else None)
 
     def open_submission(self, who: Investigator, submission_id: str
                         ) -> tuple[SubmissionRecord, BinaryIO]:
@@ -503,6 +541,32 @@ class VaultService:
                 raise LogRangeError(f"need 0 <= start < end <= {size}")
             end = min(end, start + self.MAX_ENTRIES)
             return self.audit_log.entries(start, end)
+
+    def log_held(self, start: int, end: int) -> tuple[int, list[str]]:
+        """Ids of the submissions logged in entries ``start`` to ``end`` (exclusive, at most
+        MAX_ENTRIES) whose record, at that log index, and sealed file, of the logged size,
+        the server holds; and the end of the range answered for.
+
+        Public, like the entries it answers for: it says only whether a logged submission is
+        still here, which the log's deletion entries already say unless something went wrong.
+        """
+        held: list[str] = []
+        served = self.log_entries(start, end)
+        for offset, entry in enumerate(served):
+            try:
+                event = events.parse_event(entry)
+            except events.EventError:
+                continue
+            if event.kind != events.KIND_SUBMISSION:
+                continue
+            try:
+                record = self.store.get_submission(event.get("id"))
+            except NotFoundError:
+                continue
+            if record.log_index == start + offset and self.store.blob_size(
+                    NAMESPACE_SUBMISSIONS, record.id) == record.size:
+                held.append(record.id)
+        return start + len(served), held
 
     def log_inclusion_proof(self, index: int, size: int) -> list[bytes]:
         with self._log_lock:

@@ -14,11 +14,13 @@ Layout of a data directory (mode 0700)::
     auditlog.sqlite3   the audit log
     blobs/             sealed submissions and replies
     uploads/           resumable uploads in progress
+    quarantine/        sealed files found without a database row, kept (never served)
     dev/               only with --dev: throwaway org key, investigator identity, roster
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 from dataclasses import dataclass
@@ -27,6 +29,7 @@ from pathlib import Path
 from keys.errors import VerifierKeyError
 from keys.org import parse_org_vkey
 from vault.service.auth import Authenticator
+from vault.service.consistency import Reconciliation
 from vault.service.service import Limits, VaultService
 from vault.store import open_store
 from vault.tlog import note
@@ -36,6 +39,8 @@ ORG_VKEY_FILE = "org.vkey"
 AUDIT_LOG_FILE = "auditlog.sqlite3"
 DEV_DIR = "dev"
 DEV_PASSPHRASE_WORDS = 4
+
+logger = logging.getLogger("amanat.store")
 
 
 class SetupError(Exception):
@@ -180,8 +185,14 @@ def open_vault(
     limits: Limits | None = None,
     challenge_ttl: float = 60.0,
     token_ttl: float = 900.0,
+    allow_missing: bool = False,
 ) -> OpenedVault:
-    """Open (creating on first start) everything a server needs in ``data_dir``."""
+    """Open (creating on first start) everything a server needs in ``data_dir``.
+
+    Refuses (SetupError) a store that lost something its log records (an older
+    vault.sqlite3, a row deleted by hand), naming each difference on the ``amanat.store``
+    logger first; ``allow_missing`` opens it anyway, the differences still printed.
+    """
     from vault.store.auditlog import AuditLog
 
     prepare_data_dir(data_dir)
@@ -206,9 +217,41 @@ def open_vault(
                                         token_ttl=token_ttl),
         )
         service.recover()
+        report = service.reconcile()
+        for problem in report.problems:
+            logger.error("%s", problem)
+        if not report.consistent and not allow_missing:
+            service.close()
+            raise SetupError(report.refusal())
         if dev_setup is not None and store.current_roster() is None:
             service.publish_roster(dev_setup.roster_path.read_text("utf-8"))
     except BaseException:
         store.close()
         raise
     return OpenedVault(service, created, dev_setup)
+
+
+def check_data_dir(data_dir: Path, *, repair: bool = False) -> tuple[list[str], Reconciliation]:
+    """What ``amanat fsck`` does on a stopped server's data directory: what a start does
+    (log what a crash left unlogged, quarantine sealed files with no row, finish logged
+    deletions), with ``repair`` first reinstating logged submissions whose kept sealed file
+    matches their entry; returns those lines and what still differs from the log."""
+    from vault.store.auditlog import AuditLog
+
+    if not (data_dir / LOG_KEY_FILE).exists() or not (data_dir / AUDIT_LOG_FILE).exists():
+        raise SetupError(f"{data_dir} is not a vault data directory (no {LOG_KEY_FILE} or "
+                         f"{AUDIT_LOG_FILE})")
+    signer, _ = load_or_create_log_key(data_dir)
+    store = open_store(data_dir)
+    try:
+        audit_log = AuditLog(data_dir / AUDIT_LOG_FILE, signer, signer.name)
+    except BaseException:
+        store.close()
+        raise
+    service = VaultService(store, audit_log, signer.vkey(), None)
+    try:
+        service.recover()
+        done = service.reinstate() if repair else []
+        return done, service.reconcile()
+    finally:
+        service.close()

@@ -187,10 +187,58 @@ class Store(Protocol):
 
     # --- housekeeping ---
     def orphaned_blobs(self) -> Sequence[tuple[str, str]]:
-        """(namespace, id) of blobs with no record, left by a crash during promotion."""
+        """(namespace, id) of blobs with no record: left by a crash during promotion, by a
+        row deleted behind the server's back, or by an older database restored."""
         ...
 
-    def delete_orphan(self, namespace: str, blob_id: str) -> None: ...
+    def delete_orphan(self, namespace: str, blob_id: str) -> None:
+        """Remove a blob with no record. Only for a submission whose deletion the audit log
+        records (a crash between removing the row and the file): nothing stored is ever
+        removed without a logged event."""
+        ...
+
+    def quarantine_orphan(self, namespace: str, blob_id: str) -> str:
+        """Move a blob with no record out of the served set, keeping it; return where it is
+        now (relative to the data directory)."""
+        ...
+
+    def staged_files(self) -> list[tuple[str, int]]:
+        """(upload id, size) of every staging file, with or without an upload record."""
+        ...
+
+    def open_staged_file(self, upload_id: str) -> BinaryIO:
+        """Read a staging file, with or without an upload record."""
+        ...
+
+    def quarantine_staged(self, upload_id: str, submission_id: str) -> str:
+        """Move a staging file to quarantine as the sealed file of ``submission_id`` (its
+        bytes match that logged submission); return where it is now."""
+        ...
+
+    def quarantined_ids(self, namespace: str) -> list[str]:
+        """Ids of the blobs of ``namespace`` kept in quarantine (under their own name)."""
+        ...
+
+    def quarantined(self, namespace: str, blob_id: str) -> str | None:
+        """Where a quarantined blob is kept (relative path), or None."""
+        ...
+
+    def open_kept(self, namespace: str, blob_id: str) -> BinaryIO | None:
+        """The sealed file of ``namespace``/``blob_id``, in place or in quarantine; None."""
+        ...
+
+    def reinstate_submission(self, record: SubmissionRecord) -> None:
+        """Record again a logged submission whose sealed file is kept (moving it back from
+        quarantine); the caller has checked the file against its log entry."""
+        ...
+
+    def record_indices(self, namespace: str) -> dict[str, int]:
+        """Every record of ``namespace``: id -> log index (-1 while pending)."""
+        ...
+
+    def blob_size(self, namespace: str, blob_id: str) -> int | None:
+        """The size of the stored sealed file of ``namespace``/``blob_id``; None if absent."""
+        ...
 
     def conceal_times(self) -> None:
         """Hide when the last write happened (the embedded store sets the times of its

@@ -11,6 +11,16 @@ modification times of the file and its directory are set back to the start of th
 (``blur_times``), and blobs are read without updating their access time (``open_quietly``).
 The inode change time cannot be set by a process; deployments that fear a disk seizure keep
 the data directory on an encrypted volume.
+
+Nothing here removes a blob on its own initiative: a blob found without a record is moved to
+``quarantine/<namespace>/<id>`` (``quarantine``), kept and named in the server's output, and a
+blob is unlinked only when the caller holds a logged deletion for it. Staging files are
+another matter: a staging file is never acknowledged (the receipt is sent only after the
+rename out of ``uploads/``, which is atomic, and the log append that follows it), so removing
+one drops nothing that was promised to a witness. (A data directory restored from copies of
+different days could hold a staging file whose bytes a newer log records as a submission:
+the start-up check moves such a file to quarantine under that id before any sweep,
+vault/service/consistency.py.)
 """
 
 from __future__ import annotations
@@ -21,7 +31,13 @@ import time
 from pathlib import Path
 from typing import BinaryIO
 
-from vault.store import NAMESPACES, ConflictError, NotFoundError, is_valid_id
+from vault.store import (
+    NAMESPACE_SUBMISSIONS,
+    NAMESPACES,
+    ConflictError,
+    NotFoundError,
+    is_valid_id,
+)
 
 _DIR_MODE = 0o700
 _FILE_MODE = 0o600
@@ -118,6 +134,7 @@ class BlobDirectory:
         self.root = root
         self.uploads = root / "uploads"
         self.blobs = root / "blobs"
+        self.quarantine_root = root / "quarantine"
         for directory in (root, self.uploads, self.blobs, *self._namespace_dirs()):
             directory.mkdir(mode=_DIR_MODE, parents=True, exist_ok=True)
             os.chmod(directory, _DIR_MODE)
@@ -210,6 +227,59 @@ class BlobDirectory:
             path.unlink()
             blur_times(path.parent)
             fsync_directory(path.parent)
+
+    def blob_present(self, namespace: str, blob_id: str) -> bool:
+        return self._blob(namespace, blob_id).is_file()
+
+    def blob_size(self, namespace: str, blob_id: str) -> int | None:
+        try:
+            return self._blob(namespace, blob_id).stat().st_size
+        except FileNotFoundError:
+            return None
+
+    def quarantined(self, namespace: str, blob_id: str) -> Path | None:
+        path = self.quarantine_root / namespace / _checked(blob_id)
+        return path if path.is_file() else None
+
+    def quarantined_ids(self, namespace: str) -> list[str]:
+        directory = self.quarantine_root / namespace
+        if namespace not in NAMESPACES or not directory.is_dir():
+            return []
+        return sorted(e.name for e in os.scandir(directory) if is_valid_id(e.name))
+
+    def quarantine_staged(self, upload_id: str, submission_id: str) -> Path:
+        """Move a staging file to ``quarantine/submissions/<submission_id>``."""
+        return self._quarantine(self._staged(upload_id), NAMESPACE_SUBMISSIONS,
+                                _checked(submission_id))
+
+    def quarantine(self, namespace: str, blob_id: str) -> Path:
+        """Move a blob to ``quarantine/<namespace>/`` durably, never over another file."""
+        return self._quarantine(self._blob(namespace, blob_id), namespace, blob_id)
+
+    def _quarantine(self, source: Path, namespace: str, blob_id: str) -> Path:
+        directory = self.quarantine_root / namespace
+        directory.mkdir(mode=_DIR_MODE, parents=True, exist_ok=True)
+        target = directory / blob_id
+        copy = 0
+        while target.exists():
+            copy += 1
+            target = directory / f"{blob_id}.{copy}"
+        os.rename(source, target)
+        blur_times(target, directory, source.parent)
+        fsync_directory(directory)
+        fsync_directory(source.parent)
+        return target
+
+    def unquarantine(self, namespace: str, blob_id: str) -> None:
+        """Move a quarantined blob back into ``blobs/<namespace>/`` (never over a file)."""
+        source = self.quarantine_root / namespace / _checked(blob_id)
+        target = self._blob(namespace, blob_id)
+        if target.exists():
+            raise ConflictError("blob id already used")
+        os.rename(source, target)
+        blur_times(target, target.parent, source.parent)
+        fsync_directory(target.parent)
+        fsync_directory(source.parent)
 
     def blob_ids(self, namespace: str) -> list[str]:
         directory = self.blobs / namespace

@@ -4,8 +4,9 @@ The default backend of ``vault.store.Store`` for a single machine. Rows hold ran
 SHA-256 digests, sizes and hours (never a precise time, address or user agent); deleted rows
 are overwritten (``secure_delete``) rather than left in free pages. One connection is shared
 by the service's threads behind a lock; writes that span the blob directory and the database
-are ordered so a crash leaves at worst an orphaned blob or staging file, which
-``orphaned_blobs`` and the upload sweep remove.
+are ordered so a crash leaves at worst an orphaned blob or staging file: the service moves
+an orphaned blob to quarantine (it never removes one without a logged deletion) and the
+upload sweep removes staging files, which were never acknowledged.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from vault.store import (
     is_valid_id,
     is_valid_mailbox_id,
 )
-from vault.store.blobs import BlobDirectory, StagedFileWriter, blur_times
+from vault.store.blobs import BlobDirectory, StagedFileWriter, blur_times, open_quietly
 
 DATABASE_NAME = "vault.sqlite3"
 
@@ -337,6 +338,53 @@ class EmbeddedStore:
 
     def delete_orphan(self, namespace: str, blob_id: str) -> None:
         self.blobs.delete_blob(namespace, blob_id)
+
+    def quarantine_orphan(self, namespace: str, blob_id: str) -> str:
+        return str(self.blobs.quarantine(namespace, blob_id).relative_to(self.data_dir))
+
+    def staged_files(self) -> list[tuple[str, int]]:
+        return [(i, self.blobs.staged_size(i)) for i in self.blobs.staged_ids()]
+
+    def open_staged_file(self, upload_id: str) -> BinaryIO:
+        return self.blobs.open_staged(upload_id)
+
+    def quarantine_staged(self, upload_id: str, submission_id: str) -> str:
+        with self._lock:
+            self._write("DELETE FROM uploads WHERE id = ?", (upload_id,))
+            kept = self.blobs.quarantine_staged(upload_id, submission_id)
+        return str(kept.relative_to(self.data_dir))
+
+    def quarantined_ids(self, namespace: str) -> list[str]:
+        return self.blobs.quarantined_ids(namespace)
+
+    def quarantined(self, namespace: str, blob_id: str) -> str | None:
+        path = self.blobs.quarantined(namespace, blob_id)
+        return None if path is None else str(path.relative_to(self.data_dir))
+
+    def open_kept(self, namespace: str, blob_id: str) -> BinaryIO | None:
+        if self.blobs.blob_present(namespace, blob_id):
+            return self.blobs.open_blob(namespace, blob_id)
+        path = self.blobs.quarantined(namespace, blob_id)
+        return None if path is None else open_quietly(path)
+
+    def reinstate_submission(self, record: SubmissionRecord) -> None:
+        with self._lock:
+            if not self.blobs.blob_present(NAMESPACE_SUBMISSIONS, record.id):
+                self.blobs.unquarantine(NAMESPACE_SUBMISSIONS, record.id)
+            if self._one("SELECT 1 FROM submissions WHERE id = ?", (record.id,)) is None:
+                self._write(
+                    "INSERT INTO submissions (id, sha256, size, received, log_index)"
+                    " VALUES (?, ?, ?, ?, ?)",
+                    (record.id, record.sha256, record.size, record.received, record.log_index))
+
+    def record_indices(self, namespace: str) -> dict[str, int]:
+        table = "submissions" if namespace == NAMESPACE_SUBMISSIONS else "replies"
+        with self._lock:
+            rows = self._db.execute(f"SELECT id, log_index FROM {table}").fetchall()  # noqa: S608
+        return {str(row[0]): int(row[1]) for row in rows}
+
+    def blob_size(self, namespace: str, blob_id: str) -> int | None:
+        return self.blobs.blob_size(namespace, blob_id)
 
     def conceal_times(self) -> None:
         entries = [Path(e.path) for e in os.scandir(self.data_dir)]
