@@ -8,12 +8,13 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: run demo test test-fast lint typecheck bench lock clean interop-deps
 
+# The sources are compiled at install, so that running amanat never writes a .pyc (a dated
+# trace on a witness's device); vault/__init__.py stops Python writing any for what it
+# imports later.
 $(STAMP): requirements/dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --require-hashes --only-binary=:all: -r requirements/dev.txt
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
-	# Compiled now, so that running amanat never writes a .pyc (a dated trace on a witness's
-	# device); vault/__init__.py stops Python writing any for what it imports later.
 	$(PY) -m compileall -q vault keys api
 	touch $(STAMP)
 
