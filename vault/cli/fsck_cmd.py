@@ -26,12 +26,15 @@ from vault.cli.common import CLIError
 
 def cmd_fsck(args: argparse.Namespace) -> int:
     from vault.service.setup import SetupError, check_data_dir
+    from vault.store import DataDirBusyError
     from vault.store.auditlog import AuditLogError
 
     logging.basicConfig(format="amanat: %(levelname)s %(message)s", level=logging.WARNING)
     data_dir = Path(args.data)
     try:
         done, report = check_data_dir(data_dir, repair=args.repair)
+    except DataDirBusyError:
+        raise CLIError(f"{data_dir} is in use: stop the server first", 2) from None
     except sqlite3.OperationalError as exc:
         if "locked" in str(exc):
             raise CLIError(f"{data_dir} is in use: stop the server first", 2) from None
