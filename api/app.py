@@ -59,6 +59,7 @@ def open_settings_vault(settings: Settings) -> OpenedVault:
         limits=settings.limits(),
         challenge_ttl=settings.challenge_ttl_seconds,
         token_ttl=settings.token_ttl_seconds,
+        servers=settings.login_servers(),
     )
 
 

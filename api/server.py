@@ -43,12 +43,17 @@ def serve(args: argparse.Namespace, *, is_loopback: Callable[[str], bool]) -> in
         settings = Settings.from_env(
             data_dir=Path(args.data) if args.data else None,
             host=args.host, port=args.port, org_vkey=args.org,
+            public_urls=tuple(args.public_url) if args.public_url else None,
             dev=True if args.dev else None,
         )
     except SettingsError as exc:
         raise CLIError(str(exc)) from None
     if settings.dev and not is_loopback(settings.host):
         raise CLIError("--dev listens only on loopback (127.0.0.1, ::1): its keys are public")
+    try:
+        login_servers = settings.login_servers()
+    except SettingsError as exc:
+        raise CLIError(str(exc)) from None
     if settings.org_vkey is not None:
         try:  # a typo is the key's fault, not the data directory's
             parse_org_vkey(settings.org_vkey)
@@ -97,6 +102,8 @@ def serve(args: argparse.Namespace, *, is_loopback: Callable[[str], bool]) -> in
         print(f"    {unlock} amanat open --server {url} "
               f"-i {dev.identity_path} --org '{dev.org_vkey}' ID -o case", file=out)
         print("", file=out)
+    print(f"amanat: investigators log in at {', '.join(login_servers)} "
+          "(--public-url names the addresses they use)", file=out)
     print(f"amanat: serving on http://{settings.host}:{settings.port}", file=out, flush=True)
     uvicorn.run(app, **uvicorn_options(settings))
     return 0

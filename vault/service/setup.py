@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -180,8 +181,10 @@ def open_vault(
     limits: Limits | None = None,
     challenge_ttl: float = 60.0,
     token_ttl: float = 900.0,
+    servers: Sequence[str] = (),
 ) -> OpenedVault:
-    """Open (creating on first start) everything a server needs in ``data_dir``."""
+    """Open (creating on first start) everything a server needs in ``data_dir``; logins are
+    accepted only when signed for one of ``servers`` (the addresses it is reachable at)."""
     from vault.store.auditlog import AuditLog
 
     prepare_data_dir(data_dir)
@@ -202,8 +205,8 @@ def open_vault(
         audit_log = AuditLog(log_path, signer, signer.name)
         service = VaultService(
             store, audit_log, signer.vkey(), org_vkey, limits=limits,
-            authenticator=Authenticator(signer.vkey(), challenge_ttl=challenge_ttl,
-                                        token_ttl=token_ttl),
+            authenticator=Authenticator(signer.vkey(), servers=servers,
+                                        challenge_ttl=challenge_ttl, token_ttl=token_ttl),
         )
         service.recover()
         if dev_setup is not None and store.current_roster() is None:
