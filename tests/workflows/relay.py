@@ -84,10 +84,12 @@ class DroppingRelay:
 
 class ForwardProxy:
     """An HTTP proxy on 127.0.0.1 that sends every request, whatever address it names, to
-    the server at ``target``; ``requested`` lists the absolute URLs it was asked for."""
+    the server at ``target``; ``requested`` lists the absolute URLs it was asked for,
+    ``received`` counts the bytes of the answers' bodies."""
 
     def __init__(self, target: tuple[str, int]) -> None:
         self.requested: list[str] = []
+        self.received = 0
         proxy = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -107,6 +109,7 @@ class ForwardProxy:
                     content = answer.read()
                 finally:
                     upstream.close()
+                proxy.received += len(content)
                 self.send_response_only(answer.status, answer.reason)
                 for name, value in answer.getheaders():
                     if name.lower() not in ("content-length", "transfer-encoding",
