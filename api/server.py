@@ -2,7 +2,10 @@
 
 Prints what an admin needs (the log verifier key, with the reminder to put it in the roster
 only while the current roster does not name it; the org key; the current roster's expiry
-date, with a warning when it has expired or expires soon; and with --dev the throwaway keys),
+date, with a warning when it has expired or expires soon; the addresses investigators log
+in at, from --public-url or, listening on loopback without it, this machine's names; and
+with --dev the throwaway keys); refuses to start on a non-loopback address without
+--public-url,
 then runs uvicorn with access logs, Server and Date headers off (api/app.py).
 """
 
