@@ -5,8 +5,7 @@ only while the current roster does not name it; the org key; the current roster'
 date, with a warning when it has expired or expires soon; the addresses investigators log
 in at, from --public-url or, listening on loopback without it, this machine's names; and
 with --dev the throwaway keys); refuses to start on a non-loopback address without
---public-url,
-then runs uvicorn with access logs, Server and Date headers off (api/app.py).
+--public-url; then runs uvicorn with access logs, Server and Date headers off (api/app.py).
 """
 
 from __future__ import annotations
