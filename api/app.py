@@ -60,6 +60,7 @@ def open_settings_vault(settings: Settings) -> OpenedVault:
         challenge_ttl=settings.challenge_ttl_seconds,
         token_ttl=settings.token_ttl_seconds,
         allow_missing=settings.allow_missing,
+        servers=settings.login_servers(),
     )
 
 

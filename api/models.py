@@ -70,6 +70,10 @@ class TokenIn(Strict):
     key_id: str = Field(pattern=KEY_ID_PATTERN)
     challenge: str = Field(max_length=64, pattern=B64_PATTERN)
     signature: str = Field(max_length=128, pattern=B64_PATTERN)
+    server: str | None = Field(
+        default=None, max_length=300,
+        description="the address the client connected to, scheme://host:port, as signed; "
+                    "required (a login without it comes from an outdated client: 401)")
 
 
 class TokenOut(Strict):

@@ -2,8 +2,10 @@
 
 Prints what an admin needs (the log verifier key, with the reminder to put it in the roster
 only while the current roster does not name it; the org key; the current roster's expiry
-date, with a warning when it has expired or expires soon; and with --dev the throwaway keys),
-then runs uvicorn with access logs, Server and Date headers off (api/app.py).
+date, with a warning when it has expired or expires soon; the addresses investigators log
+in at, from --public-url or, listening on loopback without it, this machine's names; and
+with --dev the throwaway keys); refuses to start on a non-loopback address without
+--public-url; then runs uvicorn with access logs, Server and Date headers off (api/app.py).
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ def serve(args: argparse.Namespace, *, is_loopback: Callable[[str], bool]) -> in
         settings = Settings.from_env(
             data_dir=Path(args.data) if args.data else None,
             host=args.host, port=args.port, org_vkey=args.org,
+            public_urls=tuple(args.public_url) if args.public_url else None,
             dev=True if args.dev else None,
             allow_missing=True if args.allow_missing else None,
         )
@@ -50,6 +53,10 @@ def serve(args: argparse.Namespace, *, is_loopback: Callable[[str], bool]) -> in
         raise CLIError(str(exc)) from None
     if settings.dev and not is_loopback(settings.host):
         raise CLIError("--dev listens only on loopback (127.0.0.1, ::1): its keys are public")
+    try:
+        login_servers = settings.login_servers()
+    except SettingsError as exc:
+        raise CLIError(str(exc)) from None
     if settings.org_vkey is not None:
         try:  # a typo is the key's fault, not the data directory's
             parse_org_vkey(settings.org_vkey)
@@ -98,6 +105,8 @@ def serve(args: argparse.Namespace, *, is_loopback: Callable[[str], bool]) -> in
         print(f"    {unlock} amanat open --server {url} "
               f"-i {dev.identity_path} --org '{dev.org_vkey}' ID -o case", file=out)
         print("", file=out)
+    print(f"amanat: investigators log in at {', '.join(login_servers)} "
+          "(--public-url names the addresses they use)", file=out)
     print(f"amanat: serving on http://{settings.host}:{settings.port}", file=out, flush=True)
     uvicorn.run(app, **uvicorn_options(settings))
     return 0

@@ -13,6 +13,7 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
+from vault.service.auth import is_loopback_host, loopback_origins, server_origin
 from vault.service.service import Limits
 
 GIB = 1024 * 1024 * 1024
@@ -29,6 +30,9 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
     org_vkey: str | None = None
+    # The addresses investigators reach this server at (AMANAT_PUBLIC_URLS: separated by
+    # spaces); see `login_servers`.
+    public_urls: tuple[str, ...] = ()
     dev: bool = False
     allow_missing: bool = False
     max_submission_bytes: int = 2 * GIB
@@ -52,6 +56,25 @@ class Settings:
                 raise SettingsError(f"{name} must be positive")
         if not 0 <= self.port <= 65535:
             raise SettingsError("port must be between 0 and 65535")
+        for url in self.public_urls:
+            try:
+                server_origin(url)
+            except ValueError as exc:
+                raise SettingsError(f"--public-url: {exc}") from None
+
+    def login_servers(self) -> tuple[str, ...]:
+        """The addresses logins are accepted for: the configured public URLs, or, with none
+        and a loopback listen address, this machine's own names for it. A server listening
+        elsewhere must be told its addresses: it cannot learn them from a request, whose
+        Host header a relaying look-alike server chooses."""
+        if self.public_urls:
+            return tuple(dict.fromkeys(server_origin(url) for url in self.public_urls))
+        if is_loopback_host(self.host):
+            return loopback_origins(self.port)
+        raise SettingsError(
+            f"--host {self.host} is not loopback: give --public-url URL (or "
+            "AMANAT_PUBLIC_URLS), each address investigators reach this server at, for "
+            "example http://<address>.onion; logins made for any other address are refused")
 
     def limits(self) -> Limits:
         return Limits(
@@ -89,6 +112,8 @@ def _convert(name: str, raw: str, default: object) -> object:
             return int(raw)
         if isinstance(default, float):
             return float(raw)
+        if isinstance(default, tuple):
+            return tuple(raw.split())
     except ValueError:
         raise SettingsError(f"AMANAT_{name.upper()} is not a valid value") from None
     if isinstance(default, Path):

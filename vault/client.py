@@ -37,7 +37,7 @@ from typing import Any, BinaryIO, TypeVar
 
 import httpx
 
-from vault.service.auth import challenge_message
+from vault.service.auth import challenge_message, server_origin
 from vault.service.mailbox import MAILBOX_SECRET_HEADER, encode_mailbox_secret
 from vault.store import is_valid_id
 
@@ -639,15 +639,27 @@ class VaultClient:
     def login(self, key_id: str, sign: Callable[[bytes], bytes], log_vkey: str) -> str:
         """Authenticate: ``sign`` signs a message with the investigator's Ed25519 auth key
         (e.g. ``lambda m: signing_key.sign(m).signature``); ``log_vkey`` comes from the
-        verified roster. Returns the bearer token, also kept for later calls."""
+        verified roster. The message names the address this client connects to, so only
+        a server reachable there accepts it: a look-alike server relaying the challenge to
+        the real one gets nothing it can use. Returns the bearer token, also kept for later
+        calls."""
+        origin = server_origin(self.server)
         body = self._request("POST", "/auth/challenge", json={"key_id": key_id}).json()
         challenge = base64.b64decode(body["challenge"], validate=True)
-        signature = sign(challenge_message(log_vkey, key_id, challenge))
-        token = self._request("POST", "/auth/token", json={
-            "key_id": key_id,
-            "challenge": body["challenge"],
-            "signature": base64.b64encode(signature).decode("ascii"),
-        }).json()["token"]
+        signature = sign(challenge_message(origin, log_vkey, key_id, challenge))
+        try:
+            answer = self._request("POST", "/auth/token", json={
+                "key_id": key_id,
+                "challenge": body["challenge"],
+                "server": origin,
+                "signature": base64.b64encode(signature).decode("ascii"),
+            })
+        except ClientError as exc:
+            if exc.status != 403:
+                raise
+            raise ClientError(403, f"a login signed for {origin}, the address you connected "
+                                   f"to, was refused: {exc.message}") from None
+        token = answer.json()["token"]
         self.token = str(token)
         return self.token
 

@@ -58,7 +58,8 @@ def _b64(text: str, what: str) -> bytes:
 def new_challenge(body: ChallengeIn, service: ServiceDep) -> ChallengeOut:
     """A fresh single-use challenge for a key id on the current roster."""
     challenge = service.new_challenge(body.key_id)
-    example = challenge_message("<log vkey>", body.key_id, b"")
+    example = challenge_message("<scheme://host:port you connected to>", "<log vkey>",
+                                body.key_id, b"")
     return ChallengeOut(
         challenge=base64.b64encode(challenge).decode("ascii"),
         expires_in=service.auth.challenge_ttl,
@@ -70,7 +71,7 @@ def new_challenge(body: ChallengeIn, service: ServiceDep) -> ChallengeOut:
 def new_token(body: TokenIn, service: ServiceDep) -> TokenOut:
     """Exchange a signed challenge for a short-lived bearer token."""
     token = service.login(body.key_id, _b64(body.challenge, "challenge"),
-                          _b64(body.signature, "signature"))
+                          _b64(body.signature, "signature"), body.server)
     return TokenOut(token=token, expires_in=service.auth.token_ttl)
 
 

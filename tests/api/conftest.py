@@ -10,7 +10,7 @@ import pytest
 
 from api.app import create_app
 from api.settings import Settings
-from tests.api.vaultkit import DevKeys, read_dev_keys
+from tests.api.vaultkit import TEST_SERVER, DevKeys, read_dev_keys
 from vault.service.service import Limits, VaultService
 from vault.service.setup import OpenedVault, open_vault
 
@@ -29,7 +29,7 @@ def data_dir(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def opened(data_dir: Path) -> Iterator[OpenedVault]:
-    vault = open_vault(data_dir, dev=True, limits=SMALL_LIMITS)
+    vault = open_vault(data_dir, dev=True, limits=SMALL_LIMITS, servers=[TEST_SERVER])
     yield vault
     vault.service.close()
 

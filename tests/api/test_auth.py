@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 
 import nacl.signing
@@ -11,9 +12,12 @@ from vault.service.auth import (
     Authenticator,
     BusyError,
     ChallengeError,
+    OutdatedLoginError,
     SignatureError,
     TokenError,
+    WrongServerError,
     challenge_message,
+    server_origin,
 )
 from vault.service.mailbox import (
     MailboxSecretError,
@@ -24,6 +28,7 @@ from vault.service.mailbox import (
 
 LOG = "amanat-log-test+01020304+AQ=="
 KEY_ID = "0011223344556677"
+SERVER = "http://abcdefghijklmnop.onion:80"
 
 
 class Clock:
@@ -41,7 +46,8 @@ def clock() -> Clock:
 
 @pytest.fixture
 def authn(clock: Clock) -> Authenticator:
-    return Authenticator(LOG, challenge_ttl=60, token_ttl=900, clock=clock, max_outstanding=3)
+    return Authenticator(LOG, servers=["http://ABCDEFGHIJKLMNOP.onion/"], challenge_ttl=60,
+                         token_ttl=900, clock=clock, max_outstanding=3)
 
 
 KEY = nacl.signing.SigningKey(b"\7" * 32)
@@ -49,13 +55,13 @@ AUTH_KEY = bytes(KEY.verify_key)
 
 
 def answer(challenge: bytes, key: nacl.signing.SigningKey = KEY, log: str = LOG,
-           key_id: str = KEY_ID) -> bytes:
-    return bytes(key.sign(challenge_message(log, key_id, challenge)).signature)
+           key_id: str = KEY_ID, server: str = SERVER) -> bytes:
+    return bytes(key.sign(challenge_message(server, log, key_id, challenge)).signature)
 
 
 def test_login_and_token(authn: Authenticator, clock: Clock) -> None:
     challenge = authn.new_challenge(KEY_ID)
-    token = authn.redeem(KEY_ID, challenge, answer(challenge), AUTH_KEY)
+    token = authn.redeem(KEY_ID, challenge, answer(challenge), AUTH_KEY, SERVER)
     session = authn.session(token)
     assert session.key_id == KEY_ID and session.expires_in == 900
     clock.now += 899
@@ -69,21 +75,21 @@ def test_secrets_are_kept_only_hashed(authn: Authenticator) -> None:
     challenge = authn.new_challenge(KEY_ID)
     assert challenge not in authn._challenges
     assert hashlib.sha256(challenge).digest() in authn._challenges
-    token = authn.redeem(KEY_ID, challenge, answer(challenge), AUTH_KEY)
+    token = authn.redeem(KEY_ID, challenge, answer(challenge), AUTH_KEY, SERVER)
     assert hashlib.sha256(token.encode()).digest() in authn._tokens
     assert all(token not in repr(k) for k in authn._tokens)
 
 
 def test_challenge_is_single_use_even_when_the_answer_is_wrong(authn: Authenticator) -> None:
     challenge = authn.new_challenge(KEY_ID)
-    authn.redeem(KEY_ID, challenge, answer(challenge), AUTH_KEY)
+    authn.redeem(KEY_ID, challenge, answer(challenge), AUTH_KEY, SERVER)
     with pytest.raises(ChallengeError):
-        authn.redeem(KEY_ID, challenge, answer(challenge), AUTH_KEY)
+        authn.redeem(KEY_ID, challenge, answer(challenge), AUTH_KEY, SERVER)
     challenge = authn.new_challenge(KEY_ID)
     with pytest.raises(SignatureError):
-        authn.redeem(KEY_ID, challenge, b"\0" * 64, AUTH_KEY)
+        authn.redeem(KEY_ID, challenge, b"\0" * 64, AUTH_KEY, SERVER)
     with pytest.raises(ChallengeError):
-        authn.redeem(KEY_ID, challenge, answer(challenge), AUTH_KEY)
+        authn.redeem(KEY_ID, challenge, answer(challenge), AUTH_KEY, SERVER)
 
 
 @pytest.mark.parametrize("forge", [
@@ -96,17 +102,74 @@ def test_challenge_is_single_use_even_when_the_answer_is_wrong(authn: Authentica
 def test_forged_answers(authn: Authenticator, forge: object) -> None:
     challenge = authn.new_challenge(KEY_ID)
     with pytest.raises(SignatureError):
-        authn.redeem(KEY_ID, challenge, forge(challenge), AUTH_KEY)  # type: ignore[operator]
+        authn.redeem(KEY_ID, challenge, forge(challenge), AUTH_KEY, SERVER)  # type: ignore[operator]
+
+
+RELAY = "http://127.0.0.1:9999"
+
+
+def test_a_login_signed_for_another_address_is_refused(authn: Authenticator) -> None:
+    """A look-alike server at RELAY passes the real server's challenge on: the investigator's
+    genuine signature names RELAY, and the real server, not reachable there, refuses it."""
+    challenge = authn.new_challenge(KEY_ID)
+    with pytest.raises(WrongServerError, match="look-alike server"):
+        authn.redeem(KEY_ID, challenge, answer(challenge, server=RELAY), AUTH_KEY, RELAY)
+    with pytest.raises(ChallengeError):  # spent by the refused attempt
+        authn.redeem(KEY_ID, challenge, answer(challenge), AUTH_KEY, SERVER)
+    # Claiming this server's address does not make a signature made for RELAY verify.
+    challenge = authn.new_challenge(KEY_ID)
+    with pytest.raises(SignatureError):
+        authn.redeem(KEY_ID, challenge, answer(challenge, server=RELAY), AUTH_KEY, SERVER)
+    # The address is compared once normalized, as the client and the settings write it.
+    challenge = authn.new_challenge(KEY_ID)
+    assert authn.redeem(KEY_ID, challenge, answer(challenge), AUTH_KEY,
+                        "http://AbcdefghijklmnoP.onion./")
+
+
+def test_no_configured_address_accepts_no_login(clock: Clock) -> None:
+    authn = Authenticator(LOG, clock=clock)
+    challenge = authn.new_challenge(KEY_ID)
+    with pytest.raises(WrongServerError):
+        authn.redeem(KEY_ID, challenge, answer(challenge), AUTH_KEY, SERVER)
+
+
+def test_an_outdated_login_is_refused_with_a_clear_reason(authn: Authenticator) -> None:
+    challenge = authn.new_challenge(KEY_ID)
+    old = KEY.sign(f"amanat/auth/v1\nlog {LOG}\nkey-id {KEY_ID}\nchallenge ".encode()
+                   + base64.b64encode(challenge) + b"\n").signature
+    with pytest.raises(OutdatedLoginError, match="update amanat"):
+        authn.redeem(KEY_ID, challenge, bytes(old), AUTH_KEY, None)
+    assert challenge_message(SERVER, LOG, KEY_ID, b"").startswith(
+        b"amanat/auth/v2\nserver http://abcdefghijklmnop.onion:80\nlog ")
+
+
+@pytest.mark.parametrize(("url", "origin"), [
+    ("http://ABC.onion", "http://abc.onion:80"),
+    ("http://abc.onion:80/amanat/", "http://abc.onion:80"),
+    ("https://vault.example.org", "https://vault.example.org:443"),
+    ("http://127.0.0.1:8000", "http://127.0.0.1:8000"),
+    ("http://[0:0::1]:8000", "http://[::1]:8000"),
+    ("http://b\u00fccher.example", "http://xn--bcher-kva.example:80"),
+])
+def test_server_origin(url: str, origin: str) -> None:
+    assert server_origin(url) == origin
+
+
+@pytest.mark.parametrize("url", ["abc.onion", "ftp://abc.onion", "http://", "http://a:b@x",
+                                 "http://x:99999"])
+def test_server_origin_refuses(url: str) -> None:
+    with pytest.raises(ValueError, match=r"address|user name"):
+        server_origin(url)
 
 
 def test_challenge_expiry_binding_and_limits(authn: Authenticator, clock: Clock) -> None:
     challenge = authn.new_challenge(KEY_ID)
     clock.now += 60
     with pytest.raises(ChallengeError):
-        authn.redeem(KEY_ID, challenge, answer(challenge), AUTH_KEY)
+        authn.redeem(KEY_ID, challenge, answer(challenge), AUTH_KEY, SERVER)
     challenge = authn.new_challenge(KEY_ID)
     with pytest.raises(ChallengeError):  # issued for another key id
-        authn.redeem("7766554433221100", challenge, answer(challenge), AUTH_KEY)
+        authn.redeem("7766554433221100", challenge, answer(challenge), AUTH_KEY, SERVER)
     for _ in range(3):
         authn.new_challenge(KEY_ID)
     with pytest.raises(BusyError):
@@ -119,7 +182,7 @@ def test_challenge_expiry_binding_and_limits(authn: Authenticator, clock: Clock)
 
 def test_revoke_and_bad_tokens(authn: Authenticator) -> None:
     challenge = authn.new_challenge(KEY_ID)
-    token = authn.redeem(KEY_ID, challenge, answer(challenge), AUTH_KEY)
+    token = authn.redeem(KEY_ID, challenge, answer(challenge), AUTH_KEY, SERVER)
     authn.revoke(token)
     for bad in (token, "", "é", "x" * 1000):
         with pytest.raises(TokenError):

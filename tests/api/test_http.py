@@ -496,6 +496,32 @@ def test_challenges_single_use_bound_and_signed(client: TestClient, dev: DevKeys
     assert_serving(client)
 
 
+def test_a_login_signed_for_another_address_is_forbidden(
+        client: TestClient, dev: DevKeys, service: VaultService) -> None:
+    """The address the client connected to is part of what it signs; this server (the test
+    client's http://testserver) refuses a signature made for another, whatever Host says,
+    and a client that names no address is told to update."""
+    key_id = dev.investigator.key_id
+    for server in ("http://look-alike.example:80", "http://testserver:8080"):
+        challenge = client.post("/api/v1/auth/challenge",
+                                json={"key_id": key_id}).json()["challenge"]
+        response = client.post("/api/v1/auth/token",
+                               json=dev.login_body(challenge, service.log_vkey, server=server),
+                               headers={"Host": "look-alike.example"})
+        assert_refused(response, 403)
+        assert "look-alike server" in response.json()["error"]
+        assert "token" not in response.json()
+    challenge = client.post("/api/v1/auth/challenge", json={"key_id": key_id}).json()["challenge"]
+    outdated = dev.login_body(challenge, service.log_vkey)
+    del outdated["server"]
+    response = client.post("/api/v1/auth/token", json=outdated)
+    assert_refused(response, 401)
+    assert "update amanat" in response.json()["error"]
+    message_format = client.post("/api/v1/auth/challenge",
+                                 json={"key_id": key_id}).json()["message_format"]
+    assert message_format.startswith("amanat/auth/v2\nserver <scheme://host:port")
+
+
 def test_rosters_refused(client: TestClient, dev: DevKeys, service: VaultService,
                          data_dir: Path) -> None:
     before = snapshot(data_dir, service)

@@ -66,3 +66,33 @@ def test_bad_org_key_is_a_one_line_error(tmp_path: Path, capsys: pytest.CaptureF
         "the name) does not match the rest, so a character is wrong, missing or extra; copy it "
         "again, whole, from where the organization published it\n")
     assert not (tmp_path / "e").exists()
+
+
+def test_login_addresses_default_to_loopback_and_follow_the_public_urls() -> None:
+    assert Settings(port=8123).login_servers() == (
+        "http://127.0.0.1:8123", "http://localhost:8123", "http://[::1]:8123")
+    env = {"AMANAT_PUBLIC_URLS": "http://ABCDEF.onion  https://vault.example.org/amanat/",
+           "AMANAT_HOST": "0.0.0.0"}
+    assert Settings.from_env(env).login_servers() == (
+        "http://abcdef.onion:80", "https://vault.example.org:443")
+    # Configured addresses replace the loopback ones; the Host header is never consulted.
+    assert Settings(public_urls=("http://abcdef.onion",)).login_servers() == (
+        "http://abcdef.onion:80",)
+    with pytest.raises(SettingsError, match=r"--public-url: 'abcdef\.onion' is not an address"):
+        Settings(public_urls=("abcdef.onion",))
+
+
+def test_a_public_listen_address_needs_the_public_urls(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    status = main(["serve", "--host", "0.0.0.0", "--data", str(tmp_path / "d")])
+    assert status == 1
+    assert capsys.readouterr().err == (
+        "amanat: --host 0.0.0.0 is not loopback: give --public-url URL (or AMANAT_PUBLIC_URLS), "
+        "each address investigators reach this server at, for example "
+        "http://<address>.onion; logins made for any other address are refused\n")
+    assert not (tmp_path / "d").exists()
+    status = main(["serve", "--public-url", "ftp://x.onion", "--data", str(tmp_path / "d")])
+    assert status == 1
+    assert capsys.readouterr().err == (
+        "amanat: --public-url: 'ftp://x.onion' is not an address like http://HOST[:PORT]\n")
+    assert not (tmp_path / "d").exists()

@@ -15,6 +15,8 @@ from vault import age
 from vault.service.auth import challenge_message
 from vault.service.setup import DEV_DIR
 
+# The address of starlette's in-process TestClient, as logins name it.
+TEST_SERVER = "http://testserver:80"
 FAST_KDF = KdfParams(memory_kib=8 * 1024, iterations=1, parallelism=1)
 
 
@@ -44,12 +46,14 @@ class DevKeys:
         return bytes(self.investigator.auth_signing_key().sign(message).signature)
 
     def login_body(self, challenge_b64: str, log_vkey: str,
-                   key: InvestigatorIdentity | None = None) -> dict[str, str]:
+                   key: InvestigatorIdentity | None = None,
+                   server: str = TEST_SERVER) -> dict[str, str]:
+        """A login signed for ``server`` (by default the in-process test client's address)."""
         who = key or self.investigator
         challenge = base64.b64decode(challenge_b64)
         signature = who.auth_signing_key().sign(
-            challenge_message(log_vkey, who.key_id, challenge)).signature
-        return {"key_id": who.key_id, "challenge": challenge_b64,
+            challenge_message(server, log_vkey, who.key_id, challenge)).signature
+        return {"key_id": who.key_id, "challenge": challenge_b64, "server": server,
                 "signature": base64.b64encode(signature).decode()}
 
     def next_roster(self, current_text: str, change: Callable[[Roster], Roster]) -> str:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import ipaddress
 from typing import Any
 
 
@@ -34,6 +33,12 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--port", type=int, default=None, help="port (default 8000)")
     parser.add_argument("--org", metavar="VKEY", default=None,
                         help="the organization verifier key whose signed rosters are accepted")
+    parser.add_argument("--public-url", metavar="URL", action="append", default=None,
+                        dest="public_url",
+                        help="an address investigators reach this server at, e.g. "
+                             "http://<address>.onion (repeatable; logins made for any other "
+                             "address are refused; needed unless --host is loopback, which "
+                             "defaults to http://127.0.0.1:PORT and http://localhost:PORT)")
     parser.add_argument("--dev", action="store_true",
                         help="create a throwaway org and investigator (DEV ONLY, loopback only)")
     parser.add_argument("--allow-missing", action="store_true",
@@ -43,12 +48,9 @@ def register(subparsers: Any) -> None:
 
 
 def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+    from vault.service.auth import is_loopback_host
+
+    return is_loopback_host(host)
 
 
 def run(args: argparse.Namespace) -> int:

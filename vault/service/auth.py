@@ -5,8 +5,11 @@ Protects "only investigators on the current roster read testimony" at the HTTP d
 * a challenge is 32 random bytes, single-use (consumed by the first attempt, right or
   wrong), expires after ``challenge_ttl`` seconds and is kept only as its SHA-256;
 * the investigator signs ``challenge_message(...)`` with the Ed25519 auth key listed for
-  their key id in the current signed roster. The message names the server's log key, so a
-  signature made for one server cannot be relayed to another;
+  their key id in the current signed roster. The message names the address the client
+  connected to (`server_origin`: ``scheme://host:port``) and the log key of its roster; the
+  server accepts it only for an address it is configured to be reachable at (never its
+  ``Host`` header, which a relay chooses). A look-alike server that relays a challenge from
+  the real one gets a signature for its own address, which the real server refuses;
 * a token is 32 random bytes, kept only as its SHA-256, valid for ``token_ttl`` seconds and
   only while its key id is still on the current roster (removal revokes at once).
 
@@ -19,16 +22,19 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import ipaddress
 import secrets
 import threading
 import time
-from collections.abc import Callable
+import urllib.parse
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import nacl.exceptions
 import nacl.signing
 
-AUTH_DOMAIN = "amanat/auth/v1"
+AUTH_DOMAIN = "amanat/auth/v2"
+DEFAULT_PORTS = {"http": 80, "https": 443}
 CHALLENGE_BYTES = 32
 TOKEN_BYTES = 32
 DEFAULT_CHALLENGE_TTL = 60.0
@@ -52,14 +58,69 @@ class TokenError(AuthError):
     """The bearer token is unknown, malformed or expired, or its investigator left the roster."""
 
 
+class WrongServerError(AuthError):
+    """A genuine signature made for an address this server is not configured to be reachable
+    at: the investigator was talking to another server, which relayed the challenge."""
+
+
+class OutdatedLoginError(AuthError):
+    """The client signed the old login message, which names no server address."""
+
+
 class BusyError(AuthError):
     """Too many outstanding challenges; try again shortly."""
 
 
-def challenge_message(log_vkey: str, key_id: str, challenge: bytes) -> bytes:
-    """The exact bytes an investigator signs to answer ``challenge``."""
+def server_origin(url: str) -> str:
+    """``url``'s origin as logins name it: ``scheme://host:port``, scheme and host in lower
+    case, the port always written, an IPv6 address in brackets, a trailing dot dropped; the
+    path is ignored. ValueError (a sentence) for an address that is not http(s)://host."""
+    try:
+        parts = urllib.parse.urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        raise ValueError(f"{url!r} is not a valid address") from None
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").rstrip(".")
+    if scheme not in DEFAULT_PORTS or not host:
+        raise ValueError(f"{url!r} is not an address like http://HOST[:PORT]")
+    if parts.username is not None or parts.password is not None:
+        raise ValueError(f"{url!r} has a user name in it; write http://HOST[:PORT]")
+    try:
+        host = host.encode("idna").decode("ascii").lower()
+    except UnicodeError:
+        raise ValueError(f"{url!r} has a host name that cannot be written in ASCII") from None
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        pass
+    else:
+        host = f"[{address.compressed}]" if address.version == 6 else address.compressed
+    return f"{scheme}://{host}:{port if port is not None else DEFAULT_PORTS[scheme]}"
+
+
+def is_loopback_host(host: str) -> bool:
+    """Whether ``host`` (a listen address) is this machine only."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def loopback_origins(port: int) -> tuple[str, ...]:
+    """The addresses a server listening on loopback ``port`` is reachable at from its own
+    machine: what it accepts logins for when no public address is configured."""
+    return tuple(f"http://{host}:{port}" for host in ("127.0.0.1", "localhost", "[::1]"))
+
+
+def challenge_message(server: str, log_vkey: str, key_id: str, challenge: bytes) -> bytes:
+    """The exact bytes an investigator signs to answer ``challenge`` from the server they
+    connected to at ``server`` (an origin from `server_origin`)."""
     encoded = base64.b64encode(challenge).decode("ascii")
-    return f"{AUTH_DOMAIN}\nlog {log_vkey}\nkey-id {key_id}\nchallenge {encoded}\n".encode()
+    return (f"{AUTH_DOMAIN}\nserver {server}\nlog {log_vkey}\nkey-id {key_id}\n"
+            f"challenge {encoded}\n").encode()
 
 
 def _digest(secret: bytes) -> bytes:
@@ -87,12 +148,16 @@ class Authenticator:
         self,
         log_vkey: str,
         *,
+        servers: Iterable[str] = (),
         challenge_ttl: float = DEFAULT_CHALLENGE_TTL,
         token_ttl: float = DEFAULT_TOKEN_TTL,
         clock: Callable[[], float] = time.monotonic,
         max_outstanding: int = MAX_OUTSTANDING_CHALLENGES,
     ) -> None:
         self.log_vkey = log_vkey
+        # The addresses this server is reachable at: a login made for any other is refused.
+        # None configured, none accepted.
+        self.servers = frozenset(server_origin(s) for s in servers)
         self.challenge_ttl = challenge_ttl
         self.token_ttl = token_ttl
         self._clock = clock
@@ -113,8 +178,10 @@ class Authenticator:
             self._challenges[_digest(challenge)] = _Pending(key_id, now + self.challenge_ttl)
         return challenge
 
-    def redeem(self, key_id: str, challenge: bytes, signature: bytes, auth_key: bytes) -> str:
-        """Check a signed challenge; return a new bearer token.
+    def redeem(self, key_id: str, challenge: bytes, signature: bytes, auth_key: bytes,
+               server: str | None) -> str:
+        """Check a challenge signed for ``server`` (the address the client connected to, as
+        it says; None from a client older than that); return a new bearer token.
 
         The challenge is consumed whatever the outcome, so it can never be tried twice.
         """
@@ -125,13 +192,24 @@ class Authenticator:
             raise ChallengeError("unknown, used or expired challenge: ask for a new one")
         if not hmac.compare_digest(pending.key_id, key_id):
             raise ChallengeError("this challenge was issued for another key id")
+        if server is None:
+            raise OutdatedLoginError(
+                f"this amanat signs an older login message, which does not name the server "
+                f"and could be relayed by a look-alike server; update amanat ({AUTH_DOMAIN})")
         try:
+            origin = server_origin(server)
             nacl.signing.VerifyKey(auth_key).verify(
-                challenge_message(self.log_vkey, key_id, challenge), signature
+                challenge_message(origin, self.log_vkey, key_id, challenge), signature
             )
-        except (nacl.exceptions.BadSignatureError, nacl.exceptions.ValueError,
+        except (ValueError, nacl.exceptions.BadSignatureError, nacl.exceptions.ValueError,
                 nacl.exceptions.TypeError):
             raise SignatureError("the signature does not match this key id's auth key") from None
+        if origin not in self.servers:
+            raise WrongServerError(
+                "this server is not reachable at the address the login was signed for: you "
+                "may be talking to a look-alike server that passes challenges on; check the "
+                "address with your organization (if it is this server's own, its admin must "
+                "add it with --public-url)")
         token = secrets.token_urlsafe(TOKEN_BYTES)
         with self._lock:
             self._tokens[_digest(token.encode("ascii"))] = _Pending(key_id, now + self.token_ttl)

@@ -404,14 +404,16 @@ class VaultService:
             raise NotFoundError("no investigator with this key id on the current roster")
         return self.auth.new_challenge(key_id)
 
-    def login(self, key_id: str, challenge: bytes, signature: bytes) -> str:
+    def login(self, key_id: str, challenge: bytes, signature: bytes, server: str | None) -> str:
+        """A token for ``key_id``'s signature of ``challenge``, made for the address
+        ``server`` (vault.service.auth)."""
         member = self.roster().investigators.get(key_id)
         if member is None:
             # Consume the challenge anyway so it cannot be replayed.
             with contextlib.suppress(AuthError):
-                self.auth.redeem(key_id, challenge, signature, b"\0" * 32)
+                self.auth.redeem(key_id, challenge, signature, b"\0" * 32, server)
             raise SignatureError("no investigator with this key id on the current roster")
-        return self.auth.redeem(key_id, challenge, signature, member.auth_key)
+        return self.auth.redeem(key_id, challenge, signature, member.auth_key, server)
 
     def investigator(self, token: str) -> Investigator:
         """The investigator behind a bearer token; TokenError if invalid or off the roster."""

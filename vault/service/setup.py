@@ -23,6 +23,7 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -186,8 +187,10 @@ def open_vault(
     challenge_ttl: float = 60.0,
     token_ttl: float = 900.0,
     allow_missing: bool = False,
+    servers: Sequence[str] = (),
 ) -> OpenedVault:
-    """Open (creating on first start) everything a server needs in ``data_dir``.
+    """Open (creating on first start) everything a server needs in ``data_dir``; logins are
+    accepted only when signed for one of ``servers`` (the addresses it is reachable at).
 
     Refuses (SetupError) a store that lost something its log records (an older
     vault.sqlite3, a row deleted by hand), naming each difference on the ``amanat.store``
@@ -213,8 +216,8 @@ def open_vault(
         audit_log = AuditLog(log_path, signer, signer.name)
         service = VaultService(
             store, audit_log, signer.vkey(), org_vkey, limits=limits,
-            authenticator=Authenticator(signer.vkey(), challenge_ttl=challenge_ttl,
-                                        token_ttl=token_ttl),
+            authenticator=Authenticator(signer.vkey(), servers=servers,
+                                        challenge_ttl=challenge_ttl, token_ttl=token_ttl),
         )
         service.recover()
         report = service.reconcile()
