@@ -47,6 +47,10 @@ UPLOAD_OFFSET = "Upload-Offset"
 STREAM_BYTES = 256 * 1024
 DEFAULT_UPLOAD_CHUNK = 8 * 1024 * 1024
 RESYNC_LIMIT = 5  # 400/408/409 answers in a row to a PATCH before giving up
+# The largest answer read into memory (a roster, a listing, a page of log entries): a hostile
+# server cannot make the client hold an endless body. Sealed files are streamed to disk.
+MAX_ANSWER_BYTES = 16 * 1024 * 1024
+_DIGITS = re.compile(r"[0-9]{1,18}")  # ASCII digits only: int() also takes "١٢", "+1", "1_0"
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 TOR_PROXY = "socks5h://127.0.0.1:9050"
 _SYSTEM_RANDOM = secrets.SystemRandom()  # jitter, from the OS like all randomness here
@@ -183,9 +187,18 @@ def _message(response: httpx.Response) -> str:
 
 def _retry_after(response: httpx.Response) -> float | None:
     value = response.headers.get("Retry-After", "").strip()
-    if value.isdigit():
+    if _DIGITS.fullmatch(value):
         return float(value)
     return None
+
+
+def _count(value: object, what: str) -> int:
+    """A non-negative count the server sent (a header's text or a JSON number), checked."""
+    if type(value) is int and value >= 0:
+        return value
+    if isinstance(value, str) and _DIGITS.fullmatch(value):
+        return int(value)
+    raise MalformedAnswerError(f"malformed answer from the server: bad {what}")
 
 
 def _refusal(response: httpx.Response) -> ClientError:
@@ -445,13 +458,13 @@ class VaultClient:
 
     def _request(self, method: str, path: str, *, auth: bool = False,
                  headers: dict[str, str] | None = None, retry: bool = False,
-                 **kwargs: Any) -> httpx.Response:
+                 succeeded: bool = True, **kwargs: Any) -> httpx.Response:
         """One request; with ``retry`` (only for requests without a streamed body) a
-        retryable failure is tried again as ``self.retry`` says."""
+        retryable failure is tried again as ``self.retry`` says, and an answer restarts the
+        policy's count unless ``succeeded`` is False."""
         while True:
             try:
-                response = self._http.request(method, API + path,
-                                              headers=self._headers(auth, headers), **kwargs)
+                response = self._capped(method, path, auth, headers, kwargs)
                 if response.status_code >= 400:
                     raise _refusal(response)
             except httpx.TransportError as exc:
@@ -459,17 +472,39 @@ class VaultClient:
             except ClientError as exc:
                 failure = exc
             else:
-                if retry and self.retry is not None:
+                if retry and succeeded and self.retry is not None:
                     self.retry.succeeded()
                 return response
             if not (retry and is_retryable(failure)):
                 raise failure
             _pause(self.retry, failure)
 
+    def _capped(self, method: str, path: str, auth: bool, headers: dict[str, str] | None,
+                kwargs: dict[str, Any]) -> httpx.Response:
+        """One request whose answer is read into memory, up to `MAX_ANSWER_BYTES`."""
+        request = self._http.build_request(method, API + path,
+                                           headers=self._headers(auth, headers), **kwargs)
+        response = self._http.send(request, stream=True)
+        try:
+            body = bytearray()
+            for chunk in response.iter_bytes(STREAM_BYTES):
+                body += chunk
+                if len(body) > MAX_ANSWER_BYTES:
+                    raise MalformedAnswerError(
+                        f"malformed answer from the server: longer than "
+                        f"{MAX_ANSWER_BYTES // (1024 * 1024)} MiB")
+        finally:
+            response.close()
+        response._content = bytes(body)
+        return response
+
     def _download(self, path: str, dst: BinaryIO, *, auth: bool = False,
-                  headers: dict[str, str] | None = None) -> tuple[str, int]:
+                  headers: dict[str, str] | None = None,
+                  size: int | None = None) -> tuple[str, int]:
+        """Stream ``path`` into ``dst``; with ``size`` (the size the server listed), refuse
+        a body longer than that before writing more of it."""
         hasher = hashlib.sha256()
-        size = 0
+        limit, received = size, 0
         try:
             with self._http.stream("GET", API + path,
                                    headers=self._headers(auth, headers)) as response:
@@ -478,16 +513,19 @@ class VaultClient:
                     raise _refusal(response)
                 expected = response.headers.get("Amanat-Sha256")
                 for chunk in response.iter_bytes(STREAM_BYTES):
+                    if limit is not None and received + len(chunk) > limit:
+                        raise IntegrityError(f"the server sent more than the {limit} bytes "
+                                             "it listed for this file")
                     hasher.update(chunk)
                     dst.write(chunk)
-                    size += len(chunk)
+                    received += len(chunk)
         except httpx.TransportError as exc:
             broken = self._broken(exc)
             raise TransportError(f"the download broke off ({broken})", broken.short) from None
         digest = hasher.hexdigest()
         if expected is not None and expected != digest:
             raise IntegrityError("the downloaded file does not match the server's SHA-256")
-        return digest, size
+        return digest, received
 
     # --- witness ---
     def roster_text(self) -> str:
@@ -511,12 +549,19 @@ class VaultClient:
 
     def create_upload(self) -> str:
         """Start a resumable upload; returns its id."""
-        return str(self._request("POST", "/uploads", retry=True).json()["upload_id"])
+        body = _json(self._request("POST", "/uploads", retry=True))
+        upload_id = body.get("upload_id") if isinstance(body, dict) else None
+        if not (isinstance(upload_id, str) and is_valid_id(upload_id)):
+            raise MalformedAnswerError("malformed answer from the server: bad upload_id")
+        return upload_id
 
-    def upload_offset(self, upload_id: str) -> int:
-        """The bytes the server holds of an open upload (ClientError 404 when it has none)."""
-        response = self._request("HEAD", f"/uploads/{upload_id}", retry=True)
-        return int(response.headers[UPLOAD_OFFSET])
+    def upload_offset(self, upload_id: str, *, counts_as_success: bool = True) -> int:
+        """The bytes the server holds of an open upload (ClientError 404 when it has none).
+        An answer ends a wait of the retry policy unless ``counts_as_success`` is False
+        (`send_resumable` counts only bytes the server took)."""
+        response = self._request("HEAD", f"/uploads/{upload_id}", retry=True,
+                                 succeeded=counts_as_success)
+        return _count(response.headers.get(UPLOAD_OFFSET), "Upload-Offset")
 
     def append(self, upload_id: str, offset: int, data: bytes | Iterator[bytes],
                length: int | None = None) -> int:
@@ -528,7 +573,8 @@ class VaultClient:
             headers["Content-Length"] = str(length)
         response = self._request("PATCH", f"/uploads/{upload_id}", headers=headers,
                                  content=data)
-        return int(response.json()["offset"])
+        body = _json(response)
+        return _count(body.get("offset") if isinstance(body, dict) else None, "offset")
 
     def finish_upload(self, upload_id: str) -> SubmissionReceipt:
         return _receipt(_json(self._request("POST", f"/uploads/{upload_id}/finish")))
@@ -586,7 +632,7 @@ class VaultClient:
         most likely stored and `DeliveryUnknownError` says so. The caller compares the
         receipt's SHA-256 with what it sent."""
         resyncs = 0
-        offset = reported = self.upload_offset(upload_id)
+        offset = reported = self._held(upload_id, 0, size, counts_as_success=True)
         while True:
             if progress is not None and offset != reported:
                 progress(offset)
@@ -594,7 +640,12 @@ class VaultClient:
             try:
                 if offset < size:
                     count = min(chunk_bytes, size - offset)
-                    offset = self.append(upload_id, offset, iter(take(offset, count)), count)
+                    taken = self.append(upload_id, offset, iter(take(offset, count)), count)
+                    if taken != offset + count:
+                        raise MalformedAnswerError(
+                            f"malformed answer from the server: it says it holds {taken} "
+                            f"bytes after taking the {count} bytes at {offset}")
+                    offset = taken
                     resyncs = 0
                     if self.retry is not None:
                         self.retry.succeeded()
@@ -614,7 +665,9 @@ class VaultClient:
                 else:
                     raise
                 try:
-                    offset = self.upload_offset(upload_id)
+                    # Only bytes the server takes end the policy's count: a server that
+                    # answers this but refuses every append as busy is given up on in time.
+                    offset = self._held(upload_id, offset, size, counts_as_success=False)
                 except ClientError as gone:
                     if finishing and gone.status == 404:
                         raise DeliveryUnknownError(
@@ -623,16 +676,30 @@ class VaultClient:
                             "receipt never arrived") from None
                     raise
 
+    def _held(self, upload_id: str, kept: int, size: int, *, counts_as_success: bool) -> int:
+        """The server's offset for the upload of a ``size``-byte file, checked: never less
+        than the ``kept`` bytes it already confirmed (they are on its disk), never past the
+        end of the file (bytes would be skipped)."""
+        offset = self.upload_offset(upload_id, counts_as_success=counts_as_success)
+        if not kept <= offset <= size:
+            raise MalformedAnswerError(
+                f"malformed answer from the server: it says it holds {offset} bytes of a "
+                f"{size}-byte file of which it had confirmed {kept}")
+        return offset
+
     def replies(self, secret: bytes) -> list[ReplyInfo]:
         """Replies waiting in the mailbox of ``secret`` (sent in a header, never the URL)."""
         headers = {MAILBOX_SECRET_HEADER: encode_mailbox_secret(secret)}
         body = _json(self._request("GET", "/mailbox", headers=headers))
         return [_record(ReplyInfo, r) for r in _list(body, "replies")]
 
-    def fetch_reply(self, secret: bytes, reply_id: str, dst: BinaryIO) -> str:
-        """Download one sealed reply into ``dst``; returns its SHA-256."""
+    def fetch_reply(self, secret: bytes, reply_id: str, dst: BinaryIO,
+                    size: int | None = None) -> str:
+        """Download one sealed reply into ``dst``; returns its SHA-256. With ``size`` (from
+        `replies`), more bytes than that are refused as they arrive."""
         headers = {MAILBOX_SECRET_HEADER: encode_mailbox_secret(secret)}
-        digest, _ = self._download(f"/mailbox/replies/{reply_id}", dst, headers=headers)
+        digest, _ = self._download(f"/mailbox/replies/{reply_id}", dst, headers=headers,
+                                   size=size)
         return digest
 
     # --- investigator ---
@@ -670,9 +737,10 @@ class VaultClient:
             if cursor is None:
                 return
 
-    def download(self, submission_id: str, dst: BinaryIO) -> str:
-        """Stream a sealed submission into ``dst`` (the access is logged); returns its SHA-256."""
-        digest, _ = self._download(f"/submissions/{submission_id}", dst, auth=True)
+    def download(self, submission_id: str, dst: BinaryIO, size: int | None = None) -> str:
+        """Stream a sealed submission into ``dst`` (the access is logged); returns its SHA-256.
+        With ``size`` (from the listing), more bytes than that are refused as they arrive."""
+        digest, _ = self._download(f"/submissions/{submission_id}", dst, auth=True, size=size)
         return digest
 
     def delete_submission(self, submission_id: str) -> int:
@@ -737,7 +805,8 @@ class VaultClient:
                     if len(data) >= length:
                         break
         except httpx.TransportError as exc:
-            raise TransportError(f"download broke off: {type(exc).__name__}") from None
+            broken = self._broken(exc)
+            raise TransportError(f"the download broke off ({broken})", broken.short) from None
         if len(data) < min(length, total):
             raise TransportError("download broke off: the server sent fewer bytes than it "
                                  "announced")

@@ -621,7 +621,7 @@ def fetch_replies(client: VaultClient, keys: CodenameKeys) -> list[OpenedReply]:
     opened: list[OpenedReply] = []
     for info in client.replies(keys.mailbox_secret):
         buffer = io.BytesIO()
-        digest = client.fetch_reply(keys.mailbox_secret, info.id, buffer)
+        digest = client.fetch_reply(keys.mailbox_secret, info.id, buffer, info.size)
         if digest != info.sha256:
             raise WitnessError(f"reply {info.id} does not match the SHA-256 the server listed")
         try:

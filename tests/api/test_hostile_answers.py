@@ -1,0 +1,185 @@
+"""What a hostile server (or one pretending to be the vault) can make of the client's
+upload, retry and download code: never an endless loop, an endless wait, an endless body
+held in memory, bytes skipped or sent twice forever, nor a Python error instead of a
+sentence. Each server here is an httpx MockTransport answering as an attacker would."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Iterator
+
+import httpx
+import pytest
+
+from tests.api.test_retry import FakeTime, policy
+from vault.client import (
+    MAX_ANSWER_BYTES,
+    ClientError,
+    GaveUpError,
+    IntegrityError,
+    MalformedAnswerError,
+    TransportError,
+    VaultClient,
+)
+
+UPLOAD = "a" * 32
+FILE = bytes(range(256)) * 64  # 16 KiB
+CHUNK = 4096
+
+
+class TooManyRequests(Exception):
+    """The client kept going after the test's bound: it would have looped forever."""
+
+
+def client_of(answer: Callable[[httpx.Request], httpx.Response], *,
+              retry_seconds: float | None = None, time: FakeTime | None = None,
+              bound: int = 200) -> tuple[VaultClient, list[httpx.Request]]:
+    seen: list[httpx.Request] = []
+
+    def counted(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        if len(seen) > bound:
+            raise TooManyRequests(f"{len(seen)} requests")
+        request.read()
+        return answer(request)
+
+    retry = None if retry_seconds is None else policy(retry_seconds, time or FakeTime())
+    return VaultClient("http://vault.invalid", transport=httpx.MockTransport(counted),
+                       retry=retry, token="t"), seen
+
+
+def upload(vault: VaultClient) -> None:
+    vault.upload(io.BytesIO(FILE), upload_id=UPLOAD, chunk_bytes=CHUNK)
+
+
+def test_a_server_answering_the_offset_but_refusing_every_append_is_given_up_on() -> None:
+    """Asking the offset is not progress: only bytes the server takes restart the count,
+    so --retry-for bounds an upload the server keeps answering 503."""
+    time = FakeTime()
+
+    def busy(request: httpx.Request) -> httpx.Response:
+        if request.method == "HEAD":
+            return httpx.Response(200, headers={"Upload-Offset": "0"})
+        return httpx.Response(503, json={"error": "busy"})
+
+    vault, seen = client_of(busy, retry_seconds=60, time=time)
+    with vault, pytest.raises(GaveUpError, match="stayed busy"):
+        upload(vault)
+    assert 60 <= sum(time.slept) <= 61
+    assert len(seen) < 40
+
+
+@pytest.mark.parametrize("offset", ["-1", str(len(FILE) + 1), "1e3", "١٢", "+5", "", None])
+def test_an_offset_outside_the_file_or_not_a_number_is_refused(offset: str | None) -> None:
+    def lying(request: httpx.Request) -> httpx.Response:
+        assert request.method == "HEAD", "nothing may be sent"
+        return httpx.Response(200, headers={} if offset is None else {
+            "Upload-Offset": offset.encode()})
+
+    vault, _ = client_of(lying)
+    with vault, pytest.raises(MalformedAnswerError, match="malformed answer from the server"):
+        upload(vault)
+
+
+def test_an_append_answer_that_does_not_advance_is_refused() -> None:
+    """A server that takes each chunk and says it still holds 0 bytes would have the client
+    send the file forever."""
+    def stuck(request: httpx.Request) -> httpx.Response:
+        if request.method == "HEAD":
+            return httpx.Response(200, headers={"Upload-Offset": "0"})
+        return httpx.Response(200, json={"upload_id": UPLOAD, "offset": 0})
+
+    vault, seen = client_of(stuck)
+    with vault, pytest.raises(MalformedAnswerError, match="holds 0 bytes after taking"):
+        upload(vault)
+    assert [r.method for r in seen] == ["HEAD", "PATCH"]
+
+
+def test_an_offset_that_goes_back_after_an_outage_is_refused() -> None:
+    """Bytes the server confirmed are on its disk: an offset below them after a broken
+    request is a server replaying the client's file at it, and is refused."""
+    state = {"patches": 0}
+
+    def rewinding(request: httpx.Request) -> httpx.Response:
+        if request.method == "HEAD":
+            return httpx.Response(200, headers={"Upload-Offset": "0"})
+        state["patches"] += 1
+        if state["patches"] == 2:
+            return httpx.Response(503, json={"error": "busy"})
+        offset = int(request.headers["Upload-Offset"])
+        return httpx.Response(200, json={"upload_id": UPLOAD, "offset": offset + CHUNK})
+
+    vault, seen = client_of(rewinding, retry_seconds=60)
+    with vault, pytest.raises(MalformedAnswerError, match="had confirmed 4096"):
+        upload(vault)
+    assert [r.method for r in seen] == ["HEAD", "PATCH", "PATCH", "HEAD"]
+
+
+def test_an_unusable_upload_id_is_refused() -> None:
+    def creating(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(201, json={"upload_id": "../../roster", "offset": 0})
+
+    vault, _ = client_of(creating)
+    with vault, pytest.raises(MalformedAnswerError, match="bad upload_id"):
+        vault.create_upload()
+
+
+@pytest.mark.parametrize("value", ["²", "1.5", "-3", "9" * 40])
+def test_a_retry_after_that_is_not_a_count_of_seconds_is_ignored(value: str) -> None:
+    def busy(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(503, headers={"Retry-After": value.encode()},
+                              json={"error": "busy"})
+
+    vault, _ = client_of(busy)
+    with vault, pytest.raises(ClientError) as refused:
+        vault.roster_text()
+    assert refused.value.status == 503
+    assert refused.value.retry_after is None
+
+
+def endless(sent: list[int]) -> Iterator[bytes]:
+    block = b"x" * (1024 * 1024)
+    while True:
+        sent.append(len(block))
+        yield block
+
+
+def test_an_endless_answer_is_not_held_in_memory() -> None:
+    sent: list[int] = []
+
+    def flooding(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=endless(sent))
+
+    vault, _ = client_of(flooding)
+    with vault, pytest.raises(MalformedAnswerError, match="longer than 16 MiB"):
+        vault.roster_text()
+    assert sum(sent) <= MAX_ANSWER_BYTES + 2 * 1024 * 1024
+
+
+@pytest.mark.parametrize("fetch", ["reply", "submission"])
+def test_a_download_longer_than_listed_stops_at_the_listed_size(fetch: str) -> None:
+    sent: list[int] = []
+
+    def flooding(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=endless(sent))
+
+    vault, _ = client_of(flooding)
+    sink = io.BytesIO()
+    with vault, pytest.raises(IntegrityError, match="more than the 5000000 bytes it listed"):
+        if fetch == "reply":
+            vault.fetch_reply(b"\x00" * 32, UPLOAD, sink, 5_000_000)
+        else:
+            vault.download(UPLOAD, sink, 5_000_000)
+    assert sink.tell() <= 5_000_000
+    assert sum(sent) <= 8 * 1024 * 1024
+
+
+def test_a_broken_prefix_download_is_described_in_words() -> None:
+    def breaking(request: httpx.Request) -> httpx.Response:
+        raise httpx.ReadError("connection reset")
+
+    vault, _ = client_of(breaking)
+    with vault, pytest.raises(TransportError) as broken:
+        vault.download_prefix(UPLOAD, 100)
+    assert str(broken.value) == ("the download broke off (cannot reach http://vault.invalid: "
+                                 "the connection broke)")
