@@ -44,7 +44,7 @@ from typing import Any, BinaryIO, Final
 from keys.errors import RosterError
 from keys.roster import Roster, RosterState, read_roster_unverified, verify_roster
 from vault import age
-from vault.answers import without_notes
+from vault.answers import HiddenAnswerError, without_notes
 from vault.audit import receipt_file_text, verify_submission_receipt
 from vault.bundle import Content, ContentMismatchError, bundle_length, bundle_stream, iter_bundle
 from vault.client import SubmissionReceipt, VaultClient
@@ -156,6 +156,22 @@ class FormAnswers:
     language: str
 
 
+class _RepeatedAnswer(ValueError):
+    pass
+
+
+def _once_each(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object of the answers file; a key given twice is refused, since only the
+    last would be sent while the witness may have checked the first."""
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise _RepeatedAnswer(f"the answers file gives {key!r} twice in one place: keep "
+                                  "the right one and delete the other")
+        result[key] = value
+    return result
+
+
 def read_form(data: bytes, *, language: str | None = None,
               consent: str = "none") -> FormAnswers:
     """The detained persons described in an answers file (JSON, with ``#`` note lines: see
@@ -168,10 +184,16 @@ def read_form(data: bytes, *, language: str | None = None,
     one line each (``person 2: status is missing``), in a FormError.
     """
     try:
-        obj: Any = json.loads(without_notes(data.decode("utf-8")))
+        obj: Any = json.loads(without_notes(data.decode("utf-8")),
+                              object_pairs_hook=_once_each)
     except UnicodeDecodeError:
         raise FormError("the answers file is not UTF-8 text",
                         ["the answers file is not UTF-8 text"]) from None
+    except (_RepeatedAnswer, HiddenAnswerError) as exc:
+        raise FormError(str(exc), [str(exc)]) from None
+    except RecursionError:
+        line = "the answers file is nested too deeply to be answers"
+        raise FormError(line, [line]) from None
     except ValueError as exc:
         line = f"the answers file is not JSON: {exc}"
         raise FormError(line, [line]) from None
