@@ -192,11 +192,12 @@ def _retry_after(response: httpx.Response) -> float | None:
     return None
 
 
-def _count(value: object, what: str) -> int:
-    """A non-negative count the server sent (a header's text or a JSON number), checked."""
-    if type(value) is int and value >= 0:
+def _count(value: object, what: str, *, header: bool = False) -> int:
+    """A non-negative count the server sent, checked: a JSON integer, or with ``header``
+    the text of a header (ASCII digits)."""
+    if not header and type(value) is int and value >= 0:
         return value
-    if isinstance(value, str) and _DIGITS.fullmatch(value):
+    if header and isinstance(value, str) and _DIGITS.fullmatch(value):
         return int(value)
     raise MalformedAnswerError(f"malformed answer from the server: bad {what}")
 
@@ -561,7 +562,7 @@ class VaultClient:
         (`send_resumable` counts only bytes the server took)."""
         response = self._request("HEAD", f"/uploads/{upload_id}", retry=True,
                                  succeeded=counts_as_success)
-        return _count(response.headers.get(UPLOAD_OFFSET), "Upload-Offset")
+        return _count(response.headers.get(UPLOAD_OFFSET), "Upload-Offset", header=True)
 
     def append(self, upload_id: str, offset: int, data: bytes | Iterator[bytes],
                length: int | None = None) -> int:
@@ -745,8 +746,8 @@ class VaultClient:
 
     def delete_submission(self, submission_id: str) -> int:
         """Delete a submission (admin); returns the deletion's log index."""
-        return int(self._request("DELETE", f"/submissions/{submission_id}",
-                                 auth=True).json()["log_index"])
+        body = _json(self._request("DELETE", f"/submissions/{submission_id}", auth=True))
+        return _count(body.get("log_index") if isinstance(body, dict) else None, "log_index")
 
     def post_reply(self, mailbox_id: str, sealed: bytes) -> ReplyInfo:
         """Leave a sealed reply in the mailbox ``mailbox_id``."""

@@ -183,3 +183,14 @@ def test_a_broken_prefix_download_is_described_in_words() -> None:
         vault.download_prefix(UPLOAD, 100)
     assert str(broken.value) == ("the download broke off (cannot reach http://vault.invalid: "
                                  "the connection broke)")
+
+
+@pytest.mark.parametrize("body", [b'{"log_index": -1}', b'{"log_index": "7"}', b"[]",
+                                  b"not json", b'{"log_index": 1.5}'])
+def test_a_deletion_answer_without_a_log_index_is_refused(body: bytes) -> None:
+    def deleting(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=body)
+
+    vault, _ = client_of(deleting)
+    with vault, pytest.raises(MalformedAnswerError, match="malformed answer from the server"):
+        vault.delete_submission(UPLOAD)
