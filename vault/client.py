@@ -18,6 +18,12 @@ connection refused, reset or timed out; 502, 503, 504; 429 after its Retry-After
 exponential backoff and jitter, for a bounded time counted from the last success, and tells
 ``on_wait`` how long it waits. Refusals (other 4xx) are never retried. An upload that broke
 goes on from the offset the server reports after it reconnects (`send_resumable`).
+
+A hostile server (or one posing as the vault) gets no more than that: answers read into
+memory stop at `MAX_ANSWER_BYTES` and must arrive within the timeout; downloads stop at the
+size the listing gave; an upload offset must lie between what the server already confirmed
+and the end of the file, and an append must be confirmed exactly; only bytes the server
+takes restart the retry count, so ``--retry-for`` bounds every wait between them.
 """
 
 from __future__ import annotations
@@ -421,6 +427,7 @@ class VaultClient:
         self.proxy = proxy
         self.token = token
         self.retry = retry
+        self._timeout = timeout
         try:
             self._http = httpx.Client(
                 base_url=self.server,
@@ -482,18 +489,25 @@ class VaultClient:
 
     def _capped(self, method: str, path: str, auth: bool, headers: dict[str, str] | None,
                 kwargs: dict[str, Any]) -> httpx.Response:
-        """One request whose answer is read into memory, up to `MAX_ANSWER_BYTES`."""
+        """One request whose answer is read into memory: at most `MAX_ANSWER_BYTES`, all of
+        it within the client's timeout once the answer has begun."""
         request = self._http.build_request(method, API + path,
                                            headers=self._headers(auth, headers), **kwargs)
         response = self._http.send(request, stream=True)
+        deadline = time.monotonic() + self._timeout
         try:
             body = bytearray()
-            for chunk in response.iter_bytes(STREAM_BYTES):
+            for chunk in response.iter_bytes():  # as they come: no waiting to fill a buffer
                 body += chunk
                 if len(body) > MAX_ANSWER_BYTES:
                     raise MalformedAnswerError(
                         f"malformed answer from the server: longer than "
                         f"{MAX_ANSWER_BYTES // (1024 * 1024)} MiB")
+                if time.monotonic() > deadline:  # a byte now and then is no answer
+                    raise TransportError(
+                        f"cannot reach {self.server}: its answer did not arrive within "
+                        f"{self._timeout:.0f} s; the network or the server is slow or down",
+                        "server not answering")
         finally:
             response.close()
         response._content = bytes(body)

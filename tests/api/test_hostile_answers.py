@@ -194,3 +194,28 @@ def test_a_deletion_answer_without_a_log_index_is_refused(body: bytes) -> None:
     vault, _ = client_of(deleting)
     with vault, pytest.raises(MalformedAnswerError, match="malformed answer from the server"):
         vault.delete_submission(UPLOAD)
+
+
+def test_an_answer_dripped_a_byte_at_a_time_ends_within_the_timeout() -> None:
+    """Each byte inside the read timeout would keep a plain client waiting for ever (and a
+    retry policy's bound never reached); the whole answer must arrive within the timeout."""
+    import time
+
+    def drip() -> Iterator[bytes]:
+        for _ in range(100):
+            time.sleep(0.05)
+            yield b"x"
+        raise TooManyRequests("the drip was read to its end")
+
+    def dripping(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=drip())
+
+    vault = VaultClient("http://vault.invalid", transport=httpx.MockTransport(dripping),
+                        timeout=0.5)
+    started = time.monotonic()
+    with vault, pytest.raises(TransportError) as slow:
+        vault.roster_text()
+    assert time.monotonic() - started < 2
+    assert str(slow.value) == ("cannot reach http://vault.invalid: its answer did not arrive "
+                               "within 0 s; the network or the server is slow or down")
+    assert slow.value.short == "server not answering"
