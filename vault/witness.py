@@ -634,14 +634,28 @@ class OpenedReply:
     text: str
 
 
+MAX_REPLY_BYTES: Final = 16 * 1024 * 1024  # the server's default cap on a sealed reply
+MAX_REPLIES_BYTES: Final = 64 * 1024 * 1024
+
+
 def fetch_replies(client: VaultClient, keys: CodenameKeys) -> list[OpenedReply]:
     """Fetch and decrypt every reply in the mailbox the codename's ``keys`` open.
 
+    Replies are held in memory (nothing is written to the witness's device), so a server's
+    listing is believed only up to `MAX_REPLY_BYTES` a reply and `MAX_REPLIES_BYTES` in all.
     Raises WitnessError when a reply cannot be opened with the codename (it was sealed to
-    someone else, or damaged).
+    someone else, or damaged), or is listed larger than that.
     """
     opened: list[OpenedReply] = []
-    for info in client.replies(keys.mailbox_secret):
+    listed = client.replies(keys.mailbox_secret)
+    total = sum(info.size for info in listed)
+    for info in listed:
+        if info.size > MAX_REPLY_BYTES or total > MAX_REPLIES_BYTES:
+            raise WitnessError(
+                f"the server lists reply {info.id} as {info.size} bytes ({total} in all), "
+                f"more than replies take (at most {MAX_REPLY_BYTES // (1024 * 1024)} MiB "
+                f"each, {MAX_REPLIES_BYTES // (1024 * 1024)} MiB in all): not downloading "
+                "them")
         buffer = io.BytesIO()
         digest = client.fetch_reply(keys.mailbox_secret, info.id, buffer, info.size)
         if digest != info.sha256:

@@ -219,3 +219,24 @@ def test_an_answer_dripped_a_byte_at_a_time_ends_within_the_timeout() -> None:
     assert str(slow.value) == ("cannot reach http://vault.invalid: its answer did not arrive "
                                "within 0 s; the network or the server is slow or down")
     assert slow.value.short == "server not answering"
+
+
+@pytest.mark.parametrize("sizes", [[17 * 1024 * 1024], [10 * 1024 * 1024] * 7])
+def test_replies_listed_larger_than_replies_are_not_downloaded(sizes: list[int]) -> None:
+    """Replies are held in memory on the witness's device: a listing of huge replies is
+    refused before a byte of them is asked for."""
+    from vault.codename import derive, new_codename
+    from vault.witness import WitnessError, fetch_replies
+
+    listing = {"replies": [{"id": f"{n:032x}", "sha256": "0" * 64, "size": size,
+                            "received": "2026-01-01T00:00Z", "log_index": n}
+                           for n, size in enumerate(sizes)]}
+
+    def listing_only(request: httpx.Request) -> httpx.Response:
+        assert request.url.path == "/api/v1/mailbox", "no reply may be downloaded"
+        return httpx.Response(200, json=listing)
+
+    vault, seen = client_of(listing_only)
+    with vault, pytest.raises(WitnessError, match="more than replies take"):
+        fetch_replies(vault, derive(new_codename()))
+    assert len(seen) == 1
