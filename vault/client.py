@@ -477,7 +477,7 @@ class VaultClient:
                     raise _refusal(response)
             except httpx.TransportError as exc:
                 failure: Exception = self._broken(exc)
-            except ClientError as exc:
+            except (ClientError, TransportError) as exc:  # TransportError: too slow an answer
                 failure = exc
             else:
                 if retry and succeeded and self.retry is not None:

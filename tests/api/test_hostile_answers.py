@@ -240,3 +240,28 @@ def test_replies_listed_larger_than_replies_are_not_downloaded(sizes: list[int])
     with vault, pytest.raises(WitnessError, match="more than replies take"):
         fetch_replies(vault, derive(new_codename()))
     assert len(seen) == 1
+
+
+def test_a_dripped_answer_is_retried_like_any_outage() -> None:
+    import time
+
+    calls: list[int] = []
+
+    def drip() -> Iterator[bytes]:
+        for _ in range(100):
+            time.sleep(0.05)
+            yield b"x"
+
+    def dripping_then_answering(request: httpx.Request) -> httpx.Response:
+        calls.append(1)
+        if len(calls) == 1:
+            return httpx.Response(200, content=drip())
+        return httpx.Response(200, text="roster")
+
+    fake = FakeTime()
+    vault = VaultClient("http://vault.invalid", timeout=0.3,
+                        transport=httpx.MockTransport(dripping_then_answering),
+                        retry=policy(60, fake))
+    with vault:
+        assert vault.roster_text() == "roster"
+    assert len(calls) == 2 and fake.slept
