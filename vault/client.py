@@ -504,14 +504,17 @@ class VaultClient:
                         f"malformed answer from the server: longer than "
                         f"{MAX_ANSWER_BYTES // (1024 * 1024)} MiB")
                 if time.monotonic() > deadline:  # a byte now and then is no answer
-                    raise TransportError(
-                        f"cannot reach {self.server}: its answer did not arrive within "
-                        f"{self._timeout:.0f} s; the network or the server is slow or down",
-                        "server not answering")
+                    raise self._too_slow()
         finally:
             response.close()
         response._content = bytes(body)
         return response
+
+    def _too_slow(self) -> TransportError:
+        return TransportError(
+            f"cannot reach {self.server}: its answer did not arrive within "
+            f"{self._timeout:.0f} s; the network or the server is slow or down",
+            "server not answering")
 
     def _download(self, path: str, dst: BinaryIO, *, auth: bool = False,
                   headers: dict[str, str] | None = None,
@@ -802,8 +805,9 @@ class VaultClient:
         """The first ``length`` bytes of a sealed submission (all of it when shorter) and
         the whole file's size, with one ranged GET (``Range: bytes=0-<length - 1>``); the
         access is logged like any download. From a server that ignores the range, only
-        ``length`` bytes are read before the connection is closed. The bytes cannot be
-        checked against the file's SHA-256; what is decrypted from them is authenticated."""
+        ``length`` bytes are read before the connection is closed, and they must arrive
+        within the timeout. The bytes cannot be checked against the file's SHA-256; what is
+        decrypted from them is authenticated."""
         if length < 1:
             raise ValueError("length must be at least 1")
         headers = self._headers(True, {"Range": f"bytes=0-{length - 1}"})
@@ -815,10 +819,13 @@ class VaultClient:
                     response.read()
                     raise ClientError(response.status_code, _message(response))
                 total = _whole_size(response)
-                for chunk in response.iter_bytes(STREAM_BYTES):
+                deadline = time.monotonic() + self._timeout
+                for chunk in response.iter_bytes():  # as they come
                     data += chunk
                     if len(data) >= length:
                         break
+                    if time.monotonic() > deadline:  # a byte now and then is no answer
+                        raise self._too_slow()
         except httpx.TransportError as exc:
             broken = self._broken(exc)
             raise TransportError(f"the download broke off ({broken})", broken.short) from None

@@ -265,3 +265,21 @@ def test_a_dripped_answer_is_retried_like_any_outage() -> None:
     with vault:
         assert vault.roster_text() == "roster"
     assert len(calls) == 2 and fake.slept
+
+
+def test_a_dripped_prefix_ends_within_the_timeout() -> None:
+    import time
+
+    def drip() -> Iterator[bytes]:
+        for _ in range(100):
+            time.sleep(0.05)
+            yield b"x"
+        raise TooManyRequests("the drip was read to its end")
+
+    def dripping(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(206, content=drip(), headers={"Content-Range": "bytes 0-99/100"})
+
+    vault = VaultClient("http://vault.invalid", transport=httpx.MockTransport(dripping),
+                        timeout=0.5, token="t")
+    with vault, pytest.raises(TransportError, match="did not arrive within"):
+        vault.download_prefix(UPLOAD, 100)
