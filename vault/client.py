@@ -56,6 +56,9 @@ RESYNC_LIMIT = 5  # 400/408/409 answers in a row to a PATCH before giving up
 # The largest answer read into memory (a roster, a listing, a page of log entries): a hostile
 # server cannot make the client hold an endless body. Sealed files are streamed to disk.
 MAX_ANSWER_BYTES = 16 * 1024 * 1024
+# A download must bring at least this much in every timeout's span (64 KiB in 120 s, about
+# 0.5 KiB/s, far below the slowest Tor circuit that works), or it is broken off.
+MIN_DOWNLOAD_BYTES = 64 * 1024
 _DIGITS = re.compile(r"[0-9]{1,18}")  # ASCII digits only: int() also takes "١٢", "+1", "1_0"
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 TOR_PROXY = "socks5h://127.0.0.1:9050"
@@ -530,7 +533,13 @@ class VaultClient:
                     response.read()
                     raise _refusal(response)
                 expected = response.headers.get("Amanat-Sha256")
-                for chunk in response.iter_bytes(STREAM_BYTES):
+                window, at_window = time.monotonic(), 0
+                for chunk in response.iter_bytes():  # as they come
+                    if time.monotonic() - window > self._timeout:
+                        # A byte now and then would hold the download for ever.
+                        if received + len(chunk) - at_window < MIN_DOWNLOAD_BYTES:
+                            raise self._too_slow()
+                        window, at_window = time.monotonic(), received
                     if limit is not None and received + len(chunk) > limit:
                         raise IntegrityError(f"the server sent more than the {limit} bytes "
                                              "it listed for this file")

@@ -283,3 +283,27 @@ def test_a_dripped_prefix_ends_within_the_timeout() -> None:
                         timeout=0.5, token="t")
     with vault, pytest.raises(TransportError, match="did not arrive within"):
         vault.download_prefix(UPLOAD, 100)
+
+
+@pytest.mark.parametrize("fetch", ["reply", "submission"])
+def test_a_download_dripped_a_byte_at_a_time_is_broken_off(fetch: str) -> None:
+    """Less than 64 KiB in a timeout's span is no download: a reply or submission a server
+    drips out would otherwise hold the command for ever."""
+    import time
+
+    def drip() -> Iterator[bytes]:
+        for _ in range(100):
+            time.sleep(0.05)
+            yield b"x"
+        raise TooManyRequests("the drip was read to its end")
+
+    def dripping(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=drip())
+
+    vault = VaultClient("http://vault.invalid", transport=httpx.MockTransport(dripping),
+                        timeout=0.5, token="t")
+    with vault, pytest.raises(TransportError, match="did not arrive within"):
+        if fetch == "reply":
+            vault.fetch_reply(b"\x00" * 32, UPLOAD, io.BytesIO(), 1000)
+        else:
+            vault.download(UPLOAD, io.BytesIO(), 1000)
