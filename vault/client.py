@@ -173,7 +173,7 @@ def _record(cls: type[_Record], obj: Any) -> _Record:
 def _json(response: httpx.Response) -> Any:
     try:
         return response.json()
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: "[[[[…" nested too deep
         raise MalformedAnswerError("malformed answer from the server: not JSON") from None
 
 

@@ -87,7 +87,7 @@ class ResumeRecord:
     def from_bytes(cls, data: bytes) -> ResumeRecord | None:
         try:
             obj: Any = json.loads(data)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: "[[[[…" nested too deep
             return None
         if not isinstance(obj, dict) or obj.get("format") != RECORD_FORMAT:
             return None

@@ -307,3 +307,12 @@ def test_a_download_dripped_a_byte_at_a_time_is_broken_off(fetch: str) -> None:
             vault.fetch_reply(b"\x00" * 32, UPLOAD, io.BytesIO(), 1000)
         else:
             vault.download(UPLOAD, io.BytesIO(), 1000)
+
+
+def test_an_answer_nested_too_deeply_is_a_malformed_answer() -> None:
+    def nested(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=b"[" * 100_000 + b"]" * 100_000)
+
+    vault, _ = client_of(nested)
+    with vault, pytest.raises(MalformedAnswerError, match="not JSON"):
+        vault.replies(b"\x00" * 32)

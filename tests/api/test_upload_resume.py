@@ -105,6 +105,7 @@ def test_an_upload_the_server_dropped_starts_afresh(vault: VaultClient, sealed: 
 
 
 @pytest.mark.parametrize("garbage", [b"", b"\xff\xfe", b"[]", b'{"format": "other"}',
+                                     b"[" * 2000 + b"]" * 2000,
                                      b'{"format": "amanat/upload-resume/v1", "server": "x", '
                                      b'"upload_id": "../../roster", "size": 1, "sha256": "a"}'])
 def test_a_record_that_is_not_one_starts_afresh(vault: VaultClient, sealed: Path,
