@@ -184,6 +184,15 @@ def _list(body: Any, key: str) -> list[Any]:
     return items
 
 
+def _base64_list(body: Any, key: str) -> list[bytes]:
+    """The list ``key`` of base64 strings in a JSON answer, decoded."""
+    try:
+        return [base64.b64decode(item, validate=True) for item in _list(body, key)]
+    except (TypeError, ValueError):  # not a string, or not base64
+        raise MalformedAnswerError(
+            f"malformed answer from the server: {key} that are not base64") from None
+
+
 def _message(response: httpx.Response) -> str:
     try:
         body = response.json()
@@ -793,18 +802,18 @@ class VaultClient:
         return self._request("GET", "/log/checkpoint").text
 
     def entries(self, start: int, end: int) -> list[bytes]:
-        body = self._request("GET", "/log/entries", params={"start": start, "end": end}).json()
-        return [base64.b64decode(e) for e in body["entries"]]
+        body = _json(self._request("GET", "/log/entries", params={"start": start, "end": end}))
+        return _base64_list(body, "entries")
 
     def inclusion_proof(self, index: int, size: int) -> list[bytes]:
-        body = self._request("GET", "/log/proof/inclusion",
-                             params={"index": index, "size": size}).json()
-        return [base64.b64decode(h) for h in body["hashes"]]
+        body = _json(self._request("GET", "/log/proof/inclusion",
+                                   params={"index": index, "size": size}))
+        return _base64_list(body, "hashes")
 
     def consistency_proof(self, old: int, new: int) -> list[bytes]:
-        body = self._request("GET", "/log/proof/consistency",
-                             params={"old": old, "new": new}).json()
-        return [base64.b64decode(h) for h in body["hashes"]]
+        body = _json(self._request("GET", "/log/proof/consistency",
+                                   params={"old": old, "new": new}))
+        return _base64_list(body, "hashes")
 
     def receipt(self, index: int) -> str:
         return self._request("GET", "/log/receipt", params={"index": index}).text

@@ -316,3 +316,20 @@ def test_an_answer_nested_too_deeply_is_a_malformed_answer() -> None:
     vault, _ = client_of(nested)
     with vault, pytest.raises(MalformedAnswerError, match="not JSON"):
         vault.replies(b"\x00" * 32)
+
+
+@pytest.mark.parametrize("body", [b"{}", b'{"entries": "AAAA"}', b'{"entries": [7]}',
+                                  b'{"entries": ["not base64!"]}', b"[]"])
+def test_log_answers_of_the_wrong_shape_are_malformed_answers(body: bytes) -> None:
+    """`audit verify` exists to face a hostile server: its answers are checked, not indexed
+    into (which ended in "amanat: 'entries'")."""
+    def answering(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=body.replace(b"entries", request.url.path.split(
+            "/")[-1].encode() if "proof" not in request.url.path else b"hashes"))
+
+    vault, _ = client_of(answering)
+    with vault:
+        for ask in (lambda: vault.entries(0, 1), lambda: vault.inclusion_proof(0, 1),
+                    lambda: vault.consistency_proof(1, 2)):
+            with pytest.raises(MalformedAnswerError, match="malformed answer from the server"):
+                ask()

@@ -40,7 +40,7 @@ class _ServerSource:
         self._client = client
 
     def _call(self, what: str, call: Callable[[], _T]) -> _T:
-        from vault.client import ClientError, TransportError
+        from vault.client import ClientError, MalformedAnswerError, TransportError
 
         try:
             return call()
@@ -48,7 +48,7 @@ class _ServerSource:
             raise CLIError(f"the server refused {what}: {exc.message}", UNCHECKED) from None
         except TransportError as exc:
             raise CLIError(str(exc), UNCHECKED) from None
-        except (KeyError, TypeError, ValueError, binascii.Error):
+        except (KeyError, TypeError, ValueError, binascii.Error, MalformedAnswerError):
             raise CLIError(f"the server sent a malformed answer for {what}", UNCHECKED) from None
 
     def roster_text(self) -> str:
