@@ -743,15 +743,25 @@ class VaultClient:
         """Authenticate: ``sign`` signs a message with the investigator's Ed25519 auth key
         (e.g. ``lambda m: signing_key.sign(m).signature``); ``log_vkey`` comes from the
         verified roster. Returns the bearer token, also kept for later calls."""
-        body = self._request("POST", "/auth/challenge", json={"key_id": key_id}).json()
-        challenge = base64.b64decode(body["challenge"], validate=True)
+        body = _json(self._request("POST", "/auth/challenge", json={"key_id": key_id}))
+        encoded = body.get("challenge") if isinstance(body, dict) else None
+        try:
+            challenge = base64.b64decode(str(encoded), validate=True)
+        except ValueError:
+            challenge = b""
+        if not isinstance(encoded, str) or not challenge:
+            raise MalformedAnswerError("malformed answer from the server: bad challenge")
         signature = sign(challenge_message(log_vkey, key_id, challenge))
-        token = self._request("POST", "/auth/token", json={
+        answer = _json(self._request("POST", "/auth/token", json={
             "key_id": key_id,
-            "challenge": body["challenge"],
+            "challenge": encoded,
             "signature": base64.b64encode(signature).decode("ascii"),
-        }).json()["token"]
-        self.token = str(token)
+        }))
+        token = answer.get("token") if isinstance(answer, dict) else None
+        if not (isinstance(token, str) and token.isascii() and token.isprintable()
+                and token):
+            raise MalformedAnswerError("malformed answer from the server: bad token")
+        self.token = token
         return self.token
 
     def list_submissions(self, cursor: str | None = None, limit: int = 50

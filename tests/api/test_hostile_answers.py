@@ -333,3 +333,19 @@ def test_log_answers_of_the_wrong_shape_are_malformed_answers(body: bytes) -> No
                     lambda: vault.consistency_proof(1, 2)):
             with pytest.raises(MalformedAnswerError, match="malformed answer from the server"):
                 ask()
+
+
+@pytest.mark.parametrize(("challenge", "token"), [
+    (b'{"challenge": "!!"}', b'{"token": "t"}'), (b'{"challenge": 5}', b'{"token": "t"}'),
+    (b"[]", b'{"token": "t"}'), (b'{"challenge": "AAAA"}', b'{"token": "a\\nb"}'),
+    (b'{"challenge": "AAAA"}', b'{"token": 12}')])
+def test_login_answers_of_the_wrong_shape_are_malformed_answers(challenge: bytes,
+                                                                token: bytes) -> None:
+    """A token goes into a header: one with a line break would be a header injection."""
+    def answering(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=challenge if request.url.path.endswith(
+            "challenge") else token)
+
+    vault, _ = client_of(answering)
+    with vault, pytest.raises(MalformedAnswerError, match="malformed answer from the server"):
+        vault.login("k" * 16, lambda message: b"s" * 64, "log+00000000+AAAA")
