@@ -341,7 +341,7 @@ def test_log_answers_of_the_wrong_shape_are_malformed_answers(body: bytes) -> No
     (b'{"challenge": "AAAA"}', b'{"token": 12}')])
 def test_login_answers_of_the_wrong_shape_are_malformed_answers(challenge: bytes,
                                                                 token: bytes) -> None:
-    """A token goes into a header: one with a line break would be a header injection."""
+    """A token goes into a header: one with a line break would break every later request."""
     def answering(request: httpx.Request) -> httpx.Response:
         return httpx.Response(200, content=challenge if request.url.path.endswith(
             "challenge") else token)
