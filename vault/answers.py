@@ -5,7 +5,9 @@ whose first character other than spaces or tabs is ``#`` is a note and is ignore
 sound for every JSON text: a JSON string cannot hold a raw line break, so such a line is never
 inside a string, and no JSON value starts with ``#``, so a file without notes means what it
 always meant. Notes are blanked rather than removed, so a JSON error names the line the
-witness sees in their editor.
+witness sees in their editor. What an editor may show as a line break but JSON does not
+(U+2028, U+2029, U+0085 inside a string) is refused before a ``#``, so no text that is sent
+can pass for a note; a key given twice in one object is refused (only the last would count).
 
 `answers_template` writes a file that validates as it is and describes every question of the
 manifest schema (``vault.testimony.SCHEMA``): each optional answer is a note to uncomment, with
@@ -17,12 +19,13 @@ send an invented answer. The schema has no translated labels, so the notes are i
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from typing import Any, Final
 
 from vault.testimony import SCHEMA
 
-__all__ = ["answers_template", "without_notes"]
+__all__ = ["HiddenAnswerError", "answers_template", "without_notes"]
 
 NOTE: Final = "#"
 
@@ -60,10 +63,32 @@ _HEADER: Final = """\
 """
 
 
+class HiddenAnswerError(ValueError):
+    """A line that some editors show as a note is part of an answer, and would be sent."""
+
+
+# Characters JSON allows raw inside a string that some editors show as a line break.
+_OTHER_BREAKS: Final = re.compile("[\u2028\u2029\x85]")
+
+
+def _is_note(line: str) -> bool:
+    return line.lstrip(" \t\r").startswith(NOTE)
+
+
 def without_notes(text: str) -> str:
-    """``text`` with every note line (first character other than blanks ``#``) blanked."""
+    """``text`` with every note line (first character other than blanks ``#``) blanked.
+
+    Raises HiddenAnswerError when a line only looks like a note: after a U+2028, U+2029 or
+    U+0085 inside an answer, which some editors show as a new line, so that a witness
+    reading the file there would see a note where there is text that is sent."""
     lines = text.split("\n")  # only "\n": JSON allows a raw U+2028 inside a string
-    return "\n".join("" if line.lstrip(" \t\r").startswith(NOTE) else line for line in lines)
+    for number, line in enumerate(lines, start=1):
+        if not _is_note(line) and any(_is_note(part) for part in _OTHER_BREAKS.split(line)[1:]):
+            raise HiddenAnswerError(
+                f"line {number} of the answers file has a line break some editors show but "
+                "JSON does not (U+2028, U+2029 or U+0085) before a #: what looks like a note "
+                "there would be sent as part of an answer; remove that character")
+    return "\n".join("" if _is_note(line) else line for line in lines)
 
 
 def _describe(name: str, schema: Mapping[str, Any]) -> str:

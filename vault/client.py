@@ -18,6 +18,12 @@ connection refused, reset or timed out; 502, 503, 504; 429 after its Retry-After
 exponential backoff and jitter, for a bounded time counted from the last success, and tells
 ``on_wait`` how long it waits. Refusals (other 4xx) are never retried. An upload that broke
 goes on from the offset the server reports after it reconnects (`send_resumable`).
+
+A hostile server (or one posing as the vault) gets no more than that: answers read into
+memory stop at `MAX_ANSWER_BYTES` and must arrive within the timeout; downloads stop at the
+size the listing gave; an upload offset must lie between what the server already confirmed
+and the end of the file, and an append must be confirmed exactly; only bytes the server
+takes restart the retry count, so ``--retry-for`` bounds every wait between them.
 """
 
 from __future__ import annotations
@@ -47,6 +53,13 @@ UPLOAD_OFFSET = "Upload-Offset"
 STREAM_BYTES = 256 * 1024
 DEFAULT_UPLOAD_CHUNK = 8 * 1024 * 1024
 RESYNC_LIMIT = 5  # 400/408/409 answers in a row to a PATCH before giving up
+# The largest answer read into memory (a roster, a listing, a page of log entries): a hostile
+# server cannot make the client hold an endless body. Sealed files are streamed to disk.
+MAX_ANSWER_BYTES = 16 * 1024 * 1024
+# A download must bring at least this much in every timeout's span (64 KiB in 120 s, about
+# 0.5 KiB/s, far below the slowest Tor circuit that works), or it is broken off.
+MIN_DOWNLOAD_BYTES = 64 * 1024
+_DIGITS = re.compile(r"[0-9]{1,18}")  # ASCII digits only: int() also takes "١٢", "+1", "1_0"
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 TOR_PROXY = "socks5h://127.0.0.1:9050"
 _SYSTEM_RANDOM = secrets.SystemRandom()  # jitter, from the OS like all randomness here
@@ -160,7 +173,7 @@ def _record(cls: type[_Record], obj: Any) -> _Record:
 def _json(response: httpx.Response) -> Any:
     try:
         return response.json()
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: "[[[[…" nested too deep
         raise MalformedAnswerError("malformed answer from the server: not JSON") from None
 
 
@@ -169,6 +182,15 @@ def _list(body: Any, key: str) -> list[Any]:
     if not isinstance(items, list):
         raise MalformedAnswerError(f"malformed answer from the server: no {key} list")
     return items
+
+
+def _base64_list(body: Any, key: str) -> list[bytes]:
+    """The list ``key`` of base64 strings in a JSON answer, decoded."""
+    try:
+        return [base64.b64decode(item, validate=True) for item in _list(body, key)]
+    except (TypeError, ValueError):  # not a string, or not base64
+        raise MalformedAnswerError(
+            f"malformed answer from the server: {key} that are not base64") from None
 
 
 def _message(response: httpx.Response) -> str:
@@ -183,9 +205,19 @@ def _message(response: httpx.Response) -> str:
 
 def _retry_after(response: httpx.Response) -> float | None:
     value = response.headers.get("Retry-After", "").strip()
-    if value.isdigit():
+    if _DIGITS.fullmatch(value):
         return float(value)
     return None
+
+
+def _count(value: object, what: str, *, header: bool = False) -> int:
+    """A non-negative count the server sent, checked: a JSON integer, or with ``header``
+    the text of a header (ASCII digits)."""
+    if not header and type(value) is int and value >= 0:
+        return value
+    if header and isinstance(value, str) and _DIGITS.fullmatch(value):
+        return int(value)
+    raise MalformedAnswerError(f"malformed answer from the server: bad {what}")
 
 
 def _refusal(response: httpx.Response) -> ClientError:
@@ -407,6 +439,7 @@ class VaultClient:
         self.proxy = proxy
         self.token = token
         self.retry = retry
+        self._timeout = timeout
         try:
             self._http = httpx.Client(
                 base_url=self.server,
@@ -445,31 +478,63 @@ class VaultClient:
 
     def _request(self, method: str, path: str, *, auth: bool = False,
                  headers: dict[str, str] | None = None, retry: bool = False,
-                 **kwargs: Any) -> httpx.Response:
+                 succeeded: bool = True, **kwargs: Any) -> httpx.Response:
         """One request; with ``retry`` (only for requests without a streamed body) a
-        retryable failure is tried again as ``self.retry`` says."""
+        retryable failure is tried again as ``self.retry`` says, and an answer restarts the
+        policy's count unless ``succeeded`` is False."""
         while True:
             try:
-                response = self._http.request(method, API + path,
-                                              headers=self._headers(auth, headers), **kwargs)
+                response = self._capped(method, path, auth, headers, kwargs)
                 if response.status_code >= 400:
                     raise _refusal(response)
             except httpx.TransportError as exc:
                 failure: Exception = self._broken(exc)
-            except ClientError as exc:
+            except (ClientError, TransportError) as exc:  # TransportError: too slow an answer
                 failure = exc
             else:
-                if retry and self.retry is not None:
+                if retry and succeeded and self.retry is not None:
                     self.retry.succeeded()
                 return response
             if not (retry and is_retryable(failure)):
                 raise failure
             _pause(self.retry, failure)
 
+    def _capped(self, method: str, path: str, auth: bool, headers: dict[str, str] | None,
+                kwargs: dict[str, Any]) -> httpx.Response:
+        """One request whose answer is read into memory: at most `MAX_ANSWER_BYTES`, all of
+        it within the client's timeout once the answer has begun."""
+        request = self._http.build_request(method, API + path,
+                                           headers=self._headers(auth, headers), **kwargs)
+        response = self._http.send(request, stream=True)
+        deadline = time.monotonic() + self._timeout
+        try:
+            body = bytearray()
+            for chunk in response.iter_bytes():  # as they come: no waiting to fill a buffer
+                body += chunk
+                if len(body) > MAX_ANSWER_BYTES:
+                    raise MalformedAnswerError(
+                        f"malformed answer from the server: longer than "
+                        f"{MAX_ANSWER_BYTES // (1024 * 1024)} MiB")
+                if time.monotonic() > deadline:  # a byte now and then is no answer
+                    raise self._too_slow()
+        finally:
+            response.close()
+        response._content = bytes(body)
+        return response
+
+    def _too_slow(self) -> TransportError:
+        return TransportError(
+            f"cannot reach {self.server}: its answer did not arrive within "
+            f"{self._timeout:.0f} s; the network or the server is slow or down",
+            "server not answering")
+
     def _download(self, path: str, dst: BinaryIO, *, auth: bool = False,
-                  headers: dict[str, str] | None = None) -> tuple[str, int]:
+                  headers: dict[str, str] | None = None,
+                  size: int | None = None) -> tuple[str, int]:
+        """Stream ``path`` into ``dst``; with ``size`` (the size the server listed), refuse
+        a body longer than that before writing more of it."""
         hasher = hashlib.sha256()
-        size = 0
+        limit, received = size, 0
         try:
             with self._http.stream("GET", API + path,
                                    headers=self._headers(auth, headers)) as response:
@@ -477,17 +542,26 @@ class VaultClient:
                     response.read()
                     raise _refusal(response)
                 expected = response.headers.get("Amanat-Sha256")
-                for chunk in response.iter_bytes(STREAM_BYTES):
+                window, at_window = time.monotonic(), 0
+                for chunk in response.iter_bytes():  # as they come
+                    if time.monotonic() - window > self._timeout:
+                        # A byte now and then would hold the download for ever.
+                        if received + len(chunk) - at_window < MIN_DOWNLOAD_BYTES:
+                            raise self._too_slow()
+                        window, at_window = time.monotonic(), received
+                    if limit is not None and received + len(chunk) > limit:
+                        raise IntegrityError(f"the server sent more than the {limit} bytes "
+                                             "it listed for this file")
                     hasher.update(chunk)
                     dst.write(chunk)
-                    size += len(chunk)
+                    received += len(chunk)
         except httpx.TransportError as exc:
             broken = self._broken(exc)
             raise TransportError(f"the download broke off ({broken})", broken.short) from None
         digest = hasher.hexdigest()
         if expected is not None and expected != digest:
             raise IntegrityError("the downloaded file does not match the server's SHA-256")
-        return digest, size
+        return digest, received
 
     # --- witness ---
     def roster_text(self) -> str:
@@ -511,12 +585,19 @@ class VaultClient:
 
     def create_upload(self) -> str:
         """Start a resumable upload; returns its id."""
-        return str(self._request("POST", "/uploads", retry=True).json()["upload_id"])
+        body = _json(self._request("POST", "/uploads", retry=True))
+        upload_id = body.get("upload_id") if isinstance(body, dict) else None
+        if not (isinstance(upload_id, str) and is_valid_id(upload_id)):
+            raise MalformedAnswerError("malformed answer from the server: bad upload_id")
+        return upload_id
 
-    def upload_offset(self, upload_id: str) -> int:
-        """The bytes the server holds of an open upload (ClientError 404 when it has none)."""
-        response = self._request("HEAD", f"/uploads/{upload_id}", retry=True)
-        return int(response.headers[UPLOAD_OFFSET])
+    def upload_offset(self, upload_id: str, *, counts_as_success: bool = True) -> int:
+        """The bytes the server holds of an open upload (ClientError 404 when it has none).
+        An answer ends a wait of the retry policy unless ``counts_as_success`` is False
+        (`send_resumable` counts only bytes the server took)."""
+        response = self._request("HEAD", f"/uploads/{upload_id}", retry=True,
+                                 succeeded=counts_as_success)
+        return _count(response.headers.get(UPLOAD_OFFSET), "Upload-Offset", header=True)
 
     def append(self, upload_id: str, offset: int, data: bytes | Iterator[bytes],
                length: int | None = None) -> int:
@@ -528,7 +609,8 @@ class VaultClient:
             headers["Content-Length"] = str(length)
         response = self._request("PATCH", f"/uploads/{upload_id}", headers=headers,
                                  content=data)
-        return int(response.json()["offset"])
+        body = _json(response)
+        return _count(body.get("offset") if isinstance(body, dict) else None, "offset")
 
     def finish_upload(self, upload_id: str) -> SubmissionReceipt:
         return _receipt(_json(self._request("POST", f"/uploads/{upload_id}/finish")))
@@ -586,7 +668,7 @@ class VaultClient:
         most likely stored and `DeliveryUnknownError` says so. The caller compares the
         receipt's SHA-256 with what it sent."""
         resyncs = 0
-        offset = reported = self.upload_offset(upload_id)
+        offset = reported = self._held(upload_id, 0, size, counts_as_success=True)
         while True:
             if progress is not None and offset != reported:
                 progress(offset)
@@ -594,7 +676,12 @@ class VaultClient:
             try:
                 if offset < size:
                     count = min(chunk_bytes, size - offset)
-                    offset = self.append(upload_id, offset, iter(take(offset, count)), count)
+                    taken = self.append(upload_id, offset, iter(take(offset, count)), count)
+                    if taken != offset + count:
+                        raise MalformedAnswerError(
+                            f"malformed answer from the server: it says it holds {taken} "
+                            f"bytes after taking the {count} bytes at {offset}")
+                    offset = taken
                     resyncs = 0
                     if self.retry is not None:
                         self.retry.succeeded()
@@ -614,7 +701,9 @@ class VaultClient:
                 else:
                     raise
                 try:
-                    offset = self.upload_offset(upload_id)
+                    # Only bytes the server takes end the policy's count: a server that
+                    # answers this but refuses every append as busy is given up on in time.
+                    offset = self._held(upload_id, offset, size, counts_as_success=False)
                 except ClientError as gone:
                     if finishing and gone.status == 404:
                         raise DeliveryUnknownError(
@@ -623,16 +712,30 @@ class VaultClient:
                             "receipt never arrived") from None
                     raise
 
+    def _held(self, upload_id: str, kept: int, size: int, *, counts_as_success: bool) -> int:
+        """The server's offset for the upload of a ``size``-byte file, checked: never less
+        than the ``kept`` bytes it already confirmed (they are on its disk), never past the
+        end of the file (bytes would be skipped)."""
+        offset = self.upload_offset(upload_id, counts_as_success=counts_as_success)
+        if not kept <= offset <= size:
+            raise MalformedAnswerError(
+                f"malformed answer from the server: it says it holds {offset} bytes of a "
+                f"{size}-byte file of which it had confirmed {kept}")
+        return offset
+
     def replies(self, secret: bytes) -> list[ReplyInfo]:
         """Replies waiting in the mailbox of ``secret`` (sent in a header, never the URL)."""
         headers = {MAILBOX_SECRET_HEADER: encode_mailbox_secret(secret)}
         body = _json(self._request("GET", "/mailbox", headers=headers))
         return [_record(ReplyInfo, r) for r in _list(body, "replies")]
 
-    def fetch_reply(self, secret: bytes, reply_id: str, dst: BinaryIO) -> str:
-        """Download one sealed reply into ``dst``; returns its SHA-256."""
+    def fetch_reply(self, secret: bytes, reply_id: str, dst: BinaryIO,
+                    size: int | None = None) -> str:
+        """Download one sealed reply into ``dst``; returns its SHA-256. With ``size`` (from
+        `replies`), more bytes than that are refused as they arrive."""
         headers = {MAILBOX_SECRET_HEADER: encode_mailbox_secret(secret)}
-        digest, _ = self._download(f"/mailbox/replies/{reply_id}", dst, headers=headers)
+        digest, _ = self._download(f"/mailbox/replies/{reply_id}", dst, headers=headers,
+                                   size=size)
         return digest
 
     # --- investigator ---
@@ -644,23 +747,32 @@ class VaultClient:
         the real one gets nothing it can use. Returns the bearer token, also kept for later
         calls."""
         origin = server_origin(self.server)
-        body = self._request("POST", "/auth/challenge", json={"key_id": key_id}).json()
-        challenge = base64.b64decode(body["challenge"], validate=True)
+        body = _json(self._request("POST", "/auth/challenge", json={"key_id": key_id}))
+        encoded = body.get("challenge") if isinstance(body, dict) else None
+        try:
+            challenge = base64.b64decode(str(encoded), validate=True)
+        except ValueError:
+            challenge = b""
+        if not isinstance(encoded, str) or not challenge:
+            raise MalformedAnswerError("malformed answer from the server: bad challenge")
         signature = sign(challenge_message(origin, log_vkey, key_id, challenge))
         try:
-            answer = self._request("POST", "/auth/token", json={
+            answer = _json(self._request("POST", "/auth/token", json={
                 "key_id": key_id,
-                "challenge": body["challenge"],
+                "challenge": encoded,
                 "server": origin,
                 "signature": base64.b64encode(signature).decode("ascii"),
-            })
+            }))
         except ClientError as exc:
             if exc.status != 403:
                 raise
             raise ClientError(403, f"a login signed for {origin}, the address you connected "
                                    f"to, was refused: {exc.message}") from None
-        token = answer.json()["token"]
-        self.token = str(token)
+        token = answer.get("token") if isinstance(answer, dict) else None
+        if not (isinstance(token, str) and token.isascii() and token.isprintable()
+                and token):
+            raise MalformedAnswerError("malformed answer from the server: bad token")
+        self.token = token
         return self.token
 
     def list_submissions(self, cursor: str | None = None, limit: int = 50
@@ -682,15 +794,16 @@ class VaultClient:
             if cursor is None:
                 return
 
-    def download(self, submission_id: str, dst: BinaryIO) -> str:
-        """Stream a sealed submission into ``dst`` (the access is logged); returns its SHA-256."""
-        digest, _ = self._download(f"/submissions/{submission_id}", dst, auth=True)
+    def download(self, submission_id: str, dst: BinaryIO, size: int | None = None) -> str:
+        """Stream a sealed submission into ``dst`` (the access is logged); returns its SHA-256.
+        With ``size`` (from the listing), more bytes than that are refused as they arrive."""
+        digest, _ = self._download(f"/submissions/{submission_id}", dst, auth=True, size=size)
         return digest
 
     def delete_submission(self, submission_id: str) -> int:
         """Delete a submission (admin); returns the deletion's log index."""
-        return int(self._request("DELETE", f"/submissions/{submission_id}",
-                                 auth=True).json()["log_index"])
+        body = _json(self._request("DELETE", f"/submissions/{submission_id}", auth=True))
+        return _count(body.get("log_index") if isinstance(body, dict) else None, "log_index")
 
     def post_reply(self, mailbox_id: str, sealed: bytes) -> ReplyInfo:
         """Leave a sealed reply in the mailbox ``mailbox_id``."""
@@ -710,8 +823,8 @@ class VaultClient:
         return self._request("GET", "/log/checkpoint").text
 
     def entries(self, start: int, end: int) -> list[bytes]:
-        body = self._request("GET", "/log/entries", params={"start": start, "end": end}).json()
-        return [base64.b64decode(e) for e in body["entries"]]
+        body = _json(self._request("GET", "/log/entries", params={"start": start, "end": end}))
+        return _base64_list(body, "entries")
 
     def held(self, start: int, end: int) -> tuple[int, set[str]]:
         """Which submissions logged in entries ``start`` to ``end`` the server still holds:
@@ -725,14 +838,14 @@ class VaultClient:
         return answered, set(ids)
 
     def inclusion_proof(self, index: int, size: int) -> list[bytes]:
-        body = self._request("GET", "/log/proof/inclusion",
-                             params={"index": index, "size": size}).json()
-        return [base64.b64decode(h) for h in body["hashes"]]
+        body = _json(self._request("GET", "/log/proof/inclusion",
+                                   params={"index": index, "size": size}))
+        return _base64_list(body, "hashes")
 
     def consistency_proof(self, old: int, new: int) -> list[bytes]:
-        body = self._request("GET", "/log/proof/consistency",
-                             params={"old": old, "new": new}).json()
-        return [base64.b64decode(h) for h in body["hashes"]]
+        body = _json(self._request("GET", "/log/proof/consistency",
+                                   params={"old": old, "new": new}))
+        return _base64_list(body, "hashes")
 
     def receipt(self, index: int) -> str:
         return self._request("GET", "/log/receipt", params={"index": index}).text
@@ -742,8 +855,9 @@ class VaultClient:
         """The first ``length`` bytes of a sealed submission (all of it when shorter) and
         the whole file's size, with one ranged GET (``Range: bytes=0-<length - 1>``); the
         access is logged like any download. From a server that ignores the range, only
-        ``length`` bytes are read before the connection is closed. The bytes cannot be
-        checked against the file's SHA-256; what is decrypted from them is authenticated."""
+        ``length`` bytes are read before the connection is closed, and they must arrive
+        within the timeout. The bytes cannot be checked against the file's SHA-256; what is
+        decrypted from them is authenticated."""
         if length < 1:
             raise ValueError("length must be at least 1")
         headers = self._headers(True, {"Range": f"bytes=0-{length - 1}"})
@@ -755,12 +869,16 @@ class VaultClient:
                     response.read()
                     raise ClientError(response.status_code, _message(response))
                 total = _whole_size(response)
-                for chunk in response.iter_bytes(STREAM_BYTES):
+                deadline = time.monotonic() + self._timeout
+                for chunk in response.iter_bytes():  # as they come
                     data += chunk
                     if len(data) >= length:
                         break
+                    if time.monotonic() > deadline:  # a byte now and then is no answer
+                        raise self._too_slow()
         except httpx.TransportError as exc:
-            raise TransportError(f"download broke off: {type(exc).__name__}") from None
+            broken = self._broken(exc)
+            raise TransportError(f"the download broke off ({broken})", broken.short) from None
         if len(data) < min(length, total):
             raise TransportError("download broke off: the server sent fewer bytes than it "
                                  "announced")

@@ -595,7 +595,7 @@ def open_submission(session: Session, submission_id: str, case_dir: str | os.Pat
     with _ciphertext_file(parent) as sealed:
         sink = sealed if progress is None else cast(BinaryIO, _Counted(sealed, info.size,
                                                                          progress))
-        digest = session.client.download(info.id, sink)
+        digest = session.client.download(info.id, sink, info.size)
         if digest != info.sha256:
             raise InvestigatorError(
                 f"the downloaded file's SHA-256 {digest} is not the {info.sha256} in its log "

@@ -63,7 +63,7 @@ import subprocess
 import tempfile
 import warnings
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, Final
@@ -606,6 +606,7 @@ def _clean_with_mat2(mat2: str, data: bytes, name: str) -> bytes:
             handle.write(data)
         result = subprocess.run(
             [mat2, "--", str(original)],
+            env=_without_secrets(os.environ),
             capture_output=True,
             timeout=MAT2_TIMEOUT_SECONDS,
             check=False,
@@ -638,6 +639,12 @@ _CLEANERS: Final[dict[str, Callable[[bytes, str, str], bytes]]] = {
     TIFF: _clean_image,
     GIF: _clean_image,
 }
+
+
+def _without_secrets(environ: Mapping[str, str]) -> dict[str, str]:
+    """The environment for mat2: ours without AMANAT_* (AMANAT_CODENAME, AMANAT_PASSPHRASE),
+    which a program of someone else's has no business holding or passing on."""
+    return {key: value for key, value in environ.items() if not key.startswith("AMANAT_")}
 
 
 def _mat2(name: str) -> str:

@@ -37,6 +37,7 @@ import calendar
 import datetime
 import json
 import re
+import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, is_dataclass
 from typing import Any, Final
@@ -92,7 +93,10 @@ _DATE = (
     rf"{_YEAR}(?:-(?:0[1-9]|1[0-2])(?:-(?:0[1-9]|[12][0-9]|3[01]))?|-2[1-4])?~?"
 )
 APPROXIMATE_DATE_PATTERN: Final = rf"^{_DATE}(?:/{_DATE})?$"
-_FORBIDDEN_IN_NAME = r'/\\:*?"<>|\x00-\x1f\x7f'  # also valid in ECMA-262 "u" mode
+# Path and shell characters, controls, and the bidirectional controls that make a name show
+# as another ("photo\u202egpj.exe" shows as "photoexe.jpg"); also valid in ECMA-262 "u" mode.
+_FORBIDDEN_IN_NAME = (r'/\\:*?"<>|\x00-\x1f\x7f'
+                      r"\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069")
 ATTACHMENT_NAME_PATTERN: Final = (
     rf"^[^{_FORBIDDEN_IN_NAME}\s.](?:[^{_FORBIDDEN_IN_NAME}]*[^{_FORBIDDEN_IN_NAME}\s.])?$"
 )
@@ -262,9 +266,10 @@ SCHEMA: Final[dict[str, Any]] = {
                     "maxLength": ATTACHMENT_NAME_MAX_BYTES,
                     "pattern": ATTACHMENT_NAME_PATTERN,
                     "description": (
-                        "a file name (at most 100 bytes of UTF-8) without / \\ : * ? \" < > | "
-                        "or control characters, not starting with a dot or space and not "
-                        "ending with a dot or space"
+                        "a file name (at most 100 bytes of UTF-8) without / \\ : * ? \" < > |, "
+                        "control characters or bidirectional controls (which make a name "
+                        "show as another), not starting with a dot or space and not ending "
+                        "with a dot or space"
                     ),
                 },
                 "media_type": {
@@ -517,11 +522,14 @@ def _semantic_problems(obj: Mapping[str, Any], today: datetime.date) -> list[Pro
         if len(name.encode("utf-8")) > ATTACHMENT_NAME_MAX_BYTES:
             problems.append(Problem(
                 path, f"{who}: name is longer than {ATTACHMENT_NAME_MAX_BYTES} bytes of UTF-8"))
-        key = name.casefold()
+        # As file systems compare names: ignoring letter case (Windows, macOS) and Unicode
+        # normalisation (macOS: "é" as one character or as "e" and an accent).
+        key = unicodedata.normalize("NFKC", name).casefold()
         if key in seen:
             problems.append(Problem(
                 path, f"{who}: name {name!r} is already used by attachment {seen[key] + 1} "
-                      "(names must differ even ignoring letter case)"))
+                      "(names must differ even ignoring letter case and Unicode "
+                      "normalisation)"))
         else:
             seen[key] = index
 

@@ -20,7 +20,10 @@ Protects the witness's effort on a bad network without betraying them on their d
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
+import os
+import stat
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -84,7 +87,7 @@ class ResumeRecord:
     def from_bytes(cls, data: bytes) -> ResumeRecord | None:
         try:
             obj: Any = json.loads(data)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: "[[[[…" nested too deep
             return None
         if not isinstance(obj, dict) or obj.get("format") != RECORD_FORMAT:
             return None
@@ -93,6 +96,24 @@ class ResumeRecord:
                 and type(size) is int and isinstance(sha256, str)):
             return None
         return cls(server, upload_id, size, sha256)
+
+
+def _read_regular(path: Path, limit: int) -> bytes:
+    """At most ``limit`` bytes of the regular file ``path``. Whatever else lies there is an
+    OSError, without waiting on it: a symbolic link (not followed, so a planted link cannot
+    point the record elsewhere), a named pipe (which would block the upload forever), a
+    device or a directory."""
+    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise OSError(exc.errno, "a symbolic link, not a file") from None
+        raise
+    with os.fdopen(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a file")
+        return f.read(limit)
 
 
 def record_path(sealed_path: Path) -> Path:
@@ -117,8 +138,7 @@ class ResumableUpload:
 
     def _load(self) -> ResumeRecord | None:
         try:
-            with open(self._record, "rb") as f:
-                data = f.read(MAX_RECORD_BYTES + 1)
+            data = _read_regular(self._record, MAX_RECORD_BYTES + 1)
         except FileNotFoundError:
             return None
         except OSError as exc:

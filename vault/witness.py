@@ -44,7 +44,7 @@ from typing import Any, BinaryIO, Final
 from keys.errors import RosterError
 from keys.roster import Roster, RosterState, read_roster_unverified, verify_roster
 from vault import age
-from vault.answers import without_notes
+from vault.answers import HiddenAnswerError, without_notes
 from vault.audit import receipt_file_text, verify_submission_receipt
 from vault.bundle import Content, ContentMismatchError, bundle_length, bundle_stream, iter_bundle
 from vault.client import SubmissionReceipt, VaultClient
@@ -156,6 +156,22 @@ class FormAnswers:
     language: str
 
 
+class _RepeatedAnswer(ValueError):
+    pass
+
+
+def _once_each(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object of the answers file; a key given twice is refused, since only the
+    last would be sent while the witness may have checked the first."""
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise _RepeatedAnswer(f"the answers file gives {key!r} twice in one place: keep "
+                                  "the right one and delete the other")
+        result[key] = value
+    return result
+
+
 def read_form(data: bytes, *, language: str | None = None,
               consent: str = "none") -> FormAnswers:
     """The detained persons described in an answers file (JSON, with ``#`` note lines: see
@@ -168,10 +184,16 @@ def read_form(data: bytes, *, language: str | None = None,
     one line each (``person 2: status is missing``), in a FormError.
     """
     try:
-        obj: Any = json.loads(without_notes(data.decode("utf-8")))
+        obj: Any = json.loads(without_notes(data.decode("utf-8")),
+                              object_pairs_hook=_once_each)
     except UnicodeDecodeError:
         raise FormError("the answers file is not UTF-8 text",
                         ["the answers file is not UTF-8 text"]) from None
+    except (_RepeatedAnswer, HiddenAnswerError) as exc:
+        raise FormError(str(exc), [str(exc)]) from None
+    except RecursionError:
+        line = "the answers file is nested too deeply to be answers"
+        raise FormError(line, [line]) from None
     except ValueError as exc:
         line = f"the answers file is not JSON: {exc}"
         raise FormError(line, [line]) from None
@@ -612,16 +634,30 @@ class OpenedReply:
     text: str
 
 
+MAX_REPLY_BYTES: Final = 16 * 1024 * 1024  # the server's default cap on a sealed reply
+MAX_REPLIES_BYTES: Final = 64 * 1024 * 1024
+
+
 def fetch_replies(client: VaultClient, keys: CodenameKeys) -> list[OpenedReply]:
     """Fetch and decrypt every reply in the mailbox the codename's ``keys`` open.
 
+    Replies are held in memory (nothing is written to the witness's device), so a server's
+    listing is believed only up to `MAX_REPLY_BYTES` a reply and `MAX_REPLIES_BYTES` in all.
     Raises WitnessError when a reply cannot be opened with the codename (it was sealed to
-    someone else, or damaged).
+    someone else, or damaged), or is listed larger than that.
     """
     opened: list[OpenedReply] = []
-    for info in client.replies(keys.mailbox_secret):
+    listed = client.replies(keys.mailbox_secret)
+    total = sum(info.size for info in listed)
+    for info in listed:
+        if info.size > MAX_REPLY_BYTES or total > MAX_REPLIES_BYTES:
+            raise WitnessError(
+                f"the server lists reply {info.id} as {info.size} bytes ({total} in all), "
+                f"more than replies take (at most {MAX_REPLY_BYTES // (1024 * 1024)} MiB "
+                f"each, {MAX_REPLIES_BYTES // (1024 * 1024)} MiB in all): not downloading "
+                "them")
         buffer = io.BytesIO()
-        digest = client.fetch_reply(keys.mailbox_secret, info.id, buffer)
+        digest = client.fetch_reply(keys.mailbox_secret, info.id, buffer, info.size)
         if digest != info.sha256:
             raise WitnessError(f"reply {info.id} does not match the SHA-256 the server listed")
         try:

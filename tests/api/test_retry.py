@@ -178,3 +178,17 @@ def test_countdown_is_rate_limited_elsewhere() -> None:
     show(RetryWait("Tor is not running", 4, 400))  # another reason is shown at once
     assert log.getvalue().splitlines()[3:] == [
         "amanat: Tor is not running; retrying in 4 s (gives up in 6:40)"]
+
+
+@pytest.mark.parametrize("value", ["inf", "nan", "-1", "1e9", "soon"])
+def test_retry_for_is_a_bound_or_refused(value: str, capsys: pytest.CaptureFixture[str]
+                                         ) -> None:
+    """"inf" would wait on a hostile server's Retry-After for ever (and break the
+    countdown); it is refused before anything is read or sent."""
+    from vault.cli import main
+
+    with pytest.raises(SystemExit) as stopped:
+        main(["upload", "--server", "http://127.0.0.1:9", "--retry-for", value, "missing"])
+    assert stopped.value.code == 2
+    assert (f"argument --retry-for: {value!r} is not a number of seconds from 0 to 604800 "
+            "(a week)") in capsys.readouterr().err

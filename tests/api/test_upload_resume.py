@@ -105,6 +105,7 @@ def test_an_upload_the_server_dropped_starts_afresh(vault: VaultClient, sealed: 
 
 
 @pytest.mark.parametrize("garbage", [b"", b"\xff\xfe", b"[]", b'{"format": "other"}',
+                                     b"[" * 2000 + b"]" * 2000,
                                      b'{"format": "amanat/upload-resume/v1", "server": "x", '
                                      b'"upload_id": "../../roster", "size": 1, "sha256": "a"}'])
 def test_a_record_that_is_not_one_starts_afresh(vault: VaultClient, sealed: Path,
@@ -127,3 +128,26 @@ def test_an_unwritable_record_still_uploads(vault: VaultClient, sealed: Path) ->
         "beginning",
         f"cannot write {record_path(sealed)} (Is a directory): if this upload stops, running "
         "it again starts from the beginning"]
+
+
+def test_a_planted_link_or_pipe_at_the_record_is_neither_followed_nor_waited_on(
+        vault: VaultClient, sealed: Path, tmp_path: Path) -> None:
+    """A link at FILE.amanat-upload is not read through, and is replaced by a record (its
+    target left alone); a named pipe there would block a plain open() forever."""
+    target = tmp_path / "elsewhere"
+    target.write_bytes(resumable_record := b"not touched")
+    record = record_path(sealed)
+    record.symlink_to(target)
+    said: list[str] = []
+    upload_id = resumable(vault, sealed, said).start()
+    assert said == [f"cannot read {record} (a symbolic link, not a file); starting the "
+                    "upload from the beginning"]
+    assert target.read_bytes() == resumable_record
+    assert not record.is_symlink()
+    assert json.loads(record.read_text())["upload_id"] == upload_id
+
+    record.unlink()
+    os.mkfifo(record)
+    said.clear()
+    resumable(vault, sealed, said).start()
+    assert said[0] == f"cannot read {record} (not a file); starting the upload from the beginning"

@@ -241,3 +241,23 @@ def test_a_second_server_on_the_same_data_directory_refuses_to_start(
     assert amanat(["upload", "--server", server.url, str(sealed)], cwd=tmp_path).returncode == 0
     assert server.alive()
 
+
+
+def test_a_planted_resume_record_cannot_write_to_the_terminal(server: ServerProcess,
+                                                              tmp_path: Path) -> None:
+    """The record's server address is quoted when it is not this server's: escaped, so a
+    record planted beside the file cannot clear the screen or add lines."""
+    import hashlib
+    import json
+
+    sealed = _seal_to(server, tmp_path / "t.age", [])
+    data = sealed.read_bytes()
+    planted = "http://elsewhere.example\x1b[2J\nfake line"
+    (tmp_path / "t.age.amanat-upload").write_text(json.dumps({
+        "format": "amanat/upload-resume/v1", "server": planted, "upload_id": "a" * 32,
+        "size": len(data), "sha256": hashlib.sha256(data).hexdigest()}))
+    done = amanat(["upload", "--server", server.url, str(sealed)], cwd=tmp_path)
+    assert "\x1b" not in done.stderr
+    assert (r"amanat: the last attempt went to http://elsewhere.example\x1b[2J\x0afake line, "
+            f"not {server.url}; starting the upload from the beginning") in done.stderr
+    assert "amanat: delivered " in done.stderr

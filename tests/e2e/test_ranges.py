@@ -85,6 +85,13 @@ def test_anything_but_one_range_gets_the_whole_file(
         assert response.content == sealed
         assert response.headers["accept-ranges"] == "bytes"
         assert "content-range" not in response.headers
+    # If-Range names a validator this server never gave, so it cannot match: the range
+    # is ignored (RFC 9110 §13.1.5), not served from a file the client may not mean.
+    for validator in ('"v1"', "Wed, 21 Oct 2015 07:28:00 GMT"):
+        response = httpx.get(url, headers={**auth, "Range": "bytes=0-99",
+                                           "If-Range": validator}, timeout=30)
+        assert response.status_code == 200, validator
+        assert response.content == sealed
 
 
 def test_a_range_needs_a_reader_token(server: ServerProcess,

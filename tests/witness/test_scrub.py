@@ -894,3 +894,19 @@ def test_errors_are_value_errors() -> None:
     assert issubclass(ScrubRefused, scrub.ScrubError)
     assert issubclass(ScrubFailed, scrub.ScrubError)
     assert issubclass(scrub.ScrubError, ValueError)
+
+
+@pytest.mark.skipif(not os.path.isdir("/dev/shm"), reason="needs /dev/shm")
+def test_mat2_is_not_handed_the_codename_or_a_passphrase(
+        mat2_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`submit --reuse-codename` with AMANAT_CODENAME set runs mat2 on attachments: the
+    codename must not be in its environment (nor in that of anything mat2 starts)."""
+    monkeypatch.setenv("AMANAT_CODENAME", "legal winner thank year wave sausage worth "
+                                          "useful legal winner thank yellow")
+    monkeypatch.setenv("AMANAT_PASSPHRASE", "correct horse")
+    fake_mat2(mat2_dir, 'f="$2"; export -p > "' + str(mat2_dir) + '/env"\n'
+              'printf cleaned > "${f%.*}.cleaned.${f##*.}"\n')
+    clean(MP4, "clip.mp4")
+    seen = (mat2_dir / "env").read_text()
+    assert "PATH=" in seen
+    assert "AMANAT_" not in seen and "legal winner" not in seen and "horse" not in seen

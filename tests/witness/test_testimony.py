@@ -259,7 +259,9 @@ def attachment_dict(name: str) -> dict[str, Any]:
 @pytest.mark.parametrize(
     "name",
     ["../x", "a/b", "a\\b", ".hidden", "trailing.", "trailing ", " leading", "nul\x00",
-     "tab\tname", "con:", "what?", "", "photo.jpg\n"],
+     "tab\tname", "con:", "what?", "", "photo.jpg\n",
+     # bidirectional controls: "invoice\u202efdp.exe" shows as "invoiceexe.pdf"
+     "invoice\u202efdp.exe", "a\u202db", "a\u2066b\u2069", "a\u200fb", "a\u061cb"],
 )
 def test_unsafe_attachment_names_are_refused(name: str) -> None:
     obj = minimal()
@@ -295,7 +297,19 @@ def test_attachment_names_must_differ_ignoring_case() -> None:
     obj["attachments"] = [attachment_dict("Photo.jpg"), attachment_dict("photo.JPG")]
     assert messages(obj) == [
         "attachment 2: name 'photo.JPG' is already used by attachment 1 (names must differ "
-        "even ignoring letter case)"
+        "even ignoring letter case and Unicode normalisation)"
+    ]
+
+
+def test_attachment_names_must_differ_ignoring_normalisation() -> None:
+    """"é" as one character and as "e" and an accent are one name on macOS, and two files
+    that look alike anywhere else."""
+    obj = minimal()
+    obj["attachments"] = [attachment_dict("caf\u00e9.jpg"), attachment_dict("cafe\u0301.jpg")]
+    assert messages(obj) == [
+        "attachment 2: name 'cafe\u0301.jpg' is already used by attachment 1 (names must "
+        "differ "
+        "even ignoring letter case and Unicode normalisation)"
     ]
 
 

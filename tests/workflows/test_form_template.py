@@ -91,11 +91,11 @@ def test_an_answer_uncommented_but_not_filled_in_is_refused() -> None:
 
 def test_only_whole_note_lines_are_ignored() -> None:
     text = ('# a note\n{\n  "persons": [\n    # another\n    {"status": "camp",\n'
-            '     "charges": "room #3\u2028# not a note",\n      \t# indented note\n'
+            '     "charges": "room #3\u2028cell 5",\n      \t# indented note\n'
             '     "sentence": "#1"}]}\n')
     assert without_notes(text).count("\n") == text.count("\n")  # line numbers are kept
     (person,) = read_form(text.encode()).persons
-    assert person.charges == "room #3\u2028# not a note" and person.sentence == "#1"
+    assert person.charges == "room #3\u2028cell 5" and person.sentence == "#1"
     with pytest.raises(FormError) as caught:
         read_form(b'# a note\n# another\n{"persons": [}\n')
     assert "line 3" in caught.value.problems[0]
@@ -130,3 +130,34 @@ def test_the_unchanged_template_is_sealed_with_its_language(world: World,
     assert differ.returncode == 1
     assert not (tmp_path / "u.age").exists()
     assert f"amanat: {answers}: the answers file says its language is 'kk'" in differ.stderr
+
+
+@pytest.mark.parametrize("brk", ["\u2028", "\u2029", "\x85"])
+def test_a_line_that_only_looks_like_a_note_is_refused(brk: str) -> None:
+    """An editor that breaks lines at U+2028 shows '# ...' as a note, but it is inside the
+    answer and would be sent: a file handed to a witness could carry words they never see."""
+    text = ('{"persons": [{"status": "camp",\n'
+            f'  "charges": "none{brk}  # 4f1c-marker",\n'
+            '  "sentence": "unknown"}]}\n')
+    with pytest.raises(FormError) as caught:
+        read_form(text.encode())
+    assert caught.value.problems == (
+        "line 2 of the answers file has a line break some editors show but JSON does not "
+        "(U+2028, U+2029 or U+0085) before a #: what looks like a note there would be sent "
+        "as part of an answer; remove that character",)
+
+
+def test_a_key_given_twice_is_refused_not_overridden() -> None:
+    """Only the last of two equal keys would be sent; the witness may have read the first."""
+    text = b'{"persons": [{"status": "released", "status": "camp"}]}'
+    with pytest.raises(FormError) as caught:
+        read_form(text)
+    assert caught.value.problems == (
+        "the answers file gives 'status' twice in one place: keep the right one and delete "
+        "the other",)
+
+
+def test_deep_nesting_is_a_sentence_not_a_crash() -> None:
+    with pytest.raises(FormError) as caught:
+        read_form(b"[" * 100_000 + b"]" * 100_000)
+    assert caught.value.problems == ("the answers file is nested too deeply to be answers",)

@@ -208,6 +208,7 @@ class FlakyServer:
 
     # The real resume loop, running over this fake's protocol calls.
     send_resumable = VaultClient.send_resumable
+    _held = VaultClient._held
 
     def __init__(self, faults: list[tuple[str, int] | None] | None = None,
                  tamper: bool = False, retry_for: float = 60.0) -> None:
@@ -223,7 +224,7 @@ class FlakyServer:
         self.stored.clear()
         return f"u{self.uploads}"
 
-    def upload_offset(self, upload_id: str) -> int:
+    def upload_offset(self, upload_id: str, *, counts_as_success: bool = True) -> int:
         return len(self.stored)
 
     def append(self, upload_id: str, offset: int, data: Iterator[bytes],

@@ -10,6 +10,7 @@ changes.
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import time
 from collections.abc import Callable
@@ -57,9 +58,25 @@ class Countdown:
         self.stream.flush()
 
 
+MAX_RETRY_SECONDS = 7 * 24 * 3600.0
+
+
+def retry_seconds(text: str) -> float:
+    """``--retry-for``: a number of seconds from 0 to a week (not "inf" or "nan", which
+    would make the bound no bound)."""
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = math.nan
+    if not 0 <= seconds <= MAX_RETRY_SECONDS:  # also refuses nan
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a number of seconds from 0 to {MAX_RETRY_SECONDS:.0f} (a week)")
+    return seconds
+
+
 def add_retry_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--retry-for", metavar="SECONDS", type=float, default=DEFAULT_RETRY_SECONDS,
+        "--retry-for", metavar="SECONDS", type=retry_seconds, default=DEFAULT_RETRY_SECONDS,
         help="while the server cannot be reached (or is busy), keep trying for this long "
              f"after the last success, with a countdown (default {DEFAULT_RETRY_SECONDS:.0f}; "
              "0 gives up at once)")

@@ -374,7 +374,8 @@ def cmd_upload(args: argparse.Namespace) -> int:
             hasher.update(chunk)
         size = sealed.tell()
         resumable = ResumableUpload(client, Path(args.file), size, hasher.hexdigest(),
-                                    say=lambda line: print(f"amanat: {line}", file=sys.stderr))
+                                    say=lambda line: print(f"amanat: {one_line(line)}",
+                                                           file=sys.stderr))
         try:
             roster_text = client.roster_text()
             if args.org is not None:

@@ -11,6 +11,7 @@ upload sweep removes staging files, which were never acknowledged.
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
 import sqlite3
@@ -98,6 +99,17 @@ def lock_data_dir(data_dir: Path) -> int:
         raise DataDirBusyError(
             f"another amanat server is already using {data_dir}: stop it first, or give "
             "this one another --data directory") from None
+    except OSError as exc:
+        os.close(fd)
+        if exc.errno not in (errno.ENOLCK, errno.EBADF, errno.EINVAL, errno.EOPNOTSUPP,
+                             errno.ENOTSUP):
+            raise
+        # A network file system (NFS without its lock service, some FUSE mounts): without
+        # the lock two servers could write the same database and log, which SQLite's WAL
+        # does not survive on such a file system either.
+        raise DataDirBusyError(
+            f"cannot lock {data_dir}: its file system does not support locks (a network "
+            "file system?); put the data directory on a local disk") from None
     return fd
 
 
