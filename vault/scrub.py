@@ -66,7 +66,7 @@ import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, Final
+from typing import Any, BinaryIO, Final, NoReturn
 
 import pikepdf
 from PIL import Image, ImageCms, ImageOps, ImageSequence
@@ -105,6 +105,7 @@ GIF: Final = "image/gif"
 TIFF: Final = "image/tiff"
 PDF: Final = "application/pdf"
 TEXT: Final = "text/plain"
+MAIL: Final = "message/rfc822"
 DOCX: Final = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 XLSX: Final = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 PPTX: Final = "application/vnd.openxmlformats-officedocument.presentationml.presentation"
@@ -187,37 +188,74 @@ _CONTROL_BYTES: Final = re.compile(rb"[\x00-\x08\x0b\x0e-\x1f\x7f]")
 
 # Text formats that carry metadata of their own: markup (SVG, HTML, XML can hold <metadata>,
 # author names, absolute file paths) and e-mail (headers with names, addresses, IP addresses).
-_MARKUP_OR_MAIL: Final = re.compile(
-    r"\A[\ufeff\s]*(?:<|From \S+@\S+ |(?:Received|Return-Path|Delivered-To|Message-ID|"
-    r"MIME-Version|DKIM-Signature|ARC-Seal|Authentication-Results):)",
-    re.IGNORECASE,
-)
+_MARKUP: Final = re.compile(r"\A[\ufeff\s]*<")
+_MBOX_FROM: Final = re.compile(r"\A[\ufeff\s]*From \S+@\S+ ")
+_HEADER_FIELD: Final = re.compile(r"([A-Za-z0-9-]+):")
+# Header fields that no one begins a note with: one of them among the first lines is mail.
+_ROUTING_FIELDS: Final = frozenset({
+    "received", "return-path", "delivered-to", "message-id", "mime-version", "in-reply-to",
+    "references", "dkim-signature", "authentication-results", "arc-seal",
+    "arc-message-signature", "arc-authentication-results", "content-transfer-encoding",
+})
+# Header fields a note might begin with ("Date: 2018"): two of them in a row are mail.
+_MAIL_FIELDS: Final = frozenset({
+    "from", "sender", "reply-to", "to", "cc", "bcc", "subject", "date", "sent",
+    "content-type", "importance", "thread-topic", "thread-index",
+})
+
+
+def _is_mail(prefix: str) -> bool:
+    """Whether ``prefix`` begins with an e-mail header block: a mailbox "From " line, a
+    routing or ``X-`` field among its first header lines, or two ordinary mail fields."""
+    if _MBOX_FROM.match(prefix):
+        return True
+    ordinary = 0
+    for line in prefix.lstrip("\ufeff \t\r\n").splitlines():
+        if line[:1] in (" ", "\t"):  # a folded field continues
+            continue
+        field = _HEADER_FIELD.match(line)
+        if field is None:
+            return False
+        name = field.group(1).lower()
+        if name in _ROUTING_FIELDS or name.startswith("x-"):
+            return True
+        ordinary += name in _MAIL_FIELDS
+        if ordinary >= 2:
+            return True
+    return False
+
+
+def _text_type(prefix: str) -> str | None:
+    """``text/plain``, ``message/rfc822`` for an e-mail, None for markup."""
+    if _MARKUP.match(prefix):
+        return None
+    return MAIL if _is_mail(prefix) else TEXT
 
 
 _LEADING_SPACE: Final = re.compile(r"\A[\ufeff\s]+")
 
 
-def _is_plain_text(file: BinaryIO) -> bool:
-    """Whether the rest of ``file`` is UTF-8 text without control characters that is not
-    markup or mail; read in pieces, keeping only the first ``_TEXT_PREFIX`` characters
-    after any leading white space (where markup and mail headers show)."""
+def _text_file_type(file: BinaryIO) -> str | None:
+    """Whether the rest of ``file`` is UTF-8 text without control characters, and which
+    (`_text_type`), or None; read in pieces, keeping only the first ``_TEXT_PREFIX``
+    characters after any leading white space (where markup and mail headers show)."""
     decoder = codecs.getincrementaldecoder("utf-8")()
     prefix = ""
     while piece := file.read(_PIECE):
         if _CONTROL_BYTES.search(piece) is not None:  # binary, found fast: never decode it
-            return False
+            return None
         try:
             text = decoder.decode(piece)
         except UnicodeDecodeError:
-            return False
+            return None
         if len(prefix) < _TEXT_PREFIX:
             prefix += text[:_TEXT_PREFIX]
             prefix = _LEADING_SPACE.sub("", prefix)
     try:
         decoder.decode(b"", final=True)
     except UnicodeDecodeError:
-        return False
-    return _MARKUP_OR_MAIL.match(prefix) is None
+        return None
+    return _text_type(prefix)
 
 
 def detect_media_type(data: bytes) -> str | None:
@@ -245,9 +283,7 @@ def detect_file_type(file: BinaryIO) -> str | None:
         return PDF
     if head.startswith(b"PK\x03\x04"):
         return _zip_media_type(file)
-    if head and _is_plain_text(file):
-        return TEXT
-    return None
+    return _text_file_type(file) if head else None
 
 
 def _guess_from_name(name: str) -> str:
@@ -651,8 +687,18 @@ def _mat2(name: str) -> str:
     return mat2
 
 
+def _refuse_mail(name: str) -> NoReturn:
+    raise ScrubRefused(
+        f"{name}: this is an e-mail message, whose headers name the people and computers it "
+        "passed through; copy the text of the message into the statement instead, or send "
+        "it unchanged with its headers (--keep-metadata)"
+    )
+
+
 def _cleaned(data: bytes, detected: str | None, name: str) -> tuple[bytes, str]:
     """The cleaned bytes of ``data`` (of type ``detected``) and their media type."""
+    if detected == MAIL:
+        _refuse_mail(name)
     if detected in _CLEANERS:
         return _CLEANERS[detected](data, detected, name), detected
     if detected == PDF:
@@ -699,6 +745,8 @@ def clean_file(file: BinaryIO, name: str, *, keep_metadata: bool = False) -> Cle
                          keep_metadata)
     if detected is None:
         _mat2(name)  # refused before a large file of an unknown type is read whole
+    if detected == MAIL:
+        _refuse_mail(name)
     file.seek(0)
     data = file.read()
     result, media_type = _cleaned(data, detected, name)

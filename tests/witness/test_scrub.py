@@ -9,13 +9,18 @@ import shutil
 import stat
 import warnings
 import zipfile
+from datetime import timedelta
 from pathlib import Path
 
 import pikepdf
 import pytest
 from PIL import ExifTags, Image, ImageCms, PngImagePlugin
 
+from keys.identity import InvestigatorIdentity
+from keys.org import OrgKey
+from keys.roster import Roster, sign_roster, utc_today
 from vault import scrub
+from vault.cli import main
 from vault.scrub import Cleaned, ScrubFailed, ScrubRefused, clean, detect_media_type
 
 SECRET = "Ayshe Tursun"  # stands for anything that identifies a witness
@@ -720,9 +725,13 @@ def test_damaged_package_fails() -> None:
         (b"Note: my brother was taken\n", "text/plain"),
         (b'\xef\xbb\xbf  <svg xmlns="http://www.w3.org/2000/svg"><metadata/></svg>', None),
         (b"<!DOCTYPE html><html>", None),
-        (b"Received: from [10.1.2.3] by mail.example\n", None),
-        (b"From someone@example.org Sat Nov 21 05:00:00 2026\n", None),
-        (b"mime-version: 1.0\n", None),
+        (b"Received: from [10.1.2.3] by mail.example\n", "message/rfc822"),
+        (b"From someone@example.org Sat Nov 21 05:00:00 2026\n", "message/rfc822"),
+        (b"mime-version: 1.0\n", "message/rfc822"),
+        (b"From: Ayshe <a@example.org>\nTo: b@example.org\n\nhello\n", "message/rfc822"),
+        (b"Note: they came at night\nDate: 2018\n\nhello\n", "text/plain"),
+        (b"From: my village\n\nTo: whoever reads this\n", "text/plain"),
+        (b"Subject: my brother\n  continued\nX-Mailer: Outlook\n", "message/rfc822"),
         (b"\xc3\x28 invalid utf-8", None),
         (b"PK\x03\x04 not really a zip", None),
         (b"GIF89a\x01\x00", "image/gif"),
@@ -792,7 +801,7 @@ class ReadCounting(io.BytesIO):
     [
         (("ئاكام " * 9 + "\n").encode(), "text/plain"),  # characters cut by the pieces
         (b" " * 40 + b"<svg/>", None),  # markup after more white space than the prefix
-        (b"\n" * 40 + b"Received: from x\n", None),
+        (b"\n" * 40 + b"Received: from x\n", "message/rfc822"),
         (b"plain words " * 5 + b"\x1b", None),  # a control byte in a late piece
         ("ئاكام".encode() + b"\xd8", None),  # ends inside a character
         (b"a" * 40 + b"<svg/>", "text/plain"),  # markup later on is just text
@@ -894,3 +903,66 @@ def test_errors_are_value_errors() -> None:
     assert issubclass(ScrubRefused, scrub.ScrubError)
     assert issubclass(ScrubFailed, scrub.ScrubError)
     assert issubclass(scrub.ScrubError, ValueError)
+
+
+# --- e-mail ----------------------------------------------------------------------------------
+
+MAIL_CANARIES = (b"10.20.30.40", b"mail.ayshe-home.example", b"ayshe.tursun@example.org")
+MAIL = (
+    b"From: Ayshe <ayshe.tursun@example.org>\n"
+    b"Received: from mail.ayshe-home.example ([10.20.30.40]) by mx.example.org\n"
+    b"X-Originating-IP: [10.20.30.40]\n"
+    b"Subject: my brother\n\n"
+    b"They took him in 2018.\n"
+)
+
+
+def test_email_is_refused_not_passed_as_text(no_mat2: None) -> None:
+    assert detect_media_type(MAIL) == "message/rfc822"
+    for cleaner in (lambda: clean(MAIL, "letter.txt"),
+                    lambda: scrub.clean_file(io.BytesIO(MAIL), "letter.txt")):
+        with pytest.raises(ScrubRefused) as caught:
+            cleaner()
+        assert str(caught.value) == (
+            "letter.txt: this is an e-mail message, whose headers name the people and "
+            "computers it passed through; copy the text of the message into the statement "
+            "instead, or send it unchanged with its headers (--keep-metadata)")
+
+
+def test_email_with_its_headers_kept_knowingly(no_mat2: None) -> None:
+    kept = scrub.clean_file(io.BytesIO(MAIL), "letter.txt", keep_metadata=True)
+    assert kept == scrub.Unchanged("message/rfc822", len(MAIL), sha256(MAIL), True)
+
+
+def sealing_roster(directory: Path) -> str:
+    """A signed roster file in ``directory``; returns the organization's verifier key."""
+    org = OrgKey.generate("amanat.example/org")
+    reader = InvestigatorIdentity.generate("Reader")
+    roster = Roster.empty(org.origin).with_added([reader.card()]).with_expiry(
+        utc_today() + timedelta(days=30))
+    (directory / "roster.txt").write_text(sign_roster(roster, org.signer()))
+    return org.vkey()
+
+
+def seal_attachment(directory: Path, attachment: Path, capsys: pytest.CaptureFixture[str],
+                    *extra: str) -> tuple[int, str]:
+    org = sealing_roster(directory)
+    (directory / "statement.txt").write_text("what I saw\n")
+    status = main(["seal", "--roster", str(directory / "roster.txt"), "--org", org,
+                   "--statement", str(directory / "statement.txt"), "--no-reply",
+                   "-o", str(directory / "sealed.age"), *extra, str(attachment)])
+    return status, capsys.readouterr().err
+
+
+def test_seal_refuses_an_email_with_one_line(tmp_path: Path, no_mat2: None,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "letter.txt").write_bytes(MAIL)
+    status, stderr = seal_attachment(tmp_path, tmp_path / "letter.txt", capsys, "--attach")
+    assert status != 0
+    assert stderr == (
+        "amanat: letter.txt: this is an e-mail message, whose headers name the people and "
+        "computers it passed through; copy the text of the message into the statement "
+        "instead, or send it unchanged with its headers (--keep-metadata)\n")
+    assert not (tmp_path / "sealed.age").exists()
+    status, _ = seal_attachment(tmp_path, tmp_path / "letter.txt", capsys, "--keep-metadata")
+    assert status == 0 and (tmp_path / "sealed.age").exists()
