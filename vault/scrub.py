@@ -63,7 +63,7 @@ import subprocess
 import tempfile
 import warnings
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, Final, NoReturn
@@ -430,28 +430,114 @@ _MARKUP_ANNOTATIONS: Final = frozenset({
 })
 
 
-def _clean_pdf_object(obj: pikepdf.Object) -> None:
-    if not isinstance(obj, pikepdf.Dictionary | pikepdf.Stream):
+_EMBEDDED_FILES: Final = (
+    "the PDF carries files inside it (embedded files or file attachments), which amanat "
+    "cannot clean; save each of them and send it as an attachment of its own, with the PDF "
+    "saved without them, or send the PDF unchanged with its metadata (--keep-metadata)"
+)
+# The image containers a PDF may hold (JPEG 2000, JP2 boxes) that are kept: the signature,
+# file type, requirements, headers and the codestream. XML, UUID (XMP, EXIF, GeoJP2) and
+# every other box go.
+_JP2_BOXES: Final = frozenset({b"jP  ", b"ftyp", b"rreq", b"jp2h", b"jpch", b"jplh", b"jp2c"})
+
+
+class _EmbeddedFile(Exception):
+    """A PDF object that holds a file of its own."""
+
+
+def _pdf_objects(pdf: pikepdf.Pdf) -> Iterator[pikepdf.Object]:
+    """Every dictionary and stream of ``pdf``: the indirect objects and, inside each, the
+    dictionaries written directly (an annotation need not be an object of its own)."""
+    for top in pdf.objects:
+        stack = [top]
+        while stack:
+            obj = stack.pop()
+            if isinstance(obj, pikepdf.Dictionary | pikepdf.Stream):
+                yield obj
+                children: Iterable[Any] = obj.values()
+            elif isinstance(obj, pikepdf.Array):
+                children = obj
+            else:
+                continue
+            stack.extend(child for child in children
+                         if isinstance(child, pikepdf.Object) and not child.is_indirect)
+
+
+def _stream_filters(stream: pikepdf.Stream) -> tuple[list[Any], list[Any]]:
+    """The stream's filters and their parameters, one each, whichever form they are
+    written in (a name or an array; parameters a dictionary, an array or absent)."""
+    filters = stream.get("/Filter")
+    names = [] if filters is None else [filters] if isinstance(filters, pikepdf.Name) \
+        else list(filters)
+    parms = stream.get("/DecodeParms")
+    if isinstance(parms, pikepdf.Array):
+        listed: list[Any] = list(parms)
+    else:
+        listed = [parms] if len(names) == 1 and parms is not None else []
+    listed += [None] * (len(names) - len(listed))
+    return names, listed[: len(names)]
+
+
+def _strip_jp2_boxes(data: bytes) -> bytes:
+    """Keep only the JP2 boxes in ``_JP2_BOXES``, losslessly; a bare codestream or
+    malformed data is returned unchanged."""
+    if not data.startswith(b"\x00\x00\x00\x0cjP  \r\n\x87\n"):
+        return data
+    out = bytearray()
+    position = 0
+    while position + 8 <= len(data):
+        length, kind = int.from_bytes(data[position:position + 4], "big"), data[position + 4:
+                                                                               position + 8]
+        if length == 1 and position + 16 <= len(data):
+            length = int.from_bytes(data[position + 8:position + 16], "big")
+        elif length == 0:
+            length = len(data) - position
+        if length < 8 or position + length > len(data):
+            return data
+        if kind in _JP2_BOXES:
+            out += data[position:position + length]
+        position += length
+    return bytes(out) if position == len(data) else data
+
+
+def _clean_pdf_image(stream: pikepdf.Stream, pdf: pikepdf.Pdf) -> None:
+    """Strip metadata from a JPEG or JPEG 2000 image stream, under any filters before it."""
+    filters, parms = _stream_filters(stream)
+    if not filters or filters[-1] not in (pikepdf.Name.DCTDecode, pikepdf.Name.JPXDecode):
         return
-    for key in ("/Metadata", "/PieceInfo", "/LastModified"):
+    if len(filters) == 1:
+        encoded = stream.read_raw_bytes()
+    else:  # e.g. [/FlateDecode /DCTDecode]: undo the outer filters, keep the image bytes
+        outer = pikepdf.Stream(pdf, stream.read_raw_bytes())
+        outer.Filter = pikepdf.Array(filters[:-1])
+        if any(p is not None for p in parms[:-1]):
+            outer.DecodeParms = pikepdf.Array(
+                [pikepdf.Dictionary() if p is None else p for p in parms[:-1]])
+        encoded = outer.read_bytes()
+    if filters[-1] == pikepdf.Name.DCTDecode:
+        stripped = _strip_jpeg_segments(encoded)
+    else:
+        stripped = _strip_jp2_boxes(encoded)
+    if len(filters) > 1 or stripped != encoded:
+        last = parms[-1]
+        stream.write(stripped, filter=filters[-1],
+                     decode_parms=last if isinstance(last, pikepdf.Dictionary) else None)
+
+
+def _clean_pdf_object(obj: pikepdf.Object, pdf: pikepdf.Pdf) -> None:
+    for key in ("/Metadata", "/PieceInfo", "/LastModified", "/OPI"):
         if key in obj:
             del obj[key]
     kind = obj.get("/Type")
-    if kind == pikepdf.Name.EmbeddedFile and "/Params" in obj:
-        del obj["/Params"]
-    if str(obj.get("/Subtype", "")) in _MARKUP_ANNOTATIONS and (
-        kind is None or kind == pikepdf.Name.Annot
-    ):
+    subtype = str(obj.get("/Subtype", ""))
+    if kind == pikepdf.Name.EmbeddedFile or "/EF" in obj or subtype == "/FileAttachment":
+        raise _EmbeddedFile
+    if subtype in _MARKUP_ANNOTATIONS and (kind is None or kind == pikepdf.Name.Annot):
         for key in ("/T", "/M", "/CreationDate"):
             if key in obj:
                 del obj[key]
-    if isinstance(obj, pikepdf.Stream) and obj.get("/Filter") == pikepdf.Name.DCTDecode:
-        raw = obj.read_raw_bytes()
-        stripped = _strip_jpeg_segments(raw)
-        if stripped != raw:
-            parms = obj.get("/DecodeParms")
-            obj.write(stripped, filter=pikepdf.Name.DCTDecode,
-                      decode_parms=parms if isinstance(parms, pikepdf.Dictionary) else None)
+    if isinstance(obj, pikepdf.Stream):
+        _clean_pdf_image(obj, pdf)
 
 
 def _clean_pdf(data: bytes, name: str) -> bytes:
@@ -460,8 +546,8 @@ def _clean_pdf(data: bytes, name: str) -> bytes:
             for key in ("/Info", "/ID"):  # qpdf would carry the original ID over
                 if key in pdf.trailer:
                     del pdf.trailer[key]
-            for obj in pdf.objects:
-                _clean_pdf_object(obj)
+            for obj in list(_pdf_objects(pdf)):
+                _clean_pdf_object(obj, pdf)
             out = io.BytesIO()
             with warnings.catch_warnings():
                 # pikepdf warns about form widgets missing from /AcroForm: not our concern.
@@ -469,6 +555,8 @@ def _clean_pdf(data: bytes, name: str) -> bytes:
                 pdf.save(out, preserve_pdfa=False, fix_metadata_version=False,
                          deterministic_id=True, encryption=False, linearize=False)
             return out.getvalue()
+    except _EmbeddedFile:
+        raise ScrubRefused(f"{name}: {_EMBEDDED_FILES}") from None
     except pikepdf.PasswordError:
         raise ScrubRefused(
             f"{name}: the PDF is password-protected; remove the password first, or keep its "

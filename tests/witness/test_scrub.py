@@ -9,12 +9,13 @@ import shutil
 import stat
 import warnings
 import zipfile
+import zlib
 from datetime import timedelta
 from pathlib import Path
 
 import pikepdf
 import pytest
-from PIL import ExifTags, Image, ImageCms, PngImagePlugin
+from PIL import ExifTags, Image, ImageCms, PngImagePlugin, features
 
 from keys.identity import InvestigatorIdentity
 from keys.org import OrgKey
@@ -327,12 +328,6 @@ def pdf_with_everything() -> tuple[bytes, bytes]:
     image["/Metadata"] = pdf.make_indirect(pikepdf.Stream(pdf, XMP))
     page["/Resources"] = pikepdf.Dictionary(XObject=pikepdf.Dictionary(Im0=image, Im1=plain))
     page["/Contents"] = pdf.make_indirect(pikepdf.Stream(pdf, b"q 16 0 0 16 0 0 cm /Im0 Do Q"))
-    embedded = pikepdf.Stream(pdf, b"attached", Type=pikepdf.Name.EmbeddedFile,
-                              Params=pikepdf.Dictionary(CreationDate="D:20240301",
-                                                        ModDate="D:20240301"))
-    pdf.Root["/Names"] = pikepdf.Dictionary(EmbeddedFiles=pikepdf.Dictionary(Names=[
-        "a.txt", pikepdf.Dictionary(Type=pikepdf.Name.Filespec, F="a.txt",
-                                    EF=pikepdf.Dictionary(F=pdf.make_indirect(embedded)))]))
     out = io.BytesIO()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", pikepdf.PageCopyWarning)  # the widget is not in a form
@@ -383,9 +378,6 @@ def test_pdf_loses_info_xmp_pieceinfo_annotation_authors_and_image_exif() -> Non
         with Image.open(io.BytesIO(stripped)) as decoded:
             assert decoded.size == (16, 16)
             assert len(decoded.getexif()) == 0
-        filespec = pdf.Root.Names.EmbeddedFiles.Names[1]
-        assert "/Params" not in filespec.EF.F
-        assert filespec.EF.F.read_bytes() == b"attached"
 
 
 def test_pdf_without_info_or_id() -> None:
@@ -966,3 +958,161 @@ def test_seal_refuses_an_email_with_one_line(tmp_path: Path, no_mat2: None,
     assert not (tmp_path / "sealed.age").exists()
     status, _ = seal_attachment(tmp_path, tmp_path / "letter.txt", capsys, "--keep-metadata")
     assert status == 0 and (tmp_path / "sealed.age").exists()
+
+
+# --- PDF images under every filter form, embedded files --------------------------------------
+
+GPS_CANARY = "KASHGAR-GPS-CANARY"
+
+
+def jpeg_with_gps_canary(size: tuple[int, int] = (16, 16)) -> bytes:
+    exif = identifying_exif()
+    exif.get_ifd(ExifTags.IFD.GPSInfo)[ExifTags.GPS.GPSMapDatum] = GPS_CANARY
+    out = io.BytesIO()
+    picture(size=size).save(out, "JPEG", exif=exif, comment=SECRET.encode(), quality=90)
+    data = out.getvalue()
+    assert GPS_CANARY.encode() in data
+    return data
+
+
+def pixels(data: bytes) -> bytes:
+    with Image.open(io.BytesIO(data)) as image:
+        return image.convert("RGB").tobytes()
+
+
+def pdf_with_image(image_data: bytes, **image_keys: object) -> bytes:
+    pdf = pikepdf.new()
+    pdf.add_blank_page(page_size=(100, 100))
+    image = pikepdf.Stream(pdf, image_data, Type=pikepdf.Name.XObject,
+                           Subtype=pikepdf.Name.Image, Width=16, Height=16,
+                           ColorSpace=pikepdf.Name.DeviceRGB, BitsPerComponent=8)
+    for key, value in image_keys.items():
+        image[f"/{key}"] = value
+    page = pdf.pages[0].obj
+    page["/Resources"] = pikepdf.Dictionary(XObject=pikepdf.Dictionary(Im0=image))
+    page["/Contents"] = pdf.make_indirect(pikepdf.Stream(pdf, b"q 16 0 0 16 0 0 cm /Im0 Do Q"))
+    out = io.BytesIO()
+    pdf.save(out)
+    return out.getvalue()
+
+
+def cleaned_pdf_image(data: bytes) -> tuple[pikepdf.Pdf, pikepdf.Object, bytes]:
+    """The image's dictionary and its encoded bytes (JPEG, JPEG 2000 or raw pixels)."""
+    result = clean(data, "scan.pdf")
+    everything = all_pdf_bytes(result.data)
+    for canary in (GPS_CANARY.encode(), SECRET.encode(), b"Huawei", b"Exif", b"xmpmeta"):
+        assert canary not in everything, canary
+    pdf = pikepdf.open(io.BytesIO(result.data))
+    image = pdf.pages[0].Resources.XObject.Im0
+    # An image filter is all that is left: its raw bytes are what a reader decodes.
+    if image.get("/Filter") in (pikepdf.Name.DCTDecode, pikepdf.Name.JPXDecode,
+                                pikepdf.Array([pikepdf.Name.DCTDecode]),
+                                pikepdf.Array([pikepdf.Name.JPXDecode])):
+        return pdf, image, image.read_raw_bytes()
+    return pdf, image, image.read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("keys", "outer"),
+    [
+        ({"Filter": pikepdf.Array([pikepdf.Name.DCTDecode])}, None),
+        ({"Filter": pikepdf.Name.DCTDecode,
+          "DecodeParms": pikepdf.Dictionary(ColorTransform=1)}, None),
+        ({"Filter": pikepdf.Array([pikepdf.Name.DCTDecode]),
+          "DecodeParms": pikepdf.Array([pikepdf.Dictionary(ColorTransform=1)])}, None),
+        ({"Filter": pikepdf.Array([pikepdf.Name.FlateDecode, pikepdf.Name.DCTDecode]),
+          "DecodeParms": pikepdf.Array([None, pikepdf.Dictionary(ColorTransform=1)])}, "flate"),
+        ({"Filter": pikepdf.Array([pikepdf.Name.ASCIIHexDecode, pikepdf.Name.DCTDecode])},
+         "hex"),
+    ],
+    ids=["array", "name-with-parms", "array-with-parms", "flate-then-dct", "hex-then-dct"],
+)
+def test_pdf_jpeg_loses_exif_gps_under_any_filter_form(keys: dict[str, object],
+                                                      outer: str | None) -> None:
+    jpeg = jpeg_with_gps_canary()
+    encoded = {None: jpeg, "flate": zlib.compress(jpeg), "hex": jpeg.hex().encode() + b">"}
+    original = pdf_with_image(encoded[outer], **keys)
+    _, image, stripped = cleaned_pdf_image(original)
+    assert image.Filter in (pikepdf.Name.DCTDecode, pikepdf.Array([pikepdf.Name.DCTDecode]))
+    if "DecodeParms" in keys:
+        assert image.DecodeParms.ColorTransform == 1
+    assert jpeg.endswith(stripped[stripped.index(b"\xff\xda"):])  # scan data bit-exact
+    assert pixels(stripped) == pixels(jpeg)  # lossless
+    with Image.open(io.BytesIO(stripped)) as decoded:
+        assert len(decoded.getexif()) == 0
+
+
+def test_pdf_image_loses_its_xmp_stream() -> None:
+    original = pdf_with_image(bytes(16 * 16 * 3))
+    with pikepdf.open(io.BytesIO(original)) as doc:  # an uncompressed image with XMP
+        image = doc.pages[0].Resources.XObject.Im0
+        image.Metadata = doc.make_indirect(pikepdf.Stream(doc, XMP))
+        buffer = io.BytesIO()
+        doc.save(buffer)
+    assert SECRET.encode() in all_pdf_bytes(buffer.getvalue())
+    _, image, data = cleaned_pdf_image(buffer.getvalue())
+    assert "/Metadata" not in image
+    assert data == bytes(16 * 16 * 3)
+
+
+def jp2_with_boxes() -> tuple[bytes, bytes]:
+    out = io.BytesIO()
+    picture(size=(16, 16)).save(out, "JPEG2000", irreversible=False)
+    plain = out.getvalue()
+    xml_box = b"xml " + XMP
+    uuid_box = b"uuid" + b"\xbe\x7a\xcf\xcb\x97\xa9\x42\xe8\x9c\x71\x99\x94\x91\xe3\xaf\xac" + (
+        GPS_CANARY.encode())
+    boxes = b"".join((len(box) + 4).to_bytes(4, "big") + box for box in (xml_box, uuid_box))
+    codestream = plain.index(b"jp2c") - 4
+    return plain[:codestream] + boxes + plain[codestream:], plain
+
+
+@pytest.mark.skipif(not features.check("jpg_2000"), reason="Pillow built without OpenJPEG")
+def test_pdf_jpeg2000_loses_xml_and_uuid_boxes() -> None:
+    jp2, plain = jp2_with_boxes()
+    assert pixels(jp2) == pixels(plain)
+    original = pdf_with_image(jp2, Filter=pikepdf.Array([pikepdf.Name.JPXDecode]))
+    _, _, stripped = cleaned_pdf_image(original)
+    assert stripped == plain
+    assert pixels(stripped) == pixels(jp2)
+
+
+def test_jp2_box_stripper_leaves_malformed_data_alone() -> None:
+    signature = b"\x00\x00\x00\x0cjP  \r\n\x87\n"
+    for data in (b"\xff\x4f\xff\x51 bare codestream", signature + b"\x00\x00\x00\x04xml ",
+                 signature + b"\x00\x00\x00\x40jp2c short"):
+        assert scrub._strip_jp2_boxes(data) == data
+    large = signature + b"\x00\x00\x00\x01xml " + (24).to_bytes(8, "big") + b"12345678" + (
+        b"\x00\x00\x00\x00jp2c" + b"rest")
+    assert scrub._strip_jp2_boxes(large) == signature + b"\x00\x00\x00\x00jp2crest"
+
+
+def embedded_file_pdf(where: str) -> bytes:
+    pdf = pikepdf.new()
+    pdf.add_blank_page(page_size=(100, 100))
+    stream = pdf.make_indirect(pikepdf.Stream(pdf, jpeg_with_gps_canary(),
+                                              Type=pikepdf.Name.EmbeddedFile))
+    spec = pikepdf.Dictionary(Type=pikepdf.Name.Filespec,
+                              F=r"C:\Users\ayshe.tursun\Pictures\IMG_0001.jpg",
+                              EF=pikepdf.Dictionary(F=stream))
+    if where == "names":
+        pdf.Root.Names = pikepdf.Dictionary(EmbeddedFiles=pikepdf.Dictionary(
+            Names=pikepdf.Array(["IMG_0001.jpg", pdf.make_indirect(spec)])))
+    else:  # an annotation written directly in the page's /Annots
+        pdf.pages[0].obj.Annots = pikepdf.Array([pikepdf.Dictionary(
+            Type=pikepdf.Name.Annot, Subtype=pikepdf.Name.FileAttachment,
+            Rect=[0, 0, 10, 10], FS=spec)])
+    out = io.BytesIO()
+    pdf.save(out)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("where", ["names", "annotation"])
+def test_pdf_with_embedded_files_is_refused(where: str) -> None:
+    with pytest.raises(ScrubRefused) as caught:
+        clean(embedded_file_pdf(where), "report.pdf")
+    assert str(caught.value) == (
+        "report.pdf: the PDF carries files inside it (embedded files or file attachments), "
+        "which amanat cannot clean; save each of them and send it as an attachment of its "
+        "own, with the PDF saved without them, or send the PDF unchanged with its metadata "
+        "(--keep-metadata)")
