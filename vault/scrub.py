@@ -71,6 +71,8 @@ from typing import Any, BinaryIO, Final, NoReturn
 import pikepdf
 from PIL import Image, ImageCms, ImageOps, ImageSequence
 
+from vault import office
+
 __all__ = [
     "MAX_PACKAGE_DEPTH",
     "MAX_PIXELS",
@@ -570,75 +572,7 @@ def _clean_pdf(data: bytes, name: str) -> bytes:
 # Office Open XML and OpenDocument
 
 _ZIP_TIME: Final = (1980, 1, 1, 0, 0, 0)
-_EMPTY_CORE: Final = (
-    b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
-    b'<cp:coreProperties xmlns:cp="http://schemas.openxmlformats.org/package/2006/metadata/'
-    b'core-properties" xmlns:dc="http://purl.org/dc/elements/1.1/" '
-    b'xmlns:dcterms="http://purl.org/dc/terms/" xmlns:dcmitype="http://purl.org/dc/dcmitype/" '
-    b'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"/>'
-)
-_EMPTY_APP: Final = (
-    b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
-    b'<Properties xmlns="http://schemas.openxmlformats.org/officeDocument/2006/'
-    b'extended-properties" xmlns:vt="http://schemas.openxmlformats.org/officeDocument/2006/'
-    b'docPropsVTypes"/>'
-)
-_EMPTY_CUSTOM: Final = (
-    b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
-    b'<Properties xmlns="http://schemas.openxmlformats.org/officeDocument/2006/'
-    b'custom-properties" xmlns:vt="http://schemas.openxmlformats.org/officeDocument/2006/'
-    b'docPropsVTypes"/>'
-)
-_REPLACED_PARTS: Final = {
-    "docProps/core.xml": _EMPTY_CORE,
-    "docProps/app.xml": _EMPTY_APP,
-    "docProps/custom.xml": _EMPTY_CUSTOM,
-}
-_ODF_VERSION = re.compile(rb'office:version="(1\.[0-9])"')
-# Attributes and elements that name people or record when and where a file was edited.
-_PERSON_ATTRIBUTES = re.compile(
-    rb'(\s[A-Za-z0-9]+:(?:author|initials|userId|providerId))="[^"]*"'
-)
-_WORD_TRACE_ATTRIBUTES = re.compile(rb'\sw:(?:rsid[A-Za-z]*|date)="[^"]*"')
-_RSIDS_ELEMENT = re.compile(rb"<w:rsids>.*?</w:rsids>|<w:rsids/>", re.DOTALL)
-_PERSON_ELEMENTS = re.compile(
-    rb"<(dc:creator|meta:initial-creator|author)>[^<]*</\1>"
-)
-_DATE_ELEMENTS = re.compile(rb"<(dc:date|meta:creation-date|meta:print-date)>[^<]*</\1>")
-_PRINTER_ITEMS = re.compile(
-    rb'<config:config-item config:name="(?:PrinterName|PrinterSetup|PrinterPaperFromSetup)"'
-    rb"[^>]*?(?:/>|>[^<]*</config:config-item>)"
-)
-_COMMENT_AUTHOR_NAMES = re.compile(rb'(<p:cmAuthor\b[^>]*?\s(?:name|initials))="[^"]*"')
-_PERSON_LIST_ATTRIBUTES = re.compile(
-    rb'(\s(?:displayName|name|initials|userId|providerId))="[^"]*"'
-)
-
-
-def _neutral_meta(original: bytes) -> bytes:
-    version = _ODF_VERSION.search(original)
-    version_text = version.group(1) if version else b"1.2"
-    return (
-        b'<?xml version="1.0" encoding="UTF-8"?>\n'
-        b'<office:document-meta xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
-        b'office:version="' + version_text + b'"><office:meta/></office:document-meta>'
-    )
-
-
-def _clean_xml_part(part: str, content: bytes) -> bytes:
-    content = _PERSON_ATTRIBUTES.sub(rb'\1=""', content)
-    content = _PERSON_ELEMENTS.sub(rb"<\1></\1>", content)
-    content = _DATE_ELEMENTS.sub(b"", content)
-    if part.startswith("word/"):
-        content = _WORD_TRACE_ATTRIBUTES.sub(b"", content)
-        content = _RSIDS_ELEMENT.sub(b"", content)
-    if part == "settings.xml":
-        content = _PRINTER_ITEMS.sub(b"", content)
-    if part.startswith("ppt/commentAuthors"):
-        content = _COMMENT_AUTHOR_NAMES.sub(rb'\1=""', content)
-    if part.startswith("xl/persons/") or part == "ppt/authors.xml":
-        content = _PERSON_LIST_ATTRIBUTES.sub(rb'\1=""', content)
-    return content
+_KEEP_KNOWINGLY: Final = "or send it unchanged with its metadata (--keep-metadata)"
 
 
 def _is_package(media_type: str | None) -> bool:
@@ -647,13 +581,8 @@ def _is_package(media_type: str | None) -> bool:
     )
 
 
-def _clean_package_entry(part: str, content: bytes, odf: bool, name: str, depth: int) -> bytes:
-    if not odf and part in _REPLACED_PARTS:
-        return _REPLACED_PARTS[part]
-    if odf and part == "meta.xml":
-        return _neutral_meta(content)
-    if part.endswith((".xml", ".rels")):
-        return _clean_xml_part(part, content)
+def _clean_embedded(part: str, content: bytes, name: str, depth: int) -> bytes | None:
+    """A picture or document inside a package, cleaned; None for any other type."""
     inner = detect_media_type(content)
     label = f"{name}: {part}"
     if inner in _PILLOW_FORMATS:
@@ -664,7 +593,7 @@ def _clean_package_entry(part: str, content: bytes, odf: bool, name: str, depth:
                                f"{MAX_PACKAGE_DEPTH} deep; keep its metadata knowingly "
                                "(--keep-metadata) or remove the embedded document")
         return _clean_package(content, inner, label, depth + 1)
-    return content
+    return None
 
 
 def _zip_entry(part: str, compress: int) -> zipfile.ZipInfo:
@@ -695,17 +624,20 @@ def _clean_package(data: bytes, media_type: str, name: str, depth: int = 0) -> b
             if any(e.flag_bits & 0x1 for e in entries):
                 raise ScrubRefused(f"{name}: the package is encrypted; remove the password "
                                    "first, or keep its metadata knowingly (--keep-metadata)")
+            rebuild = office.rebuild_odf if odf else office.rebuild_ooxml
+            parts = rebuild([e.filename for e in entries if not e.is_dir()], source.read,
+                            lambda part, content: _clean_embedded(part, content, name, depth))
             out = io.BytesIO()
             with zipfile.ZipFile(out, "w") as target:
-                for entry in entries:
-                    if entry.is_dir():
-                        continue
-                    content = source.read(entry)
-                    cleaned = _clean_package_entry(entry.filename, content, odf, name, depth)
-                    stored = odf and entry.filename == "mimetype"
+                for part, cleaned in parts:
+                    stored = odf and part == "mimetype"
                     compress = zipfile.ZIP_STORED if stored else zipfile.ZIP_DEFLATED
-                    target.writestr(_zip_entry(entry.filename, compress), cleaned)
+                    target.writestr(_zip_entry(part, compress), cleaned)
             return out.getvalue()
+    except office.OfficeRefused as exc:
+        raise ScrubRefused(f"{name}: {exc}, {_KEEP_KNOWINGLY}") from None
+    except office.OfficeError as exc:
+        raise ScrubFailed(f"{name}: cannot be read as {media_type} ({exc})") from None
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, NotImplementedError) as exc:
         raise ScrubFailed(f"{name}: cannot be read as {media_type} ({exc})") from None
 

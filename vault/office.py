@@ -1,0 +1,458 @@
+"""Office documents rebuilt from what is known to be safe: the allow-list behind `vault.scrub`.
+
+A word-processing file, spreadsheet or presentation is a zip of XML parts, and identifying
+traces hide in parts, elements and attributes nobody thinks of: the path of the attached
+template (``C:\\Users\\<name>\\…``), the workbook's ``x15ac:absPath``, ``w14``/``w15``
+document and paragraph ids, revision session ids, printer settings, custom XML, people
+lists, linked files. Removing the ones someone has listed (a deny-list) misses the next
+one. Here the package is rebuilt instead from:
+
+* **parts** whose content type (Office Open XML) or name (OpenDocument) is on an
+  allow-list; every other part goes, and so does every relationship or manifest entry that
+  names it. Pictures and documents embedded in the package are handed back to the caller
+  to be cleaned; an embedded object or picture the caller cannot clean is refused, since
+  dropping it would silently change the evidence;
+* **elements and attributes** in the standard namespaces (ECMA-376 / ISO 29500 and
+  OpenDocument, DrawingML, VML, MathML); vendor extensions (``w14``, ``w15``, ``x15ac``,
+  ``xr``, ``loext``, ``officeooo``, …) go, and markup-compatibility blocks are replaced by
+  their standard fallback. Within the standard namespaces, the few elements and attributes
+  that name people, dates, paths or edit sessions (authors, initials, dates, ``rsid``s,
+  the attached template, document variables, mail merge sources, protection hashes) are
+  blanked or dropped;
+* **links**: only web and mail hyperlinks leave the package; a link to a file (a path
+  with the user's name in it) goes.
+
+XML is parsed with lxml with entities, DTDs and the network off; a part with a DOCTYPE is
+refused. The caller (`vault.scrub`) owns the zip (limits, timestamps) and error classes;
+errors here are `OfficeError`, whose message names the part.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, Final
+
+from lxml import etree  # type: ignore[import-untyped]
+
+__all__ = ["OfficeError", "OfficeRefused", "rebuild_odf", "rebuild_ooxml"]
+
+
+class OfficeError(ValueError):
+    """A part cannot be read as what it claims to be; the message names the part."""
+
+
+class OfficeRefused(OfficeError):
+    """The package holds something that cannot be cleaned; the message says what."""
+
+
+# A cleaner for pictures and documents embedded in a package: the cleaned bytes, or None if
+# the bytes are of no type it can clean. It raises for a type it knows but cannot read.
+EmbeddedCleaner = Callable[[str, bytes], bytes | None]
+Reader = Callable[[str], bytes]
+
+_PARSER: Final = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False,
+                                 huge_tree=False, remove_comments=True, remove_pis=True)
+
+_MC: Final = "http://schemas.openxmlformats.org/markup-compatibility/2006"
+_XML_NS: Final = "http://www.w3.org/XML/1998/namespace"
+_RELS_NS: Final = "http://schemas.openxmlformats.org/package/2006/relationships"
+_TYPES_NS: Final = "http://schemas.openxmlformats.org/package/2006/content-types"
+_R_NS: Final = ("http://schemas.openxmlformats.org/officeDocument/2006/relationships",
+                "http://purl.oclc.org/ooxml/officeDocument/relationships")
+_OOXML_NAMESPACES: Final = ("http://schemas.openxmlformats.org/", "http://purl.oclc.org/ooxml/",
+                            "urn:schemas-microsoft-com:vml", "urn:schemas-microsoft-com:office:",
+                            _XML_NS)
+_ODF_NAMESPACES: Final = ("urn:oasis:names:tc:opendocument:xmlns:", "http://www.w3.org/1999/xlink",
+                          "http://purl.org/dc/elements/1.1/", "http://www.w3.org/1998/Math/MathML",
+                          "http://www.w3.org/2002/xforms", "http://www.w3.org/2001/xml-events",
+                          _XML_NS)
+_DC: Final = "http://purl.org/dc/elements/1.1/"
+_XLINK_HREF: Final = "{http://www.w3.org/1999/xlink}href"
+_ODF_MANIFEST: Final = "urn:oasis:names:tc:opendocument:xmlns:manifest:1.0"
+
+# Within the standard namespaces: attributes (by local name) that name a person, emptied
+# where the schema requires them, and attributes that date or trace an edit, removed.
+_BLANKED_ATTRIBUTES: Final = frozenset({"author", "initials", "userId", "providerId"})
+_REMOVED_ATTRIBUTES: Final = frozenset({
+    "date", "dateUtc", "dt", "ed", "edGrp", "refreshedBy", "refreshedDate",
+    "refreshedDateIso", "lastEdited", "lowestEdited", "rupBuild",
+})
+_RSID: Final = re.compile(r"rsid")
+# Elements (by local name) that hold a path, a person, a hash or hidden variables.
+_REMOVED_ELEMENTS: Final = frozenset({
+    "attachedTemplate", "attachedSchema", "docVars", "rsids", "mailMerge",
+    "documentProtection", "writeProtection", "saveThroughXslt", "fileSharing", "fileVersion",
+})
+# Elements whose text is a person's name: emptied (spreadsheet comment authors, ODF creators).
+_NAME_ELEMENTS: Final = frozenset({"author", "creator"})
+_PATH_LIKE: Final = re.compile(r"[A-Za-z]:[\\/]|\\\\|^/|file:|/(?:Users|home)/", re.IGNORECASE)
+_WEB_LINK: Final = re.compile(r"(?:https?://|mailto:)[^\s]*\Z|#", re.IGNORECASE)
+
+_OOXML: Final = "application/vnd.openxmlformats-officedocument."
+_OOXML_XML_TYPES: Final = frozenset({f"{_OOXML}{name}+xml" for name in (
+    "wordprocessingml.document.main", "wordprocessingml.template.main",
+    "wordprocessingml.styles", "wordprocessingml.settings", "wordprocessingml.webSettings",
+    "wordprocessingml.fontTable", "wordprocessingml.numbering", "wordprocessingml.footnotes",
+    "wordprocessingml.endnotes", "wordprocessingml.comments", "wordprocessingml.header",
+    "wordprocessingml.footer", "wordprocessingml.document.glossary",
+    "spreadsheetml.sheet.main", "spreadsheetml.template.main", "spreadsheetml.worksheet",
+    "spreadsheetml.chartsheet", "spreadsheetml.dialogsheet", "spreadsheetml.sharedStrings",
+    "spreadsheetml.styles", "spreadsheetml.table", "spreadsheetml.comments",
+    "spreadsheetml.calcChain", "spreadsheetml.sheetMetadata",
+    "spreadsheetml.volatileDependencies", "spreadsheetml.tableSingleCells",
+    "spreadsheetml.pivotTable", "spreadsheetml.pivotCacheDefinition",
+    "spreadsheetml.pivotCacheRecords",
+    "presentationml.presentation.main", "presentationml.slideshow.main",
+    "presentationml.template.main", "presentationml.slide", "presentationml.slideLayout",
+    "presentationml.slideMaster", "presentationml.notesSlide", "presentationml.notesMaster",
+    "presentationml.handoutMaster", "presentationml.presProps", "presentationml.viewProps",
+    "presentationml.tableStyles", "presentationml.commentAuthors", "presentationml.comments",
+    "theme", "themeOverride", "drawing", "drawingml.chart", "drawingml.chartshapes",
+    "drawingml.diagramData", "drawingml.diagramLayout", "drawingml.diagramStyle",
+    "drawingml.diagramColors",
+)} | {f"{_OOXML}vmlDrawing"})
+_RELATIONSHIPS_TYPE: Final = "application/vnd.openxmlformats-package.relationships+xml"
+_PROPERTIES: Final = {
+    "application/vnd.openxmlformats-package.core-properties+xml": (
+        b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+        b'<cp:coreProperties xmlns:cp="http://schemas.openxmlformats.org/package/2006/metadata/'
+        b'core-properties" xmlns:dc="http://purl.org/dc/elements/1.1/" '
+        b'xmlns:dcterms="http://purl.org/dc/terms/" '
+        b'xmlns:dcmitype="http://purl.org/dc/dcmitype/" '
+        b'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"/>'
+    ),
+    f"{_OOXML}extended-properties+xml": (
+        b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+        b'<Properties xmlns="http://schemas.openxmlformats.org/officeDocument/2006/'
+        b'extended-properties" xmlns:vt="http://schemas.openxmlformats.org/officeDocument/2006/'
+        b'docPropsVTypes"/>'
+    ),
+    f"{_OOXML}custom-properties+xml": (
+        b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+        b'<Properties xmlns="http://schemas.openxmlformats.org/officeDocument/2006/'
+        b'custom-properties" xmlns:vt="http://schemas.openxmlformats.org/officeDocument/2006/'
+        b'docPropsVTypes"/>'
+    ),
+}
+_CONTENT_FOLDERS: Final = re.compile(r"(?:^|/)(?:media|embeddings|Pictures)/")
+
+
+def _unsupported(part: str) -> OfficeRefused:
+    return OfficeRefused(
+        f"{part}: an embedded object or picture of a type amanat cannot clean; save the "
+        "document as PDF, or send the embedded file separately and the document without it"
+    )
+
+
+# --- XML ------------------------------------------------------------------------------------
+
+
+def _parse(part: str, content: bytes) -> Any:
+    try:
+        tree = etree.fromstring(content, _PARSER).getroottree()
+    except etree.XMLSyntaxError as exc:
+        raise OfficeError(f"{part}: not well-formed XML ({exc})") from None
+    if tree.docinfo.doctype:
+        raise OfficeError(f"{part}: XML with a document type declaration is not accepted")
+    return tree.getroot()
+
+
+def _serialize(root: Any) -> bytes:
+    etree.cleanup_namespaces(root)
+    return bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8",
+                                standalone=True))
+
+
+def _namespace(name: str) -> str:
+    return name[1:].split("}", 1)[0] if name.startswith("{") else ""
+
+
+def _local(name: str) -> str:
+    return name.rsplit("}", 1)[-1]
+
+
+def _remove(element: Any) -> None:
+    """Remove ``element``, keeping the text that follows it in its parent."""
+    parent = element.getparent()
+    if element.tail:
+        previous = element.getprevious()
+        if previous is not None:
+            previous.tail = (previous.tail or "") + element.tail
+        else:
+            parent.text = (parent.text or "") + element.tail
+    parent.remove(element)
+
+
+def _resolve_alternate_content(root: Any) -> None:
+    """Replace each ``mc:AlternateContent`` by the children of its ``mc:Fallback`` (what a
+    reader that knows no extension shows), or by nothing."""
+    for block in list(root.iter(f"{{{_MC}}}AlternateContent")):
+        fallback = block.find(f"{{{_MC}}}Fallback")
+        for child in ([] if fallback is None else list(fallback)):
+            block.addprevious(child)
+        _remove(block)
+
+
+def _clean_attributes(element: Any, allowed: tuple[str, ...], dropped_ids: frozenset[str],
+                      ) -> bool:
+    """Rewrite ``element``'s attributes; False if the element itself should go (it only
+    pointed at a relationship that is gone)."""
+    local_element = _local(element.tag)
+    for name in list(element.attrib):
+        namespace, local = _namespace(name), _local(name)
+        value = element.attrib[name]
+        if namespace == _MC or (namespace and not namespace.startswith(allowed)):
+            del element.attrib[name]
+        elif local in _BLANKED_ATTRIBUTES or (
+                local in ("name", "initials") and local_element == "cmAuthor"):
+            element.attrib[name] = ""
+        elif local in _REMOVED_ATTRIBUTES or _RSID.match(local):
+            del element.attrib[name]
+        elif namespace in _R_NS and value in dropped_ids:
+            if local_element.startswith("embed"):
+                return False
+            del element.attrib[name]
+        elif local == "descr" and _PATH_LIKE.search(value):
+            del element.attrib[name]
+        elif local == "name" and local_element in ("docPr", "cNvPr") and (
+                element.getparent() is not None
+                and _local(element.getparent().tag) in ("nvPicPr", "inline", "anchor")):
+            element.attrib[name] = f"Picture {element.get('id', '')}".strip()
+    return True
+
+
+def _clean_tree(root: Any, allowed: tuple[str, ...], dropped_ids: frozenset[str]) -> None:
+    _resolve_alternate_content(root)
+    for element in list(root.iter()):
+        if element is root or element.getparent() is None:
+            continue  # the root, or already gone with an ancestor
+        if not isinstance(element.tag, str):
+            _remove(element)
+            continue
+        namespace, local = _namespace(element.tag), _local(element.tag)
+        unknown = namespace == _MC or (namespace and not namespace.startswith(allowed))
+        if unknown or local in _REMOVED_ELEMENTS or (namespace == _DC and local == "date") \
+                or not _clean_attributes(element, allowed, dropped_ids):
+            _remove(element)
+        elif _local(element.tag) in _NAME_ELEMENTS and len(element) == 0:
+            element.text = ""
+    _clean_attributes(root, allowed, dropped_ids)
+
+
+def _clean_xml(part: str, content: bytes, allowed: tuple[str, ...],
+               dropped_ids: frozenset[str] = frozenset()) -> bytes:
+    root = _parse(part, content)
+    namespace = _namespace(root.tag)
+    if not namespace.startswith(allowed):
+        raise OfficeError(f"{part}: not a part of an office document ({namespace or 'none'})")
+    _clean_tree(root, allowed, dropped_ids)
+    return _serialize(root)
+
+
+# --- Office Open XML ------------------------------------------------------------------------
+
+
+class _ContentTypes:
+    def __init__(self, content: bytes) -> None:
+        root = _parse("[Content_Types].xml", content)
+        self.root = root
+        self.defaults: dict[str, str] = {}
+        self.overrides: dict[str, str] = {}
+        for element in root:
+            if element.tag == f"{{{_TYPES_NS}}}Default":
+                self.defaults[element.get("Extension", "").lower()] = element.get("ContentType",
+                                                                                  "")
+            elif element.tag == f"{{{_TYPES_NS}}}Override":
+                self.overrides[element.get("PartName", "").lower()] = element.get(
+                    "ContentType", "")
+
+    def of(self, part: str) -> str:
+        extension = posixpath.splitext(part)[1][1:].lower()
+        return self.overrides.get("/" + part.lower(), self.defaults.get(extension, ""))
+
+    def rebuilt(self, kept: set[str]) -> bytes:
+        kept_names = {"/" + part.lower() for part in kept}
+        for element in list(self.root):
+            override = element.tag == f"{{{_TYPES_NS}}}Override"
+            if (override and element.get("PartName", "").lower() not in kept_names) or (
+                    not override and element.tag != f"{{{_TYPES_NS}}}Default"):
+                self.root.remove(element)
+        return _serialize(self.root)
+
+
+def _rels_source(rels_part: str) -> str:
+    """The part a ``_rels/X.rels`` part describes ('' for the package itself)."""
+    folder, name = posixpath.split(rels_part)
+    return posixpath.join(posixpath.dirname(folder), name[: -len(".rels")])
+
+
+def _rebuild_relationships(part: str, content: bytes, kept: set[str]) -> tuple[bytes, set[str]]:
+    """The relationships part with only links to kept parts and web or mail hyperlinks;
+    and the ids it no longer has."""
+    root = _parse(part, content)
+    source_folder = posixpath.dirname(_rels_source(part))
+    dropped: set[str] = set()
+    for element in list(root):
+        target = element.get("Target", "")
+        if element.tag != f"{{{_RELS_NS}}}Relationship":
+            keep = False
+        elif element.get("TargetMode") == "External":
+            keep = element.get("Type", "").endswith("/hyperlink") and bool(
+                _WEB_LINK.match(target))
+        else:
+            path = target[1:] if target.startswith("/") else posixpath.normpath(
+                posixpath.join(source_folder, target))
+            keep = path in kept
+        if not keep:
+            dropped.add(element.get("Id", ""))
+            root.remove(element)
+        else:
+            for name in list(element.attrib):
+                if name not in ("Id", "Type", "Target", "TargetMode"):
+                    del element.attrib[name]
+    return _serialize(root), dropped
+
+
+def rebuild_ooxml(names: Iterable[str], read: Reader, clean_embedded: EmbeddedCleaner,
+                  ) -> Iterator[tuple[str, bytes]]:
+    """The parts of a docx/xlsx/pptx (given by name, read with ``read``) rebuilt from the
+    allow-list, in their order. Raises OfficeError or OfficeRefused."""
+    names = list(names)
+    if "[Content_Types].xml" not in names:
+        raise OfficeError("[Content_Types].xml: missing")
+    types = _ContentTypes(read("[Content_Types].xml"))
+    kept: set[str] = set()
+    thumbnails: dict[str, bytes] = {}  # pictures outside the content: kept if cleaned
+    for part in names:
+        content_type = types.of(part)
+        if part == "[Content_Types].xml" or part.endswith(".rels"):
+            continue
+        if content_type in _OOXML_XML_TYPES or content_type in _PROPERTIES:
+            kept.add(part)
+        elif _CONTENT_FOLDERS.search(part):
+            kept.add(part)  # cleaned below, or refused
+        elif content_type.startswith("image/"):
+            cleaned = clean_embedded(part, read(part))
+            if cleaned is not None:
+                thumbnails[part] = cleaned
+                kept.add(part)
+    kept |= {part for part in names if part.endswith(".rels") and (
+        _rels_source(part) in kept or _rels_source(part) == "")}
+    dropped: dict[str, frozenset[str]] = {}
+    rebuilt_rels: dict[str, bytes] = {}
+    for part in names:
+        if part in kept and part.endswith(".rels"):
+            rebuilt_rels[part], ids = _rebuild_relationships(part, read(part), kept)
+            dropped[_rels_source(part)] = frozenset(ids)
+    yield "[Content_Types].xml", types.rebuilt(kept)
+    for part in names:
+        if part not in kept:
+            continue
+        content_type = types.of(part)
+        if part in rebuilt_rels:
+            yield part, rebuilt_rels[part]
+        elif content_type in _PROPERTIES:
+            yield part, _PROPERTIES[content_type]
+        elif content_type in _OOXML_XML_TYPES:
+            yield part, _clean_xml(part, read(part), _OOXML_NAMESPACES,
+                                   dropped.get(part, frozenset()))
+        elif part in thumbnails:
+            yield part, thumbnails.pop(part)
+        else:
+            cleaned = clean_embedded(part, read(part))
+            if cleaned is None:
+                raise _unsupported(part)
+            yield part, cleaned
+
+
+# --- OpenDocument ---------------------------------------------------------------------------
+
+
+def _odf_kind(part: str) -> str | None:
+    """What an OpenDocument part is kept as, or None if it goes."""
+    folder, name = posixpath.split(part)
+    depth_ok = folder == "" or re.fullmatch(r"Object [0-9]+", folder) is not None
+    if part in ("mimetype", "META-INF/manifest.xml"):
+        return part
+    if depth_ok and name in ("content.xml", "styles.xml"):
+        return "xml"
+    if depth_ok and name == "meta.xml":
+        return "meta"
+    if _CONTENT_FOLDERS.search(part):
+        return "embedded"
+    return None
+
+
+def _neutral_meta(part: str, content: bytes) -> bytes:
+    root = _parse(part, content)
+    version = root.get("{urn:oasis:names:tc:opendocument:xmlns:office:1.0}version") or "1.2"
+    if not re.fullmatch(r"1\.[0-9]", version):
+        version = "1.2"
+    return (
+        b'<?xml version="1.0" encoding="UTF-8"?>\n'
+        b'<office:document-meta xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
+        b'office:version="' + version.encode() + b'"><office:meta/></office:document-meta>'
+    )
+
+
+def _clean_links(root: Any, kept: set[str], folder: str) -> None:
+    """A link to a part that is gone takes its element with it (an object's preview); a
+    link to a file outside the package (a path with the user's name) loses its target;
+    web and mail links stay."""
+    for element in list(root.iter()):
+        href = element.get(_XLINK_HREF) if isinstance(element.tag, str) else None
+        if href is None or element.getparent() is None or _WEB_LINK.match(href):
+            continue
+        relative = href[2:] if href.startswith("./") else href
+        if ":" in relative or relative.startswith(("/", "\\", "../")):
+            del element.attrib[_XLINK_HREF]
+            continue
+        target = posixpath.normpath(posixpath.join(folder, relative))
+        if target not in kept and not any(part.startswith(target + "/") for part in kept):
+            _remove(element)
+
+
+def _rebuild_manifest(content: bytes, kept: set[str]) -> bytes:
+    root = _parse("META-INF/manifest.xml", content)
+    if root.tag != f"{{{_ODF_MANIFEST}}}manifest":
+        raise OfficeError("META-INF/manifest.xml: not an OpenDocument manifest")
+    folders = {posixpath.dirname(part) + "/" for part in kept}
+    for entry in list(root):
+        if entry.find(f"{{{_ODF_MANIFEST}}}encryption-data") is not None:
+            raise OfficeRefused("the document is encrypted; remove the password first")
+        path = entry.get(f"{{{_ODF_MANIFEST}}}full-path", "")
+        if path != "/" and path not in kept and path not in folders:
+            root.remove(entry)
+    _clean_tree(root, (_ODF_MANIFEST, _XML_NS), frozenset())
+    return _serialize(root)
+
+
+def rebuild_odf(names: Iterable[str], read: Reader, clean_embedded: EmbeddedCleaner,
+                ) -> Iterator[tuple[str, bytes]]:
+    """The parts of an OpenDocument file rebuilt from the allow-list, ``mimetype`` first.
+    Raises OfficeError or OfficeRefused."""
+    names = list(names)
+    kept = {part for part in names if _odf_kind(part) is not None}
+    for part in sorted(kept, key=lambda p: (p != "mimetype", names.index(p))):
+        kind = _odf_kind(part)
+        content = read(part)
+        if kind == "META-INF/manifest.xml":
+            yield part, _rebuild_manifest(content, kept)
+        elif kind == "mimetype":
+            yield part, content
+        elif kind == "meta":
+            yield part, _neutral_meta(part, content)
+        elif kind == "xml":
+            root = _parse(part, content)
+            if not _namespace(root.tag).startswith(_ODF_NAMESPACES):
+                raise OfficeError(f"{part}: not a part of an OpenDocument file")
+            _clean_tree(root, _ODF_NAMESPACES, frozenset())
+            _clean_links(root, kept, posixpath.dirname(part))
+            yield part, _serialize(root)
+        else:
+            cleaned = clean_embedded(part, content)
+            if cleaned is None:
+                raise _unsupported(part)
+            yield part, cleaned
