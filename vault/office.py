@@ -346,6 +346,9 @@ def rebuild_ooxml(names: Iterable[str], read: Reader, clean_embedded: EmbeddedCl
         if part in kept and part.endswith(".rels"):
             rebuilt_rels[part], ids = _rebuild_relationships(part, read(part), kept)
             dropped[_rels_source(part)] = frozenset(ids)
+    if not any(types.of(part).endswith(".main+xml") for part in kept):
+        raise OfficeRefused("the main part has a type amanat cannot clean (a document with "
+                            "macros?); save it as an ordinary document or as PDF")
     yield "[Content_Types].xml", types.rebuilt(kept)
     for part in names:
         if part not in kept:

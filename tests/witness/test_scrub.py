@@ -1411,3 +1411,11 @@ def test_pdf_with_embedded_files_is_refused(where: str) -> None:
         "which amanat cannot clean; save each of them and send it as an attachment of its "
         "own, with the PDF saved without them, or send the PDF unchanged with its metadata "
         "(--keep-metadata)")
+
+
+def test_office_document_with_macros_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(OVERRIDES, "word/document.xml",
+                        "application/vnd.ms-word.document.macroEnabled.main+xml")
+    with pytest.raises(ScrubRefused, match=r"macros\.docm: the main part has a type amanat "
+                                           r"cannot clean \(a document with macros\?\)"):
+        clean(docx(), "macros.docm")
