@@ -19,27 +19,29 @@ What each type gets (the type is detected from the content, never from the file 
   main picture is kept. Limit: at most
   ``MAX_PIXELS`` pixels over all frames (decompression bombs are refused).
 * **PDF** — rewritten with pikepdf: document information dictionary, every ``/Metadata``
-  (XMP) stream, ``/PieceInfo`` and ``/LastModified`` entries, embedded-file ``/Params``
-  (dates, checksums), and the author (``/T``) and dates (``/M``, ``/CreationDate``) of
-  markup annotations (comments) are removed; JPEG images inside the PDF lose their
-  APP1–APP15 and comment segments (losslessly); the document ID is replaced by one derived
-  from the content (the original ID links every copy of a document); earlier revisions
-  (incremental updates) and unreferenced objects are dropped; output is never encrypted.
-  Password-protected PDFs are refused.
-* **Office Open XML** (docx, xlsx, pptx) and **OpenDocument** (odt, ods, odp, …) — the zip is
-  rewritten entry by entry with fixed timestamps (1980-01-01 00:00), no extra fields, no
-  comments and no operating-system attributes. ``docProps/core.xml``, ``docProps/app.xml``
-  and ``docProps/custom.xml`` are replaced by empty property sets and ODF ``meta.xml`` by an
-  empty ``office:meta``; in every other XML part authors and initials are emptied, revision
-  session ids (``w:rsid*``) and tracked-change dates (``w:date``) removed, and in ODF
-  ``settings.xml`` the printer name and setup are removed. Images and office documents
-  embedded in the package are cleaned as above (at most ``MAX_PACKAGE_DEPTH`` levels deep).
+  (XMP) stream (the document's, a page's, an image's), ``/PieceInfo``, ``/LastModified`` and
+  ``/OPI`` entries, and the author (``/T``) and dates (``/M``, ``/CreationDate``) of markup
+  annotations (comments) are removed; images lose their metadata losslessly under any form
+  of ``/Filter`` (a name or an array, with ``/DecodeParms`` or not, after Flate or ASCII
+  filters, which are undone): JPEG keeps only its JFIF and Adobe segments among APPn and
+  COM, JPEG 2000 only its image boxes; the document ID is replaced by one derived from the
+  content (the original ID links every copy of a document); earlier revisions (incremental
+  updates) and unreferenced objects are dropped; output is never encrypted.
+  Password-protected PDFs and PDFs with files inside them (embedded files, file
+  attachments: send them separately) are refused.
+* **Office Open XML** (docx, xlsx, pptx) and **OpenDocument** (odt, ods, odp, …) — rebuilt
+  by `vault.office` from the parts, elements and attributes known to be safe (an
+  allow-list; everything else is dropped), into a zip with fixed timestamps (1980-01-01
+  00:00), no extra fields, no comments and no operating-system attributes. Images and
+  office documents embedded in the package are cleaned as above (at most
+  ``MAX_PACKAGE_DEPTH`` levels deep); any other embedded object or picture is refused.
   Limits: ``MAX_ZIP_ENTRIES`` entries, ``MAX_ZIP_BYTES`` uncompressed, a compression ratio
-  of at most ``MAX_ZIP_RATIO``. Other embedded objects (OLE ``.bin``, PDFs) are kept as they
-  are.
+  of at most ``MAX_ZIP_RATIO``.
 * **Plain UTF-8 text** — has no metadata container; passed through as ``text/plain``.
-  Text that is markup (starts with ``<``: SVG, HTML, XML) or an e-mail message (starts with
-  mail headers such as ``Received:``) is *not* plain text: it goes to mat2 or is refused.
+  Text that is markup (starts with ``<``: SVG, HTML, XML) is *not* plain text: it goes to
+  mat2 or is refused. Text that starts with an e-mail header block (``Received:``,
+  ``X-Originating-IP:``, ``From:`` and ``To:``, …) is ``message/rfc822`` and refused: the
+  witness copies the message's text into the statement.
 * **Anything else** — cleaned by ``mat2`` if it is on PATH (in a private directory on the
   memory-backed ``/dev/shm``, never on disk, removed at once), otherwise refused with
   ``ScrubRefused``. A witness may deliberately keep a file's metadata (e.g. a photo whose
