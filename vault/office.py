@@ -400,7 +400,7 @@ def _neutral_meta(part: str, content: bytes) -> bytes:
     )
 
 
-def _clean_links(root: Any, kept: set[str], folder: str) -> None:
+def _clean_links(root: Any, kept: set[str], folders: set[str], folder: str) -> None:
     """A link to a part that is gone takes its element with it (an object's preview); a
     link to a file outside the package (a path with the user's name) loses its target;
     web and mail links stay."""
@@ -413,7 +413,7 @@ def _clean_links(root: Any, kept: set[str], folder: str) -> None:
             del element.attrib[_XLINK_HREF]
             continue
         target = posixpath.normpath(posixpath.join(folder, relative))
-        if target not in kept and not any(part.startswith(target + "/") for part in kept):
+        if target not in kept and target not in folders:
             _remove(element)
 
 
@@ -438,7 +438,9 @@ def rebuild_odf(names: Iterable[str], read: Reader, clean_embedded: EmbeddedClea
     Raises OfficeError or OfficeRefused."""
     names = list(names)
     kept = {part for part in names if _odf_kind(part) is not None}
-    for part in sorted(kept, key=lambda p: (p != "mimetype", names.index(p))):
+    folders = {posixpath.dirname(part) for part in kept} - {""}
+    position = {part: index for index, part in enumerate(names)}
+    for part in sorted(kept, key=lambda p: (p != "mimetype", position[p])):
         kind = _odf_kind(part)
         content = read(part)
         if kind == "META-INF/manifest.xml":
@@ -452,7 +454,7 @@ def rebuild_odf(names: Iterable[str], read: Reader, clean_embedded: EmbeddedClea
             if not _namespace(root.tag).startswith(_ODF_NAMESPACES):
                 raise OfficeError(f"{part}: not a part of an OpenDocument file")
             _clean_tree(root, _ODF_NAMESPACES, frozenset())
-            _clean_links(root, kept, posixpath.dirname(part))
+            _clean_links(root, kept, folders, posixpath.dirname(part))
             yield part, _serialize(root)
         else:
             cleaned = clean_embedded(part, content)
