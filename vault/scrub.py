@@ -24,7 +24,7 @@ What each type gets (the type is detected from the content, never from the file 
   annotations (comments) are removed; images lose their metadata losslessly under any form
   of ``/Filter`` (a name or an array, with ``/DecodeParms`` or not, after Flate or ASCII
   filters, which are undone): JPEG keeps only its JFIF and Adobe segments among APPn and
-  COM, JPEG 2000 only its image boxes; the document ID is replaced by one derived from the
+  COM (also inline in content streams), JPEG 2000 only its image boxes; the document ID is replaced by one derived from the
   content (the original ID links every copy of a document); earlier revisions (incremental
   updates) and unreferenced objects are dropped; output is never encrypted.
   Password-protected PDFs and PDFs with files inside them (embedded files, file
@@ -504,28 +504,85 @@ def _strip_jp2_boxes(data: bytes) -> bytes:
     return bytes(out) if position == len(data) else data
 
 
+def _image_bytes(pdf: pikepdf.Pdf, raw: bytes, filters: list[Any], parms: list[Any]) -> bytes:
+    """The JPEG or JPEG 2000 bytes under the filters before the last one (e.g. the Flate of
+    ``[/FlateDecode /DCTDecode]``)."""
+    if len(filters) == 1:
+        return raw
+    outer = pikepdf.Stream(pdf, raw)
+    outer.Filter = pikepdf.Array(filters[:-1])
+    if any(p is not None for p in parms[:-1]):
+        outer.DecodeParms = pikepdf.Array(
+            [pikepdf.Dictionary() if p is None else p for p in parms[:-1]])
+    return outer.read_bytes()
+
+
+def _without_image_metadata(kind: Any, encoded: bytes) -> bytes:
+    if kind == pikepdf.Name.DCTDecode:
+        return _strip_jpeg_segments(encoded)
+    return _strip_jp2_boxes(encoded)
+
+
 def _clean_pdf_image(stream: pikepdf.Stream, pdf: pikepdf.Pdf) -> None:
     """Strip metadata from a JPEG or JPEG 2000 image stream, under any filters before it."""
     filters, parms = _stream_filters(stream)
     if not filters or filters[-1] not in (pikepdf.Name.DCTDecode, pikepdf.Name.JPXDecode):
         return
-    if len(filters) == 1:
-        encoded = stream.read_raw_bytes()
-    else:  # e.g. [/FlateDecode /DCTDecode]: undo the outer filters, keep the image bytes
-        outer = pikepdf.Stream(pdf, stream.read_raw_bytes())
-        outer.Filter = pikepdf.Array(filters[:-1])
-        if any(p is not None for p in parms[:-1]):
-            outer.DecodeParms = pikepdf.Array(
-                [pikepdf.Dictionary() if p is None else p for p in parms[:-1]])
-        encoded = outer.read_bytes()
-    if filters[-1] == pikepdf.Name.DCTDecode:
-        stripped = _strip_jpeg_segments(encoded)
-    else:
-        stripped = _strip_jp2_boxes(encoded)
+    encoded = _image_bytes(pdf, stream.read_raw_bytes(), filters, parms)
+    stripped = _without_image_metadata(filters[-1], encoded)
     if len(filters) > 1 or stripped != encoded:
         last = parms[-1]
         stream.write(stripped, filter=filters[-1],
                      decode_parms=last if isinstance(last, pikepdf.Dictionary) else None)
+
+
+def _clean_inline_image(instruction: Any, pdf: pikepdf.Pdf) -> bytes | None:
+    """The content-stream bytes of an inline image with its JPEG stripped of metadata, or
+    None if it has nothing to strip."""
+    image = instruction.iimage
+    filters, parms = _stream_filters(image.obj)
+    if not filters or filters[-1] != pikepdf.Name.DCTDecode:
+        return None
+    encoded = _image_bytes(pdf, image.read_raw_bytes(), filters, parms)
+    stripped = _strip_jpeg_segments(encoded)
+    if len(filters) == 1 and stripped == encoded:
+        return None
+    entries = pikepdf.Dictionary({key: value for key, value in image.obj.items()
+                                  if key not in ("/Filter", "/DecodeParms")})
+    entries.Filter = pikepdf.Name.DCTDecode
+    if isinstance(parms[-1], pikepdf.Dictionary):
+        entries.DecodeParms = parms[-1]
+    return b"BI " + entries.unparse()[2:-2].strip() + b" ID " + stripped + b"\nEI"
+
+
+def _clean_inline_images(pdf: pikepdf.Pdf) -> None:
+    """JPEG images written inside content streams (``BI … ID … EI``) lose their metadata:
+    the content of every page, form and tiling pattern that has one is written again."""
+    holders: list[Any] = list(pdf.pages)
+    holders += [obj for obj in pdf.objects if isinstance(obj, pikepdf.Stream) and (
+        obj.get("/Subtype") == pikepdf.Name.Form or obj.get("/PatternType") == 1)]
+    for holder in holders:
+        contents = holder.obj.get("/Contents") if isinstance(holder, pikepdf.Page) else holder
+        if contents is None:
+            continue
+        streams = contents if isinstance(contents, pikepdf.Array) else [contents]
+        if not any(b"ID" in s.read_bytes() for s in streams if isinstance(s, pikepdf.Stream)):
+            continue
+        pieces: list[bytes] = []
+        changed = False
+        for instruction in pikepdf.parse_content_stream(holder):
+            cleaned = None
+            if isinstance(instruction, pikepdf.ContentStreamInlineImage):
+                cleaned = _clean_inline_image(instruction, pdf)
+            changed = changed or cleaned is not None
+            pieces.append(cleaned or pikepdf.unparse_content_stream([instruction]))
+        if not changed:
+            continue
+        data = b"\n".join(pieces)
+        if isinstance(holder, pikepdf.Page):
+            holder.obj.Contents = pdf.make_stream(data)
+        else:
+            holder.write(data)
 
 
 def _clean_pdf_object(obj: pikepdf.Object, pdf: pikepdf.Pdf) -> None:
@@ -552,6 +609,7 @@ def _clean_pdf(data: bytes, name: str) -> bytes:
                     del pdf.trailer[key]
             for obj in list(_pdf_objects(pdf)):
                 _clean_pdf_object(obj, pdf)
+            _clean_inline_images(pdf)
             out = io.BytesIO()
             with warnings.catch_warnings():
                 # pikepdf warns about form widgets missing from /AcroForm: not our concern.

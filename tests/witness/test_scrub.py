@@ -1419,3 +1419,35 @@ def test_office_document_with_macros_is_refused(monkeypatch: pytest.MonkeyPatch)
     with pytest.raises(ScrubRefused, match=r"macros\.docm: the main part has a type amanat "
                                            r"cannot clean \(a document with macros\?\)"):
         clean(docx(), "macros.docm")
+
+
+@pytest.mark.parametrize("filters", [b"/F /DCT", b"/F [/AHx /DCT]", b"/Filter /DCTDecode"])
+def test_pdf_inline_jpeg_loses_its_exif(filters: bytes) -> None:
+    jpeg = jpeg_with_gps_canary(size=(4, 4))
+    data = jpeg.hex().encode() + b">" if b"AHx" in filters else jpeg
+    pdf = pikepdf.new()
+    pdf.add_blank_page(page_size=(100, 100))
+    form = pikepdf.Stream(pdf, b"q 4 0 0 4 0 0 cm BI /W 4 /H 4 /CS /RGB /BPC 8 " + filters
+                          + b" ID " + data + b" EI Q", Type=pikepdf.Name.XObject,
+                          Subtype=pikepdf.Name.Form, BBox=[0, 0, 4, 4])
+    page = pdf.pages[0]
+    page.obj.Resources = pikepdf.Dictionary(XObject=pikepdf.Dictionary(Fm0=form))
+    page.obj.Contents = pdf.make_stream(b"q 4 0 0 4 10 10 cm BI /W 4 /H 4 /CS /RGB /BPC 8 "
+                                        + filters + b" ID " + data + b" EI Q /Fm0 Do")
+    out = io.BytesIO()
+    pdf.save(out)
+    result = clean(out.getvalue(), "inline.pdf")
+    everything = all_pdf_bytes(result.data)
+    for canary in (GPS_CANARY.encode(), b"Exif", SECRET.encode()):
+        assert canary not in everything, canary
+    with pikepdf.open(io.BytesIO(result.data)) as cleaned:
+        page = cleaned.pages[0]
+        images = [i.iimage for i in pikepdf.parse_content_stream(page)
+                  if isinstance(i, pikepdf.ContentStreamInlineImage)]
+        images += [i.iimage for i in pikepdf.parse_content_stream(page.Resources.XObject.Fm0)
+                   if isinstance(i, pikepdf.ContentStreamInlineImage)]
+        assert len(images) == 2
+        for image in images:
+            stripped = image.read_raw_bytes()
+            assert jpeg.endswith(stripped[stripped.index(b"\xff\xda"):].rstrip())
+            assert pixels(stripped) == pixels(jpeg)
