@@ -1451,3 +1451,16 @@ def test_pdf_inline_jpeg_loses_its_exif(filters: bytes) -> None:
             stripped = image.read_raw_bytes()
             assert jpeg.endswith(stripped[stripped.index(b"\xff\xda"):].rstrip())
             assert pixels(stripped) == pixels(jpeg)
+
+
+def test_seal_refuses_a_pdf_with_embedded_files_with_one_line(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "report.pdf").write_bytes(embedded_file_pdf("names"))
+    status, stderr = seal_attachment(tmp_path, tmp_path / "report.pdf", capsys, "--attach")
+    assert status != 0
+    assert stderr == (
+        "amanat: report.pdf: the PDF carries files inside it (embedded files or file "
+        "attachments), which amanat cannot clean; save each of them and send it as an "
+        "attachment of its own, with the PDF saved without them, or send the PDF unchanged "
+        "with its metadata (--keep-metadata)\n")
+    assert not (tmp_path / "sealed.age").exists()
