@@ -78,7 +78,15 @@ _BLANKED_ATTRIBUTES: Final = frozenset({"author", "initials", "userId", "provide
 _REMOVED_ATTRIBUTES: Final = frozenset({
     "date", "dateUtc", "dt", "ed", "edGrp", "refreshedBy", "refreshedDate",
     "refreshedDateIso", "lastEdited", "lowestEdited", "rupBuild",
+    "gfxdata",  # VML: a whole zipped drawing package, base64-encoded
 })
+# Elements that keep going when the relationship they point at is gone (the attribute goes,
+# or is emptied where DrawingML requires it); any other element pointing at one goes too.
+_OPTIONAL_LINKS: Final = frozenset({"hyperlink", "pageSetup", "blip", "imagedata"})
+_EMPTIED_LINKS: Final = frozenset({"hlinkClick", "hlinkHover", "hlinkMouseOver"})
+# Lists the schema wants non-empty: they go when their last item went.
+_LISTS: Final = frozenset({"externalReferences", "oleObjects", "controls", "custDataLst",
+                           "tagLst"})
 _RSID: Final = re.compile(r"rsid")
 # Elements (by local name) that hold a path, a person, a hash or hidden variables.
 _REMOVED_ELEMENTS: Final = frozenset({
@@ -86,7 +94,7 @@ _REMOVED_ELEMENTS: Final = frozenset({
     "documentProtection", "writeProtection", "saveThroughXslt", "fileSharing", "fileVersion",
 })
 # Elements whose text is a person's name: emptied (spreadsheet comment authors, ODF creators).
-_NAME_ELEMENTS: Final = frozenset({"author", "creator"})
+_NAME_ELEMENTS: Final = frozenset({"author", "creator", "creator-initials"})
 _PATH_LIKE: Final = re.compile(r"[A-Za-z]:[\\/]|\\\\|^/|file:|/(?:Users|home)/", re.IGNORECASE)
 _WEB_LINK: Final = re.compile(r"(?:https?://|mailto:)[^\s]*\Z|#", re.IGNORECASE)
 
@@ -211,10 +219,14 @@ def _clean_attributes(element: Any, allowed: tuple[str, ...], dropped_ids: froze
         elif local in _REMOVED_ATTRIBUTES or _RSID.match(local):
             del element.attrib[name]
         elif namespace in _R_NS and value in dropped_ids:
-            if local_element.startswith("embed"):
+            if local_element in _EMPTIED_LINKS:
+                element.attrib[name] = ""
+            elif local_element in _OPTIONAL_LINKS:
+                del element.attrib[name]
+            else:
                 return False
-            del element.attrib[name]
-        elif local == "descr" and _PATH_LIKE.search(value):
+        elif (local == "title" and local_element == "imagedata") or (  # a file name
+                local == "descr" and _PATH_LIKE.search(value)):
             del element.attrib[name]
         elif local == "name" and local_element in ("docPr", "cNvPr") and (
                 element.getparent() is not None
@@ -239,6 +251,10 @@ def _clean_tree(root: Any, allowed: tuple[str, ...], dropped_ids: frozenset[str]
         elif _local(element.tag) in _NAME_ELEMENTS and len(element) == 0:
             element.text = ""
     _clean_attributes(root, allowed, dropped_ids)
+    for element in list(root.iter()):
+        if isinstance(element.tag, str) and _local(element.tag) in _LISTS and len(element) == 0 \
+                and element.getparent() is not None:
+            _remove(element)
 
 
 def _clean_xml(part: str, content: bytes, allowed: tuple[str, ...],

@@ -24,9 +24,10 @@ What each type gets (the type is detected from the content, never from the file 
   annotations (comments) are removed; images lose their metadata losslessly under any form
   of ``/Filter`` (a name or an array, with ``/DecodeParms`` or not, after Flate or ASCII
   filters, which are undone): JPEG keeps only its JFIF and Adobe segments among APPn and
-  COM (also inline in content streams), JPEG 2000 only its image boxes; the document ID is replaced by one derived from the
-  content (the original ID links every copy of a document); earlier revisions (incremental
-  updates) and unreferenced objects are dropped; output is never encrypted.
+  COM (also inline in content streams), JPEG 2000 only its image boxes; the document ID is
+  replaced by one derived from the content (the original ID links every copy of a
+  document); earlier revisions (incremental updates) and unreferenced objects are dropped;
+  output is never encrypted.
   Password-protected PDFs and PDFs with files inside them (embedded files, file
   attachments: send them separately) are refused.
 * **Office Open XML** (docx, xlsx, pptx) and **OpenDocument** (odt, ods, odp, …) — rebuilt

@@ -472,7 +472,8 @@ USER = "ayshe.tursun"  # the Windows account name, in paths
 GUID = "8C2A41B7-5D3E-4F9A-B1C6-0E7D2F3A9B45"
 PARA_ID = "1A2B3C4D"
 OFFICE_CANARIES = (SECRET.encode(), USER.encode(), GUID.encode(), PARA_ID.encode(),
-                   GPS_CANARY.encode(), b"Huawei", b"2024-03-01", b"rsid", b"Normal.dotm")
+                   GPS_CANARY.encode(), b"Huawei", b"2024-03-01", b"rsid", b"Normal.dotm",
+                   b"IMG_2024")
 W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
 R = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 MC = "http://schemas.openxmlformats.org/markup-compatibility/2006"
@@ -504,6 +505,7 @@ DOCUMENT = (
     'xmlns:wp="http://schemas.openxmlformats.org/drawingml/2006/wordprocessingDrawing" '
     'xmlns:a="http://schemas.openxmlformats.org/drawingml/2006/main" '
     'xmlns:pic="http://schemas.openxmlformats.org/drawingml/2006/picture" '
+    'xmlns:v="urn:schemas-microsoft-com:vml" xmlns:o="urn:schemas-microsoft-com:office:office" '
     'mc:Ignorable="w14 w15"><w:body>'
     f'<w:p w14:paraId="{PARA_ID}" w14:textId="{PARA_ID}" w:rsidR="00A1B2C3" '
     'w:rsidRDefault="00D4E5F6">'
@@ -513,7 +515,9 @@ DOCUMENT = (
     '<w:hyperlink r:id="rIdFile"><w:r><w:t>my notes</w:t></w:r></w:hyperlink>'
     "<w:r><mc:AlternateContent><mc:Choice Requires=\"w14\">"
     f"<w14:contentPart>{GUID}</w14:contentPart></mc:Choice><mc:Fallback><w:t>fallback text"
-    "</w:t></mc:Fallback></mc:AlternateContent></w:r>"
+    "</w:t><w:pict><v:shape id='s1' o:gfxdata='UEsDBBQABgAIAAAAIQC"
+    f"{GUID}'><v:imagedata r:id='rIdImage' o:title='IMG_20240301_101112'/></v:shape>"
+    "</w:pict></mc:Fallback></mc:AlternateContent></w:r>"
     '<w:r><w:drawing><wp:inline><wp:docPr id="1" name="IMG_20240301_101112.jpg" '
     f'descr="C:\\Users\\{USER}\\Pictures\\IMG_20240301_101112.jpg"/><a:graphic><a:graphicData>'
     '<pic:pic><pic:nvPicPr><pic:cNvPr id="0" name="IMG_20240301_101112.jpg"/></pic:nvPicPr>'
@@ -578,6 +582,7 @@ OVERRIDES = {
     "xl/worksheets/sheet1.xml": f"{CT}spreadsheetml.worksheet+xml",
     "xl/comments1.xml": f"{CT}spreadsheetml.comments+xml",
     "xl/persons/person.xml": "application/vnd.ms-excel.person+xml",
+    "xl/externalLinks/externalLink1.xml": f"{CT}spreadsheetml.externalLink+xml",
     "ppt/presentation.xml": f"{CT}presentationml.presentation.main+xml",
     "ppt/commentAuthors.xml": f"{CT}presentationml.commentAuthors+xml",
     "ppt/comments/comment1.xml": f"{CT}presentationml.comments+xml",
@@ -699,7 +704,7 @@ def test_docx_is_rebuilt_from_safe_parts_and_attributes() -> None:
         "word/settings.xml"]
     document = parts["word/document.xml"]
     for kept in (b"my brother was taken", b"the report", b"my notes", b"fallback text",
-                 b'w:author=""', b'r:embed="rIdImage"'):
+                 b'w:author=""', b'r:embed="rIdImage"', b'<v:imagedata r:id="rIdImage"/>'):
         assert kept in document, kept
     for gone in (b"w14", b"w15", b"mc:", b"Ignorable", b"w:date", b"rIdFile", b"w:ed="):
         assert gone not in document, gone
@@ -735,7 +740,8 @@ WORKBOOK = (
     f'<xr:revisionPtr revIDLastSave="0" documentId="8_{{{GUID}}}" '
     f'xr6:coauthVersionLast="47" xmlns:xr6="http://schemas.microsoft.com/office/'
     'spreadsheetml/2016/revision6"/>'
-    '<sheets><sheet name="Detained" sheetId="1" r:id="rId1"/></sheets></workbook>'
+    '<sheets><sheet name="Detained" sheetId="1" r:id="rId1"/></sheets>'
+    '<externalReferences><externalReference r:id="rId3"/></externalReferences></workbook>'
 )
 SHEET = (
     '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
@@ -749,7 +755,9 @@ SHEET = (
 WORKBOOK_RELS = (
     f'<Relationships xmlns="{RELS}"><Relationship Id="rId1" Type="{TYPE}worksheet" '
     'Target="worksheets/sheet1.xml"/><Relationship Id="rId2" Type="http://schemas.microsoft.'
-    'com/office/2017/10/relationships/person" Target="persons/person.xml"/></Relationships>'
+    'com/office/2017/10/relationships/person" Target="persons/person.xml"/>'
+    f'<Relationship Id="rId3" Type="{TYPE}externalLink" '
+    'Target="externalLinks/externalLink1.xml"/></Relationships>'
 )
 SHEET_RELS = (
     f'<Relationships xmlns="{RELS}"><Relationship Id="rId1" Type="{TYPE}printerSettings" '
@@ -774,6 +782,13 @@ def xlsx() -> bytes:
          f'threadedcomments"><person displayName="{SECRET}" id="{{{GUID}}}" '
          f'userId="{USER}" providerId="AD"/></personList>'),
         ("xl/printerSettings/printerSettings1.bin", f"\\\\{USER}-PC\\HP LaserJet"),
+        ("xl/externalLinks/externalLink1.xml",
+         '<externalLink xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
+         f'xmlns:r="{R}"><externalBook r:id="rId1"/></externalLink>'),
+        ("xl/externalLinks/_rels/externalLink1.xml.rels",
+         f'<Relationships xmlns="{RELS}"><Relationship Id="rId1" Type="{TYPE}'
+         f'externalLinkPath" Target="file:///C:\\Users\\{USER}\\Documents\\camps.xlsx" '
+         'TargetMode="External"/></Relationships>'),
     ])
 
 
@@ -786,6 +801,7 @@ def test_xlsx_loses_abspath_guids_user_names_and_printer() -> None:
     assert "xl/printerSettings/printerSettings1.bin" not in parts
     workbook = parts["xl/workbook.xml"]
     assert b"absPath" not in workbook and b"fileSharing" not in workbook
+    assert b"externalReference" not in workbook  # the link to a file on the user's disk
     assert b'<sheet name="Detained" sheetId="1" r:id="rId1"/>' in workbook
     sheet = parts["xl/worksheets/sheet1.xml"]
     assert b"they took him" in sheet
