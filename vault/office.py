@@ -258,10 +258,11 @@ def _clean_tree(root: Any, allowed: tuple[str, ...], dropped_ids: frozenset[str]
 
 
 def _clean_xml(part: str, content: bytes, allowed: tuple[str, ...],
-               dropped_ids: frozenset[str] = frozenset()) -> bytes:
+               dropped_ids: frozenset[str] = frozenset(), *, bare_root: bool = False) -> bytes:
+    """``bare_root``: the root may have no namespace (legacy VML drawings are ``<xml>``)."""
     root = _parse(part, content)
     namespace = _namespace(root.tag)
-    if not namespace.startswith(allowed):
+    if not (namespace.startswith(allowed) or (bare_root and not namespace)):
         raise OfficeError(f"{part}: not a part of an office document ({namespace or 'none'})")
     _clean_tree(root, allowed, dropped_ids)
     return _serialize(root)
@@ -376,7 +377,8 @@ def rebuild_ooxml(names: Iterable[str], read: Reader, clean_embedded: EmbeddedCl
             yield part, _PROPERTIES[content_type]
         elif content_type in _OOXML_XML_TYPES:
             yield part, _clean_xml(part, read(part), _OOXML_NAMESPACES,
-                                   dropped.get(part, frozenset()))
+                                   dropped.get(part, frozenset()),
+                                   bare_root=content_type == f"{_OOXML}vmlDrawing")
         elif part in thumbnails:
             yield part, thumbnails.pop(part)
         else:

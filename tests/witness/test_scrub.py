@@ -596,7 +596,7 @@ def content_types(parts: list[str]) -> str:
     defaults = {"rels": "application/vnd.openxmlformats-package.relationships+xml",
                 "xml": "application/xml", "jpeg": "image/jpeg", "png": "image/png",
                 "emf": "image/x-emf", "bin": f"{CT}spreadsheetml.printerSettings",
-                "xlsx": f"{CT}spreadsheetml.sheet"}
+                "xlsx": f"{CT}spreadsheetml.sheet", "vml": f"{CT}vmlDrawing"}
     return (
         '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<Types xmlns="http://schemas.'
         'openxmlformats.org/package/2006/content-types">'
@@ -762,7 +762,8 @@ WORKBOOK_RELS = (
 SHEET_RELS = (
     f'<Relationships xmlns="{RELS}"><Relationship Id="rId1" Type="{TYPE}printerSettings" '
     'Target="../printerSettings/printerSettings1.bin"/><Relationship Id="rId2" '
-    f'Type="{TYPE}comments" Target="../comments1.xml"/></Relationships>'
+    f'Type="{TYPE}comments" Target="../comments1.xml"/><Relationship Id="rId3" '
+    f'Type="{TYPE}vmlDrawing" Target="../drawings/vmlDrawing1.vml"/></Relationships>'
 )
 
 
@@ -782,6 +783,11 @@ def xlsx() -> bytes:
          f'threadedcomments"><person displayName="{SECRET}" id="{{{GUID}}}" '
          f'userId="{USER}" providerId="AD"/></personList>'),
         ("xl/printerSettings/printerSettings1.bin", f"\\\\{USER}-PC\\HP LaserJet"),
+        ("xl/drawings/vmlDrawing1.vml",  # a legacy drawing: its root has no namespace
+         '<xml xmlns:v="urn:schemas-microsoft-com:vml" xmlns:o="urn:schemas-microsoft-com:'
+         'office:office" xmlns:x="urn:schemas-microsoft-com:office:excel"><v:shape '
+         f'id="_x0000_s1025" o:gfxdata="{GUID}"><x:ClientData ObjectType="Note"><x:Row>0'
+         "</x:Row></x:ClientData></v:shape></xml>"),
         ("xl/externalLinks/externalLink1.xml",
          '<externalLink xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
          f'xmlns:r="{R}"><externalBook r:id="rId1"/></externalLink>'),
@@ -807,6 +813,7 @@ def test_xlsx_loses_abspath_guids_user_names_and_printer() -> None:
     assert b"they took him" in sheet
     assert b"<pageSetup orientation=\"portrait\"/>" in sheet  # its printer link is gone
     assert b"seen in 2019" in parts["xl/comments1.xml"]
+    assert b'<x:ClientData ObjectType="Note">' in parts["xl/drawings/vmlDrawing1.vml"]
     assert b"<author></author>" in parts["xl/comments1.xml"] or (
         b"<author/>" in parts["xl/comments1.xml"])
 
