@@ -90,7 +90,7 @@ _LISTS: Final = frozenset({"externalReferences", "oleObjects", "controls", "cust
 _RSID: Final = re.compile(r"rsid")
 # Elements (by local name) that hold a path, a person, a hash or hidden variables.
 _REMOVED_ELEMENTS: Final = frozenset({
-    "attachedTemplate", "attachedSchema", "docVars", "rsids", "mailMerge",
+    "attachedTemplate", "attachedSchema", "docVars", "rsids", "rsid", "mailMerge",
     "documentProtection", "writeProtection", "saveThroughXslt", "fileSharing", "fileVersion",
 })
 # Elements whose text is a person's name: emptied (spreadsheet comment authors, ODF creators).

@@ -543,6 +543,7 @@ DOCUMENT_RELS = (
     f'<Relationship Id="rIdImage" Type="{TYPE}image" Target="media/image1.jpeg"/>'
     f'<Relationship Id="rIdSettings" Type="{TYPE}settings" Target="settings.xml"/>'
     f'<Relationship Id="rIdComments" Type="{TYPE}comments" Target="comments.xml"/>'
+    f'<Relationship Id="rIdStyles" Type="{TYPE}styles" Target="styles.xml"/>'
     '<Relationship Id="rIdPeople" Type="http://schemas.microsoft.com/office/2011/'
     'relationships/people" Target="people.xml"/>'
     f'<Relationship Id="rIdXml" Type="{TYPE}customXml" Target="../customXml/item1.xml"/>'
@@ -577,6 +578,7 @@ OVERRIDES = {
     "word/document.xml": f"{CT}wordprocessingml.document.main+xml",
     "word/settings.xml": f"{CT}wordprocessingml.settings+xml",
     "word/comments.xml": f"{CT}wordprocessingml.comments+xml",
+    "word/styles.xml": f"{CT}wordprocessingml.styles+xml",
     "word/people.xml": "application/vnd.ms-word.people+xml",
     "xl/workbook.xml": f"{CT}spreadsheetml.sheet.main+xml",
     "xl/worksheets/sheet1.xml": f"{CT}spreadsheetml.worksheet+xml",
@@ -644,6 +646,8 @@ def docx(*extra: tuple[str, bytes | str]) -> bytes:
         ("word/settings.xml", SETTINGS),
         ("word/_rels/settings.xml.rels", SETTINGS_RELS),
         ("word/comments.xml", COMMENTS),
+        ("word/styles.xml", f'<w:styles xmlns:w="{W}"><w:style w:styleId="Heading1"><w:rsid '
+                            'w:val="009B41F8"/><w:qFormat/></w:style></w:styles>'),
         ("word/people.xml", PEOPLE),
         ("customXml/item1.xml", f"<root><owner>{SECRET}</owner></root>"),
         ("word/media/image1.jpeg", jpeg_with_gps_canary()),
@@ -701,7 +705,8 @@ def test_docx_is_rebuilt_from_safe_parts_and_attributes() -> None:
         "[Content_Types].xml", "_rels/.rels", "docProps/app.xml", "docProps/core.xml",
         "docProps/custom.xml", "word/_rels/document.xml.rels", "word/_rels/settings.xml.rels",
         "word/comments.xml", "word/document.xml", "word/media/image1.jpeg",
-        "word/settings.xml"]
+        "word/settings.xml", "word/styles.xml"]
+    assert b"<w:qFormat/>" in parts["word/styles.xml"]
     document = parts["word/document.xml"]
     for kept in (b"my brother was taken", b"the report", b"my notes", b"fallback text",
                  b'w:author=""', b'r:embed="rIdImage"', b'<v:imagedata r:id="rIdImage"/>'):
