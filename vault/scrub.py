@@ -24,12 +24,13 @@ What each type gets (the type is detected from the content, never from the file 
   annotations (comments) are removed; images lose their metadata losslessly under any form
   of ``/Filter`` (a name or an array, with ``/DecodeParms`` or not, after Flate or ASCII
   filters, which are undone): JPEG keeps only its JFIF and Adobe segments among APPn and
-  COM (also inline in content streams), JPEG 2000 only its image boxes; the document ID is
-  replaced by one derived from the content (the original ID links every copy of a
-  document); earlier revisions (incremental updates) and unreferenced objects are dropped;
-  output is never encrypted.
-  Password-protected PDFs and PDFs with files inside them (embedded files, file
-  attachments: send them separately) are refused.
+  COM (also inline in content streams), JPEG 2000 only its image boxes; links and
+  actions stay only when they lead inside the document or to a web or mail address
+  (``/Launch``, ``/GoToR`` and ``file:`` links name files on the witness's disk); the
+  document ID is replaced by one derived from the content (the original ID links every copy
+  of a document); earlier revisions (incremental updates) and unreferenced objects are
+  dropped; output is never encrypted. Password-protected PDFs and PDFs with files inside
+  them (embedded files, file attachments: send them separately) are refused.
 * **Office Open XML** (docx, xlsx, pptx) and **OpenDocument** (odt, ods, odp, …) — rebuilt
   by `vault.office` from the parts, elements and attributes known to be safe (an
   allow-list; everything else is dropped), into a zip with fixed timestamps (1980-01-01
@@ -586,10 +587,33 @@ def _clean_inline_images(pdf: pikepdf.Pdf) -> None:
             holder.write(data)
 
 
+_WEB_OR_MAIL: Final = re.compile(rb"(?:https?://|mailto:)", re.IGNORECASE)
+
+
+def _allowed_action(action: Any) -> bool:
+    """Links and actions that stay: to a place in this document, a viewer command, or a web
+    or mail address. Others name files on the witness's disk (``/Launch``, ``/GoToR``, a
+    ``file:`` URI, ``/ImportData``) or run code (``/JavaScript``). What is not an action
+    dictionary (an /OpenAction destination, a structure element's attributes) stays."""
+    if not isinstance(action, pikepdf.Dictionary) or "/S" not in action:
+        return True
+    kind = action.get("/S")
+    if kind in (pikepdf.Name.GoTo, pikepdf.Name.Named):
+        return True
+    uri = action.get("/URI")
+    return kind == pikepdf.Name.URI and isinstance(uri, pikepdf.String) and bool(
+        _WEB_OR_MAIL.match(bytes(uri)))
+
+
 def _clean_pdf_object(obj: pikepdf.Object, pdf: pikepdf.Pdf) -> None:
-    for key in ("/Metadata", "/PieceInfo", "/LastModified", "/OPI"):
+    for key in ("/Metadata", "/PieceInfo", "/LastModified", "/OPI", "/AA", "/JavaScript"):
         if key in obj:
             del obj[key]
+    for key in ("/A", "/OpenAction"):
+        if key in obj and not _allowed_action(obj[key]):
+            del obj[key]
+    if "/S" in obj and "/Next" in obj:  # an action's follow-up actions
+        del obj["/Next"]
     kind = obj.get("/Type")
     subtype = str(obj.get("/Subtype", ""))
     if kind == pikepdf.Name.EmbeddedFile or "/EF" in obj or subtype == "/FileAttachment":

@@ -1502,3 +1502,42 @@ def test_office_cleaning_is_repeatable(make: object) -> None:
     first = scrub.clean_file(io.BytesIO(original), "a")
     assert isinstance(first, Cleaned) and first.repeatable
     assert scrub.clean_file(io.BytesIO(original), "b") == first
+
+
+def test_pdf_keeps_only_links_inside_the_document_or_to_the_web() -> None:
+    pdf = pikepdf.new()
+    pdf.add_blank_page(page_size=(100, 100))
+    path = f"C:\\Users\\{USER}\\Documents\\camps.pdf"
+
+    def link(action: pikepdf.Dictionary) -> pikepdf.Dictionary:
+        return pikepdf.Dictionary(Type=pikepdf.Name.Annot, Subtype=pikepdf.Name.Link,
+                                  Rect=[0, 0, 10, 10], A=action)
+
+    pdf.pages[0].obj.Annots = pikepdf.Array([
+        link(pikepdf.Dictionary(S=pikepdf.Name.URI, URI="https://example.org/report")),
+        link(pikepdf.Dictionary(S=pikepdf.Name.URI, URI=f"file:///{path}")),
+        link(pikepdf.Dictionary(S=pikepdf.Name.GoToR, F=path, D=[0, pikepdf.Name.Fit])),
+        link(pikepdf.Dictionary(S=pikepdf.Name.Launch, F=path)),
+        link(pikepdf.Dictionary(S=pikepdf.Name.GoTo, D=[pdf.pages[0].obj, pikepdf.Name.Fit],
+                                Next=pikepdf.Dictionary(S=pikepdf.Name.Launch, F=path))),
+    ])
+    pdf.pages[0].obj.AA = pikepdf.Dictionary(O=pikepdf.Dictionary(
+        S=pikepdf.Name.JavaScript, JS=f"app.alert('{SECRET}')"))
+    pdf.Root.OpenAction = pikepdf.Dictionary(S=pikepdf.Name.Launch, F=path)
+    attributes = pikepdf.Dictionary(O=pikepdf.Name.Layout, Placement=pikepdf.Name.Block)
+    element = pikepdf.Dictionary(Type=pikepdf.Name.StructElem, S=pikepdf.Name.P, A=attributes)
+    pdf.Root.StructTreeRoot = pikepdf.Dictionary(Type=pikepdf.Name.StructTreeRoot,
+                                                 K=pdf.make_indirect(element))
+    out = io.BytesIO()
+    pdf.save(out)
+    result = clean(out.getvalue(), "links.pdf")
+    everything = all_pdf_bytes(result.data)
+    assert USER.encode() not in everything and SECRET.encode() not in everything
+    with pikepdf.open(io.BytesIO(result.data)) as cleaned:
+        annots = cleaned.pages[0].Annots
+        assert len(annots) == 5  # the links stay, in their place; only where they lead goes
+        assert str(annots[0].A.URI) == "https://example.org/report"
+        assert ["/A" in a for a in annots] == [True, False, False, False, True]
+        assert str(annots[4].A.S) == "/GoTo" and "/Next" not in annots[4].A
+        assert "/AA" not in cleaned.pages[0] and "/OpenAction" not in cleaned.Root
+        assert cleaned.Root.StructTreeRoot.K.A.Placement == "/Block"  # not an action
