@@ -33,6 +33,7 @@ import posixpath
 import re
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Final
+from urllib.parse import unquote
 
 from lxml import etree  # type: ignore[import-untyped]
 
@@ -92,6 +93,7 @@ _RSID: Final = re.compile(r"rsid")
 _REMOVED_ELEMENTS: Final = frozenset({
     "attachedTemplate", "attachedSchema", "docVars", "rsids", "rsid", "mailMerge",
     "documentProtection", "writeProtection", "saveThroughXslt", "fileSharing", "fileVersion",
+    "dataBinding",  # a content control's link into custom XML, by the store's GUID
 })
 # Elements whose text is a person's name: emptied (spreadsheet comment authors, ODF creators).
 _NAME_ELEMENTS: Final = frozenset({"author", "creator", "creator-initials"})
@@ -319,6 +321,7 @@ def _rebuild_relationships(part: str, content: bytes, kept: set[str]) -> tuple[b
             keep = element.get("Type", "").endswith("/hyperlink") and bool(
                 _WEB_LINK.match(target))
         else:
+            target = unquote(target)  # part names are percent-encoded in targets
             path = target[1:] if target.startswith("/") else posixpath.normpath(
                 posixpath.join(source_folder, target))
             keep = path in kept

@@ -13,6 +13,7 @@ import zipfile
 import zlib
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import unquote
 
 import pikepdf
 import pytest
@@ -523,7 +524,10 @@ DOCUMENT = (
     '<pic:pic><pic:nvPicPr><pic:cNvPr id="0" name="IMG_20240301_101112.jpg"/></pic:nvPicPr>'
     '<pic:blipFill><a:blip r:embed="rIdImage"/></pic:blipFill></pic:pic></a:graphicData>'
     "</a:graphic></wp:inline></w:drawing></w:r>"
-    f'<w:permStart w:id="2" w:ed="DOMAIN\\{USER}"/></w:p></w:body></w:document>'
+    f'<w:permStart w:id="2" w:ed="DOMAIN\\{USER}"/></w:p>'
+    '<w:sdt><w:sdtPr><w:dataBinding w:xpath="/root/owner" '
+    f'w:storeItemID="{{{GUID}}}"/></w:sdtPr><w:sdtContent><w:p><w:r><w:t>bound</w:t></w:r>'
+    "</w:p></w:sdtContent></w:sdt></w:body></w:document>"
 )
 SETTINGS = (
     f'<?xml version="1.0"?><w:settings xmlns:w="{W}" xmlns:r="{R}" xmlns:mc="{MC}" '
@@ -540,7 +544,7 @@ SETTINGS_RELS = (
 )
 DOCUMENT_RELS = (
     f'<Relationships xmlns="{RELS}">'
-    f'<Relationship Id="rIdImage" Type="{TYPE}image" Target="media/image1.jpeg"/>'
+    f'<Relationship Id="rIdImage" Type="{TYPE}image" Target="media/image%201.jpeg"/>'
     f'<Relationship Id="rIdSettings" Type="{TYPE}settings" Target="settings.xml"/>'
     f'<Relationship Id="rIdComments" Type="{TYPE}comments" Target="comments.xml"/>'
     f'<Relationship Id="rIdStyles" Type="{TYPE}styles" Target="styles.xml"/>'
@@ -650,7 +654,7 @@ def docx(*extra: tuple[str, bytes | str]) -> bytes:
                             'w:val="009B41F8"/><w:qFormat/></w:style></w:styles>'),
         ("word/people.xml", PEOPLE),
         ("customXml/item1.xml", f"<root><owner>{SECRET}</owner></root>"),
-        ("word/media/image1.jpeg", jpeg_with_gps_canary()),
+        ("word/media/image 1.jpeg", jpeg_with_gps_canary()),
         ("word/", b""),
         *extra,
     ])
@@ -683,7 +687,8 @@ def unzip(data: bytes) -> dict[str, bytes]:
                     if link.get("TargetMode") == "External":
                         assert target.startswith(("https:", "mailto:")), target
                     else:
-                        assert posixpath.normpath(posixpath.join(source, target)) in parts
+                        assert posixpath.normpath(posixpath.join(source, unquote(target))) in (
+                            parts)
     return parts
 
 
@@ -704,7 +709,7 @@ def test_docx_is_rebuilt_from_safe_parts_and_attributes() -> None:
     assert sorted(parts) == [
         "[Content_Types].xml", "_rels/.rels", "docProps/app.xml", "docProps/core.xml",
         "docProps/custom.xml", "word/_rels/document.xml.rels", "word/_rels/settings.xml.rels",
-        "word/comments.xml", "word/document.xml", "word/media/image1.jpeg",
+        "word/comments.xml", "word/document.xml", "word/media/image 1.jpeg",
         "word/settings.xml", "word/styles.xml"]
     assert b"<w:qFormat/>" in parts["word/styles.xml"]
     document = parts["word/document.xml"]
@@ -720,7 +725,8 @@ def test_docx_is_rebuilt_from_safe_parts_and_attributes() -> None:
     assert b'w:author=""' in parts["word/comments.xml"] and b"he was 52" in (
         parts["word/comments.xml"])
     assert b"<dc:creator" not in parts["docProps/core.xml"]
-    with Image.open(io.BytesIO(parts["word/media/image1.jpeg"])) as image:
+    assert b'Target="media/image%201.jpeg"' in parts["word/_rels/document.xml.rels"]
+    with Image.open(io.BytesIO(parts["word/media/image 1.jpeg"])) as image:
         assert len(image.getexif()) == 0
         assert image.size == (16, 16)
 
