@@ -203,7 +203,7 @@ _ROUTING_FIELDS: Final = frozenset({
     "references", "dkim-signature", "authentication-results", "arc-seal",
     "arc-message-signature", "arc-authentication-results", "content-transfer-encoding",
 })
-# Header fields a note might begin with ("Date: 2018"): two of them in a row are mail.
+# Header fields a note might begin with ("Date: 2018"): two of them and an address are mail.
 _MAIL_FIELDS: Final = frozenset({
     "from", "sender", "reply-to", "to", "cc", "bcc", "subject", "date", "sent",
     "content-type", "importance", "thread-topic", "thread-index",
@@ -212,23 +212,26 @@ _MAIL_FIELDS: Final = frozenset({
 
 def _is_mail(prefix: str) -> bool:
     """Whether ``prefix`` begins with an e-mail header block: a mailbox "From " line, a
-    routing or ``X-`` field among its first header lines, or two ordinary mail fields."""
+    routing or ``X-`` field among its first header lines, or two ordinary mail fields with
+    an address among them. (A letter headed "To: …" and "From: …" without an address, or
+    headers pasted from a mail program, show only what the witness sees.)"""
     if _MBOX_FROM.match(prefix):
         return True
     ordinary = 0
+    address = False
     for line in prefix.lstrip("\ufeff \t\r\n").splitlines():
         if line[:1] in (" ", "\t"):  # a folded field continues
+            address = address or "@" in line
             continue
         field = _HEADER_FIELD.match(line)
         if field is None:
-            return False
+            break
         name = field.group(1).lower()
         if name in _ROUTING_FIELDS or name.startswith("x-"):
             return True
         ordinary += name in _MAIL_FIELDS
-        if ordinary >= 2:
-            return True
-    return False
+        address = address or "@" in line
+    return ordinary >= 2 and address
 
 
 def _text_type(prefix: str) -> str | None:

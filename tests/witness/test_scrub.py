@@ -1065,6 +1065,8 @@ def test_damaged_package_fails() -> None:
         (b"From: Ayshe <a@example.org>\nTo: b@example.org\n\nhello\n", "message/rfc822"),
         (b"Note: they came at night\nDate: 2018\n\nhello\n", "text/plain"),
         (b"From: my village\n\nTo: whoever reads this\n", "text/plain"),
+        (b"To: the working group\nFrom: Ayshe\n\nDear members,\n", "text/plain"),
+        (b"From: Ayshe\nTo: the group,\n bob@example.org\n\nhello\n", "message/rfc822"),
         (b"Subject: my brother\n  continued\nX-Mailer: Outlook\n", "message/rfc822"),
         (b"\xc3\x28 invalid utf-8", None),
         (b"PK\x03\x04 not really a zip", None),
