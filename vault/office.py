@@ -60,6 +60,7 @@ _MC: Final = "http://schemas.openxmlformats.org/markup-compatibility/2006"
 _XML_NS: Final = "http://www.w3.org/XML/1998/namespace"
 _RELS_NS: Final = "http://schemas.openxmlformats.org/package/2006/relationships"
 _TYPES_NS: Final = "http://schemas.openxmlformats.org/package/2006/content-types"
+_O_NS: Final = "urn:schemas-microsoft-com:office:office"
 _R_NS: Final = ("http://schemas.openxmlformats.org/officeDocument/2006/relationships",
                 "http://purl.oclc.org/ooxml/officeDocument/relationships")
 _OOXML_NAMESPACES: Final = ("http://schemas.openxmlformats.org/", "http://purl.oclc.org/ooxml/",
@@ -175,6 +176,12 @@ def _serialize(root: Any) -> bytes:
                                 standalone=True))
 
 
+def _is_link(name: str) -> bool:
+    """Whether an attribute names a relationship (``r:id``, ``r:embed``, VML ``o:relid``)."""
+    namespace = _namespace(name)
+    return namespace in _R_NS or (namespace == _O_NS and _local(name) == "relid")
+
+
 def _namespace(name: str) -> str:
     return name[1:].split("}", 1)[0] if name.startswith("{") else ""
 
@@ -220,7 +227,7 @@ def _clean_attributes(element: Any, allowed: tuple[str, ...], dropped_ids: froze
             element.attrib[name] = ""
         elif local in _REMOVED_ATTRIBUTES or _RSID.match(local):
             del element.attrib[name]
-        elif namespace in _R_NS and value in dropped_ids:
+        elif _is_link(name) and value in dropped_ids:
             if local_element in _EMPTIED_LINKS:
                 element.attrib[name] = ""
             elif local_element in _OPTIONAL_LINKS:
@@ -259,15 +266,22 @@ def _clean_tree(root: Any, allowed: tuple[str, ...], dropped_ids: frozenset[str]
             _remove(element)
 
 
-def _clean_xml(part: str, content: bytes, allowed: tuple[str, ...],
-               dropped_ids: frozenset[str] = frozenset(), *, bare_root: bool = False) -> bytes:
-    """``bare_root``: the root may have no namespace (legacy VML drawings are ``<xml>``)."""
+def _cleaned_root(part: str, content: bytes, allowed: tuple[str, ...],
+                  dropped_ids: frozenset[str] = frozenset(), *, bare_root: bool = False) -> Any:
+    """The part's XML tree, cleaned. ``bare_root``: the root may have no namespace (legacy
+    VML drawings are ``<xml>``)."""
     root = _parse(part, content)
     namespace = _namespace(root.tag)
     if not (namespace.startswith(allowed) or (bare_root and not namespace)):
         raise OfficeError(f"{part}: not a part of an office document ({namespace or 'none'})")
     _clean_tree(root, allowed, dropped_ids)
-    return _serialize(root)
+    return root
+
+
+def _links(root: Any) -> set[str]:
+    """The relationship ids the tree still points at."""
+    return {value for element in root.iter() if isinstance(element.tag, str)
+            for name, value in element.attrib.items() if _is_link(name)}
 
 
 # --- Office Open XML ------------------------------------------------------------------------
@@ -307,6 +321,24 @@ def _rels_source(rels_part: str) -> str:
     return posixpath.join(posixpath.dirname(folder), name[: -len(".rels")])
 
 
+def _target_part(source_folder: str, target: str) -> str:
+    """The part an internal relationship target names (percent-encoded, relative)."""
+    target = unquote(target)
+    if target.startswith("/"):
+        return target[1:]
+    return posixpath.normpath(posixpath.join(source_folder, target))
+
+
+def _linked_content(part: str, content: bytes, links: set[str] | None) -> set[str]:
+    """The pictures and embedded files the relationships part links to, of its source's
+    links (``links``; None: all of them)."""
+    root = _parse(part, content)
+    folder = posixpath.dirname(_rels_source(part))
+    return {_target_part(folder, element.get("Target", "")) for element in root
+            if element.get("TargetMode") != "External"
+            and (links is None or element.get("Id") in links)}
+
+
 def _rebuild_relationships(part: str, content: bytes, kept: set[str]) -> tuple[bytes, set[str]]:
     """The relationships part with only links to kept parts and web or mail hyperlinks;
     and the ids it no longer has."""
@@ -321,10 +353,7 @@ def _rebuild_relationships(part: str, content: bytes, kept: set[str]) -> tuple[b
             keep = element.get("Type", "").endswith("/hyperlink") and bool(
                 _WEB_LINK.match(target))
         else:
-            target = unquote(target)  # part names are percent-encoded in targets
-            path = target[1:] if target.startswith("/") else posixpath.normpath(
-                posixpath.join(source_folder, target))
-            keep = path in kept
+            keep = _target_part(source_folder, target) in kept
         if not keep:
             dropped.add(element.get("Id", ""))
             root.remove(element)
@@ -360,12 +389,32 @@ def rebuild_ooxml(names: Iterable[str], read: Reader, clean_embedded: EmbeddedCl
                 kept.add(part)
     kept |= {part for part in names if part.endswith(".rels") and (
         _rels_source(part) in kept or _rels_source(part) == "")}
-    dropped: dict[str, frozenset[str]] = {}
-    rebuilt_rels: dict[str, bytes] = {}
-    for part in names:
-        if part in kept and part.endswith(".rels"):
-            rebuilt_rels[part], ids = _rebuild_relationships(part, read(part), kept)
-            dropped[_rels_source(part)] = frozenset(ids)
+
+    def relationships() -> tuple[dict[str, bytes], dict[str, frozenset[str]]]:
+        rebuilt: dict[str, bytes] = {}
+        dropped: dict[str, frozenset[str]] = {}
+        for part in names:
+            if part in kept and part.endswith(".rels"):
+                rebuilt[part], ids = _rebuild_relationships(part, read(part), kept)
+                dropped[_rels_source(part)] = frozenset(ids)
+        return rebuilt, dropped
+
+    def xml_root(part: str) -> Any:
+        return _cleaned_root(part, read(part), _OOXML_NAMESPACES, dropped.get(part, frozenset()),
+                             bare_root=types.of(part) == f"{_OOXML}vmlDrawing")
+
+    rebuilt_rels, dropped = relationships()
+    content = {part for part in kept if _CONTENT_FOLDERS.search(part)}
+    if content:
+        # A picture or file that only a dropped extension used (an SVG beside its PNG, an
+        # HD Photo effect layer) is no longer part of the document: it goes, unread.
+        linked: set[str] = set()
+        for part, rebuilt in rebuilt_rels.items():
+            source = _rels_source(part)
+            links = None if source == "" else _links(xml_root(source))
+            linked |= _linked_content(part, rebuilt, links)
+        kept -= content - linked
+        rebuilt_rels, dropped = relationships()
     if not any(types.of(part).endswith(".main+xml") for part in kept):
         raise OfficeRefused("the main part has a type amanat cannot clean (a document with "
                             "macros?); save it as an ordinary document or as PDF")
@@ -379,9 +428,7 @@ def rebuild_ooxml(names: Iterable[str], read: Reader, clean_embedded: EmbeddedCl
         elif content_type in _PROPERTIES:
             yield part, _PROPERTIES[content_type]
         elif content_type in _OOXML_XML_TYPES:
-            yield part, _clean_xml(part, read(part), _OOXML_NAMESPACES,
-                                   dropped.get(part, frozenset()),
-                                   bare_root=content_type == f"{_OOXML}vmlDrawing")
+            yield part, _serialize(xml_root(part))
         elif part in thumbnails:
             yield part, thumbnails.pop(part)
         else:

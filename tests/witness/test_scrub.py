@@ -522,7 +522,10 @@ DOCUMENT = (
     '<w:r><w:drawing><wp:inline><wp:docPr id="1" name="IMG_20240301_101112.jpg" '
     f'descr="C:\\Users\\{USER}\\Pictures\\IMG_20240301_101112.jpg"/><a:graphic><a:graphicData>'
     '<pic:pic><pic:nvPicPr><pic:cNvPr id="0" name="IMG_20240301_101112.jpg"/></pic:nvPicPr>'
-    '<pic:blipFill><a:blip r:embed="rIdImage"/></pic:blipFill></pic:pic></a:graphicData>'
+    '<pic:blipFill><a:blip r:embed="rIdImage"><a:extLst><a:ext uri="{96DAC541-7B7A-43D3-8B79'
+    '-37D633B846F1}"><asvg:svgBlip xmlns:asvg="http://schemas.microsoft.com/office/drawing/'
+    '2016/SVG/main" r:embed="rIdSvg"/></a:ext></a:extLst></a:blip></pic:blipFill></pic:pic>'
+    "</a:graphicData>"
     "</a:graphic></wp:inline></w:drawing></w:r>"
     f'<w:permStart w:id="2" w:ed="DOMAIN\\{USER}"/></w:p>'
     '<w:sdt><w:sdtPr><w:dataBinding w:xpath="/root/owner" '
@@ -545,6 +548,7 @@ SETTINGS_RELS = (
 DOCUMENT_RELS = (
     f'<Relationships xmlns="{RELS}">'
     f'<Relationship Id="rIdImage" Type="{TYPE}image" Target="media/image%201.jpeg"/>'
+    f'<Relationship Id="rIdSvg" Type="{TYPE}image" Target="media/image2.svg"/>'
     f'<Relationship Id="rIdSettings" Type="{TYPE}settings" Target="settings.xml"/>'
     f'<Relationship Id="rIdComments" Type="{TYPE}comments" Target="comments.xml"/>'
     f'<Relationship Id="rIdStyles" Type="{TYPE}styles" Target="styles.xml"/>'
@@ -602,7 +606,8 @@ def content_types(parts: list[str]) -> str:
     defaults = {"rels": "application/vnd.openxmlformats-package.relationships+xml",
                 "xml": "application/xml", "jpeg": "image/jpeg", "png": "image/png",
                 "emf": "image/x-emf", "bin": f"{CT}spreadsheetml.printerSettings",
-                "xlsx": f"{CT}spreadsheetml.sheet", "vml": f"{CT}vmlDrawing"}
+                "xlsx": f"{CT}spreadsheetml.sheet", "vml": f"{CT}vmlDrawing",
+                "svg": "image/svg+xml"}
     return (
         '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<Types xmlns="http://schemas.'
         'openxmlformats.org/package/2006/content-types">'
@@ -644,9 +649,19 @@ def zip_bytes(entries: list[tuple[str, bytes | str]], *, stored_first: bool = Fa
 
 
 def docx(*extra: tuple[str, bytes | str]) -> bytes:
+    """A document with the traces above; ``extra`` parts are embedded objects in it."""
+    document, relationships = DOCUMENT, DOCUMENT_RELS
+    for index, (name, _) in enumerate(extra):
+        target = name.removeprefix("word/")
+        relationships = relationships.replace("</Relationships>", (
+            f'<Relationship Id="rIdE{index}" Type="{TYPE}package" Target="{target}"/>'
+            "</Relationships>"))
+        document = document.replace("</w:body>", (
+            f'<w:p><w:r><w:object><o:OLEObject r:id="rIdE{index}"/></w:object></w:r></w:p>'
+            "</w:body>"))
     return package("word/document.xml", [
-        ("word/document.xml", DOCUMENT),
-        ("word/_rels/document.xml.rels", DOCUMENT_RELS),
+        ("word/document.xml", document),
+        ("word/_rels/document.xml.rels", relationships),
         ("word/settings.xml", SETTINGS),
         ("word/_rels/settings.xml.rels", SETTINGS_RELS),
         ("word/comments.xml", COMMENTS),
@@ -655,6 +670,8 @@ def docx(*extra: tuple[str, bytes | str]) -> bytes:
         ("word/people.xml", PEOPLE),
         ("customXml/item1.xml", f"<root><owner>{SECRET}</owner></root>"),
         ("word/media/image 1.jpeg", jpeg_with_gps_canary()),
+        ("word/media/image2.svg", f"<svg xmlns='http://www.w3.org/2000/svg'><metadata>{SECRET}"
+                                  "</metadata></svg>"),
         ("word/", b""),
         *extra,
     ])
@@ -726,6 +743,8 @@ def test_docx_is_rebuilt_from_safe_parts_and_attributes() -> None:
         parts["word/comments.xml"])
     assert b"<dc:creator" not in parts["docProps/core.xml"]
     assert b'Target="media/image%201.jpeg"' in parts["word/_rels/document.xml.rels"]
+    # The SVG only the dropped extension (asvg) showed goes, with its relationship.
+    assert b"image2.svg" not in parts["word/_rels/document.xml.rels"]
     with Image.open(io.BytesIO(parts["word/media/image 1.jpeg"])) as image:
         assert len(image.getexif()) == 0
         assert image.size == (16, 16)
