@@ -11,7 +11,8 @@ one. Here the package is rebuilt instead from:
   allow-list; every other part goes, and so does every relationship or manifest entry that
   names it. Pictures and documents embedded in the package are handed back to the caller
   to be cleaned; an embedded object or picture the caller cannot clean is refused, since
-  dropping it would silently change the evidence;
+  dropping it would silently change the evidence, unless only a dropped extension showed
+  it (an SVG beside its PNG fallback);
 * **elements and attributes** in the standard namespaces (ECMA-376 / ISO 29500 and
   OpenDocument, DrawingML, VML, MathML); vendor extensions (``w14``, ``w15``, ``x15ac``,
   ``xr``, ``loext``, ``officeooo``, …) go, and markup-compatibility blocks are replaced by
