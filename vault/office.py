@@ -469,21 +469,36 @@ def _neutral_meta(part: str, content: bytes) -> bytes:
     )
 
 
-def _clean_links(root: Any, kept: set[str], folders: set[str], folder: str) -> None:
+def _clean_links(root: Any, kept: set[str], folders: set[str], folder: str,
+                 unusable: set[str]) -> None:
     """A link to a part that is gone takes its element with it (an object's preview); a
     link to a file outside the package (a path with the user's name) loses its target;
-    web and mail links stay."""
+    web and mail links stay. A picture of a type that cannot be cleaned (``unusable``) goes
+    if its frame has another one to show (an SVG with its PNG fallback); else the document
+    is refused."""
     for element in list(root.iter()):
         href = element.get(_XLINK_HREF) if isinstance(element.tag, str) else None
         if href is None or element.getparent() is None or _WEB_LINK.match(href):
             continue
-        relative = href[2:] if href.startswith("./") else href
-        if ":" in relative or relative.startswith(("/", "\\", "../")):
+        target = _odf_target(folder, href)
+        if target is None:
             del element.attrib[_XLINK_HREF]
             continue
-        target = posixpath.normpath(posixpath.join(folder, relative))
+        alternatives = [_odf_target(folder, other.get(_XLINK_HREF, ""))
+                        for other in element.getparent()
+                        if other is not element and other.tag == element.tag]
+        if target in unusable and not any(other in kept for other in alternatives):
+            raise _unsupported(target)
         if target not in kept and target not in folders:
             _remove(element)
+
+
+def _odf_target(folder: str, href: str) -> str | None:
+    """The part (or folder) a link inside the package names; None for one outside it."""
+    relative = href[2:] if href.startswith("./") else href
+    if ":" in relative or relative.startswith(("/", "\\", "../")):
+        return None
+    return posixpath.normpath(posixpath.join(folder, relative))
 
 
 def _rebuild_manifest(content: bytes, kept: set[str]) -> bytes:
@@ -507,10 +522,19 @@ def rebuild_odf(names: Iterable[str], read: Reader, clean_embedded: EmbeddedClea
     Raises OfficeError or OfficeRefused."""
     names = list(names)
     kept = {part for part in names if _odf_kind(part) is not None}
+    pictures = {part: clean_embedded(part, read(part)) for part in sorted(kept)
+                if _odf_kind(part) == "embedded"}
+    unusable = {part for part, cleaned in pictures.items() if cleaned is None}
+    kept -= unusable
     folders = {posixpath.dirname(part) for part in kept} - {""}
     position = {part: index for index, part in enumerate(names)}
     for part in sorted(kept, key=lambda p: (p != "mimetype", position[p])):
         kind = _odf_kind(part)
+        if kind == "embedded":
+            cleaned = pictures.pop(part)
+            assert cleaned is not None
+            yield part, cleaned
+            continue
         content = read(part)
         if kind == "META-INF/manifest.xml":
             yield part, _rebuild_manifest(content, kept)
@@ -523,10 +547,5 @@ def rebuild_odf(names: Iterable[str], read: Reader, clean_embedded: EmbeddedClea
             if not _namespace(root.tag).startswith(_ODF_NAMESPACES):
                 raise OfficeError(f"{part}: not a part of an OpenDocument file")
             _clean_tree(root, _ODF_NAMESPACES, frozenset())
-            _clean_links(root, kept, folders, posixpath.dirname(part))
+            _clean_links(root, kept, folders, posixpath.dirname(part), unusable)
             yield part, _serialize(root)
-        else:
-            cleaned = clean_embedded(part, content)
-            if cleaned is None:
-                raise _unsupported(part)
-            yield part, cleaned

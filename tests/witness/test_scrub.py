@@ -1568,3 +1568,32 @@ def test_pdf_keeps_only_links_inside_the_document_or_to_the_web() -> None:
         assert str(annots[4].A.S) == "/GoTo" and "/Next" not in annots[4].A
         assert "/AA" not in cleaned.pages[0] and "/OpenAction" not in cleaned.Root
         assert cleaned.Root.StructTreeRoot.K.A.Placement == "/Block"  # not an action
+
+
+def odt_with_pictures(frames: str, pictures: dict[str, bytes]) -> bytes:
+    content = (f"<office:document-content {ODF_NAMESPACES}><office:body><office:text>"
+               f"{frames}</office:text></office:body></office:document-content>")
+    return zip_bytes([("mimetype", "application/vnd.oasis.opendocument.text"),
+                      ("content.xml", content), *pictures.items()], stored_first=True)
+
+
+SVG = f"<svg xmlns='http://www.w3.org/2000/svg'><metadata>{SECRET}</metadata></svg>".encode()
+
+
+def test_odt_picture_with_a_fallback_keeps_the_fallback() -> None:
+    frame = ("<draw:frame><draw:image xlink:href='Pictures/a.svg'/>"
+             "<draw:image xlink:href='Pictures/a.png'/></draw:frame>")
+    data = odt_with_pictures(frame, {"Pictures/a.svg": SVG, "Pictures/a.png": _png_with_text(),
+                                     "Pictures/unused.svm": b"VCLMTF " + SECRET.encode()})
+    parts = unzip(clean(data, "letter.odt").data)
+    assert sorted(parts) == ["Pictures/a.png", "content.xml", "mimetype"]
+    assert b"a.svg" not in parts["content.xml"] and b"Pictures/a.png" in parts["content.xml"]
+    assert SECRET.encode() not in b"".join(parts.values())
+
+
+def test_odt_picture_that_cannot_be_cleaned_is_refused() -> None:
+    frame = "<draw:frame><draw:image xlink:href='Pictures/chart.svm'/></draw:frame>"
+    data = odt_with_pictures(frame, {"Pictures/chart.svm": b"VCLMTF " + SECRET.encode()})
+    with pytest.raises(ScrubRefused, match=r"^letter\.odt: Pictures/chart\.svm: an embedded "
+                                           r"object or picture of a type amanat cannot clean"):
+        clean(data, "letter.odt")
