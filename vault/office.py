@@ -203,12 +203,18 @@ def _remove(element: Any) -> None:
     parent.remove(element)
 
 
-def _resolve_alternate_content(root: Any) -> None:
-    """Replace each ``mc:AlternateContent`` by the children of its ``mc:Fallback`` (what a
-    reader that knows no extension shows), or by nothing."""
+def _resolve_alternate_content(root: Any, allowed: tuple[str, ...]) -> None:
+    """Replace each ``mc:AlternateContent`` by what a reader that knows only the standard
+    namespaces shows: the first ``mc:Choice`` that requires nothing else, or else the
+    ``mc:Fallback``, or nothing."""
     for block in list(root.iter(f"{{{_MC}}}AlternateContent")):
-        fallback = block.find(f"{{{_MC}}}Fallback")
-        for child in ([] if fallback is None else list(fallback)):
+        chosen = block.find(f"{{{_MC}}}Fallback")
+        for choice in block.iterfind(f"{{{_MC}}}Choice"):
+            required = [choice.nsmap.get(prefix) for prefix in choice.get("Requires", "").split()]
+            if required and all(uri is not None and uri.startswith(allowed) for uri in required):
+                chosen = choice
+                break
+        for child in ([] if chosen is None else list(chosen)):
             block.addprevious(child)
         _remove(block)
 
@@ -246,7 +252,7 @@ def _clean_attributes(element: Any, allowed: tuple[str, ...], dropped_ids: froze
 
 
 def _clean_tree(root: Any, allowed: tuple[str, ...], dropped_ids: frozenset[str]) -> None:
-    _resolve_alternate_content(root)
+    _resolve_alternate_content(root, allowed)
     for element in list(root.iter()):
         if element is root or element.getparent() is None:
             continue  # the root, or already gone with an ancestor

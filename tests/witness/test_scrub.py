@@ -519,6 +519,9 @@ DOCUMENT = (
     "</w:t><w:pict><v:shape id='s1' o:gfxdata='UEsDBBQABgAIAAAAIQC"
     f"{GUID}'><v:imagedata r:id='rIdImage' o:title='IMG_20240301_101112'/></v:shape>"
     "</w:pict></mc:Fallback></mc:AlternateContent></w:r>"
+    '<w:r><mc:AlternateContent><mc:Choice Requires="w14"><w:t>extension</w:t></mc:Choice>'
+    '<mc:Choice Requires="v"><w:t>standard choice</w:t></mc:Choice><mc:Fallback><w:t>'
+    "second fallback</w:t></mc:Fallback></mc:AlternateContent></w:r>"
     '<w:r><w:drawing><wp:inline><wp:docPr id="1" name="IMG_20240301_101112.jpg" '
     f'descr="C:\\Users\\{USER}\\Pictures\\IMG_20240301_101112.jpg"/><a:graphic><a:graphicData>'
     '<pic:pic><pic:nvPicPr><pic:cNvPr id="0" name="IMG_20240301_101112.jpg"/></pic:nvPicPr>'
@@ -733,7 +736,9 @@ def test_docx_is_rebuilt_from_safe_parts_and_attributes() -> None:
     for kept in (b"my brother was taken", b"the report", b"my notes", b"fallback text",
                  b'w:author=""', b'r:embed="rIdImage"', b'<v:imagedata r:id="rIdImage"/>'):
         assert kept in document, kept
-    for gone in (b"w14", b"w15", b"mc:", b"Ignorable", b"w:date", b"rIdFile", b"w:ed="):
+    assert b"standard choice" in document
+    for gone in (b"w14", b"w15", b"mc:", b"Ignorable", b"w:date", b"rIdFile", b"w:ed=",
+                 b"extension", b"second fallback"):
         assert gone not in document, gone
     assert b"https://example.org/report" in parts["word/_rels/document.xml.rels"]
     assert b"<w:zoom" in parts["word/settings.xml"]
