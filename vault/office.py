@@ -16,10 +16,10 @@ one. Here the package is rebuilt instead from:
 * **elements and attributes** in the standard namespaces (ECMA-376 / ISO 29500 and
   OpenDocument, DrawingML, VML, MathML); vendor extensions (``w14``, ``w15``, ``x15ac``,
   ``xr``, ``loext``, ``officeooo``, …) go, and markup-compatibility blocks are replaced by
-  their standard fallback. Within the standard namespaces, the few elements and attributes
-  that name people, dates, paths or edit sessions (authors, initials, dates, ``rsid``s,
-  the attached template, document variables, mail merge sources, protection hashes) are
-  blanked or dropped;
+  what a reader of the standard alone shows. Within the standard namespaces, the few
+  elements and attributes that name people, dates, paths or edit sessions (authors,
+  initials, dates, ``rsid``s, the attached template, document variables, mail merge
+  sources, protection hashes, original picture file names) are blanked or dropped;
 * **links**: only web and mail hyperlinks leave the package; a link to a file (a path
   with the user's name in it) goes.
 
