@@ -1602,3 +1602,54 @@ def test_odt_picture_that_cannot_be_cleaned_is_refused() -> None:
     with pytest.raises(ScrubRefused, match=r"^letter\.odt: Pictures/chart\.svm: an embedded "
                                            r"object or picture of a type amanat cannot clean"):
         clean(data, "letter.odt")
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (lambda: package("word/document.xml", [("word/document.xml", "<w:document>")]),
+         r"word/document\.xml: not well-formed XML"),
+        (lambda: package("word/document.xml", [("word/document.xml", "<html/>")]),
+         r"word/document\.xml: not a part of an office document \(none\)"),
+        (lambda: zip_bytes([("mimetype", "application/vnd.oasis.opendocument.text"),
+                            ("content.xml", "<html xmlns='http://www.w3.org/1999/xhtml'/>")],
+                           stored_first=True),
+         r"content\.xml: not a part of an OpenDocument file"),
+        (lambda: zip_bytes([("mimetype", "application/vnd.oasis.opendocument.text"),
+                            ("META-INF/manifest.xml", "<manifest/>")], stored_first=True),
+         r"META-INF/manifest\.xml: not an OpenDocument manifest"),
+    ],
+    ids=["not-xml", "foreign-root", "odf-foreign-root", "odf-manifest"],
+)
+def test_office_parts_that_are_not_what_they_claim_fail(data: object, message: str) -> None:
+    with pytest.raises(ScrubFailed, match=message):
+        clean(data(), "broken")  # type: ignore[operator]
+
+
+def test_encrypted_opendocument_is_refused() -> None:
+    manifest = (
+        '<manifest:manifest xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:'
+        '1.0"><manifest:file-entry manifest:full-path="content.xml"><manifest:encryption-data/>'
+        "</manifest:file-entry></manifest:manifest>")
+    data = zip_bytes([("mimetype", "application/vnd.oasis.opendocument.text"),
+                      ("META-INF/manifest.xml", manifest), ("content.xml", b"\x93\x11")],
+                     stored_first=True)
+    with pytest.raises(ScrubRefused, match=r"^locked\.odt: the document is encrypted; remove "
+                                           r"the password first, or send it unchanged"):
+        clean(data, "locked.odt")
+
+
+def test_office_thumbnail_picture_is_cleaned_and_others_go() -> None:
+    relationships = PACKAGE_RELS.replace("</Relationships>", (
+        '<Relationship Id="rId5" Type="http://schemas.openxmlformats.org/package/2006/'
+        'relationships/metadata/thumbnail" Target="docProps/thumbnail.jpeg"/></Relationships>'))
+    original = docx(("docProps/thumbnail.jpeg", jpeg_with_gps_canary()))
+    parts = unzip_raw(original)
+    parts["_rels/.rels"] = relationships.replace("{main}", "word/document.xml").encode()
+    result = unzip(clean(zip_bytes(list(parts.items())), "with-thumbnail.docx").data)
+    assert_no_office_canaries(result)
+    assert "docProps/thumbnail.jpeg" in result and "docProps/thumbnail.emf" not in result
+    assert b"thumbnail.jpeg" in result["_rels/.rels"]
+    assert b"thumbnail.emf" not in result["_rels/.rels"]
+    with Image.open(io.BytesIO(result["docProps/thumbnail.jpeg"])) as image:
+        assert len(image.getexif()) == 0
