@@ -30,9 +30,12 @@ errors here are `OfficeError`, whose message names the part.
 
 from __future__ import annotations
 
+import io
 import posixpath
 import re
 from collections.abc import Callable, Iterable, Iterator
+from copy import deepcopy
+from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import unquote
 
@@ -148,6 +151,7 @@ _PROPERTIES: Final = {
         b'docPropsVTypes"/>'
     ),
 }
+_ODF_HELD: Final = frozenset({"frame"})  # a picture's alternatives are in one frame
 _CONTENT_FOLDERS: Final = re.compile(r"(?:^|/)(?:media|embeddings|Pictures)/")
 
 
@@ -251,18 +255,23 @@ def _clean_attributes(element: Any, allowed: tuple[str, ...], dropped_ids: froze
     return True
 
 
+def _keeps(element: Any, allowed: tuple[str, ...], dropped_ids: frozenset[str]) -> bool:
+    """Whether ``element`` stays (its attributes are cleaned then), or goes with its
+    content (the text after it stays)."""
+    if not isinstance(element.tag, str):
+        return False
+    namespace, local = _namespace(element.tag), _local(element.tag)
+    unknown = namespace == _MC or (namespace and not namespace.startswith(allowed))
+    return not (unknown or local in _REMOVED_ELEMENTS or (namespace == _DC and local == "date")
+                or not _clean_attributes(element, allowed, dropped_ids))
+
+
 def _clean_tree(root: Any, allowed: tuple[str, ...], dropped_ids: frozenset[str]) -> None:
     _resolve_alternate_content(root, allowed)
     for element in list(root.iter()):
         if element is root or element.getparent() is None:
             continue  # the root, or already gone with an ancestor
-        if not isinstance(element.tag, str):
-            _remove(element)
-            continue
-        namespace, local = _namespace(element.tag), _local(element.tag)
-        unknown = namespace == _MC or (namespace and not namespace.startswith(allowed))
-        if unknown or local in _REMOVED_ELEMENTS or (namespace == _DC and local == "date") \
-                or not _clean_attributes(element, allowed, dropped_ids):
+        if not _keeps(element, allowed, dropped_ids):
             _remove(element)
         elif _local(element.tag) in _NAME_ELEMENTS and len(element) == 0:
             element.text = ""
@@ -273,22 +282,226 @@ def _clean_tree(root: Any, allowed: tuple[str, ...], dropped_ids: frozenset[str]
             _remove(element)
 
 
-def _cleaned_root(part: str, content: bytes, allowed: tuple[str, ...],
-                  dropped_ids: frozenset[str] = frozenset(), *, bare_root: bool = False) -> Any:
-    """The part's XML tree, cleaned. ``bare_root``: the root may have no namespace (legacy
-    VML drawings are ``<xml>``)."""
-    root = _parse(part, content)
-    namespace = _namespace(root.tag)
-    if not (namespace.startswith(allowed) or (bare_root and not namespace)):
-        raise OfficeError(f"{part}: not a part of an office document ({namespace or 'none'})")
-    _clean_tree(root, allowed, dropped_ids)
-    return root
-
-
 def _links(root: Any) -> set[str]:
     """The relationship ids the tree still points at."""
     return {value for element in root.iter() if isinstance(element.tag, str)
             for name, value in element.attrib.items() if _is_link(name)}
+
+
+# --- Streaming: a large part is never held as a tree ---------------------------------------
+# A spreadsheet's sheet can be hundreds of megabytes of XML; as an lxml tree it would take
+# many times that. Parts are cleaned as they are parsed, element by element, and written
+# out at once; only small subtrees whose fate depends on what follows them (a
+# markup-compatibility block, a list that may end up empty, an OpenDocument frame with
+# alternative pictures) are held whole and cleaned as a tree.
+
+_XML_DECLARATION: Final = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+_ESCAPES: Final = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
+_ATTRIBUTE_ESCAPES: Final = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;",
+                                            '"': "&quot;", "\t": "&#9;", "\n": "&#10;",
+                                            "\r": "&#13;"})
+
+
+class _Writer:
+    """XML written element by element, with the source's prefixes; an element with no
+    content is written ``<a/>``. Only namespaces on the allow-list are declared."""
+
+    def __init__(self, allowed: tuple[str, ...]) -> None:
+        self.pieces: list[str] = [_XML_DECLARATION]
+        self.allowed = allowed
+        self.scopes: list[dict[str | None, str]] = [{}]
+        self.open_tag = False
+
+    def _end_start_tag(self) -> None:
+        if self.open_tag:
+            self.pieces.append(">")
+            self.open_tag = False
+
+    def start(self, element: Any) -> None:
+        self._end_start_tag()
+        scope = self.scopes[-1]
+        declared = {prefix: uri for prefix, uri in element.nsmap.items()
+                    if scope.get(prefix) != uri and uri.startswith(self.allowed)
+                    and uri != _MC}
+        self.scopes.append(scope | declared)
+        pieces = ["<", _qualified(element, element.tag)]
+        for prefix, uri in declared.items():
+            pieces += [" xmlns", f":{prefix}" if prefix else "", '="',
+                       uri.translate(_ATTRIBUTE_ESCAPES), '"']
+        for name, value in element.attrib.items():
+            qualified = _qualified(element, name, attribute=True)
+            if qualified:
+                pieces += [" ", qualified, '="', value.translate(_ATTRIBUTE_ESCAPES), '"']
+        self.pieces.append("".join(pieces))
+        self.open_tag = True
+
+    def text(self, text: str | None) -> None:
+        if text:
+            self._end_start_tag()
+            self.pieces.append(text.translate(_ESCAPES))
+
+    def end(self, element: Any) -> None:
+        self.scopes.pop()
+        if self.open_tag:
+            self.pieces.append("/>")
+            self.open_tag = False
+        else:
+            self.pieces.append(f"</{_qualified(element, element.tag)}>")
+
+    def subtree(self, element: Any) -> None:
+        """``element`` and its content (not the text after it)."""
+        self.start(element)
+        self.text(element.text)
+        for child in element:
+            if isinstance(child.tag, str):
+                self.subtree(child)
+            self.text(child.tail)
+        self.end(element)
+
+    def result(self) -> bytes:
+        return "".join(self.pieces).encode("utf-8")
+
+
+def _qualified(element: Any, name: str, *, attribute: bool = False) -> str:
+    """``prefix:local`` for a ``{uri}local`` name, by the prefixes in scope at ``element``."""
+    if not name.startswith("{"):
+        return name
+    namespace, local = _namespace(name), _local(name)
+    if namespace == _XML_NS:
+        return f"xml:{local}"
+    prefixes = [prefix for prefix, uri in element.nsmap.items() if uri == namespace
+                and (prefix is not None or not attribute)]
+    if not prefixes:
+        return ""
+    prefix = element.prefix if element.prefix in prefixes and not attribute else prefixes[0]
+    return f"{prefix}:{local}" if prefix else local
+
+
+class _Open:
+    """An element of the source being read: what becomes of it and what is still due."""
+
+    __slots__ = ("element", "last_child", "mode", "text_done")
+
+    def __init__(self, element: Any, mode: str) -> None:
+        self.element = element
+        # "keep"; "blank" (kept, its text not); "skip" (with its content); "hold" (cleaned as
+        # a subtree at its end); "inside" (within a skipped or held element)
+        self.mode = mode
+        self.text_done = False
+        self.last_child: Any = None
+
+
+@dataclass(frozen=True)
+class _OdfLinks:
+    """What an OpenDocument part's links may point at (`_clean_links`)."""
+
+    kept: set[str]
+    folders: set[str]
+    folder: str
+    unusable: set[str]
+
+
+def _odf_link_keeps(element: Any, odf: _OdfLinks) -> bool:
+    """`_clean_links` for one element read as a stream (no alternatives known)."""
+    href = element.get(_XLINK_HREF)
+    if href is None or _WEB_LINK.match(href):
+        return True
+    target = _odf_target(odf.folder, href)
+    if target is None:
+        del element.attrib[_XLINK_HREF]
+        return True
+    if target in odf.unusable:
+        raise _unsupported(target)
+    return target in odf.kept or target in odf.folders
+
+
+def _stream_clean(part: str, content: bytes, allowed: tuple[str, ...],
+                  dropped_ids: frozenset[str] = frozenset(), *, bare_root: bool = False,
+                  held: frozenset[str] = frozenset(), odf: _OdfLinks | None = None,
+                  ) -> tuple[bytes, set[str]]:
+    """The part cleaned as `_clean_tree` would, read and written as a stream; and the
+    relationship ids it still points at. ``held``: local names of elements cleaned as a
+    subtree; ``bare_root``: the root may have no namespace (legacy VML drawings)."""
+    writer = _Writer(allowed)
+    links: set[str] = set()
+    stack: list[_Open] = []
+
+    def flush(entry: _Open) -> None:
+        """Write what is due inside ``entry`` before its next child or its end."""
+        if not entry.text_done:
+            entry.text_done = True
+            if entry.mode == "keep":
+                writer.text(entry.element.text)
+        elif entry.last_child is not None:
+            if entry.mode in ("keep", "blank"):
+                writer.text(entry.last_child.tail)
+            entry.element.remove(entry.last_child)  # done with: free its memory
+            entry.last_child = None
+
+    def hold_done(element: Any) -> None:
+        holder = etree.Element("holder", nsmap={k: v for k, v in element.nsmap.items() if k})
+        copy = deepcopy(element)
+        copy.tail = None
+        holder.append(copy)
+        _clean_tree(holder, allowed, dropped_ids)
+        if odf is not None:
+            _clean_links(holder, odf.kept, odf.folders, odf.folder, odf.unusable)
+        links.update(_links(holder))
+        for child in holder:
+            writer.subtree(child)
+            writer.text(child.tail)
+
+    events = etree.iterparse(io.BytesIO(content), events=("start", "end"),
+                             resolve_entities=False, no_network=True, load_dtd=False,
+                             huge_tree=False, remove_comments=True, remove_pis=True)
+    try:
+        for event, element in events:
+            if event == "start":
+                if not stack:
+                    if element.getroottree().docinfo.doctype:
+                        raise OfficeError(
+                            f"{part}: XML with a document type declaration is not accepted")
+                    namespace = _namespace(element.tag)
+                    if not (namespace.startswith(allowed) or (bare_root and not namespace)):
+                        kind = "an OpenDocument file" if odf else "an office document"
+                        raise OfficeError(
+                            f"{part}: not a part of {kind} ({namespace or 'none'})")
+                    _clean_attributes(element, allowed, dropped_ids)
+                    mode = "keep"
+                else:
+                    parent = stack[-1]
+                    if parent.mode in ("skip", "hold", "inside"):
+                        stack.append(_Open(element, "inside"))
+                        continue
+                    flush(parent)
+                    local = _local(element.tag)
+                    if element.tag == f"{{{_MC}}}AlternateContent" or local in held:
+                        mode = "hold"
+                    elif not _keeps(element, allowed, dropped_ids) or (
+                            odf is not None and not _odf_link_keeps(element, odf)):
+                        mode = "skip"
+                    else:
+                        mode = "blank" if local in _NAME_ELEMENTS else "keep"
+                if mode in ("keep", "blank"):
+                    writer.start(element)
+                    links.update(v for k, v in element.attrib.items() if _is_link(k))
+                stack.append(_Open(element, mode))
+                continue
+            entry = stack.pop()
+            if entry.mode == "inside":
+                continue
+            if entry.mode in ("keep", "blank"):
+                flush(entry)  # its text, if it had no child; else the last child's tail
+                writer.end(element)
+            elif entry.mode == "hold":
+                hold_done(element)
+            for child in list(element):
+                element.remove(child)  # done with: free their memory
+            if stack:
+                stack[-1].last_child = element  # its tail is written with what follows
+    except etree.XMLSyntaxError as exc:
+        raise OfficeError(f"{part}: not well-formed XML ({exc})") from None
+    return writer.result(), links
 
 
 # --- Office Open XML ------------------------------------------------------------------------
@@ -406,9 +619,10 @@ def rebuild_ooxml(names: Iterable[str], read: Reader, clean_embedded: EmbeddedCl
                 dropped[_rels_source(part)] = frozenset(ids)
         return rebuilt, dropped
 
-    def xml_root(part: str) -> Any:
-        return _cleaned_root(part, read(part), _OOXML_NAMESPACES, dropped.get(part, frozenset()),
-                             bare_root=types.of(part) == f"{_OOXML}vmlDrawing")
+    def cleaned_xml(part: str) -> tuple[bytes, set[str]]:
+        return _stream_clean(part, read(part), _OOXML_NAMESPACES,
+                             dropped.get(part, frozenset()),
+                             bare_root=types.of(part) == f"{_OOXML}vmlDrawing", held=_LISTS)
 
     rebuilt_rels, dropped = relationships()
     content = {part for part in kept if _CONTENT_FOLDERS.search(part)}
@@ -418,7 +632,7 @@ def rebuild_ooxml(names: Iterable[str], read: Reader, clean_embedded: EmbeddedCl
         linked: set[str] = set()
         for part, rebuilt in rebuilt_rels.items():
             source = _rels_source(part)
-            links = None if source == "" else _links(xml_root(source))
+            links = None if source == "" else cleaned_xml(source)[1]
             linked |= _linked_content(part, rebuilt, links)
         kept -= content - linked
         rebuilt_rels, dropped = relationships()
@@ -435,7 +649,7 @@ def rebuild_ooxml(names: Iterable[str], read: Reader, clean_embedded: EmbeddedCl
         elif content_type in _PROPERTIES:
             yield part, _PROPERTIES[content_type]
         elif content_type in _OOXML_XML_TYPES:
-            yield part, _serialize(xml_root(part))
+            yield part, cleaned_xml(part)[0]
         elif part in thumbnails:
             yield part, thumbnails.pop(part)
         else:
@@ -549,9 +763,6 @@ def rebuild_odf(names: Iterable[str], read: Reader, clean_embedded: EmbeddedClea
         elif kind == "meta":
             yield part, _neutral_meta(part, content)
         elif kind == "xml":
-            root = _parse(part, content)
-            if not _namespace(root.tag).startswith(_ODF_NAMESPACES):
-                raise OfficeError(f"{part}: not a part of an OpenDocument file")
-            _clean_tree(root, _ODF_NAMESPACES, frozenset())
-            _clean_links(root, kept, folders, posixpath.dirname(part), unusable)
-            yield part, _serialize(root)
+            links = _OdfLinks(kept, folders, posixpath.dirname(part), unusable)
+            yield part, _stream_clean(part, content, _ODF_NAMESPACES, held=_ODF_HELD,
+                                      odf=links)[0]

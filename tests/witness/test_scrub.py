@@ -1607,7 +1607,8 @@ def test_odt_picture_that_cannot_be_cleaned_is_refused() -> None:
 @pytest.mark.parametrize(
     ("data", "message"),
     [
-        (lambda: package("word/document.xml", [("word/document.xml", "<w:document>")]),
+        (lambda: package("word/document.xml", [("word/document.xml", f"<w:document xmlns:w="
+                                                                    f"'{W}'><w:body>")]),
          r"word/document\.xml: not well-formed XML"),
         (lambda: package("word/document.xml", [("word/document.xml", "<html/>")]),
          r"word/document\.xml: not a part of an office document \(none\)"),
