@@ -36,6 +36,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from copy import deepcopy
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Final
 from urllib.parse import unquote
 
@@ -223,47 +224,71 @@ def _resolve_alternate_content(root: Any, allowed: tuple[str, ...]) -> None:
         _remove(block)
 
 
+@lru_cache(maxsize=4096)
+def _attribute_kind(name: str, allowed: tuple[str, ...]) -> str:
+    """What becomes of an attribute, by its name alone: "drop", "blank", "link" (goes with
+    the relationship it names), "look" (depends on its element or value) or "keep"."""
+    namespace, local = _namespace(name), _local(name)
+    if namespace == _MC or (namespace and not namespace.startswith(allowed)):
+        return "drop"
+    if local in _BLANKED_ATTRIBUTES:
+        return "blank"
+    if local in _REMOVED_ATTRIBUTES or _RSID.match(local):
+        return "drop"
+    if _is_link(name):
+        return "link"
+    return "look" if local in ("name", "initials", "title", "descr") else "keep"
+
+
 def _clean_attributes(element: Any, allowed: tuple[str, ...], dropped_ids: frozenset[str],
                       ) -> bool:
     """Rewrite ``element``'s attributes; False if the element itself should go (it only
     pointed at a relationship that is gone)."""
-    local_element = _local(element.tag)
-    for name in list(element.attrib):
-        namespace, local = _namespace(name), _local(name)
-        value = element.attrib[name]
-        if namespace == _MC or (namespace and not namespace.startswith(allowed)):
-            del element.attrib[name]
-        elif local in _BLANKED_ATTRIBUTES or (
-                local in ("name", "initials") and local_element == "cmAuthor"):
-            element.attrib[name] = ""
-        elif local in _REMOVED_ATTRIBUTES or _RSID.match(local):
-            del element.attrib[name]
-        elif _is_link(name) and value in dropped_ids:
+    attributes = element.attrib
+    local_element = ""
+    for name in attributes.keys():  # noqa: SIM118 - a copy: attributes change below
+        kind = _attribute_kind(name, allowed)
+        if kind == "keep":
+            continue
+        local_element = local_element or _local(element.tag)
+        local, value = _local(name), attributes[name]
+        if kind == "drop":
+            del attributes[name]
+        elif kind == "blank" or (local in ("name", "initials") and local_element == "cmAuthor"):
+            attributes[name] = ""
+        elif kind == "link":
+            if value not in dropped_ids:
+                continue
             if local_element in _EMPTIED_LINKS:
-                element.attrib[name] = ""
+                attributes[name] = ""
             elif local_element in _OPTIONAL_LINKS:
-                del element.attrib[name]
+                del attributes[name]
             else:
                 return False
         elif (local == "title" and local_element == "imagedata") or (  # a file name
                 local == "descr" and _PATH_LIKE.search(value)):
-            del element.attrib[name]
+            del attributes[name]
         elif local == "name" and local_element in ("docPr", "cNvPr") and (
                 element.getparent() is not None
                 and _local(element.getparent().tag) in ("nvPicPr", "inline", "anchor")):
-            element.attrib[name] = f"Picture {element.get('id', '')}".strip()
+            attributes[name] = f"Picture {element.get('id', '')}".strip()
     return True
+
+
+@lru_cache(maxsize=4096)
+def _element_goes(tag: str, allowed: tuple[str, ...]) -> bool:
+    """Whether an element goes by its name alone (a vendor extension, a path, a person)."""
+    namespace, local = _namespace(tag), _local(tag)
+    return (namespace == _MC or bool(namespace and not namespace.startswith(allowed))
+            or local in _REMOVED_ELEMENTS or (namespace == _DC and local == "date"))
 
 
 def _keeps(element: Any, allowed: tuple[str, ...], dropped_ids: frozenset[str]) -> bool:
     """Whether ``element`` stays (its attributes are cleaned then), or goes with its
     content (the text after it stays)."""
-    if not isinstance(element.tag, str):
+    if not isinstance(element.tag, str) or _element_goes(element.tag, allowed):
         return False
-    namespace, local = _namespace(element.tag), _local(element.tag)
-    unknown = namespace == _MC or (namespace and not namespace.startswith(allowed))
-    return not (unknown or local in _REMOVED_ELEMENTS or (namespace == _DC and local == "date")
-                or not _clean_attributes(element, allowed, dropped_ids))
+    return _clean_attributes(element, allowed, dropped_ids)
 
 
 def _clean_tree(root: Any, allowed: tuple[str, ...], dropped_ids: frozenset[str]) -> None:
@@ -307,50 +332,58 @@ class _Writer:
     content is written ``<a/>``. Only namespaces on the allow-list are declared."""
 
     def __init__(self, allowed: tuple[str, ...]) -> None:
-        self.pieces: list[str] = [_XML_DECLARATION]
+        self.out = io.BytesIO()
+        self.out.write(_XML_DECLARATION.encode())
         self.allowed = allowed
         self.scopes: list[dict[str | None, str]] = [{}]
         self.open_tag = False
 
     def _end_start_tag(self) -> None:
         if self.open_tag:
-            self.pieces.append(">")
+            self.out.write(b">")
             self.open_tag = False
 
-    def start(self, element: Any) -> None:
+    def start(self, element: Any, in_scope: dict[str | None, str],
+              prefixes: dict[str, str]) -> None:
+        """Open ``element``; ``in_scope``: the source's namespaces at it, ``prefixes``: a
+        prefix for each of them (for attributes)."""
         self._end_start_tag()
         scope = self.scopes[-1]
-        declared = {prefix: uri for prefix, uri in element.nsmap.items()
-                    if scope.get(prefix) != uri and uri.startswith(self.allowed)
-                    and uri != _MC}
-        self.scopes.append(scope | declared)
-        pieces = ["<", _qualified(element, element.tag)]
+        declared = {prefix: uri for prefix, uri in in_scope.items()
+                    if scope.get(prefix) != uri and uri.startswith(self.allowed) and uri != _MC}
+        self.scopes.append(scope | declared if declared else scope)
+        pieces = ["<", _tag_name(element)]
         for prefix, uri in declared.items():
             pieces += [" xmlns", f":{prefix}" if prefix else "", '="',
                        uri.translate(_ATTRIBUTE_ESCAPES), '"']
         for name, value in element.attrib.items():
-            qualified = _qualified(element, name, attribute=True)
-            if qualified:
-                pieces += [" ", qualified, '="', value.translate(_ATTRIBUTE_ESCAPES), '"']
-        self.pieces.append("".join(pieces))
+            if name.startswith("{"):
+                namespace = _namespace(name)
+                prefix = "xml" if namespace == _XML_NS else prefixes.get(namespace)
+                if prefix is None:
+                    continue
+                name = f"{prefix}:{_local(name)}"
+            pieces += [" ", name, '="', value.translate(_ATTRIBUTE_ESCAPES), '"']
+        self.out.write("".join(pieces).encode())
         self.open_tag = True
 
     def text(self, text: str | None) -> None:
         if text:
             self._end_start_tag()
-            self.pieces.append(text.translate(_ESCAPES))
+            self.out.write(text.translate(_ESCAPES).encode())
 
     def end(self, element: Any) -> None:
         self.scopes.pop()
         if self.open_tag:
-            self.pieces.append("/>")
+            self.out.write(b"/>")
             self.open_tag = False
         else:
-            self.pieces.append(f"</{_qualified(element, element.tag)}>")
+            self.out.write(f"</{_tag_name(element)}>".encode())
 
     def subtree(self, element: Any) -> None:
         """``element`` and its content (not the text after it)."""
-        self.start(element)
+        nsmap = element.nsmap
+        self.start(element, nsmap, {uri: prefix for prefix, uri in nsmap.items() if prefix})
         self.text(element.text)
         for child in element:
             if isinstance(child.tag, str):
@@ -359,22 +392,16 @@ class _Writer:
         self.end(element)
 
     def result(self) -> bytes:
-        return "".join(self.pieces).encode("utf-8")
+        return self.out.getvalue()
 
 
-def _qualified(element: Any, name: str, *, attribute: bool = False) -> str:
-    """``prefix:local`` for a ``{uri}local`` name, by the prefixes in scope at ``element``."""
-    if not name.startswith("{"):
-        return name
-    namespace, local = _namespace(name), _local(name)
-    if namespace == _XML_NS:
-        return f"xml:{local}"
-    prefixes = [prefix for prefix, uri in element.nsmap.items() if uri == namespace
-                and (prefix is not None or not attribute)]
-    if not prefixes:
-        return ""
-    prefix = element.prefix if element.prefix in prefixes and not attribute else prefixes[0]
-    return f"{prefix}:{local}" if prefix else local
+def _tag_name(element: Any) -> str:
+    return _prefixed(element.prefix, element.tag)
+
+
+@lru_cache(maxsize=4096)
+def _prefixed(prefix: str | None, tag: str) -> str:
+    return f"{prefix}:{_local(tag)}" if prefix else _local(tag)
 
 
 class _Open:
@@ -425,6 +452,9 @@ def _stream_clean(part: str, content: bytes, allowed: tuple[str, ...],
     writer = _Writer(allowed)
     links: set[str] = set()
     stack: list[_Open] = []
+    # The source's namespaces in scope, and a prefix for each, as the stream declares them.
+    scopes: list[tuple[dict[str | None, str], dict[str, str]]] = [({}, {})]
+    declaring: dict[str | None, str] = {}
 
     def flush(entry: _Open) -> None:
         """Write what is due inside ``entry`` before its next child or its end."""
@@ -451,12 +481,22 @@ def _stream_clean(part: str, content: bytes, allowed: tuple[str, ...],
             writer.subtree(child)
             writer.text(child.tail)
 
-    events = etree.iterparse(io.BytesIO(content), events=("start", "end"),
+    events = etree.iterparse(io.BytesIO(content), events=("start-ns", "start", "end"),
                              resolve_entities=False, no_network=True, load_dtd=False,
                              huge_tree=False, remove_comments=True, remove_pis=True)
     try:
         for event, element in events:
+            if event == "start-ns":
+                prefix, uri = element
+                declaring[prefix or None] = uri
+                continue
             if event == "start":
+                if declaring:
+                    in_scope = scopes[-1][0] | declaring
+                    scopes.append((in_scope, {u: p for p, u in in_scope.items() if p}))
+                    declaring = {}
+                else:
+                    scopes.append(scopes[-1])
                 if not stack:
                     if element.getroottree().docinfo.doctype:
                         raise OfficeError(
@@ -483,10 +523,11 @@ def _stream_clean(part: str, content: bytes, allowed: tuple[str, ...],
                     else:
                         mode = "blank" if local in _NAME_ELEMENTS else "keep"
                 if mode in ("keep", "blank"):
-                    writer.start(element)
+                    writer.start(element, *scopes[-1])
                     links.update(v for k, v in element.attrib.items() if _is_link(k))
                 stack.append(_Open(element, mode))
                 continue
+            scopes.pop()
             entry = stack.pop()
             if entry.mode == "inside":
                 continue
