@@ -888,7 +888,7 @@ def pptx() -> bytes:
         ("ppt/presentation.xml", f'<p:presentation xmlns:p="{p}"/>'),
         ("ppt/_rels/presentation.xml.rels",
          f'<Relationships xmlns="{RELS}"><Relationship Id="rId1" Type="{TYPE}commentAuthors" '
-         'Target="commentAuthors.xml"/><Relationship Id="rId2" Type="{TYPE}comments" '
+         f'Target="commentAuthors.xml"/><Relationship Id="rId2" Type="{TYPE}comments" '
          'Target="comments/comment1.xml"/></Relationships>'),
         ("ppt/commentAuthors.xml",
          f"<p:cmAuthorLst xmlns:p='{p}'><p:cmAuthor id='1' name='{SECRET}' initials='AT' "
