@@ -129,7 +129,6 @@ _OOXML_XML_TYPES: Final = frozenset({f"{_OOXML}{name}+xml" for name in (
     "drawingml.diagramData", "drawingml.diagramLayout", "drawingml.diagramStyle",
     "drawingml.diagramColors",
 )} | {f"{_OOXML}vmlDrawing"})
-_RELATIONSHIPS_TYPE: Final = "application/vnd.openxmlformats-package.relationships+xml"
 _PROPERTIES: Final = {
     "application/vnd.openxmlformats-package.core-properties+xml": (
         b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
