@@ -19,27 +19,31 @@ What each type gets (the type is detected from the content, never from the file 
   main picture is kept. Limit: at most
   ``MAX_PIXELS`` pixels over all frames (decompression bombs are refused).
 * **PDF** — rewritten with pikepdf: document information dictionary, every ``/Metadata``
-  (XMP) stream, ``/PieceInfo`` and ``/LastModified`` entries, embedded-file ``/Params``
-  (dates, checksums), and the author (``/T``) and dates (``/M``, ``/CreationDate``) of
-  markup annotations (comments) are removed; JPEG images inside the PDF lose their
-  APP1–APP15 and comment segments (losslessly); the document ID is replaced by one derived
-  from the content (the original ID links every copy of a document); earlier revisions
-  (incremental updates) and unreferenced objects are dropped; output is never encrypted.
-  Password-protected PDFs are refused.
-* **Office Open XML** (docx, xlsx, pptx) and **OpenDocument** (odt, ods, odp, …) — the zip is
-  rewritten entry by entry with fixed timestamps (1980-01-01 00:00), no extra fields, no
-  comments and no operating-system attributes. ``docProps/core.xml``, ``docProps/app.xml``
-  and ``docProps/custom.xml`` are replaced by empty property sets and ODF ``meta.xml`` by an
-  empty ``office:meta``; in every other XML part authors and initials are emptied, revision
-  session ids (``w:rsid*``) and tracked-change dates (``w:date``) removed, and in ODF
-  ``settings.xml`` the printer name and setup are removed. Images and office documents
-  embedded in the package are cleaned as above (at most ``MAX_PACKAGE_DEPTH`` levels deep).
+  (XMP) stream (the document's, a page's, an image's), ``/PieceInfo``, ``/LastModified`` and
+  ``/OPI`` entries, and the author (``/T``) and dates (``/M``, ``/CreationDate``) of markup
+  annotations (comments) are removed; images lose their metadata losslessly under any form
+  of ``/Filter`` (a name or an array, with ``/DecodeParms`` or not, after Flate or ASCII
+  filters, which are undone): JPEG keeps only its JFIF and Adobe segments among APPn and
+  COM (also inline in content streams), JPEG 2000 only its image boxes; links and
+  actions stay only when they lead inside the document or to a web or mail address
+  (``/Launch``, ``/GoToR`` and ``file:`` links name files on the witness's disk); the
+  document ID is replaced by one derived from the content (the original ID links every copy
+  of a document); earlier revisions (incremental updates) and unreferenced objects are
+  dropped; output is never encrypted. Password-protected PDFs and PDFs with files inside
+  them (embedded files, file attachments: send them separately) are refused.
+* **Office Open XML** (docx, xlsx, pptx) and **OpenDocument** (odt, ods, odp, …) — rebuilt
+  by `vault.office` from the parts, elements and attributes known to be safe (an
+  allow-list; everything else is dropped), into a zip with fixed timestamps (1980-01-01
+  00:00), no extra fields, no comments and no operating-system attributes. Images and
+  office documents embedded in the package are cleaned as above (at most
+  ``MAX_PACKAGE_DEPTH`` levels deep); any other embedded object or picture is refused.
   Limits: ``MAX_ZIP_ENTRIES`` entries, ``MAX_ZIP_BYTES`` uncompressed, a compression ratio
-  of at most ``MAX_ZIP_RATIO``. Other embedded objects (OLE ``.bin``, PDFs) are kept as they
-  are.
+  of at most ``MAX_ZIP_RATIO``.
 * **Plain UTF-8 text** — has no metadata container; passed through as ``text/plain``.
-  Text that is markup (starts with ``<``: SVG, HTML, XML) or an e-mail message (starts with
-  mail headers such as ``Received:``) is *not* plain text: it goes to mat2 or is refused.
+  Text that is markup (starts with ``<``: SVG, HTML, XML) is *not* plain text: it goes to
+  mat2 or is refused. Text that starts with an e-mail header block (``Received:``,
+  ``X-Originating-IP:``, ``From:`` and ``To:``, …) is ``message/rfc822`` and refused: the
+  witness copies the message's text into the statement.
 * **Anything else** — cleaned by ``mat2`` if it is on PATH (in a private directory on the
   memory-backed ``/dev/shm``, never on disk, removed at once), otherwise refused with
   ``ScrubRefused``. A witness may deliberately keep a file's metadata (e.g. a photo whose
@@ -63,13 +67,15 @@ import subprocess
 import tempfile
 import warnings
 import zipfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, Final
+from typing import Any, BinaryIO, Final, NoReturn
 
 import pikepdf
 from PIL import Image, ImageCms, ImageOps, ImageSequence
+
+from vault import office
 
 __all__ = [
     "MAX_PACKAGE_DEPTH",
@@ -105,6 +111,7 @@ GIF: Final = "image/gif"
 TIFF: Final = "image/tiff"
 PDF: Final = "application/pdf"
 TEXT: Final = "text/plain"
+MAIL: Final = "message/rfc822"
 DOCX: Final = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 XLSX: Final = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 PPTX: Final = "application/vnd.openxmlformats-officedocument.presentationml.presentation"
@@ -187,37 +194,77 @@ _CONTROL_BYTES: Final = re.compile(rb"[\x00-\x08\x0b\x0e-\x1f\x7f]")
 
 # Text formats that carry metadata of their own: markup (SVG, HTML, XML can hold <metadata>,
 # author names, absolute file paths) and e-mail (headers with names, addresses, IP addresses).
-_MARKUP_OR_MAIL: Final = re.compile(
-    r"\A[\ufeff\s]*(?:<|From \S+@\S+ |(?:Received|Return-Path|Delivered-To|Message-ID|"
-    r"MIME-Version|DKIM-Signature|ARC-Seal|Authentication-Results):)",
-    re.IGNORECASE,
-)
+_MARKUP: Final = re.compile(r"\A[\ufeff\s]*<")
+_MBOX_FROM: Final = re.compile(r"\A[\ufeff\s]*From \S+@\S+ ")
+_HEADER_FIELD: Final = re.compile(r"([A-Za-z0-9-]+):")
+# Header fields that no one begins a note with: one of them among the first lines is mail.
+_ROUTING_FIELDS: Final = frozenset({
+    "received", "return-path", "delivered-to", "message-id", "mime-version", "in-reply-to",
+    "references", "dkim-signature", "authentication-results", "arc-seal",
+    "arc-message-signature", "arc-authentication-results", "content-transfer-encoding",
+})
+# Header fields a note might begin with ("Date: 2018"): two of them and an address are mail.
+_MAIL_FIELDS: Final = frozenset({
+    "from", "sender", "reply-to", "to", "cc", "bcc", "subject", "date", "sent",
+    "content-type", "importance", "thread-topic", "thread-index",
+})
+
+
+def _is_mail(prefix: str) -> bool:
+    """Whether ``prefix`` begins with an e-mail header block: a mailbox "From " line, a
+    routing or ``X-`` field among its first header lines, or two ordinary mail fields with
+    an address among them. (A letter headed "To: …" and "From: …" without an address, or
+    headers pasted from a mail program, show only what the witness sees.)"""
+    if _MBOX_FROM.match(prefix):
+        return True
+    ordinary = 0
+    address = False
+    for line in prefix.lstrip("\ufeff \t\r\n").splitlines():
+        if line[:1] in (" ", "\t"):  # a folded field continues
+            address = address or "@" in line
+            continue
+        field = _HEADER_FIELD.match(line)
+        if field is None:
+            break
+        name = field.group(1).lower()
+        if name in _ROUTING_FIELDS or name.startswith("x-"):
+            return True
+        ordinary += name in _MAIL_FIELDS
+        address = address or "@" in line
+    return ordinary >= 2 and address
+
+
+def _text_type(prefix: str) -> str | None:
+    """``text/plain``, ``message/rfc822`` for an e-mail, None for markup."""
+    if _MARKUP.match(prefix):
+        return None
+    return MAIL if _is_mail(prefix) else TEXT
 
 
 _LEADING_SPACE: Final = re.compile(r"\A[\ufeff\s]+")
 
 
-def _is_plain_text(file: BinaryIO) -> bool:
-    """Whether the rest of ``file`` is UTF-8 text without control characters that is not
-    markup or mail; read in pieces, keeping only the first ``_TEXT_PREFIX`` characters
-    after any leading white space (where markup and mail headers show)."""
+def _text_file_type(file: BinaryIO) -> str | None:
+    """Whether the rest of ``file`` is UTF-8 text without control characters, and which
+    (`_text_type`), or None; read in pieces, keeping only the first ``_TEXT_PREFIX``
+    characters after any leading white space (where markup and mail headers show)."""
     decoder = codecs.getincrementaldecoder("utf-8")()
     prefix = ""
     while piece := file.read(_PIECE):
         if _CONTROL_BYTES.search(piece) is not None:  # binary, found fast: never decode it
-            return False
+            return None
         try:
             text = decoder.decode(piece)
         except UnicodeDecodeError:
-            return False
+            return None
         if len(prefix) < _TEXT_PREFIX:
             prefix += text[:_TEXT_PREFIX]
             prefix = _LEADING_SPACE.sub("", prefix)
     try:
         decoder.decode(b"", final=True)
     except UnicodeDecodeError:
-        return False
-    return _MARKUP_OR_MAIL.match(prefix) is None
+        return None
+    return _text_type(prefix)
 
 
 def detect_media_type(data: bytes) -> str | None:
@@ -245,9 +292,7 @@ def detect_file_type(file: BinaryIO) -> str | None:
         return PDF
     if head.startswith(b"PK\x03\x04"):
         return _zip_media_type(file)
-    if head and _is_plain_text(file):
-        return TEXT
-    return None
+    return _text_file_type(file) if head else None
 
 
 def _guess_from_name(name: str) -> str:
@@ -394,28 +439,194 @@ _MARKUP_ANNOTATIONS: Final = frozenset({
 })
 
 
-def _clean_pdf_object(obj: pikepdf.Object) -> None:
-    if not isinstance(obj, pikepdf.Dictionary | pikepdf.Stream):
+_EMBEDDED_FILES: Final = (
+    "the PDF carries files inside it (embedded files or file attachments), which amanat "
+    "cannot clean; save each of them and send it as an attachment of its own, with the PDF "
+    "saved without them, or send the PDF unchanged with its metadata (--keep-metadata)"
+)
+# The image containers a PDF may hold (JPEG 2000, JP2 boxes) that are kept: the signature,
+# file type, requirements, headers and the codestream. XML, UUID (XMP, EXIF, GeoJP2) and
+# every other box go.
+_JP2_BOXES: Final = frozenset({b"jP  ", b"ftyp", b"rreq", b"jp2h", b"jpch", b"jplh", b"jp2c"})
+
+
+class _EmbeddedFile(Exception):
+    """A PDF object that holds a file of its own."""
+
+
+def _pdf_objects(pdf: pikepdf.Pdf) -> Iterator[pikepdf.Object]:
+    """Every dictionary and stream of ``pdf``: the indirect objects and, inside each, the
+    dictionaries written directly (an annotation need not be an object of its own)."""
+    for top in pdf.objects:
+        stack = [top]
+        while stack:
+            obj = stack.pop()
+            if isinstance(obj, pikepdf.Dictionary | pikepdf.Stream):
+                yield obj
+                children: Iterable[Any] = obj.values()
+            elif isinstance(obj, pikepdf.Array):
+                children = obj
+            else:
+                continue
+            stack.extend(child for child in children
+                         if isinstance(child, pikepdf.Object) and not child.is_indirect)
+
+
+def _stream_filters(stream: pikepdf.Stream) -> tuple[list[Any], list[Any]]:
+    """The stream's filters and their parameters, one each, whichever form they are
+    written in (a name or an array; parameters a dictionary, an array or absent)."""
+    filters = stream.get("/Filter")
+    names = [] if filters is None else [filters] if isinstance(filters, pikepdf.Name) \
+        else list(filters)
+    parms = stream.get("/DecodeParms")
+    if isinstance(parms, pikepdf.Array):
+        listed: list[Any] = list(parms)
+    else:
+        listed = [parms] if len(names) == 1 and parms is not None else []
+    listed += [None] * (len(names) - len(listed))
+    return names, listed[: len(names)]
+
+
+def _strip_jp2_boxes(data: bytes) -> bytes:
+    """Keep only the JP2 boxes in ``_JP2_BOXES``, losslessly; a bare codestream or
+    malformed data is returned unchanged."""
+    if not data.startswith(b"\x00\x00\x00\x0cjP  \r\n\x87\n"):
+        return data
+    out = bytearray()
+    position = 0
+    while position + 8 <= len(data):
+        length, kind = int.from_bytes(data[position:position + 4], "big"), data[position + 4:
+                                                                               position + 8]
+        if length == 1 and position + 16 <= len(data):
+            length = int.from_bytes(data[position + 8:position + 16], "big")
+        elif length == 0:
+            length = len(data) - position
+        if length < 8 or position + length > len(data):
+            return data
+        if kind in _JP2_BOXES:
+            out += data[position:position + length]
+        position += length
+    return bytes(out) if position == len(data) else data
+
+
+def _image_bytes(pdf: pikepdf.Pdf, raw: bytes, filters: list[Any], parms: list[Any]) -> bytes:
+    """The JPEG or JPEG 2000 bytes under the filters before the last one (e.g. the Flate of
+    ``[/FlateDecode /DCTDecode]``)."""
+    if len(filters) == 1:
+        return raw
+    outer = pikepdf.Stream(pdf, raw)
+    outer.Filter = pikepdf.Array(filters[:-1])
+    if any(p is not None for p in parms[:-1]):
+        outer.DecodeParms = pikepdf.Array(
+            [pikepdf.Dictionary() if p is None else p for p in parms[:-1]])
+    return outer.read_bytes()
+
+
+def _without_image_metadata(kind: Any, encoded: bytes) -> bytes:
+    if kind == pikepdf.Name.DCTDecode:
+        return _strip_jpeg_segments(encoded)
+    return _strip_jp2_boxes(encoded)
+
+
+def _clean_pdf_image(stream: pikepdf.Stream, pdf: pikepdf.Pdf) -> None:
+    """Strip metadata from a JPEG or JPEG 2000 image stream, under any filters before it."""
+    filters, parms = _stream_filters(stream)
+    if not filters or filters[-1] not in (pikepdf.Name.DCTDecode, pikepdf.Name.JPXDecode):
         return
-    for key in ("/Metadata", "/PieceInfo", "/LastModified"):
+    encoded = _image_bytes(pdf, stream.read_raw_bytes(), filters, parms)
+    stripped = _without_image_metadata(filters[-1], encoded)
+    if len(filters) > 1 or stripped != encoded:
+        last = parms[-1]
+        stream.write(stripped, filter=filters[-1],
+                     decode_parms=last if isinstance(last, pikepdf.Dictionary) else None)
+
+
+def _clean_inline_image(instruction: Any, pdf: pikepdf.Pdf) -> bytes | None:
+    """The content-stream bytes of an inline image with its JPEG stripped of metadata, or
+    None if it has nothing to strip."""
+    image = instruction.iimage
+    filters, parms = _stream_filters(image.obj)
+    if not filters or filters[-1] != pikepdf.Name.DCTDecode:
+        return None
+    encoded = _image_bytes(pdf, image.read_raw_bytes(), filters, parms)
+    stripped = _strip_jpeg_segments(encoded)
+    if len(filters) == 1 and stripped == encoded:
+        return None
+    entries = pikepdf.Dictionary({key: value for key, value in image.obj.items()
+                                  if key not in ("/Filter", "/DecodeParms")})
+    entries.Filter = pikepdf.Name.DCTDecode
+    if isinstance(parms[-1], pikepdf.Dictionary):
+        entries.DecodeParms = parms[-1]
+    return b"BI " + entries.unparse()[2:-2].strip() + b" ID " + stripped + b"\nEI"
+
+
+def _clean_inline_images(pdf: pikepdf.Pdf) -> None:
+    """JPEG images written inside content streams (``BI … ID … EI``) lose their metadata:
+    the content of every page, form and tiling pattern that has one is written again."""
+    holders: list[Any] = list(pdf.pages)
+    holders += [obj for obj in pdf.objects if isinstance(obj, pikepdf.Stream) and (
+        obj.get("/Subtype") == pikepdf.Name.Form or obj.get("/PatternType") == 1)]
+    for holder in holders:
+        contents = holder.obj.get("/Contents") if isinstance(holder, pikepdf.Page) else holder
+        if contents is None:
+            continue
+        streams = contents if isinstance(contents, pikepdf.Array) else [contents]
+        if not any(b"ID" in s.read_bytes() for s in streams if isinstance(s, pikepdf.Stream)):
+            continue
+        pieces: list[bytes] = []
+        changed = False
+        for instruction in pikepdf.parse_content_stream(holder):
+            cleaned = None
+            if isinstance(instruction, pikepdf.ContentStreamInlineImage):
+                cleaned = _clean_inline_image(instruction, pdf)
+            changed = changed or cleaned is not None
+            pieces.append(cleaned or pikepdf.unparse_content_stream([instruction]))
+        if not changed:
+            continue
+        data = b"\n".join(pieces)
+        if isinstance(holder, pikepdf.Page):
+            holder.obj.Contents = pdf.make_stream(data)
+        else:
+            holder.write(data)
+
+
+_WEB_OR_MAIL: Final = re.compile(rb"(?:https?://|mailto:)", re.IGNORECASE)
+
+
+def _allowed_action(action: Any) -> bool:
+    """Links and actions that stay: to a place in this document, a viewer command, or a web
+    or mail address. Others name files on the witness's disk (``/Launch``, ``/GoToR``, a
+    ``file:`` URI, ``/ImportData``) or run code (``/JavaScript``). What is not an action
+    dictionary (an /OpenAction destination, a structure element's attributes) stays."""
+    if not isinstance(action, pikepdf.Dictionary) or "/S" not in action:
+        return True
+    kind = action.get("/S")
+    if kind in (pikepdf.Name.GoTo, pikepdf.Name.Named):
+        return True
+    uri = action.get("/URI")
+    return kind == pikepdf.Name.URI and isinstance(uri, pikepdf.String) and bool(
+        _WEB_OR_MAIL.match(bytes(uri)))
+
+
+def _clean_pdf_object(obj: pikepdf.Object, pdf: pikepdf.Pdf) -> None:
+    for key in ("/Metadata", "/PieceInfo", "/LastModified", "/OPI", "/AA", "/JavaScript"):
         if key in obj:
             del obj[key]
+    for key in ("/A", "/OpenAction"):
+        if key in obj and not _allowed_action(obj[key]):
+            del obj[key]
+    if "/S" in obj and "/Next" in obj:  # an action's follow-up actions
+        del obj["/Next"]
     kind = obj.get("/Type")
-    if kind == pikepdf.Name.EmbeddedFile and "/Params" in obj:
-        del obj["/Params"]
-    if str(obj.get("/Subtype", "")) in _MARKUP_ANNOTATIONS and (
-        kind is None or kind == pikepdf.Name.Annot
-    ):
+    subtype = str(obj.get("/Subtype", ""))
+    if kind == pikepdf.Name.EmbeddedFile or "/EF" in obj or subtype == "/FileAttachment":
+        raise _EmbeddedFile
+    if subtype in _MARKUP_ANNOTATIONS and (kind is None or kind == pikepdf.Name.Annot):
         for key in ("/T", "/M", "/CreationDate"):
             if key in obj:
                 del obj[key]
-    if isinstance(obj, pikepdf.Stream) and obj.get("/Filter") == pikepdf.Name.DCTDecode:
-        raw = obj.read_raw_bytes()
-        stripped = _strip_jpeg_segments(raw)
-        if stripped != raw:
-            parms = obj.get("/DecodeParms")
-            obj.write(stripped, filter=pikepdf.Name.DCTDecode,
-                      decode_parms=parms if isinstance(parms, pikepdf.Dictionary) else None)
+    if isinstance(obj, pikepdf.Stream):
+        _clean_pdf_image(obj, pdf)
 
 
 def _clean_pdf(data: bytes, name: str) -> bytes:
@@ -424,8 +635,9 @@ def _clean_pdf(data: bytes, name: str) -> bytes:
             for key in ("/Info", "/ID"):  # qpdf would carry the original ID over
                 if key in pdf.trailer:
                     del pdf.trailer[key]
-            for obj in pdf.objects:
-                _clean_pdf_object(obj)
+            for obj in list(_pdf_objects(pdf)):
+                _clean_pdf_object(obj, pdf)
+            _clean_inline_images(pdf)
             out = io.BytesIO()
             with warnings.catch_warnings():
                 # pikepdf warns about form widgets missing from /AcroForm: not our concern.
@@ -433,6 +645,8 @@ def _clean_pdf(data: bytes, name: str) -> bytes:
                 pdf.save(out, preserve_pdfa=False, fix_metadata_version=False,
                          deterministic_id=True, encryption=False, linearize=False)
             return out.getvalue()
+    except _EmbeddedFile:
+        raise ScrubRefused(f"{name}: {_EMBEDDED_FILES}") from None
     except pikepdf.PasswordError:
         raise ScrubRefused(
             f"{name}: the PDF is password-protected; remove the password first, or keep its "
@@ -446,75 +660,7 @@ def _clean_pdf(data: bytes, name: str) -> bytes:
 # Office Open XML and OpenDocument
 
 _ZIP_TIME: Final = (1980, 1, 1, 0, 0, 0)
-_EMPTY_CORE: Final = (
-    b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
-    b'<cp:coreProperties xmlns:cp="http://schemas.openxmlformats.org/package/2006/metadata/'
-    b'core-properties" xmlns:dc="http://purl.org/dc/elements/1.1/" '
-    b'xmlns:dcterms="http://purl.org/dc/terms/" xmlns:dcmitype="http://purl.org/dc/dcmitype/" '
-    b'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"/>'
-)
-_EMPTY_APP: Final = (
-    b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
-    b'<Properties xmlns="http://schemas.openxmlformats.org/officeDocument/2006/'
-    b'extended-properties" xmlns:vt="http://schemas.openxmlformats.org/officeDocument/2006/'
-    b'docPropsVTypes"/>'
-)
-_EMPTY_CUSTOM: Final = (
-    b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
-    b'<Properties xmlns="http://schemas.openxmlformats.org/officeDocument/2006/'
-    b'custom-properties" xmlns:vt="http://schemas.openxmlformats.org/officeDocument/2006/'
-    b'docPropsVTypes"/>'
-)
-_REPLACED_PARTS: Final = {
-    "docProps/core.xml": _EMPTY_CORE,
-    "docProps/app.xml": _EMPTY_APP,
-    "docProps/custom.xml": _EMPTY_CUSTOM,
-}
-_ODF_VERSION = re.compile(rb'office:version="(1\.[0-9])"')
-# Attributes and elements that name people or record when and where a file was edited.
-_PERSON_ATTRIBUTES = re.compile(
-    rb'(\s[A-Za-z0-9]+:(?:author|initials|userId|providerId))="[^"]*"'
-)
-_WORD_TRACE_ATTRIBUTES = re.compile(rb'\sw:(?:rsid[A-Za-z]*|date)="[^"]*"')
-_RSIDS_ELEMENT = re.compile(rb"<w:rsids>.*?</w:rsids>|<w:rsids/>", re.DOTALL)
-_PERSON_ELEMENTS = re.compile(
-    rb"<(dc:creator|meta:initial-creator|author)>[^<]*</\1>"
-)
-_DATE_ELEMENTS = re.compile(rb"<(dc:date|meta:creation-date|meta:print-date)>[^<]*</\1>")
-_PRINTER_ITEMS = re.compile(
-    rb'<config:config-item config:name="(?:PrinterName|PrinterSetup|PrinterPaperFromSetup)"'
-    rb"[^>]*?(?:/>|>[^<]*</config:config-item>)"
-)
-_COMMENT_AUTHOR_NAMES = re.compile(rb'(<p:cmAuthor\b[^>]*?\s(?:name|initials))="[^"]*"')
-_PERSON_LIST_ATTRIBUTES = re.compile(
-    rb'(\s(?:displayName|name|initials|userId|providerId))="[^"]*"'
-)
-
-
-def _neutral_meta(original: bytes) -> bytes:
-    version = _ODF_VERSION.search(original)
-    version_text = version.group(1) if version else b"1.2"
-    return (
-        b'<?xml version="1.0" encoding="UTF-8"?>\n'
-        b'<office:document-meta xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
-        b'office:version="' + version_text + b'"><office:meta/></office:document-meta>'
-    )
-
-
-def _clean_xml_part(part: str, content: bytes) -> bytes:
-    content = _PERSON_ATTRIBUTES.sub(rb'\1=""', content)
-    content = _PERSON_ELEMENTS.sub(rb"<\1></\1>", content)
-    content = _DATE_ELEMENTS.sub(b"", content)
-    if part.startswith("word/"):
-        content = _WORD_TRACE_ATTRIBUTES.sub(b"", content)
-        content = _RSIDS_ELEMENT.sub(b"", content)
-    if part == "settings.xml":
-        content = _PRINTER_ITEMS.sub(b"", content)
-    if part.startswith("ppt/commentAuthors"):
-        content = _COMMENT_AUTHOR_NAMES.sub(rb'\1=""', content)
-    if part.startswith("xl/persons/") or part == "ppt/authors.xml":
-        content = _PERSON_LIST_ATTRIBUTES.sub(rb'\1=""', content)
-    return content
+_KEEP_KNOWINGLY: Final = "or send it unchanged with its metadata (--keep-metadata)"
 
 
 def _is_package(media_type: str | None) -> bool:
@@ -523,13 +669,8 @@ def _is_package(media_type: str | None) -> bool:
     )
 
 
-def _clean_package_entry(part: str, content: bytes, odf: bool, name: str, depth: int) -> bytes:
-    if not odf and part in _REPLACED_PARTS:
-        return _REPLACED_PARTS[part]
-    if odf and part == "meta.xml":
-        return _neutral_meta(content)
-    if part.endswith((".xml", ".rels")):
-        return _clean_xml_part(part, content)
+def _clean_embedded(part: str, content: bytes, name: str, depth: int) -> bytes | None:
+    """A picture or document inside a package, cleaned; None for any other type."""
     inner = detect_media_type(content)
     label = f"{name}: {part}"
     if inner in _PILLOW_FORMATS:
@@ -540,7 +681,7 @@ def _clean_package_entry(part: str, content: bytes, odf: bool, name: str, depth:
                                f"{MAX_PACKAGE_DEPTH} deep; keep its metadata knowingly "
                                "(--keep-metadata) or remove the embedded document")
         return _clean_package(content, inner, label, depth + 1)
-    return content
+    return None
 
 
 def _zip_entry(part: str, compress: int) -> zipfile.ZipInfo:
@@ -571,17 +712,20 @@ def _clean_package(data: bytes, media_type: str, name: str, depth: int = 0) -> b
             if any(e.flag_bits & 0x1 for e in entries):
                 raise ScrubRefused(f"{name}: the package is encrypted; remove the password "
                                    "first, or keep its metadata knowingly (--keep-metadata)")
+            rebuild = office.rebuild_odf if odf else office.rebuild_ooxml
+            parts = rebuild([e.filename for e in entries if not e.is_dir()], source.read,
+                            lambda part, content: _clean_embedded(part, content, name, depth))
             out = io.BytesIO()
             with zipfile.ZipFile(out, "w") as target:
-                for entry in entries:
-                    if entry.is_dir():
-                        continue
-                    content = source.read(entry)
-                    cleaned = _clean_package_entry(entry.filename, content, odf, name, depth)
-                    stored = odf and entry.filename == "mimetype"
+                for part, cleaned in parts:
+                    stored = odf and part == "mimetype"
                     compress = zipfile.ZIP_STORED if stored else zipfile.ZIP_DEFLATED
-                    target.writestr(_zip_entry(entry.filename, compress), cleaned)
+                    target.writestr(_zip_entry(part, compress), cleaned)
             return out.getvalue()
+    except office.OfficeRefused as exc:
+        raise ScrubRefused(f"{name}: {exc}, {_KEEP_KNOWINGLY}") from None
+    except office.OfficeError as exc:
+        raise ScrubFailed(f"{name}: cannot be read as {media_type} ({exc})") from None
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, NotImplementedError) as exc:
         raise ScrubFailed(f"{name}: cannot be read as {media_type} ({exc})") from None
 
@@ -658,8 +802,18 @@ def _mat2(name: str) -> str:
     return mat2
 
 
+def _refuse_mail(name: str) -> NoReturn:
+    raise ScrubRefused(
+        f"{name}: this is an e-mail message, whose headers name the people and computers it "
+        "passed through; copy the text of the message into the statement instead, or send "
+        "it unchanged with its headers (--keep-metadata)"
+    )
+
+
 def _cleaned(data: bytes, detected: str | None, name: str) -> tuple[bytes, str]:
     """The cleaned bytes of ``data`` (of type ``detected``) and their media type."""
+    if detected == MAIL:
+        _refuse_mail(name)
     if detected in _CLEANERS:
         return _CLEANERS[detected](data, detected, name), detected
     if detected == PDF:
@@ -706,6 +860,8 @@ def clean_file(file: BinaryIO, name: str, *, keep_metadata: bool = False) -> Cle
                          keep_metadata)
     if detected is None:
         _mat2(name)  # refused before a large file of an unknown type is read whole
+    if detected == MAIL:
+        _refuse_mail(name)
     file.seek(0)
     data = file.read()
     result, media_type = _cleaned(data, detected, name)
