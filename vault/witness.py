@@ -50,6 +50,7 @@ from vault.bundle import Content, ContentMismatchError, bundle_length, bundle_st
 from vault.client import SubmissionReceipt, VaultClient
 from vault.codename import CodenameKeys, derive, new_codename
 from vault.events import KIND_SUBMISSION, EventError, parse_event
+from vault.replytext import ReplyFormatError, read_reply
 from vault.testimony import (
     CONSENT_LEVELS,
     SCHEMA_ID,
@@ -627,9 +628,11 @@ def fetch_replies(client: VaultClient, keys: CodenameKeys) -> list[OpenedReply]:
         try:
             plaintext = age.decrypt_bytes(buffer.getvalue(), [keys.reply_identity],
                                           armored=False)
+            text = read_reply(plaintext)
         except age.AgeError as exc:
             raise WitnessError(f"reply {info.id} cannot be opened with this codename: "
                                f"{exc}") from None
-        opened.append(OpenedReply(info.id, info.received,
-                                  plaintext.decode("utf-8", errors="replace")))
+        except ReplyFormatError as exc:
+            raise WitnessError(f"reply {info.id} is damaged: {exc}") from None
+        opened.append(OpenedReply(info.id, info.received, text))
     return opened

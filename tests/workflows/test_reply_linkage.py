@@ -9,6 +9,7 @@ two replies whose lengths fall in one bucket are logged with the same size.
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 from tests.workflows.conftest import (
@@ -54,10 +55,29 @@ def test_no_access_is_logged_next_to_a_reply(world: World, tmp_path: Path) -> No
 
     events = log_events(world, start)
     kinds = [event.kind for event in events]
-    for before, event in zip(events, events[1:], strict=False):
+    for before, event in itertools.pairwise(events):
         if event.kind == "reply":
             assert not (before.kind == "access" and before.get("id") == submission), kinds
     assert kinds.count("reply") == 1, kinds
     read = amanat(["replies", "--server", world.url], cwd=tmp_path,
                   env=base_env(AMANAT_CODENAME=codename))
     assert "Thank you." in read.stdout
+
+
+def test_replies_in_one_padding_bucket_log_one_size(world: World, tmp_path: Path) -> None:
+    submission, codename = submit(world, tmp_path, "My sister was taken in 2019.\n")
+    case = tmp_path / "case"
+    world.investigator("a", ["open", submission, "-o", str(case)])
+    # 16 + 113 + 1 and 16 + 123 + 1 bytes both pad to 144 (PADMÉ).
+    short, longer = "We read it. " + "a" * 101, "We read it. " + "b" * 111
+    start = log_size(world)
+    for message in (short, longer):
+        world.investigator("a", ["reply", submission, "--case", str(case), "--message",
+                                 message])
+    sizes = [int(event.get("size")) for event in log_events(world, start)
+             if event.kind == "reply"]
+    assert len(sizes) == 2 and sizes[0] == sizes[1], sizes
+    read = amanat(["replies", "--server", world.url], cwd=tmp_path,
+                  env=base_env(AMANAT_CODENAME=codename)).stdout
+    bodies = [part.split("\n", 1)[1] for part in read.split("--- reply ")[1:]]
+    assert sorted(bodies) == [short + "\n", longer + "\n"]
