@@ -190,10 +190,11 @@ class VaultService:
 
     # --- audit log ---
     def _log(self, event: Event) -> int:
-        with self._log_lock:
-            index = self.audit_log.append([event.encode()])[0]
-        self.store.conceal_times()
-        return index
+        try:
+            with self._log_lock:
+                return self.audit_log.append([event.encode()])[0]
+        finally:
+            self.store.conceal_times()  # also after a failed append (a full disk)
 
     def recover(self) -> int:
         """Finish what a crash interrupted; return how many entries were newly logged.
