@@ -49,6 +49,11 @@ DEFAULT_UPLOAD_CHUNK = 8 * 1024 * 1024
 RESYNC_LIMIT = 5  # 400/408/409 answers in a row to a PATCH before giving up
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 TOR_PROXY = "socks5h://127.0.0.1:9050"
+# What the client holds in memory of one answer: a hostile server could send without end.
+SMALL_ANSWER_BYTES = 64 * 1024  # ids, offsets, tokens, receipts, proofs, checkpoints, errors
+LISTING_ANSWER_BYTES = 4 * 1024 * 1024  # the roster, the mailbox, a page of a listing or log
+MAX_REPLY_BYTES = 16 * 1024 * 1024  # a sealed reply (the server's default limit)
+MAX_LISTED_SUBMISSIONS = 100_000  # what `iter_submissions` holds across its pages
 _SYSTEM_RANDOM = secrets.SystemRandom()  # jitter, from the OS like all randomness here
 
 
@@ -97,6 +102,52 @@ class IntegrityError(Exception):
 class MalformedAnswerError(Exception):
     """The server's answer does not have the shape the protocol gives it (a broken or
     hostile server); nothing in it is used."""
+
+
+class AnswerTooLargeError(MalformedAnswerError):
+    """The server's answer is larger than what it can be (a broken or hostile server): it
+    was refused while it arrived, before it could fill memory or disk."""
+
+
+def _too_large(what: str, limit: int) -> AnswerTooLargeError:
+    return AnswerTooLargeError(f"the server's answer ({what}) is larger than {limit} bytes, "
+                               "more than it can be: refusing it (a broken or hostile server)")
+
+
+def _capped_body(response: httpx.Response, limit: int, what: str) -> bytes:
+    """The body of a streamed ``response``, read while it arrives and refused as soon as it
+    passes ``limit`` bytes (AnswerTooLargeError); a compressed body is refused (the client
+    asks for none), so ``limit`` bounds what is held, not what is sent."""
+    encoding = response.headers.get("Content-Encoding", "identity").strip().lower()
+    if encoding not in ("", "identity"):
+        raise MalformedAnswerError(f"malformed answer from the server: {what} is compressed")
+    declared = response.headers.get("Content-Length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise _too_large(what, limit)
+    body = bytearray()
+    for chunk in response.iter_bytes(STREAM_BYTES):
+        body += chunk
+        if len(body) > limit:
+            raise _too_large(what, limit)
+    return bytes(body)
+
+
+def _error_body(response: httpx.Response) -> httpx.Response:
+    """A refusal's ``response`` with at most SMALL_ANSWER_BYTES of its body (a longer one is
+    dropped: the reason phrase stands in for it)."""
+    try:
+        body = _capped_body(response, SMALL_ANSWER_BYTES, "an error message")
+    except MalformedAnswerError:
+        body = b""
+    return httpx.Response(response.status_code, headers=_plain(response.headers),
+                          content=body, request=response.request)
+
+
+def _plain(headers: httpx.Headers) -> httpx.Headers:
+    plain = httpx.Headers(headers)
+    for name in ("Content-Encoding", "Content-Length", "Transfer-Encoding"):
+        plain.pop(name, None)
+    return plain
 
 
 @dataclass(frozen=True)
@@ -413,7 +464,8 @@ class VaultClient:
                 proxy=proxy,
                 transport=transport,
                 timeout=httpx.Timeout(timeout, connect=min(timeout, 60.0)),
-                headers={"User-Agent": user_agent, "Accept": "*/*"},
+                headers={"User-Agent": user_agent, "Accept": "*/*",
+                         "Accept-Encoding": "identity"},
                 follow_redirects=False,
                 trust_env=False,
             )
@@ -443,15 +495,27 @@ class VaultClient:
     def _broken(self, exc: httpx.TransportError) -> TransportError:
         return describe_transport_error(exc, self.server, self.proxy)
 
+    def _bounded(self, method: str, path: str, headers: dict[str, str], limit: int,
+                 **kwargs: Any) -> httpx.Response:
+        """One request whose answer is read into memory up to ``limit`` bytes (an error's
+        up to SMALL_ANSWER_BYTES), refused while it arrives beyond that."""
+        with self._http.stream(method, API + path, headers=headers, **kwargs) as streamed:
+            if streamed.status_code >= 400:
+                return _error_body(streamed)
+            body = _capped_body(streamed, limit, f"{method} {path.split('?')[0]}")
+            return httpx.Response(streamed.status_code, headers=_plain(streamed.headers),
+                                  content=body, request=streamed.request)
+
     def _request(self, method: str, path: str, *, auth: bool = False,
                  headers: dict[str, str] | None = None, retry: bool = False,
-                 **kwargs: Any) -> httpx.Response:
+                 limit: int = SMALL_ANSWER_BYTES, **kwargs: Any) -> httpx.Response:
         """One request; with ``retry`` (only for requests without a streamed body) a
-        retryable failure is tried again as ``self.retry`` says."""
+        retryable failure is tried again as ``self.retry`` says. The answer is held in
+        memory up to ``limit`` bytes (`_bounded`)."""
         while True:
             try:
-                response = self._http.request(method, API + path,
-                                              headers=self._headers(auth, headers), **kwargs)
+                response = self._bounded(method, path, self._headers(auth, headers), limit,
+                                         **kwargs)
                 if response.status_code >= 400:
                     raise _refusal(response)
             except httpx.TransportError as exc:
@@ -467,20 +531,24 @@ class VaultClient:
             _pause(self.retry, failure)
 
     def _download(self, path: str, dst: BinaryIO, *, auth: bool = False,
-                  headers: dict[str, str] | None = None) -> tuple[str, int]:
+                  headers: dict[str, str] | None = None,
+                  limit: int | None = None) -> tuple[str, int]:
+        """Stream a file into ``dst``; with ``limit`` (the size the listing or log gives),
+        refused as soon as more arrives (AnswerTooLargeError)."""
         hasher = hashlib.sha256()
         size = 0
         try:
             with self._http.stream("GET", API + path,
                                    headers=self._headers(auth, headers)) as response:
                 if response.status_code >= 400:
-                    response.read()
-                    raise _refusal(response)
+                    raise _refusal(_error_body(response))
                 expected = response.headers.get("Amanat-Sha256")
                 for chunk in response.iter_bytes(STREAM_BYTES):
+                    size += len(chunk)
+                    if limit is not None and size > limit:
+                        raise _too_large("a file of the size listed", limit)
                     hasher.update(chunk)
                     dst.write(chunk)
-                    size += len(chunk)
         except httpx.TransportError as exc:
             broken = self._broken(exc)
             raise TransportError(f"the download broke off ({broken})", broken.short) from None
@@ -492,7 +560,7 @@ class VaultClient:
     # --- witness ---
     def roster_text(self) -> str:
         """The server's current signed roster (verify it against the pinned org key!)."""
-        return self._request("GET", "/roster", retry=True).text
+        return self._request("GET", "/roster", retry=True, limit=LISTING_ANSWER_BYTES).text
 
     def submit(self, sealed: BinaryIO | bytes, *, length: int | None = None
                ) -> SubmissionReceipt:
@@ -626,13 +694,17 @@ class VaultClient:
     def replies(self, secret: bytes) -> list[ReplyInfo]:
         """Replies waiting in the mailbox of ``secret`` (sent in a header, never the URL)."""
         headers = {MAILBOX_SECRET_HEADER: encode_mailbox_secret(secret)}
-        body = _json(self._request("GET", "/mailbox", headers=headers))
+        body = _json(self._request("GET", "/mailbox", headers=headers,
+                                   limit=LISTING_ANSWER_BYTES))
         return [_record(ReplyInfo, r) for r in _list(body, "replies")]
 
-    def fetch_reply(self, secret: bytes, reply_id: str, dst: BinaryIO) -> str:
-        """Download one sealed reply into ``dst``; returns its SHA-256."""
+    def fetch_reply(self, secret: bytes, reply_id: str, dst: BinaryIO,
+                    size: int = MAX_REPLY_BYTES) -> str:
+        """Download one sealed reply (at most ``size`` bytes, the size listed) into ``dst``;
+        returns its SHA-256."""
         headers = {MAILBOX_SECRET_HEADER: encode_mailbox_secret(secret)}
-        digest, _ = self._download(f"/mailbox/replies/{reply_id}", dst, headers=headers)
+        digest, _ = self._download(f"/mailbox/replies/{reply_id}", dst, headers=headers,
+                                   limit=min(size, MAX_REPLY_BYTES))
         return digest
 
     # --- investigator ---
@@ -656,23 +728,38 @@ class VaultClient:
         params: dict[str, Any] = {"limit": limit}
         if cursor is not None:
             params["cursor"] = cursor
-        body = _json(self._request("GET", "/submissions", auth=True, params=params))
+        body = _json(self._request("GET", "/submissions", auth=True, params=params,
+                                   limit=LISTING_ANSWER_BYTES))
         cursor = body.get("next_cursor") if isinstance(body, dict) else None
         if cursor is not None and not (isinstance(cursor, str) and cursor.isdigit()):
             raise MalformedAnswerError("malformed answer from the server: bad next_cursor")
         return [_record(SubmissionInfo, s) for s in _list(body, "submissions")], cursor
 
     def iter_submissions(self, page: int = 100) -> Iterator[SubmissionInfo]:
+        """Every submission, page after page: at most MAX_LISTED_SUBMISSIONS, each page's
+        cursor past the last (a server paging without end is refused)."""
         cursor: str | None = None
+        listed = pages = 0
         while True:
+            previous = cursor
             items, cursor = self.list_submissions(cursor, page)
+            listed += len(items)
+            pages += 1
+            if listed > MAX_LISTED_SUBMISSIONS or pages > MAX_LISTED_SUBMISSIONS:
+                raise MalformedAnswerError(
+                    f"malformed answer from the server: it lists more than "
+                    f"{MAX_LISTED_SUBMISSIONS} submissions")
             yield from items
             if cursor is None:
                 return
+            if previous is not None and int(cursor) <= int(previous):
+                raise MalformedAnswerError("malformed answer from the server: its listing "
+                                           "does not move on from one page to the next")
 
-    def download(self, submission_id: str, dst: BinaryIO) -> str:
-        """Stream a sealed submission into ``dst`` (the access is logged); returns its SHA-256."""
-        digest, _ = self._download(f"/submissions/{submission_id}", dst, auth=True)
+    def download(self, submission_id: str, dst: BinaryIO, size: int | None = None) -> str:
+        """Stream a sealed submission into ``dst`` (the access is logged), at most ``size``
+        bytes (the size listed) when given; returns its SHA-256."""
+        digest, _ = self._download(f"/submissions/{submission_id}", dst, auth=True, limit=size)
         return digest
 
     def delete_submission(self, submission_id: str) -> int:
@@ -698,13 +785,15 @@ class VaultClient:
         return self._request("GET", "/log/checkpoint").text
 
     def entries(self, start: int, end: int) -> list[bytes]:
-        body = self._request("GET", "/log/entries", params={"start": start, "end": end}).json()
+        body = self._request("GET", "/log/entries", params={"start": start, "end": end},
+                             limit=LISTING_ANSWER_BYTES).json()
         return [base64.b64decode(e) for e in body["entries"]]
 
     def held(self, start: int, end: int) -> tuple[int, set[str]]:
         """Which submissions logged in entries ``start`` to ``end`` the server still holds:
         (the end of the range it answered for, their ids)."""
-        body = _json(self._request("GET", "/log/held", params={"start": start, "end": end}))
+        body = _json(self._request("GET", "/log/held", params={"start": start, "end": end},
+                                   limit=LISTING_ANSWER_BYTES))
         ids = _list(body, "held")
         answered = body.get("end")
         if (type(answered) is not int or not start < answered <= end
@@ -740,8 +829,7 @@ class VaultClient:
             with self._http.stream("GET", f"{API}/submissions/{submission_id}",
                                    headers=headers) as response:
                 if response.status_code >= 400:
-                    response.read()
-                    raise ClientError(response.status_code, _message(response))
+                    raise _refusal(_error_body(response))
                 total = _whole_size(response)
                 for chunk in response.iter_bytes(STREAM_BYTES):
                     data += chunk

@@ -47,7 +47,7 @@ from keys.roster import Roster, RosterState, read_roster_unverified, verify_rost
 from vault import age
 from vault.audit import AuditState, LogMismatchError, read_log
 from vault.bundle import BundleError, extract_bundle, open_bundle
-from vault.client import ClientError, ReplyInfo, SubmissionInfo, VaultClient
+from vault.client import MAX_REPLY_BYTES, ClientError, ReplyInfo, SubmissionInfo, VaultClient
 from vault.events import (
     KIND_DELETION,
     Event,
@@ -592,7 +592,7 @@ def open_submission(session: Session, submission_id: str, case_dir: str | os.Pat
     with _ciphertext_file(parent) as sealed:
         sink = sealed if progress is None else cast(BinaryIO, _Counted(sealed, info.size,
                                                                          progress))
-        digest = session.client.download(info.id, sink)
+        digest = session.client.download(info.id, sink, info.size)
         if digest != info.sha256:
             raise InvestigatorError(
                 f"the downloaded file's SHA-256 {digest} is not the {info.sha256} in its log "
@@ -653,7 +653,11 @@ def seal_reply(manifest: Manifest, message: str) -> tuple[str, bytes]:
     recipient = age.parse_recipient(manifest.reply.recipient)
     if not age.is_post_quantum(recipient):  # pragma: no cover - the manifest schema refuses it
         raise InvestigatorError("the reply recipient is not post-quantum")
-    return manifest.reply.mailbox_id, age.encrypt_bytes(pad_reply(message), [recipient])
+    sealed = age.encrypt_bytes(pad_reply(message), [recipient])
+    if len(sealed) > MAX_REPLY_BYTES:
+        raise InvestigatorError(f"the reply is too long: sealed, it would pass the "
+                                f"{MAX_REPLY_BYTES} bytes a witness's client accepts")
+    return manifest.reply.mailbox_id, sealed
 
 
 def send_reply(session: Session, manifest: Manifest, message: str) -> ReplyInfo:

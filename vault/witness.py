@@ -79,6 +79,7 @@ __all__ = [
     "checked_receipt",
     "deliver",
     "fetch_replies",
+    "iter_replies",
     "neutral_name",
     "new_reply_address",
     "prepare_attachments",
@@ -619,10 +620,15 @@ def fetch_replies(client: VaultClient, keys: CodenameKeys) -> list[OpenedReply]:
     Raises WitnessError when a reply cannot be opened with the codename (it was sealed to
     someone else, or damaged).
     """
-    opened: list[OpenedReply] = []
+    return list(iter_replies(client, keys))
+
+
+def iter_replies(client: VaultClient, keys: CodenameKeys) -> Iterator[OpenedReply]:
+    """`fetch_replies` one reply at a time: memory holds the listing (bounded by the client)
+    and one reply, downloaded up to the size listed for it."""
     for info in client.replies(keys.mailbox_secret):
         buffer = io.BytesIO()
-        digest = client.fetch_reply(keys.mailbox_secret, info.id, buffer)
+        digest = client.fetch_reply(keys.mailbox_secret, info.id, buffer, info.size)
         if digest != info.sha256:
             raise WitnessError(f"reply {info.id} does not match the SHA-256 the server listed")
         try:
@@ -634,5 +640,4 @@ def fetch_replies(client: VaultClient, keys: CodenameKeys) -> list[OpenedReply]:
                                f"{exc}") from None
         except ReplyFormatError as exc:
             raise WitnessError(f"reply {info.id} is damaged: {exc}") from None
-        opened.append(OpenedReply(info.id, info.received, text))
-    return opened
+        yield OpenedReply(info.id, info.received, text)
