@@ -3,9 +3,9 @@
 A tiny HTTP server on 127.0.0.1 answers one endpoint with a body that does not end (up to
 `FLOOD_BYTES`, so that a client without bounds fails this test rather than the machine).
 Each client runs in a fresh interpreter started through ``bench.peak_rss``: its own peak
-resident set size must stay under `MAX_PEAK_MIB` (and the codename's Argon2id memory), and it must fail with one line on stderr
-saying the answer is larger than it can be. Paging is bounded too: a listing that never
-ends, or whose cursor does not move on, is refused.
+resident set size must stay under `MAX_PEAK_MIB` (plus the codename's Argon2id memory), and
+it must fail with one line on stderr saying the answer is larger than it can be. Paging is
+bounded too: a listing that never ends, or whose cursor does not move on, is refused.
 """
 
 from __future__ import annotations
