@@ -78,22 +78,18 @@ def fail_staging_write(service: VaultService, dev: DevKeys, mp: pytest.MonkeyPat
         appender.write(dev.seal(b"testimony") * 50)
 
 
-def fail_commit(service: VaultService, dev: DevKeys, mp: pytest.MonkeyPatch) -> None:
-    upload = service.create_upload()
-    appender = service.begin_append(upload.id, 0)
-    appender.write(dev.seal(b"testimony"))
-    mp.setattr(blobs_module.os, "fsync", disk_full)
-    with pytest.raises(OSError, match="No space"):
-        appender.commit()
+def fail_fsync(ending: str) -> Callable[[VaultService, DevKeys, pytest.MonkeyPatch], None]:
+    """The fsync that ends an append (``commit`` or ``abort``) finds the disk full."""
 
+    def fail(service: VaultService, dev: DevKeys, mp: pytest.MonkeyPatch) -> None:
+        upload = service.create_upload()
+        appender = service.begin_append(upload.id, 0)
+        appender.write(dev.seal(b"testimony"))
+        mp.setattr(blobs_module.os, "fsync", disk_full)
+        with pytest.raises(OSError, match="No space"):
+            getattr(appender, ending)()
 
-def fail_abort(service: VaultService, dev: DevKeys, mp: pytest.MonkeyPatch) -> None:
-    upload = service.create_upload()
-    appender = service.begin_append(upload.id, 0)
-    appender.write(dev.seal(b"testimony"))
-    mp.setattr(blobs_module.os, "fsync", disk_full)
-    with pytest.raises(OSError, match="No space"):
-        appender.abort()
+    return fail
 
 
 def fail_rename(service: VaultService, dev: DevKeys, mp: pytest.MonkeyPatch) -> None:
@@ -142,8 +138,8 @@ def fail_quarantine(service: VaultService, dev: DevKeys, mp: pytest.MonkeyPatch)
 
 FAILURES: dict[str, Callable[[VaultService, DevKeys, pytest.MonkeyPatch], None]] = {
     "a write to a staging file": fail_staging_write,
-    "the fsync of a commit": fail_commit,
-    "the fsync of an abort": fail_abort,
+    "the fsync of a commit": fail_fsync("commit"),
+    "the fsync of an abort": fail_fsync("abort"),
     "the rename of a finished upload": fail_rename,
     "a row of the metadata database": fail_database,
     "the row of a finished upload": fail_promote_row,
