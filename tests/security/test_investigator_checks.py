@@ -97,7 +97,7 @@ def test_download_differing_from_the_listing_is_refused(
     real = _submit(vault, dev, CANARY.decode())
     other = sealed_testimony(build_manifest("another"), [], dev.roster())
 
-    def download(submission_id: str, dst: io.BytesIO) -> str:
+    def download(submission_id: str, dst: io.BytesIO, size: int | None = None) -> str:
         dst.write(other)
         return hashlib.sha256(other).hexdigest()
 
