@@ -5,6 +5,10 @@ Referer; it can go through a SOCKS proxy that resolves names itself (``socks5h:/
 so no DNS query leaves the machine; needs httpx's ``socks`` extra, the ``socksio`` package);
 the mailbox secret travels in a header, never in a URL; sealed files are streamed from and to
 disk, never held whole in memory; every download is checked against the server's SHA-256.
+A hostile server cannot fill memory or disk: every answer read into memory is refused as
+soon as it passes a bound fit for what it is (`SMALL_ANSWER_BYTES`, `LISTING_ANSWER_BYTES`,
+the roster's limit), a download as soon as it passes the size listed, and a listing after
+`MAX_LISTED_SUBMISSIONS` (`AnswerTooLargeError`, `MalformedAnswerError`).
 
 Errors are sentences a person can act on, never the name of a Python exception:
 ``AddressError`` is a server or proxy address that cannot work (no ``http://``; an onion
@@ -37,6 +41,7 @@ from typing import Any, BinaryIO, TypeVar
 
 import httpx
 
+from keys.roster import MAX_ROSTER_BYTES
 from vault.service.auth import challenge_message
 from vault.service.mailbox import MAILBOX_SECRET_HEADER, encode_mailbox_secret
 from vault.store import is_valid_id
@@ -51,7 +56,7 @@ RETRY_STATUSES = frozenset({429, 502, 503, 504})
 TOR_PROXY = "socks5h://127.0.0.1:9050"
 # What the client holds in memory of one answer: a hostile server could send without end.
 SMALL_ANSWER_BYTES = 64 * 1024  # ids, offsets, tokens, receipts, proofs, checkpoints, errors
-LISTING_ANSWER_BYTES = 4 * 1024 * 1024  # the roster, the mailbox, a page of a listing or log
+LISTING_ANSWER_BYTES = 4 * 1024 * 1024  # the mailbox, a page of a listing or of the log
 MAX_REPLY_BYTES = 16 * 1024 * 1024  # a sealed reply (the server's default limit)
 MAX_LISTED_SUBMISSIONS = 100_000  # what `iter_submissions` holds across its pages
 _SYSTEM_RANDOM = secrets.SystemRandom()  # jitter, from the OS like all randomness here
@@ -560,7 +565,7 @@ class VaultClient:
     # --- witness ---
     def roster_text(self) -> str:
         """The server's current signed roster (verify it against the pinned org key!)."""
-        return self._request("GET", "/roster", retry=True, limit=LISTING_ANSWER_BYTES).text
+        return self._request("GET", "/roster", retry=True, limit=MAX_ROSTER_BYTES).text
 
     def submit(self, sealed: BinaryIO | bytes, *, length: int | None = None
                ) -> SubmissionReceipt:
