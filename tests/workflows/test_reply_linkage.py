@@ -59,6 +59,8 @@ def test_no_access_is_logged_next_to_a_reply(world: World, tmp_path: Path) -> No
         if event.kind == "reply":
             assert not (before.kind == "access" and before.get("id") == submission), kinds
     assert kinds.count("reply") == 1, kinds
+    (reply,) = [event for event in events if event.kind == "reply"]
+    assert [name for name, _ in reply.fields] == ["id", "sha256", "size"]  # no investigator
     read = amanat(["replies", "--server", world.url], cwd=tmp_path,
                   env=base_env(AMANAT_CODENAME=codename))
     assert "Thank you." in read.stdout
