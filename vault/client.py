@@ -507,7 +507,8 @@ class VaultClient:
         with self._http.stream(method, API + path, headers=headers, **kwargs) as streamed:
             if streamed.status_code >= 400:
                 return _error_body(streamed)
-            body = _capped_body(streamed, limit, f"{method} {path.split('?')[0]}")
+            body = b"" if method == "HEAD" else _capped_body(  # HEAD: no body, whatever
+                streamed, limit, f"{method} {path.split('?')[0]}")  # its Content-Length
             return httpx.Response(streamed.status_code, headers=_plain(streamed.headers),
                                   content=body, request=streamed.request)
 

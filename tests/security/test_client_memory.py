@@ -195,3 +195,13 @@ def test_a_listing_whose_cursor_stands_still_is_refused() -> None:
     client = paging_client(iter(["5", "5"]))
     with pytest.raises(MalformedAnswerError, match="does not move on"):
         list(client.iter_submissions())
+
+
+def test_a_head_answer_is_not_judged_by_its_content_length() -> None:
+    """A HEAD answer has no body; its Content-Length may give the size of the GET's."""
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, headers={"Content-Length": str(10**12),
+                                            "Upload-Offset": "5"})
+
+    client = VaultClient("http://127.0.0.1:9", transport=httpx.MockTransport(handler))
+    assert client.upload_offset("0123456789abcdef0123456789abcdef") == 5
