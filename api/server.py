@@ -28,6 +28,9 @@ from vault.service.service import NoRosterError, VaultService
 from vault.service.setup import SetupError
 from vault.store import DataDirBusyError
 
+DEV_STATEMENT_HINT = ("(then type what you saw and press Ctrl-D on a line of its own; "
+                      "never `echo` testimony: the shell keeps it in its history)")
+
 
 def _log_key_status(service: VaultService) -> str:
     """Whether the admin still has to put this server's log key in the roster."""
@@ -97,8 +100,11 @@ def serve(args: argparse.Namespace, *, is_loopback: Callable[[str], bool]) -> in
         print("", file=out)
         url = f"http://{settings.host}:{settings.port}"
         print("  Try it, in another terminal (.venv/bin/amanat):", file=out)
-        print(f"    echo 'what I saw' | amanat submit --server {url} \\\n"
-              f"        --org '{dev.org_vkey}' --statement -", file=out)
+        # Typed at the prompt, not echoed into a pipe: testimony must not land in the
+        # shell's history file.
+        print(f"    amanat submit --server {url} --org '{dev.org_vkey}' --statement -",
+              file=out)
+        print(f"    {DEV_STATEMENT_HINT}", file=out)
         unlock = f'AMANAT_PASSPHRASE="$(cat {dev.passphrase_path})"'
         print(f"    {unlock} amanat inbox --server {url} "
               f"-i {dev.identity_path} --org '{dev.org_vkey}'", file=out)

@@ -1,8 +1,8 @@
 """Streaming sealed files out in bounded memory, whole or one byte range (RFC 9110 §14).
 
-A client that needs only the start of a sealed file (``amanat reply`` reads the manifest,
-the first member of the bundle) asks for ``Range: bytes=0-N`` and gets 206 with just those
-bytes. One range per request: anything else the server does not serve as a range (several
+A client that needs only the start of a sealed file (the manifest, the first member of the
+bundle; `VaultClient.download_prefix`) asks for ``Range: bytes=0-N`` and gets 206 with just
+those bytes. One range per request: anything else the server does not serve as a range (several
 ranges, another unit, a malformed header) gets the whole file, as RFC 9110 allows.
 """
 

@@ -5,6 +5,10 @@ Referer; it can go through a SOCKS proxy that resolves names itself (``socks5h:/
 so no DNS query leaves the machine; needs httpx's ``socks`` extra, the ``socksio`` package);
 the mailbox secret travels in a header, never in a URL; sealed files are streamed from and to
 disk, never held whole in memory; every download is checked against the server's SHA-256.
+A hostile server cannot fill memory or disk: every answer read into memory is refused as
+soon as it passes a bound fit for what it is (`SMALL_ANSWER_BYTES`, `LISTING_ANSWER_BYTES`,
+the roster's limit), a download as soon as it passes the size listed, and a listing after
+`MAX_LISTED_SUBMISSIONS` (`AnswerTooLargeError`, `MalformedAnswerError`).
 
 Errors are sentences a person can act on, never the name of a Python exception:
 ``AddressError`` is a server or proxy address that cannot work (no ``http://``; an onion
@@ -20,7 +24,8 @@ exponential backoff and jitter, for a bounded time counted from the last success
 goes on from the offset the server reports after it reconnects (`send_resumable`).
 
 A hostile server (or one posing as the vault) gets no more than that: answers read into
-memory stop at `MAX_ANSWER_BYTES` and must arrive within the timeout; downloads stop at the
+memory stop at a limit suited to what they are (`SMALL_ANSWER_BYTES`,
+`LISTING_ANSWER_BYTES`, the roster's own) and must arrive within the timeout; downloads stop at the
 size the listing gave; an upload offset must lie between what the server already confirmed
 and the end of the file, and an append must be confirmed exactly; only bytes the server
 takes restart the retry count, so ``--retry-for`` bounds every wait between them.
@@ -43,6 +48,7 @@ from typing import Any, BinaryIO, TypeVar
 
 import httpx
 
+from keys.roster import MAX_ROSTER_BYTES
 from vault.service.auth import challenge_message, server_origin
 from vault.service.mailbox import MAILBOX_SECRET_HEADER, encode_mailbox_secret
 from vault.store import is_valid_id
@@ -53,15 +59,17 @@ UPLOAD_OFFSET = "Upload-Offset"
 STREAM_BYTES = 256 * 1024
 DEFAULT_UPLOAD_CHUNK = 8 * 1024 * 1024
 RESYNC_LIMIT = 5  # 400/408/409 answers in a row to a PATCH before giving up
-# The largest answer read into memory (a roster, a listing, a page of log entries): a hostile
-# server cannot make the client hold an endless body. Sealed files are streamed to disk.
-MAX_ANSWER_BYTES = 16 * 1024 * 1024
 # A download must bring at least this much in every timeout's span (64 KiB in 120 s, about
 # 0.5 KiB/s, far below the slowest Tor circuit that works), or it is broken off.
 MIN_DOWNLOAD_BYTES = 64 * 1024
 _DIGITS = re.compile(r"[0-9]{1,18}")  # ASCII digits only: int() also takes "١٢", "+1", "1_0"
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 TOR_PROXY = "socks5h://127.0.0.1:9050"
+# What the client holds in memory of one answer: a hostile server could send without end.
+SMALL_ANSWER_BYTES = 64 * 1024  # ids, offsets, tokens, receipts, proofs, checkpoints, errors
+LISTING_ANSWER_BYTES = 4 * 1024 * 1024  # the mailbox, a page of a listing or of the log
+MAX_REPLY_BYTES = 16 * 1024 * 1024  # a sealed reply (the server's default limit)
+MAX_LISTED_SUBMISSIONS = 100_000  # what `iter_submissions` holds across its pages
 _SYSTEM_RANDOM = secrets.SystemRandom()  # jitter, from the OS like all randomness here
 
 
@@ -110,6 +118,58 @@ class IntegrityError(Exception):
 class MalformedAnswerError(Exception):
     """The server's answer does not have the shape the protocol gives it (a broken or
     hostile server); nothing in it is used."""
+
+
+class AnswerTooLargeError(MalformedAnswerError):
+    """The server's answer is larger than what it can be (a broken or hostile server): it
+    was refused while it arrived, before it could fill memory or disk."""
+
+
+def _too_large(what: str, limit: int) -> AnswerTooLargeError:
+    return AnswerTooLargeError(f"the server's answer ({what}) is larger than {limit} bytes, "
+                               "more than it can be: refusing it (a broken or hostile server)")
+
+
+def _capped_body(response: httpx.Response, limit: int, what: str, *,
+                 deadline: float | None = None,
+                 too_slow: Callable[[], Exception] | None = None) -> bytes:
+    """The body of a streamed ``response``, read while it arrives and refused as soon as it
+    passes ``limit`` bytes (AnswerTooLargeError); a compressed body is refused (the client
+    asks for none), so ``limit`` bounds what is held, not what is sent. With ``deadline``
+    (a `time.monotonic` value), the whole body must have come by then: a byte now and then
+    is no answer (``too_slow()`` is raised)."""
+    encoding = response.headers.get("Content-Encoding", "identity").strip().lower()
+    if encoding not in ("", "identity"):
+        raise MalformedAnswerError(f"malformed answer from the server: {what} is compressed")
+    declared = response.headers.get("Content-Length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise _too_large(what, limit)
+    body = bytearray()
+    for chunk in response.iter_bytes():  # as they come: a drip is timed, not buffered
+        body += chunk
+        if len(body) > limit:
+            raise _too_large(what, limit)
+        if deadline is not None and too_slow is not None and time.monotonic() > deadline:
+            raise too_slow()
+    return bytes(body)
+
+
+def _error_body(response: httpx.Response) -> httpx.Response:
+    """A refusal's ``response`` with at most SMALL_ANSWER_BYTES of its body (a longer one is
+    dropped: the reason phrase stands in for it)."""
+    try:
+        body = _capped_body(response, SMALL_ANSWER_BYTES, "an error message")
+    except MalformedAnswerError:
+        body = b""
+    return httpx.Response(response.status_code, headers=_plain(response.headers),
+                          content=body, request=response.request)
+
+
+def _plain(headers: httpx.Headers) -> httpx.Headers:
+    plain = httpx.Headers(headers)
+    for name in ("Content-Encoding", "Content-Length", "Transfer-Encoding"):
+        plain.pop(name, None)
+    return plain
 
 
 @dataclass(frozen=True)
@@ -446,7 +506,8 @@ class VaultClient:
                 proxy=proxy,
                 transport=transport,
                 timeout=httpx.Timeout(timeout, connect=min(timeout, 60.0)),
-                headers={"User-Agent": user_agent, "Accept": "*/*"},
+                headers={"User-Agent": user_agent, "Accept": "*/*",
+                         "Accept-Encoding": "identity"},
                 follow_redirects=False,
                 trust_env=False,
             )
@@ -476,15 +537,31 @@ class VaultClient:
     def _broken(self, exc: httpx.TransportError) -> TransportError:
         return describe_transport_error(exc, self.server, self.proxy)
 
+    def _bounded(self, method: str, path: str, headers: dict[str, str], limit: int,
+                 **kwargs: Any) -> httpx.Response:
+        """One request whose answer is read into memory up to ``limit`` bytes (an error's
+        up to SMALL_ANSWER_BYTES), refused while it arrives beyond that."""
+        with self._http.stream(method, API + path, headers=headers, **kwargs) as streamed:
+            if streamed.status_code >= 400:
+                return _error_body(streamed)
+            body = b"" if method == "HEAD" else _capped_body(  # HEAD: no body, whatever
+                streamed, limit, f"{method} {path.split('?')[0]}",  # its Content-Length
+                deadline=time.monotonic() + self._timeout, too_slow=self._too_slow)
+            return httpx.Response(streamed.status_code, headers=_plain(streamed.headers),
+                                  content=body, request=streamed.request)
+
     def _request(self, method: str, path: str, *, auth: bool = False,
                  headers: dict[str, str] | None = None, retry: bool = False,
-                 succeeded: bool = True, **kwargs: Any) -> httpx.Response:
+                 succeeded: bool = True, limit: int = SMALL_ANSWER_BYTES,
+                 **kwargs: Any) -> httpx.Response:
         """One request; with ``retry`` (only for requests without a streamed body) a
         retryable failure is tried again as ``self.retry`` says, and an answer restarts the
-        policy's count unless ``succeeded`` is False."""
+        policy's count unless ``succeeded`` is False. The answer is held in memory up to
+        ``limit`` bytes, all of it within the client's timeout (`_bounded`)."""
         while True:
             try:
-                response = self._capped(method, path, auth, headers, kwargs)
+                response = self._bounded(method, path, self._headers(auth, headers), limit,
+                                         **kwargs)
                 if response.status_code >= 400:
                     raise _refusal(response)
             except httpx.TransportError as exc:
@@ -499,29 +576,6 @@ class VaultClient:
                 raise failure
             _pause(self.retry, failure)
 
-    def _capped(self, method: str, path: str, auth: bool, headers: dict[str, str] | None,
-                kwargs: dict[str, Any]) -> httpx.Response:
-        """One request whose answer is read into memory: at most `MAX_ANSWER_BYTES`, all of
-        it within the client's timeout once the answer has begun."""
-        request = self._http.build_request(method, API + path,
-                                           headers=self._headers(auth, headers), **kwargs)
-        response = self._http.send(request, stream=True)
-        deadline = time.monotonic() + self._timeout
-        try:
-            body = bytearray()
-            for chunk in response.iter_bytes():  # as they come: no waiting to fill a buffer
-                body += chunk
-                if len(body) > MAX_ANSWER_BYTES:
-                    raise MalformedAnswerError(
-                        f"malformed answer from the server: longer than "
-                        f"{MAX_ANSWER_BYTES // (1024 * 1024)} MiB")
-                if time.monotonic() > deadline:  # a byte now and then is no answer
-                    raise self._too_slow()
-        finally:
-            response.close()
-        response._content = bytes(body)
-        return response
-
     def _too_slow(self) -> TransportError:
         return TransportError(
             f"cannot reach {self.server}: its answer did not arrive within "
@@ -530,43 +584,41 @@ class VaultClient:
 
     def _download(self, path: str, dst: BinaryIO, *, auth: bool = False,
                   headers: dict[str, str] | None = None,
-                  size: int | None = None) -> tuple[str, int]:
-        """Stream ``path`` into ``dst``; with ``size`` (the size the server listed), refuse
-        a body longer than that before writing more of it."""
+                  limit: int | None = None) -> tuple[str, int]:
+        """Stream a file into ``dst``; with ``limit`` (the size the listing or log gives),
+        refused as soon as more arrives (AnswerTooLargeError)."""
         hasher = hashlib.sha256()
-        limit, received = size, 0
+        size = 0
         try:
             with self._http.stream("GET", API + path,
                                    headers=self._headers(auth, headers)) as response:
                 if response.status_code >= 400:
-                    response.read()
-                    raise _refusal(response)
+                    raise _refusal(_error_body(response))
                 expected = response.headers.get("Amanat-Sha256")
                 window, at_window = time.monotonic(), 0
-                for chunk in response.iter_bytes():  # as they come
+                for chunk in response.iter_bytes():  # as they come: no waiting to fill a buffer
                     if time.monotonic() - window > self._timeout:
                         # A byte now and then would hold the download for ever.
-                        if received + len(chunk) - at_window < MIN_DOWNLOAD_BYTES:
+                        if size + len(chunk) - at_window < MIN_DOWNLOAD_BYTES:
                             raise self._too_slow()
-                        window, at_window = time.monotonic(), received
-                    if limit is not None and received + len(chunk) > limit:
-                        raise IntegrityError(f"the server sent more than the {limit} bytes "
-                                             "it listed for this file")
+                        window, at_window = time.monotonic(), size
+                    size += len(chunk)
+                    if limit is not None and size > limit:
+                        raise _too_large("a file of the size listed", limit)
                     hasher.update(chunk)
                     dst.write(chunk)
-                    received += len(chunk)
         except httpx.TransportError as exc:
             broken = self._broken(exc)
             raise TransportError(f"the download broke off ({broken})", broken.short) from None
         digest = hasher.hexdigest()
         if expected is not None and expected != digest:
             raise IntegrityError("the downloaded file does not match the server's SHA-256")
-        return digest, received
+        return digest, size
 
     # --- witness ---
     def roster_text(self) -> str:
         """The server's current signed roster (verify it against the pinned org key!)."""
-        return self._request("GET", "/roster", retry=True).text
+        return self._request("GET", "/roster", retry=True, limit=MAX_ROSTER_BYTES).text
 
     def submit(self, sealed: BinaryIO | bytes, *, length: int | None = None
                ) -> SubmissionReceipt:
@@ -726,16 +778,17 @@ class VaultClient:
     def replies(self, secret: bytes) -> list[ReplyInfo]:
         """Replies waiting in the mailbox of ``secret`` (sent in a header, never the URL)."""
         headers = {MAILBOX_SECRET_HEADER: encode_mailbox_secret(secret)}
-        body = _json(self._request("GET", "/mailbox", headers=headers))
+        body = _json(self._request("GET", "/mailbox", headers=headers,
+                                   limit=LISTING_ANSWER_BYTES))
         return [_record(ReplyInfo, r) for r in _list(body, "replies")]
 
     def fetch_reply(self, secret: bytes, reply_id: str, dst: BinaryIO,
-                    size: int | None = None) -> str:
-        """Download one sealed reply into ``dst``; returns its SHA-256. With ``size`` (from
-        `replies`), more bytes than that are refused as they arrive."""
+                    size: int = MAX_REPLY_BYTES) -> str:
+        """Download one sealed reply (at most ``size`` bytes, the size listed) into ``dst``;
+        returns its SHA-256."""
         headers = {MAILBOX_SECRET_HEADER: encode_mailbox_secret(secret)}
         digest, _ = self._download(f"/mailbox/replies/{reply_id}", dst, headers=headers,
-                                   size=size)
+                                   limit=min(size, MAX_REPLY_BYTES))
         return digest
 
     # --- investigator ---
@@ -780,24 +833,38 @@ class VaultClient:
         params: dict[str, Any] = {"limit": limit}
         if cursor is not None:
             params["cursor"] = cursor
-        body = _json(self._request("GET", "/submissions", auth=True, params=params))
+        body = _json(self._request("GET", "/submissions", auth=True, params=params,
+                                   limit=LISTING_ANSWER_BYTES))
         cursor = body.get("next_cursor") if isinstance(body, dict) else None
         if cursor is not None and not (isinstance(cursor, str) and cursor.isdigit()):
             raise MalformedAnswerError("malformed answer from the server: bad next_cursor")
         return [_record(SubmissionInfo, s) for s in _list(body, "submissions")], cursor
 
     def iter_submissions(self, page: int = 100) -> Iterator[SubmissionInfo]:
+        """Every submission, page after page: at most MAX_LISTED_SUBMISSIONS, each page's
+        cursor past the last (a server paging without end is refused)."""
         cursor: str | None = None
+        listed = pages = 0
         while True:
+            previous = cursor
             items, cursor = self.list_submissions(cursor, page)
+            listed += len(items)
+            pages += 1
+            if listed > MAX_LISTED_SUBMISSIONS or pages > MAX_LISTED_SUBMISSIONS:
+                raise MalformedAnswerError(
+                    f"malformed answer from the server: it lists more than "
+                    f"{MAX_LISTED_SUBMISSIONS} submissions")
             yield from items
             if cursor is None:
                 return
+            if previous is not None and int(cursor) <= int(previous):
+                raise MalformedAnswerError("malformed answer from the server: its listing "
+                                           "does not move on from one page to the next")
 
     def download(self, submission_id: str, dst: BinaryIO, size: int | None = None) -> str:
-        """Stream a sealed submission into ``dst`` (the access is logged); returns its SHA-256.
-        With ``size`` (from the listing), more bytes than that are refused as they arrive."""
-        digest, _ = self._download(f"/submissions/{submission_id}", dst, auth=True, size=size)
+        """Stream a sealed submission into ``dst`` (the access is logged), at most ``size``
+        bytes (the size listed) when given; returns its SHA-256."""
+        digest, _ = self._download(f"/submissions/{submission_id}", dst, auth=True, limit=size)
         return digest
 
     def delete_submission(self, submission_id: str) -> int:
@@ -823,13 +890,15 @@ class VaultClient:
         return self._request("GET", "/log/checkpoint").text
 
     def entries(self, start: int, end: int) -> list[bytes]:
-        body = _json(self._request("GET", "/log/entries", params={"start": start, "end": end}))
+        body = _json(self._request("GET", "/log/entries", params={"start": start, "end": end},
+                                   limit=LISTING_ANSWER_BYTES))
         return _base64_list(body, "entries")
 
     def held(self, start: int, end: int) -> tuple[int, set[str]]:
         """Which submissions logged in entries ``start`` to ``end`` the server still holds:
         (the end of the range it answered for, their ids)."""
-        body = _json(self._request("GET", "/log/held", params={"start": start, "end": end}))
+        body = _json(self._request("GET", "/log/held", params={"start": start, "end": end},
+                                   limit=LISTING_ANSWER_BYTES))
         ids = _list(body, "held")
         answered = body.get("end")
         if (type(answered) is not int or not start < answered <= end
@@ -866,8 +935,7 @@ class VaultClient:
             with self._http.stream("GET", f"{API}/submissions/{submission_id}",
                                    headers=headers) as response:
                 if response.status_code >= 400:
-                    response.read()
-                    raise ClientError(response.status_code, _message(response))
+                    raise _refusal(_error_body(response))
                 total = _whole_size(response)
                 deadline = time.monotonic() + self._timeout
                 for chunk in response.iter_bytes():  # as they come

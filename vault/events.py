@@ -8,7 +8,9 @@ what happened to which sealed file, and nothing that could identify a witness
 
 * times are rounded DOWN to the hour (``2026-11-21T05:00Z``);
 * no address, user agent, mailbox id or plaintext length ever appears, only the random
-  submission id, the ciphertext's SHA-256 and size, and the investigator's key id;
+  submission id, the ciphertext's SHA-256 and size, and the investigator's key id (on
+  accesses and deletions; a reply does not name who wrote it, which would narrow the
+  submissions it may answer to those that investigator opened);
 * the text is canonical: one ``name value`` line per field in a fixed order, so the same
   event always has the same bytes and hash, and ``parse_event`` accepts only that form::
 
@@ -39,8 +41,12 @@ EVENT_FIELDS: dict[str, tuple[str, ...]] = {
     KIND_SUBMISSION: ("id", "sha256", "size"),
     KIND_ACCESS: ("id", "investigator"),
     KIND_DELETION: ("id", "investigator"),
-    KIND_REPLY: ("id", "sha256", "size", "investigator"),
+    KIND_REPLY: ("id", "sha256", "size"),
     KIND_ROSTER: ("version", "sha256"),
+}
+# Fields that earlier servers wrote and logs keep: still canonical, never written now.
+LEGACY_EVENT_FIELDS: dict[str, tuple[str, ...]] = {
+    KIND_REPLY: ("id", "sha256", "size", "investigator"),
 }
 
 _VALUE = re.compile(r"[\x21-\x7e]{1,200}")
@@ -89,7 +95,8 @@ class Event:
         if names is None:
             raise EventError(f"unknown event kind {self.kind!r}")
         parse_hour(self.time)
-        if tuple(name for name, _ in self.fields) != names:
+        given = tuple(name for name, _ in self.fields)
+        if given != names and given != LEGACY_EVENT_FIELDS.get(self.kind):
             raise EventError(f"a {self.kind} event has the fields {', '.join(names)}")
         for name, value in self.fields:
             if not _VALUE.fullmatch(value):
@@ -136,13 +143,11 @@ def deletion_event(
 
 
 def reply_event(
-    reply_id: str, sha256_hex: str, size: int, investigator: str, *, moment: datetime | None = None
+    reply_id: str, sha256_hex: str, size: int, *, moment: datetime | None = None
 ) -> Event:
-    """An investigator left a sealed reply in a witness's mailbox (the mailbox is not named)."""
-    return _make(
-        KIND_REPLY, moment, id=reply_id, sha256=sha256_hex, size=str(size),
-        investigator=investigator,
-    )
+    """An investigator left a sealed reply in a witness's mailbox (neither the mailbox nor
+    the investigator is named)."""
+    return _make(KIND_REPLY, moment, id=reply_id, sha256=sha256_hex, size=str(size))
 
 
 def roster_event(version: int, sha256_hex: str, *, moment: datetime | None = None) -> Event:

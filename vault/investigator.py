@@ -31,11 +31,9 @@ import base64
 import contextlib
 import datetime
 import hashlib
-import io
 import json
 import os
 import queue
-import tarfile
 import tempfile
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -47,11 +45,9 @@ from keys.errors import RosterError
 from keys.identity import InvestigatorIdentity
 from keys.roster import Roster, RosterState, read_roster_unverified, verify_roster
 from vault import age
-from vault.age.format import MAX_HEADER
-from vault.age.stream import CHUNK_SIZE, encrypted_size
 from vault.audit import AuditState, LogMismatchError, read_log
-from vault.bundle import BLOCK_SIZE, BundleError, extract_bundle, open_bundle
-from vault.client import ClientError, ReplyInfo, SubmissionInfo, VaultClient
+from vault.bundle import BundleError, extract_bundle, open_bundle
+from vault.client import MAX_REPLY_BYTES, ClientError, ReplyInfo, SubmissionInfo, VaultClient
 from vault.events import (
     KIND_DELETION,
     Event,
@@ -61,7 +57,8 @@ from vault.events import (
     submission_event,
 )
 from vault.holdings import LoggedItem
-from vault.testimony import MANIFEST_MAX_BYTES, Manifest, ManifestError
+from vault.replytext import pad_reply
+from vault.testimony import Manifest, ManifestError
 from vault.tlog.checkpoint import Checkpoint, CheckpointError, open_checkpoint
 from vault.tlog.merkle import MerkleError, leaf_hash, verify_consistency, verify_inclusion
 from vault.tlog.note import NoteError, Verifier
@@ -645,63 +642,9 @@ def read_case(case_dir: str | os.PathLike[str]) -> tuple[str, Manifest]:
 # --- replies --------------------------------------------------------------------------------
 
 
-MANIFEST_PREFIX_BYTES: Final = 256 * 1024
-"""What `fetch_manifest` downloads first: the age header and the bundle's first member
-(the manifest) of any ordinary testimony fit in it."""
-
-
-def _manifest_end(prefix: bytes, identity: InvestigatorIdentity) -> int:
-    """How many bytes from the start of a sealed bundle hold its manifest, as far as its
-    first bytes ``prefix`` tell: the age header, then the payload up to the end of the
-    manifest (its size read from the first tar header) and one chunk more. What ``prefix``
-    does not tell counts at its largest allowed (a header of MAX_HEADER bytes, a manifest of
-    MANIFEST_MAX_BYTES)."""
-    try:
-        header = age.inspect_header(io.BytesIO(prefix)).length
-    except age.HeaderError:
-        header = MAX_HEADER
-    manifest = MANIFEST_MAX_BYTES
-    with contextlib.suppress(age.AgeError, tarfile.TarError):
-        with PlaintextStream(io.BytesIO(prefix), [identity.age_identity()]) as plaintext:
-            block = plaintext.read(BLOCK_SIZE)
-        size = tarfile.TarInfo.frombuf(block, "utf-8", "surrogateescape").size
-        manifest = max(0, min(manifest, size))
-    padded = -(-manifest // BLOCK_SIZE) * BLOCK_SIZE
-    return header + encrypted_size(BLOCK_SIZE + padded + CHUNK_SIZE)
-
-
-def fetch_manifest(session: Session, submission_id: str) -> Manifest:
-    """Decrypt the manifest of a submission, in memory, from the start of its sealed file.
-
-    The bundle's first member is the manifest, so this downloads only a prefix: one ranged
-    request for `MANIFEST_PREFIX_BYTES`, and when the manifest does not end within them
-    another up to where the first bytes say it ends (`_manifest_end`), never the
-    attachments after it. Each request is logged as an access. A prefix cannot be checked
-    against the ciphertext's SHA-256 in the log; what is decrypted from it is authenticated
-    and sealed to this investigator (`open` checks the whole file, and `reply --case` uses
-    the manifest it extracted).
-    """
-    info = find_submission(session, submission_id)
-    what = f"submission {info.id}"
-    length = min(info.size, MANIFEST_PREFIX_BYTES)
-    while True:
-        prefix, total = session.client.download_prefix(info.id, length)
-        if total != info.size:
-            raise InvestigatorError(
-                f"the server serves {what} as {total} bytes, but lists it as {info.size}")
-        try:
-            return read_manifest(io.BytesIO(prefix), session.identity, what)
-        except NotSealedToYouError:
-            raise
-        except InvestigatorError:
-            needed = min(info.size, _manifest_end(prefix, session.identity))
-            if length >= needed:
-                raise
-            length = needed
-
-
 def seal_reply(manifest: Manifest, message: str) -> tuple[str, bytes]:
-    """(mailbox id, sealed reply): ``message`` sealed to the witness's reply recipient."""
+    """(mailbox id, sealed reply): ``message`` sealed to the witness's reply recipient,
+    padded inside the encryption (`vault.replytext`), so its logged size hides its length."""
     if manifest.reply is None:
         raise InvestigatorError("the witness asked for no replies: the testimony names no "
                                 "reply address")
@@ -710,7 +653,11 @@ def seal_reply(manifest: Manifest, message: str) -> tuple[str, bytes]:
     recipient = age.parse_recipient(manifest.reply.recipient)
     if not age.is_post_quantum(recipient):  # pragma: no cover - the manifest schema refuses it
         raise InvestigatorError("the reply recipient is not post-quantum")
-    return manifest.reply.mailbox_id, age.encrypt_bytes(message.encode("utf-8"), [recipient])
+    sealed = age.encrypt_bytes(pad_reply(message), [recipient])
+    if len(sealed) > MAX_REPLY_BYTES:
+        raise InvestigatorError(f"the reply is too long: sealed, it would pass the "
+                                f"{MAX_REPLY_BYTES} bytes a witness's client accepts")
+    return manifest.reply.mailbox_id, sealed
 
 
 def send_reply(session: Session, manifest: Manifest, message: str) -> ReplyInfo:

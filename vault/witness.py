@@ -50,6 +50,7 @@ from vault.bundle import Content, ContentMismatchError, bundle_length, bundle_st
 from vault.client import SubmissionReceipt, VaultClient
 from vault.codename import CodenameKeys, derive, new_codename
 from vault.events import KIND_SUBMISSION, EventError, parse_event
+from vault.replytext import ReplyFormatError, read_reply
 from vault.testimony import (
     CONSENT_LEVELS,
     SCHEMA_ID,
@@ -78,6 +79,7 @@ __all__ = [
     "checked_receipt",
     "deliver",
     "fetch_replies",
+    "iter_replies",
     "neutral_name",
     "new_reply_address",
     "prepare_attachments",
@@ -646,7 +648,14 @@ def fetch_replies(client: VaultClient, keys: CodenameKeys) -> list[OpenedReply]:
     Raises WitnessError when a reply cannot be opened with the codename (it was sealed to
     someone else, or damaged), or is listed larger than that.
     """
-    opened: list[OpenedReply] = []
+    return list(iter_replies(client, keys))
+
+
+def iter_replies(client: VaultClient, keys: CodenameKeys) -> Iterator[OpenedReply]:
+    """`fetch_replies` one reply at a time: memory holds the listing (bounded by the client)
+    and one reply, downloaded up to the size listed for it. A listing that names a reply
+    larger than replies take, or more than `MAX_REPLIES_BYTES` in all, is refused before
+    anything is downloaded."""
     listed = client.replies(keys.mailbox_secret)
     total = sum(info.size for info in listed)
     for info in listed:
@@ -656,6 +665,7 @@ def fetch_replies(client: VaultClient, keys: CodenameKeys) -> list[OpenedReply]:
                 f"more than replies take (at most {MAX_REPLY_BYTES // (1024 * 1024)} MiB "
                 f"each, {MAX_REPLIES_BYTES // (1024 * 1024)} MiB in all): not downloading "
                 "them")
+    for info in listed:
         buffer = io.BytesIO()
         digest = client.fetch_reply(keys.mailbox_secret, info.id, buffer, info.size)
         if digest != info.sha256:
@@ -663,9 +673,10 @@ def fetch_replies(client: VaultClient, keys: CodenameKeys) -> list[OpenedReply]:
         try:
             plaintext = age.decrypt_bytes(buffer.getvalue(), [keys.reply_identity],
                                           armored=False)
+            text = read_reply(plaintext)
         except age.AgeError as exc:
             raise WitnessError(f"reply {info.id} cannot be opened with this codename: "
                                f"{exc}") from None
-        opened.append(OpenedReply(info.id, info.received,
-                                  plaintext.decode("utf-8", errors="replace")))
-    return opened
+        except ReplyFormatError as exc:
+            raise WitnessError(f"reply {info.id} is damaged: {exc}") from None
+        yield OpenedReply(info.id, info.received, text)

@@ -25,13 +25,27 @@ def test_submission_text_is_canonical_and_rounded_down() -> None:
 @pytest.mark.parametrize("make", [
     lambda: events.access_event(SID, "0011223344556677", moment=MOMENT),
     lambda: events.deletion_event(SID, "0011223344556677", moment=MOMENT),
-    lambda: events.reply_event(SID, SHA, 99, "0011223344556677", moment=MOMENT),
+    lambda: events.reply_event(SID, SHA, 99, moment=MOMENT),
     lambda: events.roster_event(7, SHA, moment=MOMENT),
 ])
 def test_every_kind_round_trips(make: object) -> None:
     event = make()  # type: ignore[operator]
     assert parse_event(event.encode()) == event
     assert event.time == "2026-11-21T05:00Z"
+
+
+def test_a_reply_names_no_investigator_and_older_replies_still_parse() -> None:
+    """Naming who wrote a reply would narrow the submissions it may answer to those that
+    investigator opened (SECURITY.md, linkage): a reply entry says id, digest and size."""
+    event = events.reply_event(SID, SHA, 99, moment=MOMENT)
+    assert event.encode() == (
+        b"amanat/event/v1\nkind reply\ntime 2026-11-21T05:00Z\n"
+        b"id " + SID.encode() + b"\nsha256 " + SHA.encode() + b"\nsize 99\n")
+    older = event.encode() + b"investigator 0011223344556677\n"  # written by earlier servers
+    assert parse_event(older).get("investigator") == "0011223344556677"
+    assert parse_event(older).encode() == older
+    with pytest.raises(EventError):
+        parse_event(event.encode() + b"mailbox " + SHA.encode() + b"\n")
 
 
 def test_other_time_zones_are_converted_to_utc() -> None:

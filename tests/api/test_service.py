@@ -162,7 +162,7 @@ def test_recover_pending_replies(service: VaultService, dev: DevKeys) -> None:
         appender.commit()
         service.store.promote_reply(upload_id, ReplyRecord(
             reply_id, "cd" * 32, "ef" * 32, 5, events.hour_text(), -1))
-    entry = events.reply_event(logged_id, "ef" * 32, 5, "0011223344556677").encode()
+    entry = events.reply_event(logged_id, "ef" * 32, 5).encode()
     index = service.audit_log.append([entry])[0]
     size = service.log_size()
     assert service.recover() == 1

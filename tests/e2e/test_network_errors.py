@@ -156,8 +156,7 @@ def test_investigator_commands_say_it_too(capsys: pytest.CaptureFixture[str],
     identity.write_bytes(InvestigatorIdentity.generate("Me").seal("pass words", FAST_KDF))
     monkeypatch.setenv("AMANAT_PASSPHRASE", "pass words")
     url = f"http://127.0.0.1:{free_port()}"
-    for command in (["inbox"], ["open", "0" * 32, "-o", str(tmp_path / "case")],
-                    ["reply", "0" * 32, "--message", "thank you"]):
+    for command in (["inbox"], ["open", "0" * 32, "-o", str(tmp_path / "case")]):
         status, err = run(capsys, command[0], "--server", url, "-i", str(identity),
                           *command[1:])
         assert status == 1

@@ -94,8 +94,8 @@ def test_listings_from_the_server_reach_the_terminal_escaped(
     assert out.count("\n") == 1 and "\x1b" not in out and "\r" not in out
 
     monkeypatch.setenv("AMANAT_CODENAME", new_codename())
-    monkeypatch.setattr(vault.witness, "fetch_replies", lambda client, keys: [
-        OpenedReply(HOSTILE, HOSTILE, "Thank you.\nWe will write again.\n")])
+    monkeypatch.setattr(vault.witness, "iter_replies", lambda client, keys: iter([
+        OpenedReply(HOSTILE, HOSTILE, "Thank you.\nWe will write again.\n")]))
     assert main(["replies", "--server", "http://127.0.0.1:9"]) == 0
     out = capsys.readouterr().out
     assert "\x1b" not in out and "\r" not in out

@@ -50,7 +50,10 @@ def test_replies_to_every_submission_under_one_codename(world: World, tmp_path: 
                     str(sealed)], cwd=tmp_path)
 
     for number, done in enumerate((first, again, third), start=1):
-        world.investigator("a", ["reply", submission_id_from_receipt(done.stdout),
+        submission = submission_id_from_receipt(done.stdout)
+        case = tmp_path / f"case-{number}"
+        world.investigator("a", ["open", submission, "-o", str(case)])
+        world.investigator("a", ["reply", submission, "--case", str(case),
                                  "--message", f"Answer {number} from A."])
     read = amanat(["replies", "--server", world.url], cwd=tmp_path,
                   env=base_env(AMANAT_CODENAME=codename))

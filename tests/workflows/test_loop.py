@@ -211,10 +211,26 @@ def test_reply_reaches_the_witness(world: World, submitted: Submitted, case_a: P
     assert files_under(submitted.home) == []
 
 
-def test_reply_without_case_folder(world: World, submitted: Submitted) -> None:
+def test_reply_without_case_folder_is_refused_and_logs_nothing(
+        world: World, submitted: Submitted, case_a: Path) -> None:
+    """Fetching the reply address just before replying would log an access next to the
+    reply; `reply` needs the case folder `open` made, and sends a second reply with it."""
+    with VaultClient(world.url) as client:
+        size_before = int(client.checkpoint().splitlines()[1])
+    refused = world.investigator("a", ["reply", submitted.id, "--message", "A second answer."],
+                                 check=False)
+    assert refused.returncode == 1
+    assert refused.stderr == (
+        "amanat: reply needs --case DIR, the case folder `amanat open` made: fetching the "
+        "submission now would log its access right before your reply, and the public log "
+        "would link the reply to this submission; open it first, then reply later with "
+        "--case\n")
+    with VaultClient(world.url) as client:
+        assert int(client.checkpoint().splitlines()[1]) == size_before
     answer = world.root / "answer.txt"
     answer.write_text("A second answer.\n", "utf-8")
-    world.investigator("a", ["reply", submitted.id, "--message-file", str(answer)])
+    world.investigator("a", ["reply", submitted.id, "--case", str(case_a), "--message-file",
+                             str(answer)])
     read = amanat(["replies", "--server", world.url], cwd=world.root,
                   env=base_env(AMANAT_CODENAME=submitted.codename.upper()))
     assert REPLY_TEXT in read.stdout and "A second answer." in read.stdout

@@ -56,3 +56,19 @@ def test_dev_server_names_its_log_key_in_its_own_roster(tmp_path: Path) -> None:
         assert "set-log" not in output
     finally:
         server.stop()
+
+
+def test_dev_banner_suggests_typing_the_statement_not_echoing_it(tmp_path: Path) -> None:
+    """`echo '…' | amanat submit` would put testimony in the shell's history file."""
+    server = start_e2e_server(tmp_path)
+    try:
+        lines = server.output_text().splitlines()
+    finally:
+        server.stop()
+    (index,) = [i for i, line in enumerate(lines) if "amanat submit" in line]
+    assert lines[index].strip().startswith(f"amanat submit --server {server.url} --org '")
+    assert lines[index].rstrip().endswith("--statement -")
+    assert lines[index + 1].strip() == (
+        "(then type what you saw and press Ctrl-D on a line of its own; never `echo` "
+        "testimony: the shell keeps it in its history)")
+    assert not any("echo '" in line or "| amanat" in line for line in lines)

@@ -137,18 +137,22 @@ def _message(args: argparse.Namespace) -> str:
         raise CLIError(f"{args.message_file}: the reply is not UTF-8 text") from None
 
 
-def cmd_reply(args: argparse.Namespace) -> int:
-    from vault.investigator import fetch_manifest, read_case, send_reply
+REPLY_NEEDS_CASE = (
+    "reply needs --case DIR, the case folder `amanat open` made: fetching the submission now "
+    "would log its access right before your reply, and the public log would link the reply "
+    "to this submission; open it first, then reply later with --case")
 
+
+def cmd_reply(args: argparse.Namespace) -> int:
+    from vault.investigator import read_case, send_reply
+
+    if args.case is None:
+        raise CLIError(REPLY_NEEDS_CASE)
+    case_id, manifest = read_case(args.case)
+    if case_id != args.id:
+        raise CLIError(f"{args.case} holds submission {case_id}, not {args.id}")
     message = _message(args)
-    manifest = None
-    if args.case is not None:
-        case_id, manifest = read_case(args.case)
-        if case_id != args.id:
-            raise CLIError(f"{args.case} holds submission {case_id}, not {args.id}")
     with _session(args) as session:
-        if manifest is None:
-            manifest = fetch_manifest(session, args.id)
         reply = send_reply(session, manifest, message)
     print(f"reply {reply.id} left in the witness's mailbox (log index {reply.log_index})")
     return 0
@@ -232,9 +236,9 @@ def register(subparsers: Any) -> None:
     what.add_argument("--message-file", metavar="FILE", help="read the reply from FILE (- for "
                       "standard input)")
     reply.add_argument("--case", metavar="DIR", default=None,
-                       help="use the manifest of this opened case folder (checked against "
-                            "the log by `open`); without it, the manifest is read from a "
-                            "byte range at the start of the submission")
+                       help="the case folder `amanat open` made (its manifest holds the "
+                            "reply address); needed, so that no access to the submission is "
+                            "logged next to the reply")
     reply.set_defaults(func=cmd_reply)
 
     delete = subparsers.add_parser(

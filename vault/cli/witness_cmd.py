@@ -398,17 +398,18 @@ def cmd_upload(args: argparse.Namespace) -> int:
 def cmd_replies(args: argparse.Namespace) -> int:
     from vault.client import VaultClient
     from vault.codename import derive
-    from vault.witness import fetch_replies
+    from vault.witness import iter_replies
 
     keys = derive(_typed_codename())
+    shown = 0
     with VaultClient(args.server, proxy=args.proxy) as client:
-        replies = fetch_replies(client, keys)
-    if not replies:
+        for reply in iter_replies(client, keys):  # one reply in memory at a time
+            text = reply.text if reply.text.endswith("\n") else reply.text + "\n"
+            sys.stdout.write(one_line(f"--- reply {reply.id} ({reply.received}) ---")
+                             + f"\n{text}")
+            shown += 1
+    if not shown:
         print("amanat: no replies yet", file=sys.stderr)
-        return 0
-    for reply in replies:
-        text = reply.text if reply.text.endswith("\n") else reply.text + "\n"
-        sys.stdout.write(one_line(f"--- reply {reply.id} ({reply.received}) ---") + f"\n{text}")
     return 0
 
 

@@ -190,10 +190,11 @@ class VaultService:
 
     # --- audit log ---
     def _log(self, event: Event) -> int:
-        with self._log_lock:
-            index = self.audit_log.append([event.encode()])[0]
-        self.store.conceal_times()
-        return index
+        try:
+            with self._log_lock:
+                return self.audit_log.append([event.encode()])[0]
+        finally:
+            self.store.conceal_times()  # also after a failed append (a full disk)
 
     def recover(self) -> int:
         """Finish what a crash interrupted; return how many entries were newly logged.
@@ -218,10 +219,8 @@ class VaultService:
         for reply in self.store.pending_replies():
             found = holdings.replies.get(reply.id)
             if found is None:
-                # The reply's record does not keep who wrote it.
                 found_index = self._log(events.reply_event(
-                    reply.id, reply.sha256, reply.size, "unknown",
-                    moment=parse_hour(reply.received)))
+                    reply.id, reply.sha256, reply.size, moment=parse_hour(reply.received)))
                 logged += 1
             else:
                 found_index = found.index
@@ -503,7 +502,7 @@ class VaultService:
         hour = hour_text()
         reply = ReplyRecord(new_id(), mailbox, info.sha256, info.size, hour, -1)
         self.store.promote_reply(upload_id, reply)
-        index = self._log(events.reply_event(reply.id, reply.sha256, reply.size, who.key_id,
+        index = self._log(events.reply_event(reply.id, reply.sha256, reply.size,
                                              moment=parse_hour(hour)))
         self.store.set_reply_log_index(reply.id, index)
         return ReplyRecord(reply.id, mailbox, reply.sha256, reply.size, hour, index)

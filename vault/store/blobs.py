@@ -28,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import os
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
@@ -51,6 +52,20 @@ def blur_times(*paths: Path) -> None:
     for path in paths:
         with contextlib.suppress(FileNotFoundError):
             os.utime(path, (hour, hour))
+
+
+@contextlib.contextmanager
+def blurring(*paths: Path) -> Iterator[None]:
+    """Run a block that writes to ``paths``, then set their times to the start of the hour,
+    also when the block fails (a full disk, a failed rename): no failure path leaves a time
+    to the second. Blurring after a failure never hides the failure itself."""
+    try:
+        yield
+    except BaseException:
+        with contextlib.suppress(OSError):
+            blur_times(*paths)
+        raise
+    blur_times(*paths)
 
 
 def fsync_directory(path: Path) -> None:
@@ -100,17 +115,24 @@ class StagedFileWriter:
 
     def write(self, data: bytes) -> None:
         assert self._file is not None, "writer already closed"
-        self._file.write(data)
+        try:
+            self._file.write(data)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                blur_times(self._path, self._path.parent)
+            raise
         self.size += len(data)
 
     def commit(self) -> int:
         """Flush and fsync what was written; return the new size of the staged file."""
         if self._file is not None:
-            self._file.flush()
-            os.fsync(self._file.fileno())
-            self._file.close()
-            self._file = None
-            blur_times(self._path, self._path.parent)
+            with blurring(self._path, self._path.parent):
+                try:
+                    self._file.flush()
+                    os.fsync(self._file.fileno())
+                finally:
+                    self._file.close()
+                    self._file = None
             if self._start == 0:
                 fsync_directory(self._path.parent)  # the staging file's name, made durable
         return self.size
@@ -118,13 +140,16 @@ class StagedFileWriter:
     def abort(self) -> None:
         """Discard everything written through this writer."""
         if self._file is not None:
-            self._file.flush()
-            self._file.truncate(self._start)
-            os.fsync(self._file.fileno())
-            self._file.close()
-            self._file = None
-            self.size = self._start
-            blur_times(self._path, self._path.parent)
+            with blurring(self._path, self._path.parent):
+                try:
+                    with contextlib.suppress(OSError):
+                        self._file.flush()  # a full disk: the truncation below still runs
+                    self._file.truncate(self._start)
+                    os.fsync(self._file.fileno())
+                finally:
+                    self._file.close()
+                    self._file = None
+                    self.size = self._start
 
 
 class BlobDirectory:
@@ -141,8 +166,10 @@ class BlobDirectory:
         self.blur_directories()
 
     def blur_directories(self) -> None:
-        """Set the times of the blob and upload directories to the start of the hour."""
-        blur_times(self.root, self.uploads, self.blobs, *self._namespace_dirs())
+        """Set the times of the blob, upload and quarantine directories to the start of the
+        hour."""
+        blur_times(self.root, self.uploads, self.blobs, *self._namespace_dirs(),
+                   self.quarantine_root, *(self.quarantine_root / ns for ns in NAMESPACES))
 
     def _namespace_dirs(self) -> list[Path]:
         return [self.blobs / ns for ns in NAMESPACES]
@@ -159,8 +186,8 @@ class BlobDirectory:
     def create_staged(self, upload_id: str) -> None:
         path = self._staged(upload_id)
         # Made durable by the first commit (file and directory fsync), not here.
-        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, _FILE_MODE))
-        blur_times(path, self.uploads)
+        with blurring(path, self.uploads):
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, _FILE_MODE))
 
     def staged_size(self, upload_id: str) -> int:
         try:
@@ -182,9 +209,8 @@ class BlobDirectory:
             raise NotFoundError("no such upload") from None
 
     def delete_staged(self, upload_id: str) -> None:
-        with contextlib.suppress(FileNotFoundError):
+        with contextlib.suppress(FileNotFoundError), blurring(self.uploads):
             self._staged(upload_id).unlink()
-            blur_times(self.uploads)
             fsync_directory(self.uploads)
 
     def staged_ids(self) -> list[str]:
@@ -206,14 +232,14 @@ class BlobDirectory:
             fd = os.open(source, os.O_RDONLY)
         except FileNotFoundError:
             raise NotFoundError("no such upload") from None
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.rename(source, target)
-        blur_times(target, target.parent, self.uploads)
-        fsync_directory(target.parent)
-        fsync_directory(self.uploads)
+        with blurring(source, target, target.parent, self.uploads):
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.rename(source, target)
+            fsync_directory(target.parent)
+            fsync_directory(self.uploads)
 
     def open_blob(self, namespace: str, blob_id: str) -> BinaryIO:
         try:
@@ -223,9 +249,8 @@ class BlobDirectory:
 
     def delete_blob(self, namespace: str, blob_id: str) -> None:
         path = self._blob(namespace, blob_id)
-        with contextlib.suppress(FileNotFoundError):
+        with contextlib.suppress(FileNotFoundError), blurring(path.parent):
             path.unlink()
-            blur_times(path.parent)
             fsync_directory(path.parent)
 
     def blob_present(self, namespace: str, blob_id: str) -> bool:
@@ -258,16 +283,17 @@ class BlobDirectory:
 
     def _quarantine(self, source: Path, namespace: str, blob_id: str) -> Path:
         directory = self.quarantine_root / namespace
-        directory.mkdir(mode=_DIR_MODE, parents=True, exist_ok=True)
         target = directory / blob_id
         copy = 0
         while target.exists():
             copy += 1
             target = directory / f"{blob_id}.{copy}"
-        os.rename(source, target)
-        blur_times(target, directory, source.parent)
-        fsync_directory(directory)
-        fsync_directory(source.parent)
+        with blurring(self.root, self.quarantine_root, directory, source, target,
+                      source.parent):
+            directory.mkdir(mode=_DIR_MODE, parents=True, exist_ok=True)
+            os.rename(source, target)
+            fsync_directory(directory)
+            fsync_directory(source.parent)
         return target
 
     def unquarantine(self, namespace: str, blob_id: str) -> None:
@@ -276,10 +302,10 @@ class BlobDirectory:
         target = self._blob(namespace, blob_id)
         if target.exists():
             raise ConflictError("blob id already used")
-        os.rename(source, target)
-        blur_times(target, target.parent, source.parent)
-        fsync_directory(target.parent)
-        fsync_directory(source.parent)
+        with blurring(source, target, target.parent, source.parent):
+            os.rename(source, target)
+            fsync_directory(target.parent)
+            fsync_directory(source.parent)
 
     def blob_ids(self, namespace: str) -> list[str]:
         directory = self.blobs / namespace

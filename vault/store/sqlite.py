@@ -138,9 +138,10 @@ class EmbeddedStore:
 
     def _write(self, sql: str, args: Sequence[object]) -> int:
         with self._lock:
-            cursor = self._db.execute(sql, args)
-            self.conceal_times()
-            return cursor.rowcount
+            try:
+                return self._db.execute(sql, args).rowcount
+            finally:
+                self.conceal_times()  # also after a failed write (a full disk)
 
     # --- staged uploads ---
     def create_upload(self, upload_id: str, hour: str) -> None:
@@ -217,10 +218,11 @@ class EmbeddedStore:
                 self._db.execute(insert, values)
                 self._db.execute("DELETE FROM uploads WHERE id = ?", (upload_id,))
                 self._db.execute("COMMIT")
-                self.conceal_times()
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
+            finally:
+                self.conceal_times()
 
     def set_submission_log_index(self, submission_id: str, log_index: int) -> None:
         if self._write(
