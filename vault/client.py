@@ -30,6 +30,7 @@ import os
 import re
 import secrets
 import socket
+import ssl
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, fields
@@ -67,13 +68,27 @@ class ClientError(Exception):
         self.retry_after = retry_after
 
 
+class NotAmanatError(ClientError):
+    """The address answers, but not as an amanat server: no such API path there (a wrong
+    port or path, another web server)."""
+
+    def __init__(self, server: str, path: str) -> None:
+        super().__init__(404, f"no amanat server answers at {server} (nothing at {path} "
+                              "there)")
+        self.args = (f"{self.message}: check the address, the port and any path after the "
+                     "host name",)
+
+
 class TransportError(Exception):
     """The server could not be reached, or the connection broke mid-request; ``short`` is a
-    few words for a status line ("server unreachable")."""
+    few words for a status line ("server unreachable"). ``retryable`` is False when trying
+    again cannot help (the address does not speak the protocol asked for)."""
 
-    def __init__(self, message: str, short: str = "server unreachable") -> None:
+    def __init__(self, message: str, short: str = "server unreachable", *,
+                 retryable: bool = True) -> None:
         super().__init__(message)
         self.short = short
+        self.retryable = retryable
 
 
 class GaveUpError(TransportError):
@@ -192,6 +207,20 @@ def _refusal(response: httpx.Response) -> ClientError:
     return ClientError(response.status_code, _message(response), _retry_after(response))
 
 
+def _is_amanat_refusal(response: httpx.Response) -> bool:
+    """Whether a 404 comes from an amanat route (``{"error": ...}`` naming what is missing),
+    rather than from a server or path where no amanat route exists (an answer to HEAD has no
+    body, and is taken as amanat's)."""
+    if response.request.method == "HEAD":
+        return True
+    try:
+        body = response.json()
+    except ValueError:
+        return False
+    return (isinstance(body, dict) and isinstance(body.get("error"), str)
+            and body["error"] != "Not Found")
+
+
 def _errno_of(exc: BaseException) -> int | None:
     """The OS error number somewhere in ``exc``'s chain (httpx wraps the socket's error)."""
     seen: BaseException | None = exc
@@ -204,6 +233,27 @@ def _errno_of(exc: BaseException) -> int | None:
             return seen.errno
         seen = seen.__cause__ or seen.__context__
     return None
+
+
+def _tls_error_of(exc: BaseException) -> ssl.SSLError | None:
+    """The TLS failure somewhere in ``exc``'s chain, if the connection failed in TLS."""
+    seen: BaseException | None = exc
+    for _ in range(8):
+        if seen is None or isinstance(seen, ssl.SSLError):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
+def _tls_failure(where: str, server: str, tls: ssl.SSLError) -> TransportError:
+    if isinstance(tls, ssl.SSLCertVerificationError):
+        reason = tls.verify_message or "it cannot be verified"
+        return TransportError(f"{where}: its https certificate is not trusted ({reason}); "
+                              "check the address", "certificate not trusted", retryable=False)
+    plain = "http://" + server.removeprefix("https://")
+    return TransportError(f"{where}: no https there (the TLS handshake failed); if the server "
+                          f"runs without TLS, write {plain}", "TLS handshake failed",
+                          retryable=False)
 
 
 def _proxy_address(proxy: str) -> str:
@@ -233,6 +283,9 @@ def describe_transport_error(exc: httpx.TransportError, server: str,
                 f"Tor is not running (nothing answers at {address})")
         return TransportError(f"{where}: cannot connect to the proxy {address}",
                               f"cannot connect to the proxy {address}")
+    tls = _tls_error_of(exc)
+    if isinstance(exc, httpx.ConnectError) and tls is not None:
+        return _tls_failure(where, server, tls)
     if isinstance(exc, httpx.ConnectError):
         if number == errno.ECONNREFUSED:
             return TransportError(f"{where}: nothing is listening there (connection refused); "
@@ -284,7 +337,7 @@ def is_retryable(exc: BaseException) -> bool:
     if isinstance(exc, GaveUpError):
         return False
     if isinstance(exc, TransportError):
-        return True
+        return exc.retryable
     return isinstance(exc, ClientError) and exc.status in RETRY_STATUSES
 
 
@@ -452,6 +505,8 @@ class VaultClient:
             try:
                 response = self._http.request(method, API + path,
                                               headers=self._headers(auth, headers), **kwargs)
+                if response.status_code == 404 and not _is_amanat_refusal(response):
+                    raise NotAmanatError(self.server, API + path)
                 if response.status_code >= 400:
                     raise _refusal(response)
             except httpx.TransportError as exc:

@@ -40,10 +40,12 @@ class _ServerSource:
         self._client = client
 
     def _call(self, what: str, call: Callable[[], _T]) -> _T:
-        from vault.client import ClientError, TransportError
+        from vault.client import ClientError, NotAmanatError, TransportError
 
         try:
             return call()
+        except NotAmanatError as exc:
+            raise CLIError(str(exc), UNCHECKED) from None
         except ClientError as exc:
             raise CLIError(f"the server refused {what}: {exc.message}", UNCHECKED) from None
         except TransportError as exc:
