@@ -319,6 +319,9 @@ def check_addresses(server: str, proxy: str | None) -> None:
         if "://" not in proxy or not proxy_url.host:
             raise AddressError(f"the proxy address {proxy} has no scheme: for Tor write "
                                f"socks5h://{proxy}")
+        if proxy_url.scheme.startswith("socks") and proxy_url.port is None:
+            raise AddressError(f"the proxy address {proxy} has no port: for Tor write "
+                               f"{proxy.rstrip('/')}:9050 (Tor Browser: :9150)")
     if not url.host.endswith(".onion"):
         return
     if proxy is None:

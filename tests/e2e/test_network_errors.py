@@ -115,6 +115,11 @@ def test_a_proxy_address_without_scheme(capsys: pytest.CaptureFixture[str],
     assert status == 1
     assert one_reason(err) == ("amanat: the proxy address 127.0.0.1:9050 has no scheme: for "
                                "Tor write socks5h://127.0.0.1:9050")
+    status, err = run(capsys, "upload", "--server", "http://vault.example", "--proxy",
+                      "socks5h://127.0.0.1", str(sealed))
+    assert status == 1
+    assert one_reason(err) == ("amanat: the proxy address socks5h://127.0.0.1 has no port: for "
+                               "Tor write socks5h://127.0.0.1:9050 (Tor Browser: :9150)")
 
 
 # --- nobody there ---
