@@ -470,7 +470,7 @@ def test_roster_refusals_on_the_cli(
     assert_one_line_error(status, err, "bad.card: not a public card")
     (tmp_path / "bin.card").write_bytes(b"\xff\xfe")
     status, _, err = run(capsys, "roster", "add", *admin, "bin.card")
-    assert_one_line_error(status, err, "bin.card: the card is not UTF-8")
+    assert_one_line_error(status, err, "bin.card is not UTF-8 text, so not a public card")
     status, _, err = run(capsys, "roster", "set-log", *admin, "not-a-vkey")
     assert_one_line_error(status, err, "log key is not a valid verifier key")
 
@@ -682,3 +682,35 @@ def test_damaged_file_is_refused_before_the_passphrase_prompt(
     (tmp_path / "age.txt").write_text(str(age.X25519Identity.generate()) + "\n")
     status, _, err = run(capsys, "org", "vkey", "age.txt")
     assert_one_line_error(status, err, "age.txt: not a key file")
+
+
+def test_a_key_file_where_a_card_or_roster_is_expected_is_named(
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    team: tuple[OrgKey, list[InvestigatorIdentity]],
+) -> None:
+    org, _ = team
+    admin = ("--org", "org.key", "--roster", "roster.txt")
+    assert run(capsys, "roster", "add", *admin, "i0.card")[0] == 0
+    card = "a public card (from `amanat keys new` or `amanat keys card`)"
+    roster = "a signed roster (from `amanat roster add`)"
+    refusals = [
+        (("roster", "add", *admin, "i1.identity"),
+         f"i1.identity is an investigator identity file (amanat.identity/v1), not {card}"),
+        (("roster", "add", *admin, "roster.txt"), f"roster.txt is a roster, not {card}"),
+        (("roster", "show", "org.key"),
+         f"org.key is an organization key file (amanat.org-key/v1), not {roster}"),
+        (("roster", "verify", "--org", org.vkey(), "i0.card"),
+         f"i0.card is an investigator's public card, not {roster}"),
+        (("roster", "add", "--org", "org.key", "--roster", "i0.identity", "i1.card"),
+         f"i0.identity is an investigator identity file (amanat.identity/v1), not {roster}"),
+        (("seal", "--roster", "org.key", "--org", org.vkey(), "--statement", "i0.card",
+          "-o", "t.age"),
+         "org.key is an organization key file (amanat.org-key/v1), not a signed roster"),
+    ]
+    before = (tmp_path / "roster.txt").read_bytes()
+    for argv, reason in refusals:
+        status, out, err = run(capsys, *argv)
+        assert (status, out, err) == (1, "", f"amanat: {reason}\n"), argv
+    assert (tmp_path / "roster.txt").read_bytes() == before
+    assert not (tmp_path / "t.age").exists()

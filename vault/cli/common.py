@@ -135,6 +135,18 @@ def open_input(path: str | None) -> Iterator[BinaryIO]:
         yield f
 
 
+def refuse_other_file(path: str, data: bytes, header: str, wanted: str) -> None:
+    """Refuse, naming what it is, an amanat file given where one starting with ``header``
+    (``wanted``, in words) is expected: an org key for a roster, an identity for a card."""
+    if data.startswith(header.encode("ascii")):
+        return
+    from keys.keyfile import describe_amanat_file
+
+    found = describe_amanat_file(data)
+    if found is not None:
+        raise CLIError(f"{path} is {found.split(', which')[0]}, not {wanted}")
+
+
 def _size(count: float) -> str:
     for unit in ("B", "KiB", "MiB", "GiB"):
         if count < 1024 or unit == "GiB":

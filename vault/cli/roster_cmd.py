@@ -39,17 +39,22 @@ from keys.roster import (
     utc_today,
     verify_roster,
 )
-from vault.cli.common import CLIError, atomic_output, open_input
+from vault.cli.common import CLIError, atomic_output, open_input, refuse_other_file
 from vault.cli.keys_cmd import unlock_org_key
+
+CARD = "a public card (from `amanat keys new` or `amanat keys card`)"
+ROSTER = "a signed roster (from `amanat roster add`)"
+_HEADERS = {CARD: "amanat.card/", ROSTER: "amanat.roster/"}
 
 
 def _read_text(path: str, what: str) -> str:
     with open_input(path) as f:
         data = f.read(MAX_ROSTER_BYTES + 1)
+    refuse_other_file(path, data, _HEADERS[what], what)
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
-        raise CLIError(f"{path}: the {what} is not UTF-8 text") from None
+        raise CLIError(f"{path} is not UTF-8 text, so not {what}") from None
 
 
 def _state(args: argparse.Namespace) -> RosterState | None:
@@ -77,7 +82,7 @@ def _current(org: OrgKey, path: str, state: RosterState | None) -> Roster:
     try:
         # An expired roster is still the current one: the admin is here to replace it.
         return verify_roster(
-            _read_text(path, "roster"), org.vkey(), state=state, check_dates=False
+            _read_text(path, ROSTER), org.vkey(), state=state, check_dates=False
         )
     except KeysError as exc:
         raise CLIError(f"{path}: {exc}") from None
@@ -119,7 +124,7 @@ def cmd_add(args: argparse.Namespace) -> int:
     cards: list[PublicCard] = []
     for path in args.cards:
         try:
-            cards.append(parse_card(_read_text(path, "card")))
+            cards.append(parse_card(_read_text(path, CARD)))
         except KeysError as exc:
             raise CLIError(f"{path}: {exc}") from None
     try:
@@ -181,7 +186,7 @@ def _describe(roster: Roster) -> str:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    text = _read_text(args.file, "roster")
+    text = _read_text(args.file, ROSTER)
     try:
         roster = read_roster_unverified(text)
     except KeysError as exc:
@@ -197,7 +202,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 def cmd_verify(args: argparse.Namespace) -> int:
     _check_org_vkey(args.org)
     state = _state(args)
-    text = _read_text(args.file, "roster")
+    text = _read_text(args.file, ROSTER)
     try:
         roster = verify_roster(text, args.org, state=state)
     except KeysError as exc:
@@ -213,7 +218,7 @@ def cmd_publish(args: argparse.Namespace) -> int:
 
     if args.org:
         _check_org_vkey(args.org)
-    text = _read_text(args.roster, "roster")
+    text = _read_text(args.roster, ROSTER)
     try:
         roster = (
             verify_roster(text, args.org) if args.org else read_roster_unverified(text)

@@ -36,6 +36,7 @@ from vault.cli.common import (
     one_line,
     open_input,
     read_secret,
+    refuse_other_file,
 )
 from vault.cli.network import add_retry_option
 
@@ -337,6 +338,7 @@ def cmd_seal(args: argparse.Namespace) -> int:
                        "testimony there may not have been uploaded yet)")
     with open_input(args.roster) as f:
         roster_bytes = f.read(2 * 1024 * 1024)
+    refuse_other_file(args.roster, roster_bytes, "amanat.roster/", "a signed roster")
     try:
         roster_text = roster_bytes.decode("utf-8")
     except UnicodeDecodeError:
