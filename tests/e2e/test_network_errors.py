@@ -122,6 +122,20 @@ def test_a_proxy_address_without_scheme(capsys: pytest.CaptureFixture[str],
                                "Tor write socks5h://127.0.0.1:9050 (Tor Browser: :9150)")
 
 
+@pytest.mark.parametrize("value", ["-5", "nan", "ten"])
+def test_a_retry_time_that_is_not_seconds(capsys: pytest.CaptureFixture[str], sealed: Path,
+                                          value: str) -> None:
+    for command in (["upload", "--server", "http://127.0.0.1:1", str(sealed)],
+                    ["submit", "--server", "http://127.0.0.1:1", "--org", Org().vkey,
+                     "--statement", str(sealed)]):
+        with pytest.raises(SystemExit) as exited:
+            main([*command, "--retry-for", value])
+        assert exited.value.code == 2
+        assert capsys.readouterr().err.splitlines()[-1] == (
+            f"amanat {command[0]}: error: argument --retry-for: '{value}' is not a number of "
+            "seconds (0 or more)")
+
+
 # --- nobody there ---
 
 

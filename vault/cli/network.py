@@ -57,9 +57,20 @@ class Countdown:
         self.stream.flush()
 
 
+def _seconds(text: str) -> float:
+    """A --retry-for value: a number of seconds, 0 or more ("inf" never gives up)."""
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = -1.0
+    if not seconds >= 0:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds (0 or more)")
+    return seconds
+
+
 def add_retry_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--retry-for", metavar="SECONDS", type=float, default=DEFAULT_RETRY_SECONDS,
+        "--retry-for", metavar="SECONDS", type=_seconds, default=DEFAULT_RETRY_SECONDS,
         help="while the server cannot be reached (or is busy), keep trying for this long "
              f"after the last success, with a countdown (default {DEFAULT_RETRY_SECONDS:.0f}; "
              "0 gives up at once)")
