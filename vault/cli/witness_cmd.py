@@ -229,9 +229,16 @@ def _testimony(args: argparse.Namespace) -> tuple[Any, list[Any], str | None]:
     if args.form is not None:
         answers = _read_answers(args.form, args.language, args.consent)
         persons, language = answers.persons, answers.language
-    if not statement.strip() and not args.attachments and not persons:
-        raise CLIError("nothing to send: give --statement FILE (or - for standard input), "
-                       "--attach FILE or --form FILE")
+    if not statement.strip() and not args.attachments:
+        from vault.testimony import Person
+
+        if persons and all(person == Person() for person in persons):
+            raise CLIError(f"nothing to send: {args.form} has no answers yet (remove the # "
+                           "before a question to answer it), and there is no --statement "
+                           "or --attach")
+        if not persons:
+            raise CLIError("nothing to send: give --statement FILE (or - for standard "
+                           "input), --attach FILE or --form FILE")
     # Each file is read when its turn comes and its original bytes are released once
     # cleaned: one original at a time is in memory, next to the cleaned ones. Files sealed
     # as they are (--keep-metadata, plain text) are read in pieces, never whole.
