@@ -714,3 +714,21 @@ def test_a_key_file_where_a_card_or_roster_is_expected_is_named(
         assert (status, out, err) == (1, "", f"amanat: {reason}\n"), argv
     assert (tmp_path / "roster.txt").read_bytes() == before
     assert not (tmp_path / "t.age").exists()
+
+
+@pytest.mark.parametrize(("command", "secrets"), [
+    (("keys", "new"), ("AMANAT_PASSPHRASE",)),
+    (("org", "init"), ("AMANAT_PASSPHRASE",)),
+    (("keys", "passwd"), ("AMANAT_PASSPHRASE", "AMANAT_NEW_PASSPHRASE")),
+])
+def test_help_says_where_the_passphrase_comes_from_and_how_strong_it_must_be(
+        capsys: pytest.CaptureFixture[str], command: tuple[str, ...],
+        secrets: tuple[str, ...]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main([*command, "--help"])
+    assert exited.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "six or more random words, picked by rolling dice on a diceware word list" in text
+    assert "weak ones are refused, saying why" in text
+    for name in secrets:
+        assert name in text

@@ -188,8 +188,9 @@ def register(subparsers: Any) -> None:
             "failed a check; 2: nothing could be checked."
         ),
     )
-    verify.add_argument("--server", required=True, metavar="URL", help="the vault server")
-    verify.add_argument("--org", required=True, metavar="VKEY", help="pinned org verifier key")
+    verify.add_argument("--server", required=True, metavar="URL", help="the vault's address")
+    verify.add_argument("--org", required=True, metavar="VKEY",
+                        help="the organization's verifier key, obtained out of band")
     verify.add_argument(
         "--state",
         metavar="FILE",
@@ -226,7 +227,8 @@ def register(subparsers: Any) -> None:
         ),
     )
     check.add_argument("file", metavar="FILE", help="the receipt file")
-    check.add_argument("--org", required=True, metavar="VKEY", help="pinned org verifier key")
+    check.add_argument("--org", required=True, metavar="VKEY",
+                       help="the organization's verifier key, obtained out of band")
     check.add_argument("--server", metavar="URL", help="check the log's current state too")
     check.add_argument("--roster", metavar="FILE", help="signed roster file (for offline checks)")
     check.add_argument(

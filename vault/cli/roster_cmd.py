@@ -310,7 +310,7 @@ def register(subparsers: Any) -> None:
         "publish",
         help="upload a signed roster to a server (it checks the org signature and version)",
     )
-    publish.add_argument("--server", required=True, metavar="URL")
+    publish.add_argument("--server", required=True, metavar="URL", help="the vault's address")
     publish.add_argument("--roster", required=True, metavar="FILE", help="signed roster file")
     publish.add_argument(
         "--org", metavar="VKEY", help="verify the roster against this org key before uploading"

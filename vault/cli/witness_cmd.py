@@ -483,7 +483,9 @@ def register(subparsers: Any) -> None:
         "submit", help="seal testimony to the organization's investigators and send it",
         description="Seal testimony on this device to every investigator on the "
                     "organization's signed roster and send it. Nothing is written to disk "
-                    "unless you ask (--receipt, --state).")
+                    "unless you ask (--receipt, --state). At the end your codename is shown, "
+                    "once: at a terminal the command waits until you type YES, to say you "
+                    "have written it down.")
     _network_options(submit)
     add_retry_option(submit)
     submit.add_argument("--org", required=True, metavar="VKEY",
