@@ -302,10 +302,19 @@ def describe_transport_error(exc: httpx.TransportError, server: str,
 
 def check_addresses(server: str, proxy: str | None) -> None:
     """Refuse a server or proxy address that cannot work, or would leak an onion lookup."""
+    if not server:
+        raise AddressError("the server address is empty: give --server http://HOST:PORT")
+    scheme, colon, rest = server.partition(":")
+    if colon and scheme.lower() in ("http", "https") and not rest.startswith("//"):
+        raise AddressError(f"the server address {server} needs two slashes: write it as "
+                           f"{scheme}://{rest.lstrip('/')}")
     try:
         url = httpx.URL(server)
     except httpx.InvalidURL:
         raise AddressError(f"the server address {server} is not a valid URL") from None
+    if url.scheme in ("http", "https") and not url.host:
+        raise AddressError(f"the server address {server} has no host name: write it as "
+                           f"{url.scheme}://HOST:PORT")
     if url.scheme not in ("http", "https") or not url.host:
         if "://" not in server:
             raise AddressError(f"the server address {server} has no http:// or https://: "
@@ -458,6 +467,7 @@ class VaultClient:
         token: str | None = None,
         retry: RetryPolicy | None = None,
     ) -> None:
+        server = server.strip()  # pasted with a space or a line break
         check_addresses(server, proxy)
         self.server = server.rstrip("/")
         self.proxy = proxy

@@ -65,6 +65,27 @@ def test_a_server_address_without_scheme(capsys: pytest.CaptureFixture[str],
                                "https://: write it as http://localhost:8000")
 
 
+@pytest.mark.parametrize(("address", "reason"), [
+    ("", "the server address is empty: give --server http://HOST:PORT"),
+    ("http:/127.0.0.1:8000", "the server address http:/127.0.0.1:8000 needs two slashes: "
+                             "write it as http://127.0.0.1:8000"),
+    ("https:vault.example", "the server address https:vault.example needs two slashes: write "
+                            "it as https://vault.example"),
+    ("http://", "the server address http:// has no host name: write it as http://HOST:PORT"),
+])
+def test_a_malformed_server_address(capsys: pytest.CaptureFixture[str], sealed: Path,
+                                    address: str, reason: str) -> None:
+    status, err = run(capsys, "upload", "--server", address, str(sealed))
+    assert status == 1
+    assert one_reason(err) == f"amanat: {reason}"
+
+
+def test_a_pasted_address_with_spaces_around_it(server: ServerProcess, tmp_path: Path) -> None:
+    sealed = _seal_to(server, tmp_path / "ok.age", [])
+    done = amanat(["upload", "--server", f" {server.url}\n", str(sealed)], cwd=tmp_path)
+    assert "amanat: delivered " in done.stderr
+
+
 def test_an_onion_without_tor_is_refused(capsys: pytest.CaptureFixture[str],
                                          sealed: Path) -> None:
     onion = "http://" + "a" * 56 + ".onion"
