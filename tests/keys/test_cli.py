@@ -732,3 +732,22 @@ def test_help_says_where_the_passphrase_comes_from_and_how_strong_it_must_be(
     assert "weak ones are refused, saying why" in text
     for name in secrets:
         assert name in text
+
+
+def test_setting_what_the_roster_already_says_signs_no_new_version(
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    team: tuple[OrgKey, list[InvestigatorIdentity]],
+) -> None:
+    admin = ("--org", "org.key", "--roster", "roster.txt")
+    log_vkey = note.Signer.generate("log.example.org").vkey()
+    assert run(capsys, "roster", "add", *admin, "i0.card")[0] == 0
+    assert run(capsys, "roster", "set-log", *admin, log_vkey)[0] == 0
+    before = (tmp_path / "roster.txt").read_bytes()
+    for argv, what in (((*admin, log_vkey), "set-log"), ((*admin, "pq-only"), "set-policy")):
+        status, out, err = run(capsys, "roster", what, *argv)
+        noun = "log key" if what == "set-log" else "policy"
+        assert (status, out, err) == (
+            1, "", f"amanat: the roster (version 2) already names this {noun}; nothing to "
+                   "change (to extend its validity: `amanat roster renew`)\n")
+    assert (tmp_path / "roster.txt").read_bytes() == before

@@ -15,6 +15,7 @@ import argparse
 import hashlib
 import os
 import sys
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -141,12 +142,29 @@ def cmd_remove(args: argparse.Namespace) -> int:
     )
 
 
+def _unless_already(what: str, has: Callable[[Roster], str | None], wanted: str,
+                    change: Callable[[Roster], Roster]) -> Callable[[Roster], Roster]:
+    """``change``, refused when the roster already has ``wanted``: a new version that changes
+    nothing would only have to be published again."""
+    def checked(roster: Roster) -> Roster:
+        if has(roster) == wanted:
+            raise KeysError(f"the roster (version {roster.version}) already names this {what}; "
+                            "nothing to change (to extend its validity: `amanat roster renew`)")
+        return change(roster)
+
+    return checked
+
+
 def cmd_set_log(args: argparse.Namespace) -> int:
-    return _update(args, lambda r: r.with_log(args.log_vkey), f"log key {args.log_vkey}")
+    return _update(args, _unless_already("log key", lambda r: r.log_vkey, args.log_vkey,
+                                         lambda r: r.with_log(args.log_vkey)),
+                   f"log key {args.log_vkey}")
 
 
 def cmd_set_policy(args: argparse.Namespace) -> int:
-    return _update(args, lambda r: r.with_policy(args.policy), f"policy {args.policy}")
+    return _update(args, _unless_already("policy", lambda r: r.policy, args.policy,
+                                         lambda r: r.with_policy(args.policy)),
+                   f"policy {args.policy}")
 
 
 def cmd_renew(args: argparse.Namespace) -> int:
