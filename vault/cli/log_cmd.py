@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from vault.cli.common import CLIError, atomic_output, open_input
+from vault.cli.common import CLIError, atomic_output, open_input, refuse_other_file
 
 if TYPE_CHECKING:
     from vault.audit import AuditVerdict, Finding, LogSource
@@ -70,11 +70,11 @@ class _ServerSource:
 
 
 def _client(server: str, proxy: str | None) -> VaultClient:
-    from vault.client import TransportError, VaultClient
+    from vault.client import AddressError, TransportError, VaultClient
 
     try:
         return VaultClient(server, proxy=proxy, timeout=60.0)
-    except TransportError as exc:
+    except (AddressError, TransportError) as exc:
         raise CLIError(str(exc), UNCHECKED) from None
 
 
@@ -95,6 +95,11 @@ def _read_text(path: str, what: str, limit: int, finding: Finding) -> str:
             data = f.read(limit + 1)
     except CLIError as exc:
         raise CLIError(str(exc), UNCHECKED) from None
+    if what == "roster":  # a key file or card given in its place is a mistake, not a finding
+        try:
+            refuse_other_file(path, data, "amanat.roster/", "a signed roster")
+        except CLIError as exc:
+            raise CLIError(str(exc), UNCHECKED) from None
     if len(data) > limit:
         raise CLIError(f"{finding.value}: {path} is larger than any {what}", FAILED)
     try:
