@@ -157,6 +157,7 @@ def test_damaged_file_leaves_no_partial_output(
         (["encrypt", "-R", "{binary}", "in"], "not a text key file"),
         (["encrypt", "-R", "{pq_key}", "in"], "invalid recipients file"),
         (["encrypt", "-r", "{pq}", "{missing}"], "cannot read"),
+        (["encrypt", "-r", "{pq}", "-o", "{missing}/out", "in"], "missing does not exist"),
         (["decrypt", "-i", "{missing}", "in"], "cannot read"),
         (["decrypt", "-i", "{plain}", "in"], "not an age identity file"),
         (["decrypt", "-i", "{pq_key}", "{plain}"], "malformed header"),

@@ -51,6 +51,14 @@ def test_seal_offline_then_upload(world: World, tmp_path: Path) -> None:
                    cwd=home, env=env, stdin="another\n", check=False)
     assert again.returncode != 0 and "already exists" in again.stderr
     assert sealed.read_bytes() == data
+    for where, reason in ((home / "missing" / "t.age", f"the folder {home / 'missing'} does "
+                                                       "not exist"),
+                          (home, "that is a folder; give a file name")):
+        refused = amanat(["seal", "--roster", str(world.admin / "roster.txt"), "--org",
+                          world.org_vkey, "--statement", "-", "-o", str(where)],
+                         cwd=home, env=env, stdin="", check=False)
+        assert (refused.returncode, refused.stderr) == (1, f"amanat: -o {where}: {reason}\n")
+    assert sorted(p.name for p in home.iterdir()) == ["testimony.age"]
 
     receipt = tmp_path / "receipt.txt"
     uploaded = amanat(["upload", "--server", world.url, "--receipt", str(receipt), str(sealed)],

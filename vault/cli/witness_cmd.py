@@ -303,15 +303,16 @@ def _deliver_and_check(client: Any, sealed: Any, size: int, sha256: Callable[[],
     return 0
 
 
-def _check_receipt_path(path: str | None) -> None:
-    """Refuse, before anything is sent, a --receipt FILE that could not be written."""
+def _check_receipt_path(path: str | None, option: str = "--receipt") -> None:
+    """Refuse, before anything is read or sent, a FILE for ``option`` that could not be
+    written."""
     if path in (None, "-"):
         return
     target = Path(path)
     if target.is_dir():
-        raise CLIError(f"--receipt {path}: that is a folder; give a file name")
+        raise CLIError(f"{option} {path}: that is a folder; give a file name")
     if not target.parent.is_dir():
-        raise CLIError(f"--receipt {path}: the folder {target.parent} does not exist")
+        raise CLIError(f"{option} {path}: the folder {target.parent} does not exist")
 
 
 def cmd_submit(args: argparse.Namespace) -> int:
@@ -340,6 +341,7 @@ def cmd_seal(args: argparse.Namespace) -> int:
     from vault.witness import seal_testimony, verified_roster
 
     _check_org(args.org)
+    _check_receipt_path(args.output, "-o")
     if args.output not in (None, "-") and Path(args.output).exists():
         raise CLIError(f"{args.output} already exists; choose another name (an earlier sealed "
                        "testimony there may not have been uploaded yet)")
