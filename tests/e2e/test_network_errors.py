@@ -211,6 +211,18 @@ def test_investigator_commands_say_it_too(capsys: pytest.CaptureFixture[str],
     assert status == 1 and "write it as http://127.0.0.1:1" in one_reason(err, notices=1)
 
 
+def test_a_malformed_submission_id_is_named_first(capsys: pytest.CaptureFixture[str],
+                                                 tmp_path: Path) -> None:
+    """Before the identity is unlocked or the server contacted: here neither exists."""
+    for command in (["open", "deadbeef", "-o", str(tmp_path / "case")],
+                    ["reply", "deadbeef", "--message", "thank you"],
+                    ["delete", "deadbeef", "--yes"]):
+        status, err = run(capsys, command[0], "--server", "http://127.0.0.1:1", "-i",
+                          str(tmp_path / "absent.identity"), *command[1:])
+        assert (status, err) == (1, "amanat: 'deadbeef' is not a submission id (32 hex "
+                                    "digits, from `amanat inbox`)\n")
+
+
 # --- something else answers ---
 
 
