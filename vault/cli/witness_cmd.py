@@ -276,9 +276,20 @@ def _deliver_and_check(client: Any, sealed: Any, size: int, sha256: Callable[[],
     """Send ``sealed`` (to the open upload ``upload_id``, or a new one) and check the receipt
     against ``sha256()``, the digest of the bytes sent (asked for after sending: a streamed
     testimony is hashed as it goes)."""
+    from vault.client import DeliveryUnknownError
     from vault.witness import checked_receipt, deliver
 
-    receipt = deliver(client, sealed, progress=ProgressBar(size), upload_id=upload_id)
+    try:
+        receipt = deliver(client, sealed, progress=ProgressBar(size), upload_id=upload_id)
+    except DeliveryUnknownError as exc:
+        if codename is None:
+            raise
+        # Most likely stored, sealed with this codename's reply address: without the
+        # codename its replies could never be read.
+        print(f"amanat: {one_line(str(exc))}; keep the codename below: if the testimony "
+              "was stored, replies to it come under this codename", file=sys.stderr)
+        hand_over_codename(codename)
+        return 1
     try:
         check = checked_receipt(receipt, sha256=sha256(), size=size, roster_text=roster_text,
                                 org_vkey=org_vkey)
