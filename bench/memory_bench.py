@@ -24,6 +24,7 @@ identity sealed at the default cost.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import os
 import re
@@ -44,7 +45,7 @@ MIB = 1024 * 1024
 SIZE_MIB = 1024
 GOAL_MIB = 150
 COMMAND_TIMEOUT = 600.0
-_SUBMITTED = re.compile(r"submitted as (\S+);")
+_EVENT_ID = re.compile(r"^id ([0-9a-f]{32})$", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -107,8 +108,8 @@ def measure_commands(vault: Vault, recording: Path, workdir: Path) -> dict[str, 
     statement = b"A long recording.\n"
     runs: dict[str, Run] = {}
     runs["submit"] = run_command(
-        vault, ["submit", "--server", vault.url, "--org", vault.org_vkey, *content],
-        stdin=statement)
+        vault, ["submit", "--server", vault.url, "--org", vault.org_vkey, "--receipt", "-",
+                *content], stdin=statement)
     runs["seal"] = run_command(
         vault, ["seal", "--roster", str(vault.roster), "--org", vault.org_vkey, *content,
                 "-o", str(workdir / "sealed.age")], stdin=statement)
@@ -117,11 +118,14 @@ def measure_commands(vault: Vault, recording: Path, workdir: Path) -> dict[str, 
 
 
 def submitted_id(submit: Run) -> str:
-    """The submission id a `submit` run printed."""
-    match = _SUBMITTED.search(submit.stderr)
-    if match is None:
-        raise RuntimeError(f"submit named no submission id: {submit.stderr}")
-    return match.group(1)
+    """The submission id in the receipt a `submit --receipt -` run printed (in its log
+    entry, the receipt's ``extra`` line)."""
+    for line in submit.stdout.splitlines():
+        if line.startswith("extra "):
+            match = _EVENT_ID.search(base64.b64decode(line[6:]).decode("utf-8", "replace"))
+            if match is not None:
+                return match.group(1)
+    raise RuntimeError(f"submit printed no receipt naming a submission: {submit.stderr}")
 
 
 def measure_open(vault: Vault, submission_id: str, case: Path,
