@@ -751,3 +751,14 @@ def test_setting_what_the_roster_already_says_signs_no_new_version(
             1, "", f"amanat: the roster (version 2) already names this {noun}; nothing to "
                    "change (to extend its validity: `amanat roster renew`)\n")
     assert (tmp_path / "roster.txt").read_bytes() == before
+
+
+@pytest.mark.parametrize("command", [("keys", "new", "--name", "A"), ("org", "init", "--name",
+                                                                      "example.org")])
+def test_a_key_file_in_a_missing_folder_is_refused_before_the_passphrase(
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+        command: tuple[str, ...]) -> None:
+    monkeypatch.delenv("AMANAT_PASSPHRASE", raising=False)  # it would be asked for next
+    status, out, err = run(capsys, *command, "-o", "missing/x.key")
+    assert (status, out, err) == (1, "", "amanat: -o missing/x.key: the folder missing does "
+                                         "not exist\n")

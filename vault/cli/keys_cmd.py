@@ -85,6 +85,9 @@ def _refuse_overwrite(path: str, force: bool) -> None:
         raise CLIError("-o must name a file: a key file is never written to stdout")
     if os.path.lexists(path) and not force:
         raise CLIError(f"{path} already exists; refusing to overwrite a key (use --force)")
+    folder = os.path.dirname(path) or "."
+    if not os.path.isdir(folder):  # said before the passphrase is asked for, not after
+        raise CLIError(f"-o {path}: the folder {folder} does not exist")
 
 
 def _new_passphrase(prompt: str, *, protects: str, names: tuple[str, ...],
