@@ -246,7 +246,13 @@ def cmd_publish(args: argparse.Namespace) -> int:
     try:
         with VaultClient(args.server, proxy=args.proxy, timeout=60.0) as client:
             version = client.publish_roster(text)
-    except (ClientError, TransportError) as exc:
+    except ClientError as exc:
+        if exc.status == 409:  # an older or the same version: the server keeps the newest
+            raise CLIError(f"{args.server} refused roster version {roster.version}: "
+                           f"{exc.message}; sign the next version first (`amanat roster "
+                           "add`, `remove` or `renew`)") from None
+        raise CLIError(f"{args.server}: {exc}") from None
+    except TransportError as exc:
         raise CLIError(f"{args.server}: {exc}") from None
     print(f"published roster version {version} of {roster.origin} to {args.server}")
     return 0
