@@ -353,6 +353,9 @@ def cmd_seal(args: argparse.Namespace) -> int:
 
     _check_org(args.org)
     _check_receipt_path(args.output, "-o")
+    if args.output in (None, "-") and sys.stdout.isatty():
+        raise CLIError("refusing to write the sealed file to the terminal: give -o FILE, or "
+                       "send standard output to a file")
     if args.output not in (None, "-") and Path(args.output).exists():
         raise CLIError(f"{args.output} already exists; choose another name (an earlier sealed "
                        "testimony there may not have been uploaded yet)")
