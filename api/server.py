@@ -11,7 +11,9 @@ with --dev the throwaway keys); refuses to start on a non-loopback address witho
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
+import socket
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -43,6 +45,44 @@ def _log_key_status(service: VaultService) -> str:
     return "put it in the roster with `amanat roster set-log`, then publish the roster"
 
 
+def _url(host: str, port: int) -> str:
+    """The server's address as a URL (an IPv6 address in brackets)."""
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def _check_listen(host: str, port: int) -> None:
+    """Refuse, before anything is created or printed, an address this server cannot listen
+    on (the port taken by another server, a privileged port, an address of another machine),
+    in words."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
+    except socket.gaierror:
+        raise CLIError(f"--host {host}: no such address or host name") from None
+    with socket.socket(family, kind, proto) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does
+        try:
+            sock.bind(address)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise CLIError(f"port {port} on {host} is already in use, by another server: "
+                               "stop it, or choose another --port") from None
+            if exc.errno == errno.EACCES:
+                raise CLIError(f"port {port} needs administrator rights: choose a --port of "
+                               "1024 or above") from None
+            if exc.errno == errno.EADDRNOTAVAIL:
+                raise CLIError(f"--host {host} is not an address of this machine") from None
+            raise CLIError(f"cannot listen on {host} port {port}: {exc.strerror}") from None
+
+
+def _open_failure(data_dir: Path, exc: OSError) -> str:
+    """Why the data directory cannot be opened, without an exception's repr."""
+    if data_dir.exists() and not data_dir.is_dir():
+        return f"--data {data_dir} is a file, not a folder: give a folder for the server's data"
+    where = f" ({exc.filename})" if exc.filename and Path(exc.filename) != data_dir else ""
+    return f"cannot open {data_dir}{where}: {exc.strerror or exc}"
+
+
 def serve(args: argparse.Namespace, *, is_loopback: Callable[[str], bool]) -> int:
     try:
         settings = Settings.from_env(
@@ -60,6 +100,7 @@ def serve(args: argparse.Namespace, *, is_loopback: Callable[[str], bool]) -> in
         login_servers = settings.login_servers()
     except SettingsError as exc:
         raise CLIError(str(exc)) from None
+    _check_listen(settings.host, settings.port)
     if settings.org_vkey is not None:
         try:  # a typo is the key's fault, not the data directory's
             parse_org_vkey(settings.org_vkey)
@@ -70,8 +111,10 @@ def serve(args: argparse.Namespace, *, is_loopback: Callable[[str], bool]) -> in
         app = create_app(settings)
     except DataDirBusyError as exc:
         raise CLIError(str(exc)) from None
-    except (SetupError, OSError) as exc:
+    except SetupError as exc:
         raise CLIError(f"cannot open {settings.data_dir}: {exc}") from None
+    except OSError as exc:
+        raise CLIError(_open_failure(settings.data_dir, exc)) from None
     opened = app.state.opened
     service = opened.service
     out = sys.stdout
@@ -98,7 +141,7 @@ def serve(args: argparse.Namespace, *, is_loopback: Callable[[str], bool]) -> in
         print(f"  roster           : {dev.roster_path}", file=out)
         print(f"  passphrase file  : {dev.passphrase_path}  (DEV ONLY)", file=out)
         print("", file=out)
-        url = f"http://{settings.host}:{settings.port}"
+        url = _url(settings.host, settings.port)
         print("  Try it, in another terminal (.venv/bin/amanat):", file=out)
         # Typed at the prompt, not echoed into a pipe: testimony must not land in the
         # shell's history file.
@@ -113,6 +156,6 @@ def serve(args: argparse.Namespace, *, is_loopback: Callable[[str], bool]) -> in
         print("", file=out)
     print(f"amanat: investigators log in at {', '.join(login_servers)} "
           "(--public-url names the addresses they use)", file=out)
-    print(f"amanat: serving on http://{settings.host}:{settings.port}", file=out, flush=True)
+    print(f"amanat: serving on {_url(settings.host, settings.port)}", file=out, flush=True)
     uvicorn.run(app, **uvicorn_options(settings))
     return 0

@@ -41,6 +41,7 @@ import os
 import re
 import secrets
 import socket
+import ssl
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, fields
@@ -88,13 +89,27 @@ class ClientError(Exception):
         self.retry_after = retry_after
 
 
+class NotAmanatError(ClientError):
+    """The address answers, but not as an amanat server: no such API path there (a wrong
+    port or path, another web server)."""
+
+    def __init__(self, server: str, path: str) -> None:
+        super().__init__(404, f"no amanat server answers at {server} (nothing at {path} "
+                              "there)")
+        self.args = (f"{self.message}: check the address, the port and any path after the "
+                     "host name",)
+
+
 class TransportError(Exception):
     """The server could not be reached, or the connection broke mid-request; ``short`` is a
-    few words for a status line ("server unreachable")."""
+    few words for a status line ("server unreachable"). ``retryable`` is False when trying
+    again cannot help (the address does not speak the protocol asked for)."""
 
-    def __init__(self, message: str, short: str = "server unreachable") -> None:
+    def __init__(self, message: str, short: str = "server unreachable", *,
+                 retryable: bool = True) -> None:
         super().__init__(message)
         self.short = short
+        self.retryable = retryable
 
 
 class GaveUpError(TransportError):
@@ -284,6 +299,20 @@ def _refusal(response: httpx.Response) -> ClientError:
     return ClientError(response.status_code, _message(response), _retry_after(response))
 
 
+def _is_amanat_refusal(response: httpx.Response) -> bool:
+    """Whether a 404 comes from an amanat route (``{"error": ...}`` naming what is missing),
+    rather than from a server or path where no amanat route exists (an answer to HEAD has no
+    body, and is taken as amanat's)."""
+    if response.request.method == "HEAD":
+        return True
+    try:
+        body = response.json()
+    except ValueError:
+        return False
+    return (isinstance(body, dict) and isinstance(body.get("error"), str)
+            and body["error"] != "Not Found")
+
+
 def _errno_of(exc: BaseException) -> int | None:
     """The OS error number somewhere in ``exc``'s chain (httpx wraps the socket's error)."""
     seen: BaseException | None = exc
@@ -296,6 +325,27 @@ def _errno_of(exc: BaseException) -> int | None:
             return seen.errno
         seen = seen.__cause__ or seen.__context__
     return None
+
+
+def _tls_error_of(exc: BaseException) -> ssl.SSLError | None:
+    """The TLS failure somewhere in ``exc``'s chain, if the connection failed in TLS."""
+    seen: BaseException | None = exc
+    for _ in range(8):
+        if seen is None or isinstance(seen, ssl.SSLError):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
+def _tls_failure(where: str, server: str, tls: ssl.SSLError) -> TransportError:
+    if isinstance(tls, ssl.SSLCertVerificationError):
+        reason = tls.verify_message or "it cannot be verified"
+        return TransportError(f"{where}: its https certificate is not trusted ({reason}); "
+                              "check the address", "certificate not trusted", retryable=False)
+    plain = "http://" + server.removeprefix("https://")
+    return TransportError(f"{where}: no https there (the TLS handshake failed); if the server "
+                          f"runs without TLS, write {plain}", "TLS handshake failed",
+                          retryable=False)
 
 
 def _proxy_address(proxy: str) -> str:
@@ -325,6 +375,9 @@ def describe_transport_error(exc: httpx.TransportError, server: str,
                 f"Tor is not running (nothing answers at {address})")
         return TransportError(f"{where}: cannot connect to the proxy {address}",
                               f"cannot connect to the proxy {address}")
+    tls = _tls_error_of(exc)
+    if isinstance(exc, httpx.ConnectError) and tls is not None:
+        return _tls_failure(where, server, tls)
     if isinstance(exc, httpx.ConnectError):
         if number == errno.ECONNREFUSED:
             return TransportError(f"{where}: nothing is listening there (connection refused); "
@@ -341,10 +394,19 @@ def describe_transport_error(exc: httpx.TransportError, server: str,
 
 def check_addresses(server: str, proxy: str | None) -> None:
     """Refuse a server or proxy address that cannot work, or would leak an onion lookup."""
+    if not server:
+        raise AddressError("the server address is empty: give --server http://HOST:PORT")
+    scheme, colon, rest = server.partition(":")
+    if colon and scheme.lower() in ("http", "https") and not rest.startswith("//"):
+        raise AddressError(f"the server address {server} needs two slashes: write it as "
+                           f"{scheme}://{rest.lstrip('/')}")
     try:
         url = httpx.URL(server)
     except httpx.InvalidURL:
         raise AddressError(f"the server address {server} is not a valid URL") from None
+    if url.scheme in ("http", "https") and not url.host:
+        raise AddressError(f"the server address {server} has no host name: write it as "
+                           f"{url.scheme}://HOST:PORT")
     if url.scheme not in ("http", "https") or not url.host:
         if "://" not in server:
             raise AddressError(f"the server address {server} has no http:// or https://: "
@@ -358,6 +420,9 @@ def check_addresses(server: str, proxy: str | None) -> None:
         if "://" not in proxy or not proxy_url.host:
             raise AddressError(f"the proxy address {proxy} has no scheme: for Tor write "
                                f"socks5h://{proxy}")
+        if proxy_url.scheme.startswith("socks") and proxy_url.port is None:
+            raise AddressError(f"the proxy address {proxy} has no port: for Tor write "
+                               f"{proxy.rstrip('/')}:9050 (Tor Browser: :9150)")
     if not url.host.endswith(".onion"):
         return
     if proxy is None:
@@ -376,7 +441,7 @@ def is_retryable(exc: BaseException) -> bool:
     if isinstance(exc, GaveUpError):
         return False
     if isinstance(exc, TransportError):
-        return True
+        return exc.retryable
     return isinstance(exc, ClientError) and exc.status in RETRY_STATUSES
 
 
@@ -494,6 +559,7 @@ class VaultClient:
         token: str | None = None,
         retry: RetryPolicy | None = None,
     ) -> None:
+        server = server.strip()  # pasted with a space or a line break
         check_addresses(server, proxy)
         self.server = server.rstrip("/")
         self.proxy = proxy
@@ -562,6 +628,8 @@ class VaultClient:
             try:
                 response = self._bounded(method, path, self._headers(auth, headers), limit,
                                          **kwargs)
+                if response.status_code == 404 and not _is_amanat_refusal(response):
+                    raise NotAmanatError(self.server, API + path)
                 if response.status_code >= 400:
                     raise _refusal(response)
             except httpx.TransportError as exc:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from keys.identity import InvestigatorIdentity
 from tests.support import run_in_terminal
 from vault import age
 from vault.cli import main
@@ -146,12 +147,17 @@ def test_damaged_file_leaves_no_partial_output(
     ("args", "message"),
     [
         (["encrypt", "in"], "no recipients"),
-        (["encrypt", "-r", "age1nope", "in"], "invalid recipient"),
+        (["encrypt", "-r", "age1nope", "in"], "invalid recipient 'age1nope': "),
+        (["encrypt", "-R", "{card}", "in"], "card is an investigator's public card, not an age "
+                                            "recipients file: give -R a file of age1pq1… or "
+                                            "age1… lines (a public card's age line is one), or "
+                                            "-r with the key itself"),
         (["encrypt", "-r", "{pq}", "-r", "{x}", "in"], "mix post-quantum"),
         (["encrypt", "-R", "{missing}", "in"], "cannot read"),
         (["encrypt", "-R", "{binary}", "in"], "not a text key file"),
         (["encrypt", "-R", "{pq_key}", "in"], "invalid recipients file"),
         (["encrypt", "-r", "{pq}", "{missing}"], "cannot read"),
+        (["encrypt", "-r", "{pq}", "-o", "{missing}/out", "in"], "missing does not exist"),
         (["decrypt", "-i", "{missing}", "in"], "cannot read"),
         (["decrypt", "-i", "{plain}", "in"], "not an age identity file"),
         (["decrypt", "-i", "{pq_key}", "{plain}"], "malformed header"),
@@ -169,6 +175,7 @@ def test_errors_are_one_line(
     (tmp_path / "in").write_bytes(b"data")
     (tmp_path / "plain").write_text("hello\n")
     (tmp_path / "binary").write_bytes(b"\xff\xfe")
+    (tmp_path / "card").write_text(InvestigatorIdentity.generate("Aygul").card().format())
     with open(tmp_path / "huge", "wb") as f:
         f.truncate(16 * 1024 * 1024 + 1)
     values = {
@@ -176,6 +183,7 @@ def test_errors_are_one_line(
         "x": _public_key(x_key),
         "missing": str(tmp_path / "missing"),
         "binary": str(tmp_path / "binary"),
+        "card": str(tmp_path / "card"),
         "pq_key": str(pq_key),
         "plain": str(tmp_path / "plain"),
         "huge": str(tmp_path / "huge"),

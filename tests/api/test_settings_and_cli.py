@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import pytest
 
 from api.app import uvicorn_options
+from api.server import _url
 from api.settings import Settings, SettingsError
 from keys.org import OrgKey
+from tests.e2e.conftest import free_port
 from vault.cli import main
 from vault.cli.serve_cmd import is_loopback
 
@@ -96,3 +99,41 @@ def test_a_public_listen_address_needs_the_public_urls(
     assert capsys.readouterr().err == (
         "amanat: --public-url: 'ftp://x.onion' is not an address like http://HOST[:PORT]\n")
     assert not (tmp_path / "d").exists()
+
+
+def test_a_port_in_use_is_refused_before_anything_is_created(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with socket.socket() as other:
+        other.bind(("127.0.0.1", 0))
+        other.listen()
+        port = other.getsockname()[1]
+        status = main(["serve", "--dev", "--port", str(port), "--data", str(tmp_path / "d")])
+    assert status == 1
+    assert capsys.readouterr() == ("", f"amanat: port {port} on 127.0.0.1 is already in use, "
+                                       "by another server: stop it, or choose another --port\n")
+    assert not (tmp_path / "d").exists()
+
+
+def test_an_address_of_another_machine_is_refused(tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    status = main(["serve", "--host", "192.0.2.7", "--data", str(tmp_path / "d")])
+    assert status == 1
+    assert capsys.readouterr().err == ("amanat: --host 192.0.2.7 is not an address of this "
+                                       "machine\n")
+    assert not (tmp_path / "d").exists()
+
+
+def test_a_data_path_that_is_a_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = tmp_path / "notes.txt"
+    data.write_text("mine\n")
+    port = str(free_port())
+    status = main(["serve", "--dev", "--port", port, "--data", str(data)])
+    assert status == 1
+    assert capsys.readouterr().err == (f"amanat: --data {data} is a file, not a folder: give a "
+                                       "folder for the server's data\n")
+    assert data.read_text() == "mine\n"
+
+
+def test_an_ipv6_address_is_written_in_brackets() -> None:
+    assert _url("::1", 8000) == "http://[::1]:8000"
+    assert _url("127.0.0.1", 8000) == "http://127.0.0.1:8000"

@@ -130,6 +130,11 @@ def test_unreadable_and_malformed_files(
     roster.write_bytes(b"\xff")
     status, _, err = amanat(capsys, *check, str(good))
     assert status == 1 and err.startswith("amanat: bad roster: ")
+    # A key file given as the roster is the user's mistake, not a finding: nothing checked.
+    roster.write_text("amanat.org-key/v1\n$argon2id$v=19$m=8,t=1,p=1$AAAA\n")
+    status, _, err = amanat(capsys, *check, str(good))
+    assert (status, err) == (2, f"amanat: {roster} is an organization key file "
+                                "(amanat.org-key/v1), not a signed roster\n")
 
 
 def test_unreachable_server(capsys: pytest.CaptureFixture[str]) -> None:

@@ -10,8 +10,11 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.api.vaultkit import FAST_KDF, read_dev_keys
@@ -57,9 +60,30 @@ def test_a_server_address_without_scheme(capsys: pytest.CaptureFixture[str],
                                "https://: write it as http://127.0.0.1:8000")
     status, err = run(capsys, "audit", "verify", "--server", "localhost:8000", "--org",
                       Org().vkey)
-    assert status == 1
+    assert status == 2  # audit verify: nothing could be checked
     assert one_reason(err) == ("amanat: the server address localhost:8000 has no http:// or "
                                "https://: write it as http://localhost:8000")
+
+
+@pytest.mark.parametrize(("address", "reason"), [
+    ("", "the server address is empty: give --server http://HOST:PORT"),
+    ("http:/127.0.0.1:8000", "the server address http:/127.0.0.1:8000 needs two slashes: "
+                             "write it as http://127.0.0.1:8000"),
+    ("https:vault.example", "the server address https:vault.example needs two slashes: write "
+                            "it as https://vault.example"),
+    ("http://", "the server address http:// has no host name: write it as http://HOST:PORT"),
+])
+def test_a_malformed_server_address(capsys: pytest.CaptureFixture[str], sealed: Path,
+                                    address: str, reason: str) -> None:
+    status, err = run(capsys, "upload", "--server", address, str(sealed))
+    assert status == 1
+    assert one_reason(err) == f"amanat: {reason}"
+
+
+def test_a_pasted_address_with_spaces_around_it(server: ServerProcess, tmp_path: Path) -> None:
+    sealed = _seal_to(server, tmp_path / "ok.age", [])
+    done = amanat(["upload", "--server", f" {server.url}\n", str(sealed)], cwd=tmp_path)
+    assert "amanat: delivered " in done.stderr
 
 
 def test_an_onion_without_tor_is_refused(capsys: pytest.CaptureFixture[str],
@@ -112,6 +136,25 @@ def test_a_proxy_address_without_scheme(capsys: pytest.CaptureFixture[str],
     assert status == 1
     assert one_reason(err) == ("amanat: the proxy address 127.0.0.1:9050 has no scheme: for "
                                "Tor write socks5h://127.0.0.1:9050")
+    status, err = run(capsys, "upload", "--server", "http://vault.example", "--proxy",
+                      "socks5h://127.0.0.1", str(sealed))
+    assert status == 1
+    assert one_reason(err) == ("amanat: the proxy address socks5h://127.0.0.1 has no port: for "
+                               "Tor write socks5h://127.0.0.1:9050 (Tor Browser: :9150)")
+
+
+@pytest.mark.parametrize("value", ["-5", "nan", "ten"])
+def test_a_retry_time_that_is_not_seconds(capsys: pytest.CaptureFixture[str], sealed: Path,
+                                          value: str) -> None:
+    for command in (["upload", "--server", "http://127.0.0.1:1", str(sealed)],
+                    ["submit", "--server", "http://127.0.0.1:1", "--org", Org().vkey,
+                     "--statement", str(sealed)]):
+        with pytest.raises(SystemExit) as exited:
+            main([*command, "--retry-for", value])
+        assert exited.value.code == 2
+        assert capsys.readouterr().err.splitlines()[-1] == (
+            f"amanat {command[0]}: error: argument --retry-for: '{value}' is not a number of "
+            "seconds from 0 to 604800 (a week)")
 
 
 # --- nobody there ---
@@ -165,6 +208,121 @@ def test_investigator_commands_say_it_too(capsys: pytest.CaptureFixture[str],
             "check the address, and that the server is running"), err
     status, err = run(capsys, "inbox", "--server", "127.0.0.1:1", "-i", str(identity))
     assert status == 1 and "write it as http://127.0.0.1:1" in one_reason(err, notices=1)
+
+
+def test_a_malformed_submission_id_is_named_first(capsys: pytest.CaptureFixture[str],
+                                                 tmp_path: Path) -> None:
+    """Before the identity is unlocked or the server contacted: here neither exists."""
+    for command in (["open", "deadbeef", "-o", str(tmp_path / "case")],
+                    ["reply", "deadbeef", "--message", "thank you"],
+                    ["delete", "deadbeef", "--yes"]):
+        status, err = run(capsys, command[0], "--server", "http://127.0.0.1:1", "-i",
+                          str(tmp_path / "absent.identity"), *command[1:])
+        assert (status, err) == (1, "amanat: 'deadbeef' is not a submission id (32 hex "
+                                    "digits, from `amanat inbox`)\n")
+
+
+# --- something else answers ---
+
+
+@pytest.fixture
+def web_server(tmp_path: Path) -> Iterator[str]:
+    """A plain web server that is not amanat (``python -m http.server``), as a URL."""
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "-m", "http.server", str(port), "--bind",
+                                "127.0.0.1"], cwd=tmp_path, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/", timeout=2)
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, "http.server did not start"
+                time.sleep(0.1)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.kill()
+        process.wait(timeout=10)
+
+
+def _every_client_command(url: str, identity: Path, sealed: Path, case: Path,
+                          ) -> list[list[str]]:
+    org = Org().vkey
+    some_id = "0" * 32
+    statement = sealed.parent / "statement.txt"
+    statement.write_text("I saw it.\n")
+    return [
+        ["submit", "--server", url, "--org", org, "--statement", str(statement), "--no-reply"],
+        ["upload", "--server", url, str(sealed)],
+        ["inbox", "--server", url, "-i", str(identity)],
+        ["open", "--server", url, "-i", str(identity), some_id, "-o", str(case)],
+        ["reply", "--server", url, "-i", str(identity), some_id, "--message", "thank you"],
+        ["delete", "--server", url, "-i", str(identity), some_id, "--yes"],
+        ["audit", "verify", "--server", url, "--org", org],
+    ]
+
+
+@pytest.fixture
+def identity(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    from keys.identity import InvestigatorIdentity
+
+    path = tmp_path / "me.identity"
+    path.write_bytes(InvestigatorIdentity.generate("Me").seal("pass words", FAST_KDF))
+    monkeypatch.setenv("AMANAT_PASSPHRASE", "pass words")
+    return path
+
+
+def _says_for_every_command(capsys: pytest.CaptureFixture[str], url: str, identity: Path,
+                            sealed: Path, expected: str) -> None:
+    """Every command that talks to a server refuses ``url`` at once with ``expected``
+    (no retrying: waiting cannot help)."""
+    for command in _every_client_command(url, identity, sealed, sealed.parent / "case"):
+        status, err = run(capsys, *command)
+        assert status == (2 if command[0] == "audit" else 1), (command, err)
+        assert "retrying" not in err, (command, err)
+        assert err.splitlines()[-1] == f"amanat: {expected}", (command, err)
+        assert not EXCEPTION_NAMES.search(err), err
+    assert not (sealed.parent / "case").exists()
+    assert not Path(f"{sealed}.amanat-upload").exists()
+
+
+def test_an_address_where_no_amanat_server_answers(
+        capsys: pytest.CaptureFixture[str], web_server: str, server: ServerProcess,
+        identity: Path, sealed: Path) -> None:
+    """Another web server, or a path under which no amanat server is mounted."""
+    for url, named in ((web_server, web_server), (f"{server.url}/vault", f"{server.url}/vault"),
+                       (f"{server.url}/vault/", f"{server.url}/vault")):
+        _says_for_every_command(
+            capsys, url, identity, sealed,
+            f"no amanat server answers at {named} (nothing at /api/v1/roster there): check "
+            "the address, the port and any path after the host name")
+
+
+def test_https_to_a_server_without_tls(capsys: pytest.CaptureFixture[str],
+                                       server: ServerProcess, identity: Path,
+                                       sealed: Path) -> None:
+    https = server.url.replace("http://", "https://")
+    _says_for_every_command(
+        capsys, https, identity, sealed,
+        f"cannot reach {https}: no https there (the TLS handshake failed); if the server runs "
+        f"without TLS, write {server.url}")
+
+
+def test_an_amanat_refusal_is_still_quoted(capsys: pytest.CaptureFixture[str],
+                                           server: ServerProcess, tmp_path: Path,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """A 404 the server means (an unknown submission) is not taken for a wrong address."""
+    monkeypatch.setenv("AMANAT_PASSPHRASE", read_dev_keys(server.data_dir).passphrase)
+    identity = server.data_dir / "dev" / "investigator.identity"
+    for command in (["open", "0" * 32, "-o", str(tmp_path / "case")],
+                    ["delete", "0" * 32, "--yes"]):
+        status, err = run(capsys, command[0], "--server", server.url, "-i", str(identity),
+                          *command[1:])
+        assert status == 1
+        assert "no amanat server" not in err and not EXCEPTION_NAMES.search(err), err
+        assert err.splitlines()[-1].startswith("amanat: "), err
 
 
 # --- a file sealed to another roster ---

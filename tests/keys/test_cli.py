@@ -470,7 +470,7 @@ def test_roster_refusals_on_the_cli(
     assert_one_line_error(status, err, "bad.card: not a public card")
     (tmp_path / "bin.card").write_bytes(b"\xff\xfe")
     status, _, err = run(capsys, "roster", "add", *admin, "bin.card")
-    assert_one_line_error(status, err, "bin.card: the card is not UTF-8")
+    assert_one_line_error(status, err, "bin.card is not UTF-8 text, so not a public card")
     status, _, err = run(capsys, "roster", "set-log", *admin, "not-a-vkey")
     assert_one_line_error(status, err, "log key is not a valid verifier key")
 
@@ -682,3 +682,83 @@ def test_damaged_file_is_refused_before_the_passphrase_prompt(
     (tmp_path / "age.txt").write_text(str(age.X25519Identity.generate()) + "\n")
     status, _, err = run(capsys, "org", "vkey", "age.txt")
     assert_one_line_error(status, err, "age.txt: not a key file")
+
+
+def test_a_key_file_where_a_card_or_roster_is_expected_is_named(
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    team: tuple[OrgKey, list[InvestigatorIdentity]],
+) -> None:
+    org, _ = team
+    admin = ("--org", "org.key", "--roster", "roster.txt")
+    assert run(capsys, "roster", "add", *admin, "i0.card")[0] == 0
+    card = "a public card (from `amanat keys new` or `amanat keys card`)"
+    roster = "a signed roster (from `amanat roster add`)"
+    refusals = [
+        (("roster", "add", *admin, "i1.identity"),
+         f"i1.identity is an investigator identity file (amanat.identity/v1), not {card}"),
+        (("roster", "add", *admin, "roster.txt"), f"roster.txt is a roster, not {card}"),
+        (("roster", "show", "org.key"),
+         f"org.key is an organization key file (amanat.org-key/v1), not {roster}"),
+        (("roster", "verify", "--org", org.vkey(), "i0.card"),
+         f"i0.card is an investigator's public card, not {roster}"),
+        (("roster", "add", "--org", "org.key", "--roster", "i0.identity", "i1.card"),
+         f"i0.identity is an investigator identity file (amanat.identity/v1), not {roster}"),
+        (("seal", "--roster", "org.key", "--org", org.vkey(), "--statement", "i0.card",
+          "-o", "t.age"),
+         "org.key is an organization key file (amanat.org-key/v1), not a signed roster"),
+    ]
+    before = (tmp_path / "roster.txt").read_bytes()
+    for argv, reason in refusals:
+        status, out, err = run(capsys, *argv)
+        assert (status, out, err) == (1, "", f"amanat: {reason}\n"), argv
+    assert (tmp_path / "roster.txt").read_bytes() == before
+    assert not (tmp_path / "t.age").exists()
+
+
+@pytest.mark.parametrize(("command", "secrets"), [
+    (("keys", "new"), ("AMANAT_PASSPHRASE",)),
+    (("org", "init"), ("AMANAT_PASSPHRASE",)),
+    (("keys", "passwd"), ("AMANAT_PASSPHRASE", "AMANAT_NEW_PASSPHRASE")),
+])
+def test_help_says_where_the_passphrase_comes_from_and_how_strong_it_must_be(
+        capsys: pytest.CaptureFixture[str], command: tuple[str, ...],
+        secrets: tuple[str, ...]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main([*command, "--help"])
+    assert exited.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "six or more random words, picked by rolling dice on a diceware word list" in text
+    assert "weak ones are refused, saying why" in text
+    for name in secrets:
+        assert name in text
+
+
+def test_setting_what_the_roster_already_says_signs_no_new_version(
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    team: tuple[OrgKey, list[InvestigatorIdentity]],
+) -> None:
+    admin = ("--org", "org.key", "--roster", "roster.txt")
+    log_vkey = note.Signer.generate("log.example.org").vkey()
+    assert run(capsys, "roster", "add", *admin, "i0.card")[0] == 0
+    assert run(capsys, "roster", "set-log", *admin, log_vkey)[0] == 0
+    before = (tmp_path / "roster.txt").read_bytes()
+    for argv, what in (((*admin, log_vkey), "set-log"), ((*admin, "pq-only"), "set-policy")):
+        status, out, err = run(capsys, "roster", what, *argv)
+        noun = "log key" if what == "set-log" else "policy"
+        assert (status, out, err) == (
+            1, "", f"amanat: the roster (version 2) already names this {noun}; nothing to "
+                   "change (to extend its validity: `amanat roster renew`)\n")
+    assert (tmp_path / "roster.txt").read_bytes() == before
+
+
+@pytest.mark.parametrize("command", [("keys", "new", "--name", "A"), ("org", "init", "--name",
+                                                                      "example.org")])
+def test_a_key_file_in_a_missing_folder_is_refused_before_the_passphrase(
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+        command: tuple[str, ...]) -> None:
+    monkeypatch.delenv("AMANAT_PASSPHRASE", raising=False)  # it would be asked for next
+    status, out, err = run(capsys, *command, "-o", "missing/x.key")
+    assert (status, out, err) == (1, "", "amanat: -o missing/x.key: the folder missing does "
+                                         "not exist\n")

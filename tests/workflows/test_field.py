@@ -11,11 +11,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.support import run_in_terminal
 from tests.workflows.conftest import (
     World,
     amanat,
@@ -51,6 +53,14 @@ def test_seal_offline_then_upload(world: World, tmp_path: Path) -> None:
                    cwd=home, env=env, stdin="another\n", check=False)
     assert again.returncode != 0 and "already exists" in again.stderr
     assert sealed.read_bytes() == data
+    for where, reason in ((home / "missing" / "t.age", f"the folder {home / 'missing'} does "
+                                                       "not exist"),
+                          (home, "that is a folder; give a file name")):
+        refused = amanat(["seal", "--roster", str(world.admin / "roster.txt"), "--org",
+                          world.org_vkey, "--statement", "-", "-o", str(where)],
+                         cwd=home, env=env, stdin="", check=False)
+        assert (refused.returncode, refused.stderr) == (1, f"amanat: -o {where}: {reason}\n")
+    assert sorted(p.name for p in home.iterdir()) == ["testimony.age"]
 
     receipt = tmp_path / "receipt.txt"
     uploaded = amanat(["upload", "--server", world.url, "--receipt", str(receipt), str(sealed)],
@@ -90,3 +100,15 @@ def test_upload_resumes_after_a_dropped_connection(world: World, tmp_path: Path,
     (listed,) = json.loads((case / "manifest.json").read_bytes())["attachments"]
     assert listed["metadata_kept"] is True
     assert listed["sha256_before_cleaning"] == listed["sha256_after_cleaning"]
+
+
+def test_seal_refuses_to_write_to_the_terminal(world: World, tmp_path: Path) -> None:
+    statement = tmp_path / "statement.txt"
+    statement.write_text("Collected in the field.\n", "utf-8")
+    status, screen = run_in_terminal(
+        [sys.executable, "-m", "vault.cli", "seal", "--roster", world.admin / "roster.txt",
+         "--org", world.org_vkey, "--statement", statement, "--no-reply", "-o", "-"], [],
+        env=base_env())
+    assert status == 1
+    assert screen.strip() == ("amanat: refusing to write the sealed file to the terminal: give "
+                              "-o FILE, or send standard output to a file")

@@ -116,8 +116,10 @@ def test_the_unchanged_template_is_sealed_with_its_language(world: World,
     answers = tmp_path / "answers.json"
     template("--language", "kk", "-o", str(answers), cwd=tmp_path)
     sealed = tmp_path / "t.age"
+    (tmp_path / "statement.txt").write_text("My uncle was taken.\n", "utf-8")
     amanat(["seal", "--roster", str(world.admin / "roster.txt"), "--org", world.org_vkey,
-            "--form", str(answers), "--no-reply", "-o", str(sealed)], cwd=tmp_path)
+            "--form", str(answers), "--statement", "statement.txt", "--no-reply", "-o",
+            str(sealed)], cwd=tmp_path)
     opened = amanat(["decrypt", "-i", world.identity("a"), "-o", str(tmp_path / "t.tar"),
                      str(sealed)], cwd=tmp_path, env=base_env(AMANAT_PASSPHRASE=PASSPHRASE))
     assert opened.returncode == 0
@@ -161,3 +163,19 @@ def test_deep_nesting_is_a_sentence_not_a_crash() -> None:
     with pytest.raises(FormError) as caught:
         read_form(b"[" * 100_000 + b"]" * 100_000)
     assert caught.value.problems == ("the answers file is nested too deeply to be answers",)
+
+
+def test_the_unchanged_template_alone_is_nothing_to_send(world: World, tmp_path: Path) -> None:
+    """A template sent without a single answer, statement or attachment would deliver an
+    empty testimony: it is refused, and the witness told how to answer."""
+    answers = tmp_path / "answers.json"
+    template("-o", str(answers), cwd=tmp_path)
+    for command in (["seal", "--roster", str(world.admin / "roster.txt"), "-o", "t.age"],
+                    ["submit", "--server", world.server.url]):
+        refused = amanat([*command, "--org", world.org_vkey, "--form", str(answers),
+                          "--no-reply"], cwd=tmp_path, check=False)
+        assert (refused.returncode, refused.stdout) == (1, "")
+        assert refused.stderr == (f"amanat: nothing to send: {answers} has no answers yet "
+                                  "(remove the # before a question to answer it), and there "
+                                  "is no --statement or --attach\n")
+    assert not (tmp_path / "t.age").exists()

@@ -213,9 +213,13 @@ def test_roster_publish_refuses_an_old_version(world: World) -> None:
     """The server keeps the newest roster: re-publishing the current one is refused."""
     done = amanat(["roster", "publish", "--server", world.url, "--roster", "roster.txt"],
                   cwd=world.admin, check=False)
-    assert done.returncode != 0
-    assert done.stderr.startswith("amanat: ") and done.stderr.count("\n") == 1
-    assert "version" in done.stderr
+    assert done.returncode == 1
+    version = re.search(r"version (\d+)", (world.admin / "roster.txt").read_text())
+    assert version is not None
+    assert done.stderr == (f"amanat: {world.url} refused roster version {version.group(1)}: "
+                           f"roster version {version.group(1)} is not newer than "
+                           f"{version.group(1)}; sign the next version first (`amanat roster "
+                           "add`, `remove` or `renew`)\n")
 
 
 @pytest.mark.parametrize("where", ["missing/receipt.txt", "."])
@@ -230,6 +234,20 @@ def test_receipt_file_is_checked_before_anything_is_sent(world: World, tmp_path:
     assert log_size(world) == before
 
 
+def _delivered_but_refused(world: World, tmp_path: Path,
+                           capsys: pytest.CaptureFixture[str]) -> str:
+    """Submit with a new codename; the testimony is delivered, the command fails (status 1).
+    Returns its stderr."""
+    statement = tmp_path / "statement.txt"
+    statement.write_text("What I saw.\n", "utf-8")
+    before = log_size(world)
+    status = main(["submit", "--server", world.url, "--org", world.org_vkey, "--statement",
+                   str(statement)])
+    assert status == 1
+    assert log_size(world) == before + 1  # delivered
+    return capsys.readouterr().err
+
+
 def test_codename_is_handed_over_when_the_receipt_fails(
         world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> None:
@@ -241,15 +259,33 @@ def test_codename_is_handed_over_when_the_receipt_fails(
         raise vault.witness.WitnessError("the receipt does not verify: forged for this test")
 
     monkeypatch.setattr(vault.witness, "checked_receipt", forged)
-    statement = tmp_path / "statement.txt"
-    statement.write_text("What I saw.\n", "utf-8")
-    before = log_size(world)
-    status = main(["submit", "--server", world.url, "--org", world.org_vkey, "--statement",
-                   str(statement)])
-    err = capsys.readouterr().err
-    assert status == 1
-    assert log_size(world) == before + 1  # delivered
+    err = _delivered_but_refused(world, tmp_path, capsys)
     reason = ("amanat: the testimony was delivered, but the receipt does not verify: forged "
               "for this test")
+    assert reason in err and err.index(reason) < err.index("YOUR CODENAME")
+    check_codename(codename_from(err))
+
+
+def test_codename_is_handed_over_when_the_delivery_is_unknown(
+        world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """The connection broke while the server stored the upload (it was stored, the receipt
+    never came): the testimony carries the new codename's reply address, so the codename is
+    shown all the same, after the reason."""
+    import vault.witness
+    from vault.client import DeliveryUnknownError
+
+    deliver = vault.witness.deliver
+
+    def receipt_lost(*args: object, **kwargs: object) -> object:
+        deliver(*args, **kwargs)  # type: ignore[arg-type]
+        raise DeliveryUnknownError("the connection broke while the server was storing the "
+                                   "upload, and it no longer has it")
+
+    monkeypatch.setattr(vault.witness, "deliver", receipt_lost)
+    err = _delivered_but_refused(world, tmp_path, capsys)
+    reason = ("amanat: the connection broke while the server was storing the upload, and it "
+              "no longer has it; keep the codename below: if the testimony was stored, "
+              "replies to it come under this codename")
     assert reason in err and err.index(reason) < err.index("YOUR CODENAME")
     check_codename(codename_from(err))

@@ -169,10 +169,20 @@ def _collect_recipients(args: argparse.Namespace) -> list[age.Recipient]:
         try:
             recipients.append(age.parse_recipient(text))
         except age.KeyFormatError as exc:
-            raise CLIError(f"invalid recipient {text[:20]!r}…: {exc}") from None
+            shown = repr(text[:20]) + ("…" if len(text) > 20 else "")
+            raise CLIError(f"invalid recipient {shown}: {exc}") from None
     for path in args.recipients_file:
+        text = _read_key_file(path)
+        if text.startswith("amanat."):
+            from keys.keyfile import describe_amanat_file
+
+            what = describe_amanat_file(text.encode("utf-8")) or "an amanat file"
+            raise CLIError(
+                f"{path} is {what.split(', which')[0]}, not an age recipients file: give -R a "
+                "file of age1pq1… or age1… lines (a public card's age line is one), or -r "
+                "with the key itself")
         try:
-            recipients.extend(age.parse_recipients_file(_read_key_file(path)))
+            recipients.extend(age.parse_recipients_file(text))
         except age.KeyFormatError as exc:
             raise CLIError(f"invalid recipients file {path}: {exc}") from None
     if not recipients:

@@ -99,7 +99,12 @@ def atomic_output(
         return
     target = Path(path)
     directory = target.parent if str(target.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=directory)
+    if not directory.is_dir():
+        raise CLIError(f"cannot write {path}: the folder {directory} does not exist")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=directory)
+    except OSError as exc:
+        raise CLIError(f"cannot write {path}: {exc.strerror}") from None
     try:
         os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as out:
@@ -133,6 +138,18 @@ def open_input(path: str | None) -> Iterator[BinaryIO]:
         raise CLIError(f"cannot read {path}: {exc.strerror}") from None
     with f:
         yield f
+
+
+def refuse_other_file(path: str, data: bytes, header: str, wanted: str) -> None:
+    """Refuse, naming what it is, an amanat file given where one starting with ``header``
+    (``wanted``, in words) is expected: an org key for a roster, an identity for a card."""
+    if data.startswith(header.encode("ascii")):
+        return
+    from keys.keyfile import describe_amanat_file
+
+    found = describe_amanat_file(data)
+    if found is not None:
+        raise CLIError(f"{path} is {found.split(', which')[0]}, not {wanted}")
 
 
 def _size(count: float) -> str:

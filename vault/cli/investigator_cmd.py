@@ -93,9 +93,17 @@ def _download_progress() -> Callable[[int, int], None]:
     return show
 
 
+def _check_id(submission_id: str) -> None:
+    """A mistyped id is named before the identity is unlocked or the server contacted."""
+    if not is_valid_id(submission_id):
+        raise CLIError(f"{submission_id!r} is not a submission id (32 hex digits, from "
+                       "`amanat inbox`)")
+
+
 def cmd_open(args: argparse.Namespace) -> int:
     from vault.investigator import open_submission
 
+    _check_id(args.id)
     target = Path(args.output)
     if target.is_symlink() or (target.exists() and not target.is_dir()):
         raise CLIError(f"{target} is not a directory")
@@ -146,6 +154,7 @@ REPLY_NEEDS_CASE = (
 def cmd_reply(args: argparse.Namespace) -> int:
     from vault.investigator import read_case, send_reply
 
+    _check_id(args.id)
     if args.case is None:
         raise CLIError(REPLY_NEEDS_CASE)
     case_id, manifest = read_case(args.case)
@@ -178,9 +187,7 @@ def _confirm_deletion(args: argparse.Namespace) -> None:
 def cmd_delete(args: argparse.Namespace) -> int:
     from vault.investigator import delete_submission
 
-    if not is_valid_id(args.id):
-        raise CLIError(f"{args.id!r} is not a submission id (32 hex digits, from "
-                       "`amanat inbox`)")
+    _check_id(args.id)
     _confirm_deletion(args)
     with _session(args) as session:
         deletion = delete_submission(session, args.id)

@@ -21,6 +21,9 @@ if TYPE_CHECKING:
 
 # Names the environment variable holding the new passphrase (automation, never argv).
 NEW_PASSPHRASE_ENV = "AMANAT_NEW_PASSPHRASE"  # noqa: S105
+KEY_FILE_ADVICE = ("Whoever copies a key file can guess at its passphrase offline, so weak "
+                     "ones are refused, saying why: use six or more random words, picked by "
+                     "rolling dice on a diceware word list.")
 
 EXPORT_WARNING = (
     "amanat: warning: the line below is your private age key, unprotected. Anyone who sees "
@@ -82,6 +85,9 @@ def _refuse_overwrite(path: str, force: bool) -> None:
         raise CLIError("-o must name a file: a key file is never written to stdout")
     if os.path.lexists(path) and not force:
         raise CLIError(f"{path} already exists; refusing to overwrite a key (use --force)")
+    folder = os.path.dirname(path) or "."
+    if not os.path.isdir(folder):  # said before the passphrase is asked for, not after
+        raise CLIError(f"-o {path}: the folder {folder} does not exist")
 
 
 def _new_passphrase(prompt: str, *, protects: str, names: tuple[str, ...],
@@ -182,27 +188,34 @@ def register(subparsers: Any) -> None:
     keys_sub = keys_parser.add_subparsers(dest="keys_command", metavar="COMMAND")
     keys_sub.required = True
 
-    new = keys_sub.add_parser("new", help="create an identity file and print its public card")
+    new = keys_sub.add_parser(
+        "new", help="create an identity file and print its public card",
+        description="Create an investigator's identity file, locked with a passphrase (asked "
+                    "twice at the terminal, or read from AMANAT_PASSPHRASE), and print its "
+                    f"public card for the admin to add to the roster. {KEY_FILE_ADVICE}")
     new.add_argument("--name", required=True, help="the investigator's name (any script)")
     new.add_argument("-o", "--output", required=True, metavar="FILE", help="identity file")
     new.add_argument("--force", action="store_true", help="overwrite an existing file")
     new.set_defaults(func=cmd_keys_new)
 
     card = keys_sub.add_parser("card", help="print the public card of an identity file")
-    card.add_argument("file", metavar="FILE")
+    card.add_argument("file", metavar="FILE", help="an identity file (NAME.identity)")
     card.set_defaults(func=cmd_keys_card)
 
     passwd = keys_sub.add_parser(
         "passwd",
         help="change an identity file's passphrase (and raise its Argon2 cost to the default)",
+        description="Change an identity file's passphrase: the current one is asked first "
+                    "(or read from AMANAT_PASSPHRASE), then the new one twice (or read from "
+                    f"{NEW_PASSPHRASE_ENV}). {KEY_FILE_ADVICE}",
     )
-    passwd.add_argument("file", metavar="FILE")
+    passwd.add_argument("file", metavar="FILE", help="an identity file (NAME.identity)")
     passwd.set_defaults(func=cmd_keys_passwd)
 
     export = keys_sub.add_parser(
         "export-age", help="print the raw AGE-SECRET-KEY-PQ-1... line for the stock age tool"
     )
-    export.add_argument("file", metavar="FILE")
+    export.add_argument("file", metavar="FILE", help="an identity file (NAME.identity)")
     export.set_defaults(func=cmd_keys_export_age)
 
     org_parser = subparsers.add_parser(
@@ -211,7 +224,12 @@ def register(subparsers: Any) -> None:
     org_sub = org_parser.add_subparsers(dest="org_command", metavar="COMMAND")
     org_sub.required = True
 
-    init = org_sub.add_parser("init", help="create the org key file and print its verifier key")
+    init = org_sub.add_parser(
+        "init", help="create the org key file and print its verifier key",
+        description="Create the organization's root key file, locked with a passphrase (asked "
+                    "twice at the terminal, or read from AMANAT_PASSPHRASE), and print its "
+                    "verifier key, which witnesses pin. Keep the file offline. "
+                    f"{KEY_FILE_ADVICE}")
     init.add_argument("--name", required=True, metavar="ORIGIN", help="e.g. example.org/amanat")
     init.add_argument("-o", "--output", required=True, metavar="FILE", help="org key file")
     init.add_argument("--force", action="store_true", help="overwrite an existing file")

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from vault.cli.common import CLIError, atomic_output, one_line, open_input
+from vault.cli.common import CLIError, atomic_output, one_line, open_input, refuse_other_file
 
 if TYPE_CHECKING:
     from vault.audit import AuditVerdict, Finding, LogSource
@@ -43,10 +43,12 @@ class _ServerSource:
         self._client = client
 
     def _call(self, what: str, call: Callable[[], _T]) -> _T:
-        from vault.client import ClientError, MalformedAnswerError, TransportError
+        from vault.client import ClientError, MalformedAnswerError, NotAmanatError, TransportError
 
         try:
             return call()
+        except NotAmanatError as exc:
+            raise CLIError(str(exc), UNCHECKED) from None
         except ClientError as exc:
             raise CLIError(f"the server refused {what}: {exc.message}", UNCHECKED) from None
         except TransportError as exc:
@@ -83,11 +85,11 @@ class _ServerSource:
 
 
 def _client(server: str, proxy: str | None) -> VaultClient:
-    from vault.client import TransportError, VaultClient
+    from vault.client import AddressError, TransportError, VaultClient
 
     try:
         return VaultClient(server, proxy=proxy, timeout=60.0)
-    except TransportError as exc:
+    except (AddressError, TransportError) as exc:
         raise CLIError(str(exc), UNCHECKED) from None
 
 
@@ -108,6 +110,11 @@ def _read_text(path: str, what: str, limit: int, finding: Finding) -> str:
             data = f.read(limit + 1)
     except CLIError as exc:
         raise CLIError(str(exc), UNCHECKED) from None
+    if what == "roster":  # a key file or card given in its place is a mistake, not a finding
+        try:
+            refuse_other_file(path, data, "amanat.roster/", "a signed roster")
+        except CLIError as exc:
+            raise CLIError(str(exc), UNCHECKED) from None
     if len(data) > limit:
         raise CLIError(f"{finding.value}: {path} is larger than any {what}", FAILED)
     try:
@@ -205,8 +212,9 @@ def register(subparsers: Any) -> None:
             "checked."
         ),
     )
-    verify.add_argument("--server", required=True, metavar="URL", help="the vault server")
-    verify.add_argument("--org", required=True, metavar="VKEY", help="pinned org verifier key")
+    verify.add_argument("--server", required=True, metavar="URL", help="the vault's address")
+    verify.add_argument("--org", required=True, metavar="VKEY",
+                        help="the organization's verifier key, obtained out of band")
     verify.add_argument(
         "--state",
         metavar="FILE",
@@ -244,7 +252,8 @@ def register(subparsers: Any) -> None:
         ),
     )
     check.add_argument("file", metavar="FILE", help="the receipt file")
-    check.add_argument("--org", required=True, metavar="VKEY", help="pinned org verifier key")
+    check.add_argument("--org", required=True, metavar="VKEY",
+                       help="the organization's verifier key, obtained out of band")
     check.add_argument("--server", metavar="URL", help="check the log's current state too")
     check.add_argument("--roster", metavar="FILE", help="signed roster file (for offline checks)")
     check.add_argument(

@@ -15,6 +15,7 @@ import argparse
 import hashlib
 import os
 import sys
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -39,17 +40,22 @@ from keys.roster import (
     utc_today,
     verify_roster,
 )
-from vault.cli.common import CLIError, atomic_output, open_input
+from vault.cli.common import CLIError, atomic_output, open_input, refuse_other_file
 from vault.cli.keys_cmd import unlock_org_key
+
+CARD = "a public card (from `amanat keys new` or `amanat keys card`)"
+ROSTER = "a signed roster (from `amanat roster add`)"
+_HEADERS = {CARD: "amanat.card/", ROSTER: "amanat.roster/"}
 
 
 def _read_text(path: str, what: str) -> str:
     with open_input(path) as f:
         data = f.read(MAX_ROSTER_BYTES + 1)
+    refuse_other_file(path, data, _HEADERS[what], what)
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
-        raise CLIError(f"{path}: the {what} is not UTF-8 text") from None
+        raise CLIError(f"{path} is not UTF-8 text, so not {what}") from None
 
 
 def _state(args: argparse.Namespace) -> RosterState | None:
@@ -77,7 +83,7 @@ def _current(org: OrgKey, path: str, state: RosterState | None) -> Roster:
     try:
         # An expired roster is still the current one: the admin is here to replace it.
         return verify_roster(
-            _read_text(path, "roster"), org.vkey(), state=state, check_dates=False
+            _read_text(path, ROSTER), org.vkey(), state=state, check_dates=False
         )
     except KeysError as exc:
         raise CLIError(f"{path}: {exc}") from None
@@ -119,7 +125,7 @@ def cmd_add(args: argparse.Namespace) -> int:
     cards: list[PublicCard] = []
     for path in args.cards:
         try:
-            cards.append(parse_card(_read_text(path, "card")))
+            cards.append(parse_card(_read_text(path, CARD)))
         except KeysError as exc:
             raise CLIError(f"{path}: {exc}") from None
     try:
@@ -136,12 +142,29 @@ def cmd_remove(args: argparse.Namespace) -> int:
     )
 
 
+def _unless_already(what: str, has: Callable[[Roster], str | None], wanted: str,
+                    change: Callable[[Roster], Roster]) -> Callable[[Roster], Roster]:
+    """``change``, refused when the roster already has ``wanted``: a new version that changes
+    nothing would only have to be published again."""
+    def checked(roster: Roster) -> Roster:
+        if has(roster) == wanted:
+            raise KeysError(f"the roster (version {roster.version}) already names this {what}; "
+                            "nothing to change (to extend its validity: `amanat roster renew`)")
+        return change(roster)
+
+    return checked
+
+
 def cmd_set_log(args: argparse.Namespace) -> int:
-    return _update(args, lambda r: r.with_log(args.log_vkey), f"log key {args.log_vkey}")
+    return _update(args, _unless_already("log key", lambda r: r.log_vkey, args.log_vkey,
+                                         lambda r: r.with_log(args.log_vkey)),
+                   f"log key {args.log_vkey}")
 
 
 def cmd_set_policy(args: argparse.Namespace) -> int:
-    return _update(args, lambda r: r.with_policy(args.policy), f"policy {args.policy}")
+    return _update(args, _unless_already("policy", lambda r: r.policy, args.policy,
+                                         lambda r: r.with_policy(args.policy)),
+                   f"policy {args.policy}")
 
 
 def cmd_renew(args: argparse.Namespace) -> int:
@@ -181,7 +204,7 @@ def _describe(roster: Roster) -> str:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    text = _read_text(args.file, "roster")
+    text = _read_text(args.file, ROSTER)
     try:
         roster = read_roster_unverified(text)
     except KeysError as exc:
@@ -197,7 +220,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 def cmd_verify(args: argparse.Namespace) -> int:
     _check_org_vkey(args.org)
     state = _state(args)
-    text = _read_text(args.file, "roster")
+    text = _read_text(args.file, ROSTER)
     try:
         roster = verify_roster(text, args.org, state=state)
     except KeysError as exc:
@@ -213,7 +236,7 @@ def cmd_publish(args: argparse.Namespace) -> int:
 
     if args.org:
         _check_org_vkey(args.org)
-    text = _read_text(args.roster, "roster")
+    text = _read_text(args.roster, ROSTER)
     try:
         roster = (
             verify_roster(text, args.org) if args.org else read_roster_unverified(text)
@@ -223,7 +246,13 @@ def cmd_publish(args: argparse.Namespace) -> int:
     try:
         with VaultClient(args.server, proxy=args.proxy, timeout=60.0) as client:
             version = client.publish_roster(text)
-    except (ClientError, TransportError) as exc:
+    except ClientError as exc:
+        if exc.status == 409:  # an older or the same version: the server keeps the newest
+            raise CLIError(f"{args.server} refused roster version {roster.version}: "
+                           f"{exc.message}; sign the next version first (`amanat roster "
+                           "add`, `remove` or `renew`)") from None
+        raise CLIError(f"{args.server}: {exc}") from None
+    except TransportError as exc:
         raise CLIError(f"{args.server}: {exc}") from None
     print(f"published roster version {version} of {roster.origin} to {args.server}")
     return 0
@@ -305,7 +334,7 @@ def register(subparsers: Any) -> None:
         "publish",
         help="upload a signed roster to a server (it checks the org signature and version)",
     )
-    publish.add_argument("--server", required=True, metavar="URL")
+    publish.add_argument("--server", required=True, metavar="URL", help="the vault's address")
     publish.add_argument("--roster", required=True, metavar="FILE", help="signed roster file")
     publish.add_argument(
         "--org", metavar="VKEY", help="verify the roster against this org key before uploading"

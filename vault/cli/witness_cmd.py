@@ -36,6 +36,7 @@ from vault.cli.common import (
     one_line,
     open_input,
     read_secret,
+    refuse_other_file,
 )
 from vault.cli.network import add_retry_option
 
@@ -228,9 +229,16 @@ def _testimony(args: argparse.Namespace) -> tuple[Any, list[Any], str | None]:
     if args.form is not None:
         answers = _read_answers(args.form, args.language, args.consent)
         persons, language = answers.persons, answers.language
-    if not statement.strip() and not args.attachments and not persons:
-        raise CLIError("nothing to send: give --statement FILE (or - for standard input), "
-                       "--attach FILE or --form FILE")
+    if not statement.strip() and not args.attachments:
+        from vault.testimony import Person
+
+        if persons and all(person == Person() for person in persons):
+            raise CLIError(f"nothing to send: {args.form} has no answers yet (remove the # "
+                           "before a question to answer it), and there is no --statement "
+                           "or --attach")
+        if not persons:
+            raise CLIError("nothing to send: give --statement FILE (or - for standard "
+                           "input), --attach FILE or --form FILE")
     # Each file is read when its turn comes and its original bytes are released once
     # cleaned: one original at a time is in memory, next to the cleaned ones. Files sealed
     # as they are (--keep-metadata, plain text) are read in pieces, never whole.
@@ -268,9 +276,20 @@ def _deliver_and_check(client: Any, sealed: Any, size: int, sha256: Callable[[],
     """Send ``sealed`` (to the open upload ``upload_id``, or a new one) and check the receipt
     against ``sha256()``, the digest of the bytes sent (asked for after sending: a streamed
     testimony is hashed as it goes)."""
+    from vault.client import DeliveryUnknownError
     from vault.witness import checked_receipt, deliver
 
-    receipt = deliver(client, sealed, progress=ProgressBar(size), upload_id=upload_id)
+    try:
+        receipt = deliver(client, sealed, progress=ProgressBar(size), upload_id=upload_id)
+    except DeliveryUnknownError as exc:
+        if codename is None:
+            raise
+        # Most likely stored, sealed with this codename's reply address: without the
+        # codename its replies could never be read.
+        print(f"amanat: {one_line(str(exc))}; keep the codename below: if the testimony "
+              "was stored, replies to it come under this codename", file=sys.stderr)
+        hand_over_codename(codename)
+        return 1
     try:
         check = checked_receipt(receipt, sha256=sha256(), size=size, roster_text=roster_text,
                                 org_vkey=org_vkey)
@@ -295,15 +314,16 @@ def _deliver_and_check(client: Any, sealed: Any, size: int, sha256: Callable[[],
     return 0
 
 
-def _check_receipt_path(path: str | None) -> None:
-    """Refuse, before anything is sent, a --receipt FILE that could not be written."""
+def _check_receipt_path(path: str | None, option: str = "--receipt") -> None:
+    """Refuse, before anything is read or sent, a FILE for ``option`` that could not be
+    written."""
     if path in (None, "-"):
         return
     target = Path(path)
     if target.is_dir():
-        raise CLIError(f"--receipt {path}: that is a folder; give a file name")
+        raise CLIError(f"{option} {path}: that is a folder; give a file name")
     if not target.parent.is_dir():
-        raise CLIError(f"--receipt {path}: the folder {target.parent} does not exist")
+        raise CLIError(f"{option} {path}: the folder {target.parent} does not exist")
 
 
 def cmd_submit(args: argparse.Namespace) -> int:
@@ -332,11 +352,16 @@ def cmd_seal(args: argparse.Namespace) -> int:
     from vault.witness import seal_testimony, verified_roster
 
     _check_org(args.org)
+    _check_receipt_path(args.output, "-o")
+    if args.output in (None, "-") and sys.stdout.isatty():
+        raise CLIError("refusing to write the sealed file to the terminal: give -o FILE, or "
+                       "send standard output to a file")
     if args.output not in (None, "-") and Path(args.output).exists():
         raise CLIError(f"{args.output} already exists; choose another name (an earlier sealed "
                        "testimony there may not have been uploaded yet)")
     with open_input(args.roster) as f:
         roster_bytes = f.read(2 * 1024 * 1024)
+    refuse_other_file(args.roster, roster_bytes, "amanat.roster/", "a signed roster")
     try:
         roster_text = roster_bytes.decode("utf-8")
     except UnicodeDecodeError:
@@ -476,7 +501,9 @@ def register(subparsers: Any) -> None:
         "submit", help="seal testimony to the organization's investigators and send it",
         description="Seal testimony on this device to every investigator on the "
                     "organization's signed roster and send it. Nothing is written to disk "
-                    "unless you ask (--receipt, --state).")
+                    "unless you ask (--receipt, --state). At the end your codename is shown, "
+                    "once: at a terminal the command waits until you type YES, to say you "
+                    "have written it down.")
     _network_options(submit)
     add_retry_option(submit)
     submit.add_argument("--org", required=True, metavar="VKEY",
