@@ -116,7 +116,8 @@ def test_a_port_in_use_is_refused_before_anything_is_created(
 
 def test_an_address_of_another_machine_is_refused(tmp_path: Path,
                                                   capsys: pytest.CaptureFixture[str]) -> None:
-    status = main(["serve", "--host", "192.0.2.7", "--data", str(tmp_path / "d")])
+    status = main(["serve", "--host", "192.0.2.7", "--public-url", "http://abc.onion",
+                   "--data", str(tmp_path / "d")])
     assert status == 1
     assert capsys.readouterr().err == ("amanat: --host 192.0.2.7 is not an address of this "
                                        "machine\n")

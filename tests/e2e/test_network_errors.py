@@ -258,7 +258,7 @@ def _every_client_command(url: str, identity: Path, sealed: Path, case: Path,
         ["upload", "--server", url, str(sealed)],
         ["inbox", "--server", url, "-i", str(identity)],
         ["open", "--server", url, "-i", str(identity), some_id, "-o", str(case)],
-        ["reply", "--server", url, "-i", str(identity), some_id, "--message", "thank you"],
+        # (`reply` needs the case folder `open` made, and says so before any server is asked.)
         ["delete", "--server", url, "-i", str(identity), some_id, "--yes"],
         ["audit", "verify", "--server", url, "--org", org],
     ]
