@@ -6,6 +6,7 @@ sentence. Each server here is an httpx MockTransport answering as an attacker wo
 from __future__ import annotations
 
 import io
+import time
 from collections.abc import Callable, Iterator
 
 import httpx
@@ -196,17 +197,17 @@ def test_a_deletion_answer_without_a_log_index_is_refused(body: bytes) -> None:
         vault.delete_submission(UPLOAD)
 
 
+def drip() -> Iterator[bytes]:
+    """A body a byte at a time, every 50 ms; reading it to its end is a failure."""
+    for _ in range(100):
+        time.sleep(0.05)
+        yield b"x"
+    raise TooManyRequests("the drip was read to its end")
+
+
 def test_an_answer_dripped_a_byte_at_a_time_ends_within_the_timeout() -> None:
     """Each byte inside the read timeout would keep a plain client waiting for ever (and a
     retry policy's bound never reached); the whole answer must arrive within the timeout."""
-    import time
-
-    def drip() -> Iterator[bytes]:
-        for _ in range(100):
-            time.sleep(0.05)
-            yield b"x"
-        raise TooManyRequests("the drip was read to its end")
-
     def dripping(request: httpx.Request) -> httpx.Response:
         return httpx.Response(200, content=drip())
 
@@ -268,14 +269,6 @@ def test_a_dripped_answer_is_retried_like_any_outage() -> None:
 
 
 def test_a_dripped_prefix_ends_within_the_timeout() -> None:
-    import time
-
-    def drip() -> Iterator[bytes]:
-        for _ in range(100):
-            time.sleep(0.05)
-            yield b"x"
-        raise TooManyRequests("the drip was read to its end")
-
     def dripping(request: httpx.Request) -> httpx.Response:
         return httpx.Response(206, content=drip(), headers={"Content-Range": "bytes 0-99/100"})
 
@@ -289,14 +282,6 @@ def test_a_dripped_prefix_ends_within_the_timeout() -> None:
 def test_a_download_dripped_a_byte_at_a_time_is_broken_off(fetch: str) -> None:
     """Less than 64 KiB in a timeout's span is no download: a reply or submission a server
     drips out would otherwise hold the command for ever."""
-    import time
-
-    def drip() -> Iterator[bytes]:
-        for _ in range(100):
-            time.sleep(0.05)
-            yield b"x"
-        raise TooManyRequests("the drip was read to its end")
-
     def dripping(request: httpx.Request) -> httpx.Response:
         return httpx.Response(200, content=drip())
 
