@@ -19,7 +19,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from vault.service.auth import AuthError, BusyError, WrongServerError
+from vault.service.auth import AuthError, WrongServerError
 from vault.service.mailbox import MailboxSecretError
 from vault.service.rosterview import RosterRejected
 from vault.service.service import (
@@ -76,7 +76,6 @@ _STATUS: tuple[tuple[type[Exception], int], ...] = (
     (NotSealedError, 422),
     (MailboxSecretError, 400),
     (ForbiddenError, 403),
-    (BusyError, 503),
     (WrongServerError, 403),
     (AuthError, 401),
     (NoRosterError, 503),

@@ -29,7 +29,7 @@ from typing import BinaryIO, Protocol
 
 from vault import events
 from vault.events import Event, hour_text, parse_hour
-from vault.service.auth import Authenticator, AuthError, SignatureError, TokenError
+from vault.service.auth import Authenticator, SignatureError, TokenError
 from vault.service.consistency import Reconciliation, read_holdings, reconcile, reinstate
 from vault.service.mailbox import mailbox_id
 from vault.service.rosterview import RosterRejected, RosterView, read_roster
@@ -409,9 +409,6 @@ class VaultService:
         ``server`` (vault.service.auth)."""
         member = self.roster().investigators.get(key_id)
         if member is None:
-            # Consume the challenge anyway so it cannot be replayed.
-            with contextlib.suppress(AuthError):
-                self.auth.redeem(key_id, challenge, signature, b"\0" * 32, server)
             raise SignatureError("no investigator with this key id on the current roster")
         return self.auth.redeem(key_id, challenge, signature, member.auth_key, server)
 

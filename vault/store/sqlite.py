@@ -61,6 +61,11 @@ CREATE TABLE IF NOT EXISTS uploads (
     id TEXT PRIMARY KEY,
     touched TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS tokens (
+    digest TEXT PRIMARY KEY,
+    key_id TEXT NOT NULL,
+    expires INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS rosters (
     version INTEGER PRIMARY KEY,
     text TEXT NOT NULL
@@ -192,6 +197,21 @@ class EmbeddedStore:
         # Staging files with no row (a crash between the two writes) are stale too.
         stale.extend(i for i in self.blobs.staged_ids() if i not in known)
         return stale
+
+    # --- investigators' login tokens (vault.service.auth.TokenStore) ---
+    def put_token(self, digest: str, key_id: str, expires: int) -> None:
+        self._write("INSERT OR REPLACE INTO tokens (digest, key_id, expires) VALUES (?, ?, ?)",
+                    (digest, key_id, expires))
+
+    def get_token(self, digest: str) -> tuple[str, int] | None:
+        row = self._one("SELECT key_id, expires FROM tokens WHERE digest = ?", (digest,))
+        return None if row is None else (str(row[0]), int(str(row[1])))
+
+    def delete_token(self, digest: str) -> None:
+        self._write("DELETE FROM tokens WHERE digest = ?", (digest,))
+
+    def delete_tokens_expired(self, now: int) -> int:
+        return self._write("DELETE FROM tokens WHERE expires <= ?", (now,))
 
     # --- submissions ---
     def promote_submission(self, upload_id: str, record: SubmissionRecord) -> None:

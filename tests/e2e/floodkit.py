@@ -1,0 +1,94 @@
+"""What a genuine witness and investigator still get done while a real server is flooded.
+
+Each flood test starts a real ``amanat serve --dev`` (tests/e2e/conftest.py), floods it from
+threads of this process, and meanwhile runs a genuine ``amanat submit`` and ``amanat inbox``
+as separate processes, each of which must succeed within ``GENUINE_SECONDS``. The server's
+resident memory is read from /proc.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from tests.api.vaultkit import read_dev_keys
+from tests.e2e.conftest import ROOT, ServerProcess
+from tests.workflows.conftest import base_env
+from vault.service.setup import DEV_DIR
+
+GENUINE_SECONDS = 60.0
+
+
+def rss_kib(server: ServerProcess) -> int:
+    """VmRSS (current resident set size) of the server process, in KiB."""
+    for line in Path(f"/proc/{server.pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise AssertionError("no VmRSS in /proc status")
+
+
+def open_fds(server: ServerProcess) -> int:
+    return len(list(Path(f"/proc/{server.pid}/fd").iterdir()))
+
+
+def _run(args: list[str], *, stdin: str | None = None, env: dict[str, str] | None = None
+         ) -> subprocess.CompletedProcess[str]:
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, "-m", "vault.cli", *args], cwd=ROOT,
+                          env=env or base_env(), input=stdin, capture_output=True, text=True,
+                          timeout=GENUINE_SECONDS, check=False)
+    took = time.monotonic() - started
+    assert done.returncode == 0, f"amanat {args[0]} exited {done.returncode} after " \
+                                 f"{took:.1f} s:\n{done.stderr}"
+    return done
+
+
+def genuine_submit(server: ServerProcess, statement: str = "what I saw at the camp") -> str:
+    """A witness's `amanat submit`; returns its receipt (stdout)."""
+    org = read_dev_keys(server.data_dir).org_vkey
+    return _run(["submit", "--server", server.url, "--org", org, "--statement", "-",
+                 "--receipt", "-"], stdin=statement).stdout
+
+
+def genuine_inbox(server: ServerProcess) -> list[str]:
+    """An investigator's `amanat inbox`; returns its lines."""
+    keys = read_dev_keys(server.data_dir)
+    identity = server.data_dir / DEV_DIR / "investigator.identity"
+    done = _run(["inbox", "--server", server.url, "-i", str(identity), "--org", keys.org_vkey],
+                env=base_env(AMANAT_PASSPHRASE=keys.passphrase))
+    return [line for line in done.stdout.splitlines() if line.strip()]
+
+
+class Flood:
+    """``attack()`` run over and over in ``threads`` threads until stopped."""
+
+    def __init__(self, attack: Callable[[], None], threads: int = 4) -> None:
+        self._attack = attack
+        self._stop = threading.Event()
+        self.rounds = 0
+        self._lock = threading.Lock()
+        self._threads = [threading.Thread(target=self._loop, daemon=True)
+                         for _ in range(threads)]
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self._attack()
+            except Exception:
+                continue
+            with self._lock:
+                self.rounds += 1
+
+    def __enter__(self) -> Flood:
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=30)
