@@ -29,7 +29,9 @@ from vault.service.service import (
     NoOrgKeyError,
     NoRosterError,
     RosterStaleError,
+    StorageFullError,
 )
+from vault.service.staging import RetryLaterError
 from vault.service.uploads import NotSealedError, OffsetError, TooLargeError
 from vault.store import ConflictError, NotFoundError
 
@@ -81,6 +83,7 @@ _STATUS: tuple[tuple[type[Exception], int], ...] = (
     (NoRosterError, 503),
     (NoOrgKeyError, 503),
     (BusyUploadsError, 503),
+    (StorageFullError, 507),
     (LogRangeError, 400),
 )
 
@@ -104,6 +107,8 @@ def install_error_handlers(app: FastAPI) -> None:
         if status is None:  # pragma: no cover - only registered for mapped classes
             return error_response(500, "internal error")
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+        if isinstance(exc, RetryLaterError):
+            headers = {"Retry-After": str(exc.retry_after)}
         return error_response(status, str(exc), headers)
 
     async def http_error(_: Request, exc: Exception) -> JSONResponse:

@@ -40,18 +40,22 @@ class Settings:
     max_roster_bytes: int = 1 * MIB
     upload_ttl_hours: int = 24
     max_open_uploads: int = 1000
+    max_staged_bytes: int = 16 * GIB
+    upload_idle_seconds: float = 600.0
+    upload_evict_seconds: float = 60.0
     challenge_ttl_seconds: float = 60.0
     token_ttl_seconds: float = 900.0
-    sweep_interval_seconds: float = 600.0
+    sweep_interval_seconds: float = 60.0
     body_idle_seconds: float = 120.0
 
     def __post_init__(self) -> None:
         for name in ("max_submission_bytes", "max_reply_bytes", "max_roster_bytes",
-                     "upload_ttl_hours", "max_open_uploads"):
+                     "upload_ttl_hours", "max_open_uploads", "max_staged_bytes"):
             if int(getattr(self, name)) < 1:
                 raise SettingsError(f"{name} must be at least 1")
         for name in ("challenge_ttl_seconds", "token_ttl_seconds", "sweep_interval_seconds",
-                     "body_idle_seconds"):
+                     "body_idle_seconds", "upload_idle_seconds",
+                     "upload_evict_seconds"):
             if float(getattr(self, name)) <= 0:
                 raise SettingsError(f"{name} must be positive")
         if not 0 <= self.port <= 65535:
@@ -83,6 +87,9 @@ class Settings:
             max_roster_bytes=self.max_roster_bytes,
             upload_ttl_hours=self.upload_ttl_hours,
             max_open_uploads=self.max_open_uploads,
+            max_staged_bytes=self.max_staged_bytes,
+            upload_idle_seconds=self.upload_idle_seconds,
+            upload_evict_seconds=self.upload_evict_seconds,
         )
 
     @classmethod

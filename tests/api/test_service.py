@@ -181,9 +181,79 @@ def test_open_uploads_are_capped(service: VaultService) -> None:
     service.create_upload()
     with pytest.raises(BusyUploadsError):
         service.create_upload()
-    with pytest.raises(BusyUploadsError):
-        service.begin_reply(None)
+    reply_id, reply = service.begin_reply(None)  # an investigator's reply is not held up
+    reply.abort()
+    service.discard_upload(reply_id)
     service.abandon_upload(first.id)
+    service.create_upload()
+
+
+class Ticks:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_stalled_uploads_give_way(service: VaultService) -> None:
+    """Full of uploads that receive nothing: the longest-waiting one gives way to a new one
+    after the eviction wait; all idle ones are dropped after the idle limit."""
+    from dataclasses import replace
+
+    from vault.service.service import BusyUploadsError
+
+    clock = Ticks()
+    service.staging._clock = clock
+    service.limits = replace(service.limits, max_open_uploads=3, upload_idle_seconds=600,
+                             upload_evict_seconds=60)
+    first = service.create_upload()
+    clock.now += 10
+    second = service.create_upload()
+    appender = service.begin_append(second.id, 0)  # busy: never given away
+    clock.now += 10
+    third = service.create_upload()
+    with pytest.raises(BusyUploadsError) as refused:
+        service.create_upload()
+    assert refused.value.retry_after == 61
+    clock.now += 51
+    fourth = service.create_upload()  # takes the place of the first
+    ids = {u for u, _ in service.store.staged_files()}
+    assert ids == {second.id, third.id, fourth.id} and first.id not in ids
+    appender.write(b"x")
+    appender.commit()
+    clock.now += 500
+    appender = service.begin_append(second.id, 1)  # the second keeps receiving bytes
+    appender.write(b"y")
+    appender.commit()
+    clock.now += 100
+    assert service.sweep() == 2  # the third and the fourth
+    assert {u for u, _ in service.store.staged_files()} == {second.id}
+
+
+def test_staged_bytes_are_capped_as_they_arrive(service: VaultService) -> None:
+    from dataclasses import replace
+
+    from vault.service.service import StorageFullError
+
+    service.limits = replace(service.limits, max_staged_bytes=1000)
+    upload = service.create_upload()
+    appender = service.begin_append(upload.id, 0)
+    appender.write(b"a" * 600)
+    with pytest.raises(StorageFullError) as refused:
+        appender.write(b"b" * 401)  # refused before it is written; the request's bytes go
+    assert refused.value.retry_after > 0
+    assert service.upload_status(upload.id).offset == 0
+    appender = service.begin_append(upload.id, 0)
+    appender.write(b"a" * 1000)
+    appender.commit()
+    with pytest.raises(StorageFullError):
+        service.create_upload()
+    reply_id, reply = service.begin_reply(None)  # an investigator's reply still goes through
+    reply.write(b"r" * 100)
+    reply.abort()
+    service.discard_upload(reply_id)
+    service.abandon_upload(upload.id)
     service.create_upload()
 
 

@@ -54,13 +54,22 @@ def genuine_submit(server: ServerProcess, statement: str = "what I saw at the ca
                  "--receipt", "-"], stdin=statement).stdout
 
 
-def genuine_inbox(server: ServerProcess) -> list[str]:
-    """An investigator's `amanat inbox`; returns its lines."""
+def _investigator(server: ServerProcess, command: str, *args: str) -> list[str]:
     keys = read_dev_keys(server.data_dir)
     identity = server.data_dir / DEV_DIR / "investigator.identity"
-    done = _run(["inbox", "--server", server.url, "-i", str(identity), "--org", keys.org_vkey],
-                env=base_env(AMANAT_PASSPHRASE=keys.passphrase))
+    done = _run([command, "--server", server.url, "-i", str(identity), "--org", keys.org_vkey,
+                 *args], env=base_env(AMANAT_PASSPHRASE=keys.passphrase))
     return [line for line in done.stdout.splitlines() if line.strip()]
+
+
+def genuine_inbox(server: ServerProcess) -> list[str]:
+    """An investigator's `amanat inbox`; returns its lines."""
+    return _investigator(server, "inbox")
+
+
+def genuine_reply(server: ServerProcess, submission_id: str) -> None:
+    """An investigator's `amanat reply` to a submission."""
+    _investigator(server, "reply", submission_id, "--message", "we received it, thank you")
 
 
 class Flood:

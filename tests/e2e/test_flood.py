@@ -17,7 +17,7 @@ import pytest
 
 from tests.api.vaultkit import read_dev_keys
 from tests.e2e.conftest import ServerProcess, start_server
-from tests.e2e.floodkit import Flood, genuine_inbox, genuine_submit, rss_kib
+from tests.e2e.floodkit import Flood, genuine_inbox, genuine_reply, genuine_submit, rss_kib
 
 FLOOD_SECONDS = 30.0
 
@@ -85,3 +85,28 @@ def test_a_login_survives_a_restart(server_factory: Callable[..., ServerProcess]
         assert answer.status_code == 200, answer.text
     finally:
         again.stop()
+
+
+@pytest.mark.slow
+def test_an_upload_slot_flood_does_not_shut_witnesses_out(
+        server_factory: Callable[..., ServerProcess]) -> None:
+    """Empty `POST /uploads` in a loop used to take every slot for 24 h; now an upload that
+    waits for a byte longer than the eviction wait gives its place to a new one."""
+    server = server_factory(env={"AMANAT_MAX_OPEN_UPLOADS": "200",
+                                 "AMANAT_UPLOAD_EVICT_SECONDS": "2"})
+    client = per_thread_client(server)
+
+    def take_a_slot() -> None:
+        client().post("/api/v1/uploads").raise_for_status()
+
+    before = rss_kib(server)
+    with Flood(take_a_slot) as flood:
+        wait_for(flood, 200)
+        assert httpx.post(server.url + "/api/v1/uploads", timeout=10).status_code in (201, 503)
+        genuine_submit(server)
+        [line] = genuine_inbox(server)
+        genuine_reply(server, line.split()[0])
+        assert flood.rounds > 400  # the flood kept taking slots all along
+    staged = list((server.data_dir / "uploads").iterdir())
+    assert len(staged) <= 201
+    assert rss_kib(server) < before + 64 * 1024

@@ -33,6 +33,13 @@ from vault.service.auth import Authenticator, SignatureError, TokenError
 from vault.service.consistency import Reconciliation, read_holdings, reconcile, reinstate
 from vault.service.mailbox import mailbox_id
 from vault.service.rosterview import RosterRejected, RosterView, read_roster
+from vault.service.staging import (
+    BusyUploadsError,
+    RetryLaterError,
+    Staging,
+    StagingLimits,
+    StorageFullError,
+)
 from vault.service.uploads import (
     Appender,
     NotSealedError,
@@ -100,10 +107,6 @@ class RosterStaleError(RosterRejected):
         super().__init__(message, signature=False)
 
 
-class BusyUploadsError(ServiceError):
-    """Too many uploads are in progress; the witness should retry later."""
-
-
 class NoOrgKeyError(ServiceError):
     """The server was started without an organization key, so it cannot accept rosters."""
 
@@ -117,6 +120,9 @@ class Limits:
     max_roster_bytes: int = 1 * MIB
     upload_ttl_hours: int = 24
     max_open_uploads: int = 1000
+    max_staged_bytes: int = 16 * GIB
+    upload_idle_seconds: float = 600.0
+    upload_evict_seconds: float = 60.0
     max_page: int = 200
 
 
@@ -157,6 +163,11 @@ def require_role(who: Investigator, role: str, action: str) -> None:
         raise ForbiddenError(f"{action} needs the {role} role")
 
 
+def _staging_limits(limits: Limits) -> StagingLimits:
+    return StagingLimits(limits.max_open_uploads, limits.max_staged_bytes,
+                         limits.upload_idle_seconds, limits.upload_evict_seconds)
+
+
 class VaultService:
     """Storage, audit log, roster and authentication glued together under the rules above."""
 
@@ -174,7 +185,7 @@ class VaultService:
         self.audit_log = audit_log
         self.log_vkey = log_vkey
         self.org_vkey = org_vkey
-        self.limits = limits or Limits()
+        self._limits = limits or Limits()
         self.auth = authenticator or Authenticator(log_vkey)
         self._log_lock = threading.Lock()
         self._roster_lock = threading.Lock()
@@ -182,11 +193,22 @@ class VaultService:
         # Uploads with a request appending to them right now: one writer at a time.
         self._busy: set[str] = set()
         self._busy_lock = threading.Lock()
+        self.staging = Staging(_staging_limits(self._limits))
+        self.staging.resync(store.staged_files())
         record = store.current_roster()
         if record is not None and org_vkey is not None:
             # The current roster stays current after it expires (clients refuse it; the
             # organization publishes a renewed one): only publishing checks dates.
             self._roster = read_roster(record.text, org_vkey, check_dates=False)
+
+    @property
+    def limits(self) -> Limits:
+        return self._limits
+
+    @limits.setter
+    def limits(self, limits: Limits) -> None:
+        self._limits = limits
+        self.staging.limits = _staging_limits(limits)
 
     # --- audit log ---
     def _log(self, event: Event) -> int:
@@ -312,22 +334,48 @@ class VaultService:
     # --- resumable uploads (witness) ---
     def create_upload(self) -> UploadRecord:
         self.roster()  # refuse early when nothing can be accepted
-        self._check_capacity()
+        self._admit()
         upload_id = new_id()
+        self.staging.touch(upload_id)
         self.store.create_upload(upload_id, hour_text())
         return self.store.get_upload(upload_id)
 
-    def _check_capacity(self) -> None:
-        if self.store.count_uploads() >= self.limits.max_open_uploads:
-            raise BusyUploadsError("too many uploads in progress; try again later")
+    def _admit(self) -> None:
+        """Refuse a new anonymous upload when the caps are reached, after dropping the
+        uploads that went idle (they hold no place a genuine witness needs)."""
+        try:
+            self.staging.admit(self.store.count_uploads())
+        except RetryLaterError:
+            if not self.drop_idle_uploads():
+                with self._busy_lock:
+                    busy = set(self._busy)
+                waiting = self.staging.longest_waiting(busy)
+                if waiting is None:
+                    raise
+                with contextlib.suppress(NotFoundError):
+                    self.store.delete_upload(waiting)
+                self.staging.resync(self.store.staged_files())
+            self.staging.admit(self.store.count_uploads())
+
+    def drop_idle_uploads(self) -> int:
+        """Delete the uploads that received nothing for the idle limit; return how many."""
+        with self._busy_lock:
+            busy = set(self._busy)
+        idle = self.staging.idle(busy)
+        for upload_id in idle:
+            with contextlib.suppress(NotFoundError):
+                self.store.delete_upload(upload_id)
+        self.staging.resync(self.store.staged_files())
+        return len(idle)
 
     def upload_status(self, upload_id: str) -> UploadRecord:
         return self.store.get_upload(require_id(upload_id))
 
     def begin_append(self, upload_id: str, offset: int, length: int | None = None,
-                     *, limit: int | None = None) -> Appender:
+                     *, limit: int | None = None, anonymous: bool = True) -> Appender:
         """Start appending at ``offset``; OffsetError unless it is the current offset,
-        TooLargeError when ``length`` (if known) would pass the limit."""
+        TooLargeError when ``length`` (if known) would pass the limit. An ``anonymous``
+        body's bytes count against the staging cap as they arrive (StorageFullError)."""
         limit = self.limits.max_submission_bytes if limit is None else limit
         record = self.store.get_upload(require_id(upload_id))
         if offset != record.offset:
@@ -344,17 +392,22 @@ class VaultService:
             self._release(upload_id)
             raise
         hasher = hashlib.sha256() if offset == 0 else None
-        return Appender(writer, offset, limit, hasher, lambda: self._release(upload_id))
+        charge = (lambda size: self.staging.charge(upload_id, size)) if anonymous else None
+        return Appender(writer, offset, limit, hasher, lambda: self._release(upload_id),
+                        charge)
 
     def _claim(self, upload_id: str) -> None:
         with self._busy_lock:
             if upload_id in self._busy:
                 raise OffsetError("another request is writing to this upload")
             self._busy.add(upload_id)
+        self.staging.touch(upload_id)
 
     def _release(self, upload_id: str) -> None:
         with self._busy_lock:
             self._busy.discard(upload_id)
+        self.staging.touch(upload_id)
+        self.staging.resync(self.store.staged_files())
 
     def abandon_upload(self, upload_id: str) -> None:
         """Delete an upload the witness gave up on."""
@@ -469,11 +522,13 @@ class VaultService:
         given, is checked first so a malformed id is refused before any byte is read."""
         if mailbox is not None and not is_valid_mailbox_id(mailbox):
             raise NotFoundError("a mailbox id is 64 lowercase hex digits")
-        self._check_capacity()
+        # An investigator's reply is authenticated and small: the anonymous caps do not
+        # apply, so a flood of anonymous uploads never blocks it.
         upload_id = new_id()
         self.store.create_upload(upload_id, hour_text())
         try:
-            appender = self.begin_append(upload_id, 0, length, limit=self.limits.max_reply_bytes)
+            appender = self.begin_append(upload_id, 0, length, limit=self.limits.max_reply_bytes,
+                                         anonymous=False)
         except BaseException:
             self.store.delete_upload(upload_id)
             raise
@@ -509,6 +564,7 @@ class VaultService:
         """Remove a staged body after a refused or failed request (never raises NotFound)."""
         with contextlib.suppress(NotFoundError):
             self.store.delete_upload(require_id(upload_id))
+        self.staging.resync(self.store.staged_files())
 
     def replies(self, secret: bytes) -> list[ReplyRecord]:
         """Replies waiting in the mailbox of ``secret`` (empty when none)."""
@@ -605,9 +661,11 @@ class VaultService:
             busy = set(self._busy)
         stale = [u for u in self.store.uploads_touched_before(cutoff) if u not in busy]
         for upload_id in stale:
-            self.store.delete_upload(upload_id)
+            with contextlib.suppress(NotFoundError):
+                self.store.delete_upload(upload_id)
+        dropped = self.drop_idle_uploads()
         self.auth.sweep()
-        return len(stale)
+        return len(stale) + dropped
 
 
 __all__ = [
@@ -624,6 +682,7 @@ __all__ = [
     "RosterRejected",
     "RosterStaleError",
     "ServiceError",
+    "StorageFullError",
     "VaultService",
     "require_role",
 ]

@@ -11,6 +11,7 @@ upload sweep removes staging files, which were never acknowledged.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import fcntl
 import os
@@ -375,7 +376,11 @@ class EmbeddedStore:
         return str(self.blobs.quarantine(namespace, blob_id).relative_to(self.data_dir))
 
     def staged_files(self) -> list[tuple[str, int]]:
-        return [(i, self.blobs.staged_size(i)) for i in self.blobs.staged_ids()]
+        found = []
+        for upload_id in self.blobs.staged_ids():
+            with contextlib.suppress(NotFoundError):  # finished or removed meanwhile
+                found.append((upload_id, self.blobs.staged_size(upload_id)))
+        return found
 
     def open_staged_file(self, upload_id: str) -> BinaryIO:
         return self.blobs.open_staged(upload_id)
