@@ -15,6 +15,7 @@ from typing import Any
 
 from vault.service.auth import is_loopback_host, loopback_origins, server_origin
 from vault.service.service import Limits
+from vault.service.staging import reserve_for, total_bytes
 
 GIB = 1024 * 1024 * 1024
 MIB = 1024 * 1024
@@ -43,6 +44,11 @@ class Settings:
     max_staged_bytes: int = 16 * GIB
     upload_idle_seconds: float = 600.0
     upload_evict_seconds: float = 60.0
+    # The storage reserve: anonymous writes stop (507) while less than the larger of these
+    # is free on the data directory's filesystem; 0 quota: none.
+    min_free_bytes: int = 1 * GIB
+    min_free_percent: float = 5.0
+    max_stored_bytes: int = 0
     challenge_ttl_seconds: float = 60.0
     token_ttl_seconds: float = 900.0
     sweep_interval_seconds: float = 60.0
@@ -58,6 +64,11 @@ class Settings:
                      "upload_evict_seconds"):
             if float(getattr(self, name)) <= 0:
                 raise SettingsError(f"{name} must be positive")
+        for name in ("min_free_bytes", "max_stored_bytes"):
+            if int(getattr(self, name)) < 0:
+                raise SettingsError(f"{name} must be 0 or more")
+        if not 0 <= self.min_free_percent <= 50:
+            raise SettingsError("min_free_percent must be between 0 and 50")
         if not 0 <= self.port <= 65535:
             raise SettingsError("port must be between 0 and 65535")
         for url in self.public_urls:
@@ -90,7 +101,17 @@ class Settings:
             max_staged_bytes=self.max_staged_bytes,
             upload_idle_seconds=self.upload_idle_seconds,
             upload_evict_seconds=self.upload_evict_seconds,
+            reserve_bytes=self.reserve_bytes(),
+            max_stored_bytes=self.max_stored_bytes,
         )
+
+    def reserve_bytes(self) -> int:
+        """The free space kept for the log, reads, deletions and replies: the larger of
+        ``min_free_bytes`` and ``min_free_percent`` of the data directory's filesystem."""
+        place = self.data_dir.absolute()
+        while not place.exists() and place != place.parent:
+            place = place.parent
+        return reserve_for(total_bytes(place), self.min_free_bytes, self.min_free_percent)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

@@ -342,3 +342,54 @@ def test_a_staging_file_holding_a_logged_submission_is_kept_not_swept(
     assert service.sweep(datetime.now(UTC) + timedelta(hours=25)) == 1  # only the other
     with service.open_submission(Investigator("k", "n", ("reader",)), logged_id)[1] as src:
         assert src.read() == sealed
+
+
+def test_anonymous_writes_stop_at_the_storage_reserve(service: VaultService,
+                                                      dev: DevKeys) -> None:
+    """Below the reserve an anonymous byte is refused (507), while an investigator still
+    reads (its access logged), replies and deletes."""
+    from dataclasses import replace
+
+    from vault.service.service import StorageFullError
+
+    who = Investigator(dev.investigator.key_id, "Reader", ("reader",))
+    submitted = _submitted(service, dev)
+    free = {"bytes": 1200}
+    service.staging._free = lambda: free["bytes"]
+    service.limits = replace(service.limits, reserve_bytes=1000)
+    upload = service.create_upload()
+    appender = service.begin_append(upload.id, 0)
+    appender.write(b"a" * 200)  # leaves the reserve whole
+    with pytest.raises(StorageFullError, match="no room"):
+        appender.write(b"b" * 201)
+    free["bytes"] = 1000
+    with pytest.raises(StorageFullError):
+        service.create_upload()
+    size = service.audit_log.size()
+    _, src = service.open_submission(who, submitted)
+    src.close()
+    assert service.audit_log.size() == size + 1
+    reply_id, reply = service.begin_reply(None)
+    reply.write(b"r" * 500)
+    reply.abort()
+    service.discard_upload(reply_id)
+    service.delete_submission(Investigator(who.key_id, who.name, ("admin",)), submitted)
+    free["bytes"] = 10_000
+    service.create_upload()
+
+
+def test_the_stored_bytes_quota_counts_stored_and_staged(service: VaultService,
+                                                        dev: DevKeys) -> None:
+    from dataclasses import replace
+
+    from vault.service.service import StorageFullError
+
+    _submitted(service, dev)
+    stored = service.store.stored_bytes()
+    assert stored > 0
+    service.limits = replace(service.limits, max_stored_bytes=stored + 10)
+    upload = service.create_upload()
+    appender = service.begin_append(upload.id, 0)
+    appender.write(b"a" * 10)
+    with pytest.raises(StorageFullError):
+        appender.write(b"b")

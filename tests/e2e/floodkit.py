@@ -35,23 +35,29 @@ def open_fds(server: ServerProcess) -> int:
     return len(list(Path(f"/proc/{server.pid}/fd").iterdir()))
 
 
-def _run(args: list[str], *, stdin: str | None = None, env: dict[str, str] | None = None
-         ) -> subprocess.CompletedProcess[str]:
+def _run(args: list[str], *, stdin: str | None = None, env: dict[str, str] | None = None,
+         check: bool = True) -> subprocess.CompletedProcess[str]:
     started = time.monotonic()
     done = subprocess.run([sys.executable, "-m", "vault.cli", *args], cwd=ROOT,
                           env=env or base_env(), input=stdin, capture_output=True, text=True,
                           timeout=GENUINE_SECONDS, check=False)
     took = time.monotonic() - started
-    assert done.returncode == 0, f"amanat {args[0]} exited {done.returncode} after " \
+    assert done.returncode == 0 or not check, f"amanat {args[0]} exited {done.returncode} after " \
                                  f"{took:.1f} s:\n{done.stderr}"
     return done
 
 
-def genuine_submit(server: ServerProcess, statement: str = "what I saw at the camp") -> str:
-    """A witness's `amanat submit`; returns its receipt (stdout)."""
+def submit(server: ServerProcess, statement: str = "what I saw at the camp",
+           check: bool = True) -> subprocess.CompletedProcess[str]:
+    """A witness's `amanat submit` (must succeed if ``check``)."""
     org = read_dev_keys(server.data_dir).org_vkey
     return _run(["submit", "--server", server.url, "--org", org, "--statement", "-",
-                 "--receipt", "-"], stdin=statement).stdout
+                 "--receipt", "-"], stdin=statement, check=check)
+
+
+def genuine_submit(server: ServerProcess, statement: str = "what I saw at the camp") -> str:
+    """A witness's `amanat submit`; returns its receipt (stdout)."""
+    return submit(server, statement).stdout
 
 
 def _investigator(server: ServerProcess, command: str, *args: str) -> list[str]:
@@ -65,6 +71,11 @@ def _investigator(server: ServerProcess, command: str, *args: str) -> list[str]:
 def genuine_inbox(server: ServerProcess) -> list[str]:
     """An investigator's `amanat inbox`; returns its lines."""
     return _investigator(server, "inbox")
+
+
+def genuine_open(server: ServerProcess, submission_id: str, case: Path) -> None:
+    """An investigator's `amanat open` of a submission into ``case``."""
+    _investigator(server, "open", submission_id, "-o", str(case))
 
 
 def genuine_reply(server: ServerProcess, submission_id: str) -> None:

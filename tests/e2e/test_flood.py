@@ -7,17 +7,29 @@ checks what a genuine `amanat submit` and `amanat inbox` still get done meanwhil
 
 from __future__ import annotations
 
+import contextlib
+import os
 import stat
+import subprocess
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.api.vaultkit import read_dev_keys
 from tests.e2e.conftest import ServerProcess, start_server
-from tests.e2e.floodkit import Flood, genuine_inbox, genuine_reply, genuine_submit, rss_kib
+from tests.e2e.floodkit import (
+    Flood,
+    genuine_inbox,
+    genuine_open,
+    genuine_reply,
+    genuine_submit,
+    rss_kib,
+    submit,
+)
 
 FLOOD_SECONDS = 30.0
 
@@ -110,3 +122,87 @@ def test_an_upload_slot_flood_does_not_shut_witnesses_out(
     staged = list((server.data_dir / "uploads").iterdir())
     assert len(staged) <= 201
     assert rss_kib(server) < before + 64 * 1024
+
+
+NO_ROOM = ("amanat: server refused (507): the server has no room for more testimony right now; try again later")
+
+
+def test_below_the_storage_reserve_witnesses_wait_and_investigators_work(
+        server_factory: Callable[..., ServerProcess], tmp_path: Path) -> None:
+    """A reserve larger than the free space: a witness is told to try later (nothing
+    stored), an investigator still lists, opens (its access logged) and replies."""
+    server = server_factory()
+    genuine_submit(server)
+    server.stop()
+    full = start_server(server.data_dir.parent, data_dir=server.data_dir, port=server.port,
+                        env={"AMANAT_MIN_FREE_BYTES": str(2**62)})
+    try:
+        refused = submit(full, check=False)
+        assert refused.returncode != 0
+        assert NO_ROOM in refused.stderr, refused.stderr
+        assert len(refused.stderr.strip().splitlines()) == 1
+        [line] = genuine_inbox(full)
+        genuine_open(full, line.split()[0], tmp_path / "case")
+        assert any((tmp_path / "case").iterdir())
+        genuine_reply(full, line.split()[0])
+        assert genuine_inbox(full) == [line]
+    finally:
+        full.stop()
+
+
+@contextlib.contextmanager
+def small_filesystem(path: Path, mib: int) -> Iterator[Path]:
+    """A tmpfs of ``mib`` MiB at ``path`` (needs root)."""
+    path.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={mib}m", "tmpfs", str(path)],
+                             capture_output=True, check=False)
+    if mounted.returncode != 0:
+        pytest.skip("mounting a small filesystem needs root")
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", "-l", str(path)], capture_output=True, check=False)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounting a small filesystem needs root")
+def test_a_disk_flood_stops_at_the_reserve(tmp_path: Path) -> None:
+    """Uploads of 1 MiB appends until refused, on a 96 MiB filesystem with a 24 MiB
+    reserve: they stop (507) with the reserve intact, and an investigator still opens
+    (access logged), replies and lists."""
+    with small_filesystem(tmp_path / "small", 96) as small:
+        server = start_server(tmp_path, data_dir=small / "data",
+                              env={"AMANAT_MIN_FREE_BYTES": str(24 * 2**20),
+                                   "AMANAT_MAX_STAGED_BYTES": str(2**40)})
+        try:
+            genuine_submit(server)
+            client = per_thread_client(server)
+            refusals: list[int] = []
+
+            def fill() -> None:
+                upload = client().post("/api/v1/uploads")
+                if upload.status_code != 201:
+                    refusals.append(upload.status_code)
+                    return
+                upload_id = upload.json()["upload_id"]
+                for offset in range(0, 8 * 2**20, 2**20):
+                    answer = client().patch(f"/api/v1/uploads/{upload_id}",
+                                            content=os.urandom(2**20),
+                                            headers={"Upload-Offset": str(offset)})
+                    if answer.status_code != 200:
+                        refusals.append(answer.status_code)
+                        return
+
+            with Flood(fill):
+                deadline = time.monotonic() + FLOOD_SECONDS
+                while 507 not in refusals:
+                    assert time.monotonic() < deadline, "the flood was never refused"
+                    time.sleep(0.1)
+                [line] = genuine_inbox(server)
+                genuine_open(server, line.split()[0], tmp_path / "case")
+                genuine_reply(server, line.split()[0])
+            stats = os.statvfs(small)
+            assert stats.f_bavail * stats.f_frsize > 20 * 2**20
+            assert set(refusals) <= {507, 503}
+        finally:
+            server.stop()

@@ -64,6 +64,8 @@ from vault.store import (
 
 GIB = 1024 * 1024 * 1024
 MIB = 1024 * 1024
+# How many stalled uploads one new upload may push out (when room, not places, is short).
+EVICTIONS_PER_ADMISSION = 16
 
 
 class AuditLogLike(Protocol):
@@ -123,6 +125,8 @@ class Limits:
     max_staged_bytes: int = 16 * GIB
     upload_idle_seconds: float = 600.0
     upload_evict_seconds: float = 60.0
+    reserve_bytes: int = 0
+    max_stored_bytes: int = 0  # 0: no quota
     max_page: int = 200
 
 
@@ -165,7 +169,8 @@ def require_role(who: Investigator, role: str, action: str) -> None:
 
 def _staging_limits(limits: Limits) -> StagingLimits:
     return StagingLimits(limits.max_open_uploads, limits.max_staged_bytes,
-                         limits.upload_idle_seconds, limits.upload_evict_seconds)
+                         limits.upload_idle_seconds, limits.upload_evict_seconds,
+                         limits.reserve_bytes, limits.max_stored_bytes)
 
 
 class VaultService:
@@ -193,8 +198,8 @@ class VaultService:
         # Uploads with a request appending to them right now: one writer at a time.
         self._busy: set[str] = set()
         self._busy_lock = threading.Lock()
-        self.staging = Staging(_staging_limits(self._limits))
-        self.staging.resync(store.staged_files())
+        self.staging = Staging(_staging_limits(self._limits), free=store.free_bytes)
+        self._resync()
         record = store.current_roster()
         if record is not None and org_vkey is not None:
             # The current roster stays current after it expires (clients refuse it; the
@@ -340,22 +345,36 @@ class VaultService:
         self.store.create_upload(upload_id, hour_text())
         return self.store.get_upload(upload_id)
 
+    def _resync(self) -> None:
+        """Recount staged and stored bytes from the store (after anything that changes
+        them), so the caps never drift from what is on disk."""
+        self.staging.resync(self.store.staged_files(), self.store.stored_bytes())
+
     def _admit(self) -> None:
         """Refuse a new anonymous upload when the caps are reached, after dropping the
         uploads that went idle (they hold no place a genuine witness needs)."""
         try:
             self.staging.admit(self.store.count_uploads())
+            return
         except RetryLaterError:
-            if not self.drop_idle_uploads():
-                with self._busy_lock:
-                    busy = set(self._busy)
-                waiting = self.staging.longest_waiting(busy)
-                if waiting is None:
-                    raise
-                with contextlib.suppress(NotFoundError):
-                    self.store.delete_upload(waiting)
-                self.staging.resync(self.store.staged_files())
-            self.staging.admit(self.store.count_uploads())
+            if self.drop_idle_uploads():
+                self.staging.admit(self.store.count_uploads())
+                return
+        for _ in range(EVICTIONS_PER_ADMISSION):
+            with self._busy_lock:
+                busy = set(self._busy)
+            waiting = self.staging.longest_waiting(busy)
+            if waiting is None:
+                break
+            with contextlib.suppress(NotFoundError):
+                self.store.delete_upload(waiting)
+            self._resync()
+            try:
+                self.staging.admit(self.store.count_uploads())
+                return
+            except RetryLaterError:
+                continue
+        self.staging.admit(self.store.count_uploads())
 
     def drop_idle_uploads(self) -> int:
         """Delete the uploads that received nothing for the idle limit; return how many."""
@@ -365,7 +384,7 @@ class VaultService:
         for upload_id in idle:
             with contextlib.suppress(NotFoundError):
                 self.store.delete_upload(upload_id)
-        self.staging.resync(self.store.staged_files())
+        self._resync()
         return len(idle)
 
     def upload_status(self, upload_id: str) -> UploadRecord:
@@ -407,7 +426,7 @@ class VaultService:
         with self._busy_lock:
             self._busy.discard(upload_id)
         self.staging.touch(upload_id)
-        self.staging.resync(self.store.staged_files())
+        self._resync()
 
     def abandon_upload(self, upload_id: str) -> None:
         """Delete an upload the witness gave up on."""
@@ -513,6 +532,7 @@ class VaultService:
         record = self.store.get_submission(require_id(submission_id))
         index = self._log(events.deletion_event(record.id, who.key_id))
         self.store.delete_submission(record.id)
+        self._resync()
         return index
 
     # --- replies ---
@@ -558,13 +578,14 @@ class VaultService:
         index = self._log(events.reply_event(reply.id, reply.sha256, reply.size, who.key_id,
                                              moment=parse_hour(hour)))
         self.store.set_reply_log_index(reply.id, index)
+        self._resync()
         return ReplyRecord(reply.id, mailbox, reply.sha256, reply.size, hour, index)
 
     def discard_upload(self, upload_id: str) -> None:
         """Remove a staged body after a refused or failed request (never raises NotFound)."""
         with contextlib.suppress(NotFoundError):
             self.store.delete_upload(require_id(upload_id))
-        self.staging.resync(self.store.staged_files())
+        self._resync()
 
     def replies(self, secret: bytes) -> list[ReplyRecord]:
         """Replies waiting in the mailbox of ``secret`` (empty when none)."""

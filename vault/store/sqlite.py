@@ -199,6 +199,16 @@ class EmbeddedStore:
         stale.extend(i for i in self.blobs.staged_ids() if i not in known)
         return stale
 
+    # --- room ---
+    def stored_bytes(self) -> int:
+        row = self._one("SELECT (SELECT COALESCE(SUM(size), 0) FROM submissions)"
+                        " + (SELECT COALESCE(SUM(size), 0) FROM replies)", ())
+        return int(str(row[0])) if row else 0
+
+    def free_bytes(self) -> int:
+        stats = os.statvfs(self.data_dir)
+        return stats.f_bavail * stats.f_frsize
+
     # --- investigators' login tokens (vault.service.auth.TokenStore) ---
     def put_token(self, digest: str, key_id: str, expires: int) -> None:
         self._write("INSERT OR REPLACE INTO tokens (digest, key_id, expires) VALUES (?, ?, ?)",
