@@ -124,7 +124,8 @@ def test_an_upload_slot_flood_does_not_shut_witnesses_out(
     assert rss_kib(server) < before + 64 * 1024
 
 
-NO_ROOM = ("amanat: server refused (507): the server has no room for more testimony right now; try again later")
+NO_ROOM = ("amanat: server refused (507): the server has no room for more testimony right "
+           "now; try again later")
 
 
 def test_below_the_storage_reserve_witnesses_wait_and_investigators_work(
