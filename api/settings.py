@@ -53,18 +53,30 @@ class Settings:
     token_ttl_seconds: float = 900.0
     sweep_interval_seconds: float = 60.0
     body_idle_seconds: float = 120.0
+    # Connections and requests (api/deadlines.py): a request head within header_seconds, a
+    # body bringing body_min_bytes in every body_window_seconds, a JSON body whole within
+    # small_body_seconds, at most max_connections connections at once (the longest-silent
+    # one gives way to a new one).
+    header_seconds: float = 10.0
+    keep_alive_seconds: int = 5
+    body_window_seconds: float = 30.0
+    body_min_bytes: int = 8192
+    small_body_seconds: float = 30.0
+    max_connections: int = 256
 
     def __post_init__(self) -> None:
         for name in ("max_submission_bytes", "max_reply_bytes", "max_roster_bytes",
-                     "upload_ttl_hours", "max_open_uploads", "max_staged_bytes"):
+                     "upload_ttl_hours", "max_open_uploads", "max_staged_bytes",
+                     "keep_alive_seconds", "max_connections"):
             if int(getattr(self, name)) < 1:
                 raise SettingsError(f"{name} must be at least 1")
         for name in ("challenge_ttl_seconds", "token_ttl_seconds", "sweep_interval_seconds",
                      "body_idle_seconds", "upload_idle_seconds",
-                     "upload_evict_seconds"):
+                     "upload_evict_seconds", "header_seconds", "body_window_seconds",
+                     "small_body_seconds"):
             if float(getattr(self, name)) <= 0:
                 raise SettingsError(f"{name} must be positive")
-        for name in ("min_free_bytes", "max_stored_bytes"):
+        for name in ("min_free_bytes", "max_stored_bytes", "body_min_bytes"):
             if int(getattr(self, name)) < 0:
                 raise SettingsError(f"{name} must be 0 or more")
         if not 0 <= self.min_free_percent <= 50:

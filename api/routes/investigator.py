@@ -191,7 +191,18 @@ async def _read_roster(request: Request, limit: int) -> str:
 async def put_roster(request: Request, service: ServiceDep) -> RosterOut:
     """Publish a new signed roster: it must verify under the organization key, name this
     server's log key, and carry a higher version than the current one."""
-    text = await _read_roster(request, service.limits.max_roster_bytes)
+    # Rosters are published rarely, by an admin: only a few are read at once, so stalled
+    # roster bodies cannot fill memory (each may hold up to the roster limit).
+    slots: anyio.Semaphore = request.app.state.roster_slots
+    try:
+        slots.acquire_nowait()
+    except anyio.WouldBlock:
+        raise ApiError(503, "another roster is being published; try again in a minute",
+                       {"Retry-After": "60"}) from None
+    try:
+        text = await _read_roster(request, service.limits.max_roster_bytes)
+    finally:
+        slots.release()
     view = await anyio.to_thread.run_sync(service.publish_roster, text)
     return RosterOut(version=view.version)
 

@@ -8,11 +8,12 @@ resident memory is read from /proc.
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from tests.api.vaultkit import read_dev_keys
@@ -112,3 +113,81 @@ class Flood:
         self._stop.set()
         for thread in self._threads:
             thread.join(timeout=30)
+
+
+class ConnectionFlood:
+    """Keeps ``count`` raw connections open against ``server`` from a thread of its own,
+    each playing ``behaviour(reader, writer)`` and reopened ``pause`` seconds after the
+    server closes it; records how long the server let each connection live."""
+
+    def __init__(self, server: ServerProcess, count: int,
+                 behaviour: Callable[[asyncio.StreamReader, asyncio.StreamWriter],
+                                     Awaitable[None]], pause: float = 1.0) -> None:
+        self._server = server
+        self._pause = pause
+        self._count = count
+        self._behaviour = behaviour
+        self._stop = threading.Event()
+        self.lifetimes: list[float] = []
+        self.opened = 0
+        self._thread = threading.Thread(target=lambda: asyncio.run(self._main()), daemon=True)
+
+    async def _one(self) -> None:
+        while not self._stop.is_set():
+            try:
+                reader, writer = await asyncio.open_connection("127.0.0.1", self._server.port)
+            except OSError:
+                await asyncio.sleep(self._pause)
+                continue
+            self.opened += 1
+            started = time.monotonic()
+            try:
+                await self._behaviour(reader, writer)
+            except (OSError, asyncio.IncompleteReadError):
+                pass
+            finally:
+                writer.close()
+            self.lifetimes.append(time.monotonic() - started)
+            await asyncio.sleep(self._pause)
+
+    async def _main(self) -> None:
+        tasks = [asyncio.create_task(self._one()) for _ in range(self._count)]
+        while not self._stop.is_set():
+            await asyncio.sleep(0.1)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    def __enter__(self) -> ConnectionFlood:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
+
+
+async def until_closed(reader: asyncio.StreamReader) -> None:
+    """Read (and ignore) what the server says until it closes the connection."""
+    while await reader.read(65536):
+        pass
+
+
+def drip(first: bytes, byte: bytes, every: float
+         ) -> Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]:
+    """Send ``first``, then ``byte`` every ``every`` seconds until the server hangs up."""
+
+    async def behaviour(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(first)
+        await writer.drain()
+        closed = asyncio.ensure_future(until_closed(reader))
+        try:
+            while not closed.done():
+                await asyncio.wait([closed], timeout=every)
+                if not closed.done():
+                    writer.write(byte)
+                    await writer.drain()
+        finally:
+            closed.cancel()
+
+    return behaviour

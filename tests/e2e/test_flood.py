@@ -22,11 +22,14 @@ import pytest
 from tests.api.vaultkit import read_dev_keys
 from tests.e2e.conftest import ServerProcess, start_server
 from tests.e2e.floodkit import (
+    ConnectionFlood,
     Flood,
+    drip,
     genuine_inbox,
     genuine_open,
     genuine_reply,
     genuine_submit,
+    open_fds,
     rss_kib,
     submit,
 )
@@ -207,3 +210,53 @@ def test_a_disk_flood_stops_at_the_reserve(tmp_path: Path) -> None:
             assert set(refusals) <= {507, 503}
         finally:
             server.stop()
+
+
+FAST_DEADLINES = {"AMANAT_HEADER_SECONDS": "2", "AMANAT_BODY_WINDOW_SECONDS": "2",
+                  "AMANAT_BODY_MIN_BYTES": "1024", "AMANAT_MAX_CONNECTIONS": "64"}
+
+
+def silent(server: ServerProcess) -> ConnectionFlood:
+    """Connections that never say a word."""
+    return ConnectionFlood(server, 60, drip(b"", b"", 3600))
+
+
+@pytest.mark.slow
+def test_silent_slow_and_stalled_connections_are_closed(
+        server_factory: Callable[..., ServerProcess]) -> None:
+    """150 connections against a cap of 64: silent ones, request heads dripped a byte at a
+    time, a submission body at 3 bytes a second, roster bodies stalled after 64 KiB. Each
+    is closed within seconds; a genuine witness and investigator get through meanwhile;
+    memory and open files stay bounded; the server writes no traceback."""
+    server = server_factory(env=FAST_DEADLINES)
+    head = b"PUT /api/v1/roster HTTP/1.1\r\nHost: x\r\nContent-Length: 1048576\r\n\r\n"
+    floods = [
+        silent(server),
+        ConnectionFlood(server, 30, drip(b"GET /api/v1/roster HTTP/1.1\r\n", b"X", 0.5)),
+        ConnectionFlood(server, 30, drip(
+            b"POST /api/v1/submissions HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\n",
+            b"abc", 1.0)),
+        ConnectionFlood(server, 30, drip(head + b"a" * 65536, b"", 3600)),
+    ]
+    before_rss, before_fds = rss_kib(server), open_fds(server)
+    with contextlib.ExitStack() as stack:
+        for flood in floods:
+            stack.enter_context(flood)
+        time.sleep(3)
+        genuine_submit(server)
+        assert len(genuine_inbox(server)) == 1
+        time.sleep(3)
+        # 150 connections wanted, 64 allowed (twice that while all are new), each with at
+        # most a staged file besides its socket: open files stay bounded.
+        assert open_fds(server) < before_fds + 2 * (2 * 64) + 8
+    for flood in floods:
+        assert flood.lifetimes, "no connection of this kind was ever closed"
+        assert max(flood.lifetimes) < 12, max(flood.lifetimes)
+        assert flood.opened > 30
+    deadline = time.monotonic() + 10
+    while open_fds(server) > before_fds + 4:
+        assert time.monotonic() < deadline, f"{open_fds(server)} files open"
+        time.sleep(0.2)
+    assert rss_kib(server) < before_rss + 64 * 1024
+    assert "Traceback" not in server.output_text()
+    assert len(server.output()) < 20_000
