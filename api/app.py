@@ -29,6 +29,7 @@ from api.errors import (
     SecurityHeadersMiddleware,
     install_error_handlers,
 )
+from api.quiet import LOG_CONFIG
 from api.routes import investigator, log, witness
 from api.settings import Settings
 from vault.service.service import VaultService
@@ -136,6 +137,7 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
         "proxy_headers": False,
         "forwarded_allow_ips": "",
         "log_level": "warning",
+        "log_config": LOG_CONFIG,  # each kind of error once a minute, no traceback
         "lifespan": "on",
         # Bounded connections and time (api/deadlines.py): nobody holds a connection by
         # saying nothing; past max_connections new requests get 503 and clients retry.

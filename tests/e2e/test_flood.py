@@ -260,3 +260,20 @@ def test_silent_slow_and_stalled_connections_are_closed(
     assert rss_kib(server) < before_rss + 64 * 1024
     assert "Traceback" not in server.output_text()
     assert len(server.output()) < 20_000
+
+
+@pytest.mark.slow
+def test_a_flood_of_malformed_requests_is_logged_once(server: ServerProcess) -> None:
+    """2,000 malformed requests, each a warning from the HTTP layer: the server says so once
+    (then once a minute, with a count), not 2,000 times."""
+    import socket
+
+    for _ in range(2000):
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+            sock.sendall(b"NOT HTTP AT ALL\r\n\r\n")
+            with contextlib.suppress(OSError):
+                sock.recv(4096)
+    genuine_submit(server)
+    output = server.output_text()
+    assert output.count("Invalid HTTP request") == 1, output[-2000:]
+    assert "Traceback" not in output
