@@ -183,12 +183,24 @@ class DeadlineMiddleware:
                     return message
 
         started = False
+        replaced = False
+        too_slow = error_response(
+            408, "the request arrived too slowly; send it again (an upload keeps what "
+            "arrived: ask for its offset and resume)", {"Connection": "close"})
 
         async def send_closing(message: Message) -> None:
-            nonlocal started
+            nonlocal started, replaced
+            if replaced:
+                return
             if message["type"] == "http.response.start":
                 started = True
-                if cut:  # never keep a connection whose body was cut off
+                if cut and message["status"] < 500:
+                    # Whatever the route made of the cut-off body (a JSON route's 400),
+                    # the answer is 408 and the connection is not kept.
+                    replaced = True
+                    await too_slow(scope, receive, send)
+                    return
+                if cut:
                     headers: list[Any] = [h for h in message.get("headers", [])
                                           if h[0].lower() != b"connection"]
                     message = {**message, "headers": [*headers, (b"connection", b"close")]}
@@ -198,8 +210,6 @@ class DeadlineMiddleware:
             await self.app(scope, receive_in_time, send_closing)
         except BodyTooSlow:
             if not started:
-                response = error_response(408, "the request arrived too slowly",
-                                          {"Connection": "close"})
-                await response(scope, receive, send)
+                await too_slow(scope, receive, send)
         except ClientDisconnect:
             pass  # the client went away: nobody to answer, nothing to log

@@ -277,3 +277,36 @@ def test_a_flood_of_malformed_requests_is_logged_once(server: ServerProcess) -> 
     output = server.output_text()
     assert output.count("Invalid HTTP request") == 1, output[-2000:]
     assert "Traceback" not in output
+
+
+def test_a_json_body_must_arrive_whole_in_time(
+        server_factory: Callable[..., ServerProcess]) -> None:
+    """A login request whose small body drips in (fast enough for the rate rule) is cut at
+    the small-body deadline: 408, and the connection is closed."""
+    import socket
+
+    server = server_factory(env={"AMANAT_SMALL_BODY_SECONDS": "2",
+                                 "AMANAT_BODY_WINDOW_SECONDS": "60", "AMANAT_BODY_MIN_BYTES": "1"})
+    started = time.monotonic()
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.sendall(b"POST /api/v1/auth/challenge HTTP/1.1\r\nHost: x\r\n"
+                     b"Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{")
+        answer = b""
+        with contextlib.suppress(OSError):
+            for _ in range(40):
+                time.sleep(0.25)
+                sock.sendall(b" ")
+                sock.settimeout(0.01)
+                with contextlib.suppress(TimeoutError):
+                    chunk = sock.recv(4096)
+                    if not chunk:
+                        break
+                    answer += chunk
+        with contextlib.suppress(OSError):
+            sock.settimeout(2)
+            while chunk := sock.recv(4096):
+                answer += chunk
+    assert answer.startswith(b"HTTP/1.1 408 "), answer
+    assert b"connection: close" in answer.lower()
+    assert b"the request arrived too slowly" in answer
+    assert time.monotonic() - started < 6
