@@ -30,6 +30,7 @@ from vault.service.service import (
     NoRosterError,
     RosterStaleError,
     StorageFullError,
+    WorkError,
 )
 from vault.service.staging import RetryLaterError
 from vault.service.uploads import NotSealedError, OffsetError, TooLargeError
@@ -84,6 +85,7 @@ _STATUS: tuple[tuple[type[Exception], int], ...] = (
     (NoOrgKeyError, 503),
     (BusyUploadsError, 503),
     (StorageFullError, 507),
+    (WorkError, 428),
     (LogRangeError, 400),
 )
 

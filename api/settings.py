@@ -63,6 +63,9 @@ class Settings:
     body_min_bytes: int = 8192
     small_body_seconds: float = 30.0
     max_connections: int = 256
+    # Proof of work for anonymous writes (vault/service/work.py): asked past this many
+    # admitted writes per second; 0 (the default): never.
+    work_quiet_rate: float = 0.0
 
     def __post_init__(self) -> None:
         for name in ("max_submission_bytes", "max_reply_bytes", "max_roster_bytes",
@@ -76,8 +79,9 @@ class Settings:
                      "small_body_seconds"):
             if float(getattr(self, name)) <= 0:
                 raise SettingsError(f"{name} must be positive")
-        for name in ("min_free_bytes", "max_stored_bytes", "body_min_bytes"):
-            if int(getattr(self, name)) < 0:
+        for name in ("min_free_bytes", "max_stored_bytes", "body_min_bytes",
+                     "work_quiet_rate"):
+            if float(getattr(self, name)) < 0:
                 raise SettingsError(f"{name} must be 0 or more")
         if not 0 <= self.min_free_percent <= 50:
             raise SettingsError("min_free_percent must be between 0 and 50")
@@ -115,6 +119,7 @@ class Settings:
             upload_evict_seconds=self.upload_evict_seconds,
             reserve_bytes=self.reserve_bytes(),
             max_stored_bytes=self.max_stored_bytes,
+            work_quiet_rate=self.work_quiet_rate,
         )
 
     def reserve_bytes(self) -> int:

@@ -34,6 +34,7 @@ from api.models import (
     TokenIn,
     TokenOut,
 )
+from api.routes.witness import WorkHeader
 from api.streams import RangeNotSatisfiable, byte_range, file_chunks
 from vault.service.auth import challenge_message
 
@@ -55,8 +56,10 @@ def _b64(text: str, what: str) -> bytes:
 
 
 @router.post("/auth/challenge", response_model=ChallengeOut, responses=AUTH_ERRORS)
-def new_challenge(body: ChallengeIn, service: ServiceDep) -> ChallengeOut:
+def new_challenge(body: ChallengeIn, service: ServiceDep, work: WorkHeader = None
+                  ) -> ChallengeOut:
     """A fresh single-use challenge for a key id on the current roster."""
+    service.admit_anonymous_write(work)
     challenge = service.new_challenge(body.key_id)
     example = challenge_message("<scheme://host:port you connected to>", "<log vkey>",
                                 body.key_id, b"")

@@ -85,10 +85,13 @@ def genuine_reply(server: ServerProcess, submission_id: str) -> None:
 
 
 class Flood:
-    """``attack()`` run over and over in ``threads`` threads until stopped."""
+    """``attack()`` run over and over in ``threads`` threads until stopped, ``pause``
+    seconds apart in each."""
 
-    def __init__(self, attack: Callable[[], None], threads: int = 4) -> None:
+    def __init__(self, attack: Callable[[], None], threads: int = 4,
+                 pause: float = 0.0) -> None:
         self._attack = attack
+        self._pause = pause
         self._stop = threading.Event()
         self.rounds = 0
         self._lock = threading.Lock()
@@ -103,6 +106,8 @@ class Flood:
                 continue
             with self._lock:
                 self.rounds += 1
+            if self._pause:
+                time.sleep(self._pause)
 
     def __enter__(self) -> Flood:
         for thread in self._threads:

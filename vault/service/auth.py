@@ -208,6 +208,10 @@ class Authenticator:
         # Redeemed challenges (their SHA-256) until they expire: at most one per login.
         self._redeemed: dict[bytes, float] = {}
 
+    def derive_key(self, domain: bytes) -> bytes:
+        """A key for another purpose (``domain``) derived from the server secret."""
+        return hmac.new(self._secret, domain, hashlib.sha256).digest()
+
     def _mac(self, key_id: str, expiry_and_nonce: bytes) -> bytes:
         message = CHALLENGE_DOMAIN + key_id.encode("utf-8") + b"\n" + expiry_and_nonce
         return hmac.new(self._secret, message, hashlib.sha256).digest()[:_MAC_BYTES]

@@ -48,6 +48,7 @@ from vault.service.uploads import (
     check_sealed_to_roster,
     inspect_sealed_file,
 )
+from vault.service.work import WORK_DOMAIN, WorkError, WorkGate
 from vault.store import (
     NAMESPACE_SUBMISSIONS,
     ConflictError,
@@ -127,6 +128,7 @@ class Limits:
     upload_evict_seconds: float = 60.0
     reserve_bytes: int = 0
     max_stored_bytes: int = 0  # 0: no quota
+    work_quiet_rate: float = 0.0  # 0: no proof of work asked (vault/service/work.py)
     max_page: int = 200
 
 
@@ -199,6 +201,9 @@ class VaultService:
         self._busy: set[str] = set()
         self._busy_lock = threading.Lock()
         self.staging = Staging(_staging_limits(self._limits), free=store.free_bytes)
+        self.work = WorkGate(self.auth.derive_key(WORK_DOMAIN),
+                             quiet_rate=self._limits.work_quiet_rate,
+                             places_used=self._places_used)
         self._resync()
         record = store.current_roster()
         if record is not None and org_vkey is not None:
@@ -214,6 +219,15 @@ class VaultService:
     def limits(self, limits: Limits) -> None:
         self._limits = limits
         self.staging.limits = _staging_limits(limits)
+        self.work.quiet_rate = limits.work_quiet_rate
+
+    def _places_used(self) -> float:
+        return self.store.count_uploads() / self._limits.max_open_uploads
+
+    def admit_anonymous_write(self, work: str | None) -> None:
+        """Check the proof of work an anonymous write carries (none needed while the
+        server is quiet); WorkError when it needs one (vault/service/work.py)."""
+        self.work.admit(work)
 
     # --- audit log ---
     def _log(self, event: Event) -> int:
@@ -705,5 +719,6 @@ __all__ = [
     "ServiceError",
     "StorageFullError",
     "VaultService",
+    "WorkError",
     "require_role",
 ]
