@@ -50,9 +50,9 @@ def deadline_protocol(header_seconds: float, max_connections: int) -> type[H11Pr
     """An h11 protocol class whose connections must send a request head in time; past
     ``max_connections`` a new connection takes the place of the one that has waited longest
     for a request head (at least a second; with none, it is let in up to twice the cap,
-    then closed at once and its client retries):
-    so the number of open files stays bounded however many connections arrive, and silent
-    connections cannot keep out one that asks something at once."""
+    then closed at once and its client retries): so the number of open files stays bounded
+    however many connections arrive, and silent connections cannot keep out one that asks
+    something at once."""
 
     # Connections waiting for a request head, oldest first: the ones that give way. Those
     # that never sent one go before those kept alive after a response (a genuine client
@@ -97,7 +97,7 @@ def deadline_protocol(header_seconds: float, max_connections: int) -> type[H11Pr
             super().connection_made(transport)
             if len(self.connections) > max_connections:
                 # Full: the connection that has waited longest for a request head gives way
-                # (a genuine client sends its head at once); with none waiting, this one.
+                # (a genuine client sends its head at once).
                 oldest = self._longest_waiting()
                 if oldest is not None:
                     fresh.pop(oldest, None)
