@@ -22,12 +22,14 @@ import anyio
 import anyio.to_thread
 from fastapi import FastAPI
 
+from api.deadlines import DeadlineMiddleware, deadline_protocol
 from api.errors import (
     BodyLimitMiddleware,
     CatchAllMiddleware,
     SecurityHeadersMiddleware,
     install_error_handlers,
 )
+from api.quiet import LOG_CONFIG
 from api.routes import investigator, log, witness
 from api.settings import Settings
 from vault.service.service import VaultService
@@ -37,6 +39,8 @@ API_VERSION = "1"
 # JSON bodies (challenges, tokens, mailbox secrets) are tiny; sealed files and rosters are
 # streamed by their routes under their own limits.
 SMALL_BODY_BYTES = 64 * 1024
+# Roster bodies (up to max_roster_bytes each) read at once; more wait for a 503's retry.
+ROSTER_READS_AT_ONCE = 2
 
 
 def streams_its_body(method: str, path: str) -> bool:
@@ -96,11 +100,16 @@ def create_app(settings: Settings, service: VaultService | None = None) -> FastA
     app.state.service = vault_service
     app.state.settings = settings
     app.state.opened = opened
+    app.state.roster_slots = anyio.Semaphore(ROSTER_READS_AT_ONCE)
     install_error_handlers(app)
     app.include_router(witness.router)
     app.include_router(investigator.router)
     app.include_router(log.router)
     # Added last = outermost: headers go on every response, including generic 500s.
+    app.add_middleware(DeadlineMiddleware, window_seconds=settings.body_window_seconds,
+                       min_bytes=settings.body_min_bytes,
+                       small_body_seconds=settings.small_body_seconds,
+                       streaming=streams_its_body)
     app.add_middleware(CatchAllMiddleware)
     app.add_middleware(BodyLimitMiddleware, limit=SMALL_BODY_BYTES, streaming=streams_its_body)
     app.add_middleware(SecurityHeadersMiddleware)
@@ -117,7 +126,8 @@ async def _sweep_forever(service: VaultService, interval: float) -> None:
 
 
 def uvicorn_options(settings: Settings) -> dict[str, Any]:
-    """The uvicorn options that keep addresses and precise times out of every log."""
+    """The uvicorn options that keep addresses and precise times out of every log, and
+    connections bounded in number and time."""
     return {
         "host": settings.host,
         "port": settings.port,
@@ -127,5 +137,16 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
         "proxy_headers": False,
         "forwarded_allow_ips": "",
         "log_level": "warning",
+        "log_config": LOG_CONFIG,  # each kind of error once a minute, no traceback
         "lifespan": "on",
+        # Bounded connections and time (api/deadlines.py): nobody holds a connection by
+        # saying nothing; past max_connections new requests get 503 and clients retry.
+        "http": deadline_protocol(settings.header_seconds, settings.max_connections),
+        "timeout_keep_alive": settings.keep_alive_seconds,
+        # The protocol keeps connections within max_connections, making room by closing
+        # the longest-silent one; uvicorn's own cap (limit_concurrency) would instead answer
+        # 503 to the genuine request while silent connections hold every place, so it is
+        # off (one request runs per connection, so tasks are bounded too).
+        "limit_concurrency": None,
+        "h11_max_incomplete_event_size": 16 * 1024,
     }

@@ -19,7 +19,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from vault.service.auth import AuthError, BusyError, WrongServerError
+from vault.service.auth import AuthError, WrongServerError
 from vault.service.mailbox import MailboxSecretError
 from vault.service.rosterview import RosterRejected
 from vault.service.service import (
@@ -29,7 +29,10 @@ from vault.service.service import (
     NoOrgKeyError,
     NoRosterError,
     RosterStaleError,
+    StorageFullError,
+    WorkError,
 )
+from vault.service.staging import RetryLaterError
 from vault.service.uploads import NotSealedError, OffsetError, TooLargeError
 from vault.store import ConflictError, NotFoundError
 
@@ -76,12 +79,13 @@ _STATUS: tuple[tuple[type[Exception], int], ...] = (
     (NotSealedError, 422),
     (MailboxSecretError, 400),
     (ForbiddenError, 403),
-    (BusyError, 503),
     (WrongServerError, 403),
     (AuthError, 401),
     (NoRosterError, 503),
     (NoOrgKeyError, 503),
     (BusyUploadsError, 503),
+    (StorageFullError, 507),
+    (WorkError, 428),
     (LogRangeError, 400),
 )
 
@@ -105,6 +109,8 @@ def install_error_handlers(app: FastAPI) -> None:
         if status is None:  # pragma: no cover - only registered for mapped classes
             return error_response(500, "internal error")
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+        if isinstance(exc, RetryLaterError):
+            headers = {"Retry-After": str(exc.retry_after)}
         return error_response(status, str(exc), headers)
 
     async def http_error(_: Request, exc: Exception) -> JSONResponse:

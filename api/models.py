@@ -126,3 +126,9 @@ class HeldOut(Strict):
     end: int = Field(description="the answer covers log entries start to end (exclusive)")
     held: list[str] = Field(description="ids of the submissions logged in the range whose "
                                         "sealed file the server holds")
+
+
+class WorkOut(BaseModel):
+    seed: str = Field(description="base64 of the 40-byte seed")
+    bits: int = Field(description="leading zero bits the solution's SHA-256 needs; 0: none")
+    expires_in: int = Field(description="seconds the seed stays valid")

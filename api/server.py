@@ -21,6 +21,7 @@ from pathlib import Path
 import uvicorn
 
 from api.app import create_app, uvicorn_options
+from api.deadlines import raise_open_file_limit
 from api.settings import Settings, SettingsError
 from keys.errors import KeysError
 from keys.org import parse_org_vkey
@@ -157,5 +158,6 @@ def serve(args: argparse.Namespace, *, is_loopback: Callable[[str], bool]) -> in
     print(f"amanat: investigators log in at {', '.join(login_servers)} "
           "(--public-url names the addresses they use)", file=out)
     print(f"amanat: serving on {_url(settings.host, settings.port)}", file=out, flush=True)
+    raise_open_file_limit()
     uvicorn.run(app, **uvicorn_options(settings))
     return 0

@@ -15,6 +15,7 @@ from typing import Any
 
 from vault.service.auth import is_loopback_host, loopback_origins, server_origin
 from vault.service.service import Limits
+from vault.service.staging import reserve_for, total_bytes
 
 GIB = 1024 * 1024 * 1024
 MIB = 1024 * 1024
@@ -40,20 +41,50 @@ class Settings:
     max_roster_bytes: int = 1 * MIB
     upload_ttl_hours: int = 24
     max_open_uploads: int = 1000
+    max_staged_bytes: int = 16 * GIB
+    upload_idle_seconds: float = 600.0
+    upload_evict_seconds: float = 60.0
+    # The storage reserve: anonymous writes stop (507) while less than the larger of these
+    # is free on the data directory's filesystem; 0 quota: none.
+    min_free_bytes: int = 1 * GIB
+    min_free_percent: float = 5.0
+    max_stored_bytes: int = 0
     challenge_ttl_seconds: float = 60.0
     token_ttl_seconds: float = 900.0
-    sweep_interval_seconds: float = 600.0
+    sweep_interval_seconds: float = 60.0
     body_idle_seconds: float = 120.0
+    # Connections and requests (api/deadlines.py): a request head within header_seconds, a
+    # body bringing body_min_bytes in every body_window_seconds, a JSON body whole within
+    # small_body_seconds, at most max_connections connections at once (the longest-silent
+    # one gives way to a new one).
+    header_seconds: float = 10.0
+    keep_alive_seconds: int = 5
+    body_window_seconds: float = 30.0
+    body_min_bytes: int = 8192
+    small_body_seconds: float = 30.0
+    max_connections: int = 256
+    # Proof of work for anonymous writes (vault/service/work.py): asked past this many
+    # admitted writes per second; 0 (the default): never.
+    work_quiet_rate: float = 0.0
 
     def __post_init__(self) -> None:
         for name in ("max_submission_bytes", "max_reply_bytes", "max_roster_bytes",
-                     "upload_ttl_hours", "max_open_uploads"):
+                     "upload_ttl_hours", "max_open_uploads", "max_staged_bytes",
+                     "keep_alive_seconds", "max_connections"):
             if int(getattr(self, name)) < 1:
                 raise SettingsError(f"{name} must be at least 1")
         for name in ("challenge_ttl_seconds", "token_ttl_seconds", "sweep_interval_seconds",
-                     "body_idle_seconds"):
+                     "body_idle_seconds", "upload_idle_seconds",
+                     "upload_evict_seconds", "header_seconds", "body_window_seconds",
+                     "small_body_seconds"):
             if float(getattr(self, name)) <= 0:
                 raise SettingsError(f"{name} must be positive")
+        for name in ("min_free_bytes", "max_stored_bytes", "body_min_bytes",
+                     "work_quiet_rate"):
+            if float(getattr(self, name)) < 0:
+                raise SettingsError(f"{name} must be 0 or more")
+        if not 0 <= self.min_free_percent <= 50:
+            raise SettingsError("min_free_percent must be between 0 and 50")
         if not 0 <= self.port <= 65535:
             raise SettingsError("port must be between 0 and 65535")
         for url in self.public_urls:
@@ -83,7 +114,21 @@ class Settings:
             max_roster_bytes=self.max_roster_bytes,
             upload_ttl_hours=self.upload_ttl_hours,
             max_open_uploads=self.max_open_uploads,
+            max_staged_bytes=self.max_staged_bytes,
+            upload_idle_seconds=self.upload_idle_seconds,
+            upload_evict_seconds=self.upload_evict_seconds,
+            reserve_bytes=self.reserve_bytes(),
+            max_stored_bytes=self.max_stored_bytes,
+            work_quiet_rate=self.work_quiet_rate,
         )
+
+    def reserve_bytes(self) -> int:
+        """The free space kept for the log, reads, deletions and replies: the larger of
+        ``min_free_bytes`` and ``min_free_percent`` of the data directory's filesystem."""
+        place = self.data_dir.absolute()
+        while not place.exists() and place != place.parent:
+            place = place.parent
+        return reserve_for(total_bytes(place), self.min_free_bytes, self.min_free_percent)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

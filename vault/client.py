@@ -52,6 +52,8 @@ import httpx
 from keys.roster import MAX_ROSTER_BYTES
 from vault.service.auth import challenge_message, server_origin
 from vault.service.mailbox import MAILBOX_SECRET_HEADER, encode_mailbox_secret
+from vault.service.work import MAX_BITS as MAX_WORK_BITS
+from vault.service.work import WORK_HEADER, solve
 from vault.store import is_valid_id
 
 API = "/api/v1"
@@ -65,6 +67,7 @@ RESYNC_LIMIT = 5  # 400/408/409 answers in a row to a PATCH before giving up
 MIN_DOWNLOAD_BYTES = 64 * 1024
 _DIGITS = re.compile(r"[0-9]{1,18}")  # ASCII digits only: int() also takes "١٢", "+1", "1_0"
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
+WORK_ATTEMPTS = 4
 TOR_PROXY = "socks5h://127.0.0.1:9050"
 # What the client holds in memory of one answer: a hostile server could send without end.
 SMALL_ANSWER_BYTES = 64 * 1024  # ids, offsets, tokens, receipts, proofs, checkpoints, errors
@@ -561,6 +564,9 @@ class VaultClient:
     ) -> None:
         server = server.strip()  # pasted with a space or a line break
         check_addresses(server, proxy)
+        # Told (bits, hashes tried so far) while a proof of work is being solved.
+        self.on_work: Callable[[int, int], None] | None = None
+        self.asked_for_work = False  # whether this server has asked for a proof of work
         self.server = server.rstrip("/")
         self.proxy = proxy
         self.token = token
@@ -599,6 +605,45 @@ class VaultClient:
                 raise ClientError(401, "log in first")
             headers["Authorization"] = f"Bearer {self.token}"
         return headers
+
+    def _work(self) -> dict[str, str]:
+        """The proof-of-work header an anonymous write needs now (none while the server is
+        quiet, or from a server that asks for none): the puzzle from GET /work, solved."""
+        try:
+            body = _json(self._request("GET", "/work", retry=True))
+        except ClientError as exc:
+            if exc.status == 404:  # a server without proof of work
+                return {}
+            raise
+        seed_text = body.get("seed") if isinstance(body, dict) else None
+        bits = body.get("bits") if isinstance(body, dict) else None
+        try:
+            seed = base64.b64decode(str(seed_text), validate=True)
+        except ValueError:
+            seed = b""
+        if not (isinstance(bits, int) and 0 <= bits <= MAX_WORK_BITS and len(seed) == 40):
+            raise MalformedAnswerError("malformed answer from the server: bad proof of work")
+        self.asked_for_work = True
+        if bits == 0:
+            return {}
+        on_work = self.on_work
+        counter = solve(seed, bits,
+                        None if on_work is None else (lambda tried: on_work(bits, tried)))
+        return {WORK_HEADER: f"{seed_text}.{counter}"}
+
+    def _with_work(self, send: Callable[[dict[str, str]], httpx.Response]) -> httpx.Response:
+        """``send(work header)``: first with none (a quiet server asks none, and a round
+        trip over Tor is slow), then, when the server asks for work (428), with a solved
+        puzzle, a few times (a retry may have spent it, or the difficulty risen)."""
+        work: dict[str, str] = {}
+        for _ in range(WORK_ATTEMPTS - 1):
+            try:
+                return send(work)
+            except ClientError as exc:
+                if exc.status != 428:
+                    raise
+            work = self._work()
+        return send(work)
 
     def _broken(self, exc: httpx.TransportError) -> TransportError:
         return describe_transport_error(exc, self.server, self.proxy)
@@ -699,13 +744,16 @@ class VaultClient:
         headers = {"Content-Type": "application/octet-stream"}
         if length is not None:
             headers["Content-Length"] = str(length)
+        # The body can be sent once: a busy server's work is solved before it, not after.
+        headers.update(self._work() if self.asked_for_work else {})
         response = self._request("POST", "/submissions", headers=headers,
                                  content=_chunks(sealed, length))
         return _receipt(_json(response))
 
     def create_upload(self) -> str:
         """Start a resumable upload; returns its id."""
-        body = _json(self._request("POST", "/uploads", retry=True))
+        body = _json(self._with_work(
+            lambda work: self._request("POST", "/uploads", retry=True, headers=work)))
         upload_id = body.get("upload_id") if isinstance(body, dict) else None
         if not (isinstance(upload_id, str) and is_valid_id(upload_id)):
             raise MalformedAnswerError("malformed answer from the server: bad upload_id")
@@ -868,7 +916,8 @@ class VaultClient:
         the real one gets nothing it can use. Returns the bearer token, also kept for later
         calls."""
         origin = server_origin(self.server)
-        body = _json(self._request("POST", "/auth/challenge", json={"key_id": key_id}))
+        body = _json(self._with_work(lambda work: self._request(
+            "POST", "/auth/challenge", json={"key_id": key_id}, headers=work)))
         encoded = body.get("challenge") if isinstance(body, dict) else None
         try:
             challenge = base64.b64decode(str(encoded), validate=True)

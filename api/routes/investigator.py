@@ -34,6 +34,7 @@ from api.models import (
     TokenIn,
     TokenOut,
 )
+from api.routes.witness import WorkHeader
 from api.streams import RangeNotSatisfiable, byte_range, file_chunks
 from vault.service.auth import challenge_message
 
@@ -55,8 +56,10 @@ def _b64(text: str, what: str) -> bytes:
 
 
 @router.post("/auth/challenge", response_model=ChallengeOut, responses=AUTH_ERRORS)
-def new_challenge(body: ChallengeIn, service: ServiceDep) -> ChallengeOut:
+def new_challenge(body: ChallengeIn, service: ServiceDep, work: WorkHeader = None
+                  ) -> ChallengeOut:
     """A fresh single-use challenge for a key id on the current roster."""
+    service.admit_anonymous_write(work)
     challenge = service.new_challenge(body.key_id)
     example = challenge_message("<scheme://host:port you connected to>", "<log vkey>",
                                 body.key_id, b"")
@@ -191,7 +194,18 @@ async def _read_roster(request: Request, limit: int) -> str:
 async def put_roster(request: Request, service: ServiceDep) -> RosterOut:
     """Publish a new signed roster: it must verify under the organization key, name this
     server's log key, and carry a higher version than the current one."""
-    text = await _read_roster(request, service.limits.max_roster_bytes)
+    # Rosters are published rarely, by an admin: only a few are read at once, so stalled
+    # roster bodies cannot fill memory (each may hold up to the roster limit).
+    slots: anyio.Semaphore = request.app.state.roster_slots
+    try:
+        slots.acquire_nowait()
+    except anyio.WouldBlock:
+        raise ApiError(503, "another roster is being published; try again in a minute",
+                       {"Retry-After": "60"}) from None
+    try:
+        text = await _read_roster(request, service.limits.max_roster_bytes)
+    finally:
+        slots.release()
     view = await anyio.to_thread.run_sync(service.publish_roster, text)
     return RosterOut(version=view.version)
 

@@ -7,6 +7,7 @@ or a JSON body (never in the URL).
 
 from __future__ import annotations
 
+import base64
 from typing import Annotated, Any
 
 import anyio.to_thread
@@ -23,10 +24,19 @@ from api.bodies import (
     stream_body,
 )
 from api.errors import ApiError, json_error_schema
-from api.models import ID_PATTERN, MailboxIn, MailboxOut, ReceiptOut, ReplyOut, UploadOut
+from api.models import (
+    ID_PATTERN,
+    MailboxIn,
+    MailboxOut,
+    ReceiptOut,
+    ReplyOut,
+    UploadOut,
+    WorkOut,
+)
 from api.streams import file_chunks
 from vault.service.mailbox import MAILBOX_SECRET_HEADER, decode_mailbox_secret
 from vault.service.service import Receipt, VaultService
+from vault.service.work import SEED_SECONDS, WORK_HEADER
 from vault.store import ReplyRecord
 
 router = APIRouter(prefix="/api/v1", tags=["witness"])
@@ -35,7 +45,7 @@ UPLOAD_OFFSET = "Upload-Offset"
 SEALED_BODY: dict[str, Any] = {"requestBody": {"required": True, "content": {
     "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}}
 ERRORS: dict[int | str, dict[str, Any]] = {
-    code: json_error_schema() for code in (400, 404, 409, 413, 422, 503)}
+    code: json_error_schema() for code in (400, 404, 409, 413, 422, 428, 503, 507)}
 
 
 def _receipt(receipt: Receipt) -> ReceiptOut:
@@ -58,11 +68,28 @@ def get_roster(service: ServiceDep) -> PlainTextResponse:
     return PlainTextResponse(service.roster_text())
 
 
+WorkHeader = Annotated[str | None, Header(
+    alias=WORK_HEADER, max_length=128,
+    description="a solved proof of work, `<seed>.<counter>` (GET /api/v1/work); needed "
+                "only while the server is busy (428 without it)")]
+
+
+@router.get("/work", response_model=WorkOut)
+def get_work(service: ServiceDep) -> WorkOut:
+    """A proof-of-work puzzle for an anonymous write (docs/PROTOCOL.md, "Proof of work"):
+    find a decimal counter c such that SHA-256(seed || c) starts with `bits` zero bits.
+    `bits` 0: the server is quiet and needs no work."""
+    seed, bits = service.work.seed()
+    return WorkOut(seed=base64.b64encode(seed).decode("ascii"), bits=bits,
+                   expires_in=SEED_SECONDS)
+
+
 @router.post("/submissions", status_code=201, response_model=ReceiptOut,
              openapi_extra=SEALED_BODY, responses=ERRORS)
-async def submit(request: Request, service: ServiceDep) -> ReceiptOut:
+async def submit(request: Request, service: ServiceDep, work: WorkHeader = None) -> ReceiptOut:
     """Submit a sealed file (age v1, one post-quantum stanza per roster reader) as the raw
     body. The answer is the submission id and its receipt."""
+    service.admit_anonymous_write(work)
     length = declared_length(request)
     upload = await anyio.to_thread.run_sync(service.create_upload)
     try:
@@ -82,8 +109,10 @@ async def submit(request: Request, service: ServiceDep) -> ReceiptOut:
 
 @router.post("/uploads", status_code=201, response_model=UploadOut,
              responses={503: json_error_schema()})
-def create_upload(service: ServiceDep, response: Response) -> UploadOut:
+def create_upload(service: ServiceDep, response: Response, work: WorkHeader = None
+                  ) -> UploadOut:
     """Start a resumable upload. Append with PATCH at the current offset, then finish."""
+    service.admit_anonymous_write(work)
     upload = service.create_upload()
     response.headers["Location"] = f"/api/v1/uploads/{upload.id}"
     response.headers[UPLOAD_OFFSET] = str(upload.offset)

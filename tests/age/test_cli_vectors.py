@@ -23,7 +23,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.age.test_vectors import EXPECTED_COUNT, Vector, load_vector, vector_params
+from tests.age.test_vectors import (
+    EXPECTED_COUNT,
+    Vector,
+    load_vector,
+    vector_params,
+    vector_paths,
+)
 from tests.support import ROOT
 
 pytestmark = [pytest.mark.vectors, pytest.mark.slow]
@@ -85,7 +91,8 @@ def _decrypt_with_cli(vector: Vector, workdir: Path) -> Outcome:
 
 @pytest.fixture(scope="module")
 def outcomes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Outcome]]:
-    vectors = [load_vector(path) for path in vector_params()]
+    # Skips (with AMANAT_REQUIRE_VECTORS=1: fails) where the vectors are absent.
+    vectors = [load_vector(path) for path in vector_paths()]
     base = tmp_path_factory.mktemp("cli-vectors")
     with ThreadPoolExecutor(max_workers=WORKERS) as pool:
         results = pool.map(lambda v: _decrypt_with_cli(v, base / v.name), vectors)

@@ -10,8 +10,8 @@ import pytest
 
 from vault.service.auth import (
     Authenticator,
-    BusyError,
     ChallengeError,
+    MemoryTokens,
     OutdatedLoginError,
     SignatureError,
     TokenError,
@@ -47,7 +47,7 @@ def clock() -> Clock:
 @pytest.fixture
 def authn(clock: Clock) -> Authenticator:
     return Authenticator(LOG, servers=["http://ABCDEFGHIJKLMNOP.onion/"], challenge_ttl=60,
-                         token_ttl=900, clock=clock, max_outstanding=3)
+                         token_ttl=900, clock=clock, tokens=MemoryTokens())
 
 
 KEY = nacl.signing.SigningKey(b"\7" * 32)
@@ -71,25 +71,61 @@ def test_login_and_token(authn: Authenticator, clock: Clock) -> None:
         authn.session(token)
 
 
-def test_secrets_are_kept_only_hashed(authn: Authenticator) -> None:
+def test_secrets_are_kept_only_hashed(clock: Clock) -> None:
+    tokens = MemoryTokens()
+    authn = Authenticator(LOG, servers=[SERVER], clock=clock, tokens=tokens)
     challenge = authn.new_challenge(KEY_ID)
-    assert challenge not in authn._challenges
-    assert hashlib.sha256(challenge).digest() in authn._challenges
     token = authn.redeem(KEY_ID, challenge, answer(challenge), AUTH_KEY, SERVER)
-    assert hashlib.sha256(token.encode()).digest() in authn._tokens
-    assert all(token not in repr(k) for k in authn._tokens)
+    assert tokens.get_token(hashlib.sha256(token.encode()).hexdigest()) == (KEY_ID, 1900)
+    assert token not in repr(tokens._tokens)
+    assert authn._redeemed == {hashlib.sha256(challenge).digest(): 1060.0}
 
 
-def test_challenge_is_single_use_even_when_the_answer_is_wrong(authn: Authenticator) -> None:
+def test_issuing_challenges_stores_nothing(authn: Authenticator) -> None:
+    """A flood of challenges fills no table: each carries its own expiry and MAC."""
+    challenges = {authn.new_challenge(KEY_ID) for _ in range(10_000)}
+    assert len(challenges) == 10_000
+    assert authn._redeemed == {} and authn.sweep() == 0
+    challenge = challenges.pop()
+    assert len(challenge) == 48 and len(base64.b64encode(challenge)) == 64
+    assert authn.redeem(KEY_ID, challenge, answer(challenge), AUTH_KEY, SERVER)
+
+
+def test_made_up_tampered_or_foreign_challenges_are_refused(authn: Authenticator,
+                                                           clock: Clock) -> None:
+    challenge = authn.new_challenge(KEY_ID)
+    later = (int.from_bytes(challenge[:8], "big") + 3600).to_bytes(8, "big")
+    other = Authenticator(LOG, servers=[SERVER], clock=clock)  # another secret
+    for bad in (b"\1" * 48, challenge[:-1], later + challenge[8:],
+                challenge[:20] + bytes([challenge[20] ^ 1]) + challenge[21:],
+                other.new_challenge(KEY_ID)):
+        with pytest.raises(ChallengeError):
+            authn.redeem(KEY_ID, bad, answer(bad), AUTH_KEY, SERVER)
+
+
+def test_tokens_and_challenges_survive_a_restart(clock: Clock) -> None:
+    """Same secret and token store (the data directory): a new process keeps the login."""
+    tokens, secret = MemoryTokens(), b"\5" * 32
+    first = Authenticator(LOG, servers=[SERVER], clock=clock, tokens=tokens, secret=secret)
+    challenge = first.new_challenge(KEY_ID)
+    token = first.redeem(KEY_ID, challenge, answer(challenge), AUTH_KEY, SERVER)
+    second = Authenticator(LOG, servers=[SERVER], clock=clock, tokens=tokens, secret=secret)
+    assert second.session(token).key_id == KEY_ID
+    challenge = first.new_challenge(KEY_ID)
+    assert second.redeem(KEY_ID, challenge, answer(challenge), AUTH_KEY, SERVER)
+
+
+def test_a_challenge_gives_one_token(authn: Authenticator) -> None:
     challenge = authn.new_challenge(KEY_ID)
     authn.redeem(KEY_ID, challenge, answer(challenge), AUTH_KEY, SERVER)
-    with pytest.raises(ChallengeError):
+    with pytest.raises(ChallengeError, match="used"):
         authn.redeem(KEY_ID, challenge, answer(challenge), AUTH_KEY, SERVER)
+    # A wrong signature spends nothing (remembering it would let anyone fill memory); the
+    # genuine one still works once.
     challenge = authn.new_challenge(KEY_ID)
     with pytest.raises(SignatureError):
         authn.redeem(KEY_ID, challenge, b"\0" * 64, AUTH_KEY, SERVER)
-    with pytest.raises(ChallengeError):
-        authn.redeem(KEY_ID, challenge, answer(challenge), AUTH_KEY, SERVER)
+    assert authn.redeem(KEY_ID, challenge, answer(challenge), AUTH_KEY, SERVER)
 
 
 @pytest.mark.parametrize("forge", [
@@ -162,22 +198,19 @@ def test_server_origin_refuses(url: str) -> None:
         server_origin(url)
 
 
-def test_challenge_expiry_binding_and_limits(authn: Authenticator, clock: Clock) -> None:
+def test_challenge_expiry_and_binding(authn: Authenticator, clock: Clock) -> None:
     challenge = authn.new_challenge(KEY_ID)
     clock.now += 60
-    with pytest.raises(ChallengeError):
+    with pytest.raises(ChallengeError, match="expired"):
         authn.redeem(KEY_ID, challenge, answer(challenge), AUTH_KEY, SERVER)
     challenge = authn.new_challenge(KEY_ID)
     with pytest.raises(ChallengeError):  # issued for another key id
         authn.redeem("7766554433221100", challenge, answer(challenge), AUTH_KEY, SERVER)
-    for _ in range(3):
-        authn.new_challenge(KEY_ID)
-    with pytest.raises(BusyError):
-        authn.new_challenge(KEY_ID)
+    authn.redeem(KEY_ID, challenge, answer(challenge), AUTH_KEY, SERVER)
     clock.now += 61
-    authn.new_challenge(KEY_ID)  # expired ones made room
-    clock.now += 61
-    assert authn.sweep() == 1
+    assert authn.sweep() == 1  # the redeemed challenge is forgotten once expired
+    clock.now += 900
+    assert authn.sweep() == 1  # and the token
 
 
 def test_revoke_and_bad_tokens(authn: Authenticator) -> None:

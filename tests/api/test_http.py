@@ -468,15 +468,12 @@ def test_challenges_single_use_bound_and_signed(client: TestClient, dev: DevKeys
     assert client.post("/api/v1/auth/token", json=body).status_code == 200
     assert_refused(client.post("/api/v1/auth/token", json=body), 401)  # replayed
 
-    # A signature by another key, or over another server's log key, is refused, and the
-    # challenge is spent by the failed attempt.
+    # A signature by another key, or over another server's log key, is refused.
     challenge = client.post("/api/v1/auth/challenge", json={"key_id": key_id}).json()["challenge"]
     stranger = type(dev.investigator).generate("Stranger")
     forged = dev.login_body(challenge, service.log_vkey, stranger)
     forged["key_id"] = key_id
     assert_refused(client.post("/api/v1/auth/token", json=forged), 401)
-    assert_refused(client.post("/api/v1/auth/token",
-                               json=dev.login_body(challenge, service.log_vkey)), 401)
     challenge = client.post("/api/v1/auth/challenge", json={"key_id": key_id}).json()["challenge"]
     other_log = note.Signer.generate("other-log").vkey()
     assert_refused(client.post("/api/v1/auth/token",

@@ -181,9 +181,79 @@ def test_open_uploads_are_capped(service: VaultService) -> None:
     service.create_upload()
     with pytest.raises(BusyUploadsError):
         service.create_upload()
-    with pytest.raises(BusyUploadsError):
-        service.begin_reply(None)
+    reply_id, reply = service.begin_reply(None)  # an investigator's reply is not held up
+    reply.abort()
+    service.discard_upload(reply_id)
     service.abandon_upload(first.id)
+    service.create_upload()
+
+
+class Ticks:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_stalled_uploads_give_way(service: VaultService) -> None:
+    """Full of uploads that receive nothing: the longest-waiting one gives way to a new one
+    after the eviction wait; all idle ones are dropped after the idle limit."""
+    from dataclasses import replace
+
+    from vault.service.service import BusyUploadsError
+
+    clock = Ticks()
+    service.staging._clock = clock
+    service.limits = replace(service.limits, max_open_uploads=3, upload_idle_seconds=600,
+                             upload_evict_seconds=60)
+    first = service.create_upload()
+    clock.now += 10
+    second = service.create_upload()
+    appender = service.begin_append(second.id, 0)  # busy: never given away
+    clock.now += 10
+    third = service.create_upload()
+    with pytest.raises(BusyUploadsError) as refused:
+        service.create_upload()
+    assert refused.value.retry_after == 61
+    clock.now += 51
+    fourth = service.create_upload()  # takes the place of the first
+    ids = {u for u, _ in service.store.staged_files()}
+    assert ids == {second.id, third.id, fourth.id} and first.id not in ids
+    appender.write(b"x")
+    appender.commit()
+    clock.now += 500
+    appender = service.begin_append(second.id, 1)  # the second keeps receiving bytes
+    appender.write(b"y")
+    appender.commit()
+    clock.now += 100
+    assert service.sweep() == 2  # the third and the fourth
+    assert {u for u, _ in service.store.staged_files()} == {second.id}
+
+
+def test_staged_bytes_are_capped_as_they_arrive(service: VaultService) -> None:
+    from dataclasses import replace
+
+    from vault.service.service import StorageFullError
+
+    service.limits = replace(service.limits, max_staged_bytes=1000)
+    upload = service.create_upload()
+    appender = service.begin_append(upload.id, 0)
+    appender.write(b"a" * 600)
+    with pytest.raises(StorageFullError) as refused:
+        appender.write(b"b" * 401)  # refused before it is written; the request's bytes go
+    assert refused.value.retry_after > 0
+    assert service.upload_status(upload.id).offset == 0
+    appender = service.begin_append(upload.id, 0)
+    appender.write(b"a" * 1000)
+    appender.commit()
+    with pytest.raises(StorageFullError):
+        service.create_upload()
+    reply_id, reply = service.begin_reply(None)  # an investigator's reply still goes through
+    reply.write(b"r" * 100)
+    reply.abort()
+    service.discard_upload(reply_id)
+    service.abandon_upload(upload.id)
     service.create_upload()
 
 
@@ -272,3 +342,54 @@ def test_a_staging_file_holding_a_logged_submission_is_kept_not_swept(
     assert service.sweep(datetime.now(UTC) + timedelta(hours=25)) == 1  # only the other
     with service.open_submission(Investigator("k", "n", ("reader",)), logged_id)[1] as src:
         assert src.read() == sealed
+
+
+def test_anonymous_writes_stop_at_the_storage_reserve(service: VaultService,
+                                                      dev: DevKeys) -> None:
+    """Below the reserve an anonymous byte is refused (507), while an investigator still
+    reads (its access logged), replies and deletes."""
+    from dataclasses import replace
+
+    from vault.service.service import StorageFullError
+
+    who = Investigator(dev.investigator.key_id, "Reader", ("reader",))
+    submitted = _submitted(service, dev)
+    free = {"bytes": 1200}
+    service.staging._free = lambda: free["bytes"]
+    service.limits = replace(service.limits, reserve_bytes=1000)
+    upload = service.create_upload()
+    appender = service.begin_append(upload.id, 0)
+    appender.write(b"a" * 200)  # leaves the reserve whole
+    with pytest.raises(StorageFullError, match="no room"):
+        appender.write(b"b" * 201)
+    free["bytes"] = 1000
+    with pytest.raises(StorageFullError):
+        service.create_upload()
+    size = service.audit_log.size()
+    _, src = service.open_submission(who, submitted)
+    src.close()
+    assert service.audit_log.size() == size + 1
+    reply_id, reply = service.begin_reply(None)
+    reply.write(b"r" * 500)
+    reply.abort()
+    service.discard_upload(reply_id)
+    service.delete_submission(Investigator(who.key_id, who.name, ("admin",)), submitted)
+    free["bytes"] = 10_000
+    service.create_upload()
+
+
+def test_the_stored_bytes_quota_counts_stored_and_staged(service: VaultService,
+                                                        dev: DevKeys) -> None:
+    from dataclasses import replace
+
+    from vault.service.service import StorageFullError
+
+    _submitted(service, dev)
+    stored = service.store.stored_bytes()
+    assert stored > 0
+    service.limits = replace(service.limits, max_stored_bytes=stored + 10)
+    upload = service.create_upload()
+    appender = service.begin_append(upload.id, 0)
+    appender.write(b"a" * 10)
+    with pytest.raises(StorageFullError):
+        appender.write(b"b")

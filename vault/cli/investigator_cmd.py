@@ -42,6 +42,9 @@ def _session(args: argparse.Namespace) -> Iterator[Any]:
         print("amanat: no --org given: the roster and the log key are the server's word, "
               "not verified against your organization's key", file=sys.stderr)
     with VaultClient(args.server, proxy=args.proxy) as client:
+        from vault.cli.network import work_progress
+
+        client.on_work = work_progress()
         yield connect(client, identity, org_vkey=args.org)
 
 

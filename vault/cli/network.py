@@ -104,3 +104,24 @@ def upload_gave_up(record: Path) -> str:
         return "nothing was sent yet: run the same command again"
     return (f"run the same command again to go on from where it stopped (the server keeps "
             f"what it received for a day; {record} remembers where)")
+
+
+def work_progress(stream: TextIO | None = None,
+                  clock: Callable[[], float] = time.monotonic) -> Callable[[int, int], None]:
+    """Shows a proof of work being solved: redrawn in place on a terminal, elsewhere a line
+    at most every ``LINE_INTERVAL`` seconds."""
+    out = stream or sys.stderr
+    tty = out.isatty()
+    last: list[float] = []
+
+    def show(bits: int, tried: int) -> None:
+        now = clock()
+        if not tty and last and now - last[0] < LINE_INTERVAL:
+            return
+        last[:] = [now]
+        text = (f"amanat: the server is busy; solving its proof of work ({bits} bits, "
+                f"{tried:,} tries)")
+        out.write(f"\r{text}\x1b[K" if tty else text + "\n")
+        out.flush()
+
+    return show

@@ -327,7 +327,7 @@ def _check_receipt_path(path: str | None, option: str = "--receipt") -> None:
 
 
 def cmd_submit(args: argparse.Namespace) -> int:
-    from vault.cli.network import SUBMIT_GAVE_UP, gave_up, retry_policy
+    from vault.cli.network import SUBMIT_GAVE_UP, gave_up, retry_policy, work_progress
     from vault.client import GaveUpError, VaultClient
     from vault.witness import SealedTestimony, verified_roster
 
@@ -337,6 +337,7 @@ def cmd_submit(args: argparse.Namespace) -> int:
     # Everything that can be checked offline is checked before the server is contacted.
     manifest, attachments, codename = _testimony(args)
     with VaultClient(args.server, proxy=args.proxy, retry=retry_policy(args)) as client:
+        client.on_work = work_progress()
         try:
             roster_text = client.roster_text()
             roster = verified_roster(roster_text, args.org, state=state)
@@ -380,7 +381,7 @@ def cmd_seal(args: argparse.Namespace) -> int:
 
 def cmd_upload(args: argparse.Namespace) -> int:
     from keys.roster import read_roster_unverified
-    from vault.cli.network import gave_up, retry_policy, upload_gave_up
+    from vault.cli.network import gave_up, retry_policy, upload_gave_up, work_progress
     from vault.client import GaveUpError, VaultClient
     from vault.upload import ResumableUpload, UploadRefused, check_fits_roster
     from vault.witness import verified_roster
@@ -394,6 +395,7 @@ def cmd_upload(args: argparse.Namespace) -> int:
         raise CLIError(f"cannot read {args.file}: {exc.strerror}") from None
     with sealed, VaultClient(args.server, proxy=args.proxy,
                              retry=retry_policy(args)) as client:
+        client.on_work = work_progress()
         hasher = hashlib.sha256()
         while chunk := sealed.read(1024 * 1024):
             hasher.update(chunk)

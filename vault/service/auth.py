@@ -2,19 +2,22 @@
 
 Protects "only investigators on the current roster read testimony" at the HTTP door:
 
-* a challenge is 32 random bytes, single-use (consumed by the first attempt, right or
-  wrong), expires after ``challenge_ttl`` seconds and is kept only as its SHA-256;
+* a challenge is stateless, so a flood of them fills nothing: its expiry time, 16 random
+  bytes and an HMAC-SHA256 (with a server secret kept in the data directory) over those and
+  the key id it was issued for. Issuing one stores nothing; it is accepted until it expires
+  and only once: a redeemed challenge is remembered (as its SHA-256) until it expires, and
+  only redeeming needs a valid investigator signature, which bounds that memory;
 * the investigator signs ``challenge_message(...)`` with the Ed25519 auth key listed for
   their key id in the current signed roster. The message names the address the client
   connected to (`server_origin`: ``scheme://host:port``) and the log key of its roster; the
   server accepts it only for an address it is configured to be reachable at (never its
   ``Host`` header, which a relay chooses). A look-alike server that relays a challenge from
   the real one gets a signature for its own address, which the real server refuses;
-* a token is 32 random bytes, kept only as its SHA-256, valid for ``token_ttl`` seconds and
-  only while its key id is still on the current roster (removal revokes at once).
-
-This state lives in memory and never touches disk: a seized disk holds no live token and no
-record of when anyone logged in; restarting the server logs everyone out.
+* a token is 32 random bytes, kept only as its SHA-256 (in the store, so a restart keeps
+  investigators logged in), valid for ``token_ttl`` seconds and only while its key id is
+  still on the current roster (removal revokes at once). The store holds a live token's
+  digest, key id and expiry, and forgets it when it expires: a seized disk holds no usable
+  token, and only the logins of the last ``token_ttl`` seconds.
 """
 
 from __future__ import annotations
@@ -29,17 +32,22 @@ import time
 import urllib.parse
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Protocol
 
 import nacl.exceptions
 import nacl.signing
 
 AUTH_DOMAIN = "amanat/auth/v2"
 DEFAULT_PORTS = {"http": 80, "https": 443}
-CHALLENGE_BYTES = 32
+CHALLENGE_DOMAIN = b"amanat/challenge/v1\n"
+SECRET_BYTES = 32
+_EXPIRY_BYTES = 8
+_NONCE_BYTES = 16
+_MAC_BYTES = 24
+CHALLENGE_BYTES = _EXPIRY_BYTES + _NONCE_BYTES + _MAC_BYTES  # 48: 64 base64 characters
 TOKEN_BYTES = 32
 DEFAULT_CHALLENGE_TTL = 60.0
 DEFAULT_TOKEN_TTL = 900.0
-MAX_OUTSTANDING_CHALLENGES = 10_000
 
 
 class AuthError(Exception):
@@ -65,10 +73,6 @@ class WrongServerError(AuthError):
 
 class OutdatedLoginError(AuthError):
     """The client signed the old login message, which names no server address."""
-
-
-class BusyError(AuthError):
-    """Too many outstanding challenges; try again shortly."""
 
 
 def server_origin(url: str) -> str:
@@ -135,24 +139,59 @@ class Session:
     expires_in: float
 
 
-@dataclass
-class _Pending:
-    key_id: str
-    expires: float
+class TokenStore(Protocol):
+    """Where live tokens are kept, by the SHA-256 (hex) of the token; expiry in seconds
+    since the epoch. vault.store's stores implement it."""
+
+    def put_token(self, digest: str, key_id: str, expires: int) -> None: ...
+
+    def get_token(self, digest: str) -> tuple[str, int] | None: ...
+
+    def delete_token(self, digest: str) -> None: ...
+
+    def delete_tokens_expired(self, now: int) -> int: ...
+
+
+class MemoryTokens:
+    """A TokenStore in memory (tests, and tools that need no restart)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._tokens: dict[str, tuple[str, int]] = {}
+
+    def put_token(self, digest: str, key_id: str, expires: int) -> None:
+        with self._lock:
+            self._tokens[digest] = (key_id, expires)
+
+    def get_token(self, digest: str) -> tuple[str, int] | None:
+        with self._lock:
+            return self._tokens.get(digest)
+
+    def delete_token(self, digest: str) -> None:
+        with self._lock:
+            self._tokens.pop(digest, None)
+
+    def delete_tokens_expired(self, now: int) -> int:
+        with self._lock:
+            old = [d for d, (_, expires) in self._tokens.items() if expires <= now]
+            for digest in old:
+                del self._tokens[digest]
+            return len(old)
 
 
 class Authenticator:
-    """Issues challenges and tokens; all secrets are held only as SHA-256 digests."""
+    """Issues stateless challenges and tokens kept only as SHA-256 digests."""
 
     def __init__(
         self,
         log_vkey: str,
         *,
+        secret: bytes | None = None,
+        tokens: TokenStore | None = None,
         servers: Iterable[str] = (),
         challenge_ttl: float = DEFAULT_CHALLENGE_TTL,
         token_ttl: float = DEFAULT_TOKEN_TTL,
-        clock: Callable[[], float] = time.monotonic,
-        max_outstanding: int = MAX_OUTSTANDING_CHALLENGES,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.log_vkey = log_vkey
         # The addresses this server is reachable at: a login made for any other is refused.
@@ -160,38 +199,46 @@ class Authenticator:
         self.servers = frozenset(server_origin(s) for s in servers)
         self.challenge_ttl = challenge_ttl
         self.token_ttl = token_ttl
+        self._secret = secret if secret is not None else secrets.token_bytes(SECRET_BYTES)
+        if len(self._secret) < SECRET_BYTES:
+            raise ValueError(f"the challenge secret must have at least {SECRET_BYTES} bytes")
+        self._tokens = tokens if tokens is not None else MemoryTokens()
         self._clock = clock
-        self._max_outstanding = max_outstanding
         self._lock = threading.Lock()
-        self._challenges: dict[bytes, _Pending] = {}
-        self._tokens: dict[bytes, _Pending] = {}
+        # Redeemed challenges (their SHA-256) until they expire: at most one per login.
+        self._redeemed: dict[bytes, float] = {}
+
+    def derive_key(self, domain: bytes) -> bytes:
+        """A key for another purpose (``domain``) derived from the server secret."""
+        return hmac.new(self._secret, domain, hashlib.sha256).digest()
+
+    def _mac(self, key_id: str, expiry_and_nonce: bytes) -> bytes:
+        message = CHALLENGE_DOMAIN + key_id.encode("utf-8") + b"\n" + expiry_and_nonce
+        return hmac.new(self._secret, message, hashlib.sha256).digest()[:_MAC_BYTES]
 
     def new_challenge(self, key_id: str) -> bytes:
-        """A fresh challenge for ``key_id`` (the caller checked the key id is on the roster)."""
-        challenge = secrets.token_bytes(CHALLENGE_BYTES)
-        now = self._clock()
-        with self._lock:
-            if len(self._challenges) >= self._max_outstanding:
-                self._expire(now)
-                if len(self._challenges) >= self._max_outstanding:
-                    raise BusyError("too many logins in progress; try again in a minute")
-            self._challenges[_digest(challenge)] = _Pending(key_id, now + self.challenge_ttl)
-        return challenge
+        """A fresh challenge for ``key_id`` (the caller checked the key id is on the roster).
+        Stores nothing."""
+        expires = int(self._clock() + self.challenge_ttl)
+        head = expires.to_bytes(_EXPIRY_BYTES, "big") + secrets.token_bytes(_NONCE_BYTES)
+        return head + self._mac(key_id, head)
 
     def redeem(self, key_id: str, challenge: bytes, signature: bytes, auth_key: bytes,
                server: str | None) -> str:
         """Check a challenge signed for ``server`` (the address the client connected to, as
         it says; None from a client older than that); return a new bearer token.
 
-        The challenge is consumed whatever the outcome, so it can never be tried twice.
+        A challenge gives at most one token: the first valid signature redeems it.
         """
         now = self._clock()
-        with self._lock:
-            pending = self._challenges.pop(_digest(challenge), None)
-        if pending is None or pending.expires <= now:
-            raise ChallengeError("unknown, used or expired challenge: ask for a new one")
-        if not hmac.compare_digest(pending.key_id, key_id):
-            raise ChallengeError("this challenge was issued for another key id")
+        head, mac = challenge[:-_MAC_BYTES], challenge[-_MAC_BYTES:]
+        if len(challenge) != CHALLENGE_BYTES or not hmac.compare_digest(
+                mac, self._mac(key_id, head)):
+            raise ChallengeError("unknown challenge, or one issued for another key id: ask "
+                                 "for a new one")
+        expires = int.from_bytes(head[:_EXPIRY_BYTES], "big")
+        if expires <= now:
+            raise ChallengeError("expired challenge: ask for a new one")
         if server is None:
             raise OutdatedLoginError(
                 f"this amanat signs an older login message, which does not name the server "
@@ -204,6 +251,14 @@ class Authenticator:
         except (ValueError, nacl.exceptions.BadSignatureError, nacl.exceptions.ValueError,
                 nacl.exceptions.TypeError):
             raise SignatureError("the signature does not match this key id's auth key") from None
+        # Spent by its first genuine signature, even one made for another address. A wrong
+        # signature spends nothing: remembering those would let anyone fill memory.
+        digest = _digest(challenge)
+        with self._lock:
+            self._expire_redeemed(now)
+            if digest in self._redeemed:
+                raise ChallengeError("used challenge: ask for a new one")
+            self._redeemed[digest] = float(expires)
         if origin not in self.servers:
             raise WrongServerError(
                 "this server is not reachable at the address the login was signed for: you "
@@ -211,8 +266,8 @@ class Authenticator:
                 "address with your organization (if it is this server's own, its admin must "
                 "add it with --public-url)")
         token = secrets.token_urlsafe(TOKEN_BYTES)
-        with self._lock:
-            self._tokens[_digest(token.encode("ascii"))] = _Pending(key_id, now + self.token_ttl)
+        self._tokens.put_token(_digest(token.encode("ascii")).hex(), key_id,
+                               int(now + self.token_ttl))
         return token
 
     def session(self, token: str) -> Session:
@@ -222,30 +277,28 @@ class Authenticator:
         except UnicodeEncodeError:
             raise TokenError("invalid or expired token") from None
         now = self._clock()
-        digest = _digest(raw)
-        with self._lock:
-            pending = self._tokens.get(digest)
-            if pending is not None and pending.expires <= now:
-                del self._tokens[digest]
-                pending = None
-        if pending is None:
+        digest = _digest(raw).hex()
+        found = self._tokens.get_token(digest)
+        if found is not None and found[1] <= now:
+            self._tokens.delete_token(digest)
+            found = None
+        if found is None:
             raise TokenError("invalid or expired token")
-        return Session(pending.key_id, pending.expires - now)
+        return Session(found[0], found[1] - now)
 
     def revoke(self, token: str) -> None:
         """Forget a token (logout)."""
-        with self._lock:
-            self._tokens.pop(_digest(token.encode("ascii", "replace")), None)
+        self._tokens.delete_token(_digest(token.encode("ascii", "replace")).hex())
 
     def sweep(self) -> int:
-        """Forget expired challenges and tokens; return how many were dropped."""
+        """Forget expired redeemed challenges and tokens; return how many were dropped."""
+        now = self._clock()
         with self._lock:
-            return self._expire(self._clock())
+            dropped = self._expire_redeemed(now)
+        return dropped + self._tokens.delete_tokens_expired(int(now))
 
-    def _expire(self, now: float) -> int:
-        dropped = 0
-        for table in (self._challenges, self._tokens):
-            for digest in [d for d, p in table.items() if p.expires <= now]:
-                del table[digest]
-                dropped += 1
-        return dropped
+    def _expire_redeemed(self, now: float) -> int:
+        old = [d for d, expires in self._redeemed.items() if expires <= now]
+        for digest in old:
+            del self._redeemed[digest]
+        return len(old)

@@ -29,10 +29,17 @@ from typing import BinaryIO, Protocol
 
 from vault import events
 from vault.events import Event, hour_text, parse_hour
-from vault.service.auth import Authenticator, AuthError, SignatureError, TokenError
+from vault.service.auth import Authenticator, SignatureError, TokenError
 from vault.service.consistency import Reconciliation, read_holdings, reconcile, reinstate
 from vault.service.mailbox import mailbox_id
 from vault.service.rosterview import RosterRejected, RosterView, read_roster
+from vault.service.staging import (
+    BusyUploadsError,
+    RetryLaterError,
+    Staging,
+    StagingLimits,
+    StorageFullError,
+)
 from vault.service.uploads import (
     Appender,
     NotSealedError,
@@ -41,6 +48,7 @@ from vault.service.uploads import (
     check_sealed_to_roster,
     inspect_sealed_file,
 )
+from vault.service.work import WORK_DOMAIN, WorkError, WorkGate
 from vault.store import (
     NAMESPACE_SUBMISSIONS,
     ConflictError,
@@ -57,6 +65,8 @@ from vault.store import (
 
 GIB = 1024 * 1024 * 1024
 MIB = 1024 * 1024
+# How many stalled uploads one new upload may push out (when room, not places, is short).
+EVICTIONS_PER_ADMISSION = 16
 
 
 class AuditLogLike(Protocol):
@@ -100,10 +110,6 @@ class RosterStaleError(RosterRejected):
         super().__init__(message, signature=False)
 
 
-class BusyUploadsError(ServiceError):
-    """Too many uploads are in progress; the witness should retry later."""
-
-
 class NoOrgKeyError(ServiceError):
     """The server was started without an organization key, so it cannot accept rosters."""
 
@@ -117,6 +123,12 @@ class Limits:
     max_roster_bytes: int = 1 * MIB
     upload_ttl_hours: int = 24
     max_open_uploads: int = 1000
+    max_staged_bytes: int = 16 * GIB
+    upload_idle_seconds: float = 600.0
+    upload_evict_seconds: float = 60.0
+    reserve_bytes: int = 0
+    max_stored_bytes: int = 0  # 0: no quota
+    work_quiet_rate: float = 0.0  # 0: no proof of work asked (vault/service/work.py)
     max_page: int = 200
 
 
@@ -157,6 +169,12 @@ def require_role(who: Investigator, role: str, action: str) -> None:
         raise ForbiddenError(f"{action} needs the {role} role")
 
 
+def _staging_limits(limits: Limits) -> StagingLimits:
+    return StagingLimits(limits.max_open_uploads, limits.max_staged_bytes,
+                         limits.upload_idle_seconds, limits.upload_evict_seconds,
+                         limits.reserve_bytes, limits.max_stored_bytes)
+
+
 class VaultService:
     """Storage, audit log, roster and authentication glued together under the rules above."""
 
@@ -174,7 +192,7 @@ class VaultService:
         self.audit_log = audit_log
         self.log_vkey = log_vkey
         self.org_vkey = org_vkey
-        self.limits = limits or Limits()
+        self._limits = limits or Limits()
         self.auth = authenticator or Authenticator(log_vkey)
         self._log_lock = threading.Lock()
         self._roster_lock = threading.Lock()
@@ -182,11 +200,34 @@ class VaultService:
         # Uploads with a request appending to them right now: one writer at a time.
         self._busy: set[str] = set()
         self._busy_lock = threading.Lock()
+        self.staging = Staging(_staging_limits(self._limits), free=store.free_bytes)
+        self.work = WorkGate(self.auth.derive_key(WORK_DOMAIN),
+                             quiet_rate=self._limits.work_quiet_rate,
+                             places_used=self._places_used)
+        self._resync()
         record = store.current_roster()
         if record is not None and org_vkey is not None:
             # The current roster stays current after it expires (clients refuse it; the
             # organization publishes a renewed one): only publishing checks dates.
             self._roster = read_roster(record.text, org_vkey, check_dates=False)
+
+    @property
+    def limits(self) -> Limits:
+        return self._limits
+
+    @limits.setter
+    def limits(self, limits: Limits) -> None:
+        self._limits = limits
+        self.staging.limits = _staging_limits(limits)
+        self.work.quiet_rate = limits.work_quiet_rate
+
+    def _places_used(self) -> float:
+        return self.store.count_uploads() / self._limits.max_open_uploads
+
+    def admit_anonymous_write(self, work: str | None) -> None:
+        """Check the proof of work an anonymous write carries (none needed while the
+        server is quiet); WorkError when it needs one (vault/service/work.py)."""
+        self.work.admit(work)
 
     # --- audit log ---
     def _log(self, event: Event) -> int:
@@ -311,22 +352,62 @@ class VaultService:
     # --- resumable uploads (witness) ---
     def create_upload(self) -> UploadRecord:
         self.roster()  # refuse early when nothing can be accepted
-        self._check_capacity()
+        self._admit()
         upload_id = new_id()
+        self.staging.touch(upload_id)
         self.store.create_upload(upload_id, hour_text())
         return self.store.get_upload(upload_id)
 
-    def _check_capacity(self) -> None:
-        if self.store.count_uploads() >= self.limits.max_open_uploads:
-            raise BusyUploadsError("too many uploads in progress; try again later")
+    def _resync(self) -> None:
+        """Recount staged and stored bytes from the store (after anything that changes
+        them), so the caps never drift from what is on disk."""
+        self.staging.resync(self.store.staged_files(), self.store.stored_bytes())
+
+    def _admit(self) -> None:
+        """Refuse a new anonymous upload when the caps are reached, after dropping the
+        uploads that went idle (they hold no place a genuine witness needs)."""
+        try:
+            self.staging.admit(self.store.count_uploads())
+            return
+        except RetryLaterError:
+            if self.drop_idle_uploads():
+                self.staging.admit(self.store.count_uploads())
+                return
+        for _ in range(EVICTIONS_PER_ADMISSION):
+            with self._busy_lock:
+                busy = set(self._busy)
+            waiting = self.staging.longest_waiting(busy)
+            if waiting is None:
+                break
+            with contextlib.suppress(NotFoundError):
+                self.store.delete_upload(waiting)
+            self._resync()
+            try:
+                self.staging.admit(self.store.count_uploads())
+                return
+            except RetryLaterError:
+                continue
+        self.staging.admit(self.store.count_uploads())
+
+    def drop_idle_uploads(self) -> int:
+        """Delete the uploads that received nothing for the idle limit; return how many."""
+        with self._busy_lock:
+            busy = set(self._busy)
+        idle = self.staging.idle(busy)
+        for upload_id in idle:
+            with contextlib.suppress(NotFoundError):
+                self.store.delete_upload(upload_id)
+        self._resync()
+        return len(idle)
 
     def upload_status(self, upload_id: str) -> UploadRecord:
         return self.store.get_upload(require_id(upload_id))
 
     def begin_append(self, upload_id: str, offset: int, length: int | None = None,
-                     *, limit: int | None = None) -> Appender:
+                     *, limit: int | None = None, anonymous: bool = True) -> Appender:
         """Start appending at ``offset``; OffsetError unless it is the current offset,
-        TooLargeError when ``length`` (if known) would pass the limit."""
+        TooLargeError when ``length`` (if known) would pass the limit. An ``anonymous``
+        body's bytes count against the staging cap as they arrive (StorageFullError)."""
         limit = self.limits.max_submission_bytes if limit is None else limit
         record = self.store.get_upload(require_id(upload_id))
         if offset != record.offset:
@@ -343,17 +424,22 @@ class VaultService:
             self._release(upload_id)
             raise
         hasher = hashlib.sha256() if offset == 0 else None
-        return Appender(writer, offset, limit, hasher, lambda: self._release(upload_id))
+        charge = (lambda size: self.staging.charge(upload_id, size)) if anonymous else None
+        return Appender(writer, offset, limit, hasher, lambda: self._release(upload_id),
+                        charge)
 
     def _claim(self, upload_id: str) -> None:
         with self._busy_lock:
             if upload_id in self._busy:
                 raise OffsetError("another request is writing to this upload")
             self._busy.add(upload_id)
+        self.staging.touch(upload_id)
 
     def _release(self, upload_id: str) -> None:
         with self._busy_lock:
             self._busy.discard(upload_id)
+        self.staging.touch(upload_id)
+        self._resync()
 
     def abandon_upload(self, upload_id: str) -> None:
         """Delete an upload the witness gave up on."""
@@ -408,9 +494,6 @@ class VaultService:
         ``server`` (vault.service.auth)."""
         member = self.roster().investigators.get(key_id)
         if member is None:
-            # Consume the challenge anyway so it cannot be replayed.
-            with contextlib.suppress(AuthError):
-                self.auth.redeem(key_id, challenge, signature, b"\0" * 32, server)
             raise SignatureError("no investigator with this key id on the current roster")
         return self.auth.redeem(key_id, challenge, signature, member.auth_key, server)
 
@@ -462,6 +545,7 @@ class VaultService:
         record = self.store.get_submission(require_id(submission_id))
         index = self._log(events.deletion_event(record.id, who.key_id))
         self.store.delete_submission(record.id)
+        self._resync()
         return index
 
     # --- replies ---
@@ -471,11 +555,13 @@ class VaultService:
         given, is checked first so a malformed id is refused before any byte is read."""
         if mailbox is not None and not is_valid_mailbox_id(mailbox):
             raise NotFoundError("a mailbox id is 64 lowercase hex digits")
-        self._check_capacity()
+        # An investigator's reply is authenticated and small: the anonymous caps do not
+        # apply, so a flood of anonymous uploads never blocks it.
         upload_id = new_id()
         self.store.create_upload(upload_id, hour_text())
         try:
-            appender = self.begin_append(upload_id, 0, length, limit=self.limits.max_reply_bytes)
+            appender = self.begin_append(upload_id, 0, length, limit=self.limits.max_reply_bytes,
+                                         anonymous=False)
         except BaseException:
             self.store.delete_upload(upload_id)
             raise
@@ -505,12 +591,14 @@ class VaultService:
         index = self._log(events.reply_event(reply.id, reply.sha256, reply.size,
                                              moment=parse_hour(hour)))
         self.store.set_reply_log_index(reply.id, index)
+        self._resync()
         return ReplyRecord(reply.id, mailbox, reply.sha256, reply.size, hour, index)
 
     def discard_upload(self, upload_id: str) -> None:
         """Remove a staged body after a refused or failed request (never raises NotFound)."""
         with contextlib.suppress(NotFoundError):
             self.store.delete_upload(require_id(upload_id))
+        self._resync()
 
     def replies(self, secret: bytes) -> list[ReplyRecord]:
         """Replies waiting in the mailbox of ``secret`` (empty when none)."""
@@ -607,9 +695,11 @@ class VaultService:
             busy = set(self._busy)
         stale = [u for u in self.store.uploads_touched_before(cutoff) if u not in busy]
         for upload_id in stale:
-            self.store.delete_upload(upload_id)
+            with contextlib.suppress(NotFoundError):
+                self.store.delete_upload(upload_id)
+        dropped = self.drop_idle_uploads()
         self.auth.sweep()
-        return len(stale)
+        return len(stale) + dropped
 
 
 __all__ = [
@@ -626,6 +716,8 @@ __all__ = [
     "RosterRejected",
     "RosterStaleError",
     "ServiceError",
+    "StorageFullError",
     "VaultService",
+    "WorkError",
     "require_role",
 ]

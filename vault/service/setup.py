@@ -29,7 +29,7 @@ from pathlib import Path
 
 from keys.errors import VerifierKeyError
 from keys.org import parse_org_vkey
-from vault.service.auth import Authenticator
+from vault.service.auth import SECRET_BYTES, Authenticator
 from vault.service.consistency import Reconciliation
 from vault.service.service import Limits, VaultService
 from vault.store import open_store
@@ -38,6 +38,7 @@ from vault.tlog import note
 LOG_KEY_FILE = "log.key"
 ORG_VKEY_FILE = "org.vkey"
 AUDIT_LOG_FILE = "auditlog.sqlite3"
+AUTH_SECRET_FILE = "auth.secret"  # noqa: S105 - a file name
 DEV_DIR = "dev"
 DEV_PASSPHRASE_WORDS = 4
 
@@ -82,6 +83,21 @@ def load_or_create_log_key(data_dir: Path) -> tuple[note.Signer, bool]:
     signer = note.Signer.generate(f"amanat-log-{secrets.token_hex(4)}")
     _write_private(path, (signer.private_key_string() + "\n").encode("ascii"))
     return signer, True
+
+
+def load_or_create_auth_secret(data_dir: Path) -> bytes:
+    """The secret that makes login challenges unforgeable (vault.service.auth), created on
+    first start, readable by the server's user only."""
+    path = data_dir / AUTH_SECRET_FILE
+    if not path.exists():
+        _write_private(path, secrets.token_bytes(SECRET_BYTES))
+    if path.stat().st_mode & 0o077:
+        raise SetupError(f"{path} is readable by others: chmod 600 it")
+    secret = path.read_bytes()
+    if len(secret) != SECRET_BYTES:
+        raise SetupError(f"{path} is not a {SECRET_BYTES}-byte secret: remove it to make "
+                         "a new one (investigators then log in again)")
+    return secret
 
 
 def pin_org_vkey(data_dir: Path, org_vkey: str | None) -> str | None:
@@ -216,8 +232,9 @@ def open_vault(
         audit_log = AuditLog(log_path, signer, signer.name)
         service = VaultService(
             store, audit_log, signer.vkey(), org_vkey, limits=limits,
-            authenticator=Authenticator(signer.vkey(), servers=servers,
-                                        challenge_ttl=challenge_ttl, token_ttl=token_ttl),
+            authenticator=Authenticator(
+                signer.vkey(), secret=load_or_create_auth_secret(data_dir), tokens=store,
+                servers=servers, challenge_ttl=challenge_ttl, token_ttl=token_ttl),
         )
         service.recover()
         report = service.reconcile()

@@ -52,12 +52,15 @@ class Appender:
 
     def __init__(self, writer: StagedWriter, offset: int, limit: int,
                  hasher: hashlib._Hash | None = None,
-                 on_close: Callable[[], None] | None = None) -> None:
+                 on_close: Callable[[], None] | None = None,
+                 on_write: Callable[[int], None] | None = None) -> None:
         self._writer = writer
         self.offset = offset
         self._limit = limit
         self._hasher = hasher
         self._on_close = on_close
+        # Counts bytes against a global budget before they are written; may refuse them.
+        self._on_write = on_write
         self._closed = False
 
     def _close(self) -> None:
@@ -66,10 +69,17 @@ class Appender:
             self._on_close()
 
     def write(self, data: bytes) -> None:
-        """Append ``data``; TooLargeError (and nothing kept) past the limit."""
+        """Append ``data``; TooLargeError (and nothing kept) past the limit, and whatever
+        ``on_write`` raises (nothing kept) when the global budget refuses it."""
         if self.offset + len(data) > self._limit:
             self.abort()
             raise TooLargeError(f"larger than the limit of {self._limit} bytes")
+        if self._on_write is not None:
+            try:
+                self._on_write(len(data))
+            except BaseException:
+                self.abort()
+                raise
         self._writer.write(data)
         if self._hasher is not None:
             self._hasher.update(data)

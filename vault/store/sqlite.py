@@ -11,6 +11,7 @@ upload sweep removes staging files, which were never acknowledged.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import fcntl
 import os
@@ -60,6 +61,11 @@ CREATE INDEX IF NOT EXISTS replies_by_mailbox ON replies (mailbox_id);
 CREATE TABLE IF NOT EXISTS uploads (
     id TEXT PRIMARY KEY,
     touched TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS tokens (
+    digest TEXT PRIMARY KEY,
+    key_id TEXT NOT NULL,
+    expires INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS rosters (
     version INTEGER PRIMARY KEY,
@@ -193,6 +199,31 @@ class EmbeddedStore:
         # Staging files with no row (a crash between the two writes) are stale too.
         stale.extend(i for i in self.blobs.staged_ids() if i not in known)
         return stale
+
+    # --- room ---
+    def stored_bytes(self) -> int:
+        row = self._one("SELECT (SELECT COALESCE(SUM(size), 0) FROM submissions)"
+                        " + (SELECT COALESCE(SUM(size), 0) FROM replies)", ())
+        return int(str(row[0])) if row else 0
+
+    def free_bytes(self) -> int:
+        stats = os.statvfs(self.data_dir)
+        return stats.f_bavail * stats.f_frsize
+
+    # --- investigators' login tokens (vault.service.auth.TokenStore) ---
+    def put_token(self, digest: str, key_id: str, expires: int) -> None:
+        self._write("INSERT OR REPLACE INTO tokens (digest, key_id, expires) VALUES (?, ?, ?)",
+                    (digest, key_id, expires))
+
+    def get_token(self, digest: str) -> tuple[str, int] | None:
+        row = self._one("SELECT key_id, expires FROM tokens WHERE digest = ?", (digest,))
+        return None if row is None else (str(row[0]), int(str(row[1])))
+
+    def delete_token(self, digest: str) -> None:
+        self._write("DELETE FROM tokens WHERE digest = ?", (digest,))
+
+    def delete_tokens_expired(self, now: int) -> int:
+        return self._write("DELETE FROM tokens WHERE expires <= ?", (now,))
 
     # --- submissions ---
     def promote_submission(self, upload_id: str, record: SubmissionRecord) -> None:
@@ -357,7 +388,11 @@ class EmbeddedStore:
         return str(self.blobs.quarantine(namespace, blob_id).relative_to(self.data_dir))
 
     def staged_files(self) -> list[tuple[str, int]]:
-        return [(i, self.blobs.staged_size(i)) for i in self.blobs.staged_ids()]
+        found = []
+        for upload_id in self.blobs.staged_ids():
+            with contextlib.suppress(NotFoundError):  # finished or removed meanwhile
+                found.append((upload_id, self.blobs.staged_size(upload_id)))
+        return found
 
     def open_staged_file(self, upload_id: str) -> BinaryIO:
         return self.blobs.open_staged(upload_id)
