@@ -79,9 +79,10 @@ def genuine_open(server: ServerProcess, submission_id: str, case: Path) -> None:
     _investigator(server, "open", submission_id, "-o", str(case))
 
 
-def genuine_reply(server: ServerProcess, submission_id: str) -> None:
-    """An investigator's `amanat reply` to a submission."""
-    _investigator(server, "reply", submission_id, "--message", "we received it, thank you")
+def genuine_reply(server: ServerProcess, submission_id: str, case: Path) -> None:
+    """An investigator's `amanat reply` to a submission opened into ``case``."""
+    _investigator(server, "reply", submission_id, "--case", str(case), "--message",
+                  "we received it, thank you")
 
 
 class Flood:

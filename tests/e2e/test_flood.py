@@ -104,7 +104,7 @@ def test_a_login_survives_a_restart(server_factory: Callable[..., ServerProcess]
 
 @pytest.mark.slow
 def test_an_upload_slot_flood_does_not_shut_witnesses_out(
-        server_factory: Callable[..., ServerProcess]) -> None:
+        server_factory: Callable[..., ServerProcess], tmp_path: Path) -> None:
     """Empty `POST /uploads` in a loop (at the rate the review measured: every place in
     27 s, here 200 places in 6 s) used to take every place for 24 h; now an upload that
     waits for a byte longer than the eviction wait gives its place to a new one. (A
@@ -121,7 +121,8 @@ def test_an_upload_slot_flood_does_not_shut_witnesses_out(
         wait_for(flood, 200)
         genuine_submit(server)
         [line] = genuine_inbox(server)
-        genuine_reply(server, line.split()[0])
+        genuine_open(server, line.split()[0], tmp_path / "case")
+        genuine_reply(server, line.split()[0], tmp_path / "case")
         assert flood.rounds > 200  # more uploads than places: stalled ones gave way
     staged = list((server.data_dir / "uploads").iterdir())
     assert len(staged) <= 201
@@ -149,7 +150,7 @@ def test_below_the_storage_reserve_witnesses_wait_and_investigators_work(
         [line] = genuine_inbox(full)
         genuine_open(full, line.split()[0], tmp_path / "case")
         assert any((tmp_path / "case").iterdir())
-        genuine_reply(full, line.split()[0])
+        genuine_reply(full, line.split()[0], tmp_path / "case")
         assert genuine_inbox(full) == [line]
     finally:
         full.stop()
@@ -205,7 +206,7 @@ def test_a_disk_flood_stops_at_the_reserve(tmp_path: Path) -> None:
                     time.sleep(0.1)
                 [line] = genuine_inbox(server)
                 genuine_open(server, line.split()[0], tmp_path / "case")
-                genuine_reply(server, line.split()[0])
+                genuine_reply(server, line.split()[0], tmp_path / "case")
             stats = os.statvfs(small)
             assert stats.f_bavail * stats.f_frsize > 20 * 2**20
             assert set(refusals) <= {507, 503}
