@@ -440,6 +440,9 @@ class VaultService:
             self._busy.discard(upload_id)
         self.staging.touch(upload_id)
         self._resync()
+        # The recount reads the database, which stamps its files' access times to the second
+        # (relatime): rounded again, whether the request succeeded or failed.
+        self.store.conceal_times()
 
     def abandon_upload(self, upload_id: str) -> None:
         """Delete an upload the witness gave up on."""
