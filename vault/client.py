@@ -65,6 +65,9 @@ RESYNC_LIMIT = 5  # 400/408/409 answers in a row to a PATCH before giving up
 # A download must bring at least this much in every timeout's span (64 KiB in 120 s, about
 # 0.5 KiB/s, far below the slowest Tor circuit that works), or it is broken off.
 MIN_DOWNLOAD_BYTES = 64 * 1024
+# The shortest wait for one attempt under a retry policy nearly out of time (a slow Tor
+# circuit still answers within it).
+MIN_ATTEMPT_SECONDS = 10.0
 _DIGITS = re.compile(r"[0-9]{1,18}")  # ASCII digits only: int() also takes "١٢", "+1", "1_0"
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 WORK_ATTEMPTS = 4
@@ -518,6 +521,13 @@ class RetryPolicy:
             self._sleep(step)
             remaining -= step
 
+    def attempt_timeout(self, timeout: float) -> float:
+        """How long one attempt may wait for the server: ``timeout``, but no longer than
+        what is left of ``seconds`` (at least `MIN_ATTEMPT_SECONDS`), so that a server that
+        takes connections and never answers cannot hold the command far past its bound."""
+        left = self.seconds if self._since is None else self._since + self.seconds - self._clock()
+        return max(MIN_ATTEMPT_SECONDS, min(timeout, left))
+
     def _gave_up(self, exc: BaseException) -> GaveUpError:
         if isinstance(exc, ClientError):
             return GaveUpError(f"the server stayed busy ({exc.status}: {exc.message})",
@@ -670,6 +680,8 @@ class VaultClient:
         policy's count unless ``succeeded`` is False. The answer is held in memory up to
         ``limit`` bytes, all of it within the client's timeout (`_bounded`)."""
         while True:
+            if retry and self.retry is not None:
+                kwargs["timeout"] = self.retry.attempt_timeout(self._timeout)
             try:
                 response = self._bounded(method, path, self._headers(auth, headers), limit,
                                          **kwargs)

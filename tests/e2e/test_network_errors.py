@@ -8,6 +8,7 @@ servers as real ``amanat serve`` processes.
 from __future__ import annotations
 
 import re
+import socket
 import subprocess
 import sys
 import time
@@ -176,6 +177,26 @@ def test_submit_gives_up_and_says_nothing_was_delivered(tmp_path: Path) -> None:
         "again is safe")
     assert not EXCEPTION_NAMES.search(done.stderr)
     assert done.stdout == "" and list(tmp_path.iterdir()) == []
+
+
+def test_a_server_that_never_answers_is_given_up_on_near_the_bound(tmp_path: Path) -> None:
+    """A listener that takes connections and never answers held each attempt for the whole
+    request timeout (120 s): `--retry-for 1` gave up after minutes. An attempt now waits no
+    longer than what is left of the bound (at least 10 s)."""
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(16)  # the kernel completes the handshakes; nobody ever reads
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        started = time.monotonic()
+        done = amanat(["submit", "--server", url, "--org", Org().vkey, "--statement", "-",
+                       "--no-reply", "--retry-for", "1"], cwd=tmp_path, stdin="I saw it.\n",
+                      check=False)
+        took = time.monotonic() - started
+    assert done.returncode == 1, done.stderr
+    assert took < 45, f"gave up after {took:.0f} s"
+    assert done.stderr.splitlines()[-1].startswith("amanat: gave up after "), done.stderr
+    assert "nothing was delivered" in done.stderr
+    assert not EXCEPTION_NAMES.search(done.stderr)
 
 
 def test_upload_gives_up_before_sending_anything(capsys: pytest.CaptureFixture[str],
