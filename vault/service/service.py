@@ -248,24 +248,22 @@ class VaultService:
         with self._log_lock:
             holdings = read_holdings(self.audit_log)
         logged = 0
-        for sub in self.store.pending_submissions():
-            found = holdings.submissions.get(sub.id)
-            if found is None:
-                found_index = self._log(events.submission_event(
-                    sub.id, sub.sha256, sub.size, moment=parse_hour(sub.received)))
-                logged += 1
-            else:
-                found_index = found.index
-            self.store.set_submission_log_index(sub.id, found_index)
-        for reply in self.store.pending_replies():
-            found = holdings.replies.get(reply.id)
-            if found is None:
-                found_index = self._log(events.reply_event(
-                    reply.id, reply.sha256, reply.size, moment=parse_hour(reply.received)))
-                logged += 1
-            else:
-                found_index = found.index
-            self.store.set_reply_log_index(reply.id, found_index)
+        kinds = (
+            (self.store.pending_submissions(), holdings.submissions, events.submission_event,
+             self.store.set_submission_log_index),
+            (self.store.pending_replies(), holdings.replies, events.reply_event,
+             self.store.set_reply_log_index),
+        )
+        for pending, logged_ones, event_of, set_index in kinds:
+            for record in pending:
+                found = logged_ones.get(record.id)
+                if found is None:
+                    index = self._log(event_of(record.id, record.sha256, record.size,
+                                               moment=parse_hour(record.received)))
+                    logged += 1
+                else:
+                    index = found.index
+                set_index(record.id, index)
         return logged
 
     def reconcile(self) -> Reconciliation:
