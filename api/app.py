@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -32,6 +33,8 @@ from api.errors import (
 from api.quiet import LOG_CONFIG
 from api.routes import investigator, log, witness
 from api.settings import Settings
+from api.webpage import STATIC_DIR, WebPage, WebPageError, load_web_page
+from api.webpage import router as web_router
 from vault.service.service import VaultService
 from vault.service.setup import OpenedVault, open_vault
 
@@ -105,6 +108,10 @@ def create_app(settings: Settings, service: VaultService | None = None) -> FastA
     app.include_router(witness.router)
     app.include_router(investigator.router)
     app.include_router(log.router)
+    # The witness's page last: its routes never shadow an API path.
+    page, problem = _web_page(vault_service.org_vkey, settings.web_dir)
+    app.state.web_page, app.state.web_page_problem = page, problem
+    app.include_router(web_router)
     # Added last = outermost: headers go on every response, including generic 500s.
     app.add_middleware(DeadlineMiddleware, window_seconds=settings.body_window_seconds,
                        min_bytes=settings.body_min_bytes,
@@ -114,6 +121,17 @@ def create_app(settings: Settings, service: VaultService | None = None) -> FastA
     app.add_middleware(BodyLimitMiddleware, limit=SMALL_BODY_BYTES, streaming=streams_its_body)
     app.add_middleware(SecurityHeadersMiddleware)
     return app
+
+
+def _web_page(org_vkey: str | None, web_dir: Path | None
+              ) -> tuple[WebPage | None, str | None]:
+    """The built witness page with the organization key pinned in it, or why there is
+    none (the API works without it)."""
+    try:
+        return load_web_page(org_vkey, web_dir or STATIC_DIR), None
+    except WebPageError as exc:
+        logger.error("witness page not served: %s", exc)
+        return None, str(exc)
 
 
 async def _sweep_forever(service: VaultService, interval: float) -> None:

@@ -40,7 +40,9 @@ logger = logging.getLogger("amanat.server")
 
 API_CSP = b"default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 # For pages served outside /api/ (the witness page): its own origin only, never a third party.
-PAGE_CSP = b"default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+# No inline script or style, no eval, no plugin, nothing from another origin.
+PAGE_CSP = (b"default-src 'self'; script-src 'self'; style-src 'self'; object-src 'none'; "
+            b"frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
 API_PREFIXES = ("/api/", "/openapi.json")
 
 API_SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
@@ -50,7 +52,10 @@ API_SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
     (b"cache-control", b"no-store"),
     (b"cross-origin-resource-policy", b"same-origin"),
     (b"cross-origin-opener-policy", b"same-origin"),
-    (b"permissions-policy", b"interest-cohort=()"),
+    # The page never needs the location, the camera or the microphone: a witness is never
+    # asked for them, whatever the page's code says.
+    (b"permissions-policy",
+     b"interest-cohort=(), geolocation=(), camera=(), microphone=(), payment=(), usb=()"),
 )
 
 

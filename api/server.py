@@ -17,8 +17,10 @@ import socket
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import TextIO
 
 import uvicorn
+from fastapi import FastAPI
 
 from api.app import create_app, uvicorn_options
 from api.deadlines import raise_open_file_limit
@@ -82,6 +84,21 @@ def _open_failure(data_dir: Path, exc: OSError) -> str:
         return f"--data {data_dir} is a file, not a folder: give a folder for the server's data"
     where = f" ({exc.filename})" if exc.filename and Path(exc.filename) != data_dir else ""
     return f"cannot open {data_dir}{where}: {exc.strerror or exc}"
+
+
+def _print_web_page(app: FastAPI, url: str, org_vkey: str | None, out: TextIO) -> None:
+    """Where witnesses go, and what lets anyone check the page they get: the digest of
+    the build (docs/DEPLOY.md, "Checking the witness page") and the organization key's
+    fingerprint, which the page shows and the organization publishes elsewhere."""
+    page = app.state.web_page
+    if page is None:
+        print(f"amanat: witness page not served: {app.state.web_page_problem}",
+              file=sys.stderr)
+        return
+    print(f"amanat: witness page: {url}/ (build sha256 {page.build_digest})", file=out)
+    if org_vkey is None:
+        print("amanat: the page cannot seal anything until the server has an organization "
+              "key (--org)", file=out)
 
 
 def serve(args: argparse.Namespace, *, is_loopback: Callable[[str], bool]) -> int:
@@ -155,6 +172,7 @@ def serve(args: argparse.Namespace, *, is_loopback: Callable[[str], bool]) -> in
         print(f"    {unlock} amanat open --server {url} "
               f"-i {dev.identity_path} --org '{dev.org_vkey}' ID -o case", file=out)
         print("", file=out)
+    _print_web_page(app, _url(settings.host, settings.port), service.org_vkey, out)
     print(f"amanat: investigators log in at {', '.join(login_servers)} "
           "(--public-url names the addresses they use)", file=out)
     print(f"amanat: serving on {_url(settings.host, settings.port)}", file=out, flush=True)

@@ -66,6 +66,8 @@ class Settings:
     # Proof of work for anonymous writes (vault/service/work.py): asked past this many
     # admitted writes per second; 0 (the default): never.
     work_quiet_rate: float = 0.0
+    # The built witness page to serve at / (api/static when None; AMANAT_WEB_DIR).
+    web_dir: Path | None = None
 
     def __post_init__(self) -> None:
         for name in ("max_submission_bytes", "max_reply_bytes", "max_roster_bytes",
@@ -142,8 +144,9 @@ class Settings:
                 continue
             values[f.name] = _convert(f.name, raw, cls.__dataclass_fields__[f.name].default)
         values.update({k: v for k, v in overrides.items() if v is not None})
-        if "data_dir" in values:
-            values["data_dir"] = Path(values["data_dir"])
+        for name in ("data_dir", "web_dir"):
+            if name in values:
+                values[name] = Path(values[name])
         return replace(cls(), **values)
 
 
