@@ -6,7 +6,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run demo test test-fast lint typecheck bench lock clean interop-deps
+.PHONY: run demo test test-fast lint typecheck bench lock clean interop-deps web web-deps browser-deps
 
 # The sources are compiled at install, so that running amanat never writes a .pyc (a dated
 # trace on a witness's device); vault/__init__.py stops Python writing any for what it
@@ -45,6 +45,19 @@ bench: $(STAMP)
 # Node packages for interop tests (npm age-encryption), from the committed lockfile.
 interop-deps:
 	cd tests/interop/node && npm ci --no-audit --no-fund --silent
+
+# The witness's page: web/ built with esbuild into api/static (committed, so that running
+# amanat needs no node). The build is reproducible: rebuilding must change nothing.
+web-deps:
+	cd web && npm ci --no-audit --no-fund --silent
+
+web: web-deps
+	cd web && node build.mjs
+
+# Node packages for the browser tests (playwright-core, puppeteer-core, axe-core), from
+# the committed lockfile; the browsers themselves are Debian's chromium and firefox-esr.
+browser-deps:
+	cd tests/browser/node && npm ci --no-audit --no-fund --silent
 
 # Regenerate the hash-pinned lock files (needs network access to PyPI).
 lock:
