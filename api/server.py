@@ -26,6 +26,7 @@ from api.app import create_app, uvicorn_options
 from api.deadlines import raise_open_file_limit
 from api.settings import Settings, SettingsError
 from keys.errors import KeysError
+from keys.fingerprint import org_fingerprint
 from keys.org import parse_org_vkey
 from vault.cli.common import CLIError
 from vault.service.rosterview import expiry_notice
@@ -99,6 +100,9 @@ def _print_web_page(app: FastAPI, url: str, org_vkey: str | None, out: TextIO) -
     if org_vkey is None:
         print("amanat: the page cannot seal anything until the server has an organization "
               "key (--org)", file=out)
+    else:
+        print(f"amanat: organization key fingerprint (the page shows it): "
+              f"{org_fingerprint(org_vkey)}", file=out)
 
 
 def serve(args: argparse.Namespace, *, is_loopback: Callable[[str], bool]) -> int:

@@ -76,6 +76,7 @@ TOR_PROXY = "socks5h://127.0.0.1:9050"
 SMALL_ANSWER_BYTES = 64 * 1024  # ids, offsets, tokens, receipts, proofs, checkpoints, errors
 LISTING_ANSWER_BYTES = 4 * 1024 * 1024  # the mailbox, a page of a listing or of the log
 MAX_REPLY_BYTES = 16 * 1024 * 1024  # a sealed reply (the server's default limit)
+PAGE_FILE_BYTES = 4 * 1024 * 1024  # one file of the witness page (the server's own limit)
 MAX_LISTED_SUBMISSIONS = 100_000  # what `iter_submissions` holds across its pages
 _SYSTEM_RANDOM = secrets.SystemRandom()  # jitter, from the OS like all randomness here
 
@@ -739,6 +740,21 @@ class VaultClient:
         if expected is not None and expected != digest:
             raise IntegrityError("the downloaded file does not match the server's SHA-256")
         return digest, size
+
+    def page_file(self, path: str, limit: int = PAGE_FILE_BYTES) -> bytes:
+        """A file of the witness page the server serves (``path`` outside the API, such as
+        ``/en/index.html``), up to ``limit`` bytes, uncompressed, within the timeout."""
+        if not path.startswith("/") or path.startswith("/api/") or "?" in path:
+            raise ValueError(f"not a page path: {path!r}")
+        try:
+            with self._http.stream("GET", path) as streamed:
+                if streamed.status_code >= 400:
+                    raise _refusal(_error_body(streamed))
+                return _capped_body(streamed, limit, f"GET {path}",
+                                    deadline=time.monotonic() + self._timeout,
+                                    too_slow=self._too_slow)
+        except httpx.TransportError as exc:
+            raise self._broken(exc) from None
 
     # --- witness ---
     def roster_text(self) -> str:

@@ -35,6 +35,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "vault.cli.investigator_cmd",
     "vault.cli.demo_cmd",
     "vault.cli.log_cmd",
+    "vault.cli.web_cmd",
 )
 
 

@@ -1,0 +1,91 @@
+"""Check that a server serves the witness page built from source, and which key it pins.
+
+The page's code comes from the server it protects against (SECURITY.md, "The witness
+page"): a compromised server could serve a page that sends testimony elsewhere. Nobody can
+stop that for a witness who has only the page; but anyone can check, at any time and from
+anywhere, that what a server serves is exactly the reproducible build of the published
+source. ``amanat web verify`` does it:
+
+* build the page from source (``make web``, which writes ``api/static`` and its
+  ``build.json``: every file's SHA-256);
+* fetch every listed file from the server (over Tor with ``--proxy``, as a witness would);
+* in each HTML page, take out the one difference a deployment makes, the organization key
+  in ``<meta name="amanat-org" content="…">``, and compare SHA-256s.
+
+Every page must pin the same organization key; with ``--org`` it must be that one. The
+result names each file that differs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Final
+
+__all__ = ["PageCheck", "WebCheckError", "check_served_page", "read_build"]
+
+ORG_META: Final = re.compile(rb'<meta name="amanat-org" content="([^"<>]*)">')
+ORG_META_EMPTY: Final = b'<meta name="amanat-org" content="">'
+
+
+class WebCheckError(Exception):
+    """The check could not be made (no build, a malformed build manifest)."""
+
+
+@dataclass
+class PageCheck:
+    """What was compared: files that match, files that differ (with why), and the
+    organization keys the pages pin."""
+
+    build_digest: str
+    matched: list[str] = field(default_factory=list)
+    differing: list[str] = field(default_factory=list)
+    org_vkeys: set[str] = field(default_factory=set)
+
+    @property
+    def ok(self) -> bool:
+        return not self.differing and len(self.org_vkeys) == 1
+
+
+def read_build(build_dir: Path) -> tuple[dict[str, str], str]:
+    """The built files and their SHA-256s, and the digest of ``build.json`` (what
+    ``amanat serve`` prints)."""
+    manifest = build_dir / "build.json"
+    try:
+        raw = manifest.read_bytes()
+    except OSError as exc:
+        raise WebCheckError(f"no page build at {build_dir} ({exc.strerror}): build it with "
+                            "`make web` in a checkout of the source") from None
+    try:
+        files = json.loads(raw)["files"]
+        if not isinstance(files, dict) or not all(
+                isinstance(k, str) and isinstance(v, str) for k, v in files.items()):
+            raise TypeError
+    except (ValueError, KeyError, TypeError):
+        raise WebCheckError(f"{manifest} is not a page build manifest") from None
+    return dict(sorted(files.items())), hashlib.sha256(raw).hexdigest()
+
+
+def check_served_page(fetch: Callable[[str], bytes], build_dir: Path) -> PageCheck:
+    """Compare every built file with what ``fetch(url_path)`` returns."""
+    files, digest = read_build(build_dir)
+    result = PageCheck(digest)
+    for name, expected in files.items():
+        body = fetch("/" + name)
+        if name.endswith(".html"):
+            pinned = ORG_META.findall(body)
+            if len(pinned) != 1:
+                result.differing.append(f"{name}: does not pin exactly one organization key")
+                continue
+            result.org_vkeys.add(html.unescape(pinned[0].decode("ascii", "replace")))
+            body = ORG_META.sub(ORG_META_EMPTY, body)
+        if hashlib.sha256(body).hexdigest() == expected:
+            result.matched.append(name)
+        else:
+            result.differing.append(f"{name}: differs from the build")
+    return result
