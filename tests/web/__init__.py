@@ -1,0 +1,1 @@
+"""Shared vectors between the Python implementation and the web page (web/test/)."""
