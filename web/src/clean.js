@@ -432,7 +432,9 @@ async function cleanPng(b) {
     const dataEnd = pos + 8 + length;
     const end = dataEnd + 4;
     if (end > n) throw truncated(`PNG ${type} chunk runs past the end`);
-    if ((await pngCrc(b, pos + 4, dataEnd, pacer)) !== u32be(b, dataEnd)) {
+    const crc =
+      length < PAUSE_EVERY ? crc32(b, pos + 4, dataEnd) : await pngCrc(b, pos + 4, dataEnd, pacer);
+    if (crc !== u32be(b, dataEnd)) {
       throw malformed(`PNG ${type} chunk CRC`);
     }
     if (first !== (type === "IHDR")) throw malformed("PNG IHDR not first, or twice");
@@ -454,6 +456,7 @@ async function cleanPng(b) {
       orientation = exifOrientation(b, pos + 8, dataEnd);
     }
     pos = end;
+    if (pos >= pacer.next) await pacer.at(pos);
   }
   return { data: out.finish(), orientation };
 }
