@@ -5,6 +5,7 @@
 * ``keys.org`` — the organization's offline root key, which signs the roster;
 * ``keys.card`` — the public card an investigator hands to the admin, and the key id;
 * ``keys.roster`` — the signed roster, its verification and the no-rollback state;
+* ``keys.fingerprint`` — the organization key's fingerprint, digits a witness compares;
 * ``keys.keyfile`` — the at-rest format shared by identity and org key files;
 * ``keys.passphrase`` — how strong a new passphrase for a key file must be.
 
@@ -32,6 +33,7 @@ from keys.errors import (
     VerifierKeyError,
     WeakPassphraseError,
 )
+from keys.fingerprint import org_fingerprint
 from keys.identity import InvestigatorIdentity, is_identity_file
 from keys.keyfile import DEFAULT_KDF, KdfParams
 from keys.org import OrgKey
@@ -72,6 +74,7 @@ __all__ = [
     "default_state_path",
     "derive_key_id",
     "is_identity_file",
+    "org_fingerprint",
     "parse_card",
     "parse_roster",
     "read_roster_unverified",

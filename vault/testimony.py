@@ -1,4 +1,4 @@
-"""The testimony manifest (schema ``amanat/testimony/v1``): what a witness says, structured.
+"""The testimony manifest (schema ``amanat/testimony/v2``): what a witness says, structured.
 
 The manifest is the first member (``manifest.json``) of the sealed bundle. It carries the
 witness's statement, structured answers about each detained person, the list of attachments
@@ -16,6 +16,13 @@ Properties protected:
   raises ``ManifestError`` with every problem found, never a partial object.
 * **One encoding.** ``Manifest.to_json`` is canonical: UTF-8, keys sorted, no insignificant
   whitespace, no NaN/Infinity, absent answers omitted (never ``null``).
+
+Versions. Writers write ``amanat/testimony/v2``; readers accept v1 and v2. v2 says the
+reply address (if any) was derived from the codename with derivation version 2
+(`vault.codename`), and adds an optional ``orientation`` to each attachment: the EXIF
+orientation (1–8) of the original image, recorded when its metadata was removed without
+re-encoding the pixels (the web page does that), so that an investigator can show it
+upright. A v1 manifest carries no ``orientation``.
 
 Approximate dates (a subset of ISO 8601-2 / EDTF level 1; EDTF's "~" is kept, its "?"
 and "%" are not)::
@@ -56,6 +63,8 @@ __all__ = [
     "MANIFEST_MAX_BYTES",
     "SCHEMA",
     "SCHEMA_ID",
+    "SCHEMA_IDS",
+    "SCHEMA_ID_V1",
     "STATUSES",
     "AgeRange",
     "Attachment",
@@ -71,7 +80,9 @@ __all__ = [
     "validate_answers",
 ]
 
-SCHEMA_ID: Final = "amanat/testimony/v1"
+SCHEMA_ID: Final = "amanat/testimony/v2"  # what writers write
+SCHEMA_ID_V1: Final = "amanat/testimony/v1"
+SCHEMA_IDS: Final = (SCHEMA_ID_V1, SCHEMA_ID)  # what readers accept
 MANIFEST_MAX_BYTES: Final = 8 * 1024 * 1024
 ATTACHMENT_NAME_MAX_BYTES: Final = 100
 ATTACHMENT_MAX_SIZE: Final = 8**11 - 1  # the largest size a USTAR header can hold (8 GiB - 1)
@@ -117,8 +128,8 @@ _APPROX_DATE: dict[str, Any] = {
 
 SCHEMA: Final[dict[str, Any]] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
-    "$id": "urn:amanat:testimony:v1",
-    "title": "amanat testimony manifest, version 1",
+    "$id": "urn:amanat:testimony:v2",
+    "title": "amanat testimony manifest, version 2 (and version 1, which it extends)",
     "description": (
         "manifest.json, the first member of a sealed amanat bundle. Deliberately carries no "
         "creation time and nothing about the witness's device."
@@ -128,7 +139,14 @@ SCHEMA: Final[dict[str, Any]] = {
     "required": ["schema", "language", "statement", "publication_consent", "persons",
                  "attachments"],
     "properties": {
-        "schema": {"const": SCHEMA_ID, "description": f'the text "{SCHEMA_ID}"'},
+        "schema": {
+            "enum": list(SCHEMA_IDS),
+            "description": (
+                f'"{SCHEMA_ID}" (written now: a reply address derived with codename '
+                f'derivation version 2, attachments may give an orientation) or '
+                f'"{SCHEMA_ID_V1}" (earlier: codename derivation version 1, no orientation)'
+            ),
+        },
         "language": {
             "type": "string",
             "maxLength": 35,
@@ -179,6 +197,20 @@ SCHEMA: Final[dict[str, Any]] = {
                     "type": "string",
                     "pattern": "^[0-9a-f]{64}$",
                     "description": "hex SHA-256 of the mailbox secret (64 lowercase hex digits)",
+                },
+            },
+        },
+    },
+    "if": {"required": ["schema"], "properties": {"schema": {"const": SCHEMA_ID_V1}}},
+    "then": {
+        "properties": {
+            "attachments": {
+                "items": {
+                    "not": {"required": ["orientation"]},
+                    "description": (
+                        f"orientation is a field of {SCHEMA_ID}; a manifest of {SCHEMA_ID_V1} "
+                        "has none"
+                    ),
                 },
             },
         },
@@ -297,6 +329,16 @@ SCHEMA: Final[dict[str, Any]] = {
                 "metadata_kept": {
                     "type": "boolean",
                     "description": "true if the witness asked to keep the file's metadata",
+                },
+                "orientation": {
+                    "type": "integer",
+                    "minimum": 1,
+                    "maximum": 8,
+                    "description": (
+                        "the EXIF orientation (1-8) of the original image, recorded when its "
+                        "metadata was removed without re-encoding it, so it can be shown "
+                        f"upright ({SCHEMA_ID} only; absent if unknown or not an image)"
+                    ),
                 },
             },
         },
@@ -627,6 +669,7 @@ class Attachment:
     sha256_before_cleaning: str
     sha256_after_cleaning: str
     metadata_kept: bool
+    orientation: int | None = None  # EXIF orientation 1-8 of the original (schema v2)
 
 
 @dataclass(frozen=True)

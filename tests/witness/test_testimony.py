@@ -188,8 +188,9 @@ def with_person(**answers: Any) -> dict[str, Any]:
         ({**minimal(), "persons": [{}]}, "person 1: status is missing"),
         ({**minimal(), "persons": {}}, "persons must be a list"),
         ({**minimal(), "persons": [[]]}, "person 1 must be a group of answers (a JSON object)"),
-        ({**minimal(), "schema": "amanat/testimony/v2"},
-         "schema must be 'amanat/testimony/v1'"),
+        ({**minimal(), "schema": "amanat/testimony/v3"},
+         "schema must be one of amanat/testimony/v1, amanat/testimony/v2 (not "
+         "'amanat/testimony/v3')"),
         ({**minimal(), "language": "Uyghur"},
          "language must be a BCP 47 language tag (language[-Script][-REGION][-variant]) such "
          "as ug, kk-Cyrl, ug-Arab-CN or zh-Hans"),
@@ -253,7 +254,8 @@ def test_today_defaults_to_the_local_date() -> None:
 
 
 def attachment_dict(name: str) -> dict[str, Any]:
-    return dataclasses.asdict(make_attachment(name, b"content"))
+    fields = dataclasses.asdict(make_attachment(name, b"content"))
+    return {key: value for key, value in fields.items() if value is not None}
 
 
 @pytest.mark.parametrize(
