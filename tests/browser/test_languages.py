@@ -1,0 +1,105 @@
+"""Every language renders the whole form, and Uyghur is laid out right to left.
+
+For en ug kk ru zh tr, the submission page (with a person's questions and a file's entry
+opened) and the replies page show no catalog key instead of its text, no unreplaced
+placeholder, no console message about a missing message, and carry ``<html lang dir>``.
+In Uyghur the document is ``dir="rtl"`` and the layout is mirrored: a checkbox's label sits
+to the right of its box, a label above its field lines up with the field's right edge, the
+statement's text aligns right, and the send button sits at the right where English has it
+at the left. Screenshots of every submission page are saved; their paths are printed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.browser.conftest import LANGS, catalog, require_browser_stack, run_scenario
+from tests.browser.support import make_gps_jpeg, missing_key_messages, raw_keys
+from tests.workflows.conftest import World
+
+pytestmark = pytest.mark.slow
+
+UYGHUR_STATEMENT = "ئاكام 2018-يىلى غۇلجىدا تۇتۇلدى."
+EDGE = 4.0  # CSS pixels of slack when comparing edges
+
+
+@pytest.fixture(scope="module")
+def shown(browser_world: World, artifacts: Path, tmp_path_factory: pytest.TempPathFactory
+          ) -> dict[tuple[str, str], dict[str, Any]]:
+    require_browser_stack("chromium")
+    sample = tmp_path_factory.mktemp("sample") / "photo.jpg"
+    sample.write_bytes(make_gps_jpeg("sample"))
+    result = run_scenario("languages", {
+        "browser": "chromium", "url": browser_world.url, "langs": list(LANGS),
+        "artifacts": str(artifacts), "statement": UYGHUR_STATEMENT,
+        "sampleFile": str(sample)}, timeout=240)
+    pages = {(page["lang"], page["which"]): page for page in result["pages"]}
+    print("\nscreenshots: " + ", ".join(p["screenshot"] for p in result["pages"]
+                                        if p["screenshot"]))
+    return pages
+
+
+@pytest.mark.parametrize("lang", LANGS)
+@pytest.mark.parametrize("which", ["submit", "replies"])
+def test_every_message_is_translated(shown: dict[tuple[str, str], dict[str, Any]],
+                                     lang: str, which: str) -> None:
+    page = shown[(lang, which)]
+    cat = catalog(lang)
+    assert page["lang"] == cat["meta.tag"], page["lang"]
+    assert page["dir"] == cat["meta.dir"] and page["computedDir"] == cat["meta.dir"]
+    assert raw_keys([page["text"], page["title"], *page["attrs"]], cat) == []
+    assert missing_key_messages(page["records"]) == []
+    assert page["records"]["consoleErrors"] == [], page["records"]["consoleErrors"]
+    assert page["records"]["pageErrors"] == [], page["records"]["pageErrors"]
+    assert page["records"]["cspViolations"] == [], page["records"]["cspViolations"]
+    if which == "submit":
+        # The whole form: safety note, statement, a person's questions, files, send.
+        for key in ("safety.title", "nav.replies"):
+            assert cat[key] in page["text"], f"{key} ({cat[key]!r}) is not shown"
+        assert page["statement"] and page["statement"]["shown"]
+        assert page["send"] and page["send"]["shown"]
+        assert len(page["pairs"]) >= 5, f"few labelled controls shown: {page['pairs']}"
+
+
+def _checkbox_pairs(page: dict[str, Any]) -> list[dict[str, Any]]:
+    return [p for p in page["pairs"] if p["type"] in ("checkbox", "radio")]
+
+
+def _stacked_pairs(page: dict[str, Any]) -> list[dict[str, Any]]:
+    """Label above its field (the label ends before the field begins)."""
+    return [p for p in page["pairs"] if p["type"] not in ("checkbox", "radio")
+            and p["label"]["top"] + p["label"]["height"] <= p["control"]["top"] + EDGE]
+
+
+def test_uyghur_is_right_to_left(shown: dict[tuple[str, str], dict[str, Any]]) -> None:
+    ug, en = shown[("ug", "submit")], shown[("en", "submit")]
+    print(f"\nUyghur screenshot: {ug['screenshot']}\nEnglish screenshot: {en['screenshot']}")
+    assert ug["dir"] == "rtl" and ug["computedDir"] == "rtl"
+    assert shown[("ug", "replies")]["dir"] == "rtl"
+
+    boxes = _checkbox_pairs(ug)
+    assert boxes, "no labelled checkbox shown to compare (e.g. #want-reply)"
+    for pair in boxes:
+        assert pair["label"]["left"] >= pair["control"]["right"] - EDGE, \
+            f"in Uyghur the label of #{pair['for']} is not right of its box: {pair}"
+    for pair in _checkbox_pairs(en):
+        assert pair["label"]["right"] <= pair["control"]["left"] + EDGE, \
+            f"in English the label of #{pair['for']} is not left of its box: {pair}"
+
+    stacked = _stacked_pairs(ug)
+    assert stacked, "no label above its field to compare"
+    for pair in stacked:
+        assert abs(pair["label"]["right"] - pair["control"]["right"]) <= EDGE, \
+            f"in Uyghur the label of #{pair['for']} does not line up on the right: {pair}"
+
+    statement = ug["statement"]
+    assert statement["direction"] == "rtl"
+    assert statement["textAlign"] in ("right", "start"), statement
+    # The send button: at the right in Uyghur, at the left in English.
+    width = ug["viewport"]["width"]
+    ug_send, en_send = ug["send"]["box"], en["send"]["box"]
+    assert width - ug_send["right"] < ug_send["left"], f"Uyghur send button {ug_send}"
+    assert en_send["left"] < width - en_send["right"], f"English send button {en_send}"
