@@ -515,6 +515,8 @@ async function cleanWebp(b) {
     vp8x.set(b.subarray(head.start + 4, head.start + 10), 4); // canvas width-1, height-1
     kept.push({ fourcc: "VP8X", parts: [vp8x], length: 10 });
     let pictures = 0;
+    let anim = 0;
+    let frames = 0;
     for (const chunk of chunks.slice(1)) {
       const { fourcc, start, end } = chunk;
       if (fourcc === "VP8 " || fourcc === "VP8L" || fourcc === "ALPH") {
@@ -522,6 +524,8 @@ async function cleanWebp(b) {
         kept.push({ fourcc, parts: [[start, end]], length: end - start });
       } else if (fourcc === "ANIM") {
         if (end - start !== 6) throw malformed("ANIM chunk size");
+        if (frames > 0) throw malformed("WebP ANIM after a frame");
+        anim++;
         kept.push({ fourcc, parts: [[start, end]], length: 6 });
       } else if (fourcc === "ANMF") {
         if (end - start < 16) throw malformed("ANMF chunk size");
@@ -543,12 +547,17 @@ async function cleanWebp(b) {
           length += 8 + size + (size & 1);
         }
         if (framePictures !== 1) throw malformed("WebP frame without exactly one picture");
-        pictures++;
+        frames++;
         kept.push({ fourcc, parts, length });
       }
       // ICCP, EXIF, XMP and unknown chunks: dropped
     }
-    if (pictures === 0) throw malformed("WebP without a picture");
+    // What a decoder shows: an animation (ANIM, then frames) or one picture.
+    if (flags & WEBP_ANIMATION) {
+      if (anim !== 1 || frames === 0 || pictures !== 0) throw malformed("WebP animation");
+    } else if (anim !== 0 || frames !== 0 || pictures !== 1) {
+      throw malformed("WebP without exactly one picture");
+    }
   } else {
     throw malformed(`WebP first chunk ${JSON.stringify(head.fourcc)}`);
   }

@@ -471,6 +471,14 @@ test("WebP: hostile files give typed errors", async () => {
   await rejectsWith(riff(vp8x(0), EXIF_CHUNK(1, true)), "malformed");
   await rejectsWith(riff(rchunk("VP8X", [0, 0, 0, 0, 0, 0, 0, 0]), VP8L), "malformed");
   await rejectsWith(riff(vp8x(2), rchunk("ANIM", [0, 0]), ANMF(VP8L)), "malformed");
+  // animation flag and chunks that disagree
+  await rejectsWith(riff(vp8x(2), ANMF(VP8L)), "malformed"); // no ANIM
+  await rejectsWith(riff(vp8x(2), ANIM, ANIM, ANMF(VP8L)), "malformed");
+  await rejectsWith(riff(vp8x(2), ANMF(VP8L), ANIM), "malformed");
+  await rejectsWith(riff(vp8x(2), ANIM), "malformed"); // no frame
+  await rejectsWith(riff(vp8x(2), ANIM, ANMF(VP8L), VP8L), "malformed");
+  await rejectsWith(riff(vp8x(0), ANIM, ANMF(VP8L)), "malformed"); // frames, no flag
+  await rejectsWith(riff(vp8x(0), VP8L, VP8), "malformed"); // two pictures
   // a frame: too short, without a picture, with two, a sub-chunk lying about its size
   await rejectsWith(riff(vp8x(2), ANIM, rchunk("ANMF", [0, 0, 0])), "malformed");
   await rejectsWith(riff(vp8x(2), ANIM, ANMF(ALPH)), "malformed");
