@@ -48,7 +48,7 @@ from vault.answers import HiddenAnswerError, without_notes
 from vault.audit import receipt_file_text, verify_submission_receipt
 from vault.bundle import Content, ContentMismatchError, bundle_length, bundle_stream, iter_bundle
 from vault.client import SubmissionReceipt, VaultClient
-from vault.codename import CodenameKeys, derive, new_codename
+from vault.codename import CodenameKeys, derive, derive_all, new_codename
 from vault.events import KIND_SUBMISSION, EventError, parse_event
 from vault.replytext import ReplyFormatError, read_reply
 from vault.testimony import (
@@ -77,6 +77,7 @@ __all__ = [
     "WitnessError",
     "build_manifest",
     "checked_receipt",
+    "codename_keys",
     "deliver",
     "fetch_replies",
     "iter_replies",
@@ -347,7 +348,8 @@ def prepare_attachments(files: Iterable[ChosenFile]) -> list[PreparedAttachment]
 
 
 def reply_address(codename: str) -> Reply:
-    """The reply address (recipient and mailbox id) a codename derives.
+    """The reply address (recipient and mailbox id) a codename derives, with the current
+    derivation (version 2, which manifests of schema ``amanat/testimony/v2`` declare).
 
     Testimony sent with the same address puts every reply to it in one mailbox, and tells
     whoever reads the manifests that one person sent them all. Raises CodenameError
@@ -640,8 +642,10 @@ MAX_REPLY_BYTES: Final = 16 * 1024 * 1024  # the server's default cap on a seale
 MAX_REPLIES_BYTES: Final = 64 * 1024 * 1024
 
 
-def fetch_replies(client: VaultClient, keys: CodenameKeys) -> list[OpenedReply]:
-    """Fetch and decrypt every reply in the mailbox the codename's ``keys`` open.
+def fetch_replies(client: VaultClient,
+                  keys: CodenameKeys | Sequence[CodenameKeys]) -> list[OpenedReply]:
+    """Fetch and decrypt every reply in the mailboxes the codename's ``keys`` open (one
+    derivation version's keys, or several: see `codename_keys`).
 
     Replies are held in memory (nothing is written to the witness's device), so a server's
     listing is believed only up to `MAX_REPLY_BYTES` a reply and `MAX_REPLIES_BYTES` in all.
@@ -651,27 +655,42 @@ def fetch_replies(client: VaultClient, keys: CodenameKeys) -> list[OpenedReply]:
     return list(iter_replies(client, keys))
 
 
-def iter_replies(client: VaultClient, keys: CodenameKeys) -> Iterator[OpenedReply]:
-    """`fetch_replies` one reply at a time: memory holds the listing (bounded by the client)
-    and one reply, downloaded up to the size listed for it. A listing that names a reply
-    larger than replies take, or more than `MAX_REPLIES_BYTES` in all, is refused before
-    anything is downloaded."""
-    listed = client.replies(keys.mailbox_secret)
-    total = sum(info.size for info in listed)
-    for info in listed:
+def codename_keys(codename: str) -> list[CodenameKeys]:
+    """The keys of every codename derivation version, newest first: a codename may have
+    made reply addresses with version 1 (manifests ``amanat/testimony/v1``) as well as
+    version 2, so a reader of replies asks every mailbox it may own. Raises CodenameError."""
+    return derive_all(codename)
+
+
+def iter_replies(client: VaultClient,
+                 keys: CodenameKeys | Sequence[CodenameKeys]) -> Iterator[OpenedReply]:
+    """`fetch_replies` one reply at a time: memory holds the listings (bounded by the
+    client) and one reply, downloaded up to the size listed for it. Every mailbox is listed
+    before anything is downloaded, and the replies of all of them come merged, oldest first:
+    by the hour received (all the server says), and within an hour those to the older
+    derivation version's address first. A listing that names a reply larger than replies take,
+    or more than `MAX_REPLIES_BYTES` in all mailboxes, is refused before anything is
+    downloaded."""
+    key_sets = [keys] if isinstance(keys, CodenameKeys) else list(keys)
+    listed = [(info, opening) for opening in key_sets
+              for info in client.replies(opening.mailbox_secret)]
+    total = sum(info.size for info, _ in listed)
+    for info, _ in listed:
         if info.size > MAX_REPLY_BYTES or total > MAX_REPLIES_BYTES:
             raise WitnessError(
                 f"the server lists reply {info.id} as {info.size} bytes ({total} in all), "
                 f"more than replies take (at most {MAX_REPLY_BYTES // (1024 * 1024)} MiB "
                 f"each, {MAX_REPLIES_BYTES // (1024 * 1024)} MiB in all): not downloading "
                 "them")
-    for info in listed:
+    if len(key_sets) > 1:  # stable: each mailbox keeps the server's order
+        listed.sort(key=lambda pair: (pair[0].received, pair[1].version))
+    for info, opening in listed:
         buffer = io.BytesIO()
-        digest = client.fetch_reply(keys.mailbox_secret, info.id, buffer, info.size)
+        digest = client.fetch_reply(opening.mailbox_secret, info.id, buffer, info.size)
         if digest != info.sha256:
             raise WitnessError(f"reply {info.id} does not match the SHA-256 the server listed")
         try:
-            plaintext = age.decrypt_bytes(buffer.getvalue(), [keys.reply_identity],
+            plaintext = age.decrypt_bytes(buffer.getvalue(), [opening.reply_identity],
                                           armored=False)
             text = read_reply(plaintext)
         except age.AgeError as exc:

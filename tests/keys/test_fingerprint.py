@@ -4,10 +4,19 @@ from __future__ import annotations
 
 import hashlib
 import re
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
 
 from keys import org_fingerprint as exported
 from keys.fingerprint import FINGERPRINT_DOMAIN, org_fingerprint
+from keys.identity import InvestigatorIdentity
 from keys.org import OrgKey
+from keys.roster import Roster, sign_roster, utc_today
+from vault.cli import main
+
+PASSPHRASE = "correct horse battery staple, fingerprint tests"
 
 ORIGIN = "example.org/amanat"
 VKEY = OrgKey(ORIGIN, bytes(range(32))).vkey()
@@ -44,3 +53,67 @@ def test_every_part_of_the_key_changes_it() -> None:
     other_name = OrgKey("example.net/amanat", bytes(range(32))).vkey()
     fingerprints = {org_fingerprint(v) for v in (VKEY, other_key, other_name, VKEY + " ")}
     assert len(fingerprints) == 4
+
+
+# --- where the admin sees it ----------------------------------------------------------------
+
+
+@pytest.fixture
+def admin_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    monkeypatch.setenv("AMANAT_PASSPHRASE", PASSPHRASE)
+    monkeypatch.setenv("AMANAT_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    status = main(list(argv))
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def test_org_init_prints_the_fingerprint_after_the_vkey(
+        capsys: pytest.CaptureFixture[str], admin_dir: Path) -> None:
+    status, out, err = run(capsys, "org", "init", "--name", ORIGIN, "-o", "org.key")
+    assert status == 0, err
+    vkey = out.strip()  # stdout stays the vkey alone, for scripts
+    assert "\n" not in vkey
+    assert err.count("\n") == 1 and f"fingerprint {org_fingerprint(vkey)} " in err
+    status, again, err = run(capsys, "org", "vkey", "org.key")
+    assert status == 0 and again.strip() == vkey
+    assert f"fingerprint {org_fingerprint(vkey)} " in err
+
+
+def _signed_roster(path: Path, org: OrgKey) -> None:
+    card = InvestigatorIdentity("Erlan Nurlanuly", bytes(32), bytes(range(32))).card()
+    roster = Roster.empty(org.origin).with_added([card]).with_expiry(
+        utc_today() + timedelta(days=30))
+    path.write_text(sign_roster(roster, org.signer()), "utf-8")
+
+
+def test_roster_verify_and_show_print_one_labelled_line(
+        capsys: pytest.CaptureFixture[str], admin_dir: Path) -> None:
+    org = OrgKey(ORIGIN, bytes(range(32)))
+    _signed_roster(admin_dir / "roster.txt", org)
+    expected = f"fingerprint  {org_fingerprint(org.vkey())}\n"
+    status, out, err = run(capsys, "roster", "verify", "--org", org.vkey(), "roster.txt")
+    assert status == 0, err
+    assert out.count("fingerprint") == 1 and expected in out
+    status, out, err = run(capsys, "roster", "show", "--org", org.vkey(), "roster.txt")
+    assert status == 0 and "NOT checked" in err and expected in out
+    status, out, err = run(capsys, "roster", "show", "roster.txt")
+    assert status == 0 and "fingerprint  (give --org VKEY" in out
+    assert org_fingerprint(org.vkey()) not in out
+    # A roster checked against another key shows nothing of that key but a refusal.
+    other = OrgKey(ORIGIN, bytes(32))
+    status, out, err = run(capsys, "roster", "verify", "--org", other.vkey(), "roster.txt")
+    assert status != 0 and out == "" and org_fingerprint(other.vkey()) not in err
+
+
+def test_roster_show_refuses_a_mistyped_org(
+        capsys: pytest.CaptureFixture[str], admin_dir: Path) -> None:
+    org = OrgKey(ORIGIN, bytes(range(32)))
+    _signed_roster(admin_dir / "roster.txt", org)
+    status, out, err = run(capsys, "roster", "show", "--org", org.vkey()[:-2] + "xx",
+                           "roster.txt")
+    assert status != 0 and out == "" and "--org" in err

@@ -103,6 +103,18 @@ def _check_id(submission_id: str) -> None:
                        "`amanat inbox`)")
 
 
+# What an image with this EXIF orientation (manifest schema v2) needs to be shown upright.
+ORIENTATIONS = {
+    1: "nothing",
+    2: "mirror it left to right",
+    3: "rotate it 180°",
+    4: "mirror it top to bottom",
+    5: "mirror it left to right, then rotate it 90° counter-clockwise",
+    6: "rotate it 90° clockwise",
+    7: "mirror it left to right, then rotate it 90° clockwise",
+    8: "rotate it 90° counter-clockwise",
+}
+
 def cmd_open(args: argparse.Namespace) -> int:
     from vault.investigator import open_submission
 
@@ -123,6 +135,10 @@ def cmd_open(args: argparse.Namespace) -> int:
     for attachment in case.manifest.attachments:
         kept = " (metadata kept by the witness)" if attachment.metadata_kept else ""
         print(f"    {attachment.name}  {attachment.media_type}  {attachment.size} bytes{kept}")
+        if attachment.orientation is not None and attachment.orientation != 1:
+            print(f"      to show it upright: {ORIENTATIONS[attachment.orientation]} (EXIF "
+                  f"orientation {attachment.orientation}, recorded when its metadata was "
+                  "removed)")
     pinned = "verified by the organization key" if log["key_verified_by_organization"] else \
         "NOT verified (no --org)"
     print(f"  log: entry {log['index']} is in the signed tree of size {log['tree_size']} "

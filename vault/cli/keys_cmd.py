@@ -173,11 +173,22 @@ def cmd_org_init(args: argparse.Namespace) -> int:
     with atomic_output(args.output) as out:
         out.write(data)
     print(org.vkey())
+    _say_fingerprint(org.vkey())
     return 0
 
 
+def _say_fingerprint(vkey: str) -> None:
+    """The key's fingerprint, on stderr (stdout stays the vkey alone, for scripts)."""
+    from keys.fingerprint import org_fingerprint
+
+    print(f"amanat: fingerprint {org_fingerprint(vkey)} (publish it with the key: "
+          "witnesses compare it with the one the witness page shows)", file=sys.stderr)
+
+
 def cmd_org_vkey(args: argparse.Namespace) -> int:
-    print(unlock_org_key(args.file).vkey())
+    vkey = unlock_org_key(args.file).vkey()
+    print(vkey)
+    _say_fingerprint(vkey)
     return 0
 
 

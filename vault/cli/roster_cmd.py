@@ -22,6 +22,7 @@ from typing import Any
 
 from keys.card import PublicCard, parse_card
 from keys.errors import KeysError
+from keys.fingerprint import org_fingerprint
 from keys.org import OrgKey, parse_org_vkey
 from keys.roster import (
     DEFAULT_VALIDITY_DAYS,
@@ -189,9 +190,18 @@ def describe_expiry(roster: Roster, today: date | None = None) -> str:
     return f"{when} (UTC; {left} day{'s' if left != 1 else ''} left)"
 
 
-def _describe(roster: Roster) -> str:
+FINGERPRINT_LABEL = "fingerprint "
+
+
+def _describe(roster: Roster, org_vkey: str | None = None) -> str:
+    """The roster for a person; with the organization key it was checked against (or is to
+    be), that key's fingerprint, which witnesses compare with what the organization
+    publishes."""
+    shown = (org_fingerprint(org_vkey) if org_vkey is not None
+             else "(give --org VKEY to show the organization key's fingerprint)")
     lines = [
         f"organization {roster.origin}",
+        f"{FINGERPRINT_LABEL} {shown}",
         f"version      {roster.version}",
         f"policy       {roster.policy}",
         f"expires      {describe_expiry(roster)}",
@@ -204,6 +214,8 @@ def _describe(roster: Roster) -> str:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
+    if args.org is not None:
+        _check_org_vkey(args.org)
     text = _read_text(args.file, ROSTER)
     try:
         roster = read_roster_unverified(text)
@@ -213,7 +225,7 @@ def cmd_show(args: argparse.Namespace) -> int:
         "amanat: signature NOT checked; use `amanat roster verify --org VKEY` before trusting it",
         file=sys.stderr,
     )
-    sys.stdout.write(_describe(roster))
+    sys.stdout.write(_describe(roster, args.org))
     return 0
 
 
@@ -227,7 +239,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
         raise CLIError(f"{args.file}: {exc}") from None
     rollback = "checked" if state is not None else "not checked (no --state)"
     print(f"{args.file}: signature OK, rollback {rollback}")
-    sys.stdout.write(_describe(roster))
+    sys.stdout.write(_describe(roster, args.org))
     return 0
 
 
@@ -321,6 +333,9 @@ def register(subparsers: Any) -> None:
     renew.set_defaults(func=cmd_renew)
 
     show = sub.add_parser("show", help="print a roster WITHOUT checking its signature")
+    show.add_argument("--org", default=None, metavar="VKEY",
+                      help="an org verifier key whose fingerprint to show (the signature is "
+                           "still NOT checked: use `roster verify` for that)")
     show.add_argument("file", metavar="FILE")
     show.set_defaults(func=cmd_show)
 

@@ -424,10 +424,11 @@ def cmd_upload(args: argparse.Namespace) -> int:
 
 def cmd_replies(args: argparse.Namespace) -> int:
     from vault.client import VaultClient
-    from vault.codename import derive
-    from vault.witness import iter_replies
+    from vault.witness import codename_keys, iter_replies
 
-    keys = derive(_typed_codename())
+    # Both derivation versions: a codename from before version 2 made its reply addresses
+    # with version 1, and its replies wait in that mailbox.
+    keys = codename_keys(_typed_codename())
     shown = 0
     with VaultClient(args.server, proxy=args.proxy) as client:
         for reply in iter_replies(client, keys):  # one reply in memory at a time
