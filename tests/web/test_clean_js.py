@@ -129,6 +129,13 @@ def _jpeg_extras(data: bytes) -> bytes:
     return data[:2] + added + data[2:] + b"CANARY-TRAILER ftypmp42 MotionPhoto_Data"
 
 
+def _without_jfif(data: bytes) -> bytes:
+    """A JPEG as cameras write it: EXIF first, no JFIF header."""
+    assert data[2:4] == b"\xff\xe0"
+    (length,) = struct.unpack(">H", data[4:6])
+    return data[:2] + data[4 + length :]
+
+
 def _noise(mode: str, size: tuple[int, int], seed: int) -> Image.Image:
     rng = random.Random(seed)
     bands = len(Image.new(mode, (1, 1)).getbands())
@@ -262,6 +269,16 @@ def samples() -> list[Sample]:
             ),
             jpeg,
             4,
+        )
+    )
+    out.append(
+        Sample(
+            "camera-style",
+            _without_jfif(
+                _save(rgb, "JPEG", quality=95, exif=b"Exif\0\0" + exif_tiff(6, "<"), xmp=XMP)
+            ),
+            jpeg,
+            6,
         )
     )
     out.append(Sample("no-metadata", _save(rgb, "JPEG"), jpeg, None))

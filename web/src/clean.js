@@ -164,8 +164,9 @@ class Output {
     }
     this.length += end - start;
   }
+  // array is kept, not copied: changes to it until finish() show in the output.
   bytes(array) {
-    const data = Uint8Array.from(array);
+    const data = array instanceof Uint8Array ? array : Uint8Array.from(array);
     this.parts.push({ source: false, data });
     this.length += data.length;
   }
@@ -249,7 +250,7 @@ async function cleanJpeg(b) {
   let frame = false;
   let scan = false;
   let jfif = false;
-  let adobe = false;
+  let adobe = null; // the kept Adobe segment
   for (;;) {
     if (pos >= n) throw truncated("JPEG without EOI");
     if (b[pos] !== 0xff) {
@@ -328,10 +329,12 @@ async function cleanJpeg(b) {
         orientation = tiffOrientation(b, body + 6, end);
       }
     } else if (marker === 0xee) {
-      if (!adobe && length >= 14 && ascii(b, body, "Adobe")) {
-        adobe = true;
-        out.bytes([0xff, 0xee, 0x00, 0x0e, 0x41, 0x64, 0x6f, 0x62, 0x65, 0x00, 0x64, 0, 0, 0, 0]);
-        out.bytes([b[body + 11]]);
+      if (length >= 14 && ascii(b, body, "Adobe")) {
+        if (adobe === null) {
+          adobe = Uint8Array.of(0xff, 0xee, 0x00, 0x0e, 0x41, 0x64, 0x6f, 0x62, 0x65, 0x00, 0x64, 0, 0, 0, 0, 0);
+          out.bytes(adobe);
+        }
+        adobe[15] = b[body + 11]; // decoders take the transform of the last Adobe segment
       }
     } else if ((marker >= 0xe2 && marker <= 0xef) || marker === 0xfe) {
       // other APPn, COM: dropped

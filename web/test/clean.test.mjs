@@ -206,6 +206,10 @@ test("JPEG: Adobe APP14 kept in its plain form (it decides the colour transform)
   const { data } = await cleanFile(jpeg(ADOBE, DQT, SOF0, DHT, SOS, ENTROPY, EOI));
   const plainAdobe = seg(0xee, cat("Adobe", be16(100), be16(0), be16(0), [2]));
   assert.deepEqual(data, jpeg(plainAdobe, DQT, SOF0, DHT, SOS, ENTROPY, EOI));
+  // of several Adobe segments, decoders follow the last one's transform
+  const second = seg(0xee, cat("Adobe", be16(100), be16(0), be16(0), [1]));
+  const twice = await cleanFile(jpeg(ADOBE, DQT, second, SOF0, DHT, SOS, ENTROPY, EOI));
+  assert.deepEqual(twice.data, jpeg(second, DQT, SOF0, DHT, SOS, ENTROPY, EOI));
   // an APP14 too short to be Adobe's, and another APP0 than JFIF, are dropped
   const other = await cleanFile(jpeg(seg(0xee, "Adobe"), seg(0xe0, "JFXX\0\x10"), DQT, SOF0, DHT, SOS, ENTROPY, EOI));
   assert.deepEqual(other.data, jpeg(DQT, SOF0, DHT, SOS, ENTROPY, EOI));
