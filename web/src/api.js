@@ -170,8 +170,9 @@ export async function createUpload(onWork = () => {}) {
       if (!(error instanceof ApiError) || error.status !== 428 || attempt >= WORK_ATTEMPTS) throw error;
     }
     const { seed, bits } = await getWork();
-    const solution = await solveWork(seed, bits, (tried, expected) => onWork(tried, expected, bits));
-    headers = solution === null ? {} : { "Amanat-Work": solution };
+    headers = bits === 0 ? {} : {
+      "Amanat-Work": await solveWork(seed, bits, (tried, expected) => onWork(tried, expected, bits)),
+    };
   }
 }
 

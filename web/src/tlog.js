@@ -235,6 +235,9 @@ export function verifyReceipt(receiptText, logVkeyText, entryText) {
   const entry = parseEntry(entryText);
   if (entry.kind !== "submission") throw new ReceiptError("entry", "the entry is not a submission");
   const receipt = parseReceipt(receiptText);
+  if (receipt.extra !== null && !equal(receipt.extra, utf8(entryText))) {
+    throw new ReceiptError("entry", "the receipt's extra line names another entry");
+  }
   let opened;
   try {
     opened = verifyNote(receipt.checkpoint, [log]);

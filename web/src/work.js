@@ -46,7 +46,7 @@ const ASCII = (n) => {
 
 /**
  * Solve the puzzle `seedB64` at `bits`; resolves to the header value "seed.counter"
- * (null when `bits` is 0: no header is sent). `onProgress(tried, expected)` hears how many
+ * (at `bits` 0 the counter is 0, and the caller sends no header at all). `onProgress(tried, expected)` hears how many
  * hashes were tried. `options.engine` ("webcrypto" or "noble") and `options.signal`
  * (an AbortSignal) are for tests and for a page that gives up.
  */
@@ -60,7 +60,6 @@ export async function solveWork(seedB64, bits, onProgress = () => {}, options = 
   if (seed.length !== SEED_BYTES || !Number.isInteger(bits) || bits < 0 || bits > MAX_WORK_BITS) {
     throw new WorkError("puzzle", "the puzzle is malformed");
   }
-  if (bits === 0) return null;
   const subtle = globalThis.crypto && globalThis.crypto.subtle;
   const engine = options.engine || (subtle ? "webcrypto" : "noble");
   const expected = 2 ** bits;
