@@ -68,6 +68,7 @@ def open_settings_vault(settings: Settings) -> OpenedVault:
         token_ttl=settings.token_ttl_seconds,
         allow_missing=settings.allow_missing,
         servers=settings.login_servers(),
+        control=True,
     )
 
 
@@ -89,7 +90,7 @@ def create_app(settings: Settings, service: VaultService | None = None) -> FastA
             finally:
                 group.cancel_scope.cancel()
         if opened is not None:
-            opened.service.close()
+            opened.close()
 
     app = FastAPI(
         title="amanat",

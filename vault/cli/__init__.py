@@ -36,6 +36,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "vault.cli.demo_cmd",
     "vault.cli.log_cmd",
     "vault.cli.web_cmd",
+    "vault.cli.backup_cmd",
 )
 
 

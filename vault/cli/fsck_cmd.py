@@ -8,8 +8,11 @@ removed; then it names every submission, reply or roster the log records that th
 or the blob directory lost. ``--repair`` first records again each logged, undeleted
 submission whose sealed file is still kept (in ``blobs/`` or ``quarantine/``) and matches its
 log entry's SHA-256 and size, and logs as new submissions the well-formed sealed files in
-quarantine that no entry records. Exit 0 when the data directory agrees with the log, 1 when
-something is still missing (one line each), 2 when it cannot be checked.
+quarantine that no entry records. Beyond what a start does, fsck recomputes the whole
+Merkle tree against every signed checkpoint and reads every held sealed file against its log
+entry (``damaged:`` lines), and names every file kept in quarantine (``kept:`` lines). Exit 0
+when the data directory agrees with the log, 1 when something is missing or damaged (one line
+each), 2 when it cannot be checked.
 """
 
 from __future__ import annotations
@@ -26,8 +29,8 @@ from vault.cli.common import CLIError
 
 def cmd_fsck(args: argparse.Namespace) -> int:
     from vault.service.setup import SetupError, check_data_dir
-    from vault.store import DataDirBusyError
-    from vault.store.auditlog import AuditLogError
+    from vault.store import DataDirBusyError, StoreError
+    from vault.store.auditlog import AuditLogError, LogCorruptedError
 
     logging.basicConfig(format="amanat: %(levelname)s %(message)s", level=logging.WARNING)
     data_dir = Path(args.data)
@@ -39,13 +42,22 @@ def cmd_fsck(args: argparse.Namespace) -> int:
         if "locked" in str(exc):
             raise CLIError(f"{data_dir} is in use: stop the server first", 2) from None
         raise CLIError(f"cannot open {data_dir}: {exc}", 2) from None
-    except (SetupError, AuditLogError, OSError) as exc:
+    except LogCorruptedError as exc:
+        print(f"amanat: damaged: the audit log ({data_dir}/auditlog.sqlite3): {exc}",
+              file=sys.stderr)
+        raise CLIError("the audit log does not hold: restore it from a backup (DEPLOY.md "
+                       "§7); nothing else was checked") from None
+    except (SetupError, AuditLogError, StoreError, OSError) as exc:
         raise CLIError(f"cannot check {data_dir}: {exc}", 2) from None
     for line in done:
         print(f"amanat: {line}")
+    for line in report.kept:
+        print(f"amanat: kept: {line}")
     if not report.consistent:
         for problem in report.problems:
             print(f"amanat: missing: {problem}", file=sys.stderr)
+        for problem in report.damaged:
+            print(f"amanat: damaged: {problem}", file=sys.stderr)
         raise CLIError(report.refusal())
     print(f"ok: the database and the sealed files agree with the log (size "
           f"{report.log_size}): {report.logged} submissions held")

@@ -28,7 +28,7 @@ from typing import BinaryIO, Protocol
 from vault.holdings import LoggedItem, LogHoldings
 from vault.store import NAMESPACE_REPLIES, NAMESPACE_SUBMISSIONS, Store, SubmissionRecord
 
-__all__ = ["Reconciliation", "read_holdings", "reconcile", "reinstate"]
+__all__ = ["Reconciliation", "read_holdings", "reconcile", "reinstate", "verify_contents"]
 
 logger = logging.getLogger("amanat.store")
 
@@ -63,10 +63,15 @@ class Reconciliation:
     logged: int
     missing: list[LoggedItem] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    # Found by ``amanat fsck`` only (it reads every byte): sealed files that differ from
+    # their log entry, a log whose tree or checkpoints do not hold.
+    damaged: list[str] = field(default_factory=list)
+    # Sealed files kept in quarantine: not served, named so an operator decides.
+    kept: list[str] = field(default_factory=list)
 
     @property
     def consistent(self) -> bool:
-        return not self.problems
+        return not self.problems and not self.damaged
 
     def refusal(self) -> str:
         """One sentence for the refusal to start: what differs and what to do."""
@@ -78,6 +83,8 @@ class Reconciliation:
             named += f" and {more} more" if more > 0 else ""
             parts.append(f"the database has {self.rows} submissions but the log records "
                          f"{self.logged}; missing: {named}")
+        if self.damaged:
+            parts.append(f"{len(self.damaged)} damaged (listed above)")
         others = len(self.problems) - len(self.missing)
         if others:
             other = " other" if self.missing else ""
@@ -134,6 +141,45 @@ def reconcile(store: Store, holdings: LogHoldings, roster_version: int | None) -
             f"{holdings.roster_version}" + (
                 ": publish the newest roster again" if have < holdings.roster_version else ""))
     return report
+
+
+def verify_contents(store: Store, holdings: LogHoldings, report: Reconciliation) -> None:
+    """What only ``amanat fsck`` checks, reading every sealed file: each logged, undeleted
+    submission and each logged reply whose file is held has the SHA-256 and size its log
+    entry records, and its row agrees; every file in quarantine is named (``report.kept``).
+    Files that ``reconcile`` already named as missing or of the wrong size are not named
+    again."""
+    from vault.store import NAMESPACE_REPLIES as REPLIES
+
+    for noun, namespace, items in (("submission", NAMESPACE_SUBMISSIONS, holdings.live()),
+                                   ("reply", REPLIES, list(holdings.replies.values()))):
+        rows = store.record_digests(namespace)
+        for item in items:
+            size = store.blob_size(namespace, item.id)
+            if size is None or size != item.size:
+                continue  # named by reconcile
+            src = store.open_kept(namespace, item.id)
+            if src is None:
+                continue
+            sha256, read = _digest(src)
+            if read != item.size or sha256 != item.sha256:
+                report.damaged.append(
+                    f"{noun} {item.id} (log entry {item.index}): its sealed file "
+                    f"blobs/{namespace}/{item.id} has SHA-256 {sha256} ({read} bytes) where "
+                    f"the log records {item.sha256} ({item.size} bytes)")
+            row = rows.get(item.id)
+            if row is not None and row != (item.sha256, item.size):
+                report.damaged.append(
+                    f"{noun} {item.id} (log entry {item.index}): its database row records "
+                    f"SHA-256 {row[0]} ({row[1]} bytes) where the log records {item.sha256} "
+                    f"({item.size} bytes)")
+        for blob_id in store.quarantined_ids(namespace):
+            where = store.quarantined(namespace, blob_id)
+            logged = (holdings.submissions if namespace == NAMESPACE_SUBMISSIONS
+                      else holdings.replies).get(blob_id)
+            what = (f"the sealed file of {noun} {blob_id} (log entry {logged.index})"
+                    if logged else f"a sealed file no log entry records ({noun} id {blob_id})")
+            report.kept.append(f"{where}: {what}; kept, not served")
 
 
 def reinstate(store: Store, holdings: LogHoldings) -> list[str]:

@@ -12,6 +12,8 @@ Layout of a data directory (mode 0700)::
     org.vkey           the pinned organization verifier key
     vault.sqlite3      metadata (store), with -wal / -shm beside it
     auditlog.sqlite3   the audit log
+    control.sock       while a server runs: where ``amanat backup`` asks it for a snapshot
+    snapshots/         while a backup runs: its copies of the databases (vault/store/backup.py)
     blobs/             sealed submissions and replies
     uploads/           resumable uploads in progress
     quarantine/        sealed files found without a database row, kept (never served)
@@ -33,12 +35,13 @@ from vault.service.auth import SECRET_BYTES, Authenticator
 from vault.service.consistency import Reconciliation
 from vault.service.service import Limits, VaultService
 from vault.store import open_store
+from vault.store.backup import AUDIT_LOG_FILE as AUDIT_LOG_FILE
+from vault.store.backup import AUTH_SECRET_FILE as AUTH_SECRET_FILE
+from vault.store.backup import LOG_KEY_FILE as LOG_KEY_FILE
+from vault.store.backup import ORG_VKEY_FILE as ORG_VKEY_FILE
+from vault.store.backup import ControlServer, take_snapshot
 from vault.tlog import note
 
-LOG_KEY_FILE = "log.key"
-ORG_VKEY_FILE = "org.vkey"
-AUDIT_LOG_FILE = "auditlog.sqlite3"
-AUTH_SECRET_FILE = "auth.secret"  # noqa: S105 - a file name
 DEV_DIR = "dev"
 DEV_PASSPHRASE_WORDS = 4
 
@@ -192,6 +195,13 @@ class OpenedVault:
     service: VaultService
     log_signer_created: bool
     dev: DevSetup | None
+    control: ControlServer | None = None
+
+    def close(self) -> None:
+        """Stop answering backups, then close the service."""
+        if self.control is not None:
+            self.control.close()
+        self.service.close()
 
 
 def open_vault(
@@ -204,6 +214,7 @@ def open_vault(
     token_ttl: float = 900.0,
     allow_missing: bool = False,
     servers: Sequence[str] = (),
+    control: bool = False,
 ) -> OpenedVault:
     """Open (creating on first start) everything a server needs in ``data_dir``; logins are
     accepted only when signed for one of ``servers`` (the addresses it is reachable at).
@@ -211,8 +222,11 @@ def open_vault(
     Refuses (SetupError) a store that lost something its log records (an older
     vault.sqlite3, a row deleted by hand), naming each difference on the ``amanat.store``
     logger first; ``allow_missing`` opens it anyway, the differences still printed.
+    ``control``: answer ``amanat backup`` on the data directory's control socket.
     """
     from vault.store.auditlog import AuditLog
+    from vault.store.backup import Snapshot
+    from vault.store.sqlite import EmbeddedStore
 
     prepare_data_dir(data_dir)
     # First: the store holds the directory, so a second server stops here, changing nothing.
@@ -245,17 +259,32 @@ def open_vault(
             raise SetupError(report.refusal())
         if dev_setup is not None and store.current_roster() is None:
             service.publish_roster(dev_setup.roster_path.read_text("utf-8"))
+        control_server = None
+        if control and isinstance(store, EmbeddedStore):
+            embedded = store
+            # A roster is logged, then stored: the snapshot holds the roster lock too, so it
+            # never falls between the two (vault/store/backup.py).
+            roster_lock = service._roster_lock
+
+            def snapshot() -> Snapshot:
+                return take_snapshot(embedded, audit_log.backup_to, hold=(roster_lock,))
+
+            control_server = ControlServer(embedded, snapshot)
     except BaseException:
         store.close()
         raise
-    return OpenedVault(service, created, dev_setup)
+    return OpenedVault(service, created, dev_setup, control_server)
 
 
 def check_data_dir(data_dir: Path, *, repair: bool = False) -> tuple[list[str], Reconciliation]:
     """What ``amanat fsck`` does on a stopped server's data directory: what a start does
     (log what a crash left unlogged, quarantine sealed files with no row, finish logged
     deletions), with ``repair`` first reinstating logged submissions whose kept sealed file
-    matches their entry; returns those lines and what still differs from the log."""
+    matches their entry; then what only fsck does: recompute the whole tree against every
+    signed checkpoint, and read every held sealed file against its log entry (SHA-256 and
+    size). Returns the lines of what was done and what still differs from the log.
+    LogCorruptedError when the log itself does not hold."""
+    from vault.service.consistency import read_holdings, verify_contents
     from vault.store.auditlog import AuditLog
 
     if not (data_dir / LOG_KEY_FILE).exists() or not (data_dir / AUDIT_LOG_FILE).exists():
@@ -270,8 +299,11 @@ def check_data_dir(data_dir: Path, *, repair: bool = False) -> tuple[list[str], 
         raise
     service = VaultService(store, audit_log, signer.vkey(), None)
     try:
+        audit_log.verify_storage()
         service.recover()
         done = service.reinstate() if repair else []
-        return done, service.reconcile()
+        report = service.reconcile()
+        verify_contents(store, read_holdings(audit_log), report)
+        return done, report
     finally:
         service.close()

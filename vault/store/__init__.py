@@ -252,6 +252,10 @@ class Store(Protocol):
         """Every record of ``namespace``: id -> log index (-1 while pending)."""
         ...
 
+    def record_digests(self, namespace: str) -> dict[str, tuple[str, int]]:
+        """Every record of ``namespace``: id -> (SHA-256, size) as recorded."""
+        ...
+
     def blob_size(self, namespace: str, blob_id: str) -> int | None:
         """The size of the stored sealed file of ``namespace``/``blob_id``; None if absent."""
         ...

@@ -191,7 +191,10 @@ class AuditLog:
             )
             return
         if rows.get("schema") != SCHEMA_VERSION:
-            raise AuditLogError(f"unknown audit log schema {rows.get('schema')!r}")
+            raise AuditLogError(
+                f"the audit log has schema version {rows.get('schema')}, but this amanat reads "
+                f"audit log schema version {SCHEMA_VERSION}: it was written by another "
+                "release; run that release on it (DEPLOY.md §9)")
         if rows.get("origin") != self._origin:
             raise LogKeyMismatchError(
                 f"this audit log belongs to the origin {rows.get('origin')!r}, not {self._origin!r}"
@@ -375,6 +378,21 @@ class AuditLog:
                 raise LogRangeError(f"receipts need 0 <= index < {self._size}")
             proof = inclusion_proof(self._tree, index, self._size)
             return Receipt(index, tuple(proof), self._latest).format()
+
+    def backup_to(self, target: str | Path) -> int:
+        """Copy the whole database to the new file ``target`` at one moment (SQLite's online
+        backup API, under the log's lock: no append is half in it); return the log size it
+        holds. Used by ``amanat backup`` while the server runs."""
+        with self._lock:
+            destination = sqlite3.connect(str(target))
+            try:
+                # A scratch copy (made durable inside the archive): no fsync while held.
+                destination.execute("PRAGMA synchronous=OFF")
+                destination.execute("PRAGMA journal_mode=OFF")
+                self._connection.backup(destination)
+            finally:
+                destination.close()
+            return self._size
 
     # --- auditing the storage ------------------------------------------------------------------
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -157,6 +158,10 @@ class BlobDirectory:
 
     def __init__(self, root: Path) -> None:
         self.root = root
+        # Directories of running backups (vault/store/backup.py): a blob removed while one
+        # exists is first linked there, so a backup holds every blob its snapshot records.
+        self._pins: list[Path] = []
+        self._pins_lock = threading.Lock()
         self.uploads = root / "uploads"
         self.blobs = root / "blobs"
         self.quarantine_root = root / "quarantine"
@@ -247,8 +252,29 @@ class BlobDirectory:
         except FileNotFoundError:
             raise NotFoundError("no such blob") from None
 
+    def pin(self, directory: Path) -> None:
+        """Keep, under ``directory/<namespace>/<id>``, a link to every blob removed from now
+        until ``unpin``; ``directory`` must be on the data directory's file system."""
+        for namespace in NAMESPACES:
+            (directory / namespace).mkdir(mode=_DIR_MODE, parents=True, exist_ok=True)
+        with self._pins_lock:
+            self._pins.append(directory)
+
+    def unpin(self, directory: Path) -> None:
+        with self._pins_lock:
+            if directory in self._pins:
+                self._pins.remove(directory)
+
+    def _keep_for_backups(self, path: Path, namespace: str, blob_id: str) -> None:
+        with self._pins_lock:
+            pins = list(self._pins)
+        for directory in pins:
+            with contextlib.suppress(FileExistsError, FileNotFoundError):
+                os.link(path, directory / namespace / blob_id)
+
     def delete_blob(self, namespace: str, blob_id: str) -> None:
         path = self._blob(namespace, blob_id)
+        self._keep_for_backups(path, namespace, blob_id)
         with contextlib.suppress(FileNotFoundError), blurring(path.parent):
             path.unlink()
             fsync_directory(path.parent)
@@ -279,6 +305,7 @@ class BlobDirectory:
 
     def quarantine(self, namespace: str, blob_id: str) -> Path:
         """Move a blob to ``quarantine/<namespace>/`` durably, never over another file."""
+        self._keep_for_backups(self._blob(namespace, blob_id), namespace, blob_id)
         return self._quarantine(self._blob(namespace, blob_id), namespace, blob_id)
 
     def _quarantine(self, source: Path, namespace: str, blob_id: str) -> Path:

@@ -15,9 +15,10 @@ import contextlib
 import errno
 import fcntl
 import os
+import shutil
 import sqlite3
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import BinaryIO
 
@@ -30,6 +31,7 @@ from vault.store import (
     NotFoundError,
     ReplyRecord,
     RosterRecord,
+    StoreError,
     SubmissionRecord,
     UploadRecord,
     is_valid_id,
@@ -38,6 +40,13 @@ from vault.store import (
 from vault.store.blobs import BlobDirectory, StagedFileWriter, blur_times, open_quietly
 
 DATABASE_NAME = "vault.sqlite3"
+# The data directory's schema version, kept in the metadata database (``PRAGMA
+# user_version``, so it travels with the database and changes in the same transaction as a
+# migration). 1: the releases before versions (no marker, user_version 0); 2: this one (the
+# version itself; staging snapshots under ``snapshots/`` for ``amanat backup``). Add a step to
+# ``_MIGRATIONS`` for each new version; a newer data directory is refused, never touched.
+SCHEMA_VERSION = 2
+SNAPSHOTS_DIR = "snapshots"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS submissions (
@@ -119,6 +128,54 @@ def lock_data_dir(data_dir: Path) -> int:
     return fd
 
 
+class SchemaVersionError(StoreError):
+    """The data directory was written by a newer release (or is no amanat data directory)."""
+
+
+# version -> SQL that takes a database from that version to the next
+_MIGRATIONS: dict[int, str] = {1: ""}
+
+
+def read_schema_version(conn: sqlite3.Connection) -> int:
+    """The schema version of an open metadata database: 0 when it is new (no table yet),
+    1 for the releases before versions (tables, no marker)."""
+    (version,) = conn.execute("PRAGMA user_version").fetchone()
+    if int(version):
+        return int(version)
+    tables = conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'submissions'").fetchone()
+    return 1 if tables else 0
+
+
+def newer_version_message(where: object, version: int) -> str:
+    return (f"{where} has schema version {version}, but this amanat reads schema version "
+            f"{SCHEMA_VERSION} and earlier: it was written by a newer release. Run that "
+            "release (or a newer one) on it; nothing was changed (DEPLOY.md §9)")
+
+
+def migrate(conn: sqlite3.Connection, where: object) -> int:
+    """Bring the metadata database to ``SCHEMA_VERSION`` (creating it when new); refuse a
+    newer one with SchemaVersionError before changing anything. Returns the version found."""
+    found = read_schema_version(conn)
+    if found > SCHEMA_VERSION:
+        raise SchemaVersionError(newer_version_message(where, found))
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        for statement in _SCHEMA.split(";"):
+            if statement.strip():
+                conn.execute(statement)
+        for version in range(max(found, 1), SCHEMA_VERSION):
+            for statement in _MIGRATIONS[version].split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return found
+
+
 class EmbeddedStore:
     """SQLite metadata in ``data_dir/vault.sqlite3`` and blobs under ``data_dir``."""
 
@@ -127,11 +184,17 @@ class EmbeddedStore:
         self.data_dir = data_dir
         self._dir_lock = lock_data_dir(data_dir)
         try:
-            self.blobs = BlobDirectory(data_dir)
             self._lock = threading.RLock()
             self._db = connect_database(data_dir / DATABASE_NAME)
-            with self._lock:
-                self._db.executescript(_SCHEMA)
+            try:
+                self.schema_found = migrate(self._db, data_dir)
+                self.blobs = BlobDirectory(data_dir)
+                # Left by a backup that a crash interrupted: copies of the databases, and
+                # links to blobs whose deletion the log records; nothing else holds them.
+                shutil.rmtree(data_dir / SNAPSHOTS_DIR, ignore_errors=True)
+            except BaseException:
+                self._db.close()
+                raise
         except BaseException:
             os.close(self._dir_lock)
             raise
@@ -432,8 +495,34 @@ class EmbeddedStore:
             rows = self._db.execute(f"SELECT id, log_index FROM {table}").fetchall()  # noqa: S608
         return {str(row[0]): int(row[1]) for row in rows}
 
+    def record_digests(self, namespace: str) -> dict[str, tuple[str, int]]:
+        table = "submissions" if namespace == NAMESPACE_SUBMISSIONS else "replies"
+        with self._lock:
+            rows = self._db.execute(f"SELECT id, sha256, size FROM {table}").fetchall()  # noqa: S608
+        return {str(row[0]): (str(row[1]), int(row[2])) for row in rows}
+
     def blob_size(self, namespace: str, blob_id: str) -> int | None:
         return self.blobs.blob_size(namespace, blob_id)
+
+    @contextlib.contextmanager
+    def holding(self) -> Iterator[None]:
+        """Hold the store still (no write, no promotion) for the block."""
+        with self._lock:
+            yield
+
+    def backup_to(self, target: Path) -> None:
+        """Copy the metadata database to the new file ``target`` at one moment (SQLite's
+        online backup API through this store's own connection, which holds the database
+        exclusively)."""
+        with self._lock:
+            destination = sqlite3.connect(target)
+            try:
+                # A scratch copy (made durable inside the archive): no fsync while held.
+                destination.execute("PRAGMA synchronous=OFF")
+                destination.execute("PRAGMA journal_mode=OFF")
+                self._db.backup(destination)
+            finally:
+                destination.close()
 
     def conceal_times(self) -> None:
         entries = [Path(e.path) for e in os.scandir(self.data_dir)]
