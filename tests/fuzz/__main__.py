@@ -1,0 +1,206 @@
+"""Run the fuzz harnesses (tests/fuzz/harnesses.py).
+
+    python -m tests.fuzz list
+    python -m tests.fuzz run NAME... | all [--seconds N] [--keep]
+    python -m tests.fuzz replay [NAME... | all] [--file PATH]...
+    python -m tests.fuzz seed
+
+``run`` fuzzes each harness with atheris (libFuzzer, coverage-guided) for ``--seconds``, one
+process per harness, one after the other, on one core. It starts from the committed corpus
+(tests/fuzz/corpus/<harness>) and the shared vectors; what it discovers goes to a scratch
+directory (``--keep`` adds the new inputs to the committed corpus instead). It prints the
+executions of each harness and exits non-zero if any harness found a crash, whose input is
+saved under tests/fuzz/findings/ (not committed: minimise it, fix the parser, then add it to
+the corpus as ``crash-<what>`` with a regression test next to the parser's tests).
+
+``replay`` runs every corpus file (and the vector seeds) through the harnesses without
+atheris; ``seed`` rewrites the writer seeds (``w-*``) of the committed corpus.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+CORPUS = HERE / "corpus"
+FINDINGS = HERE / "findings"
+ROOT = HERE.parent.parent
+INSTRUMENTED = ["vault", "keys", "api"]
+
+
+def _names(requested: list[str]) -> list[str]:
+    from tests.fuzz.harnesses import HARNESSES
+
+    if not requested or requested == ["all"]:
+        return list(HARNESSES)
+    unknown = [n for n in requested if n not in HARNESSES]
+    if unknown:
+        sys.exit(f"unknown harness {', '.join(unknown)}; `python -m tests.fuzz list` names them")
+    return requested
+
+
+def cmd_list(_: argparse.Namespace) -> int:
+    from tests.fuzz.harnesses import HARNESSES
+
+    for harness in HARNESSES.values():
+        count = len(list((CORPUS / harness.name).glob("*")))
+        print(f"{harness.name:20} {count:3} seeds  allows: {harness.allowed}")
+    return 0
+
+
+def cmd_seed(_: argparse.Namespace) -> int:
+    from tests.fuzz.seeds import writer_seeds
+
+    for name, seeds in writer_seeds().items():
+        directory = CORPUS / name
+        directory.mkdir(parents=True, exist_ok=True)
+        for old in directory.glob("w-*"):
+            old.unlink()
+        for label, data in seeds.items():
+            (directory / f"w-{label}").write_bytes(data)
+        print(f"{name}: {len(seeds)} writer seeds")
+    return 0
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from tests.fuzz.harnesses import HARNESSES
+    from tests.fuzz.seeds import corpus_files, read_all, vector_seeds
+
+    failures = 0
+    for name in _names(args.names):
+        harness = HARNESSES[name]
+        inputs = (list(read_all([Path(f) for f in args.file])) if args.file
+                  else [*read_all(corpus_files(CORPUS / name)), *vector_seeds(name)])
+        started = time.perf_counter()
+        for label, data in inputs:
+            try:
+                harness.target(data)
+            except Exception:
+                failures += 1
+                print(f"{name}: {label}: FINDING", file=sys.stderr)
+                traceback.print_exc()
+        print(f"{name:20} {len(inputs):4} inputs in {time.perf_counter() - started:.2f} s")
+    return 1 if failures else 0
+
+
+_STAT = re.compile(r"stat::(\w+):\s+(\d+)")
+
+
+def _fuzz_one(name: str, seconds: int, keep: bool, scratch: Path) -> tuple[int, int, str]:
+    """Fuzz ``name`` in a child process; return (executions, exit status, log tail)."""
+    from tests.fuzz.harnesses import HARNESSES
+    from tests.fuzz.seeds import vector_seeds
+
+    harness = HARNESSES[name]
+    committed = CORPUS / name
+    committed.mkdir(parents=True, exist_ok=True)
+    work = scratch / name / "new"
+    vectors = scratch / name / "vectors"
+    crashes = scratch / name / "crashes"
+    for directory in (work, vectors, crashes):
+        directory.mkdir(parents=True, exist_ok=True)
+    for label, data in vector_seeds(name):
+        (vectors / label).write_bytes(data)
+    # libFuzzer writes what it discovers into the first corpus directory only.
+    corpora = [committed, vectors] if keep else [work, committed, vectors]
+    argv = [
+        sys.executable, "-m", "tests.fuzz", "_worker", name, "--",
+        f"-max_total_time={seconds}", f"-max_len={harness.max_len}", "-timeout=20",
+        "-rss_limit_mb=2048", "-print_final_stats=1", f"-artifact_prefix={crashes}/",
+        *map(str, corpora),
+    ]
+    log = scratch / name / "log"
+    with log.open("wb") as out:
+        status = subprocess.call(argv, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+    text = log.read_text("utf-8", "replace")
+    stats = dict(_STAT.findall(text))
+    executions = int(stats.get("number_of_executed_units", "0"))
+    found = sorted(crashes.iterdir())
+    if found:
+        FINDINGS.mkdir(exist_ok=True)
+        for path in found:
+            data = path.read_bytes()
+            target = FINDINGS / f"{name}-{hashlib.sha256(data).hexdigest()[:12]}"
+            shutil.copyfile(path, target)
+            text += f"\nsaved {target.relative_to(ROOT)} ({len(data)} bytes)"
+    return executions, status, "\n".join(text.splitlines()[-60:])
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    names = _names(args.names)
+    failed = []
+    with tempfile.TemporaryDirectory(prefix="amanat-fuzz-") as tmp:
+        for name in names:
+            started = time.monotonic()
+            executions, status, tail = _fuzz_one(name, args.seconds, args.keep, Path(tmp))
+            elapsed = time.monotonic() - started
+            rate = executions / elapsed if elapsed else 0.0
+            verdict = "ok" if status == 0 else f"FINDING (exit {status})"
+            print(f"fuzz {name:20} {executions:9} executions {elapsed:6.1f} s "
+                  f"{rate:8.0f}/s  {verdict}", flush=True)
+            if status != 0:
+                failed.append(name)
+                print(tail, file=sys.stderr, flush=True)
+    if failed:
+        print(f"findings in: {', '.join(failed)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    import atheris  # type: ignore[import-untyped]
+
+    with atheris.instrument_imports(include=INSTRUMENTED):
+        from tests.fuzz.harnesses import HARNESSES
+    target = HARNESSES[args.name].target
+
+    def one_input(data: bytes) -> None:
+        target(data)
+
+    atheris.Setup([sys.argv[0], *args.libfuzzer], one_input)
+    atheris.Fuzz()
+    return 0  # pragma: no cover - atheris.Fuzz exits the process
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tests.fuzz", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("list", help="the harnesses and their corpora").set_defaults(
+        func=cmd_list)
+    commands.add_parser("seed", help="rewrite the writer seeds of the corpus").set_defaults(
+        func=cmd_seed)
+    run = commands.add_parser("run", help="fuzz harnesses with atheris")
+    run.add_argument("names", nargs="*", metavar="NAME", help="harnesses, or all (default)")
+    run.add_argument("--seconds", type=int, default=60, help="per harness (default 60)")
+    run.add_argument("--keep", action="store_true",
+                     help="add newly discovered inputs to the committed corpus")
+    run.set_defaults(func=cmd_run)
+    replay = commands.add_parser("replay", help="run the corpus through the harnesses")
+    replay.add_argument("names", nargs="*", metavar="NAME")
+    replay.add_argument("--file", action="append", default=[],
+                        help="replay this file instead of the corpus")
+    replay.set_defaults(func=cmd_replay)
+    worker = commands.add_parser("_worker")
+    worker.add_argument("name")
+    worker.add_argument("libfuzzer", nargs=argparse.REMAINDER)
+    worker.set_defaults(func=cmd_worker)
+    args = parser.parse_args(argv)
+    if args.command == "_worker" and args.libfuzzer[:1] == ["--"]:
+        args.libfuzzer = args.libfuzzer[1:]
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONDONTWRITEBYTECODE", "1")
+    sys.exit(main())

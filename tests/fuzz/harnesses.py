@@ -1,0 +1,480 @@
+"""One fuzz harness per parser of outside input.
+
+A harness takes arbitrary bytes, hands them to the parser as the outside world would (bytes
+as received, text decoded as the caller decodes it, HTTP header values as Starlette decodes
+them: Latin-1) and lets through only the typed errors that parser documents. Any other
+exception (IndexError, UnicodeError, RecursionError, struct.error, a bare ValueError where a
+typed one is promised, an AssertionError from a broken round trip) is a finding.
+
+Where a format promises one spelling per value, the harness also checks it: what parses must
+encode back to the same bytes. Where a parser has two paths (streaming and in memory), both
+must agree.
+
+Harnesses are plain functions of ``bytes``: ``python -m tests.fuzz`` runs them under atheris
+(coverage-guided), tests/fuzz/test_corpus.py replays the corpora through them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from functools import cache
+from typing import Annotated, Any
+
+from pydantic import Field, TypeAdapter, ValidationError
+
+from api.bodies import declared_length
+from api.errors import ApiError
+from api.streams import RangeNotSatisfiable, byte_range
+from keys.card import PublicCard, parse_card, parse_recipient_strict
+from keys.errors import (
+    CardError,
+    InvalidNameError,
+    KeyFileError,
+    RosterError,
+    VerifierKeyError,
+)
+from keys.identity import IDENTITY_KIND, InvestigatorIdentity, _from_plaintext, is_identity_file
+from keys.keyfile import describe_amanat_file, key_file_kind, key_file_params
+from keys.org import ORG_KEY_KIND, OrgKey, parse_org_vkey
+from keys.roster import RosterState, read_roster_unverified, verify_roster
+from tests.fuzz import fixed
+from vault import age
+from vault.age import armor as armor_module
+from vault.age import bech32
+from vault.age.format import VERSION_LINE, parse_header
+from vault.bundle import BundleError, extract_bundle, open_bundle
+from vault.codename import CodenameError, check_codename, codename_entropy, derive
+from vault.events import EventError, parse_event
+from vault.replytext import REPLY_HEADER, ReplyFormatError, read_reply
+from vault.service.mailbox import (
+    MailboxSecretError,
+    decode_mailbox_secret,
+    encode_mailbox_secret,
+)
+from vault.service.uploads import NotSealedError, check_sealed_to_roster, inspect_sealed_file
+from vault.service.work import WorkError, WorkGate
+from vault.testimony import Manifest, ManifestError
+from vault.tlog.checkpoint import Checkpoint, CheckpointError, open_checkpoint
+from vault.tlog.merkle import MerkleError, verify_consistency, verify_inclusion
+from vault.tlog.note import NoteError, Signer, Verifier, open_note
+from vault.tlog.proof import LeafHash, Receipt, ReceiptError, verify_receipt
+
+__all__ = ["HARNESSES", "Harness", "entry_for"]
+
+
+@dataclass(frozen=True)
+class Harness:
+    """A parser under test: ``target`` raises only on a finding."""
+
+    name: str
+    target: Callable[[bytes], None]
+    allowed: str  # the typed errors the parser documents, for the listing
+    max_len: int = 8192
+
+
+# Lets the documented errors end a block; anything else escapes (a finding).
+tolerate = contextlib.suppress
+
+
+def _file_text(data: bytes) -> str:
+    """Text read from a file or an HTTP body (invalid UTF-8 becomes U+FFFD)."""
+    return data.decode("utf-8", "replace")
+
+
+def _typed_text(data: bytes) -> str:
+    """Text typed or passed in argv / the environment: undecodable bytes become lone
+    surrogates, as Python gives them (surrogateescape)."""
+    return data.decode("utf-8", "surrogateescape")
+
+
+def _header_value(data: bytes) -> str:
+    """An HTTP header value as Starlette hands it to the application (Latin-1)."""
+    return data.decode("latin-1")
+
+
+# --- age ----------------------------------------------------------------------------------------
+
+
+def age_header(data: bytes) -> None:
+    """vault.age.format.parse_header (HeaderError) and the server's door check
+    vault.service.uploads.inspect_sealed_file (NotSealedError)."""
+    with tolerate(age.HeaderError):
+        header = parse_header(io.BytesIO(data))
+        assert header.length <= len(data)
+        # One spelling: the stanzas re-encode to exactly the bytes the MAC covers.
+        encoded = VERSION_LINE + b"".join(s.encode() for s in header.stanzas) + b"---"
+        assert encoded == header.mac_input, "a header parsed from a non-canonical spelling"
+    with tolerate(NotSealedError):
+        info = inspect_sealed_file(io.BytesIO(data), len(data))
+        assert info.size == len(data)
+        check_sealed_to_roster(info, 2)
+
+
+def age_armor(data: bytes) -> None:
+    """vault.age.armor: unarmor and the streaming reader (ArmorError); both agree."""
+    whole: bytes | None = None
+    with tolerate(age.ArmorError):
+        whole = armor_module.unarmor(data)
+    pieces = bytearray()
+    failed = False
+    reader = armor_module.armored_reader(io.BytesIO(data))
+    try:
+        while chunk := reader.read(61):
+            pieces += chunk
+    except age.ArmorError:
+        failed = True
+    assert failed == (whole is None), "the streaming and in-memory armor readers disagree"
+    if whole is not None:
+        assert bytes(pieces) == whole
+        # One spelling, up to what the spec allows: CRLF, and whitespace around the block.
+        canonical = data.strip(b" \t\r\n\x0b\x0c").replace(b"\r\n", b"\n")
+        assert armor_module.armor(whole).rstrip(b"\n") == canonical.rstrip(b"\n")
+
+
+def age_decrypt(data: bytes) -> None:
+    """vault.age.decrypt_bytes and decrypt with fixed identities (the vectors' keys, ours,
+    two passphrases): HeaderError, HMACError, PayloadError, NoMatchError, ArmorError only.
+    The streaming and in-memory paths must agree."""
+    identities = fixed.age_identities()
+    whole: bytes | None = None
+    with tolerate(age.AgeError):
+        whole = age.decrypt_bytes(data, identities)
+    out = io.BytesIO()
+    streamed = True
+    try:
+        age.decrypt(io.BytesIO(data), out, identities, threads=1)
+    except age.AgeError:
+        streamed = False
+    assert streamed == (whole is not None), "streaming and in-memory decryption disagree"
+    if whole is not None:
+        assert out.getvalue() == whole
+
+
+def age_keys(data: bytes) -> None:
+    """Recipient and identity strings and files (vault.age.keys, bech32): KeyFormatError,
+    Bech32Error; the card's strict recipient parser: CardError."""
+    text = _typed_text(data)
+    with tolerate(bech32.Bech32Error):
+        hrp, payload = bech32.decode(text)
+        if hrp.lower() == hrp or hrp.upper() == hrp:
+            assert bech32.encode(hrp, payload).lower() == text.lower()
+    with tolerate(age.KeyFormatError):
+        age.parse_recipient(text)
+    with tolerate(age.KeyFormatError):
+        age.parse_identity(text)
+    with tolerate(age.KeyFormatError):
+        age.parse_recipients_file(text)
+    with tolerate(age.KeyFormatError):
+        age.parse_identities_file(text)
+    with tolerate(CardError):
+        recipient = parse_recipient_strict(text)
+        assert str(recipient) == text
+
+
+# --- the bundle and the manifest ----------------------------------------------------------------
+
+
+def bundle(data: bytes) -> None:
+    """vault.bundle.open_bundle and Bundle.verify, strict and lenient padding: BundleError."""
+    for strict in (True, False):
+        with tolerate(BundleError):
+            opened = open_bundle(io.BytesIO(data), strict_padding=strict)
+            for _attachment, chunks in opened.attachments():
+                for _ in chunks:
+                    pass
+
+
+@cache
+def _scratch() -> str:
+    return tempfile.mkdtemp(prefix="amanat-fuzz-")
+
+
+def bundle_extract(data: bytes) -> None:
+    """vault.bundle.extract_bundle into a fresh directory: BundleError, and nothing is ever
+    left behind on an error, nor written outside the destination."""
+    scratch = _scratch()
+    dest = os.path.join(scratch, "dest")
+    try:
+        try:
+            manifest = extract_bundle(io.BytesIO(data), dest)
+        except BundleError:
+            assert not os.path.exists(dest), "a refused bundle left files behind"
+        else:
+            names = sorted(os.listdir(os.path.join(dest, "attachments")))
+            assert names == sorted(a.name for a in manifest.attachments)
+        assert os.listdir(scratch) in ([], ["dest"]), "extraction wrote outside its destination"
+    finally:
+        shutil.rmtree(dest, ignore_errors=True)
+
+
+def manifest(data: bytes) -> None:
+    """vault.testimony.Manifest.from_json: ManifestError. An accepted manifest writes back
+    to canonical JSON that reads back equal."""
+    today = date.today()
+    with tolerate(ManifestError):
+        parsed = Manifest.from_json(data, today=today)
+        canonical = parsed.to_json()
+        assert Manifest.from_json(canonical, today=today) == parsed
+
+
+# --- signed notes, checkpoints, receipts, Merkle proofs -----------------------------------------
+
+
+def note(data: bytes) -> None:
+    """vault.tlog.note.open_note, as bytes and as text: NoteError and its subclasses."""
+    verifiers = fixed.note_verifiers()
+    with tolerate(NoteError):
+        opened = open_note(data, verifiers)
+        assert data.startswith(opened.text.encode("utf-8"))
+    with tolerate(NoteError):
+        open_note(_typed_text(data), verifiers)
+
+
+def note_keys(data: bytes) -> None:
+    """Verifier keys, private key strings (NoteError) and the organization key as a person
+    types it (keys.org.parse_org_vkey: VerifierKeyError)."""
+    text = _typed_text(data)
+    with tolerate(NoteError):
+        verifier = Verifier.from_vkey(text)
+        assert verifier.vkey() == text
+    with tolerate(NoteError):
+        signer = Signer.from_private_key_string(text)
+        assert signer.private_key_string() == text
+    with tolerate(VerifierKeyError):
+        parse_org_vkey(text)
+
+
+def checkpoint(data: bytes) -> None:
+    """vault.tlog.checkpoint: open_checkpoint (NoteError, CheckpointError) and
+    Checkpoint.parse (CheckpointError), which must round-trip."""
+    with tolerate(NoteError, CheckpointError):
+        open_checkpoint(data, fixed.log_verifier(), fixed.LOG_ORIGIN)
+    text = _file_text(data)
+    with tolerate(CheckpointError):
+        assert Checkpoint.parse(text).format() == text
+
+
+def entry_for(index: int) -> bytes:
+    """The log entry at ``index`` of the log the receipt seeds were cut from."""
+    return b"amanat/fuzz/entry %d\n" % index
+
+
+def receipt(data: bytes) -> None:
+    """vault.tlog.proof: Receipt.parse (ReceiptError; one spelling) and verify_receipt
+    (ReceiptError, NoteError, CheckpointError, InvalidProofError). A 32-byte ``extra`` is
+    taken as the entry's leaf hash (the seeds made from the shared Merkle vectors)."""
+    text = _file_text(data)
+    with tolerate(ReceiptError):
+        parsed = Receipt.parse(text)
+        assert parsed.format() == text, "a receipt parsed from a non-canonical spelling"
+        entry = (LeafHash(parsed.extra) if parsed.extra is not None and len(parsed.extra) == 32
+                 else entry_for(parsed.index))
+        with tolerate(NoteError, CheckpointError, MerkleError):
+            verify_receipt(text, entry, fixed.log_verifier(), fixed.LOG_ORIGIN)
+
+
+def _take(data: bytes, at: int, count: int) -> tuple[bytes, int]:
+    return data[at : at + count], at + count
+
+
+def merkle(data: bytes) -> None:
+    """vault.tlog.merkle.verify_inclusion / verify_consistency on decoded proofs:
+    MerkleError (InvalidProofError).
+
+    Layout: a kind byte (even: inclusion, odd: consistency), two 8-byte big-endian numbers
+    (index and size, or old and new size), then 32-byte hashes (leaf and root, or the two
+    roots), then the proof's hashes; a short last hash is kept short."""
+    if len(data) < 17:
+        return
+    kind = data[0] & 1
+    first = int.from_bytes(data[1:9], "big")
+    second = int.from_bytes(data[9:17], "big")
+    hashes = [data[i : i + 32] for i in range(17, len(data), 32)]
+    while len(hashes) < 2:
+        hashes.append(b"")
+    with tolerate(MerkleError):
+        if kind == 0:
+            verify_inclusion(hashes[0], first, second, hashes[2:], hashes[1])
+        else:
+            verify_consistency(first, second, hashes[0], hashes[1], hashes[2:])
+
+
+# --- keys: rosters, cards, key files ------------------------------------------------------------
+
+
+def roster(data: bytes) -> None:
+    """keys.roster: verify_roster against the fixed organization key (RosterError and its
+    subclasses) and read_roster_unverified, i.e. parse_roster (RosterFormatError and the
+    other RosterErrors); a parsed roster formats back to the same text."""
+    with tolerate(RosterError):
+        verify_roster(data, fixed.org_key().vkey(), today=fixed.TODAY, state=RosterState())
+    text = _file_text(data)
+    with tolerate(RosterError):
+        parsed = read_roster_unverified(text)
+        head = text.rpartition("\n\n")[0] + "\n"
+        assert parsed.format() == head, "a roster parsed from a non-canonical spelling"
+
+
+def card(data: bytes) -> None:
+    """keys.card.parse_card: CardError; a parsed card formats back to a card that parses
+    to the same keys."""
+    with tolerate(CardError):
+        parsed = parse_card(_file_text(data))
+        again = parse_card(parsed.format())
+        assert again == parsed and isinstance(again, PublicCard)
+
+
+def _cheap(memory_kib: int, iterations: int) -> bool:
+    return memory_kib <= 1024 and iterations <= 2
+
+
+def keyfile(data: bytes) -> None:
+    """keys.keyfile (KeyFileError), identity and org key files opened with the fixed
+    passphrase when their Argon2 parameters are cheap (KeyFileError, UnlockError); the
+    kind sniffing never raises."""
+    describe_amanat_file(data)
+    key_file_kind(data)
+    is_identity_file(data)
+    for kind, unseal in ((IDENTITY_KIND, InvestigatorIdentity.unseal),
+                         (ORG_KEY_KIND, OrgKey.unseal)):
+        with tolerate(KeyFileError):
+            params = key_file_params(data, kind)
+            if _cheap(params.memory_kib, params.iterations):
+                unseal(data, fixed.PASSPHRASE)
+
+
+def identity_plaintext(data: bytes) -> None:
+    """What an identity file holds once decrypted (keys.identity): KeyFileError, or
+    InvalidNameError for a name outside the rules."""
+    with tolerate(KeyFileError, InvalidNameError):
+        _from_plaintext(data)
+
+
+# --- audit-log events, replies, the codename ----------------------------------------------------
+
+
+def events(data: bytes) -> None:
+    """vault.events.parse_event: EventError; only canonical text parses."""
+    with tolerate(EventError):
+        assert parse_event(data).encode() == data
+
+
+def replytext(data: bytes) -> None:
+    """vault.replytext.read_reply: ReplyFormatError (v2 padding), never anything else."""
+    with tolerate(ReplyFormatError):
+        message = read_reply(data)
+        if not data.startswith(REPLY_HEADER):
+            assert message == data.decode("utf-8", "replace")
+
+
+def codename(data: bytes) -> None:
+    """vault.codename check_codename, codename_entropy and derive (version 2): CodenameError."""
+    text = _typed_text(data)
+    with tolerate(CodenameError):
+        canonical = check_codename(text)
+        assert check_codename(canonical) == canonical
+        assert len(codename_entropy(text)) == 16
+        derive(canonical)
+
+
+# --- HTTP headers of the witness API ------------------------------------------------------------
+
+_UPLOAD_OFFSET = TypeAdapter(Annotated[int, Field(ge=0, le=2**62)])
+_WORK_KEY = fixed.seed("work key")
+_WORK_NOW = 1_800_000_000.0
+
+
+class _Headers:
+    def __init__(self, **values: str) -> None:
+        self._values = values
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return self._values.get(name.replace("-", "_"), default)
+
+
+class _Request:
+    def __init__(self, **headers: str) -> None:
+        self.headers = _Headers(**headers)
+
+
+@cache
+def _issued_seed() -> bytes:
+    gate = WorkGate(_WORK_KEY, min_bits=2, clock=lambda: _WORK_NOW)
+    return gate.seed()[0]
+
+
+def http_headers(data: bytes) -> None:
+    """The witness API's header parsers, chosen by the first byte: Upload-Offset (as
+    FastAPI validates it: ValidationError), Content-Length (api.bodies.declared_length:
+    ApiError 400), Amanat-Work (WorkGate.admit: WorkError; a leading 0x00 byte puts a seed
+    this gate issued before the rest), Range (api.streams.byte_range: RangeNotSatisfiable;
+    two bytes of file size first) and the mailbox secret (MailboxSecretError)."""
+    if not data:
+        return
+    which, rest = data[0] % 5, data[1:]
+    if which == 0:
+        with tolerate(ValidationError):
+            assert 0 <= _UPLOAD_OFFSET.validate_python(_header_value(rest)) <= 2**62
+    elif which == 1:
+        try:
+            length = declared_length(_Request(content_length=_header_value(rest)))  # type: ignore[arg-type]
+        except ApiError as exc:
+            assert exc.status == 400
+        else:
+            assert length is not None and length >= 0
+    elif which == 2:
+        import base64
+
+        gate = WorkGate(_WORK_KEY, min_bits=2, clock=lambda: _WORK_NOW)
+        value = _header_value(rest)
+        if rest[:1] == b"\x00":
+            value = base64.b64encode(_issued_seed()).decode("ascii") + "." + value[1:]
+        with tolerate(WorkError):
+            gate.admit(value)
+    elif which == 3:
+        size = int.from_bytes(rest[:2], "big")
+        with tolerate(RangeNotSatisfiable):
+            found = byte_range(_header_value(rest[2:]), size)
+            if found is not None:
+                start, length = found
+                assert 0 <= start < size and length >= 1 and start + length <= size
+    else:
+        text = _header_value(rest)
+        with tolerate(MailboxSecretError):
+            assert encode_mailbox_secret(decode_mailbox_secret(text)) == text
+
+
+_ALL = (
+    Harness("age_header", age_header, "HeaderError; NotSealedError", 16384),
+    Harness("age_armor", age_armor, "ArmorError", 16384),
+    Harness("age_decrypt", age_decrypt,
+            "HeaderError, HMACError, PayloadError, NoMatchError, ArmorError (AgeError)", 16384),
+    Harness("age_keys", age_keys, "KeyFormatError, Bech32Error, CardError", 4096),
+    Harness("bundle", bundle, "BundleError", 16384),
+    Harness("bundle_extract", bundle_extract, "BundleError", 16384),
+    Harness("manifest", manifest, "ManifestError", 16384),
+    Harness("note", note, "NoteError (KeyIdMismatch, Unverified, InvalidSignature)", 4096),
+    Harness("note_keys", note_keys, "NoteError; VerifierKeyError", 1024),
+    Harness("checkpoint", checkpoint, "NoteError, CheckpointError", 4096),
+    Harness("receipt", receipt,
+            "ReceiptError, NoteError, CheckpointError, InvalidProofError", 8192),
+    Harness("merkle", merkle, "MerkleError (InvalidProofError)", 4096),
+    Harness("roster", roster, "RosterError and subclasses", 16384),
+    Harness("card", card, "CardError", 4096),
+    Harness("keyfile", keyfile, "KeyFileError, UnlockError", 4096),
+    Harness("identity_plaintext", identity_plaintext, "KeyFileError, InvalidNameError", 1024),
+    Harness("events", events, "EventError", 2048),
+    Harness("replytext", replytext, "ReplyFormatError", 4096),
+    Harness("codename", codename, "CodenameError", 1024),
+    Harness("http_headers", http_headers,
+            "ValidationError, ApiError 400, WorkError, RangeNotSatisfiable, "
+            "MailboxSecretError", 512),
+)
+HARNESSES: dict[str, Harness] = {h.name: h for h in _ALL}
