@@ -129,6 +129,27 @@ def _jpeg_extras(data: bytes) -> bytes:
     return data[:2] + added + data[2:] + b"CANARY-TRAILER ftypmp42 MotionPhoto_Data"
 
 
+def _gif_sub_blocks(data: bytes) -> bytes:
+    return (
+        b"".join(
+            bytes([len(data[i : i + 255])]) + data[i : i + 255] for i in range(0, len(data), 255)
+        )
+        + b"\0"
+    )
+
+
+def _gif_extras(data: bytes) -> bytes:
+    """A GIF with XMP and ICC application extensions before its first image, and a trailer."""
+    first = 13 + (3 << ((data[10] & 7) + 1) if data[10] & 0x80 else 0)  # after the colour table
+    added = (
+        b"\x21\xffXMP DataXMP".replace(b"\xffX", b"\xff\x0bX")
+        + _gif_sub_blocks(XMP)
+        + b"\x21\xff\x0bICCRGBG1012"
+        + _gif_sub_blocks(FAKE_ICC)
+    )
+    return data[:first] + added + data[first:] + b"CANARY-TRAILER"
+
+
 def _without_jfif(data: bytes) -> bytes:
     """A JPEG as cameras write it: EXIF first, no JFIF header."""
     assert data[2:4] == b"\xff\xe0"
@@ -337,6 +358,30 @@ def samples() -> list[Sample]:
         )
     )
 
+    gif = "image/gif"
+    out.append(
+        Sample("gif", _gif_extras(_save(palette, "GIF", comment=b"CANARY-COMMENT")), gif, None)
+    )
+    out.append(
+        Sample(
+            "gif-animated",
+            _gif_extras(
+                _save(
+                    frames[0].convert("RGB"),
+                    "GIF",
+                    save_all=True,
+                    append_images=[f.convert("RGB") for f in frames[1:]],
+                    duration=[100, 200, 300],
+                    loop=0,
+                    comment=b"CANARY-COMMENT",
+                    disposal=2,
+                )
+            ),
+            gif,
+            None,
+        )
+    )
+
     if features.check("webp"):
         webp = "image/webp"
         out.append(
@@ -438,6 +483,8 @@ def cleaned(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Cleaned]:
         (folder / sample.name).write_bytes(sample.data)
         pairs.append((folder / sample.name, folder / f"{sample.name}.clean"))
     first = _run_cli(pairs)
+    for sample, result in zip(items, first, strict=True):
+        assert result.get("status") == "cleaned", (sample.name, result)
     second = _run_cli(
         [(t, folder / f"{s.name}.again") for s, (_, t) in zip(items, pairs, strict=True)]
     )
@@ -568,6 +615,9 @@ def test_cleaned_picture_has_no_metadata(cleaned: dict[str, Cleaned], name: str)
         assert kinds <= allowed, kinds - allowed
         if b"VP8X" in kinds:
             assert c.data[20] & 0x2C == 0  # no ICC, EXIF, XMP flags
+    elif c.sample.media_type == "image/gif":
+        assert c.data.endswith(b"\x3b")
+        assert b"NETSCAPE2.0" in c.data or "animated" not in name
     else:
         markers = set(_jpeg_markers(c.data))
         assert not markers & ({*range(0xE1, 0xEE), 0xEF, 0xFE})  # only APP0 and APP14
@@ -673,7 +723,7 @@ def test_type_detection_agrees_with_the_python_client(tmp_path: Path) -> None:
     for (name, data), result in zip(files.items(), _run_cli(pairs), strict=True):
         expected = detect_media_type(data) or "application/octet-stream"
         assert result["mediaType"] == expected, name
-        if expected in ("image/jpeg", "image/png", "image/webp", "text/plain"):
+        if expected in ("image/jpeg", "image/png", "image/webp", "image/gif", "text/plain"):
             assert result["status"] == "cleaned", name
         else:
             assert result["status"] == "unsupported", name

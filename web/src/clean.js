@@ -52,6 +52,14 @@
 //   cleared). Dropped: EXIF, XMP, ICCP, unknown chunks (also inside ANMF), everything after
 //   the RIFF size. Sizes are recomputed; odd-sized chunks get their zero pad byte.
 //
+// GIF
+//   The header, logical screen descriptor and global colour table; each image (descriptor,
+//   local colour table, LZW data); graphic control extensions (delay, disposal,
+//   transparency); the NETSCAPE2.0 / ANIMEXTS1.0 loop count, in its plain form; the trailer.
+//   Dropped: comment extensions, plain-text extensions (text drawn over the picture, which
+//   almost no viewer shows), other application extensions (XMP, ICC, IPTC), everything
+//   after the trailer. A file that ends where a block would begin gets its trailer.
+//
 // ICC profiles (JPEG APP2 "ICC_PROFILE", PNG iCCP, WebP ICCP) are dropped: a profile holds
 //   free text (its description and copyright tags, and in a PNG a profile name), the
 //   device's manufacturer and model fields, the creating software and a creation date.
@@ -589,6 +597,84 @@ async function cleanWebp(b) {
 }
 
 // ---------------------------------------------------------------------------------------
+// GIF
+
+// The data sub-blocks starting at pos (each a length byte and that many bytes, ended by a
+// zero length): the position after the terminator.
+function gifSubBlocks(b, pos) {
+  const n = b.length;
+  for (;;) {
+    if (pos >= n) throw truncated("GIF data sub-blocks cut off");
+    const size = b[pos];
+    pos += 1 + size;
+    if (size === 0) return pos;
+  }
+}
+
+async function cleanGif(b) {
+  const n = b.length;
+  if (n < 13) throw truncated("GIF header cut off");
+  const out = new Output(b);
+  const pacer = new Pacer();
+  let pos = 13;
+  if (b[10] & 0x80) pos += 3 << ((b[10] & 7) + 1); // global colour table
+  if (pos > n) throw truncated("GIF colour table cut off");
+  out.range(0, pos);
+  let images = 0;
+  let loop = false;
+  for (;;) {
+    if (pos >= n) {
+      // A file that stops where a block would begin lacks only its trailer.
+      if (images === 0) throw truncated("GIF without an image");
+      out.bytes([0x3b]);
+      break;
+    }
+    const start = pos;
+    const introducer = b[pos];
+    if (introducer === 0x3b) {
+      if (images === 0) throw malformed("GIF without an image");
+      out.range(pos, pos + 1);
+      break; // anything after the trailer is dropped
+    }
+    if (introducer === 0x2c) {
+      if (pos + 10 > n) throw truncated("GIF image descriptor cut off");
+      pos += 10;
+      if (b[start + 9] & 0x80) pos += 3 << ((b[start + 9] & 7) + 1); // local colour table
+      if (pos >= n) throw truncated("GIF image cut off");
+      const codeSize = b[pos];
+      if (codeSize < 1 || codeSize > 11) throw malformed("GIF LZW code size");
+      pos = gifSubBlocks(b, pos + 1);
+      if (pos > n) throw truncated("GIF image data cut off");
+      images++;
+      out.range(start, pos);
+    } else if (introducer === 0x21) {
+      if (pos + 2 > n) throw truncated("GIF extension cut off");
+      const label = b[pos + 1];
+      pos = gifSubBlocks(b, pos + 2);
+      if (pos > n) throw truncated("GIF extension cut off");
+      if (label === 0xf9) {
+        if (b[start + 2] !== 4 || pos !== start + 8) throw malformed("GIF graphic control extension");
+        out.range(start, pos);
+      } else if (label === 0xff && !loop && b[start + 2] === 11 && start + 19 <= pos) {
+        // NETSCAPE2.0 (or ANIMEXTS1.0): the loop count, written in its plain form
+        const name = ascii(b, start + 3, "NETSCAPE2.0") || ascii(b, start + 3, "ANIMEXTS1.0");
+        if (name && b[start + 14] === 3 && b[start + 15] === 1) {
+          loop = true;
+          out.bytes([0x21, 0xff, 0x0b]);
+          out.range(start + 3, start + 14);
+          out.bytes([0x03, 0x01, b[start + 16], b[start + 17], 0x00]);
+        }
+      }
+      // comments, plain text, other application extensions (XMP, ICC, IPTC): dropped
+    } else {
+      throw malformed(`GIF block 0x${introducer.toString(16)}`);
+    }
+    if (pos >= pacer.next) await pacer.at(pos);
+  }
+  return { data: out.finish(), orientation: null };
+}
+
+// ---------------------------------------------------------------------------------------
 // Type detection
 
 const CONTROL = new Uint8Array(256);
@@ -742,7 +828,7 @@ async function sha256Hex(bytes) {
   return hex;
 }
 
-const CLEANERS = { [JPEG]: cleanJpeg, [PNG]: cleanPng, [WEBP]: cleanWebp };
+const CLEANERS = { [JPEG]: cleanJpeg, [PNG]: cleanPng, [WEBP]: cleanWebp, [GIF]: cleanGif };
 
 // Clean a file (a Blob, or a Uint8Array): {status: "cleaned" | "unsupported", mediaType,
 // data, sha256Before, sha256After, orientation}. "unsupported": a type not cleaned here;
@@ -782,4 +868,4 @@ export async function cleanFile(file) {
   };
 }
 
-export { cleanJpeg as _cleanJpeg, cleanPng as _cleanPng, cleanWebp as _cleanWebp };
+export { cleanGif as _cleanGif, cleanJpeg as _cleanJpeg, cleanPng as _cleanPng, cleanWebp as _cleanWebp };

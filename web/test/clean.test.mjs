@@ -272,6 +272,7 @@ test("JPEG, PNG, WebP: random mutations give a result or a typed error, and resu
     jpeg(JFIF_THUMB, EXIF_APP1(6, true), XMP, ADOBE, DQT, SOF2, DRI, DHT, SOS, ENTROPY, DHT, SOS, ENTROPY, EOI),
     PNG_DIRTY,
     WEBP_ANIMATED,
+    cat(GIF_HEAD, GIF_COMMENT, LOOP, GCE, IMAGE, GIF_XMP, GCE, IMAGE_LCT, [0x3b]),
   ]) {
     for (let round = 0; round < 1500; round++) {
       const bytes = Uint8Array.from(original);
@@ -502,6 +503,57 @@ test("WebP: hostile files give typed errors", async () => {
 });
 
 // ---------------------------------------------------------------------------------------
+// GIF
+
+function subBlocks(data) {
+  const d = typeof data === "string" ? enc.encode(data) : Uint8Array.from(data);
+  const parts = [];
+  for (let i = 0; i < d.length; i += 255) {
+    const piece = d.subarray(i, i + 255);
+    parts.push([piece.length], piece);
+  }
+  return cat(...parts, [0]);
+}
+const GIF_HEAD = cat("GIF89a", le16(2), le16(2), [0x80, 0, 0], [0, 0, 0, 255, 255, 255]); // 2-colour table
+const GCE = cat([0x21, 0xf9, 4, 0x05, 10, 0, 0, 0]);
+const LOOP = cat([0x21, 0xff, 11], "NETSCAPE2.0", [3, 1, 0, 0, 0]);
+const IMAGE = cat([0x2c], le16(0), le16(0), le16(2), le16(2), [0], [2], subBlocks([0x84, 0x8f, 0x02]));
+const IMAGE_LCT = cat([0x2c], le16(0), le16(0), le16(2), le16(2), [0x80], [1, 2, 3, 4, 5, 6], [2], subBlocks([0x84, 0x8f, 0x02]));
+const GIF_COMMENT = cat([0x21, 0xfe], subBlocks("CANARY-COMMENT ".repeat(30)));
+const GIF_XMP = cat([0x21, 0xff, 11], "XMP DataXMP", subBlocks("<x:xmpmeta>CANARY</x:xmpmeta>"));
+const GIF_TEXT = cat([0x21, 0x01], subBlocks(cat(new Uint8Array(12), "CANARY")));
+const GIF_PLAIN = cat(GIF_HEAD, LOOP, GCE, IMAGE, GCE, IMAGE_LCT, [0x3b]);
+
+test("GIF: comments, XMP and plain text dropped; images, timing and loop kept", async () => {
+  const loopWithBuffering = cat([0x21, 0xff, 11], "NETSCAPE2.0", [3, 1, 0, 0], [5, 2, 0, 0, 0, 0], [0]);
+  const dirty = cat(GIF_HEAD, GIF_COMMENT, loopWithBuffering, GIF_XMP, GCE, IMAGE, GIF_TEXT, GCE, IMAGE_LCT, GIF_COMMENT, [0x3b], "CANARY-TRAILER");
+  const { data, status, mediaType, orientation } = await cleanFile(dirty);
+  assert.equal(status, "cleaned");
+  assert.equal(mediaType, "image/gif");
+  assert.equal(orientation, null);
+  assert.deepEqual(data, GIF_PLAIN);
+  assert.ok(!contains(data, "CANARY"));
+  assert.deepEqual((await cleanFile(GIF_PLAIN)).data, GIF_PLAIN);
+  // a file that stops where the trailer would be gets it
+  assert.deepEqual((await cleanFile(GIF_PLAIN.subarray(0, GIF_PLAIN.length - 1))).data, GIF_PLAIN);
+});
+
+test("GIF: hostile files give typed errors", async () => {
+  await rejectsWith(cat(GIF_HEAD, [0x3b]), "malformed"); // no image
+  await rejectsWith(GIF_HEAD, "truncated");
+  await rejectsWith(cat(GIF_HEAD, [0x99], IMAGE, [0x3b]), "malformed"); // unknown block
+  await rejectsWith(cat(GIF_HEAD, [0x21, 0xf9, 5, 0, 0, 0, 0, 0, 0], IMAGE, [0x3b]), "malformed");
+  await rejectsWith(cat(GIF_HEAD, cat([0x2c], new Uint8Array(8), [0], [0]), subBlocks([1]), [0x3b]), "malformed");
+  await rejectsWith(cat("GIF89a", le16(2), le16(2), [0x87, 0, 0], new Uint8Array(30)), "truncated");
+  await rejectsWith(cat(GIF_HEAD, [0x2c], le16(0), le16(0), le16(2), le16(2), [0], [2], [200, 1, 2]), "truncated");
+  const plain = cat(GIF_HEAD, GIF_COMMENT, LOOP, GCE, IMAGE, [0x3b]);
+  for (let i = 6; i < plain.length - 1; i++) {
+    const outcome = await cleanOrCode(plain.subarray(0, i));
+    assert.ok(outcome.code !== undefined, `prefix of ${i} bytes was cleaned`);
+  }
+});
+
+// ---------------------------------------------------------------------------------------
 // sniff and cleanFile for other types
 
 test("sniff recognises types by content alone", () => {
@@ -562,7 +614,7 @@ test("sniff: office documents by their parts", () => {
 });
 
 test("cleanFile: other types come back unchanged and unsupported; text is clean as it is", async () => {
-  for (const bytes of [cat("%PDF-1.4\n/Author (CANARY)"), cat("GIF89a", [1, 0, 1, 0]), cat(be32(24), "ftypheic", be32(0), "mif1heic"), cat([1, 2, 3])]) {
+  for (const bytes of [cat("%PDF-1.4\n/Author (CANARY)"), cat("II*\0", le32(8)), cat(be32(24), "ftypheic", be32(0), "mif1heic"), cat([1, 2, 3])]) {
     const result = await cleanFile(new Blob([bytes]));
     assert.equal(result.status, "unsupported");
     assert.deepEqual(result.data, bytes);
