@@ -174,6 +174,8 @@ def verify_contents(store: Store, holdings: LogHoldings, report: Reconciliation)
                     f"SHA-256 {row[0]} ({row[1]} bytes) where the log records {item.sha256} "
                     f"({item.size} bytes)")
         for blob_id in store.quarantined_ids(namespace):
+            if any(blob_id in problem for problem in report.problems):
+                continue  # already named, with where it is kept
             where = store.quarantined(namespace, blob_id)
             logged = (holdings.submissions if namespace == NAMESPACE_SUBMISSIONS
                       else holdings.replies).get(blob_id)

@@ -192,9 +192,9 @@ class AuditLog:
             return
         if rows.get("schema") != SCHEMA_VERSION:
             raise AuditLogError(
-                f"the audit log has schema version {rows.get('schema')}, but this amanat reads "
-                f"audit log schema version {SCHEMA_VERSION}: it was written by another "
-                "release; run that release on it (DEPLOY.md §9)")
+                f"unknown audit log schema {rows.get('schema')!r}: this amanat reads audit log "
+                f"schema version {SCHEMA_VERSION}; the log was written by another release, "
+                "run that release on it (DEPLOY.md §9)")
         if rows.get("origin") != self._origin:
             raise LogKeyMismatchError(
                 f"this audit log belongs to the origin {rows.get('origin')!r}, not {self._origin!r}"
