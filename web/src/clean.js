@@ -677,12 +677,6 @@ async function cleanGif(b) {
 // ---------------------------------------------------------------------------------------
 // Type detection
 
-const CONTROL = new Uint8Array(256);
-for (let i = 0; i <= 0x08; i++) CONTROL[i] = 1;
-CONTROL[0x0b] = 1;
-for (let i = 0x0e; i <= 0x1f; i++) CONTROL[i] = 1;
-CONTROL[0x7f] = 1;
-
 // Header fields no one begins a note with: one among the first lines is mail.
 const ROUTING_FIELDS = new Set([
   "received", "return-path", "delivered-to", "message-id", "mime-version", "in-reply-to",
@@ -718,15 +712,15 @@ function isMail(prefix) {
 
 function textType(b) {
   if (b.length === 0) return null;
-  for (let i = 0; i < b.length; i++) {
-    if (CONTROL[b[i]] === 1) return null;
-  }
   let text;
   try {
     text = new TextDecoder("utf-8", { fatal: true }).decode(b);
   } catch {
     return null;
   }
+  // Control characters (as vault/scrub.py), searched in the decoded text: in UTF-8 these
+  // code points are exactly those bytes.
+  if (/[\x00-\x08\x0b\x0e-\x1f\x7f]/.test(text)) return null;
   const start = text.search(/[^\ufeff\s]/);
   if (start < 0) return TEXT; // white space only
   const prefix = text.slice(start, start + 64 * 1024);
