@@ -4,9 +4,12 @@
 // tests/web/test_clean_js.py with Pillow.
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { test } from "node:test";
+import { test as nodeTest } from "node:test";
 
 import { CleanError, cleanFile, crc32, sniff, tiffOrientation } from "../src/clean.js";
+
+// A hang is a failure too.
+const test = (name, fn) => nodeTest(name, { timeout: 120_000 }, fn);
 
 const enc = new TextEncoder();
 
