@@ -134,15 +134,19 @@ def test_unknown_version_is_refused() -> None:
             derive(ZERO_PHRASE, version)
 
 
-def test_version_2_is_fast() -> None:
+def test_version_2_is_much_cheaper_than_version_1() -> None:
     import time
 
     start = time.perf_counter()
+    derive(OTHER_PHRASE, 1)
+    old = time.perf_counter() - start
+    start = time.perf_counter()
     for _ in range(10):
         derive(OTHER_PHRASE, 2)
-    # Version 1 took ~0.1 s natively (and ~43 s in a browser without JIT); version 2 is
-    # hashing only, plus the identity's key expansion.
-    assert (time.perf_counter() - start) / 10 < 0.05
+    new = (time.perf_counter() - start) / 10
+    # Version 1's Argon2id (64 MiB) took ~43 s in a browser without JIT; version 2 is
+    # hashing plus the identity's key expansion, a few milliseconds.
+    assert new * 5 < old
 
 
 def test_derivation_follows_the_documented_construction() -> None:

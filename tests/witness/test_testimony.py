@@ -16,6 +16,7 @@ from tests.support import require_tool
 from tests.witness.conftest import make_attachment
 from vault.testimony import (
     SCHEMA,
+    SCHEMA_ID,
     AgeRange,
     Detention,
     LastContact,
@@ -465,3 +466,64 @@ def test_nested_objects_are_rebuilt() -> None:
     assert person.detention == Detention(place="Urumqi")
     assert person.last_contact == LastContact(details="letter")
     assert person.hometown is None
+
+
+# --- versions: v2 is written, v1 and v2 are read; orientation is v2's -----------------------
+
+
+def test_writers_write_v2_and_readers_read_both() -> None:
+    written = Manifest(language="kk", statement="", publication_consent="none")
+    assert json.loads(written.to_json())["schema"] == "amanat/testimony/v2" == SCHEMA_ID
+    for version in ("amanat/testimony/v1", "amanat/testimony/v2"):
+        data = json.dumps({**minimal(), "schema": version}).encode()
+        read = Manifest.from_json(data)
+        assert read.schema == version
+        assert json.loads(read.to_json())["schema"] == version  # kept as it was
+
+
+def _with_orientation(schema: str, value: object) -> dict[str, Any]:
+    obj = {**minimal(), "schema": schema}
+    obj["attachments"] = [{**attachment_dict("attachment-1.jpg"), "orientation": value}]
+    return obj
+
+
+@pytest.mark.parametrize("value", [1, 6, 8])
+def test_orientation_is_read_from_v2(value: int) -> None:
+    obj = _with_orientation("amanat/testimony/v2", value)
+    assert messages(obj) == []
+    manifest = Manifest.from_json(json.dumps(obj))
+    assert manifest.attachments[0].orientation == value
+    assert json.loads(manifest.to_json())["attachments"][0]["orientation"] == value
+
+
+def test_orientation_is_left_out_when_unknown() -> None:
+    manifest = Manifest(language="kk", statement="", publication_consent="none",
+                        attachments=(make_attachment("a.jpg", b"x"),))
+    assert manifest.attachments[0].orientation is None
+    assert "orientation" not in json.loads(manifest.to_json())["attachments"][0]
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    (0, "attachment 1: orientation must be at least 1 (not 0)"),
+    (9, "attachment 1: orientation must be at most 8 (not 9)"),
+    ("6", "attachment 1: orientation must be a whole number"),
+    (True, "attachment 1: orientation must be a whole number"),
+    (None, "attachment 1: orientation must be a whole number"),
+])
+def test_orientation_must_be_an_exif_value(value: object, message: str) -> None:
+    assert messages(_with_orientation("amanat/testimony/v2", value)) == [message]
+
+
+def test_a_v1_manifest_has_no_orientation() -> None:
+    obj = _with_orientation("amanat/testimony/v1", 6)
+    assert messages(obj) == [
+        "attachment 1: orientation is a field of amanat/testimony/v2; a manifest of "
+        "amanat/testimony/v1 has none"]
+    with pytest.raises(ManifestError):
+        Manifest.from_json(json.dumps(obj))
+    # The published schema, read by a stock validator, agrees.
+    validator = jsonschema.Draft202012Validator(json.loads(DOCS_SCHEMA.read_text("utf-8")))
+    assert not validator.is_valid(obj)
+    assert validator.is_valid(_with_orientation("amanat/testimony/v2", 6))
+    del obj["attachments"][0]["orientation"]
+    assert validator.is_valid(obj) and messages(obj) == []
