@@ -226,11 +226,15 @@ def open_vault(
     """
     from vault.store.auditlog import AuditLog
     from vault.store.backup import Snapshot
-    from vault.store.sqlite import EmbeddedStore
+    from vault.store.sqlite import EmbeddedStore, SchemaVersionError
 
     prepare_data_dir(data_dir)
-    # First: the store holds the directory, so a second server stops here, changing nothing.
-    store = open_store(data_dir)
+    # First: the store holds the directory, so a second server stops here, changing nothing;
+    # and a data directory of a newer release is refused before anything is written.
+    try:
+        store = open_store(data_dir)
+    except SchemaVersionError as exc:
+        raise SetupError(str(exc)) from None
     try:
         signer, created = load_or_create_log_key(data_dir)
         dev_setup: DevSetup | None = None
