@@ -15,7 +15,7 @@ import { SCHEMA_ID, neutralName } from "./manifest.js";
 import { bundle } from "./bundle.js";
 import { seal } from "./seal.js";
 import { getRoster } from "./api.js";
-import { uploadResumable } from "./upload.js";
+import { sha256Blob, uploadResumable } from "./upload.js";
 import { parseEntry, receiptFile, verifyReceipt } from "./tlog.js";
 import { formatPercent, formatSize, language, t } from "./i18n.js";
 import { $, clearError, download, el, orgKey, scriptsOn, setStatus, showError } from "./ui-dom.js";
@@ -27,11 +27,6 @@ let org = "";
 let pending = null; // {sealed: Blob, codename, roster}: sealed, not yet delivered
 let receiptText = null;
 let busy = false;
-
-async function sha256Hex(blob) {
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", await blob.arrayBuffer()));
-  return Array.from(digest, (x) => x.toString(16).padStart(2, "0")).join("");
-}
 
 function setUp() {
   scriptsOn();
@@ -157,22 +152,25 @@ async function prepare() {
 async function deliver({ sealed, roster }) {
   setStatus("msg.status.upload", { done: formatSize(0), total: formatSize(sealed.size) });
   let lastShown = -1;
+  let working = false;
   const answer = await uploadResumable(sealed, {
     onProgress(done, total) {
       showProgress("upload-progress", done, total);
       const step = Math.floor((20 * done) / (total || 1));
       if (step !== lastShown) {
         lastShown = step;
+        working = false;
         setStatus("msg.status.upload", { done: formatSize(done), total: formatSize(total) });
       }
     },
-    onWait(wait) {
-      const ms = typeof wait === "number" ? wait : wait && (wait.ms ?? wait.delayMs ?? (wait.seconds ?? 0) * 1000);
-      setStatus("msg.status.retry", { count: Math.max(1, Math.round((ms || 1000) / 1000)), seconds: Math.max(1, Math.round((ms || 1000) / 1000)) });
+    onWait({ reason, seconds }) {
+      const key = reason === "unreachable" ? "msg.status.retry" : "msg.status.busyRetry";
+      setStatus(key, { count: seconds, seconds });
       lastShown = -1;
     },
     onWork() {
-      setStatus("msg.status.work");
+      if (!working) setStatus("msg.status.work");
+      working = true;
     },
   });
   showProgress("upload-progress", sealed.size, sealed.size);
@@ -184,8 +182,8 @@ async function deliver({ sealed, roster }) {
 async function checkReceipt(answer, sealed, roster) {
   setStatus("msg.status.receipt");
   const entry = parseEntry(answer.entry);
-  const fields = entry.fields || {};
-  const digest = await sha256Hex(sealed);
+  const fields = Object.fromEntries(entry.fields);
+  const digest = await sha256Blob(sealed);
   if (entry.kind !== "submission" || fields.sha256 !== digest || String(fields.size) !== String(sealed.size) ||
       (answer.id && fields.id !== answer.id)) {
     const error = new Error("the receipt names other bytes");
@@ -211,6 +209,28 @@ function forgetCodename() {
   if (list) list.remove();
   box.replaceChildren(el("p", { class: "codename-gone", text: t("msg.codename.removed"), tabindex: "-1" }));
   box.firstChild.focus();
+}
+
+/** The end: the submission's id, whether its receipt verified, and the codename, once. */
+function showDone(id, verified, codename, problem) {
+  $("receipt-id").textContent = id || "";
+  $("receipt-id").parentElement.hidden = !id;
+  const line = $("receipt-verified");
+  line.textContent = problem || (verified === null ? t("msg.receipt.notVerified") : t("msg.receipt.verified", { index: verified }));
+  line.className = problem || verified === null ? "warning" : "ok";
+  $("receipt-save").hidden = receiptText === null;
+  $("receipt-save-hint").hidden = receiptText === null;
+  $("testimony").hidden = true;
+  $("progress").hidden = true;
+  $("safety").hidden = true;
+  $("done").hidden = false;
+  setStatus(problem ? null : "msg.status.done");
+  if (codename) {
+    showCodename(codename);
+    $("codename-title").focus();
+  } else {
+    $("done-title").focus();
+  }
 }
 
 async function send() {
@@ -239,24 +259,21 @@ async function send() {
     } catch (error) {
       showError(messageFor(error, "receipt"));
     }
-    receiptText = answer.receipt && answer.entry ? receiptFile(answer.receipt, answer.entry) : null;
-    $("receipt-id").textContent = answer.id || "";
-    $("receipt-verified").textContent = verified === null
-      ? t("msg.receipt.notVerified") : t("msg.receipt.verified", { index: verified });
-    $("receipt-verified").className = verified === null ? "warning" : "ok";
-    $("receipt-save").hidden = receiptText === null;
-    $("testimony").hidden = true;
-    $("progress").hidden = true;
-    $("safety").hidden = true;
-    $("done").hidden = false;
-    setStatus("msg.status.done");
-    if (codename) {
-      showCodename(codename);
-      $("codename-title").focus();
-    } else {
-      $("done-title").focus();
+    try {
+      receiptText = receiptFile(answer.receipt, answer.entry);
+    } catch {
+      receiptText = null;
     }
+    showDone(answer.id, verified, codename, null);
   } catch (error) {
+    if (error && error.name === "UploadError" && error.code === "delivery-unknown" && pending) {
+      // Most likely stored, with this reply address: the codename is still the only way to
+      // its replies, so it is handed over all the same (as `amanat submit` does).
+      const { codename } = pending;
+      pending = null;
+      showDone(null, null, codename, t("msg.error.deliveryUnknown"));
+      return;
+    }
     showError(messageFor(error, error && error.stage === "seal" ? "seal" : stage));
     setStatus(null);
     if (pending === null) {

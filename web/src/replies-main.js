@@ -36,8 +36,7 @@ async function open() {
     const keys = await deriveV2(codename);
     codename = null;
     const secret = hex(keys.mailboxSecret);
-    const answer = await mailbox(secret);
-    const replies = (answer && answer.replies) || [];
+    const replies = await mailbox(secret);
     let shown = 0;
     for (const reply of replies) {
       const item = el("li", { class: "reply" });

@@ -18,14 +18,21 @@ export function messageFor(error, stage) {
     return t("msg.codename.checksum");
   }
   if (name === "ReceiptError") return t("msg.error.receipt");
-  if (name === "ApiError" || name === "UploadError") {
+  if (name === "UploadError") {
+    if (code === "gave-up") return t("msg.error.gaveUp");
+    if (code === "gone") return t("msg.error.gone");
+    if (code === "delivery-unknown") return t("msg.error.deliveryUnknown");
+    if (code === "integrity") return t("msg.error.integrity");
+    if (error.status === 413 || error.status === 507) return t("msg.error.tooLarge");
+    return t("msg.error.refused");
+  }
+  if (name === "ApiError") {
     const status = error.status;
-    if (code === "gave-up" || code === "timeout") return t("msg.error.gaveUp");
     if (status === 413 || status === 507) return t("msg.error.tooLarge");
     if (status === 429 || status === 503 || status === 502 || status === 504 || status === 428) {
-      return t("msg.error.busy");
+      return stage === "replies" ? t("msg.error.replies") : t("msg.error.busy");
     }
-    if (!status) return stage === "replies" ? t("msg.error.replies") : t("msg.error.network");
+    if (status === 0) return stage === "replies" ? t("msg.error.replies") : t("msg.error.network");
     return stage === "replies" ? t("msg.error.replies") : t("msg.error.refused");
   }
   if (error instanceof TypeError && stage !== "seal") {
