@@ -9,8 +9,11 @@ AMANAT_REQUIRE_INTEROP=1, which turns the skip into a failure.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -36,3 +39,103 @@ def test_npm_test_passes() -> None:
     assert "# pass " in result.stdout, report
     # The vectors are part of the repository: a test skipped for want of them is a failure.
     assert "python -m tests.web.make_vectors" not in result.stdout, report
+
+
+# What the page does, with the same modules, against a real server; then the Python tools
+# open the testimony and answer it, and the modules read the answer.
+SUBMIT = r"""
+import * as api from "./src/api.js";
+import { verifyRoster } from "./src/roster.js";
+import { SCHEMA_ID, neutralName } from "./src/manifest.js";
+import { bundle } from "./src/bundle.js";
+import { seal } from "./src/seal.js";
+import { uploadResumable } from "./src/upload.js";
+import { verifyReceipt, receiptFile } from "./src/tlog.js";
+import { deriveV2, newCodename } from "./src/codename.js";
+import { createHash } from "node:crypto";
+
+api.configure({ base: process.env.SERVER + "/api/v1" });
+const roster = verifyRoster(await api.getRoster(), process.env.ORG);
+const codename = newCodename();
+const keys = await deriveV2(codename);
+const text = new TextEncoder().encode(process.env.ATTACHMENT);
+const digest = createHash("sha256").update(text).digest("hex");
+const name = neutralName(1, "text/plain");
+const manifest = {
+  schema: SCHEMA_ID, language: "kk", statement: process.env.STATEMENT, publication_consent: "none",
+  persons: [{ status: "camp", name_native: "Ержан", detention: { date: "2018-03" } }],
+  attachments: [{ name, media_type: "text/plain", size: text.length, sha256_before_cleaning: digest,
+                  sha256_after_cleaning: digest, metadata_kept: false }],
+  reply: { recipient: keys.recipient, mailbox_id: keys.mailboxId },
+};
+const sealed = await seal(roster.readers, bundle(manifest, [{ name, data: new Blob([text]) }]));
+const answer = await uploadResumable(sealed, { chunkBytes: 4096 });
+const proof = verifyReceipt(answer.receipt, roster.logVkey, answer.entry);
+receiptFile(answer.receipt, answer.entry);
+console.log(JSON.stringify({ id: answer.id, codename, index: proof.index, size: answer.size }));
+"""
+
+READ_REPLIES = r"""
+import * as api from "./src/api.js";
+import { deriveV2 } from "./src/codename.js";
+import { openReply } from "./src/reply.js";
+import { hex } from "./src/bytes.js";
+
+api.configure({ base: process.env.SERVER + "/api/v1" });
+const keys = await deriveV2(process.env.CODENAME);
+const messages = [];
+for (const r of await api.mailbox(hex(keys.mailboxSecret))) {
+  messages.push(await openReply(await api.fetchReply(r.id, hex(keys.mailboxSecret)), keys.identity));
+}
+console.log(JSON.stringify(messages));
+"""
+
+
+def _node(script: str, env: dict[str, str]) -> str:
+    node = require_tool("node")
+    result = subprocess.run(
+        [node, "--input-type=module", "-e", script], cwd=WEB,
+        env={**{k: v for k, v in os.environ.items() if not k.startswith("NODE_")}, **env},
+        capture_output=True, text=True, timeout=300, check=False,
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    return result.stdout.strip().splitlines()[-1]
+
+
+def test_modules_submit_and_read_a_reply_through_a_real_server(tmp_path: Path) -> None:
+    require_tool("node")
+    require_path(WEB / "node_modules" / "age-encryption", "web/node_modules (run `npm ci` in web/)")
+    from tests.e2e.conftest import start_server
+
+    server = start_server(tmp_path)
+    try:
+        org = next(line.removeprefix("amanat: organization key: ").strip()
+                   for line in server.output_text().splitlines()
+                   if line.startswith("amanat: organization key: "))
+        statement = "Менің ағам 2018 жылы лагерге алынды.\nمېنىڭ ئاكام"
+        attachment = "a note, typed by hand\n"
+        sent = json.loads(_node(SUBMIT, {"SERVER": server.url, "ORG": org,
+                                         "STATEMENT": statement, "ATTACHMENT": attachment}))
+        dev = server.data_dir / "dev"
+        env = {**os.environ, "PYTHONPATH": str(ROOT),
+               "AMANAT_PASSPHRASE": (dev / "passphrase.txt").read_text().strip()}
+        case = tmp_path / "case"
+        amanat = [sys.executable, "-m", "vault.cli"]
+        opened = subprocess.run(
+            [*amanat, "open", "--server", server.url, "-i", str(dev / "investigator.identity"),
+             "--org", org, "-o", str(case), sent["id"]],
+            cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False)
+        assert opened.returncode == 0, opened.stderr
+        manifest = json.loads((case / "manifest.json").read_text(encoding="utf-8"))
+        assert manifest["statement"] == statement
+        assert (case / "attachments" / "attachment-1.txt").read_text() == attachment
+        message = "Рақмет. We received your testimony."
+        replied = subprocess.run(
+            [*amanat, "reply", "--server", server.url, "-i", str(dev / "investigator.identity"),
+             "--org", org, "--case", str(case), "--message", message, sent["id"]],
+            cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False)
+        assert replied.returncode == 0, replied.stderr
+        read = json.loads(_node(READ_REPLIES, {"SERVER": server.url, "CODENAME": sent["codename"]}))
+        assert read == [message]
+    finally:
+        server.stop()
