@@ -83,9 +83,10 @@ import { hex } from "./src/bytes.js";
 
 api.configure({ base: process.env.SERVER + "/api/v1" });
 const keys = await deriveV2(process.env.CODENAME);
+const secret = hex(keys.mailboxSecret);
 const messages = [];
-for (const r of await api.mailbox(hex(keys.mailboxSecret))) {
-  messages.push(await openReply(await api.fetchReply(r.id, hex(keys.mailboxSecret)), keys.identity));
+for (const r of await api.mailbox(secret)) {
+  messages.push(await openReply(await api.fetchReply(r.id, secret), keys.identity));
 }
 console.log(JSON.stringify(messages));
 """
