@@ -439,6 +439,9 @@ def write_archive(data_dir: Path, snap: Snapshot, out: IO[bytes], *,
 def backup(data_dir: Path, out_path: Path, *, include_log_key: bool = True) -> BackupReport:
     """Write a backup of ``data_dir`` to ``out_path`` atomically (temporary file, fsync,
     rename, fsync of the directory), mode 0600."""
+    if not (data_dir / DATABASE_NAME).is_file() or not (data_dir / AUDIT_LOG_FILE).is_file():
+        raise BackupError(f"{data_dir} is not a vault data directory (no {DATABASE_NAME} or "
+                          f"{AUDIT_LOG_FILE})")
     if include_log_key and not (data_dir / LOG_KEY_FILE).is_file():
         raise BackupError(f"{data_dir} has no {LOG_KEY_FILE}")
     out_dir = out_path.parent
