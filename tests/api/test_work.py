@@ -108,3 +108,15 @@ def test_the_command_line_shows_its_progress() -> None:
     assert out.getvalue().splitlines() == [
         "amanat: the server is busy; solving its proof of work (18 bits, 65,536 tries)",
         "amanat: the server is busy; solving its proof of work (18 bits, 196,608 tries)"]
+
+
+def test_fuzz_finding_a_counter_of_non_ascii_digits_is_refused() -> None:
+    """Fuzzing (tests/fuzz http_headers) found that a counter of digits other than ASCII
+    ("²", "٣": str.isdigit() says yes, and Starlette decodes header values as Latin-1)
+    reached the hash as ASCII and raised UnicodeEncodeError, a 500, instead of WorkError."""
+    clock = Clock()
+    gate = busy_gate(clock)
+    seed, _ = gate.seed()
+    for counter in ("\u00b2", "1\u00b3", "\u0663"):
+        with pytest.raises(WorkError, match="not one this server issued"):
+            gate.admit(header(seed, counter))

@@ -120,7 +120,7 @@ class WorkGate:
             seed = base64.b64decode(encoded, validate=True)
         except ValueError:
             seed = b""
-        if (len(seed) != 40 or not counter.isdigit() or len(counter) > 20
+        if (len(seed) != 40 or not (counter.isascii() and counter.isdigit()) or len(counter) > 20
                 or not hmac.compare_digest(seed[24:], self._mac(seed[:24]))):
             raise WorkError("this proof of work is not one this server issued; get a new one")
         expires, bits = int.from_bytes(seed[:8], "big"), seed[8]
