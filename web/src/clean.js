@@ -255,6 +255,7 @@ async function cleanJpeg(b) {
   out.range(0, 2);
   let pos = 2;
   let orientation = null;
+  let exif = false;
   let frame = false;
   let scan = false;
   let jfif = false;
@@ -333,7 +334,8 @@ async function cleanJpeg(b) {
         out.bytes([0, 0]);
       }
     } else if (marker === 0xe1) {
-      if (orientation === null && ascii(b, body, "Exif\0")) {
+      if (!exif && ascii(b, body, "Exif\0")) {
+        exif = true; // viewers read the first EXIF block only
         orientation = tiffOrientation(b, body + 6, end);
       }
     } else if (marker === 0xee) {
@@ -430,6 +432,7 @@ async function cleanPng(b) {
   out.range(0, 8);
   let pos = 8;
   let orientation = null;
+  let exif = false;
   let first = true;
   let data = false;
   for (;;) {
@@ -463,7 +466,8 @@ async function cleanPng(b) {
       out.range(pos, end);
     } else if (PNG_KEPT.has(type)) {
       out.range(pos, end);
-    } else if (type === "eXIf" && orientation === null) {
+    } else if (type === "eXIf" && !exif) {
+      exif = true;
       orientation = exifOrientation(b, pos + 8, dataEnd);
     }
     pos = end;
@@ -507,12 +511,8 @@ async function cleanWebp(b) {
   if (riffEnd > n) throw truncated("RIFF size beyond the end of the file");
   const chunks = riffChunks(b, 12, riffEnd, "WebP");
   if (chunks.length === 0) throw malformed("WebP without chunks");
-  let orientation = null;
-  for (const chunk of chunks) {
-    if (chunk.fourcc === "EXIF" && orientation === null) {
-      orientation = exifOrientation(b, chunk.start, chunk.end);
-    }
-  }
+  const exif = chunks.find((chunk) => chunk.fourcc === "EXIF");
+  const orientation = exif === undefined ? null : exifOrientation(b, exif.start, exif.end);
   // The kept chunks, each {fourcc, parts: [[start, end] | Uint8Array], length}.
   const kept = [];
   const head = chunks[0];

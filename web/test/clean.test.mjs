@@ -198,6 +198,9 @@ test("JPEG: the first EXIF block gives the orientation; a thumbnail's EOI inside
   const { data, orientation } = await cleanFile(dirty);
   assert.equal(orientation, 3);
   assert.deepEqual(data, PLAIN);
+  // a first EXIF block without orientation: none (viewers read the first block only)
+  const firstEmpty = jpeg(seg(0xe1, cat("Exif\0\0", tiff(true, []))), EXIF_APP1(6), DQT, SOF0, DHT, SOS, ENTROPY, EOI);
+  assert.equal((await cleanFile(firstEmpty)).orientation, null);
   // a hostile EXIF block: no orientation, the file still cleaned
   const bad = jpeg(seg(0xe1, cat("Exif\0\0MM", be16(42), be32(0xfffffff0))), DQT, SOF0, DHT, SOS, ENTROPY, EOI);
   const cleaned = await cleanFile(bad);
