@@ -32,6 +32,7 @@ const TARGET = ["es2020", "firefox128", "chrome109", "safari15"];
 // Per language, HTML + JS + CSS compressed with gzip -9.
 const BUDGET_BYTES = 150 * 1024;
 
+const ICON = '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32"><rect width="32" height="32" rx="6" fill="#0b5d4b"/><path d="M10 15v-3a6 6 0 0 1 12 0v3h1.5v11h-15V15zm3 0h6v-3a3 3 0 0 0-6 0z" fill="#fff"/></svg>\n';
 const sha256 = (data) => createHash("sha256").update(data).digest("hex");
 const sri = (data) => `sha384-${createHash("sha384").update(data).digest("base64")}`;
 
@@ -198,6 +199,8 @@ async function main() {
     replies: hashed("replies", "js", replies.code),
     css: hashed("style", "css", css.code),
   };
+  // An icon of its own, so that the browser does not ask for /favicon.ico (a 404).
+  assets.icon = hashed("icon", "svg", Buffer.from(ICON));
   files.set("assets/licenses.txt",
     Buffer.from(licenses([...main.inputs, ...replies.inputs], [main.legal, replies.legal, css.legal])));
 

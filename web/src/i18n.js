@@ -72,6 +72,9 @@ export function formatSize(bytes) {
     unit += 1;
   }
   const digits = unit === 0 || value >= 100 ? 0 : 1;
+  if (Intl.NumberFormat.supportedLocalesOf([locale()]).length === 0) {
+    return `${value.toFixed(digits)} ${["B", "kB", "MB", "GB"][unit]}`;
+  }
   try {
     return new Intl.NumberFormat(locale(), {
       style: "unit", unit: units[unit], unitDisplay: unit === 0 ? "long" : "short",
@@ -92,5 +95,8 @@ export function formatPercent(fraction) {
 export function formatDate(value) {
   const date = value instanceof Date ? value : new Date(value);
   if (Number.isNaN(date.getTime())) return String(value);
+  // A browser without this language's data would answer in its own language (often
+  // English): the ISO form (2026-12-03) is then clearer than a month name nobody reads.
+  if (Intl.DateTimeFormat.supportedLocalesOf([locale()]).length === 0) return date.toISOString().slice(0, 10);
   return new Intl.DateTimeFormat(locale(), { dateStyle: "long", timeZone: "UTC" }).format(date);
 }

@@ -36,6 +36,7 @@ function head(cat, title, assets, script) {
     '<meta name="referrer" content="no-referrer">',
     ORG_META,
     `<title>${esc(title)}</title>`,
+    `<link rel="icon" href="/${assets.icon.path}" type="image/svg+xml">`,
     `<link rel="stylesheet" href="/${assets.css.path}" integrity="${assets.css.integrity}">`,
   ];
   if (script) {
@@ -356,6 +357,7 @@ export function rootPage({ langs, cats, assets }) {
     '<meta name="referrer" content="no-referrer">',
     ORG_META,
     `<title>${esc(langs.map((l) => cats[l]["site.name"]).filter((v, i, a) => a.indexOf(v) === i).join(" · "))}</title>`,
+    `<link rel="icon" href="/${assets.icon.path}" type="image/svg+xml">`,
     `<link rel="stylesheet" href="/${assets.css.path}" integrity="${assets.css.integrity}">`,
     "</head>",
     '<body class="root">',
