@@ -34,7 +34,7 @@ def declared_length(request: Request) -> int | None:
     raw = request.headers.get("content-length")
     if raw is None:
         return None
-    if not raw.isdigit() or len(raw) > 19:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 19:
         raise ApiError(400, "malformed Content-Length")
     return int(raw)
 
