@@ -245,8 +245,8 @@ def note_keys(data: bytes) -> None:
         verifier = Verifier.from_vkey(text)
         assert verifier.vkey() == text
     with tolerate(NoteError):
-        signer = Signer.from_private_key_string(text)
-        assert signer.private_key_string() == text
+        # Not held to one spelling: a private key string is read, never compared as text.
+        Signer.from_private_key_string(text)
     with tolerate(VerifierKeyError):
         parse_org_vkey(text)
 
@@ -404,9 +404,14 @@ class _Request:
         self.headers = _Headers(**headers)
 
 
+def _work_gate() -> WorkGate:
+    """A gate under load asking for 2 bits (a place share of 0.6), at a fixed time."""
+    return WorkGate(_WORK_KEY, quiet_rate=1.0, places_used=lambda: 0.6, clock=lambda: _WORK_NOW)
+
+
 @cache
 def _issued_seed() -> bytes:
-    gate = WorkGate(_WORK_KEY, min_bits=2, clock=lambda: _WORK_NOW)
+    gate = _work_gate()
     return gate.seed()[0]
 
 
@@ -432,7 +437,7 @@ def http_headers(data: bytes) -> None:
     elif which == 2:
         import base64
 
-        gate = WorkGate(_WORK_KEY, min_bits=2, clock=lambda: _WORK_NOW)
+        gate = _work_gate()
         value = _header_value(rest)
         if rest[:1] == b"\x00":
             value = base64.b64encode(_issued_seed()).decode("ascii") + "." + value[1:]
