@@ -452,7 +452,14 @@ async function cleanPng(b) {
       throw malformed(`PNG ${type} chunk CRC`);
     }
     if (first !== (type === "IHDR")) throw malformed("PNG IHDR not first, or twice");
-    if (type === "IHDR" && length !== 13) throw malformed("PNG IHDR length");
+    if (type === "IHDR") {
+      const depth = b[pos + 16];
+      const colour = b[pos + 17];
+      const depths = { 0: [1, 2, 4, 8, 16], 2: [8, 16], 3: [1, 2, 4, 8], 4: [8, 16], 6: [8, 16] }[colour];
+      if (length !== 13 || u32be(b, pos + 8) === 0 || u32be(b, pos + 12) === 0 || !depths || !depths.includes(depth)) {
+        throw malformed("PNG IHDR");
+      }
+    }
     first = false;
     const critical = (b[pos + 4] & 0x20) === 0;
     if (critical) {
@@ -498,6 +505,20 @@ function riffChunks(b, start, end, where) {
 }
 
 const WEBP_FRAME_KEPT = new Set(["ALPH", "VP8 ", "VP8L"]);
+
+// The start of a picture chunk's bitstream: a VP8 key frame's start code, the VP8L
+// signature byte, an alpha chunk's header byte. (The rest is the decoder's to read.)
+function checkWebpPicture(b, fourcc, start, end) {
+  if (fourcc === "VP8 ") {
+    if (end - start < 10 || b[start + 3] !== 0x9d || b[start + 4] !== 0x01 || b[start + 5] !== 0x2a) {
+      throw malformed("VP8 key frame header");
+    }
+  } else if (fourcc === "VP8L") {
+    if (end - start < 5 || b[start] !== 0x2f) throw malformed("VP8L header");
+  } else if (fourcc === "ALPH") {
+    if (end - start < 1) throw malformed("ALPH chunk empty");
+  }
+}
 const WEBP_ALPHA = 0x10;
 const WEBP_ANIMATION = 0x02;
 
@@ -517,6 +538,7 @@ async function cleanWebp(b) {
   const kept = [];
   const head = chunks[0];
   if (head.fourcc === "VP8 " || head.fourcc === "VP8L") {
+    checkWebpPicture(b, head.fourcc, head.start, head.end);
     kept.push({ fourcc: head.fourcc, parts: [[head.start, head.end]], length: head.end - head.start });
   } else if (head.fourcc === "VP8X") {
     if (head.end - head.start !== 10) throw malformed("VP8X chunk size");
@@ -531,6 +553,7 @@ async function cleanWebp(b) {
     for (const chunk of chunks.slice(1)) {
       const { fourcc, start, end } = chunk;
       if (fourcc === "VP8 " || fourcc === "VP8L" || fourcc === "ALPH") {
+        checkWebpPicture(b, fourcc, start, end);
         if (fourcc !== "ALPH") pictures++;
         kept.push({ fourcc, parts: [[start, end]], length: end - start });
       } else if (fourcc === "ANIM") {
@@ -545,6 +568,7 @@ async function cleanWebp(b) {
         let framePictures = 0;
         for (const sub of riffChunks(b, start + 16, end, "WebP frame")) {
           if (!WEBP_FRAME_KEPT.has(sub.fourcc)) continue;
+          checkWebpPicture(b, sub.fourcc, sub.start, sub.end);
           if (sub.fourcc !== "ALPH") framePictures++;
           const size = sub.end - sub.start;
           const header = new Uint8Array(8);

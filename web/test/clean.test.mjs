@@ -387,6 +387,9 @@ test("PNG: hostile files give typed errors", async () => {
   await rejectsWith(cat(PNG_SIG, GAMA, IHDR, IDAT, IEND), "malformed");
   await rejectsWith(cat(PNG_SIG, IHDR, IHDR, IDAT, IEND), "malformed");
   await rejectsWith(cat(PNG_SIG, chunk("IHDR", [0, 0, 0, 1]), IDAT, IEND), "malformed");
+  await rejectsWith(cat(PNG_SIG, chunk("IHDR", cat(be32(0), be32(1), [8, 3, 0, 0, 0])), IDAT, IEND), "malformed");
+  await rejectsWith(cat(PNG_SIG, chunk("IHDR", cat(be32(1), be32(1), [16, 3, 0, 0, 0])), IDAT, IEND), "malformed");
+  await rejectsWith(cat(PNG_SIG, chunk("IHDR", cat(be32(1), be32(1), [8, 5, 0, 0, 0])), IDAT, IEND), "malformed");
   await rejectsWith(cat(PNG_SIG, IHDR, IEND), "malformed");
   await rejectsWith(cat(PNG_SIG, IHDR, IDAT), "truncated");
   // a chunk type that is not four letters; an unknown critical chunk
@@ -424,7 +427,7 @@ function vp8x(flags) {
   return rchunk("VP8X", [flags, 0xaa, 0xbb, 0xcc, 9, 0, 0, 9, 0, 0]);
 }
 const VP8L = rchunk("VP8L", [0x2f, 0x00, 0x00, 0x00, 0x00]); // odd size: padded
-const VP8 = rchunk("VP8 ", [0x10, 0x02, 0x00, 0x9d, 0x01, 0x2a]);
+const VP8 = rchunk("VP8 ", [0x10, 0x02, 0x00, 0x9d, 0x01, 0x2a, 9, 0, 9, 0]);
 const ALPH = rchunk("ALPH", [0, 1, 2]);
 const ANIM = rchunk("ANIM", [0, 0, 0, 0, 0, 0]);
 const EXIF_CHUNK = (v, little) => rchunk("EXIF", orientationTiff(v, little));
@@ -498,6 +501,15 @@ test("WebP: hostile files give typed errors", async () => {
     riff(vp8x(2), ANIM, rchunk("ANMF", cat(new Uint8Array(16), "VP8L", le32(1000), [0x2f, 0, 0, 0]))),
     "truncated",
   );
+  // picture chunks that are not pictures; empty chunks
+  await rejectsWith(riff(rchunk("VP8L", [0x2e, 0, 0, 0, 0])), "malformed");
+  await rejectsWith(riff(rchunk("VP8L", [])), "malformed");
+  await rejectsWith(riff(rchunk("VP8 ", [0x10, 0x02, 0x00, 0x9d, 0x01, 0x2b, 0, 0, 0, 0])), "malformed");
+  await rejectsWith(riff(vp8x(0x10), rchunk("ALPH", []), VP8), "malformed");
+  await rejectsWith(riff(vp8x(2), ANIM, ANMF(rchunk("VP8L", [1, 2, 3, 4, 5]))), "malformed");
+  // zero-size unknown chunks are dropped
+  assert.deepEqual((await cleanFile(riff(vp8x(0), rchunk("ZERO", []), VP8L, rchunk("EXIF", [])))).data,
+    riff(rchunk("VP8X", [0, 0, 0, 0, 9, 0, 0, 9, 0, 0]), VP8L));
   // a chunk header cut off inside the RIFF
   await rejectsWith(cat("RIFF", le32(4 + 4), "WEBP", "VP8L"), "truncated");
   for (let i = 12; i < WEBP_ANIMATED.length; i++) {
