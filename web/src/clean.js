@@ -62,7 +62,9 @@
 //
 // ICC profiles (JPEG APP2 "ICC_PROFILE", PNG iCCP, WebP ICCP) are dropped: a profile holds
 //   free text (its description and copyright tags, and in a PNG a profile name), the
-//   device's manufacturer and model fields, the creating software and a creation date.
+//   device's manufacturer and model fields, the creating software and a creation date;
+//   and a profile calibrated for one scanner or camera is, in its numbers alone, unique
+//   to that device, so clearing its text fields would not be enough.
 //   The pixels are unchanged; a wide-gamut photo (Display P3) looks a little less
 //   saturated, since viewers take it as sRGB. The Python client converts the pixels to
 //   sRGB before dropping the profile; the page cannot without re-encoding.
