@@ -3,6 +3,7 @@
 // nested sizes), idempotence. Decoding real pictures to the same pixels is checked by
 // tests/web/test_clean_js.py with Pillow.
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { test as nodeTest } from "node:test";
 
@@ -657,4 +658,22 @@ test("cleanFile: sha256Before and sha256After are those of the bytes", async () 
   assert.equal(result.sha256After, sha256(result.data));
   assert.match(result.sha256After, /^[0-9a-f]{64}$/);
   assert.notEqual(result.sha256Before, result.sha256After);
+});
+
+test("clean.js runs with JIT and WebAssembly off (node --jitless, as Tor Browser at Safer)", () => {
+  const module = new URL("../src/clean.js", import.meta.url).href;
+  const file = Array.from(jpeg(JFIF_THUMB, EXIF_APP1(6, false), XMP, DQT, SOF2, DHT, SOS, ENTROPY, EOI));
+  const script = `
+    if (typeof WebAssembly !== "undefined") throw new Error("WebAssembly is on");
+    const { cleanFile } = await import(${JSON.stringify(module)});
+    const result = await cleanFile(Uint8Array.from(${JSON.stringify(file)}));
+    process.stdout.write(JSON.stringify({ status: result.status, orientation: result.orientation, data: Array.from(result.data) }));
+  `;
+  const out = execFileSync(process.execPath, ["--jitless", "--input-type=module", "-e", script], {
+    stdio: ["ignore", "pipe", "ignore"],
+  });
+  const result = JSON.parse(out.toString());
+  assert.equal(result.status, "cleaned");
+  assert.equal(result.orientation, 6);
+  assert.deepEqual(Uint8Array.from(result.data), jpeg(JFIF, DQT, SOF2, DHT, SOS, ENTROPY, EOI));
 });
