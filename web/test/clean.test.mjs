@@ -557,6 +557,15 @@ test("GIF: comments, XMP and plain text dropped; images, timing and loop kept", 
   assert.deepEqual((await cleanFile(GIF_PLAIN.subarray(0, GIF_PLAIN.length - 1))).data, GIF_PLAIN);
 });
 
+test("GIF: XMP as written by Adobe (raw text and the 'magic trailer') is dropped", async () => {
+  const descending = Array.from({ length: 256 }, (_, i) => 255 - i);
+  for (const xmp of ["<x:xmpmeta>CANARY</x:xmpmeta>", `<?xpacket begin="\ufeff"?><x:xmpmeta>${"CANARY ".repeat(200)}</x:xmpmeta>`]) {
+    const raw = cat([0x21, 0xff, 11], "XMP DataXMP", xmp, [1], descending, [0]);
+    const { data } = await cleanFile(cat(GIF_HEAD, raw, LOOP, GCE, IMAGE, GCE, IMAGE_LCT, [0x3b]));
+    assert.deepEqual(data, GIF_PLAIN);
+  }
+});
+
 test("GIF: hostile files give typed errors", async () => {
   await rejectsWith(cat(GIF_HEAD, [0x3b]), "malformed"); // no image
   await rejectsWith(GIF_HEAD, "truncated");
