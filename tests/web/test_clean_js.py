@@ -13,6 +13,7 @@ Skips when node is absent, unless AMANAT_REQUIRE_INTEROP=1.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import json
@@ -202,13 +203,14 @@ def _png_info() -> PngImagePlugin.PngInfo:
     info = PngImagePlugin.PngInfo()
     info.add_text("Author", "CANARY-AUTHOR")
     info.add_text("Comment", "CANARY-ZTXT " * 20, zip=True)
-    info.add_itxt("XML:com.adobe.mxp", XMP.decode(), lang="en", tkey="x")
+    info.add_itxt("XML:com.adobe.xmp", XMP.decode(), lang="en", tkey="x")
     info.add(b"tIME", struct.pack(">HBBBBB", 2019, 5, 17, 9, 12, 44))
     info.add(b"prVt", b"CANARY-PRIVATE-CHUNK")
     return info
 
 
-def samples() -> list[Sample]:
+@functools.cache
+def samples() -> tuple[Sample, ...]:
     rgb = _noise("RGB", (203, 149), 1)  # sizes that are not multiples of the MCU
     out: list[Sample] = []
     jpeg = "image/jpeg"
@@ -445,7 +447,7 @@ def samples() -> list[Sample]:
                 7,
             )
         )
-    return out
+    return tuple(out)
 
 
 # ---------------------------------------------------------------------------------------
