@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -140,3 +142,112 @@ def test_modules_submit_and_read_a_reply_through_a_real_server(tmp_path: Path) -
         assert read == [message]
     finally:
         server.stop()
+
+
+# The roster parser is strict in the same places as keys/roster.py: roster bodies changed in
+# many small ways are signed again (so the signature is not what refuses them) and both
+# implementations must agree on every one, accepted (with the same readers) or refused
+# (with the same code).
+JUDGE_ROSTERS = r"""
+import { readFileSync } from "node:fs";
+import { verifyRoster } from "./src/roster.js";
+const { vkey, today, rosters } = JSON.parse(readFileSync(0, "utf8"));
+console.log(JSON.stringify(rosters.map((text) => {
+  try {
+    return ["ok", verifyRoster(text, vkey, today).readers];
+  } catch (error) {
+    if (error.name !== "RosterError") return ["crash", String(error)];
+    return [error.code, null];
+  }
+})));
+"""
+
+
+def _python_verdict(text: str, vkey: str, today: Any) -> list[Any]:
+    from keys import errors
+    from keys.roster import verify_roster
+
+    try:
+        roster = verify_roster(text, vkey, today=today)
+    except errors.RosterSignatureError as exc:
+        return ["origin" if "names the organization" in str(exc) else "signature", None]
+    except errors.RosterExpiredError:
+        return ["expired", None]
+    except errors.RosterPolicyError as exc:
+        return ["too-long" if "days after today" in str(exc) else "policy", None]
+    except errors.RosterFormatError:
+        return ["malformed", None]
+    readers = [person.recipient for person in roster.readers()]
+    if not readers:
+        return ["no-readers", None]
+    if roster.log_vkey is None:
+        return ["no-log", None]
+    return ["ok", readers]
+
+
+def _mutations(body: str) -> list[str]:
+    rng = random.Random(20261203)
+    lines = body[:-1].split("\n")
+    out: list[str] = []
+    for number in range(len(lines)):
+        rest = lines[:number] + lines[number + 1:]
+        out.append("\n".join(rest) + "\n")  # a line left out
+        out.append("\n".join(lines[:number + 1] + lines[number:]) + "\n")  # a line twice
+        line = lines[number]
+        for change in (line + " ", " " + line, line.replace(" ", "  ", 1), line.upper(),
+                       line.replace(" ", "\t", 1), line + "\u00a0", line.replace(" ", "", 1)):
+            out.append("\n".join([*lines[:number], change, *lines[number + 1:]]) + "\n")
+    for _ in range(400):
+        position = rng.randrange(len(body) - 1)
+        choice = rng.choice("aZ0 +/=-,.\u0413\u00e9\u200e\u200c\u3000xq")
+        out.append(body[:position] + choice + body[position + 1:])
+        out.append(body[:position] + body[position + 1:])
+    for first, second in ((4, 5), (5, 6), (1, 2)):
+        if second < len(lines):
+            swapped = list(lines)
+            swapped[first], swapped[second] = swapped[second], swapped[first]
+            out.append("\n".join(swapped) + "\n")
+    out.append(body.replace("version 4", "version 04"))
+    out.append(body.replace("version 4", "version 9223372036854775808"))
+    out.append(body.replace("version 4", "version 9223372036854775807"))
+    out.append(body.replace("reader", "reader,reader", 1))
+    out.append(body.replace("reader", "admin,reader", 1))
+    out.append(body.replace("reader", "reader,admin", 1))
+    return sorted(set(out))
+
+
+def test_roster_parser_agrees_with_python_on_many_variants() -> None:
+    require_tool("node")
+    require_path(WEB / "node_modules" / "age-encryption", "web/node_modules (run `npm ci` in web/)")
+    import datetime
+
+    from vault.tlog import note
+
+    vectors = json.loads((ROOT / "tests/web/vectors/roster.json").read_text(encoding="utf-8"))
+    body = vectors["valid"][0]["roster"].rpartition("\n\n")[0] + "\n"
+    origin = body.split("\n", 1)[0].split(" ", 1)[1]
+    signer = note.Signer.generate(origin)
+    today = datetime.date.fromisoformat(vectors["today"])
+    rosters: list[str] = []
+    for text in _mutations(body):
+        try:
+            rosters.append(note.sign_note(text, signer))
+        except note.NoteError:  # control characters: a signer refuses to sign them
+            continue
+    assert len(rosters) > 500
+    expected = [_python_verdict(text, signer.vkey(), today) for text in rosters]
+    node = require_tool("node")
+    result = subprocess.run(
+        [node, "--input-type=module", "-e", JUDGE_ROSTERS], cwd=WEB,
+        input=json.dumps({"vkey": signer.vkey(), "today": vectors["today"], "rosters": rosters}),
+        capture_output=True, text=True, timeout=300, check=False,
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    got = json.loads(result.stdout)
+    disagreements = [(text, want, have)
+                     for text, want, have in zip(rosters, expected, got, strict=True)
+                     if want != have]
+    assert not disagreements, "\n\n".join(
+        f"python {want[0]}, javascript {have[0]}:\n{text}"
+        for text, want, have in disagreements[:5])
+    assert sum(1 for verdict in expected if verdict[0] == "ok") >= 3
