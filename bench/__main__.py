@@ -20,6 +20,7 @@ BENCH_MODULES: tuple[str, ...] = (
     "bench.auditlog_bench",
     "bench.service_bench",
     "bench.memory_bench",
+    "bench.web_bench",
 )
 
 

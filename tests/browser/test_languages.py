@@ -64,14 +64,20 @@ def test_every_message_is_translated(shown: dict[tuple[str, str], dict[str, Any]
         assert len(page["pairs"]) >= 5, f"few labelled controls shown: {page['pairs']}"
 
 
-def _checkbox_pairs(page: dict[str, Any]) -> list[dict[str, Any]]:
-    return [p for p in page["pairs"] if p["type"] in ("checkbox", "radio")]
+def _side_by_side(pair: dict[str, Any]) -> bool:
+    label, control = pair["label"], pair["control"]
+    return (label["top"] < control["top"] + control["height"] and
+            control["top"] < label["top"] + label["height"])
 
 
-def _stacked_pairs(page: dict[str, Any]) -> list[dict[str, Any]]:
+def _stacked(pair: dict[str, Any]) -> bool:
     """Label above its field (the label ends before the field begins)."""
-    return [p for p in page["pairs"] if p["type"] not in ("checkbox", "radio")
-            and p["label"]["top"] + p["label"]["height"] <= p["control"]["top"] + EDGE]
+    return pair["label"]["top"] + pair["label"]["height"] <= pair["control"]["top"] + EDGE
+
+
+def _label_is_right(pair: dict[str, Any]) -> bool:
+    label, control = pair["label"], pair["control"]
+    return label["left"] + label["width"] / 2 > control["left"] + control["width"] / 2
 
 
 def test_uyghur_is_right_to_left(shown: dict[tuple[str, str], dict[str, Any]]) -> None:
@@ -79,21 +85,32 @@ def test_uyghur_is_right_to_left(shown: dict[tuple[str, str], dict[str, Any]]) -
     print(f"\nUyghur screenshot: {ug['screenshot']}\nEnglish screenshot: {en['screenshot']}")
     assert ug["dir"] == "rtl" and ug["computedDir"] == "rtl"
     assert shown[("ug", "replies")]["dir"] == "rtl"
+    english = {pair["for"]: pair for pair in en["pairs"]}
+    both = [(pair, english[pair["for"]]) for pair in ug["pairs"] if pair["for"] in english]
 
-    boxes = _checkbox_pairs(ug)
-    assert boxes, "no labelled checkbox shown to compare (e.g. #want-reply)"
-    for pair in boxes:
-        assert pair["label"]["left"] >= pair["control"]["right"] - EDGE, \
-            f"in Uyghur the label of #{pair['for']} is not right of its box: {pair}"
-    for pair in _checkbox_pairs(en):
-        assert pair["label"]["right"] <= pair["control"]["left"] + EDGE, \
-            f"in English the label of #{pair['for']} is not left of its box: {pair}"
+    # A label beside its control (a checkbox's) swaps sides: where English has it on the
+    # right of its box, Uyghur has it on the left, and the other way round.
+    beside = [(u, e) for u, e in both if _side_by_side(u) and _side_by_side(e)]
+    assert beside, "no label beside its control to compare (e.g. #want-reply)"
+    for u, e in beside:
+        assert _label_is_right(u) != _label_is_right(e), \
+            f"#{u['for']}: its label is on the same side in Uyghur and English: {u} {e}"
+        if not _label_is_right(e):  # a label before its field: right of it in Uyghur
+            assert u["label"]["left"] >= u["control"]["left"] + u["control"]["width"] - EDGE, u
 
-    stacked = _stacked_pairs(ug)
-    assert stacked, "no label above its field to compare"
-    for pair in stacked:
-        assert abs(pair["label"]["right"] - pair["control"]["right"]) <= EDGE, \
-            f"in Uyghur the label of #{pair['for']} does not line up on the right: {pair}"
+    # A label above its field lines up with the field's start: right in Uyghur, left in
+    # English.
+    above = [(u, e) for u, e in both if _stacked(u) and _stacked(e)]
+    assert above, "no label above its field to compare (e.g. #statement)"
+    for u, e in above:
+        u_right = u["label"]["left"] + u["label"]["width"]
+        c_right = u["control"]["left"] + u["control"]["width"]
+        assert abs(u_right - c_right) <= EDGE, \
+            f"in Uyghur the label of #{u['for']} does not line up on the right: {u}"
+        assert u["label"]["left"] > u["control"]["left"] + EDGE or \
+            u["label"]["width"] >= u["control"]["width"] - EDGE, u
+        assert abs(e["label"]["left"] - e["control"]["left"]) <= EDGE, \
+            f"in English the label of #{e['for']} does not line up on the left: {e}"
 
     statement = ug["statement"]
     assert statement["direction"] == "rtl"

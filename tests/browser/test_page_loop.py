@@ -187,6 +187,7 @@ def test_reply_is_read_on_the_replies_page(sent: Sent, case: Path, browser_world
         "browser": sent.browser, "url": browser_world.url, "lang": "en",
         "codename": sent.codename, "expect": 1, "artifacts": str(artifacts)}, timeout=180)
     assert read["error"].strip() == "", f"the replies page showed an error: {read['error']}"
-    assert REPLY_TEXT in [(text or "").strip() for text in read["replies"]], read["replies"]
+    assert REPLY_TEXT in [(text or "").strip() for text in read["replies"]], \
+        f"replies listed: {read['replies']}; #status: {read['status']!r}"
     assert_keeps_to_itself(read, browser_world.url, secrets=(sent.codename,),
                            what=f"the replies page in {sent.browser}")

@@ -26,11 +26,12 @@ WITNESS_ZONE = "Asia/Almaty"  # UTC+5 or +6: never offset 0
 
 def test_safer_prefs_take_effect(browser_world: World) -> None:
     require_browser_stack("firefox")
-    inputs = {"url": f"{browser_world.url}/en/", "env": {"TZ": WITNESS_ZONE}}
+    # On a blank page: the witness page's CSP refuses WebAssembly by itself.
+    inputs = {"url": "about:blank", "env": {"TZ": WITNESS_ZONE}}
     safer = run_scenario("probe", {**inputs, "browser": "firefox-safer"}, timeout=120)
     plain = run_scenario("probe", {**inputs, "browser": "firefox"}, timeout=120)
-    print(f"\nFirefox {safer['browser']}: 20M-step loop {plain['loopWallMs']} ms with the JIT, "
-          f"{safer['loopWallMs']} ms at Safer")
+    print(f"\nFirefox {safer['browser']}: a 20M-step typed-array loop took "
+          f"{plain['loopWallMs']} ms with the JIT, {safer['loopWallMs']} ms at Safer")
     assert safer["prefs"]["javascript.options.wasm"] is False
     # WebAssembly is gone (or at least cannot compile anything).
     assert safer["webAssembly"] == "undefined" or safer["wasmCompiles"] is False, safer
@@ -38,8 +39,8 @@ def test_safer_prefs_take_effect(browser_world: World) -> None:
     # resistFingerprinting: the witness's time zone is hidden behind offset 0.
     assert plain["timeZone"] == WITNESS_ZONE, plain["timeZone"]
     assert safer["timeZone"] != WITNESS_ZONE and safer["timezoneOffset"] == 0, safer
-    # No JIT: the interpreter runs the same loop several times slower.
-    assert safer["loopWallMs"] > 3 * plain["loopWallMs"], (safer["loopWallMs"],
+    # No JIT: the interpreter runs the same loop many times slower (about 40x here).
+    assert safer["loopWallMs"] > 5 * plain["loopWallMs"], (safer["loopWallMs"],
                                                            plain["loopWallMs"])
     assert safer["loopResult"] == plain["loopResult"]
 

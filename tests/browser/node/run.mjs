@@ -3,7 +3,10 @@
 // argv. Writes JSON lines on standard output: {"event": ...} while the scenario runs, then
 // one {"result": ...} or {"error": ...}; exits 0 or 1 accordingly.
 
-import * as scenarios from "./scenarios.mjs";
+import * as bench from "./bench.mjs";
+import * as tests from "./scenarios.mjs";
+
+const scenarios = { ...tests, ...bench };
 
 async function readStdin() {
   const chunks = [];

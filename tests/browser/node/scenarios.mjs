@@ -196,12 +196,28 @@ export async function replies(input) {
     const started = Date.now();
     await page.click("#open-replies");
     const expect = input.expect ?? 1;
-    await page.waitUntil(`((n) => {
-      const err = document.querySelector("#error");
-      const errShown = err && !err.closest("[hidden]") && err.textContent.trim() !== "" &&
-        getComputedStyle(err).display !== "none";
-      return document.querySelectorAll("#replies li.reply").length >= n || !!errShown;
-    })`, expect, { timeout: input.timeout || 60000, what: `${expect} li.reply or #error` });
+    // Until the replies are listed or an error is shown; or until #status has said the same
+    // thing for `settle` ms (e.g. "no answers yet") with nothing listed.
+    const settle = input.settle || 8000;
+    const deadline = Date.now() + (input.timeout || 60000);
+    let lastStatus = null, since = Date.now(), outcome = null;
+    while (outcome === null) {
+      if (Date.now() > deadline) throw new Error(`no replies, error or settled status in time (status ${JSON.stringify(lastStatus)})`);
+      const seen = await page.evaluate(`(() => {
+        const err = document.querySelector("#error");
+        const errShown = !!err && !err.closest("[hidden]") && err.textContent.trim() !== "" &&
+          getComputedStyle(err).display !== "none";
+        return { count: document.querySelectorAll("#replies li.reply").length, errShown,
+          status: ((document.querySelector("#status") || {}).textContent || "").trim() };
+      })`);
+      if (seen.count >= expect) outcome = "listed";
+      else if (seen.errShown) outcome = "error";
+      else {
+        if (seen.status !== lastStatus) { lastStatus = seen.status; since = Date.now(); }
+        else if (seen.status && Date.now() - since > settle) outcome = "settled";
+      }
+      if (outcome === null) await sleep(100);
+    }
     const elapsed = Date.now() - started;
     const found = await page.evaluate(`(() => ({
       replies: [...document.querySelectorAll("#replies li.reply")].map((li) => {
@@ -212,7 +228,7 @@ export async function replies(input) {
       error: (document.querySelector("#error") || {}).textContent || "",
       location: location.href,
     }))`);
-    return { ...found, ms: elapsed, storage: await page.storage(), records: page.records.toJSON() };
+    return { ...found, outcome, ms: elapsed, storage: await page.storage(), records: page.records.toJSON() };
   });
 }
 
@@ -424,16 +440,20 @@ export async function probe(input) {
       out.userAgent = navigator.userAgent;
       // A loop the JIT compiles: without Ion and Baseline it runs in the interpreter.
       const t0 = performance.now();
-      let x = 0;
-      for (let i = 0; i < 20000000; i++) x = (x + i * 7) % 1000003;
+      const a = new Int32Array(1024);
+      for (let i = 0; i < 20000000; i++) a[i & 1023] = (a[(i * 7) & 1023] + i) | 0;
       out.loopMs = performance.now() - t0;
-      out.loopResult = x;
+      out.loopResult = a[5];
       return out;
     })`);
     // The same loop timed from outside the page (the page's clock is coarse under
     // resistFingerprinting).
     const t0 = Date.now();
-    await page.evaluate(`(() => { let x = 0; for (let i = 0; i < 20000000; i++) x = (x + i * 7) % 1000003; return x; })`);
+    await page.evaluate(`(() => {
+      const a = new Int32Array(1024);
+      for (let i = 0; i < 20000000; i++) a[i & 1023] = (a[(i * 7) & 1023] + i) | 0;
+      return a[5];
+    })`);
     facts.loopWallMs = Date.now() - t0;
     return { browser: page.version, prefs: page.prefs || null, ...facts, records: page.records.toJSON() };
   });
