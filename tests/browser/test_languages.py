@@ -66,18 +66,18 @@ def test_every_message_is_translated(shown: dict[tuple[str, str], dict[str, Any]
 
 def _side_by_side(pair: dict[str, Any]) -> bool:
     label, control = pair["label"], pair["control"]
-    return (label["top"] < control["top"] + control["height"] and
-            control["top"] < label["top"] + label["height"])
+    return bool(label["top"] < control["top"] + control["height"] and
+                control["top"] < label["top"] + label["height"])
 
 
 def _stacked(pair: dict[str, Any]) -> bool:
     """Label above its field (the label ends before the field begins)."""
-    return pair["label"]["top"] + pair["label"]["height"] <= pair["control"]["top"] + EDGE
+    return bool(pair["label"]["top"] + pair["label"]["height"] <= pair["control"]["top"] + EDGE)
 
 
 def _label_is_right(pair: dict[str, Any]) -> bool:
     label, control = pair["label"], pair["control"]
-    return label["left"] + label["width"] / 2 > control["left"] + control["width"] / 2
+    return bool(label["left"] + label["width"] / 2 > control["left"] + control["width"] / 2)
 
 
 def test_uyghur_is_right_to_left(shown: dict[tuple[str, str], dict[str, Any]]) -> None:
