@@ -29,7 +29,6 @@ let receiptText = null;
 let busy = false;
 
 function setUp() {
-  scriptsOn();
   org = orgKey();
   if (org === "") {
     $("config-missing").hidden = false;
@@ -47,8 +46,9 @@ function setUp() {
   }
   $("add-person").addEventListener("click", () => addPerson());
   setUpFiles();
-  $("testimony").addEventListener("submit", (event) => {
-    event.preventDefault();
+  // Never a native submission (it would send the words unsealed): #send is a plain button.
+  $("testimony").addEventListener("submit", (event) => event.preventDefault());
+  $("send").addEventListener("click", () => {
     if (!busy) send();
   });
   $("receipt-save").addEventListener("click", () => {
@@ -56,6 +56,7 @@ function setUp() {
   });
   $("codename-done").addEventListener("click", forgetCodename);
   $("error").hidden = true;
+  scriptsOn(); // last: the form shows only once everything above is in place
 }
 
 function lockForm(locked) {

@@ -64,12 +64,19 @@ async function open() {
 }
 
 function setUp() {
-  scriptsOn();
   $("error").hidden = true;
-  $("replies-form").addEventListener("submit", (event) => {
-    event.preventDefault();
+  $("replies-form").addEventListener("submit", (event) => event.preventDefault());
+  $("open-replies").addEventListener("click", () => {
     if (!busy) open();
   });
+  // Enter in the codename field opens the answers (Shift+Enter is a new line).
+  $("codename-input").addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+      event.preventDefault();
+      if (!busy) open();
+    }
+  });
+  scriptsOn();
 }
 
 setUp();
