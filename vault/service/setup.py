@@ -273,7 +273,12 @@ def open_vault(
             def snapshot() -> Snapshot:
                 return take_snapshot(embedded, audit_log.backup_to, hold=(roster_lock,))
 
-            control_server = ControlServer(embedded, snapshot)
+            try:
+                control_server = ControlServer(embedded, snapshot)
+            except OSError as exc:  # a file system without Unix sockets: serve anyway
+                logger.warning("`amanat backup` cannot reach this server (cannot create "
+                               "%s: %s): stop it to back up", "control.sock",
+                               exc.strerror or type(exc).__name__)
     except BaseException:
         store.close()
         raise

@@ -62,7 +62,7 @@ from vault.store import (
     DataDirBusyError,
     StoreError,
 )
-from vault.store.blobs import fsync_directory, open_quietly
+from vault.store.blobs import blur_times, fsync_directory, open_quietly
 from vault.store.sqlite import (
     DATABASE_NAME,
     SCHEMA_VERSION,
@@ -198,6 +198,7 @@ class ControlServer:
             if fd is not None:
                 os.close(fd)
         os.chmod(self._path, 0o600)
+        blur_times(self._path, store.data_dir)  # its times say when the server started
         self._socket.listen(4)
         self._closed = False
         self._thread = threading.Thread(target=self._serve, name="amanat-control", daemon=True)
