@@ -14,6 +14,7 @@ import os
 import random
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -251,3 +252,77 @@ def test_roster_parser_agrees_with_python_on_many_variants() -> None:
         f"python {want[0]}, javascript {have[0]}:\n{text}"
         for text, want, have in disagreements[:5])
     assert sum(1 for verdict in expected if verdict[0] == "ok") >= 3
+
+
+# A server restart in the middle of an upload: the page's upload waits, asks the offset
+# again and finishes; the receipt verifies.
+UPLOAD_ACROSS_RESTART = r"""
+import * as api from "./src/api.js";
+import { verifyRoster } from "./src/roster.js";
+import { bundle } from "./src/bundle.js";
+import { seal } from "./src/seal.js";
+import { uploadResumable } from "./src/upload.js";
+import { verifyReceipt } from "./src/tlog.js";
+import { createHash } from "node:crypto";
+
+api.configure({ base: process.env.SERVER + "/api/v1" });
+const roster = verifyRoster(await api.getRoster(), process.env.ORG);
+const data = new Uint8Array(3 * 1024 * 1024).map((_, i) => (i * 7919) & 0xff);
+const digest = createHash("sha256").update(data).digest("hex");
+const manifest = {
+  schema: "amanat/testimony/v2", language: "und", statement: "", publication_consent: "none",
+  persons: [], attachments: [{ name: "attachment-1.bin", media_type: "application/octet-stream",
+    size: data.length, sha256_before_cleaning: digest, sha256_after_cleaning: digest,
+    metadata_kept: false }],
+};
+const sealed = await seal(roster.readers, bundle(manifest, [{ name: "attachment-1.bin", data }]));
+let waited = 0;
+const answer = await uploadResumable(sealed, {
+  chunkBytes: 64 * 1024,
+  onProgress: (sent) => console.log(`sent ${sent}`),
+  onWait: () => { waited += 1; },
+});
+const proof = verifyReceipt(answer.receipt, roster.logVkey, answer.entry);
+console.log(JSON.stringify({ id: answer.id, waited, index: proof.index, size: answer.size }));
+"""
+
+
+def test_an_upload_goes_on_across_a_server_restart(tmp_path: Path) -> None:
+    node = require_tool("node")
+    require_path(WEB / "node_modules" / "age-encryption", "web/node_modules (run `npm ci` in web/)")
+    from tests.e2e.conftest import start_server
+
+    first = tmp_path / "first"
+    first.mkdir()
+    server = start_server(first)
+    org = next(line.removeprefix("amanat: organization key: ").strip()
+               for line in server.output_text().splitlines()
+               if line.startswith("amanat: organization key: "))
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("NODE_")},
+           "SERVER": server.url, "ORG": org}
+    page = subprocess.Popen(
+        [node, "--input-type=module", "-e", UPLOAD_ACROSS_RESTART], cwd=WEB, env=env,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    second = tmp_path / "second"
+    second.mkdir()
+    restarted = None
+    try:
+        assert page.stdout is not None
+        for line in page.stdout:
+            if line.startswith("sent ") and int(line.split()[1]) >= 1024 * 1024:
+                break
+        server.stop()
+        time.sleep(2)
+        restarted = start_server(second, data_dir=server.data_dir, port=server.port)
+        out, err = page.communicate(timeout=240)
+        assert page.returncode == 0, err[-4000:]
+        result = json.loads(out.strip().splitlines()[-1])
+        assert result["waited"] >= 1
+        assert result["size"] > 3 * 1024 * 1024
+    finally:
+        if page.poll() is None:
+            page.kill()
+            page.wait()
+        server.stop()
+        if restarted is not None:
+            restarted.stop()
