@@ -9,6 +9,7 @@ AMANAT_REQUIRE_INTEROP=1, which turns the skip into a failure.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import random
@@ -326,3 +327,106 @@ def test_an_upload_goes_on_across_a_server_restart(tmp_path: Path) -> None:
         server.stop()
         if restarted is not None:
             restarted.stop()
+
+
+JUDGE_JSON_AND_CODENAMES = r"""
+import { readFileSync } from "node:fs";
+import { canonicalJson } from "./src/manifest.js";
+import { checkCodename } from "./src/codename.js";
+import { b64 } from "./src/bytes.js";
+const { values, codenames } = JSON.parse(readFileSync(0, "utf8"));
+const json = values.map((v) => b64(canonicalJson(v)));
+const words = codenames.map((text) => {
+  try {
+    return ["ok", checkCodename(text)];
+  } catch (error) {
+    return [error.code, error.position ?? null];
+  }
+});
+console.log(JSON.stringify({ json, words }));
+"""
+
+_TEXT_POOL = ("a", "Z", "0", " ", "\n", "\t", "\x00", "\x1f", "\x7f", '"', "\\", "/", "é",
+              "\u0301", "\u2028", "\u2029", "\ufeff", "\uffff", "\ue000", "\U00010000",
+              "\U0001f600", "ئ", "ә", "中", "\u200e")
+_SPACES = (" ", "  ", "\t", "\n", "\r\n", "\x0b", "\x0c", "\x1c", "\x1f", "\x85", "\xa0",
+           "\u1680", "\u2003", "\u2028", "\u202f", "\u3000")
+
+
+def _random_value(rng: random.Random, depth: int = 0) -> Any:
+    kind = rng.randrange(7 if depth < 4 else 4)
+    if kind == 0:
+        return rng.choice([None, True, False])
+    if kind == 1:
+        return rng.randrange(-2**53 + 1, 2**53)
+    if kind in (2, 3):
+        return "".join(rng.choice(_TEXT_POOL) for _ in range(rng.randrange(6)))
+    if kind == 4:
+        return [_random_value(rng, depth + 1) for _ in range(rng.randrange(4))]
+    return {"".join(rng.choice(_TEXT_POOL) for _ in range(rng.randrange(1, 4))):
+            _random_value(rng, depth + 1) for _ in range(rng.randrange(6))}
+
+
+def _codename_variants(rng: random.Random) -> list[str]:
+    from mnemonic import Mnemonic
+
+    bip39 = Mnemonic("english")
+    out = []
+    for _ in range(150):
+        words = bip39.generate(strength=128).split()
+        roll = rng.randrange(8)
+        if roll == 0:
+            words[rng.randrange(12)] = rng.choice(bip39.wordlist)  # checksum, mostly
+        elif roll == 1:
+            i = rng.randrange(12)
+            words[i] = words[i][:-1]
+        elif roll == 2:
+            del words[rng.randrange(12)]
+        elif roll == 3:
+            i = rng.randrange(12)
+            words[i] = words[i].upper() if rng.random() < 0.5 else words[i].title()
+        elif roll == 4:
+            i = rng.randrange(12)
+            words[i] = "".join(chr(ord(c) + 0xFEE0) for c in words[i])  # full width
+        elif roll == 5:
+            i = rng.randrange(12)
+            words[i] = words[i].replace("i", rng.choice(["İ", "ı", "í", "i\u0307"]), 1)
+        elif roll == 6:
+            words.insert(rng.randrange(12), "\u200b")
+        text = ""
+        for word in words:
+            text += word + rng.choice(_SPACES)
+        out.append(rng.choice(["", " ", "\n"]) + text)
+    return out
+
+
+def _python_codename(text: str) -> list[Any]:
+    from vault.codename import CodenameError, check_codename
+
+    try:
+        return ["ok", check_codename(text)]
+    except CodenameError as exc:
+        return [exc.code, exc.position]
+
+
+def test_canonical_json_and_codenames_agree_with_python() -> None:
+    node = require_tool("node")
+    require_path(WEB / "node_modules" / "age-encryption", "web/node_modules (run `npm ci` in web/)")
+    from vault.testimony import _canonical_json
+
+    rng = random.Random(31337)
+    values = [_random_value(rng) for _ in range(400)]
+    codenames = _codename_variants(rng)
+    result = subprocess.run(
+        [node, "--input-type=module", "-e", JUDGE_JSON_AND_CODENAMES], cwd=WEB,
+        input=json.dumps({"values": values, "codenames": codenames}),
+        capture_output=True, text=True, timeout=300, check=False,
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    got = json.loads(result.stdout)
+    for value, encoded in zip(values, got["json"], strict=True):
+        assert base64.b64decode(encoded) == _canonical_json(value), value
+    verdicts = [_python_codename(text) for text in codenames]
+    for text, want, have in zip(codenames, verdicts, got["words"], strict=True):
+        assert want == have, (ascii(text), want, have)
+    assert len({verdict[0] for verdict in verdicts}) == 4
