@@ -130,9 +130,11 @@ async function bundle(entry) {
 }
 
 function licenses(inputs, legalTexts) {
+  // Each bundled file's package: the folder after its last node_modules/ (a package nested
+  // in another's node_modules is its own package, with its own licence).
   const packages = new Set();
   for (const input of inputs) {
-    const m = input.match(/node_modules\/((?:@[^/]+\/)?[^/]+)\//);
+    const m = input.match(/^(.*node_modules\/(?:@[^/]+\/)?[^/]+)\//);
     if (m) packages.add(m[1]);
   }
   const parts = [
@@ -147,10 +149,10 @@ function licenses(inputs, legalTexts) {
     "It includes the following packages, under their own licences.",
     "",
   ];
-  for (const name of [...packages].sort()) {
-    const dir = join(WEB, "node_modules", name);
+  for (const folder of [...packages].sort()) {
+    const dir = join(WEB, folder);
     const pkg = JSON.parse(readFileSync(join(dir, "package.json"), "utf8"));
-    parts.push(`${"-".repeat(78)}`, `${name} ${pkg.version} (${pkg.license})`, "");
+    parts.push(`${"-".repeat(78)}`, `${pkg.name} ${pkg.version} (${pkg.license})`, "");
     const file = readdirSync(dir).sort().find((f) => /^(licen[cs]e|copying)(\.(md|txt))?$/i.test(f));
     parts.push(file ? readFileSync(join(dir, file), "utf8").trim() : `License: ${pkg.license}`, "");
   }

@@ -351,6 +351,8 @@ export function rootPage({ langs, cats, assets }) {
       "</li>",
     ].join("\n");
   });
+  // The name once per spelling (Amanat, ئامانەت, Аманат), in the first language using it.
+  const names = langs.filter((l, i) => langs.findIndex((m) => cats[m]["site.name"] === cats[l]["site.name"]) === i);
   return [
     "<!doctype html>",
     '<html lang="mul" dir="ltr">',
@@ -359,13 +361,13 @@ export function rootPage({ langs, cats, assets }) {
     '<meta name="viewport" content="width=device-width, initial-scale=1">',
     '<meta name="referrer" content="no-referrer">',
     ORG_META,
-    `<title>${esc(langs.map((l) => cats[l]["site.name"]).filter((v, i, a) => a.indexOf(v) === i).join(" · "))}</title>`,
+    `<title>${esc(names.map((l) => cats[l]["site.name"]).join(" · "))}</title>`,
     `<link rel="icon" href="/${assets.icon.path}" type="image/svg+xml">`,
     `<link rel="stylesheet" href="/${assets.css.path}" integrity="${assets.css.integrity}">`,
     "</head>",
     '<body class="root">',
     '<main id="main">',
-    `<h1 class="root-title">${langs.map((l) => `<span lang="${esc(cats[l]["meta.tag"])}" dir="${esc(cats[l]["meta.dir"])}">${esc(cats[l]["site.name"])}</span>`).filter((v, i, a) => a.indexOf(v) === i).join(" ")}</h1>`,
+    `<h1 class="root-title">${names.map((l) => `<span lang="${esc(cats[l]["meta.tag"])}" dir="${esc(cats[l]["meta.dir"])}">${esc(cats[l]["site.name"])}</span>`).join(" ")}</h1>`,
     '<ul class="languages">',
     ...items,
     "</ul>",
