@@ -430,3 +430,71 @@ def test_canonical_json_and_codenames_agree_with_python() -> None:
     for text, want, have in zip(codenames, verdicts, got["words"], strict=True):
         assert want == have, (ascii(text), want, have)
     assert len({verdict[0] for verdict in verdicts}) == 4
+
+
+JUDGE_RECEIPTS = r"""
+import { readFileSync } from "node:fs";
+import { verifyReceipt } from "./src/tlog.js";
+const { vkey, cases } = JSON.parse(readFileSync(0, "utf8"));
+console.log(JSON.stringify(cases.map(([receipt, entry]) => {
+  try {
+    verifyReceipt(receipt, vkey, entry);
+    return "ok";
+  } catch (error) {
+    return error.name === "ReceiptError" ? "refused" : `crash: ${error}`;
+  }
+})));
+"""
+
+
+def _python_receipt(receipt: str, entry: str, vkey: str) -> str:
+    from vault.events import KIND_SUBMISSION, parse_event
+    from vault.tlog.note import Verifier
+    from vault.tlog.proof import Receipt, verify_receipt
+
+    try:
+        verifier = Verifier.from_vkey(vkey)
+        data = entry.encode("utf-8")
+        if parse_event(data).kind != KIND_SUBMISSION:
+            return "refused"
+        extra = Receipt.parse(receipt).extra
+        if extra is not None and extra != data:
+            return "refused"
+        verify_receipt(receipt, data, verifier, verifier.name)
+    except (ValueError, UnicodeError):
+        return "refused"
+    return "ok"
+
+
+def test_receipt_checks_agree_with_python() -> None:
+    node = require_tool("node")
+    require_path(WEB / "node_modules" / "age-encryption", "web/node_modules (run `npm ci` in web/)")
+    vectors = json.loads((ROOT / "tests/web/vectors/receipt.json").read_text(encoding="utf-8"))
+    rng = random.Random(4242)
+    cases: list[tuple[str, str]] = []
+    for valid in vectors["valid"]:
+        for receipt in (valid["receipt"], valid["receipt_file"]):
+            entry = valid["entry"]
+            cases.append((receipt, entry))
+            lines = receipt.split("\n")
+            for number in range(len(lines)):
+                cases.append(("\n".join(lines[:number] + lines[number + 1:]), entry))
+                cases.append(("\n".join(lines[:number + 1] + lines[number:]), entry))
+            for _ in range(60):
+                at = rng.randrange(len(receipt))
+                cases.append((receipt[:at] + rng.choice("A/+=0 \nx") + receipt[at + 1:], entry))
+                at = rng.randrange(len(entry))
+                cases.append((receipt, entry[:at] + rng.choice("a0 \n") + entry[at + 1:]))
+    for invalid in vectors["invalid"]:
+        cases.append((invalid["receipt"], invalid["entry"]))
+    expected = [_python_receipt(receipt, entry, vectors["log_vkey"]) for receipt, entry in cases]
+    result = subprocess.run(
+        [node, "--input-type=module", "-e", JUDGE_RECEIPTS], cwd=WEB,
+        input=json.dumps({"vkey": vectors["log_vkey"], "cases": cases}),
+        capture_output=True, text=True, timeout=300, check=False,
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    got = json.loads(result.stdout)
+    for (receipt, entry), want, have in zip(cases, expected, got, strict=True):
+        assert want == have, (receipt, entry, want, have)
+    assert expected.count("ok") >= len(vectors["valid"]) * 2
