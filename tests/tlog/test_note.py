@@ -339,6 +339,19 @@ def test_bad_vkeys_rejected(vkey: str, reason: str) -> None:
         Verifier.from_vkey(vkey)
 
 
+def test_fuzz_finding_key_name_with_lone_surrogates_is_a_note_error() -> None:
+    """Fuzzing (tests/fuzz note_keys) found that a key name holding lone surrogates (what
+    Python makes of undecodable bytes in argv, e.g. a mangled --org) passed the name check
+    and raised UnicodeEncodeError from the key id instead of NoteError."""
+    name = "fuzz.exam\udcff\udcfflog"
+    with pytest.raises(NoteError, match="invalid key name"):
+        Verifier.from_vkey(f"{name}+fc03564a+{_SPEC_KEY_B64}")
+    with pytest.raises(NoteError, match="invalid key name"):
+        Verifier(name, _SPEC_PUB)
+    with pytest.raises(NoteError, match="invalid key name"):
+        Signer(name, nacl.signing.SigningKey(bytes(32)))
+
+
 def test_verifier_public_key_length() -> None:
     with pytest.raises(NoteError, match="32 bytes"):
         Verifier("a.example", bytes(31))

@@ -79,6 +79,7 @@ def _is_valid_name(name: str) -> bool:
         name != ""
         and "+" not in name
         and not any(ch.isspace() or ord(ch) < 0x20 or ord(ch) == 0x7F for ch in name)
+        and not any(0xD800 <= ord(ch) <= 0xDFFF for ch in name)  # not encodable as UTF-8
     )
 
 
