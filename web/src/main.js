@@ -20,7 +20,7 @@ import { parseEntry, receiptFile, verifyReceipt } from "./tlog.js";
 import { formatPercent, formatSize, language, t } from "./i18n.js";
 import { $, clearError, download, el, orgKey, scriptsOn, setStatus, showError } from "./ui-dom.js";
 import { addPerson, readPersons } from "./ui-persons.js";
-import { lockFiles, readyFiles, setUpFiles } from "./ui-files.js";
+import { clearFiles, lockFiles, readyFiles, setUpFiles } from "./ui-files.js";
 import { messageFor } from "./ui-errors.js";
 
 let org = "";
@@ -55,6 +55,10 @@ function setUp() {
     if (receiptText) download("receipt.txt", receiptText);
   });
   $("codename-done").addEventListener("click", forgetCodename);
+  // While a sealed testimony waits to be delivered, leaving the page loses it: ask first.
+  window.addEventListener("beforeunload", (event) => {
+    if (busy || pending !== null) event.preventDefault();
+  });
   $("error").hidden = true;
   scriptsOn(); // last: the form shows only once everything above is in place
 }
@@ -221,6 +225,11 @@ function showDone(id, verified, codename, problem) {
   line.className = problem || verified === null ? "warning" : "ok";
   $("receipt-save").hidden = receiptText === null;
   $("receipt-save-hint").hidden = receiptText === null;
+  // Delivered: the words and files leave the page too (a searched phone with the tab still
+  // open shows only this).
+  $("testimony").reset();
+  $("person-list").replaceChildren();
+  clearFiles();
   $("testimony").hidden = true;
   $("progress").hidden = true;
   $("safety").hidden = true;

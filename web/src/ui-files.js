@@ -107,3 +107,9 @@ export function lockFiles(locked) {
   $("files").disabled = locked;
   for (const control of $("file-list").querySelectorAll("button, input")) control.disabled = locked;
 }
+
+/** Forget every chosen file (after delivery: nothing of the testimony stays in the page). */
+export function clearFiles() {
+  chosen.length = 0;
+  $("file-list").replaceChildren();
+}
