@@ -12,8 +12,10 @@ from __future__ import annotations
 import io
 import json
 import os
+import socket
 import sqlite3
 import tarfile
+import time
 from pathlib import Path
 
 import pytest
@@ -22,11 +24,13 @@ from vault.cli import main
 from vault.service.setup import SetupError, open_vault
 from vault.store import NAMESPACE_SUBMISSIONS
 from vault.store.backup import (
+    CONTROL_SOCKET,
     MANIFEST_NAME,
     ArchiveError,
     BackupError,
     backup,
     restore,
+    snapshot_of,
     take_snapshot,
     write_archive,
 )
@@ -379,3 +383,35 @@ def test_restore_refuses_other_archives(tmp_path: Path) -> None:
     with pytest.raises(ArchiveError):
         restore(tmp_path / "junk.tar", target)
     assert not target.exists()
+
+
+def test_the_running_server_takes_the_snapshot_and_keeps_deleted_blobs_for_it(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Through control.sock, as `amanat backup` does while a server holds the directory."""
+    data = predecessor(tmp_path)
+    opened = open_vault(data, control=True)
+    try:
+        store = opened.service.store
+        with socket.socket(socket.AF_UNIX) as sock:
+            sock.connect(str(data / CONTROL_SOCKET))
+            sock.sendall(b"hello\n")
+            assert b"unknown request" in sock.recv(100)
+        with snapshot_of(data) as snap:
+            assert snap.directory.parent == data / "snapshots"
+            assert snap.log_size == 4
+            store.delete_submission(FIXTURE_IDS[1])  # after the snapshot, as a deletion does
+            with open(tmp_path / "b.tar", "wb") as out:
+                report = write_archive(data, snap, out)
+        assert report.problems == [] and report.submissions == 3
+        deadline = 50
+        while (data / "snapshots").exists() and deadline:  # the server releases it
+            time.sleep(0.1)
+            deadline -= 1
+        assert not (data / "snapshots").exists()
+    finally:
+        opened.close()
+    assert not (data / CONTROL_SOCKET).exists()
+    restore(tmp_path / "b.tar", tmp_path / "restored")
+    status, out, err = fsck(capsys, tmp_path / "restored")
+    assert (status, err) == (0, "")
+    assert "3 submissions held" in out
