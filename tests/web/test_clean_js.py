@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from PIL import Image, ImageSequence, PngImagePlugin, features
+from PIL import Image, ImageSequence, PngImagePlugin, TiffImagePlugin, features
 
 from tests.support import ROOT, require_tool
 from vault.scrub import detect_media_type
@@ -384,6 +384,71 @@ def samples() -> tuple[Sample, ...]:
         )
     )
 
+    tiff = "image/tiff"
+    for compression in (None, "tiff_lzw", "tiff_adobe_deflate", "jpeg", "packbits"):
+        tags = TiffImagePlugin.ImageFileDirectory_v2()
+        tags[700] = XMP
+        tags.tagtype[700] = 1  # BYTE
+        tags[33432] = "CANARY-COPYRIGHT"
+        tags[271], tags[272], tags[274] = "CANARY-MAKE", "CANARY-MODEL", 6
+        if compression is None:  # Pillow writes a GPS directory only without libtiff
+            tags[34853] = {1: "N", 2: (43.0, 47.0, 31.0), 3: "E", 4: (87.0, 36.0, 12.0)}
+        out.append(
+            Sample(
+                f"tiff-{compression or 'raw'}",
+                _save(
+                    rgb,
+                    "TIFF",
+                    compression=compression,
+                    tiffinfo=tags,
+                    exif=_pillow_exif(6),
+                    icc_profile=FAKE_ICC,
+                    description="CANARY-DESCRIPTION",
+                    software="CANARY-SOFTWARE",
+                    artist="CANARY-ARTIST",
+                    date_time="2019:05:17 09:12:44",
+                    dpi=(300, 300),
+                ),
+                tiff,
+                6,
+            )
+        )
+    out.append(
+        Sample(
+            "tiff-big-endian-16",
+            _save(
+                Image.frombytes("I;16B", (30, 20), random.Random(8).randbytes(1200)),
+                "TIFF",
+                description="CANARY",
+            ),
+            tiff,
+            None,
+        )
+    )
+    out.append(
+        Sample(
+            "tiff-pages",
+            _save(
+                frames[0],
+                "TIFF",
+                save_all=True,
+                append_images=frames[1:],
+                compression="tiff_lzw",
+                description="CANARY",
+            ),
+            tiff,
+            None,
+        )
+    )
+    out.append(
+        Sample(
+            "tiff-fax",
+            _save(palette.convert("1"), "TIFF", compression="group4", software="CANARY"),
+            tiff,
+            None,
+        )
+    )
+
     if features.check("webp"):
         webp = "image/webp"
         out.append(
@@ -505,12 +570,30 @@ def cleaned(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Cleaned]:
 NAMES = [s.name for s in samples()]
 
 
-def _frames(data: bytes) -> list[tuple[str, tuple[int, int], bytes, object]]:
+_TURNS = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+
+
+def _frames(
+    data: bytes, turn: int | None = None
+) -> list[tuple[str, tuple[int, int], bytes, object]]:
+    """Each frame's mode, size, pixels and duration; turned per ``turn`` (an EXIF
+    orientation), as Pillow turns a TIFF upright by its Orientation tag when loading."""
     with Image.open(io.BytesIO(data)) as image:
-        return [
-            (frame.mode, frame.size, frame.tobytes(), frame.info.get("duration"))
-            for frame in ImageSequence.Iterator(image)
-        ]
+        out = []
+        for frame in ImageSequence.Iterator(image):
+            pixels = frame.copy()
+            if turn in _TURNS:
+                pixels = pixels.transpose(_TURNS[turn])
+            out.append((pixels.mode, pixels.size, pixels.tobytes(), frame.info.get("duration")))
+        return out
 
 
 def _png_chunks(data: bytes) -> list[bytes]:
@@ -575,8 +658,11 @@ def test_cleaned_picture_has_no_metadata(cleaned: dict[str, Cleaned], name: str)
     ):
         assert needle not in c.data, needle
     with Image.open(io.BytesIO(c.data)) as image:
-        assert not image.getexif()
-        assert not image.getexif().get_ifd(0x8825)  # no GPS
+        exif = image.getexif()
+        if c.sample.media_type != "image/tiff":  # a TIFF's own tags show as EXIF in Pillow
+            assert not exif
+        assert not exif.get_ifd(0x8825)  # no GPS
+        assert not exif.get_ifd(0x8769)  # no EXIF directory (dates, serial numbers)
         assert "icc_profile" not in image.info
         assert "xmp" not in image.info
         assert "comment" not in image.info
@@ -617,6 +703,11 @@ def test_cleaned_picture_has_no_metadata(cleaned: dict[str, Cleaned], name: str)
         assert kinds <= allowed, kinds - allowed
         if b"VP8X" in kinds:
             assert c.data[20] & 0x2C == 0  # no ICC, EXIF, XMP flags
+    elif c.sample.media_type == "image/tiff":
+        with Image.open(io.BytesIO(c.data)) as image:
+            for frame in ImageSequence.Iterator(image):
+                tags = set(frame.tag_v2)  # type: ignore[attr-defined]
+                assert not tags & {270, 271, 272, 274, 305, 306, 315, 700, 34665, 34853, 34675}
     elif c.sample.media_type == "image/gif":
         assert c.data.endswith(b"\x3b")
         assert b"NETSCAPE2.0" in c.data or "animated" not in name
@@ -629,7 +720,9 @@ def test_cleaned_picture_has_no_metadata(cleaned: dict[str, Cleaned], name: str)
 @pytest.mark.parametrize("name", NAMES)
 def test_cleaned_picture_decodes_to_the_same_pixels(cleaned: dict[str, Cleaned], name: str) -> None:
     c = cleaned[name]
-    before, after = _frames(c.sample.data), _frames(c.data)
+    # A TIFF's Orientation tag is dropped, and Pillow turns a TIFF by it when loading.
+    turn = c.sample.orientation if c.sample.media_type == "image/tiff" else None
+    before, after = _frames(c.sample.data), _frames(c.data, turn)
     assert len(after) == len(before)
     for index, (old, new) in enumerate(zip(before, after, strict=True)):
         assert new[:2] == old[:2], f"frame {index}: mode or size changed"
@@ -725,7 +818,14 @@ def test_type_detection_agrees_with_the_python_client(tmp_path: Path) -> None:
     for (name, data), result in zip(files.items(), _run_cli(pairs), strict=True):
         expected = detect_media_type(data) or "application/octet-stream"
         assert result["mediaType"] == expected, name
-        if expected in ("image/jpeg", "image/png", "image/webp", "image/gif", "text/plain"):
+        if expected in (
+            "image/jpeg",
+            "image/png",
+            "image/webp",
+            "image/gif",
+            "image/tiff",
+            "text/plain",
+        ):
             assert result["status"] == "cleaned", name
         else:
             assert result["status"] == "unsupported", name

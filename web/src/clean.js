@@ -60,6 +60,17 @@
 //   almost no viewer shows), other application extensions (XMP, ICC, IPTC), everything
 //   after the trailer. A file that ends where a block would begin gets its trailer.
 //
+// TIFF
+//   Every page (directory) with only the tags that describe its pixels (sizes, sample
+//   format, compression, photometric interpretation, colour map, strips or tiles,
+//   predictor, resolution, JPEG tables, YCbCr parameters; the list is TIFF_KEPT below),
+//   and its strips or tiles, copied byte for byte into a new file (the same byte order).
+//   Dropped: every other tag (make, model, software, dates, artist, copyright,
+//   descriptions, document and page names, the EXIF and GPS directories, XMP, IPTC,
+//   Photoshop, ICC, sub-images and thumbnails, private tags) and every byte no kept tag
+//   points to. Orientation (tag 274) is read and dropped, as for EXIF. Refused: old-style
+//   JPEG compression (6), data shared between pieces. BigTIFF is not sniffed as TIFF.
+//
 // ICC profiles (JPEG APP2 "ICC_PROFILE", PNG iCCP, WebP ICCP) are dropped: a profile holds
 //   free text (its description and copyright tags, and in a PNG a profile name), the
 //   device's manufacturer and model fields, the creating software and a creation date;
@@ -70,7 +81,8 @@
 //   sRGB before dropping the profile; the page cannot without re-encoding.
 //
 // Orientation: the EXIF Orientation tag (1–8) is read from IFD0 of the EXIF block (JPEG
-// APP1 "Exif\0\0", PNG eXIf, WebP EXIF) before it is dropped and returned, so the page can
+// APP1 "Exif\0\0", PNG eXIf, WebP EXIF; a TIFF's first directory) before it is dropped
+// and returned, so the page can
 // record how the picture is to be turned; the cleaned file has no EXIF, so viewers show
 // it as stored.
 //
@@ -701,6 +713,204 @@ async function cleanGif(b) {
 }
 
 // ---------------------------------------------------------------------------------------
+// TIFF
+
+// Tags that describe the picture's pixels: kept. Every other tag goes (make, model, serial,
+// software, dates, artist, descriptions, page and document names, positions, EXIF and GPS
+// directories, XMP, IPTC, Photoshop, ICC, sub-images and thumbnails, private tags).
+const TIFF_KEPT = new Set([
+  254, // NewSubfileType
+  255, // SubfileType
+  256, // ImageWidth
+  257, // ImageLength
+  258, // BitsPerSample
+  259, // Compression
+  262, // PhotometricInterpretation
+  263, // Threshholding
+  266, // FillOrder
+  273, // StripOffsets (rewritten)
+  277, // SamplesPerPixel
+  278, // RowsPerStrip
+  279, // StripByteCounts
+  280, // MinSampleValue
+  281, // MaxSampleValue
+  282, // XResolution
+  283, // YResolution
+  284, // PlanarConfiguration
+  292, // T4Options
+  293, // T6Options
+  296, // ResolutionUnit
+  317, // Predictor
+  318, // WhitePoint
+  319, // PrimaryChromaticities
+  320, // ColorMap
+  322, // TileWidth
+  323, // TileLength
+  324, // TileOffsets (rewritten)
+  325, // TileByteCounts
+  332, // InkSet
+  338, // ExtraSamples
+  339, // SampleFormat
+  340, // SMinSampleValue
+  341, // SMaxSampleValue
+  347, // JPEGTables
+  529, // YCbCrCoefficients
+  530, // YCbCrSubSampling
+  531, // YCbCrPositioning
+  532, // ReferenceBlackWhite
+]);
+// Bytes per value of each TIFF field type (BYTE ASCII SHORT LONG RATIONAL SBYTE UNDEFINED
+// SSHORT SLONG SRATIONAL FLOAT DOUBLE IFD).
+const TIFF_TYPE_SIZE = [0, 1, 1, 2, 4, 8, 1, 1, 2, 4, 8, 4, 8, 4];
+const TIFF_MAX_PAGES = 10000;
+
+async function cleanTiff(b) {
+  const n = b.length;
+  if (n < 8) throw truncated("TIFF header cut off");
+  const little = b[0] === 0x49;
+  const u16 = little ? u16le : u16be;
+  const u32 = little ? u32le : u32be;
+  if (u16(b, 2) !== 42) throw malformed("TIFF header"); // BigTIFF (43) is not sniffed as TIFF
+  const pacer = new Pacer();
+  const pages = [];
+  const seen = new Set();
+  let orientation = null;
+  let at = u32(b, 4);
+  while (at !== 0) {
+    if (seen.has(at) || pages.length >= TIFF_MAX_PAGES) throw malformed("TIFF directories loop");
+    seen.add(at);
+    if (at < 8 || at + 2 > n) throw truncated("TIFF directory beyond the end");
+    const count = u16(b, at);
+    if (at + 2 + 12 * count + 4 > n) throw truncated("TIFF directory cut off");
+    const entries = [];
+    for (let i = 0; i < count; i++) {
+      const e = at + 2 + 12 * i;
+      const tag = u16(b, e);
+      const type = u16(b, e + 2);
+      const values = u32(b, e + 4);
+      if (tag === 274 && pages.length === 0 && type === 3 && values >= 1) {
+        const value = u16(b, e + 8);
+        orientation = value >= 1 && value <= 8 ? value : null;
+      }
+      if (!TIFF_KEPT.has(tag)) continue;
+      const size = TIFF_TYPE_SIZE[type];
+      if (size === undefined || size === 0) throw malformed(`TIFF tag ${tag} of type ${type}`);
+      const bytes = size * values;
+      let valueAt = e + 8;
+      if (bytes > 4) {
+        valueAt = u32(b, e + 8);
+        if (valueAt + bytes > n) throw truncated(`TIFF tag ${tag} values beyond the end`);
+      }
+      entries.push({ tag, type, values, valueAt, bytes });
+    }
+    entries.sort((x, y) => x.tag - y.tag); // written in order, as TIFF requires
+    for (let i = 1; i < entries.length; i++) {
+      if (entries[i].tag === entries[i - 1].tag) throw malformed(`TIFF tag ${entries[i].tag} twice`);
+    }
+    pages.push(entries);
+    at = u32(b, at + 2 + 12 * count);
+  }
+  if (pages.length === 0) throw malformed("TIFF without a directory");
+
+  // Each page's pieces of picture data (strips or tiles), checked against the file.
+  const layout = [];
+  let total = 8;
+  let dataBytes = 0; // picture data and values copied: never more than the file holds
+  let valueBytes = 0;
+  for (const entries of pages) {
+    const find = (tag) => entries.find((entry) => entry.tag === tag);
+    const compression = find(259);
+    if (compression && compression.type === 3 && u16(b, compression.valueAt) === 6) {
+      throw new CleanError("unsupported", "TIFF with old-style JPEG");
+    }
+    let offsets = find(273);
+    let counts = find(279);
+    if (offsets === undefined && counts === undefined) {
+      offsets = find(324);
+      counts = find(325);
+    } else if (find(324) !== undefined || find(325) !== undefined) {
+      throw malformed("TIFF with both strips and tiles");
+    }
+    if (offsets === undefined || counts === undefined || offsets.values !== counts.values || offsets.values === 0) {
+      throw malformed("TIFF picture data offsets");
+    }
+    const read = (entry, i) =>
+      entry.type === 3 ? u16(b, entry.valueAt + 2 * i) : entry.type === 4 ? u32(b, entry.valueAt + 4 * i) : -1;
+    const pieces = [];
+    for (let i = 0; i < offsets.values; i++) {
+      const start = read(offsets, i);
+      const length = read(counts, i);
+      if (start < 0 || length < 0) throw malformed("TIFF picture data offsets");
+      if (start + length > n) throw truncated("TIFF picture data beyond the end");
+      dataBytes += length;
+      pieces.push([start, length]);
+    }
+    // The directory, then values that do not fit in an entry, then the picture data; each
+    // on an even offset. Offsets are written as LONG.
+    const kept = entries.map((entry) =>
+      entry === offsets ? { ...entry, type: 4, bytes: 4 * entry.values, offsets: true } : entry,
+    );
+    const ifdAt = total;
+    total += 2 + 12 * kept.length + 4;
+    for (const entry of kept) {
+      if (entry.bytes > 4) {
+        entry.outAt = total;
+        total += entry.bytes + (entry.bytes & 1);
+        valueBytes += entry.bytes;
+      }
+    }
+    const placed = [];
+    for (const [start, length] of pieces) {
+      placed.push(total);
+      total += length + (length & 1);
+    }
+    layout.push({ ifdAt, kept, pieces, placed });
+    // Pieces that overlap or repeat would make the copy larger than the file (a small file
+    // asking for gigabytes).
+    if (dataBytes > n || valueBytes > n) throw malformed("TIFF data used more than once");
+    if (total > 0xffffffff) throw new CleanError("unsupported", "TIFF above 4 GiB");
+  }
+
+  const out = new Uint8Array(total);
+  const w16 = (at, v) => {
+    if (little) { out[at] = v & 0xff; out[at + 1] = v >>> 8; }
+    else { out[at] = v >>> 8; out[at + 1] = v & 0xff; }
+  };
+  const w32 = (at, v) => {
+    if (little) { out[at] = v & 0xff; out[at + 1] = (v >>> 8) & 0xff; out[at + 2] = (v >>> 16) & 0xff; out[at + 3] = v >>> 24; }
+    else { out[at] = v >>> 24; out[at + 1] = (v >>> 16) & 0xff; out[at + 2] = (v >>> 8) & 0xff; out[at + 3] = v & 0xff; }
+  };
+  out.set(b.subarray(0, 4), 0);
+  w32(4, 8);
+  for (let p = 0; p < layout.length; p++) {
+    const { ifdAt, kept, pieces, placed } = layout[p];
+    w16(ifdAt, kept.length);
+    for (let i = 0; i < kept.length; i++) {
+      const entry = kept[i];
+      const e = ifdAt + 2 + 12 * i;
+      w16(e, entry.tag);
+      w16(e + 2, entry.type);
+      w32(e + 4, entry.values);
+      const target = entry.bytes > 4 ? entry.outAt : e + 8;
+      if (entry.bytes > 4) w32(e + 8, entry.outAt);
+      if (entry.offsets) {
+        for (let k = 0; k < placed.length; k++) w32(target + 4 * k, placed[k]);
+      } else {
+        out.set(b.subarray(entry.valueAt, entry.valueAt + entry.bytes), target);
+      }
+    }
+    const next = p + 1 < layout.length ? layout[p + 1].ifdAt : 0;
+    w32(ifdAt + 2 + 12 * kept.length, next);
+    for (let k = 0; k < pieces.length; k++) {
+      const [start, length] = pieces[k];
+      out.set(b.subarray(start, start + length), placed[k]);
+      if (placed[k] >= pacer.next) await pacer.at(placed[k]);
+    }
+  }
+  return { data: out, orientation };
+}
+
+// ---------------------------------------------------------------------------------------
 // Type detection
 
 // Header fields no one begins a note with: one among the first lines is mail.
@@ -848,7 +1058,7 @@ async function sha256Hex(bytes) {
   return hex;
 }
 
-const CLEANERS = { [JPEG]: cleanJpeg, [PNG]: cleanPng, [WEBP]: cleanWebp, [GIF]: cleanGif };
+const CLEANERS = { [JPEG]: cleanJpeg, [PNG]: cleanPng, [WEBP]: cleanWebp, [GIF]: cleanGif, [TIFF]: cleanTiff };
 
 // Clean a file (a Blob, or a Uint8Array): {status: "cleaned" | "unsupported", mediaType,
 // data, sha256Before, sha256After, orientation}. "unsupported": a type not cleaned here;
