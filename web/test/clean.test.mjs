@@ -587,7 +587,8 @@ test("GIF: hostile files give typed errors", async () => {
 
 // A TIFF built from directories of [tag, type, values (array of numbers, or bytes for
 // BYTE/ASCII/UNDEFINED)], each with its strips; offsets (273) and counts (279) are filled in.
-function tiffFile(little, pages, { tail = [] } = {}) {
+function tiffFile(little, pages, { tail = [], tiles = false } = {}) {
+  const [offsetsTag, countsTag] = tiles ? [324, 325] : [273, 279];
   const w16 = little ? le16 : be16;
   const w32 = little ? le32 : be32;
   const size = { 1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 7: 1 };
@@ -596,7 +597,7 @@ function tiffFile(little, pages, { tail = [] } = {}) {
   const layouts = [];
   // sizes first: directory, out-of-line values, strips
   for (const { entries, strips } of pages) {
-    const all = [...entries, [273, 4, strips.map(() => 0)], [279, 4, strips.map((s) => s.length)]].sort((x, y) => x[0] - y[0]);
+    const all = [...entries, [offsetsTag, 4, strips.map(() => 0)], [countsTag, 4, strips.map((s) => s.length)]].sort((x, y) => x[0] - y[0]);
     const ifdAt = at;
     at += 2 + 12 * all.length + 4;
     const valueAt = new Map();
@@ -609,10 +610,10 @@ function tiffFile(little, pages, { tail = [] } = {}) {
     }
     const stripAt = strips.map((s) => {
       const here = at;
-      at += s.length;
+      at += s.length + (s.length & 1); // each piece on an even offset
       return here;
     });
-    all.find((e) => e[0] === 273)[2] = stripAt;
+    all.find((e) => e[0] === offsetsTag)[2] = stripAt;
     layouts.push({ all, ifdAt, valueAt, strips });
   }
   layouts.forEach(({ all, ifdAt, valueAt, strips }, p) => {
@@ -636,7 +637,7 @@ function tiffFile(little, pages, { tail = [] } = {}) {
       }
     }
     ifd.push(w32(p + 1 < layouts.length ? layouts[p + 1].ifdAt : 0));
-    chunks.push(...ifd, ...data, ...strips);
+    chunks.push(...ifd, ...data, ...strips.map((strip) => cat(strip, strip.length & 1 ? [0] : [])));
   });
   return cat(...chunks, tail);
 }
@@ -675,6 +676,16 @@ test("TIFF: metadata tags dropped, picture tags and strips kept, orientation rea
     assert.deepEqual(data, twoPages);
     assert.deepEqual((await cleanFile(plain)).data, plain);
     assert.deepEqual((await cleanFile(data)).data, data);
+  }
+});
+
+test("TIFF: tiled pages keep their tiles", async () => {
+  const tiled = TIFF_PICTURE.filter((e) => e[0] !== 278).concat([[322, 3, [16]], [323, 3, [16]]]);
+  const tiles = [STRIP, STRIP.subarray(1), new Uint8Array(0), STRIP.subarray(5)];
+  for (const little of [true, false]) {
+    const plain = tiffFile(little, [{ entries: tiled, strips: tiles }], { tiles: true });
+    const dirty = tiffFile(little, [{ entries: [...tiled, ...TIFF_META], strips: tiles }], { tiles: true });
+    assert.deepEqual((await cleanFile(dirty)).data, plain);
   }
 });
 
