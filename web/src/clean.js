@@ -71,7 +71,8 @@
 //   points to. Orientation (tag 274) is read and dropped, as for EXIF. Refused: old-style
 //   JPEG compression (6), data shared between pieces. BigTIFF is not sniffed as TIFF.
 //
-// ICC profiles (JPEG APP2 "ICC_PROFILE", PNG iCCP, WebP ICCP) are dropped: a profile holds
+// ICC profiles (JPEG APP2 "ICC_PROFILE", PNG iCCP, WebP ICCP, GIF "ICCRGBG1012", TIFF
+//   tag 34675) are dropped: a profile holds
 //   free text (its description and copyright tags, and in a PNG a profile name), the
 //   device's manufacturer and model fields, the creating software and a creation date;
 //   and a profile calibrated for one scanner or camera is, in its numbers alone, unique
@@ -81,10 +82,9 @@
 //   sRGB before dropping the profile; the page cannot without re-encoding.
 //
 // Orientation: the EXIF Orientation tag (1–8) is read from IFD0 of the EXIF block (JPEG
-// APP1 "Exif\0\0", PNG eXIf, WebP EXIF; a TIFF's first directory) before it is dropped
-// and returned, so the page can
-// record how the picture is to be turned; the cleaned file has no EXIF, so viewers show
-// it as stored.
+// APP1 "Exif\0\0", PNG eXIf, WebP EXIF; a TIFF's first directory) before it is dropped,
+// and returned, so the page can record how the picture is to be turned (the manifest's
+// orientation); the cleaned file has no EXIF, so viewers show it as stored.
 //
 // Other types are not cleaned here: cleanFile returns their bytes unchanged with status
 // "unsupported" (the page warns and asks the witness), except plain UTF-8 text, which has
