@@ -415,3 +415,47 @@ def test_the_running_server_takes_the_snapshot_and_keeps_deleted_blobs_for_it(
     status, out, err = fsck(capsys, tmp_path / "restored")
     assert (status, err) == (0, "")
     assert "3 submissions held" in out
+
+
+def test_an_encrypted_backup_is_never_in_the_clear_and_restores_with_the_identity(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from vault import age
+
+    data = predecessor(tmp_path)
+    identity = age.MLKEM768X25519Identity.generate()
+    key_file = tmp_path / "backup.identity"
+    key_file.write_text(str(identity) + "\n")
+    key_file.chmod(0o600)
+    archive = tmp_path / "b.tar.age"
+    capsys.readouterr()
+    assert main(["backup", "--data", str(data), "-o", str(archive),
+                 "-r", str(identity.recipient())]) == 0
+    out, _ = capsys.readouterr()
+    assert "encrypted (age) to 1 recipient(s); it holds the log key" in out
+    sealed = archive.read_bytes()
+    assert sealed.startswith(b"age-encryption.org/v1\n")
+    assert (data / "log.key").read_bytes().strip() not in sealed
+    assert b"amanat-backup.json" not in sealed
+    assert archive.stat().st_mode & 0o777 == 0o600
+
+    with pytest.raises(ArchiveError, match="encrypted"):
+        restore(archive, tmp_path / "r0")
+    other = tmp_path / "other.identity"
+    other.write_text(str(age.MLKEM768X25519Identity.generate()) + "\n")
+    other.chmod(0o600)
+    capsys.readouterr()
+    assert main(["restore", str(archive), "--data", str(tmp_path / "r1"), "-i",
+                 str(other)]) == 2
+    assert not (tmp_path / "r1").exists()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".r1")] == []
+    # Cut short: the stream's authentication fails, nothing is restored.
+    cut = tmp_path / "cut.tar.age"
+    cut.write_bytes(sealed[: len(sealed) - 100])
+    assert main(["restore", str(cut), "--data", str(tmp_path / "r2"), "-i",
+                 str(key_file)]) == 2
+    assert not (tmp_path / "r2").exists()
+    capsys.readouterr()
+    assert main(["restore", str(archive), "--data", str(tmp_path / "r3"), "-i",
+                 str(key_file)]) == 0
+    out, err = capsys.readouterr()
+    assert "3 submissions held" in out, err

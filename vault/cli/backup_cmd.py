@@ -3,7 +3,9 @@ server runs, and put back into a new directory, then checked as `amanat fsck` ch
 
 Protects "nobody can silently drop a testimony" beyond one disk (vault/store/backup.py says
 how the snapshot stays consistent while submissions arrive). The archive holds the log key
-unless ``--no-log-key`` is given: keep it as secret as the data directory (DEPLOY.md §7).
+unless ``--no-log-key`` is given: keep it as secret as the data directory, or give ``-r``
+(age recipients, as ``amanat encrypt``) so it is encrypted as it is written and never on
+disk in the clear; ``restore -i`` decrypts it as it is read (DEPLOY.md §7).
 Exit 0 on success; 1 when a backup was written but a recorded sealed file was already
 damaged or gone, or a restored directory does not pass the checks; 2 when nothing could be
 done.
@@ -15,22 +17,34 @@ import argparse
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from vault.cli.common import CLIError
 
 
 def cmd_backup(args: argparse.Namespace) -> int:
+    from vault import age
+    from vault.cli.age_cmd import _collect_recipients
     from vault.store import StoreError
-    from vault.store.backup import backup
+    from vault.store.backup import Transform, backup
 
     data_dir, out = Path(args.data), Path(args.output)
     if not out.parent.is_dir():
         raise CLIError(f"-o {out}: {out.parent} does not exist", 2)
+    encrypt: Transform | None = None
+    if args.recipient or args.recipients_file:
+        try:
+            recipients = _collect_recipients(args)
+        except CLIError as exc:
+            raise CLIError(str(exc), 2) from None
+
+        def encrypt(src: BinaryIO, dst: BinaryIO) -> None:
+            age.encrypt(src, dst, recipients)
+
     start = time.monotonic()
     try:
-        report = backup(data_dir, out, include_log_key=not args.no_log_key)
-    except (StoreError, OSError) as exc:
+        report = backup(data_dir, out, include_log_key=not args.no_log_key, encrypt=encrypt)
+    except (StoreError, OSError, age.RecipientError) as exc:
         raise CLIError(f"cannot back up {data_dir}: {exc}", 2) from None
     for problem in report.problems:
         print(f"amanat: damaged: {problem}", file=sys.stderr)
@@ -39,9 +53,12 @@ def cmd_backup(args: argparse.Namespace) -> int:
           f"{report.bytes} bytes of sealed files; the server was held "
           f"{report.held_seconds * 1000:.1f} ms, the backup took "
           f"{time.monotonic() - start:.1f} s")
-    if not args.no_log_key:
+    if encrypt is not None:
+        print(f"amanat: the archive is encrypted (age) to {len(recipients)} recipient(s)"
+              + ("; it holds the log key" if not args.no_log_key else ""))
+    elif not args.no_log_key:
         print("amanat: the archive holds the log key: keep it as secret as the server "
-              "(encrypt it before it leaves this machine, DEPLOY.md §7)")
+              "(encrypt it before it leaves this machine, or use -r; DEPLOY.md §7)")
     if report.problems:
         raise CLIError(f"{len(report.problems)} recorded sealed file(s) were damaged or gone "
                        "before the backup (named above): run `amanat fsck` on a copy")
@@ -49,9 +66,11 @@ def cmd_backup(args: argparse.Namespace) -> int:
 
 
 def cmd_restore(args: argparse.Namespace) -> int:
+    from vault import age
+    from vault.cli.age_cmd import load_identities
     from vault.cli.fsck_cmd import cmd_fsck
     from vault.store import StoreError
-    from vault.store.backup import restore
+    from vault.store.backup import Transform, restore
 
     archive, data_dir = Path(args.archive), Path(args.data)
     log_key = None
@@ -60,9 +79,16 @@ def cmd_restore(args: argparse.Namespace) -> int:
         if key_path.stat().st_mode & 0o077:
             raise CLIError(f"{key_path} is readable by others: chmod 600 it", 2)
         log_key = key_path.read_bytes()
+    decrypt: Transform | None = None
+    if args.identity:
+        identities = [identity for path in args.identity for identity in load_identities(path)]
+
+        def decrypt(src: BinaryIO, dst: BinaryIO) -> None:
+            age.decrypt(src, dst, identities)
+
     try:
-        manifest = restore(archive, data_dir, log_key=log_key)
-    except (StoreError, OSError) as exc:
+        manifest = restore(archive, data_dir, log_key=log_key, decrypt=decrypt)
+    except (StoreError, OSError, age.AgeError) as exc:
         raise CLIError(f"cannot restore {archive}: {exc}", 2) from None
     print(f"amanat: restored {archive} into {data_dir} (log size {manifest.get('log_size')}); "
           "checking it")
@@ -84,6 +110,11 @@ def register(subparsers: Any) -> None:
     parser.add_argument("-o", "--output", required=True, metavar="FILE", help="the archive")
     parser.add_argument("--no-log-key", action="store_true",
                         help="leave the log key out (a restore then needs --log-key FILE)")
+    parser.add_argument("-r", "--recipient", action="append", default=[], metavar="RECIPIENT",
+                        help="encrypt the archive (age) to this recipient (repeatable); the "
+                             "archive is never on disk in the clear")
+    parser.add_argument("-R", "--recipients-file", action="append", default=[], metavar="FILE",
+                        help="encrypt to the recipients in FILE (repeatable)")
     parser.set_defaults(func=cmd_backup)
 
     parser = subparsers.add_parser(
@@ -98,4 +129,6 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--data", required=True, metavar="DIR", help="the new data directory")
     parser.add_argument("--log-key", metavar="FILE",
                         help="the log key, for a backup made with --no-log-key")
+    parser.add_argument("-i", "--identity", action="append", default=[], metavar="FILE",
+                        help="an age identity file, for an encrypted backup (repeatable)")
     parser.set_defaults(func=cmd_restore)

@@ -53,7 +53,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, BinaryIO
+from typing import IO, BinaryIO, TypeVar
 
 from vault.store import (
     NAMESPACE_REPLIES,
@@ -83,6 +83,7 @@ ARCHIVE_FORMAT = "amanat/backup/v1"
 MANIFEST_NAME = "amanat-backup.json"
 PINNED_DIR = "pinned"
 
+T = TypeVar("T")
 _CHUNK = 1 << 20
 _REQUEST_SECONDS = 10.0
 _SNAPSHOT_SECONDS = 600.0
@@ -386,7 +387,7 @@ def write_archive(data_dir: Path, snap: Snapshot, out: IO[bytes], *,
                   include_log_key: bool = True) -> BackupReport:
     """Write the archive of ``snap`` (taken of ``data_dir``) to ``out``."""
     report = BackupReport(snap.log_size, snap.held_seconds)
-    with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tar:
+    with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as tar:
         manifest = json.dumps({
             "format": ARCHIVE_FORMAT,
             "schema": SCHEMA_VERSION,
@@ -437,21 +438,74 @@ def write_archive(data_dir: Path, snap: Snapshot, out: IO[bytes], *,
     return report
 
 
-def backup(data_dir: Path, out_path: Path, *, include_log_key: bool = True) -> BackupReport:
+# Encrypts a plaintext stream (read from the first) into the second: age, to the backup's
+# recipients (vault/cli/backup_cmd.py); the store itself knows nothing of keys.
+Transform = Callable[[BinaryIO, BinaryIO], None]
+AGE_MAGIC = (b"age-encryption.org/v1\n", b"-----BEGIN AGE ENCRYPTED FILE-----")
+
+
+def _through_pipe(produce: Callable[[BinaryIO], None], consume: Callable[[BinaryIO], T]) -> T:
+    """Run ``produce`` (writing a stream) in a thread and ``consume`` (reading it) here,
+    through a pipe; the producer's failure wins (it explains a stream cut short)."""
+    read_fd, write_fd = os.pipe()
+    failed: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            with os.fdopen(write_fd, "wb") as sink:
+                produce(sink)
+        except BaseException as exc:  # handed to the consumer's thread below
+            failed.append(exc)
+
+    thread = threading.Thread(target=run, name="amanat-backup-stream", daemon=True)
+    thread.start()
+    try:
+        with os.fdopen(read_fd, "rb") as source:
+            result = consume(source)
+            while source.read(_CHUNK):  # let the producer finish (and check all it wrote)
+                pass
+    except BaseException:
+        thread.join()
+        if failed and not isinstance(failed[0], BrokenPipeError):
+            raise failed[0] from None
+        raise
+    thread.join()
+    if failed:
+        raise failed[0]
+    return result
+
+
+def backup(data_dir: Path, out_path: Path, *, include_log_key: bool = True,
+           encrypt: Transform | None = None) -> BackupReport:
     """Write a backup of ``data_dir`` to ``out_path`` atomically (temporary file, fsync,
-    rename, fsync of the directory), mode 0600."""
+    rename, fsync of the directory), mode 0600; through ``encrypt`` when given, so the
+    archive never touches the disk in the clear."""
     if not (data_dir / DATABASE_NAME).is_file() or not (data_dir / AUDIT_LOG_FILE).is_file():
         raise BackupError(f"{data_dir} is not a vault data directory (no {DATABASE_NAME} or "
                           f"{AUDIT_LOG_FILE})")
     if include_log_key and not (data_dir / LOG_KEY_FILE).is_file():
         raise BackupError(f"{data_dir} has no {LOG_KEY_FILE}")
     out_dir = out_path.parent
+    with contextlib.suppress(OSError):
+        if out_dir.resolve().is_relative_to(data_dir.resolve()):
+            raise BackupError("write the backup outside the data directory")
     tmp = out_dir / f".{out_path.name}.{secrets.token_hex(4)}.tmp"
     with snapshot_of(data_dir) as snap:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
             with os.fdopen(fd, "wb") as out:
-                report = write_archive(data_dir, snap, out, include_log_key=include_log_key)
+                if encrypt is None:
+                    report = write_archive(data_dir, snap, out,
+                                           include_log_key=include_log_key)
+                else:
+                    reports: list[BackupReport] = []
+
+                    def produce(sink: BinaryIO) -> None:
+                        reports.append(write_archive(data_dir, snap, sink,
+                                                     include_log_key=include_log_key))
+
+                    _through_pipe(produce, lambda source: encrypt(source, out))
+                    report = reports[0]
                 out.flush()
                 os.fsync(out.fileno())
             os.replace(tmp, out_path)
@@ -502,11 +556,13 @@ def _extract(tar: tarfile.TarFile, member: tarfile.TarInfo, root: Path) -> None:
         os.fsync(out.fileno())
 
 
-def restore(archive: Path, data_dir: Path, *, log_key: bytes | None = None) -> dict[str, object]:
+def restore(archive: Path, data_dir: Path, *, log_key: bytes | None = None,
+            decrypt: Transform | None = None) -> dict[str, object]:
     """Restore ``archive`` into ``data_dir`` (absent or empty); return its manifest.
 
-    ``log_key``: the log key's file content, for an archive made without it. The caller then
-    checks the result (``amanat fsck``)."""
+    ``log_key``: the log key's file content, for an archive made without it. ``decrypt``:
+    for an encrypted archive, writes its plaintext (read as it comes, never stored whole).
+    The caller then checks the result (``amanat fsck``)."""
     if data_dir.exists() and not _is_empty_dir(data_dir):
         raise BackupError(f"{data_dir} is not empty: restore into a new or empty directory "
                           "(nothing was changed)")
@@ -516,7 +572,7 @@ def restore(archive: Path, data_dir: Path, *, log_key: bytes | None = None) -> d
     work = parent / f".{data_dir.name}.restore-{secrets.token_hex(4)}"
     work.mkdir(mode=0o700)
     try:
-        manifest = _unpack(archive, work)
+        manifest = _unpack_file(archive, work, decrypt)
         if not (work / LOG_KEY_FILE).is_file():
             if log_key is None:
                 raise BackupError("the backup was made without the log key: give it with "
@@ -541,9 +597,23 @@ def restore(archive: Path, data_dir: Path, *, log_key: bytes | None = None) -> d
     return manifest
 
 
-def _unpack(archive: Path, root: Path) -> dict[str, object]:
+def _unpack_file(archive: Path, root: Path, decrypt: Transform | None) -> dict[str, object]:
+    with open(archive, "rb") as src:
+        start = src.read(len(AGE_MAGIC[1]))
+        src.seek(0)
+        encrypted = any(start.startswith(magic) for magic in AGE_MAGIC)
+        if not encrypted:
+            return _unpack(src, archive, root)
+        if decrypt is None:
+            raise ArchiveError(f"{archive} is encrypted (age): give the backup identity "
+                               "with -i FILE")
+        return _through_pipe(lambda sink: decrypt(src, sink),
+                             lambda plain: _unpack(plain, archive, root))
+
+
+def _unpack(src: BinaryIO, archive: Path, root: Path) -> dict[str, object]:
     try:
-        tar = tarfile.open(archive, mode="r:")  # noqa: SIM115
+        tar = tarfile.open(fileobj=src, mode="r|")  # noqa: SIM115
     except (tarfile.TarError, OSError) as exc:
         raise ArchiveError(f"{archive} is not a tar archive: {exc}") from None
     seen: set[str] = set()
@@ -563,9 +633,9 @@ def _unpack(archive: Path, root: Path) -> dict[str, object]:
                 if manifest is None:
                     if name != MANIFEST_NAME or member.size > 4096:
                         raise ArchiveError(f"the archive does not begin with {MANIFEST_NAME}")
-                    src = tar.extractfile(member)
-                    assert src is not None
-                    manifest = _check_manifest(src.read())
+                    text = tar.extractfile(member)
+                    assert text is not None
+                    manifest = _check_manifest(text.read())
                     continue
                 if name == MANIFEST_NAME:
                     raise ArchiveError(f"{name!r} is in the archive twice")
