@@ -237,8 +237,10 @@ class ControlServer:
                     "log_size": snap.log_size,
                     "held_seconds": snap.held_seconds,
                 }).encode() + b"\n")
-                conn.settimeout(_SNAPSHOT_SECONDS * 6)
-                while conn.recv(4096):  # until the backup closes the connection
+                # Kept until the backup closes the connection, however long it copies (a
+                # backup process that dies closes it too).
+                conn.settimeout(None)
+                while conn.recv(4096):
                     pass
             except OSError:
                 pass
