@@ -73,14 +73,37 @@ def test_backup_under_load_restores_every_acknowledged_submission(
                 probes.append((start, time.monotonic() - start))
                 time.sleep(0.01)
 
+    # An admin deletes acknowledged submissions, one after another, before, during and
+    # after the backup: a deletion between the snapshot and the copy of its sealed file
+    # must not leave the backup without it.
+    deletions: dict[str, tuple[float, float]] = {}
+    deleting = threading.Event()
+
+    def deleter() -> None:
+        with VaultClient(server.url) as admin:
+            admin.login(dev.investigator.key_id, dev.sign, dev.roster().log_vkey or "")
+            deleting.wait(timeout=120)
+            while not stop.is_set():
+                with lock:
+                    candidates = [r.id for _, r in acked if r.id not in deletions]
+                if len(candidates) > 2:
+                    start = time.monotonic()
+                    admin.delete_submission(candidates[0])
+                    deletions[candidates[0]] = (start, time.monotonic())
+                time.sleep(0.05)
+
     threads = [threading.Thread(target=submitter, args=(n,)) for n in range(SUBMITTERS)]
     prober = threading.Thread(target=probe)
+    remover = threading.Thread(target=deleter)
     prober.start()
+    remover.start()
     for thread in threads:
         thread.start()
     deadline = time.monotonic() + 120
     while len(acked) < BEFORE_BACKUP and time.monotonic() < deadline and not errors:
         time.sleep(0.05)
+    deleting.set()
+    time.sleep(0.2)
     archive = tmp_path / "backup.tar"
     began = time.monotonic()
     with lock:
@@ -91,6 +114,7 @@ def test_backup_under_load_restores_every_acknowledged_submission(
         thread.join(timeout=300)
     stop.set()
     prober.join(timeout=60)
+    remover.join(timeout=60)
     assert errors == []
     assert done.returncode == 0, done.stderr
     after = [receipt for moment, receipt in acked if moment > ended]
@@ -100,7 +124,8 @@ def test_backup_under_load_restores_every_acknowledged_submission(
     held = float(re.search(r"the server was held ([0-9.]+) ms", done.stdout).group(1))  # type: ignore[union-attr]
     during = [took for start, took in probes if began <= start <= ended]
     baseline = sorted(took for start, took in probes if start < began)
-    print(f"\nbackup under load: {len(acked)} submissions by {SUBMITTERS} clients, "
+    print(f"\nbackup under load: {len(acked)} submissions by {SUBMITTERS} clients and "
+          f"{len(deletions)} deletions, "
           f"{len(before)} acknowledged before the backup; backup took {ended - began:.2f} s, "
           f"server held {held:.1f} ms; probe latency during the backup: max "
           f"{max(during, default=0) * 1000:.0f} ms over {len(during)} probes "
@@ -117,7 +142,14 @@ def test_backup_under_load_restores_every_acknowledged_submission(
     rows = {row[0]: (row[1], row[2], row[3]) for row in conn.execute(
         "SELECT id, sha256, size, log_index FROM submissions")}
     conn.close()
+    assert deletions, "the deleter must have deleted something"
     for receipt in before:
+        start, end = deletions.get(receipt.id, (float("inf"), float("inf")))
+        if end < began:  # deleted (and logged) before the backup: not in it
+            assert receipt.id not in rows
+            continue
+        if start <= ended and receipt.id not in rows:
+            continue  # deleted while the backup ran: either, as fsck agrees
         assert receipt.id in rows, f"acknowledged before the backup, not in it: {receipt.id}"
         assert rows[receipt.id] == (receipt.sha256, receipt.size, receipt.log_index)
         blob = (restored / "blobs" / "submissions" / receipt.id).read_bytes()
