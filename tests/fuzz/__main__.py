@@ -3,7 +3,7 @@
     python -m tests.fuzz list
     python -m tests.fuzz run NAME... | all [--seconds N] [--keep]
     python -m tests.fuzz replay [NAME... | all] [--file PATH]...
-    python -m tests.fuzz seed
+    python -m tests.fuzz seed [--force]
 
 ``run`` fuzzes each harness with atheris (libFuzzer, coverage-guided) for ``--seconds``, one
 process per harness, one after the other, on one core. It starts from the committed corpus
@@ -14,7 +14,7 @@ saved under tests/fuzz/findings/ (not committed: minimise it, fix the parser, th
 the corpus as ``crash-<what>`` with a regression test next to the parser's tests).
 
 ``replay`` runs every corpus file (and the vector seeds) through the harnesses without
-atheris; ``seed`` rewrites the writer seeds (``w-*``) of the committed corpus.
+atheris; ``seed`` writes the writer seeds (``w-*``) missing from the committed corpus.
 """
 
 from __future__ import annotations
@@ -58,17 +58,25 @@ def cmd_list(_: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_seed(_: argparse.Namespace) -> int:
+def cmd_seed(args: argparse.Namespace) -> int:
     from tests.fuzz.seeds import writer_seeds
 
     for name, seeds in writer_seeds().items():
         directory = CORPUS / name
         directory.mkdir(parents=True, exist_ok=True)
+        wanted = {f"w-{label}" for label in seeds}
         for old in directory.glob("w-*"):
-            old.unlink()
+            if args.force or old.name not in wanted:
+                old.unlink()
+        # Sealed files and key files differ at every writing (fresh nonces): kept as they
+        # are unless --force.
+        added = 0
         for label, data in seeds.items():
-            (directory / f"w-{label}").write_bytes(data)
-        print(f"{name}: {len(seeds)} writer seeds")
+            path = directory / f"w-{label}"
+            if not path.exists():
+                path.write_bytes(data)
+                added += 1
+        print(f"{name}: {len(seeds)} writer seeds ({added} written)")
     return 0
 
 
@@ -178,8 +186,9 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("list", help="the harnesses and their corpora").set_defaults(
         func=cmd_list)
-    commands.add_parser("seed", help="rewrite the writer seeds of the corpus").set_defaults(
-        func=cmd_seed)
+    seed = commands.add_parser("seed", help="write the writer seeds of the corpus")
+    seed.add_argument("--force", action="store_true", help="rewrite those already there")
+    seed.set_defaults(func=cmd_seed)
     run = commands.add_parser("run", help="fuzz harnesses with atheris")
     run.add_argument("names", nargs="*", metavar="NAME", help="harnesses, or all (default)")
     run.add_argument("--seconds", type=int, default=60, help="per harness (default 60)")
