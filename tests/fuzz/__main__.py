@@ -115,6 +115,7 @@ def _fuzz_one(name: str, seconds: int, keep: bool, scratch: Path) -> tuple[int, 
     work = scratch / name / "new"
     vectors = scratch / name / "vectors"
     crashes = scratch / name / "crashes"
+    shutil.rmtree(crashes, ignore_errors=True)  # a finding of an earlier run is not this one's
     for directory in (work, vectors, crashes):
         directory.mkdir(parents=True, exist_ok=True)
     for label, data in vector_seeds(name):
@@ -148,9 +149,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     names = _names(args.names)
     failed = []
     with tempfile.TemporaryDirectory(prefix="amanat-fuzz-") as tmp:
+        scratch = Path(args.work) if args.work else Path(tmp)
         for name in names:
             started = time.monotonic()
-            executions, status, tail = _fuzz_one(name, args.seconds, args.keep, Path(tmp))
+            executions, status, tail = _fuzz_one(name, args.seconds, args.keep, scratch)
             elapsed = time.monotonic() - started
             rate = executions / elapsed if elapsed else 0.0
             verdict = "ok" if status == 0 else f"FINDING (exit {status})"
@@ -194,6 +196,9 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--seconds", type=int, default=60, help="per harness (default 60)")
     run.add_argument("--keep", action="store_true",
                      help="add newly discovered inputs to the committed corpus")
+    run.add_argument("--work", metavar="DIR",
+                     help="keep what the fuzzer discovers in DIR, to start from there next "
+                          "time (default: a temporary directory)")
     run.set_defaults(func=cmd_run)
     replay = commands.add_parser("replay", help="run the corpus through the harnesses")
     replay.add_argument("names", nargs="*", metavar="NAME")
