@@ -37,7 +37,8 @@ def test_npm_test_passes() -> None:
         [npm, "test", "--silent"], cwd=WEB, env=env, capture_output=True, text=True,
         timeout=600, check=False,
     )
-    report = (result.stdout + result.stderr)[-6000:]
+    failing = [line for line in result.stdout.splitlines() if line.lstrip().startswith("not ok")]
+    report = "\n".join(failing) + "\n...\n" + (result.stdout + result.stderr)[-6000:]
     assert result.returncode == 0, f"npm test failed:\n{report}"
     assert "# fail 0" in result.stdout, report
     assert "# pass " in result.stdout, report
