@@ -64,8 +64,10 @@ class Settings:
     small_body_seconds: float = 30.0
     max_connections: int = 256
     # Proof of work for anonymous writes (vault/service/work.py): asked past this many
-    # admitted writes per second; 0 (the default): never.
-    work_quiet_rate: float = 0.0
+    # admitted writes per second (0: never for the rate), and never easier than
+    # work_min_bits (an operator's floor during an attack; at most 24).
+    work_quiet_rate: float = 2.0
+    work_min_bits: int = 0
     # The built witness page to serve at / (api/static when None; AMANAT_WEB_DIR).
     web_dir: Path | None = None
 
@@ -82,9 +84,11 @@ class Settings:
             if float(getattr(self, name)) <= 0:
                 raise SettingsError(f"{name} must be positive")
         for name in ("min_free_bytes", "max_stored_bytes", "body_min_bytes",
-                     "work_quiet_rate"):
+                     "work_quiet_rate", "work_min_bits"):
             if float(getattr(self, name)) < 0:
                 raise SettingsError(f"{name} must be 0 or more")
+        if self.work_min_bits > 24:
+            raise SettingsError("work_min_bits must be at most 24")
         if not 0 <= self.min_free_percent <= 50:
             raise SettingsError("min_free_percent must be between 0 and 50")
         if not 0 <= self.port <= 65535:
@@ -122,6 +126,7 @@ class Settings:
             reserve_bytes=self.reserve_bytes(),
             max_stored_bytes=self.max_stored_bytes,
             work_quiet_rate=self.work_quiet_rate,
+            work_min_bits=self.work_min_bits,
         )
 
     def reserve_bytes(self) -> int:

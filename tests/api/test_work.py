@@ -55,6 +55,28 @@ def test_difficulty_rises_with_rate_and_places_and_falls_back() -> None:
     assert gate.bits() == 0
 
 
+def test_an_operators_floor_holds_while_quiet_and_under_load() -> None:
+    clock = Clock()
+    floor = WorkGate(b"k" * 32, min_bits=6, clock=clock)  # rate off, floor on
+    assert floor.bits() == 6 and floor.seed()[1] == 6
+    with pytest.raises(WorkError, match="solve a proof of work"):
+        floor.admit(None)
+    floor.admit(_solved(floor))
+    busy = WorkGate(b"k" * 32, quiet_rate=1, min_bits=3, places_used=lambda: 1.0,
+                    clock=clock)
+    assert busy.bits() == 8  # the load asks more than the floor
+    assert WorkGate(b"k" * 32, min_bits=99, clock=clock).bits() == 24
+
+
+def test_settings_turn_work_on_by_default_and_bound_the_floor() -> None:
+    from api.settings import Settings, SettingsError
+
+    assert Settings().limits().work_quiet_rate == 2.0
+    assert Settings.from_env({"AMANAT_WORK_MIN_BITS": "12"}).limits().work_min_bits == 12
+    with pytest.raises(SettingsError, match="work_min_bits must be at most 24"):
+        Settings(work_min_bits=25)
+
+
 def _solved(gate: WorkGate) -> str:
     seed, bits = gate.seed()
     return header(seed, solve(seed, bits))

@@ -35,6 +35,9 @@ from tests.e2e.floodkit import (
 )
 
 FLOOD_SECONDS = 30.0
+# These floods test the defences other than the proof of work (on by default), so they turn
+# it off: each of the other defences must hold on its own. The last test turns it on.
+NO_WORK = {"AMANAT_WORK_QUIET_RATE": "0"}
 
 
 def per_thread_client(server: ServerProcess) -> Callable[[], httpx.Client]:
@@ -69,9 +72,11 @@ def login(server: ServerProcess) -> str:
 
 
 @pytest.mark.slow
-def test_a_challenge_flood_does_not_lock_investigators_out(server: ServerProcess) -> None:
+def test_a_challenge_flood_does_not_lock_investigators_out(
+        server_factory: Callable[..., ServerProcess]) -> None:
     """10,000 login challenges for the investigator's key id used to fill a table and lock
     every login out for a minute; challenges now store nothing."""
+    server = server_factory(env=NO_WORK)
     key_id = read_dev_keys(server.data_dir).investigator.key_id
     client = per_thread_client(server)
 
@@ -110,7 +115,7 @@ def test_an_upload_slot_flood_does_not_shut_witnesses_out(
     waits for a byte longer than the eviction wait gives its place to a new one. (A
     faster flood outruns eviction: that takes the proof of work, next test.)"""
     server = server_factory(env={"AMANAT_MAX_OPEN_UPLOADS": "200",
-                                 "AMANAT_UPLOAD_EVICT_SECONDS": "5"})
+                                 "AMANAT_UPLOAD_EVICT_SECONDS": "5", **NO_WORK})
     client = per_thread_client(server)
 
     def take_a_slot() -> None:
@@ -179,7 +184,7 @@ def test_a_disk_flood_stops_at_the_reserve(tmp_path: Path) -> None:
     with small_filesystem(tmp_path / "small", 96) as small:
         server = start_server(tmp_path, data_dir=small / "data",
                               env={"AMANAT_MIN_FREE_BYTES": str(24 * 2**20),
-                                   "AMANAT_MAX_STAGED_BYTES": str(2**40)})
+                                   "AMANAT_MAX_STAGED_BYTES": str(2**40), **NO_WORK})
         try:
             genuine_submit(server)
             client = per_thread_client(server)
@@ -215,7 +220,7 @@ def test_a_disk_flood_stops_at_the_reserve(tmp_path: Path) -> None:
 
 
 FAST_DEADLINES = {"AMANAT_HEADER_SECONDS": "2", "AMANAT_BODY_WINDOW_SECONDS": "2",
-                  "AMANAT_BODY_MIN_BYTES": "1024", "AMANAT_MAX_CONNECTIONS": "64"}
+                  "AMANAT_BODY_MIN_BYTES": "1024", "AMANAT_MAX_CONNECTIONS": "64", **NO_WORK}
 
 
 def silent(server: ServerProcess) -> ConnectionFlood:
@@ -317,11 +322,11 @@ def test_a_json_body_must_arrive_whole_in_time(
 @pytest.mark.slow
 def test_a_fast_upload_flood_must_pay_and_witnesses_get_through(
         server_factory: Callable[..., ServerProcess]) -> None:
-    """With the proof of work on, a flood of empty uploads as fast as one client can send
-    them raises the difficulty; the flooder, who does not solve, is refused (428) and holds
-    few places, while a genuine `amanat submit` solves the puzzle and gets through."""
-    server = server_factory(env={"AMANAT_MAX_OPEN_UPLOADS": "200",
-                                 "AMANAT_WORK_QUIET_RATE": "5"})
+    """With the proof of work as it is by default (asked past 2 admitted writes a second),
+    a flood of empty uploads as fast as one client can send them raises the difficulty;
+    the flooder, who does not solve, is refused (428) and holds few places, while a genuine
+    `amanat submit` solves the puzzle and gets through."""
+    server = server_factory(env={"AMANAT_MAX_OPEN_UPLOADS": "200"})
     client = per_thread_client(server)
     statuses: list[int] = []
 

@@ -154,7 +154,8 @@ def refuse_other_file(path: str, data: bytes, header: str, wanted: str) -> None:
 
 def _size(count: float) -> str:
     for unit in ("B", "KiB", "MiB", "GiB"):
-        if count < 1024 or unit == "GiB":
+        # Compared as shown: 1023.96 KiB would read "1024.0 KiB", so it is "1.0 MiB".
+        if round(count, 0 if unit == "B" else 1) < 1024 or unit == "GiB":
             return f"{count:.0f} {unit}" if unit == "B" else f"{count:.1f} {unit}"
         count /= 1024
     raise AssertionError("unreachable")  # pragma: no cover

@@ -129,6 +129,7 @@ class Limits:
     reserve_bytes: int = 0
     max_stored_bytes: int = 0  # 0: no quota
     work_quiet_rate: float = 0.0  # 0: no proof of work asked (vault/service/work.py)
+    work_min_bits: int = 0  # a floor for the proof of work's difficulty (0: none)
     max_page: int = 200
 
 
@@ -203,6 +204,7 @@ class VaultService:
         self.staging = Staging(_staging_limits(self._limits), free=store.free_bytes)
         self.work = WorkGate(self.auth.derive_key(WORK_DOMAIN),
                              quiet_rate=self._limits.work_quiet_rate,
+                             min_bits=self._limits.work_min_bits,
                              places_used=self._places_used)
         self._resync()
         record = store.current_roster()
@@ -220,6 +222,7 @@ class VaultService:
         self._limits = limits
         self.staging.limits = _staging_limits(limits)
         self.work.quiet_rate = limits.work_quiet_rate
+        self.work.min_bits = limits.work_min_bits
 
     def _places_used(self) -> float:
         return self.store.count_uploads() / self._limits.max_open_uploads

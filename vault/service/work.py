@@ -69,12 +69,14 @@ def solve(seed: bytes, bits: int, on_progress: Callable[[int], None] | None = No
 class WorkGate:
     """Issues seeds and checks solutions; keeps only the recent write rate and spent seeds."""
 
-    def __init__(self, key: bytes, *, quiet_rate: float = 0.0,
+    def __init__(self, key: bytes, *, quiet_rate: float = 0.0, min_bits: int = 0,
                  places_used: Callable[[], float] = lambda: 0.0,
                  clock: Callable[[], float] = time.time) -> None:
-        # quiet_rate 0: no work is ever asked (the default until every client solves it).
+        # quiet_rate 0: no work is asked for the rate of writes or the places in use, only
+        # ``min_bits`` (a floor an operator sets during an attack; 0: none).
         self._key = key
         self.quiet_rate = quiet_rate
+        self.min_bits = min_bits
         self.places_used = places_used
         self._clock = clock
         self._lock = threading.Lock()
@@ -82,9 +84,10 @@ class WorkGate:
         self._spent: dict[bytes, float] = {}
 
     def bits(self) -> int:
-        """The difficulty now: 0 while quiet."""
+        """The difficulty now: ``min_bits`` (normally 0) while quiet."""
+        floor = min(MAX_BITS, self.min_bits)
         if self.quiet_rate <= 0:
-            return 0
+            return floor
         now = self._clock()
         with self._lock:
             while self._recent and self._recent[0] <= now - _RATE_SECONDS:
@@ -94,7 +97,7 @@ class WorkGate:
             rate / self.quiet_rate))
         used = self.places_used()
         place_bits = 0 if used <= 0.5 else math.ceil(16 * (used - 0.5))
-        return min(MAX_BITS, rate_bits + place_bits)
+        return min(MAX_BITS, max(floor, rate_bits + place_bits))
 
     def seed(self) -> tuple[bytes, int]:
         bits = self.bits()
