@@ -48,7 +48,7 @@ def test_every_message_is_translated(shown: dict[tuple[str, str], dict[str, Any]
                                      lang: str, which: str) -> None:
     page = shown[(lang, which)]
     cat = catalog(lang)
-    assert page["lang"] == cat["meta.tag"], page["lang"]
+    assert page["htmlLang"] == cat["meta.tag"], page["htmlLang"]
     assert page["dir"] == cat["meta.dir"] and page["computedDir"] == cat["meta.dir"]
     assert raw_keys([page["text"], page["title"], *page["attrs"]], cat) == []
     assert missing_key_messages(page["records"]) == []

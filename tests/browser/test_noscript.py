@@ -42,7 +42,7 @@ def test_noscript_explains_in_the_page_language(
                                                       "noscript.replies")):
         page = pages[(lang, path)]
         where = f"{browser} {path} without scripts"
-        assert page["lang"] == cat["meta.tag"], where
+        assert page["htmlLang"] == cat["meta.tag"], where
         text = " ".join(page["text"].split())
         for key in ("noscript.title", why):
             assert " ".join(cat[key].split()) in text, f"{where}: {key} not shown"

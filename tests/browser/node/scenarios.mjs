@@ -258,7 +258,7 @@ const PAGE_FACTS = `(() => {
   }
   const statement = document.querySelector("#statement");
   return {
-    lang: document.documentElement.lang,
+    htmlLang: document.documentElement.lang,
     dir: document.documentElement.dir,
     computedDir: getComputedStyle(document.documentElement).direction,
     title: document.title,
@@ -336,7 +336,7 @@ export async function noscript(input) {
           const usable = [...document.querySelectorAll("button, input, select, textarea")]
             .filter((e) => shown(e) && !e.disabled).map((e) => e.id || e.name || e.tagName.toLowerCase());
           return {
-            lang: document.documentElement.lang, dir: document.documentElement.dir,
+            htmlLang: document.documentElement.lang, dir: document.documentElement.dir,
             text: document.body ? document.body.innerText : "",
             send: send ? { shown: shown(send), disabled: send.disabled } : null,
             usableControls: usable,
