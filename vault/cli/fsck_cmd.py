@@ -72,8 +72,10 @@ def register(subparsers: Any) -> None:
             "Check a stopped server's data directory against its audit log, the record of "
             "truth: quarantine sealed files with no database row (never removing them) and "
             "name every submission, reply or roster the log records but the database or the "
-            "blob directory lost. Exit 0: consistent; 1: something is missing; 2: cannot "
-            "check."),
+            "blob directory lost; recompute the log's tree against every signed checkpoint "
+            "and read every sealed file against its log entry (SHA-256 and size); name every "
+            "file kept in quarantine. Exit 0: consistent; 1: something is missing or "
+            "damaged; 2: cannot check."),
     )
     parser.add_argument("--data", required=True, metavar="DIR", help="the data directory")
     parser.add_argument("--repair", action="store_true",
