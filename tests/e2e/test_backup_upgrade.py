@@ -1,0 +1,63 @@
+"""Upgrades with real server processes: this release serves the data directory its
+predecessor wrote (tests/store/fixtures/datadir-v1.tar) with the same log root and goes on
+appending consistently; a data directory of a newer schema version is refused at start,
+naming both versions, and left as it was."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.audit.serverkit import amanat, org_vkey, submit
+from tests.e2e.conftest import ROOT, ServerProcess, free_port
+from tests.store.test_backup import FIXTURE_CHECKPOINT, predecessor
+from vault.store.sqlite import SCHEMA_VERSION
+
+
+def test_the_predecessors_data_directory_serves_with_the_same_log_root(
+        server_factory: Callable[..., ServerProcess], tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    data = predecessor(tmp_path)
+    server = server_factory(data_dir=data, env={"AMANAT_WORK_QUIET_RATE": "0"})
+    assert httpx.get(server.url + "/api/v1/log/checkpoint").text == FIXTURE_CHECKPOINT
+    state = tmp_path / "auditor.json"
+    org = org_vkey(server)
+    status, _, err = amanat(capsys, "audit", "verify", "--server", server.url, "--org", org,
+                            "--state", str(state))
+    assert status == 0, err
+    submit(server, 1)
+    status, out, err = amanat(capsys, "audit", "verify", "--server", server.url, "--org", org,
+                              "--state", str(state), "--full")
+    assert status == 0, out + err
+    server.stop()  # it holds its database exclusively
+    conn = sqlite3.connect(data / "vault.sqlite3")
+    try:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    finally:
+        conn.close()
+
+
+def test_a_newer_data_directory_is_refused_at_start(tmp_path: Path) -> None:
+    data = predecessor(tmp_path)
+    conn = sqlite3.connect(data / "vault.sqlite3")
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    conn.close()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AMANAT_")}
+    env["PYTHONPATH"] = str(ROOT)
+    done = subprocess.run(
+        [sys.executable, "-m", "vault.cli", "serve", "--data", str(data), "--port",
+         str(free_port()), "--dev"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode != 0
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert f"has schema version {SCHEMA_VERSION + 1}" in lines[0]
+    assert f"this amanat reads schema version {SCHEMA_VERSION}" in lines[0]
+    assert not (data / "control.sock").exists()
