@@ -21,6 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from vault.service.auth import AuthError, WrongServerError
 from vault.service.mailbox import MailboxSecretError
+from vault.service.room import disk_full
 from vault.service.rosterview import RosterRejected
 from vault.service.service import (
     BusyUploadsError,
@@ -169,6 +170,9 @@ class SecurityHeadersMiddleware:
         await self.app(scope, receive, send_with_headers)
 
 
+DISK_FULL = "the server's disk is full; try again later"
+
+
 class CatchAllMiddleware:
     """Turns any unexpected exception into a generic 500, logging only its class name
     (tracebacks and messages may carry request data)."""
@@ -191,9 +195,14 @@ class CatchAllMiddleware:
         try:
             await self.app(scope, receive, tracking_send)
         except Exception as exc:
-            logger.error("request failed: %s", type(exc).__name__)
+            full = disk_full(exc)
+            if full:
+                logger.error("a write failed: the disk is full")
+            else:
+                logger.error("request failed: %s", type(exc).__name__)
             if not started:
-                response = error_response(500, "internal error")
+                response = (error_response(507, DISK_FULL, {"Retry-After": "60"}) if full
+                            else error_response(500, "internal error"))
                 await response(scope, receive, send)
 
 

@@ -32,6 +32,7 @@ from vault.events import Event, hour_text, parse_hour
 from vault.service.auth import Authenticator, SignatureError, TokenError
 from vault.service.consistency import Reconciliation, read_holdings, reconcile, reinstate
 from vault.service.mailbox import mailbox_id
+from vault.service.room import EmergencyRoom, disk_full
 from vault.service.rosterview import RosterRejected, RosterView, read_roster
 from vault.service.staging import (
     BusyUploadsError,
@@ -188,8 +189,13 @@ class VaultService:
         *,
         limits: Limits | None = None,
         authenticator: Authenticator | None = None,
+        room: EmergencyRoom | None = None,
     ) -> None:
         self.store = store
+        # Space held back for investigators' log entries when the disk is full (room.py).
+        self.room = room
+        if room is not None:
+            room.ensure()
         self.audit_log = audit_log
         self.log_vkey = log_vkey
         self.org_vkey = org_vkey
@@ -233,12 +239,24 @@ class VaultService:
         self.work.admit(work)
 
     # --- audit log ---
-    def _log(self, event: Event) -> int:
+    def _log(self, event: Event, *, investigator: bool = False) -> int:
+        """Append ``event``; for an investigator's read, deletion or reply, a full disk
+        first gives up the room held back for them (room.py), then the append is tried
+        once more."""
         try:
             with self._log_lock:
-                return self.audit_log.append([event.encode()])[0]
+                try:
+                    index = self.audit_log.append([event.encode()])[0]
+                except Exception as exc:
+                    if not (investigator and self.room is not None and disk_full(exc)
+                            and self.room.release()):
+                        raise
+                    index = self.audit_log.append([event.encode()])[0]
         finally:
             self.store.conceal_times()  # also after a failed append (a full disk)
+        if self.room is not None:
+            self.room.ensure()  # a stat while it is held; written again once there is room
+        return index
 
     def recover(self) -> int:
         """Finish what a crash interrupted; return how many entries were newly logged.
@@ -467,6 +485,7 @@ class VaultService:
 
     def _finish_submission(self, upload_id: str, known_sha256: str | None) -> Receipt:
         record = self.store.get_upload(upload_id)
+        self.staging.require_headroom()
         try:
             roster = self.roster()
             with self.store.open_upload(upload_id) as src:
@@ -537,7 +556,7 @@ class VaultService:
         record = self.store.get_submission(require_id(submission_id))
         src = self.store.open_submission(submission_id)
         try:
-            self._log(events.access_event(record.id, who.key_id))
+            self._log(events.access_event(record.id, who.key_id), investigator=True)
         except BaseException:
             src.close()
             raise
@@ -547,7 +566,7 @@ class VaultService:
         """Delete a submission (admin role); the deletion is logged first. Returns log index."""
         require_role(who, ADMIN_ROLE, "deleting a submission")
         record = self.store.get_submission(require_id(submission_id))
-        index = self._log(events.deletion_event(record.id, who.key_id))
+        index = self._log(events.deletion_event(record.id, who.key_id), investigator=True)
         self.store.delete_submission(record.id)
         self._resync()
         return index
@@ -589,11 +608,12 @@ class VaultService:
         except (NotSealedError, NotFoundError):
             self.store.delete_upload(upload_id)
             raise
+        self.staging.require_headroom()
         hour = hour_text()
         reply = ReplyRecord(new_id(), mailbox, info.sha256, info.size, hour, -1)
         self.store.promote_reply(upload_id, reply)
         index = self._log(events.reply_event(reply.id, reply.sha256, reply.size,
-                                             moment=parse_hour(hour)))
+                                             moment=parse_hour(hour)), investigator=True)
         self.store.set_reply_log_index(reply.id, index)
         self._resync()
         return ReplyRecord(reply.id, mailbox, reply.sha256, reply.size, hour, index)
@@ -703,6 +723,8 @@ class VaultService:
                 self.store.delete_upload(upload_id)
         dropped = self.drop_idle_uploads()
         self.auth.sweep()
+        if self.room is not None:
+            self.room.ensure()  # held back again once there is space for it
         return len(stale) + dropped
 
 

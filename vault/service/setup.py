@@ -33,6 +33,7 @@ from keys.errors import VerifierKeyError
 from keys.org import parse_org_vkey
 from vault.service.auth import SECRET_BYTES, Authenticator
 from vault.service.consistency import Reconciliation
+from vault.service.room import EmergencyRoom
 from vault.service.service import Limits, VaultService
 from vault.store import open_store
 from vault.store.backup import AUDIT_LOG_FILE as AUDIT_LOG_FILE
@@ -253,6 +254,7 @@ def open_vault(
             authenticator=Authenticator(
                 signer.vkey(), secret=load_or_create_auth_secret(data_dir), tokens=store,
                 servers=servers, challenge_ttl=challenge_ttl, token_ttl=token_ttl),
+            room=EmergencyRoom(data_dir),
         )
         service.recover()
         report = service.reconcile()

@@ -31,6 +31,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 _FULL = "the server has no room for more testimony right now; try again later"
+# Free space that a finished upload or a reply needs before it starts (see require_headroom).
+LOG_HEADROOM_BYTES = 1024 * 1024
 
 
 class RetryLaterError(Exception):
@@ -112,6 +114,16 @@ class Staging:
                 self._stored_bytes + self._staged_bytes + size > limits.max_stored_bytes):
             return False
         return self._free is None or self._free() - size >= limits.reserve_bytes
+
+    def require_headroom(self) -> None:
+        """Refuse (507) a write that ends in a log append while the filesystem has less
+        than ``LOG_HEADROOM_BYTES`` free, whatever the configured reserve: such a write
+        changes several files (the sealed file's name, a row, log entries and a checkpoint),
+        and checking first keeps a full disk from stopping it halfway, with the upload
+        gone and the submission not yet logged. Investigators' reads and deletions are not
+        refused here: their log entries are small and must be tried."""
+        if self._free is not None and self._free() < LOG_HEADROOM_BYTES:
+            raise StorageFullError(_FULL, 60)
 
     def admit(self, count: int) -> None:
         """Refuse a new anonymous upload when ``count`` (those staged now) is at the cap or
