@@ -390,7 +390,6 @@ def write_archive(data_dir: Path, snap: Snapshot, out: IO[bytes], *,
     """Write the archive of ``snap`` (taken of ``data_dir``) to ``out``."""
     report = BackupReport(snap.log_size, snap.held_seconds)
     with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as tar:
-        tar.copybufsize = _CHUNK
         manifest = json.dumps({
             "format": ARCHIVE_FORMAT,
             "schema": SCHEMA_VERSION,
