@@ -179,7 +179,9 @@ function questionHtml(cat, field, required) {
   } else if (field.kind === "textarea") {
     control = `<textarea id="${id}" ${name} rows="3" autocomplete="off" maxlength="${field.maxLength}"${aria}></textarea>`;
   } else {
-    control = `<input type="text" id="${id}" ${name} autocomplete="off" maxlength="${field.maxLength}"${aria}>`;
+    // A name in Latin letters runs left to right whatever the page's direction.
+    const dir = field.path === "name_latin" ? ' dir="ltr"' : "";
+    control = `<input type="text" id="${id}" ${name}${dir} autocomplete="off" maxlength="${field.maxLength}"${aria}>`;
   }
   const dateHint = field.kind === "date"
     ? `<p class="hint" id="${id}-datehint">${esc(cat["form.date.hint"])}</p>` : "";
