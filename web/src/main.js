@@ -49,7 +49,8 @@ function setUp() {
   // Never a native submission (it would send the words unsealed): #send is a plain button.
   $("testimony").addEventListener("submit", (event) => event.preventDefault());
   $("send").addEventListener("click", () => {
-    if (!busy) send();
+    // Without a valid pinned organization key there is nobody to seal to safely.
+    if (!busy && org !== "") send();
   });
   $("receipt-save").addEventListener("click", () => {
     if (receiptText) download("receipt.txt", receiptText);
