@@ -175,7 +175,11 @@ async function deliver({ sealed, roster }) {
       lastShown = -1;
     },
     onWork() {
-      if (!working) setStatus("msg.status.work");
+      if (!working) {
+        setStatus("msg.status.work");
+        // How long a puzzle takes is a matter of luck: the bar moves without a measure.
+        $("upload-progress").removeAttribute("value");
+      }
       working = true;
     },
   });
