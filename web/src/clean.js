@@ -88,7 +88,9 @@
 //
 // Other types are not cleaned here: cleanFile returns their bytes unchanged with status
 // "unsupported" (the page warns and asks the witness), except plain UTF-8 text, which has
-// no metadata container and is "cleaned" unchanged, as in the Python client.
+// no metadata container and is "cleaned" unchanged, as in the Python client. Text that is
+// a container of its own (RTF, PostScript, vCard, iCalendar: TEXT_CONTAINERS below) is not
+// plain text.
 
 export class CleanError extends Error {
   // code: "truncated" (the file ends too early), "malformed" (not a valid file of the
@@ -946,6 +948,19 @@ function isMail(prefix) {
   return ordinary >= 2 && address;
 }
 
+// Text formats with metadata of their own, which the program that opens them does not
+// show: RTF ({\info}: author, operator, company, creation and revision times; rsid
+// tables), PostScript and EPS (%%For: the account name, %%Creator, %%CreationDate),
+// vCard and iCalendar (PRODID, UIDs with a host name, REV and DTSTAMP times, and base64
+// PHOTO or ATTACH files with their own EXIF). Not plain text: their own type, so they
+// are sent only if the witness agrees.
+const TEXT_CONTAINERS = [
+  [/^\{\\rtf/, "application/rtf"],
+  [/^%!/, "application/postscript"],
+  [/^BEGIN:VCARD\b/i, "text/x-vcard"],
+  [/^BEGIN:VCALENDAR\b/i, "text/calendar"],
+];
+
 function textType(b) {
   if (b.length === 0) return null;
   let text;
@@ -961,6 +976,9 @@ function textType(b) {
   if (start < 0) return TEXT; // white space only
   const prefix = text.slice(start, start + 64 * 1024);
   if (prefix[0] === "<") return null; // markup (SVG, HTML, XML): not plain text
+  for (const [signature, mediaType] of TEXT_CONTAINERS) {
+    if (signature.test(prefix)) return mediaType;
+  }
   return isMail(prefix) ? MAIL : TEXT;
 }
 

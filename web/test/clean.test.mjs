@@ -841,3 +841,22 @@ test("clean.js runs with JIT and WebAssembly off (node --jitless, as Tor Browser
   assert.equal(result.orientation, 6);
   assert.deepEqual(Uint8Array.from(result.data), jpeg(JFIF, DQT, SOF2, DHT, SOS, ENTROPY, EOI));
 });
+
+test("sniff: text formats that hold their own metadata are not plain text", async () => {
+  const s = (text) => sniff(enc.encode(text));
+  const rtf = "{\\rtf1\\ansi{\\info{\\author CANARY USER}{\\operator CANARY}{\\creatim\\yr2024\\mo3\\dy1}}\\pard Text.\\par}";
+  assert.equal(s(rtf), "application/rtf");
+  assert.equal(s("\ufeff \n" + rtf), "application/rtf");
+  assert.equal(s("%!PS-Adobe-3.0\n%%Creator: CANARY\n%%For: (canary)\n%%CreationDate: today\n"), "application/postscript");
+  assert.equal(s("%!PS-Adobe-3.0 EPSF-3.0\n%%For: canary\n"), "application/postscript");
+  assert.equal(s("BEGIN:VCARD\r\nVERSION:3.0\r\nPRODID:-//CANARY\r\nPHOTO;ENCODING=b:/9j/\r\nEND:VCARD\r\n"), "text/x-vcard");
+  assert.equal(s("BEGIN:VCALENDAR\r\nPRODID:-//CANARY\r\nBEGIN:VEVENT\r\nUID:1@canary-laptop\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"), "text/calendar");
+  // words that merely begin so are still notes
+  assert.equal(s("{rtf} is a word here\n"), "text/plain");
+  assert.equal(s("% of the village: all\n"), "text/plain");
+  assert.equal(s("Begin: vcard\n"), "text/plain");
+  const result = await cleanFile(enc.encode(rtf));
+  assert.equal(result.status, "unsupported");
+  assert.equal(result.mediaType, "application/rtf");
+  assert.deepEqual(result.data, enc.encode(rtf));
+});
