@@ -19,6 +19,7 @@ BENCH_MODULES: tuple[str, ...] = (
     "bench.keys_bench",
     "bench.auditlog_bench",
     "bench.service_bench",
+    "bench.load_bench",
     "bench.memory_bench",
     "bench.web_bench",
 )

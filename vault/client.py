@@ -772,11 +772,23 @@ class VaultClient:
         headers = {"Content-Type": "application/octet-stream"}
         if length is not None:
             headers["Content-Length"] = str(length)
-        # The body can be sent once: a busy server's work is solved before it, not after.
-        headers.update(self._work() if self.asked_for_work else {})
-        response = self._request("POST", "/submissions", headers=headers,
-                                 content=_chunks(sealed, length))
-        return _receipt(_json(response))
+        start = sealed.tell() if sealed.seekable() else None
+        if start is None:
+            # The body can be sent once: a busy server's work is solved before it, not after.
+            headers.update(self._work() if self.asked_for_work else {})
+            response = self._request("POST", "/submissions", headers=headers,
+                                     content=_chunks(sealed, length))
+            return _receipt(_json(response))
+        seekable = sealed
+
+        def send(work: dict[str, str]) -> httpx.Response:
+            seekable.seek(start)  # a body refused for want of work is sent again
+            return self._request("POST", "/submissions", headers={**headers, **work},
+                                 content=_chunks(seekable, length))
+
+        if self.asked_for_work:  # a busy server: solve first rather than send twice
+            return _receipt(_json(send(self._work())))
+        return _receipt(_json(self._with_work(send)))
 
     def create_upload(self) -> str:
         """Start a resumable upload; returns its id."""
