@@ -26,14 +26,16 @@ UYGHUR_STATEMENT = "ئاكام 2018-يىلى غۇلجىدا تۇتۇلدى."
 EDGE = 4.0  # CSS pixels of slack when comparing edges
 
 
-@pytest.fixture(scope="module")
-def shown(browser_world: World, artifacts: Path, tmp_path_factory: pytest.TempPathFactory
-          ) -> dict[tuple[str, str], dict[str, Any]]:
-    require_browser_stack("chromium")
+@pytest.fixture(scope="module", params=["chromium", "firefox-safer"])
+def shown(request: pytest.FixtureRequest, browser_world: World, artifacts: Path,
+          tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, str], dict[str, Any]]:
+    """Every page as Chromium shows it, and as Firefox at Tor Browser's Safer level does."""
+    browser: str = request.param
+    require_browser_stack(browser.removesuffix("-safer"))
     sample = tmp_path_factory.mktemp("sample") / "photo.jpg"
     sample.write_bytes(make_gps_jpeg("sample"))
     result = run_scenario("languages", {
-        "browser": "chromium", "url": browser_world.url, "langs": list(LANGS),
+        "browser": browser, "url": browser_world.url, "langs": list(LANGS),
         "artifacts": str(artifacts), "statement": UYGHUR_STATEMENT,
         "sampleFile": str(sample)}, timeout=240)
     pages = {(page["lang"], page["which"]): page for page in result["pages"]}
