@@ -51,7 +51,15 @@ export function t(key, params = {}) {
     text = value[form] ?? value.other ?? key;
   }
   return text.replace(/\{([a-zA-Z0-9_]+)\}/g, (whole, name) =>
-    name in params ? formatValue(params[name]) : whole);
+    name in params ? isolate(formatValue(params[name])) : whole);
+}
+
+// In a right-to-left page a value such as "28.8 MB" is set apart (FIRST STRONG ISOLATE …
+// POP DIRECTIONAL ISOLATE) so that its digits and Latin letters do not reorder the
+// sentence around it ("28.8 MB / 40.9 MB" would otherwise read "MB / 40.9 MB 28.8").
+function isolate(text) {
+  const rtl = typeof document !== "undefined" && document.documentElement.dir === "rtl";
+  return rtl ? `\u2068${text}\u2069` : text;
 }
 
 function formatValue(value) {
