@@ -30,7 +30,7 @@ from tests.e2e.conftest import ROOT, ServerProcess
 from vault.client import SubmissionReceipt, VaultClient
 
 SUBMITTERS = 4
-EACH = 12
+MAX_EACH = 60
 BEFORE_BACKUP = 8
 NO_WORK = {"AMANAT_WORK_QUIET_RATE": "0"}
 
@@ -51,9 +51,17 @@ def test_backup_under_load_restores_every_acknowledged_submission(
     lock = threading.Lock()
     stop = threading.Event()
 
+    backed_up = threading.Event()
+
     def submitter(number: int) -> None:
+        """Submits until two of its submissions were acknowledged after the backup ended
+        (at most MAX_EACH)."""
+        after = 0
         with VaultClient(server.url) as client:
-            for i in range(EACH):
+            for i in range(MAX_EACH):
+                if after >= 2:
+                    return
+                ended_before = backed_up.is_set()
                 try:
                     receipt = client.submit(dev.seal(f"testimony {number}-{i}\n".encode()))
                 except Exception as exc:
@@ -62,6 +70,7 @@ def test_backup_under_load_restores_every_acknowledged_submission(
                     return
                 with lock:
                     acked.append((time.monotonic(), receipt))
+                after += ended_before
 
     probes: list[tuple[float, float]] = []
 
@@ -110,6 +119,7 @@ def test_backup_under_load_restores_every_acknowledged_submission(
         before = [receipt for _, receipt in acked]
     done = cli("backup", "--data", str(server.data_dir), "-o", str(archive))
     ended = time.monotonic()
+    backed_up.set()
     for thread in threads:
         thread.join(timeout=300)
     stop.set()
