@@ -316,9 +316,20 @@ def test_restore_refuses_a_non_empty_directory(tmp_path: Path,
     with pytest.raises(BackupError, match="not empty"):
         restore(archive, data)  # a live data directory, least of all
     empty = tmp_path / "empty"
-    empty.mkdir()
+    empty.mkdir(mode=0o755)  # the root of a mounted volume, say: restored into, in place
+    inode = empty.stat().st_ino
     restore(archive, empty)
     assert (empty / "vault.sqlite3").is_file()
+    assert empty.stat().st_ino == inode
+    assert empty.stat().st_mode & 0o777 == 0o700
+    assert not [p for p in empty.iterdir() if p.name.startswith(".")]
+    status, _, err = fsck(capsys, empty)
+    assert (status, err) == (0, "")
+    hostile = tmp_path / "hostile-into-empty"
+    hostile.mkdir()
+    with pytest.raises(ArchiveError):
+        restore(_hostile(tmp_path / "h.tar", [(_member("../x"), b"x")]), hostile)
+    assert list(hostile.iterdir()) == []
 
 
 def _hostile(path: Path, members: list[tuple[tarfile.TarInfo, bytes]],

@@ -571,8 +571,14 @@ def restore(archive: Path, data_dir: Path, *, log_key: bytes | None = None,
     parent = data_dir.parent
     if not parent.is_dir():
         raise BackupError(f"{parent} does not exist")
-    work = parent / f".{data_dir.name}.restore-{secrets.token_hex(4)}"
+    # Into a new directory: unpacked beside it, renamed into place at once. Into an empty
+    # one (perhaps the root of a mounted volume, which cannot be replaced): unpacked inside
+    # it, then each entry renamed up.
+    existing = data_dir.exists()
+    home = data_dir if existing else parent
+    work = home / f".{data_dir.name}.restore-{secrets.token_hex(4)}"
     work.mkdir(mode=0o700)
+    moved: list[Path] = []
     try:
         manifest = _unpack_file(archive, work, decrypt)
         if not (work / LOG_KEY_FILE).is_file():
@@ -589,12 +595,23 @@ def restore(archive: Path, data_dir: Path, *, log_key: bytes | None = None,
             directory = work / sub
             if directory.is_dir():
                 fsync_directory(directory)
-        if data_dir.exists():
-            data_dir.rmdir()  # empty, checked above
-        os.rename(work, data_dir)
-        fsync_directory(parent)
+        if existing:
+            os.chmod(data_dir, 0o700)
+            for entry in sorted(work.iterdir()):
+                os.rename(entry, data_dir / entry.name)
+                moved.append(data_dir / entry.name)
+            work.rmdir()
+            fsync_directory(data_dir)
+        else:
+            os.rename(work, data_dir)
+            fsync_directory(parent)
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
+        for path in moved:
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
         raise
     return manifest
 
