@@ -10,8 +10,8 @@ A test skips, saying what is missing, when a browser, node, tests/browser/node/n
 (``make browser-deps``) or the built page (api/static/en/index.html, ``make web``) is
 absent; with AMANAT_REQUIRE_BROWSERS=1 (set by .ci/run) it fails instead.
 
-One organization, investigator pair, roster and server serve the whole session (made with
-the real commands, as tests/workflows does); the resume test makes its own server.
+One organization, investigator pair, roster and server serve all the browser tests (made
+with the real commands, as tests/workflows does); the resume test makes its own server.
 """
 
 from __future__ import annotations
@@ -63,10 +63,10 @@ def catalog(lang: str) -> dict[str, Any]:
     return data
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     """An organization, investigators A and B, a roster naming the log, and a server,
-    made with the real commands once for the browser tests."""
+    made with the real commands once for the browser tests (stopped after the last)."""
     require_browser_stack()
     yield from build_world(tmp_path_factory.mktemp("browser-world"))
 
