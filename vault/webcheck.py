@@ -8,7 +8,9 @@ source. ``amanat web verify`` does it:
 
 * build the page from source (``make web``, which writes ``api/static`` and its
   ``build.json``: every file's SHA-256);
-* fetch every listed file from the server (over Tor with ``--proxy``, as a witness would);
+* fetch every listed file from the server (over Tor with ``--proxy``, as a witness would),
+  a folder's ``index.html`` also at the folder's address (``/``, ``/en/``), where witnesses
+  open it;
 * in each HTML page, take out the one difference a deployment makes, the organization key
   in ``<meta name="amanat-org" content="…">``, and compare SHA-256s.
 
@@ -71,21 +73,38 @@ def read_build(build_dir: Path) -> tuple[dict[str, str], str]:
     return dict(sorted(files.items())), hashlib.sha256(raw).hexdigest()
 
 
+def _urls(name: str) -> list[str]:
+    """The URL paths at which a witness is served the built file ``name``: its own path
+    and, for a folder's index, the folder (``/``, ``/en/``), which is the address the pages
+    link to and witnesses open (api/webpage.py serves both)."""
+    urls = ["/" + name]
+    if name == "index.html" or name.endswith("/index.html"):
+        urls.append("/" + name.removesuffix("index.html"))
+    return urls
+
+
 def check_served_page(fetch: Callable[[str], bytes], build_dir: Path) -> PageCheck:
-    """Compare every built file with what ``fetch(url_path)`` returns."""
+    """Compare every built file with what ``fetch(url_path)`` returns, at every URL the
+    server answers it at (a server that serves the build at ``/en/index.html`` but another
+    page at ``/en/`` is caught)."""
     files, digest = read_build(build_dir)
     result = PageCheck(digest)
     for name, expected in files.items():
-        body = fetch("/" + name)
-        if name.endswith(".html"):
-            pinned = ORG_META.findall(body)
-            if len(pinned) != 1:
-                result.differing.append(f"{name}: does not pin exactly one organization key")
-                continue
-            result.org_vkeys.add(html.unescape(pinned[0].decode("ascii", "replace")))
-            body = ORG_META.sub(ORG_META_EMPTY, body)
-        if hashlib.sha256(body).hexdigest() == expected:
-            result.matched.append(name)
+        problems = []
+        for url in _urls(name):
+            label = name if url == "/" + name else f"{name} (at {url})"
+            body = fetch(url)
+            if name.endswith(".html"):
+                pinned = ORG_META.findall(body)
+                if len(pinned) != 1:
+                    problems.append(f"{label}: does not pin exactly one organization key")
+                    continue
+                result.org_vkeys.add(html.unescape(pinned[0].decode("ascii", "replace")))
+                body = ORG_META.sub(ORG_META_EMPTY, body)
+            if hashlib.sha256(body).hexdigest() != expected:
+                problems.append(f"{label}: differs from the build")
+        if problems:
+            result.differing.extend(problems)
         else:
-            result.differing.append(f"{name}: differs from the build")
+            result.matched.append(name)
     return result
