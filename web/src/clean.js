@@ -262,7 +262,9 @@ function isSof(marker) {
 // DHT, DAC, DQT, DNL, DRI, DHP, EXP: tables and parameters of the picture.
 const JPEG_TABLES = new Set([0xc4, 0xcc, 0xdb, 0xdc, 0xdd, 0xde, 0xdf]);
 
-async function cleanJpeg(b) {
+// tablesOnly: an abbreviated stream of tables alone (SOI, DQT, DHT, EOI), as a TIFF's
+// JPEGTables tag holds it.
+async function cleanJpeg(b, { tablesOnly = false } = {}) {
   const n = b.length;
   if (n < 4) throw truncated("JPEG shorter than its first marker");
   if (b[0] !== 0xff || b[1] !== 0xd8) throw malformed("JPEG without SOI");
@@ -291,7 +293,8 @@ async function cleanJpeg(b) {
     pos++;
     const markerAt = pos - 2; // the last 0xFF and the marker byte
     if (marker === 0xd9) {
-      if (!scan) throw malformed("JPEG EOI before any scan");
+      if (!scan && !tablesOnly) throw malformed("JPEG EOI before any scan");
+      if (tablesOnly && (frame || scan)) throw malformed("JPEG tables with a picture");
       out.range(markerAt, pos);
       break; // anything after EOI is dropped
     }
@@ -822,8 +825,19 @@ async function cleanTiff(b) {
   for (const entries of pages) {
     const find = (tag) => entries.find((entry) => entry.tag === tag);
     const compression = find(259);
-    if (compression && compression.type === 3 && u16(b, compression.valueAt) === 6) {
-      throw new CleanError("unsupported", "TIFF with old-style JPEG");
+    const scheme = compression === undefined ? 1
+      : compression.type === 3 ? u16(b, compression.valueAt)
+        : compression.type === 4 ? u32(b, compression.valueAt) : -1;
+    if (scheme === 6) throw new CleanError("unsupported", "TIFF with old-style JPEG");
+    // JPEG compression (7; 34892, lossy JPEG in DNG): each strip or tile is a JPEG stream,
+    // which can hold APPn segments (EXIF with GPS, XMP, ICC) and comments of its own, and
+    // JPEGTables an abbreviated one: they are cleaned as JPEG files are.
+    const jpeg = scheme === 7 || scheme === 34892;
+    const tables = find(347);
+    if (tables !== undefined && jpeg) {
+      const cleaned = await cleanJpeg(b.subarray(tables.valueAt, tables.valueAt + tables.bytes), { tablesOnly: true });
+      const index = entries.indexOf(tables);
+      entries[index] = { ...tables, type: 7, values: cleaned.data.length, bytes: cleaned.data.length, data: cleaned.data };
     }
     let offsets = find(273);
     let counts = find(279);
@@ -845,12 +859,19 @@ async function cleanTiff(b) {
       if (start < 0 || length < 0) throw malformed("TIFF picture data offsets");
       if (start + length > n) throw truncated("TIFF picture data beyond the end");
       dataBytes += length;
-      pieces.push([start, length]);
+      if (dataBytes > n) throw malformed("TIFF data used more than once");
+      if (jpeg) {
+        const cleaned = (await cleanJpeg(b.subarray(start, start + length))).data;
+        pieces.push([start, cleaned.length, cleaned]);
+      } else {
+        pieces.push([start, length]);
+      }
     }
     // The directory, then values that do not fit in an entry, then the picture data; each
     // on an even offset. Offsets are written as LONG.
     const kept = entries.map((entry) =>
-      entry === offsets ? { ...entry, type: 4, bytes: 4 * entry.values, offsets: true } : entry,
+      entry === offsets ? { ...entry, type: 4, bytes: 4 * entry.values, offsets: true }
+        : entry === counts && jpeg ? { ...entry, type: 4, bytes: 4 * entry.values, counts: true } : entry,
     );
     const ifdAt = total;
     total += 2 + 12 * kept.length + 4;
@@ -897,6 +918,10 @@ async function cleanTiff(b) {
       if (entry.bytes > 4) w32(e + 8, entry.outAt);
       if (entry.offsets) {
         for (let k = 0; k < placed.length; k++) w32(target + 4 * k, placed[k]);
+      } else if (entry.counts) {
+        for (let k = 0; k < pieces.length; k++) w32(target + 4 * k, pieces[k][1]);
+      } else if (entry.data) {
+        out.set(entry.data, target);
       } else {
         out.set(b.subarray(entry.valueAt, entry.valueAt + entry.bytes), target);
       }
@@ -904,8 +929,8 @@ async function cleanTiff(b) {
     const next = p + 1 < layout.length ? layout[p + 1].ifdAt : 0;
     w32(ifdAt + 2 + 12 * kept.length, next);
     for (let k = 0; k < pieces.length; k++) {
-      const [start, length] = pieces[k];
-      out.set(b.subarray(start, start + length), placed[k]);
+      const [start, length, cleaned] = pieces[k];
+      out.set(cleaned ?? b.subarray(start, start + length), placed[k]);
       if (placed[k] >= pacer.next) await pacer.at(placed[k]);
     }
   }

@@ -860,3 +860,32 @@ test("sniff: text formats that hold their own metadata are not plain text", asyn
   assert.equal(result.mediaType, "application/rtf");
   assert.deepEqual(result.data, enc.encode(rtf));
 });
+
+test("TIFF: JPEG-compressed strips and tiles, and JPEGTables, are cleaned as JPEG files are", async () => {
+  const jpegPicture = TIFF_PICTURE.map((e) => (e[0] === 259 ? [259, 3, [7]] : e[0] === 262 ? [262, 3, [6]] : e));
+  // abbreviated streams, as libtiff writes them: tables apart, each strip a frame and a scan
+  const plainStrip = jpeg(SOF0, SOS, ENTROPY, EOI);
+  const dirtyStrip = jpeg(EXIF_APP1(6, true), XMP, ICC, IPTC, COM, SOF0, COM, SOS, ENTROPY, EOI, "CANARY-AFTER-EOI");
+  const plainTables = jpeg(DQT, DHT, EOI);
+  const dirtyTables = jpeg(COM, DQT, XMP, DHT, EOI);
+  for (const little of [true, false]) {
+    for (const compression of [7, 34892]) {
+      const picture = jpegPicture.map((e) => (e[0] === 259 ? [259, 3, [compression]] : e));
+      const plain = tiffFile(little, [{ entries: [...picture, [347, 7, [...plainTables]]], strips: [plainStrip, plainStrip] }]);
+      const dirty = tiffFile(little, [{ entries: [...picture, [347, 7, [...dirtyTables]]], strips: [dirtyStrip, plainStrip] }]);
+      const { data, status } = await cleanFile(dirty);
+      assert.equal(status, "cleaned");
+      assert.ok(!contains(data, "CANARY"), `compression ${compression}: metadata inside the JPEG pieces survived`);
+      assert.deepEqual(data, plain);
+      assert.deepEqual((await cleanFile(plain)).data, plain);
+    }
+    // tiles, and a compression tag written as LONG
+    const tiled = jpegPicture.filter((e) => e[0] !== 278 && e[0] !== 259).concat([[259, 4, [7]], [322, 3, [16]], [323, 3, [16]]]);
+    const { data } = await cleanFile(tiffFile(little, [{ entries: tiled, strips: [dirtyStrip, dirtyStrip] }], { tiles: true }));
+    assert.ok(!contains(data, "CANARY"));
+    assert.deepEqual(data, tiffFile(little, [{ entries: tiled, strips: [plainStrip, plainStrip] }], { tiles: true }));
+  }
+  // a JPEG piece that is not a JPEG stream, and tables holding a picture, are refused
+  await rejectsWith(tiffFile(true, [{ entries: jpegPicture, strips: [STRIP] }]), "malformed");
+  await rejectsWith(tiffFile(true, [{ entries: [...jpegPicture, [347, 7, [...PLAIN]]], strips: [plainStrip] }]), "malformed");
+});
