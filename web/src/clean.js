@@ -68,7 +68,10 @@
 //   Dropped: every other tag (make, model, software, dates, artist, copyright,
 //   descriptions, document and page names, the EXIF and GPS directories, XMP, IPTC,
 //   Photoshop, ICC, sub-images and thumbnails, private tags) and every byte no kept tag
-//   points to. Orientation (tag 274) is read and dropped, as for EXIF. Refused: old-style
+//   points to. JPEG-compressed strips or tiles (compression 7, or 34892 in DNG) are JPEG
+//   streams of their own, and so is JPEGTables: each is cleaned as a JPEG file is (its
+//   APPn, COM and bytes after EOI dropped) and the strip or tile sizes rewritten.
+//   Orientation (tag 274) is read and dropped, as for EXIF. Refused: old-style
 //   JPEG compression (6), data shared between pieces. BigTIFF is not sniffed as TIFF.
 //
 // ICC profiles (JPEG APP2 "ICC_PROFILE", PNG iCCP, WebP ICCP, GIF "ICCRGBG1012", TIFF
