@@ -17,7 +17,9 @@ Harnesses are plain functions of ``bytes``: ``python -m tests.fuzz`` runs them u
 from __future__ import annotations
 
 import contextlib
+import copy
 import io
+import json
 import os
 import shutil
 import tempfile
@@ -238,6 +240,84 @@ def manifest(data: bytes) -> None:
         parsed = Manifest.from_json(data, today=today)
         canonical = parsed.to_json()
         assert Manifest.from_json(canonical, today=today) == parsed
+
+
+@cache
+def _manifest_base() -> dict[str, Any]:
+    from tests.fuzz.seeds import manifests  # the seeds import this module
+
+    result: dict[str, Any] = json.loads(manifests()["full"].to_json())
+    return result
+
+
+def _places(value: Any, into: list[tuple[Any, Any]]) -> list[tuple[Any, Any]]:
+    """Every (container, key) of a JSON value, depth first."""
+    items = value.items() if isinstance(value, dict) else enumerate(value)
+    for key, inner in list(items):
+        into.append((value, key))
+        if isinstance(inner, dict | list):
+            _places(inner, into)
+    return into
+
+
+def _value(kind: int, raw: bytes) -> Any:
+    text = raw.decode("utf-8", "replace")
+    if kind == 0:
+        return text
+    if kind == 1:
+        return int.from_bytes(raw[:8], "big", signed=True)
+    if kind == 2:  # an approximate date, maybe an interval, maybe uncertain
+        parts = [f"{1900 + raw[0] if raw else 2018:04d}"]
+        if len(raw) > 1:
+            parts.append(f"{raw[1] % 32:02d}")
+        if len(raw) > 2:
+            parts.append(f"{raw[2] % 40:02d}")
+        date_text = "-".join(parts) + ("~" if len(raw) > 3 and raw[3] & 1 else "")
+        return date_text + ("/" + _value(2, raw[4:]) if len(raw) > 4 and raw[3] & 2 else "")
+    if kind == 3:
+        return None
+    if kind == 4:
+        return bool(raw[:1] and raw[0] & 1)
+    if kind == 5:
+        return [text]
+    if kind == 6:
+        return {text: len(raw)}
+    return int("9" * (len(raw) * 16 + 1))
+
+
+def manifest_fields(data: bytes) -> None:
+    """Manifest.from_json on a valid manifest changed field by field (structure-aware):
+    ManifestError only; what is accepted round-trips. Each change takes four bytes (which
+    place, what to do, how many bytes of value) and the value's bytes: the value replaces
+    the field, is added under a new name, or the field is removed; an attachment may be
+    copied under a new name (names that collide after normalisation)."""
+    obj = copy.deepcopy(_manifest_base())
+    at = 0
+    while at + 3 <= len(data):
+        where, action, size = data[at], data[at + 1], data[at + 2]
+        raw = data[at + 3 : at + 3 + size % 48]
+        at += 3 + size % 48
+        places = _places(obj, [])
+        if not places:
+            break
+        container, key = places[where % len(places)]
+        kind = action % 8
+        operation = action // 8 % 4
+        if operation == 0:
+            container[key] = _value(kind, raw)
+        elif operation == 1 and isinstance(container, dict):
+            container[raw.decode("utf-8", "replace")] = _value(kind, raw)
+        elif operation == 2:
+            del container[key]
+        elif (isinstance(obj.get("attachments"), list) and obj["attachments"]
+              and isinstance(obj["attachments"][0], dict)):
+            copied = dict(obj["attachments"][0])
+            copied["name"] = raw.decode("utf-8", "replace")
+            obj["attachments"].append(copied)
+    today = date.today()
+    with tolerate(ManifestError):
+        parsed = Manifest.from_json(json.dumps(obj, ensure_ascii=False), today=today)
+        assert Manifest.from_json(parsed.to_json(), today=today) == parsed
 
 
 # --- signed notes, checkpoints, receipts, Merkle proofs -----------------------------------------
@@ -481,6 +561,7 @@ _ALL = (
     Harness("bundle", bundle, "BundleError", 16384),
     Harness("bundle_extract", bundle_extract, "BundleError", 16384),
     Harness("manifest", manifest, "ManifestError", 16384),
+    Harness("manifest_fields", manifest_fields, "ManifestError", 1024),
     Harness("note", note, "NoteError (KeyIdMismatch, Unverified, InvalidSignature)", 4096),
     Harness("note_keys", note_keys, "NoteError; VerifierKeyError", 1024),
     Harness("checkpoint", checkpoint, "NoteError, CheckpointError", 4096),

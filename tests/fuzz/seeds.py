@@ -68,7 +68,7 @@ def _attachment(name: str, content: bytes) -> Attachment:
 FILES = {"photo.jpg": b"\xff\xd8\xff\xe0" + bytes(range(256)) * 3, "ئاكام.txt": "خەت\n".encode()}
 
 
-def _manifests() -> dict[str, Manifest]:
+def manifests() -> dict[str, Manifest]:
     reply = Reply(recipient=str(fixed.pq_identity().recipient()), mailbox_id="ab" * 32)
     person = Person(
         status="camp", name_native="ئابدۇرېھىم", name_latin="Abdurehim", gender="male",
@@ -123,10 +123,10 @@ def writer_seeds() -> dict[str, dict[str, bytes]]:
                             f"{x_identity.recipient()}\n{x_identity}\n{pq_identity}\n").encode(),
     }
 
-    manifests = _manifests()
-    seeds["manifest"] = {name: m.to_json() for name, m in manifests.items()}
-    minimal = b"".join(iter_bundle(manifests["minimal"], {}))
-    full = b"".join(iter_bundle(manifests["full"], FILES))
+    manifests_ = manifests()
+    seeds["manifest"] = {name: m.to_json() for name, m in manifests_.items()}
+    minimal = b"".join(iter_bundle(manifests_["minimal"], {}))
+    full = b"".join(iter_bundle(manifests_["full"], FILES))
     seeds["bundle"] = {"minimal": minimal, "full": full}
     seeds["bundle_extract"] = dict(seeds["bundle"])
 
@@ -213,6 +213,13 @@ def writer_seeds() -> dict[str, dict[str, bytes]]:
     }
 
     moment = None
+    seeds["manifest_fields"] = {
+        "unchanged": b"",
+        "detention-interval": bytes([40, 2 + 8 * 0, 8]) + bytes([118, 3, 9, 2, 119, 5, 1, 0]),
+        "birth-year": bytes([20, 1, 2, 7, 200]),
+        "attachment-copy": bytes([0, 24, 9]) + b"PHOTO.JPG",
+        "drop-field": bytes([3, 16, 0]),
+    }
     seeds["events"] = {
         "submission": submission_event("5c1f" * 8, "9f86" * 16, 1234, moment=moment).encode(),
         "access": access_event("5c1f" * 8, "0123456789abcdef", moment=moment).encode(),
