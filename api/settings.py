@@ -16,6 +16,7 @@ from typing import Any
 from vault.service.auth import is_loopback_host, loopback_origins, server_origin
 from vault.service.service import Limits
 from vault.service.staging import reserve_for, total_bytes
+from vault.service.work import MAX_BITS as MAX_WORK_BITS
 
 GIB = 1024 * 1024 * 1024
 MIB = 1024 * 1024
@@ -65,7 +66,7 @@ class Settings:
     max_connections: int = 256
     # Proof of work for anonymous writes (vault/service/work.py): asked past this many
     # admitted writes per second (0: never for the rate), and never easier than
-    # work_min_bits (an operator's floor during an attack; at most 24).
+    # work_min_bits (an operator's floor during an attack; at most 20).
     work_quiet_rate: float = 2.0
     work_min_bits: int = 0
     # The built witness page to serve at / (api/static when None; AMANAT_WEB_DIR).
@@ -87,8 +88,8 @@ class Settings:
                      "work_quiet_rate", "work_min_bits"):
             if float(getattr(self, name)) < 0:
                 raise SettingsError(f"{name} must be 0 or more")
-        if self.work_min_bits > 24:
-            raise SettingsError("work_min_bits must be at most 24")
+        if self.work_min_bits > MAX_WORK_BITS:
+            raise SettingsError(f"work_min_bits must be at most {MAX_WORK_BITS}")
         if not 0 <= self.min_free_percent <= 50:
             raise SettingsError("min_free_percent must be between 0 and 50")
         if not 0 <= self.port <= 65535:

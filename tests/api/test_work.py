@@ -8,7 +8,14 @@ import io
 import pytest
 
 from vault.cli.network import work_progress
-from vault.service.work import WorkError, WorkGate, leading_zero_bits, solve, solves
+from vault.service.work import (
+    SEED_SECONDS,
+    WorkError,
+    WorkGate,
+    leading_zero_bits,
+    solve,
+    solves,
+)
 
 
 class Clock:
@@ -65,7 +72,7 @@ def test_an_operators_floor_holds_while_quiet_and_under_load() -> None:
     busy = WorkGate(b"k" * 32, quiet_rate=1, min_bits=3, places_used=lambda: 1.0,
                     clock=clock)
     assert busy.bits() == 8  # the load asks more than the floor
-    assert WorkGate(b"k" * 32, min_bits=99, clock=clock).bits() == 24
+    assert WorkGate(b"k" * 32, min_bits=99, clock=clock).bits() == 20
 
 
 def test_settings_turn_work_on_by_default_and_bound_the_floor() -> None:
@@ -73,8 +80,24 @@ def test_settings_turn_work_on_by_default_and_bound_the_floor() -> None:
 
     assert Settings().limits().work_quiet_rate == 2.0
     assert Settings.from_env({"AMANAT_WORK_MIN_BITS": "12"}).limits().work_min_bits == 12
-    with pytest.raises(SettingsError, match="work_min_bits must be at most 24"):
-        Settings(work_min_bits=25)
+    with pytest.raises(SettingsError, match="work_min_bits must be at most 20"):
+        Settings(work_min_bits=21)
+
+
+def test_seeds_collected_while_quiet_buy_nothing_under_load() -> None:
+    """Seeds are free to ask for: one solved at an easy difficulty must not pass once the
+    server asks for more than 2 bits more (a flooder would collect them in advance)."""
+    clock = Clock()
+    gate = WorkGate(b"k" * 32, min_bits=4, clock=clock)
+    cheap = [gate.seed() for _ in range(3)]
+    assert {bits for _, bits in cheap} == {4}
+    gate.min_bits = 7
+    seed, bits = cheap[0]
+    with pytest.raises(WorkError, match="too easy now"):
+        gate.admit(header(seed, solve(seed, bits)))
+    gate.min_bits = 6  # risen by 2 while a genuine client solved it: still accepted
+    seed, bits = cheap[1]
+    gate.admit(header(seed, solve(seed, bits)))
 
 
 def _solved(gate: WorkGate) -> str:
@@ -115,7 +138,7 @@ def test_missing_forged_unsolved_and_expired_work_is_refused() -> None:
     wrong = next(str(c) for c in range(10_000) if not solves(seed, str(c), bits))
     with pytest.raises(WorkError, match="not solved"):
         gate.admit(header(seed, wrong))
-    clock.now += 301
+    clock.now += SEED_SECONDS + 1
     with pytest.raises(WorkError, match="expired"):
         gate.admit(header(seed, counter))
 

@@ -33,8 +33,14 @@ from collections.abc import Callable
 
 WORK_HEADER = "Amanat-Work"
 WORK_DOMAIN = b"amanat/work/v1\n"
-SEED_SECONDS = 300
-MAX_BITS = 24
+# A seed lives long enough for a phone in Tor Browser at "Safer" (no JIT: tens of thousands
+# of hashes a second) to solve the hardest puzzle, MAX_BITS (about a million hashes).
+SEED_SECONDS = 600
+MAX_BITS = 20
+# A seed solved at a difficulty at most this many bits below the one asked now is still
+# accepted (the difficulty may have risen while a genuine client solved it); any easier
+# one is refused, so seeds collected while the server was quiet buy nothing under load.
+SLACK_BITS = 2
 _RATE_SECONDS = 10.0
 
 
@@ -129,7 +135,7 @@ class WorkGate:
         expires, bits = int.from_bytes(seed[:8], "big"), seed[8]
         if expires <= now:
             raise WorkError("this proof of work expired; get a new one")
-        if bits < required // 2 or not solves(seed, counter, bits):
+        if bits < required - SLACK_BITS or not solves(seed, counter, bits):
             raise WorkError("this proof of work is not solved, or too easy now; get a new one")
         digest = hashlib.sha256(seed).digest()
         with self._lock:

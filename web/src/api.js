@@ -45,7 +45,26 @@ function malformed(what) {
   return new ApiError(-1, `malformed answer from the server: ${what}`, null, "malformed");
 }
 
+// The deadline of each answer whose body is still to be read (cleared once it is read).
+const deadlines = new WeakMap();
+
+function answered(response) {
+  const timer = deadlines.get(response);
+  if (timer !== undefined) {
+    clearTimeout(timer);
+    deadlines.delete(response);
+  }
+}
+
 async function readBounded(response, limit) {
+  try {
+    return await readBody(response, limit);
+  } finally {
+    answered(response);
+  }
+}
+
+async function readBody(response, limit) {
   const declared = response.headers.get("Content-Length");
   if (declared !== null && /^[0-9]+$/.test(declared) && Number(declared) > limit) {
     throw malformed("the answer is too large");
@@ -55,7 +74,15 @@ async function readBounded(response, limit) {
   const parts = [];
   let length = 0;
   for (;;) {
-    const { done, value } = await reader.read();
+    let chunk;
+    try {
+      chunk = await reader.read();
+    } catch {
+      // The request's deadline passed while the body dripped in (or the connection broke):
+      // the same as no answer, so an upload asks for the offset and goes on.
+      throw new ApiError(0, "the server's answer stopped arriving");
+    }
+    const { done, value } = chunk;
     if (done) break;
     length += value.length;
     if (length > limit) {
@@ -96,7 +123,11 @@ async function errorOf(response) {
   return new ApiError(response.status, message, retryAfterOf(response));
 }
 
-/** One request; resolves to the Response of a 2xx answer, ApiError otherwise. */
+/**
+ * One request; resolves to the Response of a 2xx answer, ApiError otherwise. The deadline
+ * (`timeoutMs`) covers the whole answer, its body included: a body that drips in or stalls
+ * is broken off when it passes, like an answer that never came.
+ */
 export async function request(method, path, { headers = {}, body, timeoutMs } = {}) {
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(), timeoutMs ?? settings.timeoutMs);
@@ -113,10 +144,11 @@ export async function request(method, path, { headers = {}, body, timeoutMs } = 
       signal: controller.signal,
     });
   } catch {
-    throw new ApiError(0, "the server could not be reached");
-  } finally {
     clearTimeout(timer);
+    throw new ApiError(0, "the server could not be reached");
   }
+  if (method === "HEAD" || !response.body) clearTimeout(timer);
+  else deadlines.set(response, timer);
   if (response.status < 200 || response.status > 299) throw await errorOf(response);
   return response;
 }

@@ -42,7 +42,10 @@ function defaultSleep(ms) {
 
 function retryable(error) {
   if (!(error instanceof api.ApiError)) return false;
-  return error.status === 0 || error.status === 429 || error.status === 409 || error.status >= 500;
+  // 428: a busy server's puzzles could not be solved in time (or it asked again): wait, and
+  // a new puzzle comes with the next try, as long as the patience lasts.
+  return error.status === 0 || error.status === 428 || error.status === 429 || error.status === 409 ||
+    error.status >= 500;
 }
 
 function reasonOf(error) {

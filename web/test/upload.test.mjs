@@ -213,3 +213,39 @@ test("the mailbox secret goes in a header, never in the URL", async () => {
   }
   await assert.rejects(api.mailbox("ABC"), { status: 400 });
 });
+
+test("a busy server that keeps asking for work is waited for, with a new puzzle each try", async () => {
+  const server = fakeServer();
+  // More refusals than one createUpload tries (each a puzzle solved that the server, busier
+  // now, no longer takes).
+  for (let i = 0; i < 6; i++) server.fail.push(["POST", 428]);
+  const c = clock();
+  const waits = [];
+  const blob = blobOf(5000);
+  const answer = await uploadResumable(blob, { ...c, onWait: (w) => waits.push(w), random: () => 0.5 });
+  assert.equal(answer.sha256, await sha256Blob(blob));
+  assert.ok(waits.length > 0 && waits.every((w) => w.reason === "busy"), JSON.stringify(waits));
+  assert.ok(server.calls.filter((x) => x.url === "/api/v1/work").length >= 3);
+});
+
+test("an answer whose body stalls is broken off at the deadline, as no answer", async () => {
+  api.configure({
+    base: "/api/v1",
+    timeoutMs: 200,
+    fetch: async (_url, init) => {
+      let controller;
+      const body = new ReadableStream({
+        start(c) {
+          controller = c;
+          c.enqueue(new TextEncoder().encode("{\"upl")); // the rest never comes
+        },
+      });
+      // As a real fetch does, the body's stream fails when the request's signal aborts.
+      init.signal.addEventListener("abort", () => controller.error(new Error("aborted")));
+      return new Response(body, { status: 201, headers: { "Content-Type": "application/json" } });
+    },
+  });
+  const started = Date.now();
+  await assert.rejects(api.createUpload(), (error) => error instanceof api.ApiError && error.status === 0);
+  assert.ok(Date.now() - started < 5000);
+});
