@@ -234,10 +234,27 @@ def _is_mail(prefix: str) -> bool:
     return ordinary >= 2 and address
 
 
+# Text that is a container of its own, with the writer's metadata inside: RTF ({\info}:
+# author, operator, company, creation and revision times), PostScript/EPS (%%For: the
+# account name, %%CreationDate), vCard and iCalendar (UIDs with host names, base64 photos
+# with their own EXIF). Told apart as the page's clean.js does, and refused like e-mail.
+TEXT_CONTAINERS: Final = (
+    (re.compile(r"\A\{\\rtf"), "application/rtf", "an RTF document"),
+    (re.compile(r"\A%!"), "application/postscript", "a PostScript file"),
+    (re.compile(r"\ABEGIN:VCARD\b", re.IGNORECASE), "text/x-vcard", "a contact card (vCard)"),
+    (re.compile(r"\ABEGIN:VCALENDAR\b", re.IGNORECASE), "text/calendar",
+     "a calendar file (iCalendar)"),
+)
+
+
 def _text_type(prefix: str) -> str | None:
-    """``text/plain``, ``message/rfc822`` for an e-mail, None for markup."""
+    """``text/plain``, ``message/rfc822`` for an e-mail, a `TEXT_CONTAINERS` type, None for
+    markup."""
     if _MARKUP.match(prefix):
         return None
+    for pattern, media_type, _ in TEXT_CONTAINERS:
+        if pattern.match(prefix):
+            return media_type
     return MAIL if _is_mail(prefix) else TEXT
 
 
@@ -810,10 +827,21 @@ def _refuse_mail(name: str) -> NoReturn:
     )
 
 
+def _refuse_text_container(name: str, detected: str) -> None:
+    for _, media_type, what in TEXT_CONTAINERS:
+        if media_type == detected:
+            raise ScrubRefused(
+                f"{name}: this is {what}, which carries its writer's name, account or times "
+                "inside the text; copy what matters into the statement instead, or send it "
+                "unchanged (--keep-metadata)")
+
+
 def _cleaned(data: bytes, detected: str | None, name: str) -> tuple[bytes, str]:
     """The cleaned bytes of ``data`` (of type ``detected``) and their media type."""
     if detected == MAIL:
         _refuse_mail(name)
+    if detected is not None:
+        _refuse_text_container(name, detected)
     if detected in _CLEANERS:
         return _CLEANERS[detected](data, detected, name), detected
     if detected == PDF:
@@ -862,6 +890,8 @@ def clean_file(file: BinaryIO, name: str, *, keep_metadata: bool = False) -> Cle
         _mat2(name)  # refused before a large file of an unknown type is read whole
     if detected == MAIL:
         _refuse_mail(name)
+    if detected is not None:
+        _refuse_text_container(name, detected)
     file.seek(0)
     data = file.read()
     result, media_type = _cleaned(data, detected, name)

@@ -27,7 +27,7 @@ from keys.org import OrgKey
 from keys.roster import Roster, sign_roster, utc_today
 from vault import scrub
 from vault.cli import main
-from vault.scrub import Cleaned, ScrubFailed, ScrubRefused, clean, detect_media_type
+from vault.scrub import Cleaned, ScrubFailed, ScrubRefused, clean, clean_file, detect_media_type
 
 SECRET = "Ayshe Tursun"  # stands for anything that identifies a witness
 SLEEP = shutil.which("sleep")
@@ -1711,3 +1711,26 @@ def test_a_large_sheet_is_cleaned_in_little_memory() -> None:
     probe = subprocess.run([sys.executable, "-c", MEMORY_PROBE, "50000"], capture_output=True,
                            text=True, check=True, timeout=300)
     assert int(probe.stdout) < 40, f"grew by {probe.stdout.strip()} MiB"
+
+
+@pytest.mark.parametrize(("data", "media_type", "what"), [
+    (rb"{\rtf1\ansi{\info{\author Aygul Tursun}{\creatim\yr2019}}Text}", "application/rtf",
+     "an RTF document"),
+    (b"%!PS-Adobe-3.0\n%%For: aygul\n%%CreationDate: 2019\n", "application/postscript",
+     "a PostScript file"),
+    (b"BEGIN:VCARD\nVERSION:3.0\nFN:Aygul\nPHOTO;ENCODING=b:AAAA\nEND:VCARD\n", "text/x-vcard",
+     "a contact card"),
+    (b"begin:vcalendar\nUID:1@laptop-of-aygul\nend:vcalendar\n", "text/calendar",
+     "a calendar file"),
+])
+def test_text_that_carries_its_writers_metadata_is_not_plain_text(
+        data: bytes, media_type: str, what: str) -> None:
+    """RTF, PostScript, vCard and iCalendar are text, but hold the writer's name, account,
+    times or photos inside: refused like e-mail, sent only with --keep-metadata."""
+    assert detect_media_type(data) == media_type
+    with pytest.raises(ScrubRefused, match=what):
+        clean(data, "notes.txt")
+    with pytest.raises(ScrubRefused, match=what):
+        clean_file(io.BytesIO(data), "notes.txt")
+    kept = clean(data, "notes.txt", keep_metadata=True)
+    assert kept.data == data and kept.kept_metadata and kept.media_type == media_type
