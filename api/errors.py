@@ -43,6 +43,7 @@ API_CSP = b"default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-ac
 # For pages served outside /api/ (the witness page): its own origin only, never a third party.
 # No inline script or style, no eval, no plugin, nothing from another origin.
 PAGE_CSP = (b"default-src 'self'; script-src 'self'; style-src 'self'; object-src 'none'; "
+            b"worker-src 'none'; frame-src 'none'; "
             b"frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
 API_PREFIXES = ("/api/", "/openapi.json")
 

@@ -741,18 +741,22 @@ class VaultClient:
             raise IntegrityError("the downloaded file does not match the server's SHA-256")
         return digest, size
 
-    def page_file(self, path: str, limit: int = PAGE_FILE_BYTES) -> bytes:
+    def page_file(self, path: str, limit: int = PAGE_FILE_BYTES
+                  ) -> tuple[bytes, httpx.Headers]:
         """A file of the witness page the server serves (``path`` outside the API, such as
-        ``/en/index.html``), up to ``limit`` bytes, uncompressed, within the timeout."""
+        ``/en/index.html``) and the headers it came with: a 200 answer only (a redirect or
+        any other answer is a ClientError), up to ``limit`` bytes, uncompressed, within the
+        timeout."""
         if not path.startswith("/") or path.startswith("/api/") or "?" in path:
             raise ValueError(f"not a page path: {path!r}")
         try:
             with self._http.stream("GET", path) as streamed:
-                if streamed.status_code >= 400:
+                if streamed.status_code != 200:
                     raise _refusal(_error_body(streamed))
-                return _capped_body(streamed, limit, f"GET {path}",
+                body = _capped_body(streamed, limit, f"GET {path}",
                                     deadline=time.monotonic() + self._timeout,
                                     too_slow=self._too_slow)
+                return body, httpx.Headers(streamed.headers)
         except httpx.TransportError as exc:
             raise self._broken(exc) from None
 

@@ -24,12 +24,12 @@ import hashlib
 import html
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
-__all__ = ["PageCheck", "WebCheckError", "check_served_page", "read_build"]
+__all__ = ["PageCheck", "WebCheckError", "check_served_page", "header_problems", "read_build"]
 
 ORG_META: Final = re.compile(rb'<meta name="amanat-org" content="([^"<>]*)">')
 ORG_META_EMPTY: Final = b'<meta name="amanat-org" content="">'
@@ -81,6 +81,29 @@ def _urls(name: str) -> list[str]:
     if name == "index.html" or name.endswith("/index.html"):
         urls.append("/" + name.removesuffix("index.html"))
     return urls
+
+
+def header_problems(headers: Mapping[str, str]) -> list[str]:
+    """What is wrong with the headers a page file came with: the same bytes served with a
+    weaker Content-Security-Policy (inline or eval'd script, another origin), without
+    ``nosniff``, with a cookie, or with a ``Refresh`` that sends the witness elsewhere, are
+    not the page that was built."""
+    problems = []
+    csp = headers.get("content-security-policy", "")
+    directives = {part.strip().split(" ", 1)[0]: part.strip() for part in csp.split(";")
+                  if part.strip()}
+    for needed in ("default-src 'self'", "script-src 'self'", "object-src 'none'",
+                   "frame-ancestors 'none'", "base-uri 'none'"):
+        if directives.get(needed.split(" ", 1)[0]) != needed:
+            problems.append(f"its Content-Security-Policy lacks {needed}")
+    if "unsafe-" in csp or "*" in csp or "http" in csp:
+        problems.append("its Content-Security-Policy allows inline, eval'd or outside code")
+    if headers.get("x-content-type-options", "").lower() != "nosniff":
+        problems.append("it is served without X-Content-Type-Options: nosniff")
+    for name in ("set-cookie", "refresh", "link"):
+        if name in headers:
+            problems.append(f"it is served with a {name} header")
+    return problems
 
 
 def check_served_page(fetch: Callable[[str], bytes], build_dir: Path) -> PageCheck:

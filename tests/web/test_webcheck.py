@@ -67,3 +67,27 @@ def test_another_key_at_the_folder_address_is_seen(tmp_path: Path) -> None:
     check = check_served_page(served.__getitem__, _build(tmp_path))
     assert not check.ok
     assert check.org_vkeys == {ORG, "evil.example+89abcdef+AQ=="}
+
+
+def test_the_same_bytes_with_weaker_headers_are_named() -> None:
+    from api.errors import PAGE_CSP
+    from vault.webcheck import header_problems
+
+    good = {"content-security-policy": PAGE_CSP.decode(), "x-content-type-options": "nosniff"}
+    assert header_problems(good) == []
+    weak = {**good, "content-security-policy": PAGE_CSP.decode().replace(
+        "script-src 'self'", "script-src 'self' 'unsafe-inline'")}
+    assert header_problems(weak) == [
+        "its Content-Security-Policy lacks script-src 'self'",
+        "its Content-Security-Policy allows inline, eval'd or outside code"]
+    elsewhere = {**good, "content-security-policy": PAGE_CSP.decode().replace(
+        "default-src 'self'", "default-src 'self' http://collector.example")}
+    assert "its Content-Security-Policy lacks default-src 'self'" in header_problems(elsewhere)
+    assert header_problems({"x-content-type-options": "nosniff"})[0].startswith(
+        "its Content-Security-Policy lacks")
+    assert header_problems({**good, "refresh": "0; url=http://x.example/"}) == [
+        "it is served with a refresh header"]
+    assert header_problems({**good, "set-cookie": "id=1"}) == [
+        "it is served with a set-cookie header"]
+    assert header_problems({"content-security-policy": PAGE_CSP.decode()}) == [
+        "it is served without X-Content-Type-Options: nosniff"]

@@ -21,13 +21,20 @@ def cmd_web_verify(args: argparse.Namespace) -> int:
     from keys.fingerprint import org_fingerprint
     from vault.cli.log_cmd import _check_org, _client
     from vault.client import ClientError, MalformedAnswerError, TransportError
-    from vault.webcheck import WebCheckError, check_served_page
+    from vault.webcheck import WebCheckError, check_served_page, header_problems
 
     if args.org is not None:
         _check_org(args.org)
     client = _client(args.server, args.proxy)
+    served_badly: list[str] = []
+
+    def fetch(path: str) -> bytes:
+        body, headers = client.page_file(path)
+        served_badly.extend(f"{path}: {problem}" for problem in header_problems(headers))
+        return body
+
     try:
-        check = check_served_page(client.page_file, Path(args.build))
+        check = check_served_page(fetch, Path(args.build))
     except WebCheckError as exc:
         raise CLIError(str(exc), UNCHECKED) from None
     except ClientError as exc:
@@ -37,7 +44,7 @@ def cmd_web_verify(args: argparse.Namespace) -> int:
         raise CLIError(str(exc), UNCHECKED) from None
     finally:
         client.close()
-    problems = list(check.differing)
+    problems = list(check.differing) + served_badly
     if len(check.org_vkeys) > 1:
         problems.append("the pages pin different organization keys: "
                         + ", ".join(sorted(check.org_vkeys)))
