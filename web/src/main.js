@@ -173,6 +173,7 @@ async function deliver({ sealed, roster }) {
       const key = reason === "unreachable" ? "msg.status.retry" : "msg.status.busyRetry";
       setStatus(key, { count: seconds, seconds });
       lastShown = -1;
+      working = false;
     },
     onWork() {
       if (!working) {
