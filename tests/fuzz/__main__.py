@@ -1,18 +1,21 @@
 """Run the fuzz harnesses (tests/fuzz/harnesses.py).
 
     python -m tests.fuzz list
-    python -m tests.fuzz run NAME... | all [--seconds N] [--keep]
+    python -m tests.fuzz run NAME... | all [--seconds N] [--work DIR]
     python -m tests.fuzz replay [NAME... | all] [--file PATH]...
     python -m tests.fuzz seed [--force]
+    python -m tests.fuzz merge [NAME... | all] --work DIR
 
 ``run`` fuzzes each harness with atheris (libFuzzer, coverage-guided) for ``--seconds``, one
 process per harness, one after the other, on one core. It starts from the committed corpus
 (tests/fuzz/corpus/<harness>) and the shared vectors; what it discovers goes to a scratch
-directory (``--keep`` adds the new inputs to the committed corpus instead). It prints the
+directory (``--work DIR`` keeps it there for the next run and for ``merge``). It prints the
 executions of each harness and exits non-zero if any harness found a crash, whose input is
 saved under tests/fuzz/findings/ (not committed: minimise it, fix the parser, then add it to
 the corpus as ``crash-<what>`` with a regression test next to the parser's tests).
 
+``merge`` adds to the committed corpus, within a size budget, the inputs a ``run --work
+DIR`` discovered that bring new coverage (not for the harnesses fed by the shared vectors).
 ``replay`` runs every corpus file (and the vector seeds) through the harnesses without
 atheris; ``seed`` writes the writer seeds (``w-*``) missing from the committed corpus.
 """
@@ -104,7 +107,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
 _STAT = re.compile(r"stat::(\w+):\s+(\d+)")
 
 
-def _fuzz_one(name: str, seconds: int, keep: bool, scratch: Path) -> tuple[int, int, str]:
+def _fuzz_one(name: str, seconds: int, scratch: Path) -> tuple[int, int, str]:
     """Fuzz ``name`` in a child process; return (executions, exit status, log tail)."""
     from tests.fuzz.harnesses import HARNESSES
     from tests.fuzz.seeds import vector_seeds
@@ -121,7 +124,7 @@ def _fuzz_one(name: str, seconds: int, keep: bool, scratch: Path) -> tuple[int, 
     for label, data in vector_seeds(name):
         (vectors / label).write_bytes(data)
     # libFuzzer writes what it discovers into the first corpus directory only.
-    corpora = [committed, vectors] if keep else [work, committed, vectors]
+    corpora = [work, committed, vectors]
     argv = [
         sys.executable, "-m", "tests.fuzz", "_worker", name, "--",
         f"-max_total_time={seconds}", f"-max_len={harness.max_len}", "-timeout=20",
@@ -152,7 +155,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         scratch = Path(args.work) if args.work else Path(tmp)
         for name in names:
             started = time.monotonic()
-            executions, status, tail = _fuzz_one(name, args.seconds, args.keep, scratch)
+            executions, status, tail = _fuzz_one(name, args.seconds, scratch)
             elapsed = time.monotonic() - started
             rate = executions / elapsed if elapsed else 0.0
             verdict = "ok" if status == 0 else f"FINDING (exit {status})"
@@ -165,6 +168,48 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"findings in: {', '.join(failed)}", file=sys.stderr)
         return 1
     return 0
+
+
+# Harnesses whose discoveries are mutations of the shared vectors, which stay out of the
+# repository (their runs read the vectors from ../shared instead).
+FROM_VECTORS = ("age_header", "age_armor", "age_decrypt", "merkle")
+MERGE_MAX_FILES = 48
+MERGE_MAX_BYTES = 192 * 1024
+
+
+def cmd_merge(args: argparse.Namespace) -> int:
+    """Add to the committed corpus the inputs of an earlier ``run --work DIR`` that bring
+    coverage it lacks (libFuzzer -merge=1), smallest first, within a size budget."""
+    for name in _names(args.names):
+        found = Path(args.work) / name / "new"
+        if name in FROM_VECTORS or not found.is_dir():
+            continue
+        committed = CORPUS / name
+        with tempfile.TemporaryDirectory(prefix="amanat-fuzz-merge-") as tmp:
+            argv = [sys.executable, "-m", "tests.fuzz", "_worker", name, "--", "-merge=1",
+                    f"-max_len={_max_len(name)}", tmp, str(committed), str(found)]
+            subprocess.run(argv, cwd=ROOT, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL, check=True)
+            have = {hashlib.sha256(p.read_bytes()).digest() for p in committed.iterdir()}
+            fresh = [p for p in Path(tmp).iterdir()
+                     if hashlib.sha256(p.read_bytes()).digest() not in have]
+            added = size = 0
+            for path in sorted(fresh, key=lambda p: p.stat().st_size):
+                length = path.stat().st_size
+                if added == MERGE_MAX_FILES or size + length > MERGE_MAX_BYTES:
+                    break
+                data = path.read_bytes()
+                (committed / f"m-{hashlib.sha256(data).hexdigest()[:16]}").write_bytes(data)
+                added += 1
+                size += length
+        print(f"{name}: {added} of {len(fresh)} new inputs added ({size} bytes)")
+    return 0
+
+
+def _max_len(name: str) -> int:
+    from tests.fuzz.harnesses import HARNESSES
+
+    return HARNESSES[name].max_len
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
@@ -194,8 +239,6 @@ def main(argv: list[str] | None = None) -> int:
     run = commands.add_parser("run", help="fuzz harnesses with atheris")
     run.add_argument("names", nargs="*", metavar="NAME", help="harnesses, or all (default)")
     run.add_argument("--seconds", type=int, default=60, help="per harness (default 60)")
-    run.add_argument("--keep", action="store_true",
-                     help="add newly discovered inputs to the committed corpus")
     run.add_argument("--work", metavar="DIR",
                      help="keep what the fuzzer discovers in DIR, to start from there next "
                           "time (default: a temporary directory)")
@@ -205,6 +248,10 @@ def main(argv: list[str] | None = None) -> int:
     replay.add_argument("--file", action="append", default=[],
                         help="replay this file instead of the corpus")
     replay.set_defaults(func=cmd_replay)
+    merge = commands.add_parser("merge", help="add what a run discovered to the corpus")
+    merge.add_argument("names", nargs="*", metavar="NAME")
+    merge.add_argument("--work", metavar="DIR", required=True, help="the DIR of run --work")
+    merge.set_defaults(func=cmd_merge)
     worker = commands.add_parser("_worker")
     worker.add_argument("name")
     worker.add_argument("libfuzzer", nargs=argparse.REMAINDER)
