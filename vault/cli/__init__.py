@@ -37,6 +37,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "vault.cli.log_cmd",
     "vault.cli.web_cmd",
     "vault.cli.backup_cmd",
+    "vault.cli.cosigner_cmd",
 )
 
 

@@ -1,0 +1,150 @@
+"""`amanat cosigner ...`: a partner organization's cosigner for the vault's audit log
+(C2SP tlog-witness, cosignature/v1).
+
+* ``init --name NAME -o FILE``: make the cosigner's key offline, locked with a passphrase
+  (prompt or ``AMANAT_PASSPHRASE``); prints its verifier key (type 0x04), which the
+  organization will name in its roster;
+* ``add-log --data DIR ORIGIN LOG_VKEY``: cosign checkpoints of the log ``ORIGIN`` signed by
+  ``LOG_VKEY`` (what ``amanat serve`` prints); creates the data folder on first use;
+* ``serve --data DIR [--key FILE] [--host H] [--port N]``: answer ``POST /add-checkpoint``.
+  The key file (default ``DIR/cosigner.key``) stays sealed on disk: its passphrase is asked
+  at every start and the key lives only in the server's memory.
+
+The HTTP server lives in ``api.cosigner`` and is loaded by name, so ``vault`` never imports
+``api``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from vault.cli.common import CLIError, atomic_output
+
+DEFAULT_PORT = 8100
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from keys.cosigner import CosignerKey
+    from keys.errors import KeysError
+    from keys.keyfile import DEFAULT_KDF
+    from vault.cli.keys_cmd import _new_passphrase, _refuse_overwrite
+
+    _refuse_overwrite(args.output, args.force)
+    try:
+        key = CosignerKey.generate(args.name)
+    except KeysError as exc:
+        raise CLIError(f"--name: {exc}") from None
+    passphrase = _new_passphrase(f"Passphrase for the cosigner key {args.output}: ",
+                                 protects="the cosigner key",
+                                 names=(args.name, os.path.basename(args.output)))
+    data = key.seal(passphrase, DEFAULT_KDF)
+    with atomic_output(args.output) as out:
+        out.write(data)
+    print(key.vkey())
+    print("amanat: the line above is this cosigner's verifier key: give it to the "
+          "organizations whose logs it cosigns", file=sys.stderr)
+    return 0
+
+
+def _open_store(data: str, *, create: bool) -> Any:
+    from vault.cosigner.store import CosignerStore, CosignerStoreError
+
+    try:
+        return CosignerStore(Path(data), create=create)
+    except CosignerStoreError as exc:
+        raise CLIError(str(exc)) from None
+
+
+def cmd_add_log(args: argparse.Namespace) -> int:
+    from vault.cosigner.store import CosignerStoreError
+
+    store = _open_store(args.data, create=True)
+    try:
+        added = store.add_log(args.origin, args.log_vkey)
+    except CosignerStoreError as exc:
+        raise CLIError(str(exc)) from None
+    finally:
+        store.close()
+    state = "now cosigns" if added else "already cosigned"
+    print(f"amanat: {args.data} {state} the log {args.origin} signed by {args.log_vkey}",
+          file=sys.stderr)
+    return 0
+
+
+def _unlock_key(path: str) -> Any:
+    from keys.cosigner import COSIGNER_KEY_KIND, CosignerKey
+    from keys.errors import KeysError
+    from vault.cli.keys_cmd import _unlock
+
+    data, passphrase = _unlock(path, COSIGNER_KEY_KIND)
+    try:
+        return CosignerKey.unseal(data, passphrase)
+    except KeysError as exc:
+        raise CLIError(f"{path}: {exc}") from None
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from vault.cosigner.store import KEY_FILE
+    from vault.cosigner.witness import Cosigner
+
+    store = _open_store(args.data, create=False)
+    logs = store.logs()
+    if not logs:
+        raise CLIError(f"{args.data} cosigns no log yet: `amanat cosigner add-log` first")
+    key = _unlock_key(args.key or str(Path(args.data) / KEY_FILE))
+    server = importlib.import_module("api.cosigner")
+    out = sys.stdout
+    print(f"amanat: cosigner key: {key.vkey()}", file=out)
+    for origin, vkeys in logs.items():
+        print(f"amanat: cosigns {origin} ({', '.join(vkeys)})", file=out)
+    url = f"http://[{args.host}]:{args.port}" if ":" in args.host else \
+        f"http://{args.host}:{args.port}"
+    print(f"amanat: serving add-checkpoint on {url}/add-checkpoint", file=out, flush=True)
+    server.serve_cosigner(Cosigner(store, key.signer()), args.host, args.port)
+    return 0
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "cosigner", help="cosign another organization's audit log (C2SP tlog-witness)",
+        description="A partner organization's cosigner: it cosigns a vault's checkpoints "
+                    "only when they extend what it cosigned before, so nobody can be shown "
+                    "a forked or rolled-back log.")
+    sub = parser.add_subparsers(dest="cosigner_command", metavar="COMMAND")
+    sub.required = True
+
+    init = sub.add_parser(
+        "init", help="make the cosigner key file and print its verifier key",
+        description="Make the cosigner's key offline, locked with a passphrase (asked, or "
+                    "AMANAT_PASSPHRASE), and print its verifier key.")
+    init.add_argument("--name", required=True, metavar="NAME",
+                      help="the cosigner's name, e.g. partner.example/amanat-cosigner")
+    init.add_argument("-o", "--output", required=True, metavar="FILE")
+    init.add_argument("--force", action="store_true", help="overwrite FILE")
+    init.set_defaults(func=cmd_init)
+
+    add = sub.add_parser(
+        "add-log", help="cosign a log: its origin and verifier key",
+        description="Cosign checkpoints of the log ORIGIN signed by LOG_VKEY (the log "
+                    "verifier key `amanat serve` prints).")
+    add.add_argument("--data", required=True, metavar="DIR", help="the cosigner's data folder")
+    add.add_argument("origin", metavar="ORIGIN")
+    add.add_argument("log_vkey", metavar="LOG_VKEY")
+    add.set_defaults(func=cmd_add_log)
+
+    serve = sub.add_parser(
+        "serve", help="run the cosigner (POST /add-checkpoint)",
+        description="Answer C2SP tlog-witness add-checkpoint requests. The key file's "
+                    "passphrase is asked at start (or AMANAT_PASSPHRASE).")
+    serve.add_argument("--data", required=True, metavar="DIR", help="the cosigner's data folder")
+    serve.add_argument("--key", metavar="FILE", default=None,
+                       help="the cosigner key file (default DIR/cosigner.key)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    serve.add_argument("--port", type=int, default=DEFAULT_PORT,
+                       help=f"port (default {DEFAULT_PORT})")
+    serve.set_defaults(func=cmd_serve)
