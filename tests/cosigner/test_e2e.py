@@ -144,6 +144,7 @@ def size_of(note: str) -> int:
     return int(note.split("\n")[1])
 
 
+@pytest.mark.slow
 def test_cosigner_against_real_servers(servers: Servers, cosigners: Cosigners,
                                        tmp_path: Path) -> None:
     honest = servers.start("honest")
