@@ -110,6 +110,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def register(subparsers: Any) -> None:
+    from vault.cli.keys_cmd import KEY_FILE_ADVICE
+
     parser = subparsers.add_parser(
         "cosigner", help="cosign another organization's audit log (C2SP tlog-witness)",
         description="A partner organization's cosigner: it cosigns a vault's checkpoints "
@@ -120,8 +122,9 @@ def register(subparsers: Any) -> None:
 
     init = sub.add_parser(
         "init", help="make the cosigner key file and print its verifier key",
-        description="Make the cosigner's key offline, locked with a passphrase (asked, or "
-                    "AMANAT_PASSPHRASE), and print its verifier key.")
+        description="Make the cosigner's key offline, locked with a passphrase (asked "
+                    "twice at the terminal, or read from AMANAT_PASSPHRASE), and print its "
+                    f"verifier key. {KEY_FILE_ADVICE}")
     init.add_argument("--name", required=True, metavar="NAME",
                       help="the cosigner's name, e.g. partner.example/amanat-cosigner")
     init.add_argument("-o", "--output", required=True, metavar="FILE")
