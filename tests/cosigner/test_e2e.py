@@ -18,6 +18,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +26,7 @@ import httpx
 import pytest
 
 from tests.audit.serverkit import Servers, servers, submit
+from tests.cosigner import independent
 from tests.e2e.conftest import ROOT, ServerProcess, free_port
 from vault.service.setup import DEV_DIR, LOG_KEY_FILE
 from vault.tlog.cosignature import CosignatureError, CosignerVerifier, verify
@@ -168,15 +170,25 @@ def test_cosigner_against_real_servers(servers: Servers, cosigners: Cosigners,
     note, line = relay(honest, cosigner, 0)
     assert size_of(note) == 3
     assert verify(body_of(note), line, verifier).name == "partner.example/cosigner"
+    assert abs(independent.verify_cosignature(body_of(note), line, cosigner_vkey)
+               - time.time()) < 120
     raw = bytearray(base64.b64decode(line.split(" ")[2]))
     raw[-1] ^= 0x01
     flipped = f"\u2014 partner.example/cosigner {base64.b64encode(bytes(raw)).decode()}\n"
     with pytest.raises(CosignatureError):
         verify(body_of(note), flipped, verifier)
+    with pytest.raises(ValueError, match="bad signature"):
+        independent.verify_cosignature(body_of(note), flipped, cosigner_vkey)
     submit(honest, 2)
-    note5, line = relay(honest, cosigner, 3)
+    # 3 -> 5 by the independent client.
+    note5 = checkpoint(honest)
     assert size_of(note5) == 5
+    hashes = proof_lines(honest, 3, 5).split()
+    answer = independent.add_checkpoint(f"http://127.0.0.1:{cosigner.port}", 3, hashes, note5)
+    assert answer.status_code == 200, answer.text
+    line = answer.text
     verify(body_of(note5), line, verifier)
+    independent.verify_cosignature(body_of(note5), line, cosigner_vkey)
     with pytest.raises(CosignatureError):
         verify(body_of(note), line, verifier)  # not a cosignature of the older checkpoint
 
@@ -228,6 +240,16 @@ def test_cosigner_against_real_servers(servers: Servers, cosigners: Cosigners,
     submit(honest, 1)
     note6, line = relay(honest, cosigner, 5)
     verify(body_of(note6), line, verifier)
+
+    # Concurrent requests for one log over HTTP: one wins, the others learn its size.
+    submit(honest, 1)
+    note7 = checkpoint(honest)
+    proof = proof_lines(honest, 6, 7)
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        answers = list(pool.map(lambda _: add_checkpoint(cosigner, 6, proof, note7), range(8)))
+    statuses = sorted(a.status_code for a in answers)
+    assert statuses == [200] + [409] * 7
+    assert {a.text for a in answers if a.status_code == 409} == {"7\n"}
 
     # Nothing about requests in the output; no passphrase either.
     output = "".join(p.output.read_text() for p in cosigners.started)

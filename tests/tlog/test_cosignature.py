@@ -230,3 +230,14 @@ def test_note_cosignatures_skip_others_and_refuse_forgeries() -> None:
         cosignatures_in_note(b"\xff", [a.verifier()])
     with pytest.raises(CosignatureError, match="not a signed note"):
         cosignatures_in_note(BODY, [a.verifier()])
+
+
+def test_the_independent_verifier_agrees_on_the_real_witnesses() -> None:
+    from tests.cosigner import independent
+
+    for vkey, line in REAL_COSIGNATURES.items():
+        assert independent.verify_cosignature(REAL_BODY, line, vkey) == REAL_TIME
+        ours = cosign(BODY, _signer(), 77)
+        assert independent.verify_cosignature(BODY, ours, _signer().vkey()) == 77
+        with pytest.raises(ValueError, match="not a line by this cosigner"):
+            independent.verify_cosignature(REAL_BODY, line, _signer().vkey())
