@@ -222,7 +222,12 @@ def cmd_worker(args: argparse.Namespace) -> int:
     def one_input(data: bytes) -> None:
         target(data)
 
-    atheris.Setup([sys.argv[0], *args.libfuzzer], one_input)
+    # libFuzzer runs argv[0] again for -merge (and -fork): make it a command that does.
+    again = Path(tempfile.mkdtemp(prefix="amanat-fuzz-worker-")) / args.name
+    again.write_text(f"#!/bin/sh\ncd '{ROOT}' && exec '{sys.executable}' -m tests.fuzz "
+                     f"_worker {args.name} -- \"$@\"\n")
+    again.chmod(0o700)
+    atheris.Setup([str(again), *args.libfuzzer], one_input)
     atheris.Fuzz()
     return 0  # pragma: no cover - atheris.Fuzz exits the process
 
