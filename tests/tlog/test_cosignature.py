@@ -6,19 +6,23 @@ from __future__ import annotations
 import base64
 import hashlib
 import struct
+from pathlib import Path
 
 import nacl.signing
 import pytest
 
 from vault.tlog.checkpoint import Checkpoint, sign_checkpoint
 from vault.tlog.cosignature import (
+    ALG_MLDSA44,
     MAX_TIMESTAMP,
     Cosignature,
     CosignatureError,
     CosignerSigner,
     CosignerVerifier,
+    MLDSACosignerSigner,
     cosign,
     cosignatures_in_note,
+    mldsa_signed_message,
     signed_message,
     verify,
 )
@@ -178,8 +182,8 @@ def _blob_line(blob: bytes, name: str = "c.example") -> str:
     ("\u2014 bad\x01name AAAA", "key name, a space"),
     ("\u2014 a AAA", "base64"),
     ("\u2014 a QUJ=", "canonical"),  # not canonical: "J" leaves bits set
-    (_blob_line(b"\x00" * 75), "76 bytes"),
-    (_blob_line(b"\x00" * 77), "76 bytes"),
+    (_blob_line(b"\x00" * 75), "76 or 2432 bytes"),
+    (_blob_line(b"\x00" * 77), "76 or 2432 bytes"),
     (_blob_line(b"\x00" * 4 + b"\x80" + b"\x00" * 71), "2\\^63"),
 ])
 def test_malformed_lines(line: str, message: str) -> None:
@@ -241,3 +245,82 @@ def test_the_independent_verifier_agrees_on_the_real_witnesses() -> None:
         assert independent.verify_cosignature(BODY, ours, _signer().vkey()) == 77
         with pytest.raises(ValueError, match="not a line by this cosigner"):
             independent.verify_cosignature(REAL_BODY, line, _signer().vkey())
+
+
+# --- ML-DSA-44 (type 0x06, subtree/v1) ---
+
+MLDSA_VECTOR = Path(__file__).parent / "vectors" / "mldsa44-cosignature.txt"
+
+
+def _mldsa_vector() -> tuple[str, str, str]:
+    """(vkey, checkpoint body, cosignature line) of the real witness's ML-DSA-44 vector."""
+    lines = [line for line in MLDSA_VECTOR.read_text().split("\n") if not line.startswith("#")]
+    vkey, note = lines[0], "\n".join(lines[1:])
+    body, _, signatures = note.partition("\n\n")
+    return vkey, body + "\n", signatures
+
+
+def test_real_witness_mldsa44_cosignature_verifies() -> None:
+    vkey, body, line = _mldsa_vector()
+    verifier = CosignerVerifier.from_vkey(vkey)
+    assert verifier.alg == ALG_MLDSA44 and verifier.vkey() == vkey
+    cosignature = verify(body, line, verifier)
+    assert cosignature.alg == ALG_MLDSA44 and cosignature.timestamp == 1785704691
+    assert cosignature.line() == line  # one encoding
+    with pytest.raises(CosignatureError, match="does not verify"):
+        verify(body.replace("185550722", "185550723"), line, verifier)
+    assert cosignatures_in_note(body + "\n" + line, [verifier]) == [cosignature]
+
+
+def test_mldsa44_round_trip_and_message() -> None:
+    signer = MLDSACosignerSigner("cosigner.example/a", b"\x05" * 32)
+    assert "cosigner.example/a" in repr(signer) and "seed" not in repr(signer)
+    assert signer.key_id == hashlib.sha256(
+        b"cosigner.example/a\n\x06" + signer.public_key).digest()[:4]
+    verifier = CosignerVerifier.from_vkey(signer.vkey())
+    assert verifier == signer.verifier() and "0x06" in repr(verifier)
+    line = cosign(BODY, signer, 9)
+    assert len(base64.b64decode(line.split(" ")[2])) == 2432
+    assert verify(BODY, line, verifier).timestamp == 9
+    checkpoint = Checkpoint.parse(BODY)
+    assert mldsa_signed_message("cosigner.example/a", BODY, 9) == (
+        b"subtree/v1\n\x00" + bytes([18]) + b"cosigner.example/a" + struct.pack(">Q", 9)
+        + bytes([18]) + b"amanat.example/log" + struct.pack(">QQ", 0, 5)
+        + checkpoint.root_hash)
+    # Extension lines are not part of the ML-DSA-44 message (spec), unlike Ed25519's.
+    extended = Checkpoint("amanat.example/log", 5, checkpoint.root_hash, ("ext",)).format()
+    verify(extended, line, verifier)
+    # Both types under one name are two keys: each verifies only its own line.
+    ed = _signer("cosigner.example/a")
+    ed_line = cosign(BODY, ed, 9)
+    with pytest.raises(CosignatureError, match="not by"):
+        verify(BODY, ed_line, verifier)
+    found = cosignatures_in_note(sign_checkpoint(checkpoint, Signer.generate("l")) + ed_line
+                                 + line, [verifier, ed.verifier()])
+    assert sorted(c.alg for c in found) == [0x04, 0x06]
+
+
+def test_mldsa44_refusals() -> None:
+    signer = MLDSACosignerSigner("c", b"\x05" * 32)
+    verifier = signer.verifier()
+    assert verifier != CosignerVerifier("c", b"\x00" * 32)
+    # A signature of the other type's length under this key id is not this key's.
+    wrong_type = Cosignature("c", verifier.key_id, 1, b"\x00" * 64)
+    assert not verifier.verify(BODY, wrong_type)
+    forged = Cosignature("c", verifier.key_id, 1, b"\x00" * 2420)
+    assert not verifier.verify(BODY, forged)
+    with pytest.raises(CosignatureError, match="seed is 32 bytes"):
+        MLDSACosignerSigner("c", b"\x00" * 31)
+    with pytest.raises(CosignatureError, match="unknown cosigner key type 0x05"):
+        CosignerVerifier("c", b"\x00" * 32, 0x05)
+    with pytest.raises(CosignatureError, match="1312 bytes"):
+        CosignerVerifier("c", b"\x00" * 32, ALG_MLDSA44)
+    with pytest.raises(CosignatureError, match="type 0x06"):
+        CosignerVerifier.from_vkey("c+00000000+" + base64.b64encode(b"\x06" * 33).decode())
+    with pytest.raises(CosignatureError, match="type 0x06"):
+        CosignerVerifier.from_vkey("c+00000000+")
+    long_origin = Checkpoint("o" * 256, 5, leaf_hash(b"x")).format()
+    with pytest.raises(CosignatureError, match="log origin of 1 to 255"):
+        signer.sign(long_origin, 1)
+    with pytest.raises(CosignatureError, match="cosigner name of 1 to 255"):
+        MLDSACosignerSigner("n" * 256, b"\x05" * 32).sign(BODY, 1)

@@ -1,5 +1,5 @@
-"""C2SP tlog-cosignature (``cosignature/v1``, Ed25519): a cosigner's word that a checkpoint
-is consistent with everything it has seen of that log.
+"""C2SP tlog-cosignature (Ed25519 ``cosignature/v1`` and ML-DSA-44 ``subtree/v1``): a
+cosigner's word that a checkpoint is consistent with everything it has seen of that log.
 
 A cosigner (a partner organization running ``amanat cosigner``) checks each new checkpoint
 of the log against the last one it cosigned, with a consistency proof, and only then signs.
@@ -7,15 +7,19 @@ A client that requires cosignatures from cosigners it trusts cannot be shown a h
 log showed nobody else (a fork) without those cosigners refusing it. See
 c2sp.org/tlog-cosignature and c2sp.org/tlog-witness.
 
-Formats (all strict: one encoding for each value):
+Formats (all strict: one encoding for each value). Two key types, each with its own type
+byte ``t`` (0x04 Ed25519, 0x06 ML-DSA-44, FIPS 204, empty context):
 
-* key id: ``SHA-256(name || 0x0A || 0x04 || Ed25519 public key)[:4]``;
-* verifier key (vkey): ``name+hexid+base64(0x04 || public key)``;
-* signed message: ``cosignature/v1\\ntime <T>\\n`` followed by the whole checkpoint body (with
-  its extension lines and final newline, without signature lines), where ``T`` is the
-  timestamp in seconds since the Epoch, decimal, without leading zeroes;
-* signature line: ``— <name> base64(key id || T as 8 bytes big-endian || Ed25519 signature)``,
-  76 bytes before base64.
+* key id: ``SHA-256(name || 0x0A || t || public key)[:4]``;
+* verifier key (vkey): ``name+hexid+base64(t || public key)`` (32 or 1312 bytes of key);
+* Ed25519 signed message: ``cosignature/v1\\ntime <T>\\n`` followed by the whole checkpoint
+  body (with its extension lines and final newline, without signature lines), where ``T``
+  is the timestamp in seconds since the Epoch, decimal, without leading zeroes;
+* ML-DSA-44 signed message: ``"subtree/v1\\n\\0" || u8 len || cosigner name || u64 T ||
+  u8 len || origin || u64 0 || u64 tree size || root hash`` (big-endian; extension lines are
+  not signed);
+* signature line: ``— <name> base64(key id || T as 8 bytes big-endian || signature)``, 76
+  bytes (Ed25519) or 2432 bytes (ML-DSA-44) before base64.
 
 A cosignature is an ordinary signed-note signature line: it is appended to the checkpoint
 note, and ``vault.tlog.note.open_note`` ignores it (its key id is of another type).
@@ -30,6 +34,8 @@ from dataclasses import dataclass
 
 import nacl.exceptions
 import nacl.signing
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric import mldsa
 
 from vault.tlog.checkpoint import Checkpoint, CheckpointError
 from vault.tlog.note import (
@@ -47,13 +53,16 @@ from vault.tlog.note import (
 
 __all__ = [
     "ALG_COSIGNATURE_V1",
+    "ALG_MLDSA44",
     "MAX_TIMESTAMP",
     "Cosignature",
     "CosignatureError",
     "CosignerSigner",
     "CosignerVerifier",
+    "MLDSACosignerSigner",
     "cosign",
     "cosignatures_in_note",
+    "mldsa_signed_message",
     "signed_message",
     "verify",
 ]
@@ -61,12 +70,24 @@ __all__ = [
 ALG_COSIGNATURE_V1 = 0x04
 """Signature type byte of Ed25519 ``cosignature/v1`` in key ids and verifier keys."""
 
+ALG_MLDSA44 = 0x06
+"""Signature type byte of ML-DSA-44 cosignatures (``subtree/v1`` messages)."""
+
+MLDSA44_PUBLIC_KEY_SIZE = 1312
+MLDSA44_SIGNATURE_SIZE = 2420
+MLDSA44_SEED_SIZE = 32
+SUBTREE_LABEL = b"subtree/v1\n\x00"
+
 MAX_TIMESTAMP = 2**63 - 1
 """The largest timestamp tlog-cosignature allows."""
 
 HEADER = "cosignature/v1\n"
 TIMESTAMP_SIZE = 8
-SIGNATURE_BLOB_SIZE = KEY_ID_SIZE + TIMESTAMP_SIZE + ED25519_SIGNATURE_SIZE
+_PUBLIC_KEY_SIZES = {ALG_COSIGNATURE_V1: ED25519_PUBLIC_KEY_SIZE,
+                     ALG_MLDSA44: MLDSA44_PUBLIC_KEY_SIZE}
+_SIGNATURE_SIZES = {ALG_COSIGNATURE_V1: ED25519_SIGNATURE_SIZE,
+                    ALG_MLDSA44: MLDSA44_SIGNATURE_SIZE}
+_ALG_OF_SIGNATURE_SIZE = {size: alg for alg, size in _SIGNATURE_SIZES.items()}
 
 
 class CosignatureError(NoteError):
@@ -97,6 +118,23 @@ def _checkpoint_body(body: str | bytes) -> bytes:
         raise CosignatureError("the cosigned checkpoint is not valid Unicode") from None
 
 
+def _short_field(value: bytes, what: str) -> bytes:
+    if not 1 <= len(value) <= 255:
+        raise CosignatureError(f"an ML-DSA-44 cosignature needs a {what} of 1 to 255 bytes")
+    return bytes([len(value)]) + value
+
+
+def mldsa_signed_message(cosigner_name: str, body: str | bytes, timestamp: int) -> bytes:
+    """The ``subtree/v1`` message an ML-DSA-44 cosignature signs, for a whole checkpoint
+    (start 0, end = tree size)."""
+    _check_timestamp(timestamp)
+    checkpoint = Checkpoint.parse(_checkpoint_body(body).decode("utf-8"))
+    return (SUBTREE_LABEL + _short_field(cosigner_name.encode("utf-8"), "cosigner name")
+            + struct.pack(">Q", timestamp)
+            + _short_field(checkpoint.origin.encode("utf-8"), "log origin")
+            + struct.pack(">QQ", 0, checkpoint.size) + checkpoint.root_hash)
+
+
 def signed_message(body: str | bytes, timestamp: int) -> bytes:
     """The message a ``cosignature/v1`` signs: header, time line, then the checkpoint body."""
     _check_timestamp(timestamp)
@@ -118,8 +156,15 @@ class Cosignature:
         if len(self.key_id) != KEY_ID_SIZE:
             raise CosignatureError(f"a key id is {KEY_ID_SIZE} bytes")
         _check_timestamp(self.timestamp)
-        if len(self.signature) != ED25519_SIGNATURE_SIZE:
-            raise CosignatureError(f"an Ed25519 signature is {ED25519_SIGNATURE_SIZE} bytes")
+        if len(self.signature) not in _ALG_OF_SIGNATURE_SIZE:
+            raise CosignatureError(
+                f"a cosignature is an Ed25519 signature ({ED25519_SIGNATURE_SIZE} bytes) or an "
+                f"ML-DSA-44 signature ({MLDSA44_SIGNATURE_SIZE} bytes)")
+
+    @property
+    def alg(self) -> int:
+        """The type byte its signature's length implies (0x04 or 0x06)."""
+        return _ALG_OF_SIGNATURE_SIZE[len(self.signature)]
 
     def line(self) -> str:
         """The signature line, ending in a newline."""
@@ -141,38 +186,52 @@ class Cosignature:
             blob = _b64decode_canonical(encoded, "cosignature")
         except NoteError as exc:
             raise CosignatureError(str(exc)) from None
-        if len(blob) != SIGNATURE_BLOB_SIZE:
+        if len(blob) - KEY_ID_SIZE - TIMESTAMP_SIZE not in _ALG_OF_SIGNATURE_SIZE:
             raise CosignatureError(
-                f"a cosignature/v1 signature is {SIGNATURE_BLOB_SIZE} bytes (key id, time, "
-                f"Ed25519 signature), not {len(blob)}"
+                "a cosignature is a key id, a time and an Ed25519 or ML-DSA-44 signature "
+                f"(76 or 2432 bytes), not {len(blob)} bytes"
             )
         (timestamp,) = struct.unpack(">Q", blob[KEY_ID_SIZE:KEY_ID_SIZE + TIMESTAMP_SIZE])
         return cls(name, blob[:KEY_ID_SIZE], timestamp, blob[KEY_ID_SIZE + TIMESTAMP_SIZE:])
 
 
 class CosignerVerifier:
-    """A trusted cosigner: its name and Ed25519 public key, with the type 0x04 key id."""
+    """A trusted cosigner: its name and public key (Ed25519, type 0x04, or ML-DSA-44, type
+    0x06), with its key id."""
 
-    __slots__ = ("_verify_key", "key_id", "name", "public_key")
+    __slots__ = ("_verify_key", "alg", "key_id", "name", "public_key")
 
     name: str
+    alg: int
     key_id: bytes
     public_key: bytes
 
-    def __init__(self, name: str, public_key: bytes) -> None:
+    def __init__(self, name: str, public_key: bytes, alg: int = ALG_COSIGNATURE_V1) -> None:
         _check_name(name)
-        if len(public_key) != ED25519_PUBLIC_KEY_SIZE:
+        if alg not in _PUBLIC_KEY_SIZES:
+            raise CosignatureError(f"unknown cosigner key type 0x{alg:02x}")
+        if len(public_key) != _PUBLIC_KEY_SIZES[alg]:
             raise CosignatureError(
-                f"an Ed25519 public key is {ED25519_PUBLIC_KEY_SIZE} bytes, not {len(public_key)}"
+                f"a type 0x{alg:02x} public key is {_PUBLIC_KEY_SIZES[alg]} bytes, "
+                f"not {len(public_key)}"
             )
         self.name = name
+        self.alg = alg
         self.public_key = bytes(public_key)
-        self.key_id = key_id(name, ALG_COSIGNATURE_V1, self.public_key)
-        self._verify_key = nacl.signing.VerifyKey(self.public_key)
+        self.key_id = key_id(name, alg, self.public_key)
+        self._verify_key: nacl.signing.VerifyKey | mldsa.MLDSA44PublicKey
+        if alg == ALG_COSIGNATURE_V1:
+            self._verify_key = nacl.signing.VerifyKey(self.public_key)
+        else:
+            try:
+                self._verify_key = mldsa.MLDSA44PublicKey.from_public_bytes(self.public_key)
+            except ValueError:  # pragma: no cover - every 1312-byte string decodes today
+                raise CosignatureError("not an ML-DSA-44 public key") from None
 
     @classmethod
     def from_vkey(cls, vkey: str) -> CosignerVerifier:
-        """Parse ``name+hexid+base64(0x04 || public key)``; the key id must match."""
+        """Parse ``name+hexid+base64(type || public key)`` with type 0x04 (Ed25519) or 0x06
+        (ML-DSA-44); the key id must match."""
         parts = vkey.split("+", 2)
         if len(parts) != 3:
             raise CosignatureError("a cosigner key has the form name+hexid+base64key")
@@ -183,12 +242,12 @@ class CosignerVerifier:
             raw = _b64decode_canonical(key_b64, "cosigner key")
         except NoteError as exc:
             raise CosignatureError(str(exc)) from None
-        if len(raw) != 1 + ED25519_PUBLIC_KEY_SIZE or raw[0] != ALG_COSIGNATURE_V1:
+        if len(raw) < 1 or len(raw) - 1 != _PUBLIC_KEY_SIZES.get(raw[0]):
             raise CosignatureError(
-                "not a cosigner key: a cosignature/v1 key is of type 0x04 with a 32-byte "
-                "Ed25519 public key"
+                "not a cosigner key: a cosigner key is of type 0x04 with a 32-byte Ed25519 "
+                "public key, or of type 0x06 with a 1312-byte ML-DSA-44 public key"
             )
-        verifier = cls(name, raw[1:])
+        verifier = cls(name, raw[1:], raw[0])
         if verifier.key_id != claimed:
             raise CosignatureError(
                 f"cosigner key id {id_hex} does not match its name and public key "
@@ -197,8 +256,8 @@ class CosignerVerifier:
         return verifier
 
     def vkey(self) -> str:
-        """``name+hexid+base64(0x04 || public key)``."""
-        encoded = base64.b64encode(bytes([ALG_COSIGNATURE_V1]) + self.public_key).decode("ascii")
+        """``name+hexid+base64(type || public key)``."""
+        encoded = base64.b64encode(bytes([self.alg]) + self.public_key).decode("ascii")
         return f"{self.name}+{self.key_id.hex()}+{encoded}"
 
     def matches(self, cosignature: Cosignature) -> bool:
@@ -207,25 +266,32 @@ class CosignerVerifier:
 
     def verify(self, body: str | bytes, cosignature: Cosignature) -> bool:
         """Whether ``cosignature`` is this cosigner's valid signature over ``body``."""
-        if not self.matches(cosignature):
+        if not self.matches(cosignature) or cosignature.alg != self.alg:
             return False
-        message = signed_message(body, cosignature.timestamp)
+        if isinstance(self._verify_key, nacl.signing.VerifyKey):
+            try:
+                self._verify_key.verify(signed_message(body, cosignature.timestamp),
+                                        cosignature.signature)
+            except nacl.exceptions.BadSignatureError:
+                return False
+            return True
+        message = mldsa_signed_message(self.name, body, cosignature.timestamp)
         try:
-            self._verify_key.verify(message, cosignature.signature)
-        except nacl.exceptions.BadSignatureError:
+            self._verify_key.verify(cosignature.signature, message)
+        except InvalidSignature:
             return False
         return True
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, CosignerVerifier):
             return NotImplemented
-        return self.name == other.name and self.public_key == other.public_key
+        return (self.name, self.alg, self.public_key) == (other.name, other.alg, other.public_key)
 
     def __hash__(self) -> int:
-        return hash((self.name, self.public_key))
+        return hash((self.name, self.alg, self.public_key))
 
     def __repr__(self) -> str:
-        return f"CosignerVerifier({self.vkey()!r})"
+        return f"CosignerVerifier({self.name!r}, type=0x{self.alg:02x}, key_id={self.key_id.hex()})"
 
 
 class CosignerSigner:
@@ -264,7 +330,42 @@ class CosignerSigner:
         return f"CosignerSigner({self.name!r}, key_id={self.key_id.hex()})"
 
 
-def cosign(body: str | bytes, signer: CosignerSigner, timestamp: int) -> str:
+class MLDSACosignerSigner:
+    """A cosigner's ML-DSA-44 key (from a 32-byte seed, FIPS 204) and name. ``repr()``
+    hides the key."""
+
+    __slots__ = ("_private_key", "key_id", "name", "public_key")
+
+    name: str
+    key_id: bytes
+    public_key: bytes
+
+    def __init__(self, name: str, seed: bytes) -> None:
+        _check_name(name)
+        if len(seed) != MLDSA44_SEED_SIZE:
+            raise CosignatureError(f"an ML-DSA-44 seed is {MLDSA44_SEED_SIZE} bytes")
+        self.name = name
+        self._private_key = mldsa.MLDSA44PrivateKey.from_seed_bytes(seed)
+        self.public_key = self._private_key.public_key().public_bytes_raw()
+        self.key_id = key_id(name, ALG_MLDSA44, self.public_key)
+
+    def verifier(self) -> CosignerVerifier:
+        return CosignerVerifier(self.name, self.public_key, ALG_MLDSA44)
+
+    def vkey(self) -> str:
+        return self.verifier().vkey()
+
+    def sign(self, body: str | bytes, timestamp: int) -> Cosignature:
+        """Cosign a checkpoint at ``timestamp`` (seconds since the Epoch)."""
+        message = mldsa_signed_message(self.name, body, timestamp)
+        return Cosignature(self.name, self.key_id, timestamp, self._private_key.sign(message))
+
+    def __repr__(self) -> str:
+        return f"MLDSACosignerSigner({self.name!r}, key_id={self.key_id.hex()})"
+
+
+def cosign(body: str | bytes, signer: CosignerSigner | MLDSACosignerSigner,
+           timestamp: int) -> str:
     """The cosignature line for a checkpoint body, signed at ``timestamp``."""
     return signer.sign(body, timestamp).line()
 
