@@ -223,10 +223,14 @@ def cmd_worker(args: argparse.Namespace) -> int:
         target(data)
 
     # libFuzzer runs argv[0] again for -merge (and -fork): make it a command that does.
-    again = Path(tempfile.mkdtemp(prefix="amanat-fuzz-worker-")) / args.name
-    again.write_text(f"#!/bin/sh\ncd '{ROOT}' && exec '{sys.executable}' -m tests.fuzz "
-                     f"_worker {args.name} -- \"$@\"\n")
-    again.chmod(0o700)
+    checkout = hashlib.sha256(f"{ROOT}\0{sys.executable}".encode()).hexdigest()[:12]
+    again = Path(tempfile.gettempdir()) / f"amanat-fuzz-{os.getuid()}-{checkout}" / args.name
+    again.parent.mkdir(mode=0o700, exist_ok=True)
+    part = again.with_name(f".{args.name}.{os.getpid()}")
+    part.write_text(f"#!/bin/sh\ncd '{ROOT}' && exec '{sys.executable}' -m tests.fuzz "
+                    f"_worker {args.name} -- \"$@\"\n")
+    part.chmod(0o700)
+    os.replace(part, again)  # whole, even while another worker runs it
     atheris.Setup([str(again), *args.libfuzzer], one_input)
     atheris.Fuzz()
     return 0  # pragma: no cover - atheris.Fuzz exits the process

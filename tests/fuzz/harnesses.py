@@ -16,6 +16,7 @@ Harnesses are plain functions of ``bytes``: ``python -m tests.fuzz`` runs them u
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import copy
 import io
@@ -210,7 +211,9 @@ def bundle(data: bytes) -> None:
 
 @cache
 def _scratch() -> str:
-    return tempfile.mkdtemp(prefix="amanat-fuzz-")
+    path = tempfile.mkdtemp(prefix="amanat-fuzz-")
+    atexit.register(shutil.rmtree, path, True)
+    return path
 
 
 def bundle_extract(data: bytes) -> None:
