@@ -2,10 +2,11 @@
 checkpoints and consistency proofs from GET /api/v1/log/checkpoint and
 /api/v1/log/proof/consistency, relayed as C2SP tlog-witness add-checkpoint requests.
 
-Shows: 0→N and N→M are cosigned, and the lines verify against the cosigner's vkey
-(a flipped byte does not); a stale old size gets 409 text/x.tlog.size with the current
-size; a rollback, a fork made with a copied log key, and a checkpoint signed by another key
-with the same name are refused; the state survives a restart."""
+Shows: 0→N and N→M are cosigned in Ed25519 and ML-DSA-44, and the lines verify against the
+cosigner's vkeys, also with an independent verifier (a flipped byte does not); a stale old
+size gets 409 text/x.tlog.size with the current size; a rollback, a fork made with a copied
+log key, and a checkpoint signed by another key with the same name are refused; concurrent
+requests are serialized; the state survives a restart."""
 
 from __future__ import annotations
 
@@ -157,8 +158,9 @@ def test_cosigner_against_real_servers(servers: Servers, cosigners: Cosigners,
     init = amanat("cosigner", "init", "--name", "partner.example/cosigner",
                   "-o", str(tmp_path / "cosigner.key"))
     assert init.returncode == 0, init.stderr
-    cosigner_vkey = init.stdout.strip()
+    cosigner_vkey, mldsa_vkey = init.stdout.split()
     verifier = CosignerVerifier.from_vkey(cosigner_vkey)
+    mldsa_verifier = CosignerVerifier.from_vkey(mldsa_vkey)
     assert PASSPHRASE not in init.stdout + init.stderr
     data = tmp_path / "cosigner-data"
     added = amanat("cosigner", "add-log", "--data", str(data), origin, signer.vkey())
@@ -167,7 +169,11 @@ def test_cosigner_against_real_servers(servers: Servers, cosigners: Cosigners,
     cosigner = cosigners.start(data)
 
     # 0 -> 3, then 3 -> 5: cosigned, and each line verifies against the vkey from init.
-    note, line = relay(honest, cosigner, 0)
+    note, text = relay(honest, cosigner, 0)
+    line, mldsa_line = text.splitlines()
+    assert verify(body_of(note), mldsa_line, mldsa_verifier).timestamp == verify(
+        body_of(note), line, verifier).timestamp
+    assert independent.verify_mldsa_cosignature(body_of(note), mldsa_line, mldsa_vkey) > 0
     assert size_of(note) == 3
     assert verify(body_of(note), line, verifier).name == "partner.example/cosigner"
     assert abs(independent.verify_cosignature(body_of(note), line, cosigner_vkey)
@@ -186,8 +192,10 @@ def test_cosigner_against_real_servers(servers: Servers, cosigners: Cosigners,
     hashes = proof_lines(honest, 3, 5).split()
     answer = independent.add_checkpoint(f"http://127.0.0.1:{cosigner.port}", 3, hashes, note5)
     assert answer.status_code == 200, answer.text
-    line = answer.text
+    line, mldsa_line = answer.text.splitlines()
     verify(body_of(note5), line, verifier)
+    verify(body_of(note5), mldsa_line, mldsa_verifier)
+    independent.verify_mldsa_cosignature(body_of(note5), mldsa_line, mldsa_vkey)
     independent.verify_cosignature(body_of(note5), line, cosigner_vkey)
     with pytest.raises(CosignatureError):
         verify(body_of(note), line, verifier)  # not a cosignature of the older checkpoint
@@ -238,8 +246,10 @@ def test_cosigner_against_real_servers(servers: Servers, cosigners: Cosigners,
     assert (after.status_code, after.text) == (409, "5\n")
     assert add_checkpoint(cosigner, 5, "", fork5).status_code == 409
     submit(honest, 1)
-    note6, line = relay(honest, cosigner, 5)
+    note6, text = relay(honest, cosigner, 5)
+    line, mldsa_line = text.splitlines()
     verify(body_of(note6), line, verifier)
+    verify(body_of(note6), mldsa_line, mldsa_verifier)
 
     # Concurrent requests for one log over HTTP: one wins, the others learn its size.
     submit(honest, 1)

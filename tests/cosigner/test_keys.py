@@ -25,10 +25,12 @@ def test_seal_unseal_and_vkey() -> None:
     data = key.seal("pass phrase", CHEAP)
     assert data.startswith(b"amanat.cosigner-key/v1\n")
     opened = CosignerKey.unseal(data, "pass phrase")
-    assert opened.vkey() == key.vkey()
-    verifier = CosignerVerifier.from_vkey(key.vkey())
+    assert opened.vkeys() == key.vkeys() and opened.vkey() == key.vkeys()[0]
     body = Checkpoint("log", 0, EMPTY_ROOT).format()
-    verify(body, opened.signer().sign(body, 5).line(), verifier)
+    for vkey, signer, alg in zip(key.vkeys(), opened.signers(), (0x04, 0x06), strict=True):
+        verifier = CosignerVerifier.from_vkey(vkey)
+        assert verifier.alg == alg and verifier.name == "partner.example/cosigner"
+        verify(body, signer.sign(body, 5).line(), verifier)
     assert "seed" not in repr(key) and key.vkey() in repr(key)
     with pytest.raises(UnlockError):
         CosignerKey.unseal(data, "wrong")
@@ -43,8 +45,10 @@ def test_refusals() -> None:
     with pytest.raises(InvalidNameError, match="cosigner name"):
         CosignerKey.generate("has space")
     with pytest.raises(KeyFileError, match="32 bytes"):
-        CosignerKey("name", b"\x00" * 31)
-    bad = seal_key_file(COSIGNER_KEY_KIND, b"\x00" * 32 + "é".encode(), "p", CHEAP)
+        CosignerKey("name", b"\x00" * 31, b"\x00" * 32)
+    with pytest.raises(KeyFileError, match="32 bytes"):
+        CosignerKey("name", b"\x00" * 32, b"\x00" * 33)
+    bad = seal_key_file(COSIGNER_KEY_KIND, b"\x00" * 64 + "é".encode(), "p", CHEAP)
     with pytest.raises(KeyFileError, match="not ASCII"):
         CosignerKey.unseal(bad, "p")
 
@@ -55,9 +59,9 @@ def test_cli_init(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     path = tmp_path / "c.key"
     assert main(["cosigner", "init", "--name", "partner.example/c", "-o", str(path)]) == 0
     out, err = capsys.readouterr()
-    vkey = out.strip()
-    assert CosignerVerifier.from_vkey(vkey).name == "partner.example/c"
-    assert CosignerKey.unseal(path.read_bytes(), PASSPHRASE).vkey() == vkey
+    vkeys = tuple(out.split())
+    assert [CosignerVerifier.from_vkey(v).alg for v in vkeys] == [0x04, 0x06]
+    assert CosignerKey.unseal(path.read_bytes(), PASSPHRASE).vkeys() == vkeys
     assert path.stat().st_mode & 0o777 == 0o600 and PASSPHRASE not in out + err
     assert main(["cosigner", "init", "--name", "partner.example/c", "-o", str(path)]) == 1
     assert "refusing to overwrite" in capsys.readouterr().err

@@ -23,7 +23,7 @@ from vault.cosigner.witness import (
     parse_add_checkpoint,
 )
 from vault.tlog.checkpoint import Checkpoint, sign_checkpoint
-from vault.tlog.cosignature import CosignerSigner, verify
+from vault.tlog.cosignature import CosignerSigner, MLDSACosignerSigner, verify
 from vault.tlog.merkle import InMemoryTree, leaf_hash
 from vault.tlog.note import Signer
 
@@ -65,18 +65,25 @@ def cosigner(tmp_path: Path, log: Log) -> Cosigner:
     store = CosignerStore(tmp_path / "cosigner", create=True)
     assert store.add_log(ORIGIN, log.signer.vkey())
     assert not store.add_log(ORIGIN, log.signer.vkey())
-    return Cosigner(store, CosignerSigner.generate("partner.example/c"), clock=lambda: 1234.5)
+    signers = (CosignerSigner.generate("partner.example/c"),
+               MLDSACosignerSigner("partner.example/c", b"\x07" * 32))
+    return Cosigner(store, signers, clock=lambda: 1234.5)
 
 
 def test_accepts_zero_to_n_then_n_to_m_and_the_line_verifies(cosigner: Cosigner,
                                                               log: Log) -> None:
-    line = cosigner.add_checkpoint(log.request(0))
+    lines = cosigner.add_checkpoint(log.request(0)).splitlines()
     body = log.note().split("\n\n")[0] + "\n"
-    assert verify(body, line, cosigner.signer.verifier()).timestamp == 1234
+    ed25519, ml_dsa = (s.verifier() for s in cosigner.signers)
+    assert verify(body, lines[0], ed25519).timestamp == 1234
+    assert verify(body, lines[1], ml_dsa).timestamp == 1234
     log.add(b"six", b"seven")
-    line = cosigner.add_checkpoint(log.request(5))
+    lines = cosigner.add_checkpoint(log.request(5)).splitlines()
     assert cosigner.store.latest(ORIGIN).size == 7
-    verify(log.note().split("\n\n")[0] + "\n", line, cosigner.signer.verifier())
+    verify(log.note().split("\n\n")[0] + "\n", lines[0], ed25519)
+    verify(log.note().split("\n\n")[0] + "\n", lines[1], ml_dsa)
+    with pytest.raises(ValueError, match="at least one key"):
+        Cosigner(cosigner.store, ())
     # The same checkpoint again (old = size, same root) is cosigned again.
     cosigner.add_checkpoint(log.request(7))
 
@@ -168,12 +175,12 @@ def test_malformed_checkpoints(cosigner: Cosigner, log: Log) -> None:
 def test_state_survives_reopening(tmp_path: Path, log: Log) -> None:
     store = CosignerStore(tmp_path / "c", create=True)
     store.add_log(ORIGIN, log.signer.vkey())
-    Cosigner(store, CosignerSigner.generate("c")).add_checkpoint(log.request(0))
+    Cosigner(store, [CosignerSigner.generate("c")]).add_checkpoint(log.request(0))
     store.close()
     again = CosignerStore(tmp_path / "c")
     assert again.latest(ORIGIN).size == 5 and again.logs() == {ORIGIN: [log.signer.vkey()]}
     with pytest.raises(SizeConflict):
-        Cosigner(again, CosignerSigner.generate("c")).add_checkpoint(log.request(0, 3))
+        Cosigner(again, [CosignerSigner.generate("c")]).add_checkpoint(log.request(0, 3))
 
 
 def test_store_refusals(tmp_path: Path) -> None:
@@ -217,6 +224,7 @@ def test_http_statuses_and_headers(cosigner: Cosigner, log: Log) -> None:
     client = TestClient(create_cosigner_app(cosigner))
     ok = client.post("/add-checkpoint", content=log.request(0, 3))
     assert ok.status_code == 200 and ok.text.startswith("\u2014 partner.example/c ")
+    assert len(ok.text.splitlines()) == 2 and ok.text.endswith("\n")
     assert ok.headers["content-type"].startswith("text/plain")
     assert "server" not in ok.headers and "date" not in ok.headers
     stale = client.post("/add-checkpoint", content=log.request(0))

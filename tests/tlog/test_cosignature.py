@@ -261,7 +261,10 @@ def _mldsa_vector() -> tuple[str, str, str]:
 
 
 def test_real_witness_mldsa44_cosignature_verifies() -> None:
+    from tests.cosigner import independent
+
     vkey, body, line = _mldsa_vector()
+    assert independent.verify_mldsa_cosignature(body, line, vkey) == 1785704691
     verifier = CosignerVerifier.from_vkey(vkey)
     assert verifier.alg == ALG_MLDSA44 and verifier.vkey() == vkey
     cosignature = verify(body, line, verifier)

@@ -1,9 +1,9 @@
 """`amanat cosigner ...`: a partner organization's cosigner for the vault's audit log
 (C2SP tlog-witness, cosignature/v1).
 
-* ``init --name NAME -o FILE``: make the cosigner's key offline, locked with a passphrase
-  (prompt or ``AMANAT_PASSPHRASE``); prints its verifier key (type 0x04), which the
-  organization will name in its roster;
+* ``init --name NAME -o FILE``: make the cosigner's keys offline (Ed25519 and ML-DSA-44, in
+  one file locked with a passphrase from a prompt or ``AMANAT_PASSPHRASE``); prints its two
+  verifier keys (types 0x04 and 0x06), which the organization will name in its roster;
 * ``add-log --data DIR ORIGIN LOG_VKEY``: cosign checkpoints of the log ``ORIGIN`` signed by
   ``LOG_VKEY`` (what ``amanat serve`` prints); creates the data folder on first use;
 * ``serve --data DIR [--key FILE] [--host H] [--port N]``: answer ``POST /add-checkpoint``.
@@ -45,9 +45,10 @@ def cmd_init(args: argparse.Namespace) -> int:
     data = key.seal(passphrase, DEFAULT_KDF)
     with atomic_output(args.output) as out:
         out.write(data)
-    print(key.vkey())
-    print("amanat: the line above is this cosigner's verifier key: give it to the "
-          "organizations whose logs it cosigns", file=sys.stderr)
+    for vkey in key.vkeys():
+        print(vkey)
+    print("amanat: the two lines above are this cosigner's verifier keys (Ed25519, then "
+          "ML-DSA-44): give both to the organizations whose logs it cosigns", file=sys.stderr)
     return 0
 
 
@@ -99,13 +100,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
     key = _unlock_key(args.key or str(Path(args.data) / KEY_FILE))
     server = importlib.import_module("api.cosigner")
     out = sys.stdout
-    print(f"amanat: cosigner key: {key.vkey()}", file=out)
+    ed25519, ml_dsa = key.vkeys()
+    print(f"amanat: cosigner keys (Ed25519, ML-DSA-44):\n  {ed25519}\n  {ml_dsa}", file=out)
     for origin, vkeys in logs.items():
         print(f"amanat: cosigns {origin} ({', '.join(vkeys)})", file=out)
     url = f"http://[{args.host}]:{args.port}" if ":" in args.host else \
         f"http://{args.host}:{args.port}"
     print(f"amanat: serving add-checkpoint on {url}/add-checkpoint", file=out, flush=True)
-    server.serve_cosigner(Cosigner(store, key.signer()), args.host, args.port)
+    server.serve_cosigner(Cosigner(store, key.signers()), args.host, args.port)
     return 0
 
 
@@ -121,10 +123,11 @@ def register(subparsers: Any) -> None:
     sub.required = True
 
     init = sub.add_parser(
-        "init", help="make the cosigner key file and print its verifier key",
-        description="Make the cosigner's key offline, locked with a passphrase (asked "
-                    "twice at the terminal, or read from AMANAT_PASSPHRASE), and print its "
-                    f"verifier key. {KEY_FILE_ADVICE}")
+        "init", help="make the cosigner key file and print its verifier keys",
+        description="Make the cosigner's keys (Ed25519 and ML-DSA-44) offline, in one file "
+                    "locked with a passphrase (asked twice at the terminal, or read from "
+                    "AMANAT_PASSPHRASE), and print its two verifier keys. "
+                    f"{KEY_FILE_ADVICE}")
     init.add_argument("--name", required=True, metavar="NAME",
                       help="the cosigner's name, e.g. partner.example/amanat-cosigner")
     init.add_argument("-o", "--output", required=True, metavar="FILE")

@@ -19,7 +19,8 @@ Answers, each a ``Refusal`` with its HTTP status except the last:
   root hash differs (two histories of one log);
 * 422: the consistency proof does not prove that the checkpoint extends what was cosigned;
 * otherwise the state is replaced by the new checkpoint (committed to disk), and the answer is
-  the cosignature line(s).
+  one cosignature line per key of the cosigner (Ed25519, then ML-DSA-44), all with the same
+  time.
 
 Checking the old state and replacing it are one step under a lock and one SQLite
 transaction, so two requests for one log cannot both extend the same old state (the
@@ -33,12 +34,12 @@ import base64
 import binascii
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from vault.cosigner.store import CosignerStore
 from vault.tlog.checkpoint import Checkpoint, CheckpointError, open_checkpoint
-from vault.tlog.cosignature import CosignerSigner
+from vault.tlog.cosignature import CosignerSigner, MLDSACosignerSigner
 from vault.tlog.merkle import HASH_SIZE, InvalidProofError, verify_consistency
 from vault.tlog.note import NoteError, UnverifiedNoteError
 
@@ -159,10 +160,13 @@ class Cosigner:
     """Checks and cosigns checkpoints of the configured logs. Thread-safe: every state
     change happens under one lock, inside one SQLite transaction."""
 
-    def __init__(self, store: CosignerStore, signer: CosignerSigner,
+    def __init__(self, store: CosignerStore,
+                 signers: Sequence[CosignerSigner | MLDSACosignerSigner],
                  clock: Callable[[], float] = time.time) -> None:
+        if not signers:
+            raise ValueError("a cosigner needs at least one key")
         self.store = store
-        self.signer = signer
+        self.signers = tuple(signers)
         self._clock = clock
         self._lock = threading.Lock()
 
@@ -193,12 +197,12 @@ class Cosigner:
             refusal = self._check(origin, request, checkpoint)
             if refusal is None:
                 timestamp = int(self._clock())
-                line = self.signer.sign(body_text, timestamp).line()
+                lines = "".join(s.sign(body_text, timestamp).line() for s in self.signers)
                 self.store.set_latest(origin, checkpoint.size, checkpoint.root_hash,
                                       request.note)
         if refusal is not None:
             raise refusal
-        return line
+        return lines
 
     def _check(self, origin: str, request: AddCheckpoint,
                checkpoint: Checkpoint) -> Refusal | None:
