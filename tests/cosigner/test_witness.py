@@ -88,6 +88,19 @@ def test_accepts_zero_to_n_then_n_to_m_and_the_line_verifies(cosigner: Cosigner,
     cosigner.add_checkpoint(log.request(7))
 
 
+def test_cosignature_times_never_go_back(tmp_path: Path, log: Log) -> None:
+    store = CosignerStore(tmp_path / "t", create=True)
+    store.add_log(ORIGIN, log.signer.vkey())
+    clock = iter([2000.0, 1000.0])
+    cosigner = Cosigner(store, [CosignerSigner.generate("c")], clock=lambda: next(clock))
+    verifier = cosigner.signers[0].verifier()
+    first = cosigner.add_checkpoint(log.request(0, 3))
+    second = cosigner.add_checkpoint(log.request(3))  # the clock stepped back
+    assert verify(log.note(3).split("\n\n")[0] + "\n", first, verifier).timestamp == 2000
+    assert verify(log.note().split("\n\n")[0] + "\n", second, verifier).timestamp == 2000
+    assert store.latest(ORIGIN).time == 2000
+
+
 def test_stale_old_size_is_409_with_the_current_size(cosigner: Cosigner, log: Log) -> None:
     cosigner.add_checkpoint(log.request(0, 3))
     with pytest.raises(SizeConflict) as caught:
@@ -238,3 +251,25 @@ def test_http_statuses_and_headers(cosigner: Cosigner, log: Log) -> None:
     assert big.status_code == 413
     assert client.get("/add-checkpoint").status_code == 405
     assert client.get("/openapi.json").status_code == 404
+
+
+def test_store_failures_roll_back_and_are_named(tmp_path: Path, log: Log,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    store = CosignerStore(tmp_path / "r", create=True)
+    store.add_log(ORIGIN, log.signer.vkey())
+    with pytest.raises(RuntimeError), store.transaction():
+        store.set_latest(ORIGIN, 5, b"\x00" * 32, "note", 1)
+        raise RuntimeError
+    assert store.latest(ORIGIN).checkpoint is None  # rolled back
+    monkeypatch.setattr("vault.cosigner.store.EVIDENCE_PER_LOG", 1)
+    with store.transaction():
+        store.keep_evidence(ORIGIN, "a", "one")
+        store.keep_evidence(ORIGIN, "b", "two")
+    assert store.evidence(ORIGIN) == [("a", "one")]
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(CosignerStoreError, match="cannot create"):
+        CosignerStore(tmp_path / "file" / "sub", create=True)
+    (tmp_path / "garbage").mkdir()
+    (tmp_path / "garbage" / "cosigner.db").write_bytes(b"not a database" * 100)
+    with pytest.raises(CosignerStoreError, match="cannot open"):
+        CosignerStore(tmp_path / "garbage")

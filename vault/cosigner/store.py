@@ -10,8 +10,10 @@ from the same old size.
 Tables::
 
     logs(origin, vkey)                      the log verifier keys trusted for each origin
-    latest(origin, size, root, checkpoint)  the last cosigned checkpoint (size as decimal
-                                            text: tree sizes are unsigned 64-bit)
+    latest(origin, size, root, checkpoint, time)
+                                            the last cosigned checkpoint and the time of its
+                                            cosignature (decimal text: tree sizes are
+                                            unsigned 64-bit)
     evidence(origin, reason, checkpoint)    a bounded number of correctly signed checkpoints
                                             that were refused as inconsistent (a fork's proof)
 
@@ -44,7 +46,8 @@ CREATE TABLE IF NOT EXISTS latest (
     origin TEXT PRIMARY KEY,
     size TEXT NOT NULL,
     root BLOB NOT NULL,
-    checkpoint TEXT NOT NULL
+    checkpoint TEXT NOT NULL,
+    time TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS evidence (
     id INTEGER PRIMARY KEY,
@@ -61,11 +64,13 @@ class CosignerStoreError(Exception):
 
 @dataclass(frozen=True)
 class Latest:
-    """The latest cosigned tree of one log: size 0 and the empty root before any."""
+    """The latest cosigned tree of one log and the time of its cosignature: size 0, the
+    empty root and time 0 before any."""
 
     size: int
     root: bytes
     checkpoint: str | None
+    time: int = 0
 
 
 class CosignerStore:
@@ -144,18 +149,19 @@ class CosignerStore:
 
     def latest(self, origin: str) -> Latest:
         row = self._db.execute(
-            "SELECT size, root, checkpoint FROM latest WHERE origin = ?", (origin,)
+            "SELECT size, root, checkpoint, time FROM latest WHERE origin = ?", (origin,)
         ).fetchone()
         if row is None:
             return Latest(0, EMPTY_ROOT, None)
-        return Latest(int(row[0]), bytes(row[1]), str(row[2]))
+        return Latest(int(row[0]), bytes(row[1]), str(row[2]), int(row[3]))
 
-    def set_latest(self, origin: str, size: int, root: bytes, checkpoint: str) -> None:
+    def set_latest(self, origin: str, size: int, root: bytes, checkpoint: str,
+                   time: int) -> None:
         self._db.execute(
-            "INSERT INTO latest (origin, size, root, checkpoint) VALUES (?, ?, ?, ?) "
+            "INSERT INTO latest (origin, size, root, checkpoint, time) VALUES (?, ?, ?, ?, ?) "
             "ON CONFLICT (origin) DO UPDATE SET size = excluded.size, root = excluded.root, "
-            "checkpoint = excluded.checkpoint",
-            (origin, str(size), root, checkpoint),
+            "checkpoint = excluded.checkpoint, time = excluded.time",
+            (origin, str(size), root, checkpoint, str(time)),
         )
 
     def keep_evidence(self, origin: str, reason: str, checkpoint: str) -> None:

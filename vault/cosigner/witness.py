@@ -37,7 +37,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from vault.cosigner.store import CosignerStore
+from vault.cosigner.store import CosignerStore, Latest
 from vault.tlog.checkpoint import Checkpoint, CheckpointError, open_checkpoint
 from vault.tlog.cosignature import CosignerSigner, MLDSACosignerSigner
 from vault.tlog.merkle import HASH_SIZE, InvalidProofError, verify_consistency
@@ -194,21 +194,23 @@ class Cosigner:
             )
         body_text = checkpoint.format()
         with self._lock, self.store.transaction():
-            refusal = self._check(origin, request, checkpoint)
+            latest = self.store.latest(origin)
+            refusal = self._check(origin, request, checkpoint, latest)
             if refusal is None:
-                timestamp = int(self._clock())
+                # Never earlier than the last cosignature of this log, even if the clock
+                # stepped back: each says "the largest tree as of this time".
+                timestamp = max(int(self._clock()), latest.time)
                 lines = "".join(s.sign(body_text, timestamp).line() for s in self.signers)
                 self.store.set_latest(origin, checkpoint.size, checkpoint.root_hash,
-                                      request.note)
+                                      request.note, timestamp)
         if refusal is not None:
             raise refusal
         return lines
 
-    def _check(self, origin: str, request: AddCheckpoint,
-               checkpoint: Checkpoint) -> Refusal | None:
+    def _check(self, origin: str, request: AddCheckpoint, checkpoint: Checkpoint,
+               latest: Latest) -> Refusal | None:
         """Why the checkpoint cannot be cosigned now, or None. Runs inside the transaction;
         evidence of a fork is recorded there too."""
-        latest = self.store.latest(origin)
         if request.old_size != latest.size:
             return SizeConflict(
                 f"the latest checkpoint cosigned for {origin!r} has size {latest.size}, "
