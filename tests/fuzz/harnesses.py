@@ -290,7 +290,7 @@ def _value(kind: int, raw: bytes) -> Any:
 
 def manifest_fields(data: bytes) -> None:
     """Manifest.from_json on a valid manifest changed field by field (structure-aware):
-    ManifestError only; what is accepted round-trips. Each change takes four bytes (which
+    ManifestError only. Each change takes four bytes (which
     place, what to do, how many bytes of value) and the value's bytes: the value replaces
     the field, is added under a new name, or the field is removed; an attachment may be
     copied under a new name (names that collide after normalisation)."""
@@ -317,10 +317,10 @@ def manifest_fields(data: bytes) -> None:
             copied = dict(obj["attachments"][0])
             copied["name"] = raw.decode("utf-8", "replace")
             obj["attachments"].append(copied)
-    today = date.today()
+    # No round trip here (the manifest harness has it): parsing the 1,959-character reply
+    # recipient dominates, and a round trip parses it twice more.
     with tolerate(ManifestError):
-        parsed = Manifest.from_json(json.dumps(obj, ensure_ascii=False), today=today)
-        assert Manifest.from_json(parsed.to_json(), today=today) == parsed
+        Manifest.from_json(json.dumps(obj, ensure_ascii=False), today=date.today())
 
 
 # --- signed notes, checkpoints, receipts, Merkle proofs -----------------------------------------
