@@ -17,6 +17,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -282,3 +283,56 @@ def test_cli_refusals(tmp_path: Path) -> None:
                   ).returncode == 0
     nokey = amanat("cosigner", "serve", "--data", str(tmp_path / "d"))
     assert nokey.returncode == 1 and "cosigner.key" in nokey.stderr
+
+
+@pytest.mark.slow
+def test_killed_mid_flood_keeps_an_acknowledged_state(cosigners: Cosigners,
+                                                      tmp_path: Path) -> None:
+    """SIGKILL while requests arrive: after a restart the state is at least the last size
+    acknowledged with a cosignature, and the log goes on from it."""
+    from keys.cosigner import CosignerKey
+    from keys.keyfile import KdfParams
+    from tests.cosigner.test_witness import ORIGIN, Log
+    from vault.cosigner.store import CosignerStore
+
+    log = Log(Signer.generate(ORIGIN))
+    log.add(b"first")
+    data = tmp_path / "killed"
+    store = CosignerStore(data, create=True)
+    store.add_log(ORIGIN, log.signer.vkey())
+    store.close()
+    key = CosignerKey.generate("partner.example/k")
+    (data / "cosigner.key").write_bytes(key.seal(PASSPHRASE, KdfParams(8, 1, 1)))
+    cosigner = cosigners.start(data)
+    acknowledged: list[int] = []
+    statuses: list[int] = []
+
+    def flood() -> None:
+        size = 0
+        with httpx.Client(timeout=10) as client:
+            while True:
+                try:
+                    response = client.post(cosigner.url, content=log.request(size))
+                except httpx.TransportError:
+                    return  # killed
+                statuses.append(response.status_code)
+                size = log.tree.size
+                acknowledged.append(size)
+                log.add(f"entry {size}".encode())
+
+    sender = threading.Thread(target=flood)
+    sender.start()
+    time.sleep(1.5)
+    cosigner.process.kill()  # while requests arrive
+    cosigner.process.wait(timeout=10)
+    sender.join(timeout=30)
+    assert set(statuses) == {200} and len(acknowledged) > 5
+    cosigner = cosigners.start(data, cosigner.port)
+    probe = httpx.post(cosigner.url, content=log.request(0), timeout=10)
+    assert probe.status_code == 409
+    kept = int(probe.text)
+    assert kept >= acknowledged[-1]
+    answer = httpx.post(cosigner.url, content=log.request(kept), timeout=10)
+    assert answer.status_code == 200, answer.text
+    verify(body_of(log.note()), answer.text.splitlines()[0],
+           CosignerVerifier.from_vkey(key.vkey()))
