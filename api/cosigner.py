@@ -85,6 +85,14 @@ def cosigner_uvicorn_options(host: str, port: int) -> dict[str, Any]:
     }
 
 
+def check_listen(host: str, port: int) -> None:
+    """Refuse, in words and before the key is unlocked, an address this cosigner cannot
+    listen on (as ``amanat serve`` does)."""
+    from api.server import _check_listen
+
+    _check_listen(host, port)
+
+
 def serve_cosigner(cosigner: Cosigner, host: str, port: int) -> None:
     """Run the cosigner until interrupted."""
     import uvicorn
@@ -95,4 +103,4 @@ def serve_cosigner(cosigner: Cosigner, host: str, port: int) -> None:
     uvicorn.run(create_cosigner_app(cosigner), **cosigner_uvicorn_options(host, port))
 
 
-__all__ = ["cosigner_uvicorn_options", "create_cosigner_app", "serve_cosigner"]
+__all__ = ["check_listen", "cosigner_uvicorn_options", "create_cosigner_app", "serve_cosigner"]

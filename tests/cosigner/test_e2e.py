@@ -336,3 +336,17 @@ def test_killed_mid_flood_keeps_an_acknowledged_state(cosigners: Cosigners,
     assert answer.status_code == 200, answer.text
     verify(body_of(log.note()), answer.text.splitlines()[0],
            CosignerVerifier.from_vkey(key.vkey()))
+
+
+def test_a_taken_port_is_refused_before_the_passphrase(tmp_path: Path) -> None:
+    import socket
+
+    vkey = Signer.generate("log").vkey()
+    assert amanat("cosigner", "add-log", "--data", str(tmp_path / "d"), "log", vkey
+                  ).returncode == 0
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = amanat("cosigner", "serve", "--data", str(tmp_path / "d"), "--port", str(port))
+    assert done.returncode == 1 and "already in use" in done.stderr

@@ -97,8 +97,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     logs = store.logs()
     if not logs:
         raise CLIError(f"{args.data} cosigns no log yet: `amanat cosigner add-log` first")
-    key = _unlock_key(args.key or str(Path(args.data) / KEY_FILE))
     server = importlib.import_module("api.cosigner")
+    server.check_listen(args.host, args.port)
+    key = _unlock_key(args.key or str(Path(args.data) / KEY_FILE))
     out = sys.stdout
     ed25519, ml_dsa = key.vkeys()
     print(f"amanat: cosigner keys (Ed25519, ML-DSA-44):\n  {ed25519}\n  {ml_dsa}", file=out)

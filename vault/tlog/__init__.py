@@ -4,6 +4,7 @@
 - `merkle`: RFC 9162 Merkle tree hashing, inclusion and consistency proofs.
 - `checkpoint`: C2SP tlog-checkpoint bodies, signed and opened as notes.
 - `proof`: C2SP tlog-proof receipts that a witness can verify offline.
+- `cosignature`: C2SP tlog-cosignature lines (Ed25519 and ML-DSA-44) by cosigners.
 
 Storage lives in `vault.store`; this package only computes and checks.
 """
