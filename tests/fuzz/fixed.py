@@ -17,6 +17,7 @@ from keys.identity import InvestigatorIdentity
 from keys.keyfile import KdfParams
 from keys.org import OrgKey
 from vault import age
+from vault.tlog.cosignature import CosignerSigner, MLDSACosignerSigner
 from vault.tlog.note import Signer, Verifier
 
 # The day the harnesses take for "today" (roster expiry, manifest dates).
@@ -99,3 +100,10 @@ def investigators() -> tuple[InvestigatorIdentity, ...]:
         InvestigatorIdentity("Fuzz Reader", seed("reader age"), seed("reader auth")),
         InvestigatorIdentity("ئابدۇرېھىم Admin", seed("admin age"), seed("admin auth")),
     )
+
+
+@cache
+def cosigners() -> tuple[CosignerSigner, MLDSACosignerSigner]:
+    """A partner's cosigner keys, Ed25519 and ML-DSA-44, under one name."""
+    return (CosignerSigner("fuzz.example/cosigner", nacl.signing.SigningKey(seed("cosigner"))),
+            MLDSACosignerSigner("fuzz.example/cosigner", seed("ml-dsa cosigner")))

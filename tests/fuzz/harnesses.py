@@ -65,6 +65,12 @@ from vault.service.uploads import NotSealedError, check_sealed_to_roster, inspec
 from vault.service.work import WorkError, WorkGate
 from vault.testimony import Manifest, ManifestError
 from vault.tlog.checkpoint import Checkpoint, CheckpointError, open_checkpoint
+from vault.tlog.cosignature import (
+    Cosignature,
+    CosignatureError,
+    CosignerVerifier,
+    cosignatures_in_note,
+)
 from vault.tlog.merkle import MerkleError, verify_consistency, verify_inclusion
 from vault.tlog.note import NoteError, Signer, Verifier, open_note
 from vault.tlog.proof import LeafHash, Receipt, ReceiptError, verify_receipt
@@ -360,6 +366,23 @@ def checkpoint(data: bytes) -> None:
         assert Checkpoint.parse(text).format() == text
 
 
+def cosignature(data: bytes) -> None:
+    """vault.tlog.cosignature: cosignatures_in_note with the fixed cosigners (Ed25519 and
+    ML-DSA-44), Cosignature.parse_line (one spelling) and CosignerVerifier.from_vkey:
+    CosignatureError (a NoteError) only."""
+    verifiers = [signer.verifier() for signer in fixed.cosigners()]
+    with tolerate(CosignatureError):
+        cosignatures_in_note(data, verifiers)
+    text = _file_text(data)
+    with tolerate(CosignatureError):
+        cosignatures_in_note(_typed_text(data), verifiers)
+    with tolerate(CosignatureError):
+        line = Cosignature.parse_line(text)
+        assert line.line() == (text if text.endswith("\n") else text + "\n")
+    with tolerate(CosignatureError):
+        assert CosignerVerifier.from_vkey(_typed_text(data)).vkey() == _typed_text(data)
+
+
 def entry_for(index: int) -> bytes:
     """The log entry at ``index`` of the log the receipt seeds were cut from."""
     return b"amanat/fuzz/entry %d\n" % index
@@ -568,6 +591,7 @@ _ALL = (
     Harness("note", note, "NoteError (KeyIdMismatch, Unverified, InvalidSignature)", 4096),
     Harness("note_keys", note_keys, "NoteError; VerifierKeyError", 1024),
     Harness("checkpoint", checkpoint, "NoteError, CheckpointError", 4096),
+    Harness("cosignature", cosignature, "CosignatureError", 8192),
     Harness("receipt", receipt,
             "ReceiptError, NoteError, CheckpointError, InvalidProofError", 8192),
     Harness("merkle", merkle, "MerkleError (InvalidProofError)", 4096),

@@ -41,6 +41,7 @@ from vault.events import (
 from vault.replytext import pad_reply
 from vault.testimony import Attachment, Detention, Hometown, Manifest, Person, Reply
 from vault.tlog.checkpoint import Checkpoint, sign_checkpoint
+from vault.tlog.cosignature import cosign
 from vault.tlog.merkle import InMemoryTree, leaf_hash
 from vault.tlog.note import sign_note
 from vault.tlog.proof import Receipt
@@ -149,6 +150,14 @@ def writer_seeds() -> dict[str, dict[str, bytes]]:
     seeds["checkpoint"] = {f"size-{n}": text.encode() for n, text in checkpoints.items()}
     seeds["checkpoint"]["extension"] = sign_checkpoint(
         Checkpoint(fixed.LOG_ORIGIN, 7, tree.root(), ("extension line",)), log).encode()
+    body = Checkpoint(fixed.LOG_ORIGIN, 7, tree.root()).format()
+    ed, ml = fixed.cosigners()
+    cosigned = checkpoints[7] + cosign(body, ed, 1_790_000_000) + cosign(body, ml, 1_790_000_000)
+    seeds["cosignature"] = {
+        "cosigned-note": cosigned.encode(),
+        "ed25519-line": cosign(body, ed, 1_790_000_000).encode(),
+        "ed25519-vkey": ed.vkey().encode(),
+    }
     seeds["receipt"] = {}
     for size, text in checkpoints.items():
         for index in sorted({0, size // 2, size - 1}):
