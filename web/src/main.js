@@ -103,7 +103,13 @@ async function prepare() {
     return null;
   }
   setStatus("msg.status.bundle");
-  const { send: files, skipped } = await readyFiles();
+  const { send: files, blocked } = await readyFiles();
+  if (blocked.length) {
+    // A file the witness chose is never left out without them deciding: tick or remove.
+    showError(t("msg.error.filesLeftOut", { count: blocked.length }));
+    blocked[0].focus();
+    return null;
+  }
   if (statement.trim() === "" && persons.length === 0 && files.length === 0) {
     showError(t("msg.error.empty"));
     $("statement").focus();
@@ -135,7 +141,7 @@ async function prepare() {
   };
   if (reply) manifest.reply = reply;
   const plaintext = bundle(manifest, files.map((file, i) => ({ name: attachments[i].name, data: file.data })));
-  setStatus(skipped ? "msg.status.skipped" : "msg.status.seal", { count: skipped });
+  setStatus("msg.status.seal");
   let stage = "seal";
   try {
     let shown = -1;

@@ -88,18 +88,19 @@ export function setUpFiles() {
   });
 }
 
-/** When every chosen file is cleaned: the files to send (in order) and how many are left
- * out because their box is not ticked or they could not be read. */
+/** When every chosen file is cleaned: the files to send (in order), and the first control
+ * of each file that cannot be sent as the list stands (its box not ticked, or unreadable).
+ * Nothing is left out silently: the page refuses to send while any is listed. */
 export async function readyFiles() {
   await Promise.all(chosen.map((entry) => entry.done));
   const send = [];
-  let skipped = 0;
+  const blocked = [];
   for (const entry of chosen) {
     if (entry.state === "cleaned") send.push({ ...entry.result, metadataKept: false });
     else if (entry.state === "unsupported" && entry.keep) send.push({ ...entry.result, metadataKept: true });
-    else skipped += 1;
+    else blocked.push(entry.li.querySelector("input.keep-metadata") ?? entry.li.querySelector("button"));
   }
-  return { send, skipped };
+  return { send, blocked };
 }
 
 /** Lock the list while sending (removing a file then would change nothing sent). */

@@ -177,11 +177,11 @@ function questionHtml(cat, field, required) {
   } else if (field.kind === "date") {
     control = `<input type="text" id="${id}" ${name} class="date" dir="ltr" autocomplete="off" spellcheck="false" maxlength="50" data-kind="date" data-pattern="${esc(field.pattern)}"${aria}>`;
   } else if (field.kind === "textarea") {
-    control = `<textarea id="${id}" ${name} rows="3" autocomplete="off" maxlength="${field.maxLength}"${aria}></textarea>`;
+    control = `<textarea id="${id}" ${name} rows="3" autocomplete="off" spellcheck="false" maxlength="${field.maxLength}"${aria}></textarea>`;
   } else {
     // A name in Latin letters runs left to right whatever the page's direction.
     const dir = field.path === "name_latin" ? ' dir="ltr"' : "";
-    control = `<input type="text" id="${id}" ${name}${dir} autocomplete="off" maxlength="${field.maxLength}"${aria}>`;
+    control = `<input type="text" id="${id}" ${name}${dir} autocomplete="off" spellcheck="false" maxlength="${field.maxLength}"${aria}>`;
   }
   const dateHint = field.kind === "date"
     ? `<p class="hint" id="${id}-datehint">${esc(cat["form.date.hint"])}</p>` : "";
@@ -242,12 +242,15 @@ export function submitPage({ lang, cat, schema, assets }) {
     // Not a form that can be submitted: #send is a plain button (no submit button, several
     // text fields, so Enter submits nothing), and the page's script does the sending. A
     // native submission would send the words unsealed.
-    '<form id="testimony" novalidate>',
+    // autocomplete="off" on the form too: browsers keep the state of selects and checkboxes
+    // without it in their session files on disk. spellcheck="false": some browsers' spell
+    // checkers send what is typed to a cloud service.
+    '<form id="testimony" novalidate autocomplete="off">',
     '<fieldset class="section">',
     `<legend>${esc(cat["form.statement.legend"])}</legend>`,
     `<label for="statement">${esc(cat["form.statement.label"])}</label>`,
     `<p class="hint" id="statement-hint">${esc(cat["form.statement.hint"])}</p>`,
-    '<textarea id="statement" name="statement" rows="10" autocomplete="off" maxlength="1000000" aria-describedby="statement-hint"></textarea>',
+    '<textarea id="statement" name="statement" rows="10" autocomplete="off" spellcheck="false" maxlength="1000000" aria-describedby="statement-hint"></textarea>',
     "</fieldset>",
     '<fieldset class="section" id="persons">',
     `<legend>${esc(cat["form.persons.legend"])}</legend>`,
@@ -321,7 +324,7 @@ export function repliesPage({ lang, cat, assets }) {
     `<h1>${esc(cat["replies.title"])}</h1>`,
     noscript(cat, "replies"),
     '<div class="js-only">',
-    '<form id="replies-form" novalidate>',
+    '<form id="replies-form" novalidate autocomplete="off">',
     `<label for="codename-input">${esc(cat["replies.label"])}</label>`,
     `<p class="hint" id="codename-input-hint">${esc(cat["replies.intro"])}</p>`,
     '<textarea id="codename-input" rows="3" lang="en" dir="ltr" autocomplete="off" autocapitalize="none" autocorrect="off" spellcheck="false" aria-describedby="codename-input-hint"></textarea>',
