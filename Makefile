@@ -6,7 +6,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run demo test test-fast lint typecheck bench lock clean interop-deps web web-deps browser-deps
+.PHONY: run demo test test-fast lint typecheck bench fuzz lock clean interop-deps web web-deps browser-deps
 
 # The sources are compiled at install, so that running amanat never writes a .pyc (a dated
 # trace on a witness's device); vault/__init__.py stops Python writing any for what it
@@ -41,6 +41,12 @@ typecheck: lint
 
 bench: $(STAMP)
 	$(PY) -m bench
+
+# Fuzz every parser of outside input (tests/fuzz) with atheris, FUZZ_SECONDS per harness, one
+# after the other on one core; a finding's input is saved in tests/fuzz/findings/.
+FUZZ_SECONDS ?= 300
+fuzz: $(STAMP)
+	nice -n 10 $(PY) -m tests.fuzz run all --seconds $(FUZZ_SECONDS)
 
 # Node packages for interop tests (npm age-encryption), from the committed lockfile.
 interop-deps:
