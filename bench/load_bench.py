@@ -20,13 +20,11 @@ Bounded: a fixed count of operations, each with a timeout. Run:
 
 from __future__ import annotations
 
-import contextlib
 import io
 import os
 import random
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -41,7 +39,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.service_bench import _org_vkey, _percentile  # noqa: E402
+from bench.service_bench import _org_vkey, _percentile, _start_server  # noqa: E402
 from keys.identity import InvestigatorIdentity  # noqa: E402
 from keys.roster import verify_roster  # noqa: E402
 from vault import age  # noqa: E402
@@ -67,30 +65,6 @@ GOAL_P99 = 1.0
 GOAL_RSS_MIB = 300
 
 
-def start_server(workdir: Path, env_extra: dict[str, str]) -> tuple[subprocess.Popen[bytes],
-                                                                    str, Path]:
-    data = workdir / "data"
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = int(sock.getsockname()[1])
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AMANAT_")}
-    env.update(env_extra, PYTHONPATH=str(ROOT))
-    process = subprocess.Popen(
-        [sys.executable, "-m", "vault.cli", "serve", "--data", str(data), "--port", str(port),
-         "--dev"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT, env=env)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        with contextlib.suppress(httpx.TransportError):
-            if httpx.get(url + "/api/v1/roster", timeout=2).status_code == 200:
-                return process, url, data
-        if process.poll() is not None:
-            break
-        time.sleep(0.1)
-    process.kill()
-    raise SystemExit("the server did not start")
-
-
 def vm_hwm_mib(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -100,7 +74,7 @@ def vm_hwm_mib(pid: int) -> float:
 
 def run(label: str, env_extra: dict[str, str]) -> bool:
     workdir = Path(tempfile.mkdtemp(prefix="amanat-load-"))
-    process, url, data = start_server(workdir, env_extra)
+    process, url, data = _start_server(workdir, env_extra)
     try:
         passphrase = (data / "dev" / "passphrase.txt").read_text().strip()
         investigator = InvestigatorIdentity.unseal(

@@ -48,11 +48,12 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _start_server(workdir: Path) -> tuple[subprocess.Popen[bytes], str, Path]:
+def _start_server(workdir: Path, env_extra: dict[str, str] | None = None
+                  ) -> tuple[subprocess.Popen[bytes], str, Path]:
     data = workdir / "data"
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("AMANAT_")}
-    env["PYTHONPATH"] = str(ROOT)
+    env.update(env_extra or {}, PYTHONPATH=str(ROOT))
     process = subprocess.Popen(
         [sys.executable, "-m", "vault.cli", "serve", "--data", str(data), "--port", str(port),
          "--dev"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT, env=env)
