@@ -177,6 +177,16 @@ def _staging_limits(limits: Limits) -> StagingLimits:
                          limits.reserve_bytes, limits.max_stored_bytes)
 
 
+@dataclass
+class _Append:
+    """An entry waiting in the group-commit queue, and what became of it."""
+
+    data: bytes
+    done: bool = False
+    index: int | None = None
+    error: Exception | None = None
+
+
 class VaultService:
     """Storage, audit log, roster and authentication glued together under the rules above."""
 
@@ -202,6 +212,9 @@ class VaultService:
         self._limits = limits or Limits()
         self.auth = authenticator or Authenticator(log_vkey)
         self._log_lock = threading.Lock()
+        # Entries waiting for the next group commit (``_log``).
+        self._queue: list[_Append] = []
+        self._queue_lock = threading.Lock()
         self._roster_lock = threading.Lock()
         self._roster: RosterView | None = None
         # Uploads with a request appending to them right now: one writer at a time.
@@ -240,23 +253,57 @@ class VaultService:
 
     # --- audit log ---
     def _log(self, event: Event, *, investigator: bool = False) -> int:
-        """Append ``event``; for an investigator's read, deletion or reply, a full disk
-        first gives up the room held back for them (room.py), then the append is tried
-        once more."""
+        """Append ``event`` and return its index once it is durable.
+
+        Group commit: requests that log at the same moment share one transaction, one fsync
+        and one signed checkpoint. Each puts its entry in a queue; whoever then holds the
+        log lock appends everything queued (in queue order), so a request waiting for the
+        lock usually finds its entry already appended by the one before it. When a batch
+        fails, its entries are appended one by one, so each request gets its own answer.
+        For an investigator's read, deletion or reply, a full disk first gives up the room
+        held back for them (room.py), then the append is tried once more."""
+        ticket = _Append(event.encode())
+        with self._queue_lock:
+            self._queue.append(ticket)
         try:
             with self._log_lock:
-                try:
-                    index = self.audit_log.append([event.encode()])[0]
-                except Exception as exc:
-                    if not (investigator and self.room is not None and disk_full(exc)
+                if not ticket.done:
+                    with self._queue_lock:
+                        batch, self._queue = self._queue, []
+                    self._append_batch(batch)
+                error = ticket.error
+                if error is not None:
+                    if not (investigator and self.room is not None and disk_full(error)
                             and self.room.release()):
-                        raise
-                    index = self.audit_log.append([event.encode()])[0]
+                        raise error
+                    ticket.index = self.audit_log.append([ticket.data])[0]
         finally:
             self.store.conceal_times()  # also after a failed append (a full disk)
         if self.room is not None:
             self.room.ensure()  # a stat while it is held; written again once there is room
-        return index
+        assert ticket.index is not None
+        return ticket.index
+
+    def _append_batch(self, batch: list[_Append]) -> None:
+        """Append ``batch`` in one transaction, or entry by entry if that fails (call with
+        the log lock held)."""
+        try:
+            indices = self.audit_log.append([ticket.data for ticket in batch])
+        except Exception as exc:
+            if len(batch) == 1:
+                batch[0].error = exc
+                batch[0].done = True
+                return
+            for ticket in batch:
+                try:
+                    ticket.index = self.audit_log.append([ticket.data])[0]
+                except Exception as single:
+                    ticket.error = single
+                ticket.done = True
+            return
+        for ticket, index in zip(batch, indices, strict=True):
+            ticket.index = index
+            ticket.done = True
 
     def recover(self) -> int:
         """Finish what a crash interrupted; return how many entries were newly logged.
@@ -444,7 +491,11 @@ class VaultService:
             raise
         hasher = hashlib.sha256() if offset == 0 else None
         charge = (lambda size: self.staging.charge(upload_id, size)) if anonymous else None
-        return Appender(writer, offset, limit, hasher, lambda: self._release(upload_id),
+        # A committed anonymous append leaves the staged bytes as counted as they arrived:
+        # no recount needed.
+        return Appender(writer, offset, limit, hasher,
+                        lambda committed: self._release(
+                            upload_id, recount=not (committed and anonymous)),
                         charge)
 
     def _claim(self, upload_id: str) -> None:
@@ -454,11 +505,12 @@ class VaultService:
             self._busy.add(upload_id)
         self.staging.touch(upload_id)
 
-    def _release(self, upload_id: str) -> None:
+    def _release(self, upload_id: str, *, recount: bool = True) -> None:
         with self._busy_lock:
             self._busy.discard(upload_id)
         self.staging.touch(upload_id)
-        self._resync()
+        if recount:
+            self._resync()
         # The recount reads the database, which stamps its files' access times to the second
         # (relatime): rounded again, whether the request succeeded or failed.
         self.store.conceal_times()

@@ -52,7 +52,7 @@ class Appender:
 
     def __init__(self, writer: StagedWriter, offset: int, limit: int,
                  hasher: hashlib._Hash | None = None,
-                 on_close: Callable[[], None] | None = None,
+                 on_close: Callable[[bool], None] | None = None,
                  on_write: Callable[[int], None] | None = None) -> None:
         self._writer = writer
         self.offset = offset
@@ -63,10 +63,12 @@ class Appender:
         self._on_write = on_write
         self._closed = False
 
-    def _close(self) -> None:
+    def _close(self, committed: bool) -> None:
+        """``on_close(committed)``: whether the bytes counted by ``on_write`` are now all
+        on disk (a commit), or some were dropped (an abort or a failed commit)."""
         self._closed = True
         if self._on_close is not None:
-            self._on_close()
+            self._on_close(committed)
 
     def write(self, data: bytes) -> None:
         """Append ``data``; TooLargeError (and nothing kept) past the limit, and whatever
@@ -88,10 +90,12 @@ class Appender:
     def commit(self) -> int:
         """Make what was written durable; return the new offset."""
         if not self._closed:
+            committed = False
             try:
                 self.offset = self._writer.commit()
+                committed = True
             finally:
-                self._close()
+                self._close(committed)
         return self.offset
 
     def abort(self) -> None:
@@ -100,7 +104,7 @@ class Appender:
             try:
                 self._writer.abort()
             finally:
-                self._close()
+                self._close(False)
 
     def sha256(self) -> str | None:
         """SHA-256 of everything written, when the appender started at offset 0."""

@@ -46,13 +46,16 @@ _FILE_MODE = 0o600
 _PART_SUFFIX = ".part"
 
 
-def blur_times(*paths: Path) -> None:
+def blur_times(*paths: Path | str) -> None:
     """Set access and modification times of ``paths`` to the start of the current hour."""
     now = time.time()
     hour = now - (now % 3600)
+    times = (hour, hour)
     for path in paths:
-        with contextlib.suppress(FileNotFoundError):
-            os.utime(path, (hour, hour))
+        try:  # noqa: SIM105 (called after every write: contextlib.suppress costs more)
+            os.utime(path, times)
+        except FileNotFoundError:
+            pass
 
 
 @contextlib.contextmanager
@@ -165,6 +168,10 @@ class BlobDirectory:
         self.uploads = root / "uploads"
         self.blobs = root / "blobs"
         self.quarantine_root = root / "quarantine"
+        # Blurred after every write (``blur_directories``): kept as strings, made once.
+        self._directories = tuple(str(path) for path in (
+            root, self.uploads, self.blobs, *self._namespace_dirs(), self.quarantine_root,
+            *(self.quarantine_root / ns for ns in NAMESPACES)))
         for directory in (root, self.uploads, self.blobs, *self._namespace_dirs()):
             directory.mkdir(mode=_DIR_MODE, parents=True, exist_ok=True)
             os.chmod(directory, _DIR_MODE)
@@ -173,8 +180,7 @@ class BlobDirectory:
     def blur_directories(self) -> None:
         """Set the times of the blob, upload and quarantine directories to the start of the
         hour."""
-        blur_times(self.root, self.uploads, self.blobs, *self._namespace_dirs(),
-                   self.quarantine_root, *(self.quarantine_root / ns for ns in NAMESPACES))
+        blur_times(*self._directories)
 
     def _namespace_dirs(self) -> list[Path]:
         return [self.blobs / ns for ns in NAMESPACES]
