@@ -7,13 +7,14 @@ tree or off the canonical paths is served."""
 from __future__ import annotations
 
 import base64
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.audit.serverkit import submit
+from tests.audit.serverkit import amanat, org_vkey, submit
 from tests.e2e.conftest import ServerProcess, start_server
 from tests.tiles import independent
 from vault.events import access_event
@@ -134,3 +135,39 @@ def test_tiles_follow_the_log_as_it_grows(tmp_path: Path) -> None:
 def log_vkey(server: ServerProcess) -> str:
     signer, _ = load_or_create_log_key(server.data_dir)
     return signer.vkey()
+
+
+def test_audit_verify_reads_the_tiles(tmp_path: Path, capsys: pytest.CaptureFixture[str]
+                                      ) -> None:
+    """``amanat audit verify --tiles`` against a real server; then a stored tree node edited
+    under it: the entries still hash to the signed root (``--full`` passes), but the tiles
+    the server now serves do not, and ``--tiles`` says so."""
+    server = start_server(tmp_path)
+    try:
+        submit(server, 3)
+        org = org_vkey(server)
+        status, out, err = amanat(capsys, "audit", "verify", "--server", server.url,
+                                  "--org", org, "--tiles")
+        assert (status, err) == (0, "")
+        assert out.startswith("ok: size 4, root ") and "tree rebuilt from its 1 tile;" in out
+        assert "all 3 undeleted submissions held" in out
+    finally:
+        server.stop()
+    db = sqlite3.connect(server.data_dir / AUDIT_LOG_FILE)
+    with db:
+        db.execute("UPDATE log_tree SET hash = zeroblob(32) WHERE level = 0 AND idx = 1")
+    db.close()
+    server = start_server(tmp_path, data_dir=server.data_dir, port=server.port)
+    try:
+        status, out, err = amanat(capsys, "audit", "verify", "--server", server.url,
+                                  "--org", org, "--full")
+        assert status == 0, err
+        status, out, err = amanat(capsys, "audit", "verify", "--server", server.url,
+                                  "--org", org, "--tiles")
+        assert status == 1 and out == ""
+        assert err.startswith("amanat: tiles do not match the checkpoint: the tree rebuilt "
+                              "from its 1 tile does not have the signed root ")
+        with pytest.raises(independent.Refused, match="does not hash to the checkpoint's root"):
+            independent.read_log(server.url + PREFIX, log_vkey(server))
+    finally:
+        server.stop()
