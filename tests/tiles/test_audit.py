@@ -7,10 +7,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import httpx
 import pytest
 
 from tests.audit.fakes import FakeLog, Org, access, new_log, submission
 from vault.audit import AuditState, Finding, verify_log
+from vault.client import AnswerTooLargeError, VaultClient
 from vault.tlog.tiles import Tile, read_tile
 
 SIZE = 600  # two full level-0 tiles and a partial one, a partial level-1 tile
@@ -140,3 +142,25 @@ def test_the_empty_log_has_no_tiles() -> None:
     tiles = Tiles(log)
     verdict = verify_log(log, org.vkey, tiles=tiles)
     assert verdict.ok and tiles.fetched == []
+
+
+def test_the_client_holds_no_more_of_a_tile_than_it_can_be() -> None:
+    """A hostile server answering a tile with more than the tile can hold is cut off as the
+    bytes arrive (httpx MockTransport as the server); the requests go to canonical paths."""
+    seen: list[str] = []
+    length = 0
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request.url.path)
+        return httpx.Response(200, content=b"\0" * length)
+
+    with VaultClient("http://vault.invalid", transport=httpx.MockTransport(answer)) as client:
+        for tile, most in ((Tile(0, 1234067), 8192), (Tile(2, 0, 1), 32),
+                           (Tile(-1, 5, 3), 3 * (2 + 65535))):
+            length = most
+            assert len(client.tile(tile)) == most
+            length = most + 1
+            with pytest.raises(AnswerTooLargeError):
+                client.tile(tile)
+    assert seen[::2] == ["/api/v1/log/tile/0/x001/x234/067", "/api/v1/log/tile/2/000.p/1",
+                         "/api/v1/log/tile/entries/005.p/3"]
