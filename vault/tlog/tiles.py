@@ -340,7 +340,7 @@ class TiledTree:
         self.size = size
         self._expected = hash_tiles(size)
         self._next: Tile | None = next(self._expected, None)
-        self._tiles: dict[tuple[int, int], list[bytes]] = {}
+        self._tiles: dict[tuple[int, int], bytes] = {}  # kept whole: 32 bytes a hash
         self._level = 0
         self._below: list[bytes] = []  # roots of the full tiles of the level below, in order
         self._roots: list[bytes] = []  # roots of the full tiles of this level so far
@@ -371,7 +371,7 @@ class TiledTree:
                 )
         if tile.full:
             self._roots.append(root_hash(hashes))
-        self._tiles[(tile.level, tile.index)] = hashes
+        self._tiles[(tile.level, tile.index)] = bytes(data)
         self._next = next(self._expected, None)
 
     def get(self, level: int, index: int) -> bytes:
@@ -379,18 +379,19 @@ class TiledTree:
         that holds it (LookupError if no tile added does)."""
         tile_level, height = divmod(level, TILE_HEIGHT)
         first = index << height
-        hashes = self._tiles.get((tile_level, first // TILE_WIDTH), [])
-        offset = first % TILE_WIDTH
-        if offset + (1 << height) > len(hashes):
+        data = self._tiles.get((tile_level, first // TILE_WIDTH), b"")
+        begin = first % TILE_WIDTH * HASH_SIZE
+        end = begin + (HASH_SIZE << height)
+        if end > len(data):
             raise LookupError(f"no tile holds the subtree at level {level}, index {index}")
-        return root_hash(hashes[offset : offset + (1 << height)])
+        return root_hash(data[i : i + HASH_SIZE] for i in range(begin, end, HASH_SIZE))
 
     def leaf_hashes(self, tile: Tile) -> list[bytes]:
         """The level-0 hashes the entries of bundle ``tile`` must have."""
-        hashes = self._tiles.get((0, tile.index), [])
-        if not tile.is_entries or len(hashes) != tile.width:
+        data = self._tiles.get((0, tile.index), b"")
+        if not tile.is_entries or len(data) != tile.width * HASH_SIZE:
             raise TileError(f"{tile.path()} is not an entry bundle of the tree")
-        return hashes
+        return parse_tile(data, tile.width)
 
     def root(self, size: int | None = None) -> bytes:
         """The root of the tree, or of its first ``size`` leaves (at most ``self.size``)."""
