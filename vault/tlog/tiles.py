@@ -38,7 +38,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from vault.tlog.merkle import HASH_SIZE, MerkleError, root_at, root_hash
+from vault.tlog.merkle import HASH_SIZE, MerkleError, node_hash, root_at
 
 __all__ = [
     "ENTRIES",
@@ -325,6 +325,13 @@ def read_tile(source: TileSource, tile: Tile) -> bytes:
 # --- rebuilding --------------------------------------------------------------------------------
 
 
+def _perfect_root(hashes: list[bytes]) -> bytes:
+    """The root of the perfect subtree over ``hashes`` (a power of two of them)."""
+    while len(hashes) > 1:
+        hashes = [node_hash(hashes[i], hashes[i + 1]) for i in range(0, len(hashes), 2)]
+    return hashes[0]
+
+
 class TiledTree:
     """The tree of ``size`` leaves rebuilt from its hash tiles (`hash_tiles(size)`).
 
@@ -370,7 +377,7 @@ class TiledTree:
                     below, f"{below.path()} does not hash to the hash {tile.path()} holds for it"
                 )
         if tile.full:
-            self._roots.append(root_hash(hashes))
+            self._roots.append(_perfect_root(hashes))
         self._tiles[(tile.level, tile.index)] = bytes(data)
         self._next = next(self._expected, None)
 
@@ -384,7 +391,7 @@ class TiledTree:
         end = begin + (HASH_SIZE << height)
         if end > len(data):
             raise LookupError(f"no tile holds the subtree at level {level}, index {index}")
-        return root_hash(data[i : i + HASH_SIZE] for i in range(begin, end, HASH_SIZE))
+        return _perfect_root([data[i : i + HASH_SIZE] for i in range(begin, end, HASH_SIZE)])
 
     def leaf_hashes(self, tile: Tile) -> list[bytes]:
         """The level-0 hashes the entries of bundle ``tile`` must have."""
