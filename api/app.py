@@ -31,7 +31,7 @@ from api.errors import (
     install_error_handlers,
 )
 from api.quiet import LOG_CONFIG
-from api.routes import investigator, log, ops, witness
+from api.routes import investigator, log, ops, tiles, witness
 from api.settings import Settings
 from api.webpage import STATIC_DIR, WebPage, WebPageError, load_web_page
 from api.webpage import router as web_router
@@ -109,6 +109,7 @@ def create_app(settings: Settings, service: VaultService | None = None) -> FastA
     app.include_router(witness.router)
     app.include_router(investigator.router)
     app.include_router(log.router)
+    app.include_router(tiles.router)
     app.include_router(ops.router)
     # The witness's page last: its routes never shadow an API path.
     page, problem = _web_page(vault_service.org_vkey, settings.web_dir)
@@ -121,7 +122,7 @@ def create_app(settings: Settings, service: VaultService | None = None) -> FastA
                        streaming=streams_its_body)
     app.add_middleware(CatchAllMiddleware)
     app.add_middleware(BodyLimitMiddleware, limit=SMALL_BODY_BYTES, streaming=streams_its_body)
-    app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(SecurityHeadersMiddleware, cacheable=tiles.CACHEABLE_PREFIXES)
     return app
 
 

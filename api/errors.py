@@ -144,12 +144,16 @@ class SecurityHeadersMiddleware:
     """Adds the security headers to every HTTP response and drops any Server/Date header.
 
     API responses get ``API_CSP`` (``default-src 'none'``); anything else (a static page)
-    gets ``PAGE_CSP`` (``default-src 'self'``)."""
+    gets ``PAGE_CSP`` (``default-src 'self'``). Every answer is ``Cache-Control: no-store``,
+    except that an answer under one of the ``cacheable`` path prefixes (public files made
+    to be cached, such as the log's tiles) keeps the Cache-Control it set itself."""
 
     def __init__(self, app: ASGIApp,
-                 headers: tuple[tuple[bytes, bytes], ...] = API_SECURITY_HEADERS) -> None:
+                 headers: tuple[tuple[bytes, bytes], ...] = API_SECURITY_HEADERS,
+                 cacheable: tuple[str, ...] = ()) -> None:
         self.app = app
         self.headers = headers
+        self.cacheable = cacheable
         self._names = {name for name, _ in headers} | {
             b"server", b"date", b"content-security-policy"}
 
@@ -160,12 +164,17 @@ class SecurityHeadersMiddleware:
 
         path: str = scope.get("path", "")
         csp = API_CSP if path.startswith(API_PREFIXES) else PAGE_CSP
+        cacheable = bool(self.cacheable) and path.startswith(self.cacheable)
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                kept = [(k, v) for k, v in message.get("headers", [])
-                        if k.lower() not in self._names]
-                message["headers"] = [*kept, *self.headers, (b"content-security-policy", csp)]
+                own = message.get("headers", [])
+                keep_cache = cacheable and any(k.lower() == b"cache-control" for k, _ in own)
+                kept = [(k, v) for k, v in own if k.lower() not in self._names
+                        or (keep_cache and k.lower() == b"cache-control")]
+                added = [(k, v) for k, v in self.headers
+                         if not (keep_cache and k == b"cache-control")]
+                message["headers"] = [*kept, *added, (b"content-security-policy", csp)]
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

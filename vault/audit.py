@@ -13,6 +13,10 @@ server makes (checkpoints, proofs, entries) is checked against it. What can be c
   signed root (an entry edited, deleted, inserted or reordered), and with the server's own
   consistency proofs, which entry is the first to differ;
 * **malformed entry**: a signed entry that is not canonical event text (``vault.events``);
+* **tiles do not match the checkpoint** (with ``tiles``, C2SP tlog-tiles): a tile that does
+  not hash to its place in the tile above it, or tiles whose tree is not the signed root,
+  naming the tile; entries read from the bundles are then checked against the tiles'
+  level-0 hashes, which locates the first entry that differs;
 * **missing submissions** (with ``--full``): a submission the log records, with no deletion
   entry, that the server no longer holds (asked page by page from ``held``, which answers
   only for ids the public log already shows); one line per submission, naming its id and
@@ -46,7 +50,7 @@ import hashlib
 import json
 import os
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -69,6 +73,7 @@ from vault.tlog.checkpoint import Checkpoint, CheckpointError, open_checkpoint
 from vault.tlog.merkle import (
     HASH_SIZE,
     MerkleError,
+    consistency_proof,
     leaf_hash,
     root_hash,
     verify_consistency,
@@ -76,6 +81,14 @@ from vault.tlog.merkle import (
 )
 from vault.tlog.note import NoteError, UnverifiedNoteError, Verifier
 from vault.tlog.proof import Receipt, ReceiptError, verify_receipt
+from vault.tlog.tiles import (
+    Tile,
+    TiledTree,
+    TileError,
+    TileMismatchError,
+    entry_bundles,
+    parse_entry_bundle,
+)
 
 __all__ = [
     "DEFAULT_PAGE_SIZE",
@@ -86,6 +99,7 @@ __all__ = [
     "LogMismatchError",
     "LogSource",
     "ReceiptVerdict",
+    "TileReader",
     "check_consistent",
     "read_log",
     "receipt_file_text",
@@ -118,6 +132,10 @@ class LogSource(Protocol):
         ...
 
 
+TileReader = Callable[[Tile], bytes]
+"""Fetches the bytes of a C2SP tlog-tiles tile or entry bundle (``VaultClient.tile``)."""
+
+
 class Finding(enum.Enum):
     """What a check found; the value is the name printed for people."""
 
@@ -131,6 +149,7 @@ class Finding(enum.Enum):
     FORK = "fork"
     REWRITTEN_HISTORY = "rewritten history"
     ENTRIES_MISMATCH = "entries do not match the checkpoint"
+    TILES_MISMATCH = "tiles do not match the checkpoint"
     MALFORMED_ENTRY = "malformed entry"
     MALFORMED_RECEIPT = "malformed receipt"
     NOT_A_SUBMISSION = "not a submission receipt"
@@ -426,7 +445,22 @@ def _open_signed(text: str, verifier: Verifier, what: str) -> Checkpoint:
         raise _Refused(Finding.MALFORMED_CHECKPOINT, f"{what}: {exc}") from None
 
 
-def _check_extends(source: LogSource, old: Checkpoint, new: Checkpoint, seen: str) -> None:
+class _Proofs(Protocol):
+    def consistency_proof(self, old: int, new: int) -> list[bytes]: ...
+
+
+class _TileProofs:
+    """Consistency proofs computed from a tree rebuilt from tiles (already checked against
+    the latest checkpoint), instead of asked from the server."""
+
+    def __init__(self, tree: TiledTree) -> None:
+        self._tree = tree
+
+    def consistency_proof(self, old: int, new: int) -> list[bytes]:
+        return consistency_proof(self._tree, old, new)
+
+
+def _check_extends(source: _Proofs, old: Checkpoint, new: Checkpoint, seen: str) -> None:
     """Refuse unless the tree of ``new`` provably extends the tree of ``old``."""
     if new.size < old.size:
         raise _Refused(
@@ -480,6 +514,7 @@ def verify_log(
     state: AuditState | None = None,
     full: bool = False,
     page_size: int = DEFAULT_PAGE_SIZE,
+    tiles: TileReader | None = None,
 ) -> AuditVerdict:
     """Check the log behind ``source`` against the pinned organization key ``org_vkey``.
 
@@ -487,6 +522,10 @@ def verify_log(
     log key from it, verifies the latest checkpoint's signature and its consistency with the
     checkpoint ``state`` remembers for that log; with ``full``, fetches every entry (in pages
     of ``page_size``), recomputes the root and parses every entry as canonical event text.
+    With ``tiles`` the whole log is read as C2SP tlog-tiles instead (and ``full`` is
+    implied): the tree is rebuilt from its tiles and checked against the checkpoint, the
+    consistency with the remembered checkpoint is computed from it, and every entry is read
+    from the bundles and checked against the tiles' leaf hashes.
     On success ``state`` (if given) remembers the new roster and checkpoint; on failure it
     keeps what it had. Errors raised by ``source`` propagate; AuditStateError when the state
     holds a checkpoint that no longer verifies under the roster's log key.
@@ -495,7 +534,8 @@ def verify_log(
         raise ValueError("page_size must be at least 1")
     progress = _Progress()
     try:
-        notes = _audit(source, org_vkey, state, full, page_size, progress)
+        notes = _audit(source, org_vkey, state, full or tiles is not None, page_size, progress,
+                       tiles)
     except _Refused as refused:
         return AuditVerdict(
             refused.finding,
@@ -542,6 +582,7 @@ def _audit(
     full: bool,
     page_size: int,
     progress: _Progress,
+    tiles: TileReader | None = None,
 ) -> list[str]:
     roster_state = RosterState()
     seen_roster = None if state is None else state.roster_seen(org_vkey)
@@ -556,6 +597,12 @@ def _audit(
     latest = _open_signed(signed, verifier, "the latest checkpoint")
     progress.latest = latest
     notes: list[str] = []
+    proofs: _Proofs = source
+    tree: TiledTree | None = None
+    if tiles is not None:
+        tree, count = _read_tiles(tiles, latest)
+        proofs = _TileProofs(tree)
+        notes.append(f"tree rebuilt from its {_tiles(count)}")
     previous = None if state is None else state.checkpoint_seen(org_vkey, log_vkey)
     if previous is not None:
         try:
@@ -566,12 +613,13 @@ def _audit(
                 f"verify: {exc}"
             ) from None
         progress.previous, progress.previous_size = previous, seen.size
-        _check_extends(source, seen, latest, "seen before")
+        _check_extends(proofs, seen, latest, "seen before")
         notes.append(f"consistent with size {seen.size} seen before")
     elif state is not None:
         notes.append("first checkpoint seen from this log")
     if full:
-        holdings = _check_entries(source, latest, page_size)
+        holdings = (_check_entries(source, latest, page_size) if tiles is None or tree is None
+                    else _check_bundles(tiles, tree))
         notes.append(f"all {latest.size} entries re-hashed{_tally(holdings.kinds)}")
         missing = _missing_submissions(source, holdings, page_size)
         if missing:
@@ -694,6 +742,64 @@ def _check_entries(source: LogSource, checkpoint: Checkpoint, page_size: int) ->
             "text",
             served.first_malformed,
         )
+    return served
+
+
+def _tiles(count: int) -> str:
+    return f"{count} tile" if count == 1 else f"{count} tiles"
+
+
+def _read_tiles(tiles: TileReader, checkpoint: Checkpoint) -> tuple[TiledTree, int]:
+    """The tree of the checkpoint's size rebuilt from its hash tiles, each checked against
+    the tile above it, and its root against the signed one; and how many tiles it took."""
+    tree = TiledTree(checkpoint.size)
+    count = 0
+    while tree.next_tile is not None:
+        tile = tree.next_tile
+        try:
+            tree.add(tile, tiles(tile))
+        except TileMismatchError as exc:
+            raise _Refused(Finding.TILES_MISMATCH, str(exc)) from None
+        except TileError as exc:
+            raise _Refused(Finding.TILES_MISMATCH, f"{tile.path()}: {exc}") from None
+        count += 1
+    if tree.root() != checkpoint.root_hash:
+        raise _Refused(
+            Finding.TILES_MISMATCH,
+            f"the tree rebuilt from its {_tiles(count)} does not have the signed root "
+            f"{_b64(checkpoint.root_hash)}",
+        )
+    return tree, count
+
+
+def _check_bundles(tiles: TileReader, tree: TiledTree) -> _Served:
+    """Every entry, read from the entry bundles, against the leaf hashes of a tree already
+    checked against the signed root; returns what the entries say, as `_check_entries`."""
+    served = _Served()
+    for bundle in entry_bundles(tree.size):
+        try:
+            entries = parse_entry_bundle(tiles(bundle), bundle.width)
+        except TileError as exc:
+            raise _Refused(Finding.ENTRIES_MISMATCH, f"{bundle.path()}: {exc}",
+                           bundle.start) from None
+        for entry, expected in zip(entries, tree.leaf_hashes(bundle), strict=True):
+            if leaf_hash(entry) != expected:
+                raise _Refused(
+                    Finding.ENTRIES_MISMATCH,
+                    f"entry {served.count} in {bundle.path()} is not the entry the signed "
+                    "tree holds there",
+                    served.count,
+                )
+            event = served.add(entry)
+            if event is None:
+                raise _Refused(
+                    Finding.MALFORMED_ENTRY,
+                    f"entry {served.count} is in the signed tree but is not canonical event "
+                    "text",
+                    served.count,
+                )
+            served.kinds[event.kind] += 1
+            served.count += 1
     return served
 
 

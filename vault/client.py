@@ -55,6 +55,7 @@ from vault.service.mailbox import MAILBOX_SECRET_HEADER, encode_mailbox_secret
 from vault.service.work import MAX_BITS as MAX_WORK_BITS
 from vault.service.work import WORK_HEADER, solve
 from vault.store import is_valid_id
+from vault.tlog.tiles import MAX_ENTRY_BYTES, Tile
 
 API = "/api/v1"
 DEFAULT_USER_AGENT = "amanat"
@@ -1079,6 +1080,12 @@ class VaultClient:
 
     def receipt(self, index: int) -> str:
         return self._request("GET", "/log/receipt", params={"index": index}).text
+
+    def tile(self, tile: Tile) -> bytes:
+        """A C2SP tlog-tiles tile or entry bundle (``/log/tile/...``), held up to the most
+        it can be: 32 bytes a hash, 2 + 65,535 bytes an entry."""
+        limit = tile.width * (2 + MAX_ENTRY_BYTES if tile.is_entries else 32)
+        return self._request("GET", "/log/" + tile.path(), limit=limit).content
 
     # --- investigator: the start of a sealed file ---
     def download_prefix(self, submission_id: str, length: int) -> tuple[bytes, int]:

@@ -74,6 +74,15 @@ from vault.tlog.cosignature import (
 from vault.tlog.merkle import MerkleError, verify_consistency, verify_inclusion
 from vault.tlog.note import NoteError, Signer, Verifier, open_note
 from vault.tlog.proof import LeafHash, Receipt, ReceiptError, verify_receipt
+from vault.tlog.tiles import (
+    TileFormatError,
+    TilePathError,
+    entry_bundle,
+    parse_entry_bundle,
+    parse_tile,
+    parse_tile_path,
+    tile_bytes,
+)
 
 __all__ = ["HARNESSES", "Harness", "entry_for"]
 
@@ -431,6 +440,26 @@ def merkle(data: bytes) -> None:
 # --- keys: rosters, cards, key files ------------------------------------------------------------
 
 
+def tiles(data: bytes) -> None:
+    """vault.tlog.tiles, chosen by the first byte: parse_tile_path on the rest as a URL path
+    (TilePathError; one spelling: what parses is its own path), parse_tile and
+    parse_entry_bundle with the width in the second byte (TileFormatError; what parses
+    writes back to the same bytes)."""
+    if len(data) < 2:
+        return
+    which, width, rest = data[0] % 3, data[1] + 1, data[2:]
+    if which == 0:
+        path = _file_text(data[1:])
+        with tolerate(TilePathError):
+            assert parse_tile_path(path).path() == path
+    elif which == 1:
+        with tolerate(TileFormatError):
+            assert tile_bytes(parse_tile(rest, width)) == rest
+    else:
+        with tolerate(TileFormatError):
+            assert entry_bundle(parse_entry_bundle(rest, width)) == rest
+
+
 def roster(data: bytes) -> None:
     """keys.roster: verify_roster against the fixed organization key (RosterError and its
     subclasses) and read_roster_unverified, i.e. parse_roster (RosterFormatError and the
@@ -595,6 +624,7 @@ _ALL = (
     Harness("receipt", receipt,
             "ReceiptError, NoteError, CheckpointError, InvalidProofError", 8192),
     Harness("merkle", merkle, "MerkleError (InvalidProofError)", 4096),
+    Harness("tiles", tiles, "TilePathError, TileFormatError", 8192),
     Harness("roster", roster, "RosterError and subclasses", 16384),
     Harness("card", card, "CardError", 4096),
     Harness("keyfile", keyfile, "KeyFileError, UnlockError", 4096),

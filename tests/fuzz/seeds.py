@@ -45,6 +45,7 @@ from vault.tlog.cosignature import cosign
 from vault.tlog.merkle import InMemoryTree, leaf_hash
 from vault.tlog.note import sign_note
 from vault.tlog.proof import Receipt
+from vault.tlog.tiles import entry_bundle, tile_bytes
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 VECTORS = Path(os.environ.get("AMANAT_VECTORS", ROOT.parent / "shared" / "vectors"))
@@ -235,6 +236,15 @@ def writer_seeds() -> dict[str, dict[str, bytes]]:
         "deletion": deletion_event("5c1f" * 8, "0123456789abcdef", moment=moment).encode(),
         "reply": reply_event("77aa" * 8, "9f86" * 16, 4096, moment=moment).encode(),
         "roster": roster_event(12, "9f86" * 16, moment=moment).encode(),
+    }
+    events_ = list(seeds["events"].values())
+    hashes = [leaf_hash(e) for e in events_]
+    seeds["tiles"] = {
+        "path-full": b"\x00tile/0/x001/x234/067",
+        "path-partial": b"\x00tile/3/000.p/17",
+        "path-entries": b"\x00tile/entries/x012/345.p/255",
+        "tile": bytes([1, len(hashes) - 1]) + tile_bytes(hashes),
+        "bundle": bytes([2, len(events_) - 1]) + entry_bundle(events_),
     }
     seeds["replytext"] = {
         "v2": pad_reply("we received your testimony; ئاكام"),

@@ -27,6 +27,7 @@ from vault.cli.common import CLIError, atomic_output, one_line, open_input, refu
 if TYPE_CHECKING:
     from vault.audit import AuditVerdict, Finding, LogSource
     from vault.client import VaultClient
+    from vault.tlog.tiles import Tile
 
 FAILED = 1
 UNCHECKED = 2
@@ -82,6 +83,9 @@ class _ServerSource:
             f"which submissions of entries {start} to {end} it holds",
             lambda: self._client.held(start, end),
         )
+
+    def tile(self, tile: Tile) -> bytes:
+        return self._call(tile.path(), lambda: self._client.tile(tile))
 
 
 def _client(server: str, proxy: str | None) -> VaultClient:
@@ -141,13 +145,16 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
 
     _check_org(args.org)
     with _client(args.server, args.proxy) as client:
-        source: LogSource = _ServerSource(client)
+        server = _ServerSource(client)
+        source: LogSource = server
+        tiles = server.tile if args.tiles else None
         try:
             if args.state is None:
-                verdict = verify_log(source, args.org, full=args.full)
+                verdict = verify_log(source, args.org, full=args.full, tiles=tiles)
             else:
                 with AuditState.open(args.state) as state:
-                    verdict = verify_log(source, args.org, state=state, full=args.full)
+                    verdict = verify_log(source, args.org, state=state, full=args.full,
+                                         tiles=tiles)
         except AuditStateError as exc:
             raise CLIError(str(exc), UNCHECKED) from None
     if not verdict.ok:
@@ -207,7 +214,8 @@ def register(subparsers: Any) -> None:
             "extends the checkpoint seen last time (rollback, fork and rewritten history are "
             "caught); with --full, re-hash every entry and count the entries of each kind "
             "(submissions, accesses, deletions, replies, rosters), and check that the server "
-            "still holds every submission the log records without a deletion. Exit 0: ok; "
+            "still holds every submission the log records without a deletion; with --tiles, "
+            "do that from the log's tiles, rebuilding the tree from them. Exit 0: ok; "
             "1: the log failed a check or a submission is missing; 2: nothing could be "
             "checked."
         ),
@@ -223,6 +231,11 @@ def register(subparsers: Any) -> None:
     )
     verify.add_argument("--full", action="store_true",
                         help="fetch and re-hash every entry, and count them by kind")
+    verify.add_argument(
+        "--tiles", action="store_true",
+        help="read the whole log as C2SP tlog-tiles (implies --full): rebuild the tree from "
+             "its tiles, check it against the signed checkpoint, and every entry against it",
+    )
     verify.add_argument(
         "--evidence",
         metavar="FILE",

@@ -87,6 +87,8 @@ class AuditLogLike(Protocol):
 
     def consistency_proof(self, old: int, new: int) -> list[bytes]: ...
 
+    def subtree_hashes(self, level: int, start: int, end: int) -> list[bytes]: ...
+
 
 class LogRangeError(ValueError):
     """A log query names entries or tree sizes outside the current log."""

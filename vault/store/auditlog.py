@@ -357,6 +357,27 @@ class AuditLog:
             ).fetchall()
         return [bytes(row[0]) for row in rows]
 
+    def subtree_hashes(self, level: int, start: int, end: int) -> list[bytes]:
+        """The stored hashes of the complete subtrees of height ``level`` (of ``2**level``
+        leaves each) with indices ``start`` (inclusive) to ``end`` (exclusive), in order: the
+        rows of a C2SP tlog-tiles tile (`vault.tlog.tiles.read_tile`). One range read;
+        LogRangeError unless each of them is complete in the current tree."""
+        with self._lock:
+            if level < 0 or not 0 <= start <= end <= self._size >> level:
+                raise LogRangeError(
+                    f"subtree hashes need 0 <= start <= end and end * 2**level <= {self._size}"
+                )
+            rows = self._connection.execute(
+                "SELECT hash FROM log_tree WHERE level = ? AND idx >= ? AND idx < ? ORDER BY idx",
+                (level, start, end),
+            ).fetchall()
+        if len(rows) != end - start:
+            raise LogCorruptedError(
+                f"{len(rows)} tree nodes are stored at level {level} from index {start} where "
+                f"{end - start} are expected"
+            )
+        return [bytes(row[0]) for row in rows]
+
     def inclusion_proof(self, index: int, size: int) -> list[bytes]:
         """The inclusion proof of entry ``index`` in the tree of ``size`` (O(log n) reads)."""
         with self._lock:
