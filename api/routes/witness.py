@@ -91,10 +91,12 @@ async def submit(request: Request, service: ServiceDep, work: WorkHeader = None)
     body. The answer is the submission id and its receipt."""
     service.admit_anonymous_write(work)
     length = declared_length(request)
-    upload = await anyio.to_thread.run_sync(service.create_upload)
+    # Acknowledged only once finished, when promotion makes the bytes durable: the upload's
+    # own writes need not wait for the disk.
+    upload = await anyio.to_thread.run_sync(lambda: service.create_upload(durable=False))
     try:
         appender = await anyio.to_thread.run_sync(
-            lambda: service.begin_append(upload.id, 0, length))
+            lambda: service.begin_append(upload.id, 0, length, durable=False))
         digest = await receive_whole_body(request, appender, length)
         receipt = await anyio.to_thread.run_sync(
             lambda: service.finish_submission(upload.id, digest))

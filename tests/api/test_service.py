@@ -393,3 +393,73 @@ def test_the_stored_bytes_quota_counts_stored_and_staged(service: VaultService,
     appender.write(b"a" * 10)
     with pytest.raises(StorageFullError):
         appender.write(b"b")
+
+
+class _SlowLog:
+    """The service's audit log, with appends that take a while (as a busy disk's fsync
+    does) and that fail whenever a batch holds the entry ``poison``."""
+
+    def __init__(self, log: object, poison: bytes | None = None) -> None:
+        self._log = log
+        self.poison = poison
+        self.batches: list[int] = []
+
+    def append(self, entries: list[bytes]) -> list[int]:
+        self.batches.append(len(entries))
+        time.sleep(0.05)
+        if self.poison is not None and self.poison in entries:
+            raise OSError("the disk refused this entry")
+        return self._log.append(entries)  # type: ignore[attr-defined, no-any-return]
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._log, name)
+
+
+def _log_at_once(service: VaultService, entries: list[events.Event]
+                 ) -> list[int | BaseException]:
+    import threading
+
+    results: list[int | BaseException] = [0] * len(entries)
+    start = threading.Barrier(len(entries))
+
+    def one(position: int) -> None:
+        start.wait()
+        try:
+            results[position] = service._log(entries[position])
+        except BaseException as exc:
+            results[position] = exc
+
+    threads = [threading.Thread(target=one, args=(n,)) for n in range(len(entries))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
+
+
+def test_entries_logged_at_once_share_a_commit_and_each_gets_its_own_index(
+        service: VaultService) -> None:
+    slow = _SlowLog(service.audit_log)
+    service.audit_log = slow
+    size = service.log_size()
+    entries = [events.access_event(new_id(), "0123456789abcdef") for _ in range(12)]
+    results = _log_at_once(service, entries)
+    assert sorted(results) == list(range(size, size + 12))  # type: ignore[type-var]
+    assert len(slow.batches) < 12 and sum(slow.batches) == 12  # group commits happened
+    for entry, index in zip(entries, results, strict=True):
+        assert service.log_entries(index, index + 1) == [entry.encode()]  # type: ignore[arg-type]
+
+
+def test_a_failed_entry_in_a_group_commit_fails_only_its_own_request(
+        service: VaultService) -> None:
+    entries = [events.access_event(new_id(), "0123456789abcdef") for _ in range(8)]
+    slow = _SlowLog(service.audit_log, poison=entries[3].encode())
+    service.audit_log = slow
+    size = service.log_size()
+    results = _log_at_once(service, entries)
+    assert isinstance(results[3], OSError)
+    logged = [r for r in results if not isinstance(r, BaseException)]
+    assert sorted(logged) == list(range(size, size + 7))  # type: ignore[type-var]
+    for entry, index in zip(entries, results, strict=True):
+        if not isinstance(index, BaseException):
+            assert service.log_entries(index, index + 1) == [entry.encode()]

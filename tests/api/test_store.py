@@ -184,3 +184,43 @@ def test_promoting_to_an_id_in_use_is_refused_and_keeps_both(store: EmbeddedStor
     assert store.get_upload(again).offset == 5
     with store.open_reply(mailbox, reply.id) as f:
         assert f.read() == b"reply"
+
+
+def _watch_fsyncs(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Record the path of every descriptor fsynced from now on (through /proc/self/fd)."""
+    import os
+
+    synced: list[str] = []
+    real = os.fsync
+
+    def fsync(fd: int) -> None:
+        synced.append(os.readlink(f"/proc/self/fd/{fd}"))
+        real(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    return synced
+
+
+@pytest.mark.parametrize("durable", [True, False])
+def test_a_promoted_blob_is_durable_however_it_was_staged(
+        store: EmbeddedStore, monkeypatch: pytest.MonkeyPatch, durable: bool) -> None:
+    """A one-request submission stages without waiting for the disk (nothing was
+    acknowledged yet); promotion, which comes before the receipt, must then make the bytes
+    and their name durable: the sealed file and its directory are fsynced, and the row is
+    committed with synchronous=FULL."""
+    synced = _watch_fsyncs(monkeypatch)
+    upload_id = new_id()
+    store.create_upload(upload_id, HOUR, durable=durable)
+    writer = store.append_upload(upload_id, 0, HOUR, durable=durable)
+    writer.write(b"sealed bytes")
+    writer.commit()
+    staging = str(store.data_dir / "uploads" / f"{upload_id}.part")
+    assert (staging in synced) is durable
+    synced.clear()
+    record = SubmissionRecord(new_id(), "00" * 32, 12, HOUR, -1)
+    store.promote_submission(upload_id, record)
+    blob = store.data_dir / "blobs" / "submissions" / record.id
+    assert synced[0] == staging  # the bytes, fsynced before they are renamed into place
+    assert str(blob.parent) in synced  # the new name
+    assert blob.read_bytes() == b"sealed bytes"
+    assert store._db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL again

@@ -418,12 +418,14 @@ class VaultService:
         return view
 
     # --- resumable uploads (witness) ---
-    def create_upload(self) -> UploadRecord:
+    def create_upload(self, *, durable: bool = True) -> UploadRecord:
+        """Start an upload; ``durable=False`` for one finished in the same request (see
+        ``Store.create_upload``)."""
         self.roster()  # refuse early when nothing can be accepted
         self._admit()
         upload_id = new_id()
         self.staging.touch(upload_id)
-        self.store.create_upload(upload_id, hour_text())
+        self.store.create_upload(upload_id, hour_text(), durable=durable)
         return self.store.get_upload(upload_id)
 
     def _resync(self) -> None:
@@ -472,7 +474,8 @@ class VaultService:
         return self.store.get_upload(require_id(upload_id))
 
     def begin_append(self, upload_id: str, offset: int, length: int | None = None,
-                     *, limit: int | None = None, anonymous: bool = True) -> Appender:
+                     *, limit: int | None = None, anonymous: bool = True,
+                     durable: bool = True) -> Appender:
         """Start appending at ``offset``; OffsetError unless it is the current offset,
         TooLargeError when ``length`` (if known) would pass the limit. An ``anonymous``
         body's bytes count against the staging cap as they arrive (StorageFullError)."""
@@ -484,7 +487,7 @@ class VaultService:
             raise TooLargeError(f"larger than the limit of {limit} bytes")
         self._claim(upload_id)
         try:
-            writer = self.store.append_upload(upload_id, offset, hour_text())
+            writer = self.store.append_upload(upload_id, offset, hour_text(), durable=durable)
         except ConflictError as exc:
             self._release(upload_id)
             raise OffsetError(str(exc)) from None
@@ -634,11 +637,12 @@ class VaultService:
             raise NotFoundError("a mailbox id is 64 lowercase hex digits")
         # An investigator's reply is authenticated and small: the anonymous caps do not
         # apply, so a flood of anonymous uploads never blocks it.
+        # Finished in the same request, so durable only once promoted (Store.create_upload).
         upload_id = new_id()
-        self.store.create_upload(upload_id, hour_text())
+        self.store.create_upload(upload_id, hour_text(), durable=False)
         try:
             appender = self.begin_append(upload_id, 0, length, limit=self.limits.max_reply_bytes,
-                                         anonymous=False)
+                                         anonymous=False, durable=False)
         except BaseException:
             self.store.delete_upload(upload_id)
             raise

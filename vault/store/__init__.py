@@ -129,12 +129,19 @@ class Store(Protocol):
     """Everything the vault service persists, apart from the audit log."""
 
     # --- staged uploads (bytes on their way in; promoted to a blob when finished) ---
-    def create_upload(self, upload_id: str, hour: str) -> None: ...
+    def create_upload(self, upload_id: str, hour: str, *, durable: bool = True) -> None:
+        """Record a new, empty upload. ``durable=False``: for an upload that is finished in
+        the same request (a one-request submission), which nothing acknowledges before
+        ``promote_submission`` makes it durable: a crash before then loses nothing anyone
+        was told was kept, so the write need not wait for the disk."""
+        ...
 
     def get_upload(self, upload_id: str) -> UploadRecord: ...
 
-    def append_upload(self, upload_id: str, offset: int, hour: str) -> StagedWriter:
-        """Start appending at ``offset`` (must equal the current size: ConflictError)."""
+    def append_upload(self, upload_id: str, offset: int, hour: str, *,
+                      durable: bool = True) -> StagedWriter:
+        """Start appending at ``offset`` (must equal the current size: ConflictError).
+        ``durable=False``: the writer's ``commit`` need not wait for the disk (as above)."""
         ...
 
     def open_upload(self, upload_id: str) -> BinaryIO: ...

@@ -103,10 +103,12 @@ def _checked(blob_id: str) -> str:
 
 
 class StagedFileWriter:
-    """Appends to one staging file. ``commit`` fsyncs; ``abort`` cuts back to the start."""
+    """Appends to one staging file. ``commit`` fsyncs (unless not ``durable``: the bytes
+    are made durable later, by ``promote``); ``abort`` cuts back to the start."""
 
-    def __init__(self, path: Path, offset: int) -> None:
+    def __init__(self, path: Path, offset: int, *, durable: bool = True) -> None:
         self._path = path
+        self._durable = durable
         self._file: BinaryIO | None = open(path, "r+b")  # noqa: SIM115
         size = os.fstat(self._file.fileno()).st_size
         if size != offset:
@@ -133,11 +135,12 @@ class StagedFileWriter:
             with blurring(self._path, self._path.parent):
                 try:
                     self._file.flush()
-                    os.fsync(self._file.fileno())
+                    if self._durable:
+                        os.fsync(self._file.fileno())
                 finally:
                     self._file.close()
                     self._file = None
-            if self._start == 0:
+            if self._start == 0 and self._durable:
                 fsync_directory(self._path.parent)  # the staging file's name, made durable
         return self.size
 
@@ -206,10 +209,11 @@ class BlobDirectory:
         except FileNotFoundError:
             raise NotFoundError("no such upload") from None
 
-    def append_staged(self, upload_id: str, offset: int) -> StagedFileWriter:
+    def append_staged(self, upload_id: str, offset: int, *,
+                      durable: bool = True) -> StagedFileWriter:
         path = self._staged(upload_id)
         try:
-            return StagedFileWriter(path, offset)
+            return StagedFileWriter(path, offset, durable=durable)
         except FileNotFoundError:
             raise NotFoundError("no such upload") from None
 
@@ -249,8 +253,10 @@ class BlobDirectory:
             finally:
                 os.close(fd)
             os.rename(source, target)
+            # The new name made durable. The old one's removal is not waited for: a crash
+            # that brings it back leaves a staging file whose upload row the promotion
+            # removed, which the upload sweep deletes (its bytes are the blob's).
             fsync_directory(target.parent)
-            fsync_directory(self.uploads)
 
     def open_blob(self, namespace: str, blob_id: str) -> BinaryIO:
         try:

@@ -229,12 +229,13 @@ class EmbeddedStore:
             self.conceal_times()
 
     # --- staged uploads ---
-    def create_upload(self, upload_id: str, hour: str) -> None:
+    def create_upload(self, upload_id: str, hour: str, *, durable: bool = True) -> None:
         if not is_valid_id(upload_id):
             raise NotFoundError("no such upload")
         with self._lock:
             try:
-                self._write("INSERT INTO uploads (id, touched) VALUES (?, ?)", (upload_id, hour))
+                self._write("INSERT INTO uploads (id, touched) VALUES (?, ?)", (upload_id, hour),
+                            durable=durable)
             except sqlite3.IntegrityError:
                 raise ConflictError("upload id already used") from None
             self.blobs.create_staged(upload_id)
@@ -247,11 +248,12 @@ class EmbeddedStore:
             raise NotFoundError("no such upload")
         return UploadRecord(upload_id, self.blobs.staged_size(upload_id), str(row[0]))
 
-    def append_upload(self, upload_id: str, offset: int, hour: str) -> StagedFileWriter:
+    def append_upload(self, upload_id: str, offset: int, hour: str, *,
+                      durable: bool = True) -> StagedFileWriter:
         record = self.get_upload(upload_id)
         if record.touched != hour:
             self._write("UPDATE uploads SET touched = ? WHERE id = ?", (hour, upload_id))
-        return self.blobs.append_staged(upload_id, offset)
+        return self.blobs.append_staged(upload_id, offset, durable=durable)
 
     def open_upload(self, upload_id: str) -> BinaryIO:
         self.get_upload(upload_id)
