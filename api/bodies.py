@@ -9,7 +9,7 @@ it passes the limit, with nothing kept.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio
 import anyio.to_thread
@@ -20,6 +20,7 @@ from api.errors import ApiError
 from vault.service.uploads import Appender, TooLargeError
 
 WRITE_BYTES = 1024 * 1024
+T = TypeVar("T")
 
 
 async def in_thread_shielded(func: Callable[..., Any], *args: Any) -> Any:
@@ -54,9 +55,13 @@ class BodyStalled(BodyInterrupted):
     """No byte of the body arrived for the idle timeout (the connection is given up)."""
 
 
-async def stream_body(request: Request, appender: Appender) -> None:
+async def stream_body(request: Request, appender: Appender, *, keep_last: bool = False
+                      ) -> bytes:
     """Write the request body through ``appender``. Raises TooLargeError (appender aborted)
-    or BodyInterrupted / BodyStalled (appender untouched: the caller commits or aborts)."""
+    or BodyInterrupted / BodyStalled (appender untouched: the caller commits or aborts).
+    ``keep_last``: the last bytes (at most WRITE_BYTES) are returned instead of written, so
+    the caller can write them and commit in one trip to a worker thread (each trip costs
+    the event loop a wake-up and a thread switch)."""
     idle: float = request.app.state.settings.body_idle_seconds
     pending = bytearray()
     chunks = request.stream().__aiter__()
@@ -82,22 +87,42 @@ async def stream_body(request: Request, appender: Appender) -> None:
         raise BodyInterrupted from None
     except TooLargeError:
         raise
+    if keep_last:
+        return bytes(pending)
     if pending:
         await anyio.to_thread.run_sync(appender.write, bytes(pending))
+    return b""
 
 
-async def receive_whole_body(request: Request, appender: Appender,
-                             length: int | None) -> str | None:
-    """Stream a single-request body (a submission or a reply) through ``appender`` and
-    commit it; returns its SHA-256 (computed while writing, as the appender starts at 0).
-    A failure on the way aborts the appender (the caller discards the staged upload); a body
-    shorter than its Content-Length is a 400."""
+def write_and_commit(appender: Appender, last: bytes) -> int:
+    """Write the body's last bytes and commit (in a worker thread); the new offset. On a
+    failure (a full disk, the limit passed) what this request wrote is dropped."""
     try:
-        await stream_body(request, appender)
+        if last:
+            appender.write(last)
+        return appender.commit()
+    except BaseException:
+        appender.abort()  # nothing left to do when the commit itself closed the appender
+        raise
+
+
+async def receive_whole_body(request: Request, appender: Appender, length: int | None,
+                             finish: Callable[[str | None], T]) -> T:
+    """Stream a single-request body (a submission or a reply) through ``appender``, commit
+    it and call ``finish`` with its SHA-256 (computed while writing, as the appender starts
+    at 0): the last write, the commit and ``finish`` share one worker thread trip. A failure
+    on the way aborts the appender (the caller discards the staged upload); a body shorter
+    than its Content-Length is a 400."""
+    try:
+        last = await stream_body(request, appender, keep_last=True)
     except BaseException:
         await in_thread_shielded(appender.abort)
         raise
-    await anyio.to_thread.run_sync(appender.commit)
-    if length is not None and appender.offset != length:
-        raise ApiError(400, "the body is shorter than its Content-Length")
-    return appender.sha256()
+
+    def complete() -> T:
+        write_and_commit(appender, last)
+        if length is not None and appender.offset != length:
+            raise ApiError(400, "the body is shorter than its Content-Length")
+        return finish(appender.sha256())
+
+    return await anyio.to_thread.run_sync(complete)

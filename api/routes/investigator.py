@@ -161,9 +161,9 @@ async def post_reply(mailbox_id: str, request: Request, who: InvestigatorDep,
     upload_id, appender = await anyio.to_thread.run_sync(
         lambda: service.begin_reply(length, mailbox_id))
     try:
-        digest = await receive_whole_body(request, appender, length)
-        reply = await anyio.to_thread.run_sync(
-            lambda: service.finish_reply(who, upload_id, mailbox_id, digest))
+        reply = await receive_whole_body(
+            request, appender, length,
+            lambda digest: service.finish_reply(who, upload_id, mailbox_id, digest))
     except BodyInterrupted as exc:
         await in_thread_shielded(service.discard_upload, upload_id)
         raise interrupted(exc, "nothing was stored") from None

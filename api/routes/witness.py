@@ -22,6 +22,7 @@ from api.bodies import (
     interrupted,
     receive_whole_body,
     stream_body,
+    write_and_commit,
 )
 from api.errors import ApiError, json_error_schema
 from api.models import (
@@ -97,9 +98,9 @@ async def submit(request: Request, service: ServiceDep, work: WorkHeader = None)
     try:
         appender = await anyio.to_thread.run_sync(
             lambda: service.begin_append(upload.id, 0, length, durable=False))
-        digest = await receive_whole_body(request, appender, length)
-        receipt = await anyio.to_thread.run_sync(
-            lambda: service.finish_submission(upload.id, digest))
+        receipt = await receive_whole_body(
+            request, appender, length,
+            lambda digest: service.finish_submission(upload.id, digest))
     except BodyInterrupted as exc:
         await in_thread_shielded(service.discard_upload, upload.id)
         raise interrupted(exc, "nothing was stored") from None
@@ -155,14 +156,14 @@ async def append_upload(
     appender = await anyio.to_thread.run_sync(
         lambda: service.begin_append(upload_id, upload_offset, length))
     try:
-        await stream_body(request, appender)
+        last = await stream_body(request, appender, keep_last=True)
     except BodyInterrupted as exc:
         await in_thread_shielded(appender.commit)
         raise interrupted(exc, "ask for the offset and resume") from None
     except BaseException:
         await in_thread_shielded(appender.abort)
         raise
-    offset = await anyio.to_thread.run_sync(appender.commit)
+    offset = await anyio.to_thread.run_sync(write_and_commit, appender, last)
     response.headers[UPLOAD_OFFSET] = str(offset)
     return UploadOut(upload_id=upload_id, offset=offset,
                      max_bytes=service.limits.max_submission_bytes)
