@@ -69,6 +69,9 @@ class Settings:
     # work_min_bits (an operator's floor during an attack; at most 20).
     work_quiet_rate: float = 2.0
     work_min_bits: int = 0
+    # How long a submission's receipt waits for cosignatures before it is given without
+    # them (0: never waits; vault/service/cosigning.py).
+    cosign_wait_seconds: float = 2.0
     # The built witness page to serve at / (api/static when None; AMANAT_WEB_DIR).
     web_dir: Path | None = None
 
@@ -85,7 +88,7 @@ class Settings:
             if float(getattr(self, name)) <= 0:
                 raise SettingsError(f"{name} must be positive")
         for name in ("min_free_bytes", "max_stored_bytes", "body_min_bytes",
-                     "work_quiet_rate", "work_min_bits"):
+                     "work_quiet_rate", "work_min_bits", "cosign_wait_seconds"):
             if float(getattr(self, name)) < 0:
                 raise SettingsError(f"{name} must be 0 or more")
         if self.work_min_bits > MAX_WORK_BITS:
@@ -128,6 +131,7 @@ class Settings:
             max_stored_bytes=self.max_stored_bytes,
             work_quiet_rate=self.work_quiet_rate,
             work_min_bits=self.work_min_bits,
+            cosign_wait_seconds=self.cosign_wait_seconds,
         )
 
     def reserve_bytes(self) -> int:
