@@ -918,6 +918,7 @@ def verify_submission_receipt(
     roster_text: str,
     *,
     source: LogSource | None = None,
+    require_cosigned: bool = True,
 ) -> ReceiptVerdict:
     """Check a receipt file (see the module docstring) for a submission.
 
@@ -926,6 +927,11 @@ def verify_submission_receipt(
     canonical submission entry, which its inclusion proof puts at its index in a checkpoint
     signed by the log key the roster names. Online (``source``): also the log's latest
     checkpoint verifies and provably extends the receipt's checkpoint.
+    When the roster names cosigners, the receipt's checkpoint must carry valid cosignatures
+    from k of them; online, a receipt issued before it was cosigned is also accepted once the
+    log's newest cosigned checkpoint is proved to contain its entry and extend its tree
+    (``cosigned_later``). ``require_cosigned=False`` skips that requirement: only for a
+    witness told, right after submitting, that the receipt is not yet cosigned.
     Errors raised by ``source`` propagate.
     """
     index: int | None = None
@@ -969,7 +975,7 @@ def verify_submission_receipt(
                 f"the inclusion proof does not put this submission at index {index} of the "
                 f"signed tree of size {checkpoint.size}: {exc}",
             ) from None
-        if roster.cosigning is not None:
+        if roster.cosigning is not None and require_cosigned:
             if source is not None and not roster.cosigning.is_cosigned(parsed.checkpoint):
                 cosigned_later = True
                 cosigned_by = _cosigned_since(source, roster, verifier, parsed.checkpoint,

@@ -12,6 +12,7 @@ refused offline and online, and an auditor without state refuses the forked log.
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import time
 from pathlib import Path
@@ -29,6 +30,7 @@ from vault.audit import receipt_file_text
 from vault.client import VaultClient
 from vault.service.setup import DEV_DIR, LOG_KEY_FILE
 from vault.tlog.cosigning import Cosigner, CosigningPolicy
+from vault.witness import checked_receipt
 
 __all__ = ["cosigners", "servers"]
 
@@ -65,11 +67,22 @@ def _publish(server: ServerProcess, policy: CosigningPolicy) -> str:
 
 def _receipt(server: ServerProcess, directory: Path, name: str) -> Path:
     dev = read_dev_keys(server.data_dir)
+    sealed = dev.seal(f"testimony for {name}\n".encode())
     with VaultClient(server.url) as client:
-        got = client.submit(dev.seal(f"testimony for {name}\n".encode()))
+        got = client.submit(sealed)
     path = directory / f"{name}.receipt"
     path.write_text(receipt_file_text(got.entry, got.receipt))
+    # What the witness's CLI checks right after delivery (with the organization key).
+    check = checked_receipt(got, sha256=hashlib.sha256(sealed).hexdigest(), size=len(sealed),
+                            roster_text=_roster_of(server),
+                            org_vkey=dev.org_vkey)
+    (directory / f"{name}.check").write_text(check.not_cosigned or "")
     return path
+
+
+def _roster_of(server: ServerProcess) -> str:
+    with VaultClient(server.url) as client:
+        return client.roster_text()
 
 
 def _cosigners_on(receipt: Path) -> int:
@@ -115,6 +128,10 @@ def test_k_of_n_with_real_cosigners_and_a_fork(
     cosigners.started[1].stop()
     third = _receipt(honest, tmp_path, "third")
     assert _cosigners_on(third) == 1
+    # The witness is told the testimony was delivered and the receipt is not yet cosigned.
+    assert (tmp_path / "third.check").read_text() == (
+        "the receipt's checkpoint: not yet cosigned: 1 of 2 required; fetch again later")
+    assert (tmp_path / "second.check").read_text() == ""
     status, _, err = _verify(capsys, third, org, *offline)
     assert status == 1
     assert "not yet cosigned: 1 of 2 required; fetch again later" in err
