@@ -85,7 +85,7 @@ def create_app(settings: Settings, service: VaultService | None = None) -> FastA
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         async with anyio.create_task_group() as group:
             group.start_soon(_sweep_forever, vault_service, settings.sweep_interval_seconds)
-            vault_service.start_cosigning()
+            vault_service.start_cosigning(settings.cosigner_proxy)
             try:
                 yield
             finally:

@@ -74,6 +74,9 @@ class Settings:
     cosign_wait_seconds: float = 2.0
     # The built witness page to serve at / (api/static when None; AMANAT_WEB_DIR).
     web_dir: Path | None = None
+    # The proxy the server reaches the roster's cosigners through (e.g.
+    # socks5h://127.0.0.1:9050 for cosigners on onion addresses; none: directly).
+    cosigner_proxy: str | None = None
 
     def __post_init__(self) -> None:
         for name in ("max_submission_bytes", "max_reply_bytes", "max_roster_bytes",
@@ -97,6 +100,9 @@ class Settings:
             raise SettingsError("min_free_percent must be between 0 and 50")
         if not 0 <= self.port <= 65535:
             raise SettingsError("port must be between 0 and 65535")
+        if self.cosigner_proxy is not None and not self.cosigner_proxy.startswith(
+                ("socks5h://", "socks5://", "http://")):
+            raise SettingsError("cosigner_proxy is socks5h://HOST:PORT (or socks5://, http://)")
         for url in self.public_urls:
             try:
                 server_origin(url)

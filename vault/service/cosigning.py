@@ -23,6 +23,7 @@ submission.
 from __future__ import annotations
 
 import base64
+import functools
 import logging
 import threading
 import time
@@ -77,8 +78,9 @@ class CosignatureCollector:
     ``policy`` is asked for the current cosigning policy (the roster's; None when there is
     none) every round, so a new roster's cosigners are picked up without a restart.
     ``post(url, body, timeout)`` sends one request and returns the status, content type and
-    body (default: httpx, no proxy, no redirects). ``on_cosigned`` is called (without
-    arguments) after new cosignatures were kept.
+    body (default: httpx, no redirects, through ``proxy`` when given, e.g.
+    ``socks5h://127.0.0.1:9050`` to reach cosigners on onion addresses). ``on_cosigned`` is
+    called (without arguments) after new cosignatures were kept.
     """
 
     def __init__(
@@ -88,10 +90,11 @@ class CosignatureCollector:
         *,
         post: Callable[[str, bytes, float], tuple[int, str, bytes]] | None = None,
         on_cosigned: Callable[[], None] | None = None,
+        proxy: str | None = None,
     ) -> None:
         self._log = log
         self._policy = policy
-        self._post = post or _httpx_post
+        self._post = post or functools.partial(_httpx_post, proxy=proxy)
         self._on_cosigned = on_cosigned or (lambda: None)
         self._changed = threading.Condition()
         self._stopping = False
@@ -226,8 +229,10 @@ def _reason(answer: bytes) -> str:
     return text[0] if text else "(no reason given)"
 
 
-def _httpx_post(url: str, body: bytes, timeout: float) -> tuple[int, str, bytes]:
-    with (httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False) as client,
+def _httpx_post(url: str, body: bytes, timeout: float, *, proxy: str | None = None
+                ) -> tuple[int, str, bytes]:
+    with (httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False,
+                       proxy=proxy) as client,
           client.stream("POST", url, content=body,
                         headers={"content-type": "text/plain"}) as response):
         data = b""

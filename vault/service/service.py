@@ -333,11 +333,13 @@ class VaultService:
         """The current roster's cosigning policy (None: no roster, or no cosigners)."""
         return None if self._roster is None else self._roster.roster.cosigning
 
-    def start_cosigning(self) -> None:
-        """Start sending new checkpoints to the roster's cosigners, in the background."""
+    def start_cosigning(self, proxy: str | None = None) -> None:
+        """Start sending new checkpoints to the roster's cosigners, in the background
+        (through ``proxy``, e.g. ``socks5h://127.0.0.1:9050``, when given)."""
         if self._collector is None:
             self._collector = CosignatureCollector(
-                self.audit_log, self.cosigning_policy, on_cosigned=self._note_cosigned)
+                self.audit_log, self.cosigning_policy, on_cosigned=self._note_cosigned,
+                proxy=proxy)
             self._collector.start()
 
     def stop_cosigning(self) -> None:
