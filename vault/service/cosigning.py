@@ -100,6 +100,7 @@ class CosignatureCollector:
         self._stopping = False
         self._workers: dict[str, threading.Thread] = {}
         self._lock = threading.Lock()
+        self._failing: set[str] = set()  # cosigners whose last exchange failed
 
     def start(self) -> None:
         """Start a thread for each cosigner of the current policy (more come with notify)."""
@@ -133,6 +134,14 @@ class CosignatureCollector:
         for worker in workers:
             worker.join(max(0.0, deadline - time.monotonic()))
 
+    def answering(self) -> int:
+        """How many of the current policy's cosigners did not fail their last request (a
+        submission waits for cosignatures only while k of them did not)."""
+        policy = self._current_policy()
+        with self._lock:
+            return 0 if policy is None else sum(
+                1 for c in policy.cosigners if _worker_key(c) not in self._failing)
+
     def _current_policy(self) -> CosigningPolicy | None:
         try:
             return self._policy()
@@ -165,7 +174,11 @@ class CosignatureCollector:
             try:
                 known_size, done_size = self._send(cosigner, known_size)
                 backoff = 0.0
+                with self._lock:
+                    self._failing.discard(_worker_key(cosigner))
             except Exception as exc:
+                with self._lock:
+                    self._failing.add(_worker_key(cosigner))
                 backoff = min(MAX_BACKOFF, max(MIN_BACKOFF, backoff * 2))
                 retry_at = time.monotonic() + backoff
                 logger.warning("cosigner %s: %s; next try in %.1f s", cosigner.name,

@@ -69,6 +69,9 @@ from vault.tlog.cosigning import CosigningPolicy
 
 GIB = 1024 * 1024 * 1024
 MIB = 1024 * 1024
+# Submissions that may wait for cosignatures at once (each holds a worker thread).
+MAX_COSIGN_WAITERS = 8
+MAX_COSIGNED_MEMO = 4096
 # How many stalled uploads one new upload may push out (when room, not places, is short).
 EVICTIONS_PER_ADMISSION = 16
 
@@ -84,7 +87,7 @@ class AuditLogLike(Protocol):
 
     def cosigned_checkpoint_at(self, size: int) -> str: ...
 
-    def cosigned_sizes(self) -> list[int]: ...
+    def cosigned_sizes(self, min_lines: int = 1) -> list[int]: ...
 
     def add_cosignatures(self, size: int, lines: list[str]) -> None: ...
 
@@ -238,6 +241,9 @@ class VaultService:
         # Gathering cosignatures (vault/service/cosigning.py), started by the server.
         self._collector: CosignatureCollector | None = None
         self._cosigned = threading.Condition()
+        self._cosign_waiters = 0
+        # (policy, size) -> whether that checkpoint meets the policy (lines are only added).
+        self._cosigned_memo: dict[tuple[CosigningPolicy, int], bool] = {}
         # Uploads with a request appending to them right now: one writer at a time.
         self._busy: set[str] = set()
         self._busy_lock = threading.Lock()
@@ -359,22 +365,44 @@ class VaultService:
             if policy is None:
                 size = self.audit_log.size()
                 return size if size >= covering else None
-            for size in self.audit_log.cosigned_sizes():
+            # Only checkpoints with at least two lines per required cosigner can qualify.
+            for size in self.audit_log.cosigned_sizes(2 * policy.quorum):
                 if size < covering:
                     return None
-                if policy.is_cosigned(self.audit_log.cosigned_checkpoint_at(size)):
+                key = (policy, size)
+                if key not in self._cosigned_memo:
+                    if len(self._cosigned_memo) >= MAX_COSIGNED_MEMO:
+                        self._cosigned_memo.clear()
+                    self._cosigned_memo[key] = policy.is_cosigned(
+                        self.audit_log.cosigned_checkpoint_at(size))
+                if self._cosigned_memo[key]:
                     return size
         return None
 
     def _wait_cosigned(self, covering: int, seconds: float) -> int | None:
+        """``_cosigned_size(covering)``, waiting up to ``seconds`` for it, but only while
+        enough cosigners answer and at most MAX_COSIGN_WAITERS submissions wait at once: a
+        waiting submission holds a worker thread, and cosigners that are down must never
+        slow the vault (the receipt then says it is not yet cosigned)."""
+        size = self._cosigned_size(covering)
+        collector, policy = self._collector, self.cosigning_policy()
+        if (size is not None or collector is None or policy is None or seconds <= 0
+                or collector.answering() < policy.quorum):
+            return size
         deadline = time.monotonic() + seconds
-        with self._cosigned:
-            while True:
-                size = self._cosigned_size(covering)
-                left = deadline - time.monotonic()
-                if size is not None or left <= 0 or self._collector is None:
-                    return size
-                self._cosigned.wait(left)
+        with self._cosigned:  # checked under the lock that notifies: no wake-up is missed
+            if self._cosign_waiters >= MAX_COSIGN_WAITERS:
+                return size
+            self._cosign_waiters += 1
+            try:
+                while True:
+                    size = self._cosigned_size(covering)
+                    left = deadline - time.monotonic()
+                    if size is not None or left <= 0:
+                        return size
+                    self._cosigned.wait(left)
+            finally:
+                self._cosign_waiters -= 1
 
     def recover(self) -> int:
         """Finish what a crash interrupted; return how many entries were newly logged.

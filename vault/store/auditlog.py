@@ -432,11 +432,13 @@ class AuditLog:
             ).fetchall()
         return signed + "".join(f"{row[0]}\n" for row in rows)
 
-    def cosigned_sizes(self) -> list[int]:
-        """The sizes of the checkpoints with at least one cosignature kept, newest first."""
+    def cosigned_sizes(self, min_lines: int = 1) -> list[int]:
+        """The sizes of the checkpoints with at least ``min_lines`` cosignature lines kept,
+        newest first."""
         with self._lock:
             rows = self._connection.execute(
-                "SELECT DISTINCT size FROM log_cosignatures ORDER BY size DESC"
+                "SELECT size FROM log_cosignatures GROUP BY size HAVING COUNT(*) >= ? "
+                "ORDER BY size DESC", (min_lines,)
             ).fetchall()
         return [int(row[0]) for row in rows]
 
