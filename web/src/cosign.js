@@ -1,5 +1,5 @@
-// Cosignatures on the log's checkpoints and the roster's k-of-n policy (docs/FORMAT.md §9.6,
-// §5; vault/tlog/cosignature.py, vault/tlog/cosigning.py).
+// Cosignatures on the log's checkpoints and the roster's k-of-n policy (docs/FORMAT.md §9.6, §9.8,
+// §6; vault/tlog/cosignature.py, vault/tlog/cosigning.py).
 //
 // A witness's page keeps nothing, so it cannot remember a checkpoint to compare the next one
 // with. It relies instead on cosigners the organization named in its roster: a checkpoint
