@@ -85,10 +85,12 @@ def create_app(settings: Settings, service: VaultService | None = None) -> FastA
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         async with anyio.create_task_group() as group:
             group.start_soon(_sweep_forever, vault_service, settings.sweep_interval_seconds)
+            vault_service.start_cosigning(settings.cosigner_proxy)
             try:
                 yield
             finally:
                 group.cancel_scope.cancel()
+                await anyio.to_thread.run_sync(vault_service.stop_cosigning)
         if opened is not None:
             opened.close()
 

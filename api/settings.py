@@ -69,8 +69,14 @@ class Settings:
     # work_min_bits (an operator's floor during an attack; at most 20).
     work_quiet_rate: float = 2.0
     work_min_bits: int = 0
+    # How long a submission's receipt waits for cosignatures before it is given without
+    # them (0: never waits; vault/service/cosigning.py).
+    cosign_wait_seconds: float = 2.0
     # The built witness page to serve at / (api/static when None; AMANAT_WEB_DIR).
     web_dir: Path | None = None
+    # The proxy the server reaches the roster's cosigners through (e.g.
+    # socks5h://127.0.0.1:9050 for cosigners on onion addresses; none: directly).
+    cosigner_proxy: str | None = None
 
     def __post_init__(self) -> None:
         for name in ("max_submission_bytes", "max_reply_bytes", "max_roster_bytes",
@@ -85,7 +91,7 @@ class Settings:
             if float(getattr(self, name)) <= 0:
                 raise SettingsError(f"{name} must be positive")
         for name in ("min_free_bytes", "max_stored_bytes", "body_min_bytes",
-                     "work_quiet_rate", "work_min_bits"):
+                     "work_quiet_rate", "work_min_bits", "cosign_wait_seconds"):
             if float(getattr(self, name)) < 0:
                 raise SettingsError(f"{name} must be 0 or more")
         if self.work_min_bits > MAX_WORK_BITS:
@@ -94,6 +100,9 @@ class Settings:
             raise SettingsError("min_free_percent must be between 0 and 50")
         if not 0 <= self.port <= 65535:
             raise SettingsError("port must be between 0 and 65535")
+        if self.cosigner_proxy is not None and not self.cosigner_proxy.startswith(
+                ("socks5h://", "socks5://", "http://")):
+            raise SettingsError("cosigner_proxy is socks5h://HOST:PORT (or socks5://, http://)")
         for url in self.public_urls:
             try:
                 server_origin(url)
@@ -128,6 +137,7 @@ class Settings:
             max_stored_bytes=self.max_stored_bytes,
             work_quiet_rate=self.work_quiet_rate,
             work_min_bits=self.work_min_bits,
+            cosign_wait_seconds=self.cosign_wait_seconds,
         )
 
     def reserve_bytes(self) -> int:

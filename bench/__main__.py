@@ -18,6 +18,7 @@ BENCH_MODULES: tuple[str, ...] = (
     "bench.age_bench",
     "bench.keys_bench",
     "bench.auditlog_bench",
+    "bench.cosign_bench",
     "bench.service_bench",
     "bench.load_bench",
     "bench.memory_bench",

@@ -14,6 +14,8 @@ Roster text (the body of a C2SP signed note; UTF-8, each line ends in ``\\n``)::
     policy <pq-only | allow-x25519>
     expires <YYYY-MM-DD>
     log <log verifier key>                                      (optional)
+    cosigners <k>                                               (optional, then:)
+    cosigner <Ed25519 vkey> <ML-DSA-44 vkey> <address>          (1 to 16 lines)
     investigator <key id> <roles> <auth key> <age recipient> <name>
     ...                                                        (zero or more)
 
@@ -36,6 +38,17 @@ of which one must verify under the pinned organization key.
   further ahead than that (plus ``CLOCK_SLACK_DAYS`` for a slow clock), so no signed roster
   can stay valid for decades. Day granularity on purpose: nothing here records a precise time.
 * ``log`` is the audit log's verifier key in C2SP vkey form, present once the log exists.
+* ``cosigners <k>`` and the ``cosigner`` lines after it name the log's cosigners (partner
+  organizations running ``amanat cosigner``) and the policy: clients rely on a checkpoint
+  only when at least ``k`` of them cosigned it (``vault.tlog.cosigning``). ``k`` is decimal
+  without leading zeros, 1 ≤ k ≤ n, where n (1 to 16) is the number of ``cosigner`` lines;
+  the ``cosigners`` line is present exactly when there is at least one ``cosigner`` line,
+  and both need a ``log`` line. Each ``cosigner`` line gives the cosigner's two C2SP vkeys
+  under one name, Ed25519 (type 0x04) then ML-DSA-44 (type 0x06), as ``amanat cosigner
+  init`` prints them, and the address of its tlog-witness endpoint (``http://`` or
+  ``https://``, lower-case host, optional port and path, no final slash), where the vault
+  sends ``<address>/add-checkpoint``. Lines are sorted by cosigner name, names unique. A
+  roster without these lines names no cosigners: its checkpoints need no cosignature.
 * one ``investigator`` line per active investigator, sorted by key id, key ids unique:
   ``<key id>`` is 16 lowercase hex digits and must equal ``keys.card.derive_key_id`` of the
   line's recipient and auth key; ``<roles>`` is a comma-separated, sorted, duplicate-free,
@@ -77,6 +90,8 @@ from keys.errors import (
 from keys.org import parse_org_vkey
 from vault import age
 from vault.tlog import note
+from vault.tlog.cosignature import CosignatureError
+from vault.tlog.cosigning import MAX_COSIGNERS, Cosigner, CosigningPolicy
 
 ROSTER_HEADER = "amanat.roster/v1"
 POLICY_PQ_ONLY = "pq-only"
@@ -222,6 +237,7 @@ class Roster:
     log_vkey: str | None = None
     investigators: tuple[Investigator, ...] = field(default=())
     expires: date | None = None
+    cosigning: CosigningPolicy | None = None
 
     def __post_init__(self) -> None:
         problem = origin_problem(self.origin)
@@ -240,6 +256,12 @@ class Roster:
                 note.Verifier.from_vkey(self.log_vkey)
             except note.NoteError as exc:
                 raise RosterFormatError(f"the log key is not a valid verifier key: {exc}") from None
+        if self.cosigning is not None:
+            if self.log_vkey is None:
+                raise RosterFormatError("a roster names cosigners only with a log key")
+            names = [cosigner.name for cosigner in self.cosigning.cosigners]
+            if names != sorted(names):
+                raise RosterFormatError("cosigners are not sorted by name")
         seen: set[str] = set()
         previous = ""
         for person in self.investigators:
@@ -282,6 +304,12 @@ class Roster:
         ]
         if self.log_vkey is not None:
             lines.append(f"log {self.log_vkey}\n")
+        if self.cosigning is not None:
+            lines.append(f"cosigners {self.cosigning.quorum}\n")
+            lines.extend(
+                f"cosigner {c.ed25519.vkey()} {c.mldsa44.vkey()} {c.url}\n"
+                for c in self.cosigning.cosigners
+            )
         lines.extend(person.format() for person in self.investigators)
         return "".join(lines)
 
@@ -344,6 +372,14 @@ class Roster:
         """The next version, naming this audit log verifier key."""
         return self._next(log_vkey=log_vkey)
 
+    def with_cosigning(self, cosigning: CosigningPolicy | None) -> Roster:
+        """The next version, with this cosigning policy (None: no cosigners). The cosigners
+        are put in name order."""
+        if cosigning is not None:
+            ordered = tuple(sorted(cosigning.cosigners, key=lambda c: c.name))
+            cosigning = CosigningPolicy(cosigning.quorum, ordered)
+        return self._next(cosigning=cosigning)
+
     def with_policy(self, policy: str) -> Roster:
         """The next version, under this recipient policy."""
         return self._next(policy=policy)
@@ -396,11 +432,17 @@ def parse_roster(text: str) -> Roster:
         raise RosterFormatError(f"roster line {number}: {exc}") from None
     log_vkey: str | None = None
     investigators: list[Investigator] = []
+    quorum: int | None = None
+    cosigners: list[Cosigner] = []
     for number, line in cursor:
         if number == 5 and line.startswith("log "):
             log_vkey = line[4:]
-            continue
-        investigators.append(_parse_investigator(number, line))
+        elif number == 5 + (log_vkey is not None) and line.startswith("cosigners "):
+            quorum = _parse_quorum(number, line[len("cosigners "):])
+        elif quorum is not None and not investigators and line.startswith("cosigner "):
+            cosigners.append(_parse_cosigner(number, line[len("cosigner "):]))
+        else:
+            investigators.append(_parse_investigator(number, line))
     try:
         return Roster(
             origin=origin,
@@ -409,9 +451,41 @@ def parse_roster(text: str) -> Roster:
             log_vkey=log_vkey,
             investigators=tuple(investigators),
             expires=expires,
+            cosigning=_cosigning(quorum, cosigners),
         )
     except RosterError as exc:
         raise type(exc)(f"roster: {exc}") from None
+
+
+def _parse_quorum(number: int, text: str) -> int:
+    if not _VERSION.fullmatch(text) or not 1 <= int(text) <= MAX_COSIGNERS:
+        raise RosterFormatError(
+            f"roster line {number}: the number of cosigners required must be 1 to "
+            f"{MAX_COSIGNERS}, written without leading zeros"
+        )
+    return int(text)
+
+
+def _parse_cosigner(number: int, rest: str) -> Cosigner:
+    parts = rest.split(" ")
+    if len(parts) != 3 or not all(parts):
+        raise RosterFormatError(
+            f"roster line {number}: a cosigner line is 'cosigner <Ed25519 vkey> "
+            "<ML-DSA-44 vkey> <address>'"
+        )
+    try:
+        return Cosigner.from_vkeys(*parts)
+    except CosignatureError as exc:
+        raise RosterFormatError(f"roster line {number}: {exc}") from None
+
+
+def _cosigning(quorum: int | None, cosigners: list[Cosigner]) -> CosigningPolicy | None:
+    if quorum is None:
+        return None
+    try:
+        return CosigningPolicy(quorum, tuple(cosigners))
+    except CosignatureError as exc:
+        raise RosterFormatError(f"cosigners: {exc}") from None
 
 
 def _parse_investigator(number: int, line: str) -> Investigator:

@@ -23,7 +23,12 @@ server makes (checkpoints, proofs, entries) is checked against it. What can be c
   log index;
 * for a witness receipt: a receipt that does not prove its submission entry in a tree signed
   by the log key, and (online) a log that no longer extends the receipt's tree, or a server
-  that no longer holds the submission (deleted with a logged entry, or missing without one).
+  that no longer holds the submission (deleted with a logged entry, or missing without one);
+* **not cosigned**: when the roster names cosigners and a policy k of n
+  (``vault.tlog.cosigning``), a checkpoint relied on (the receipt's, or the newest cosigned
+  one the log serves, which its latest must extend) that lacks valid cosignatures from k of
+  them. This needs no state: a forked or rolled-back history cannot gather them, since each
+  cosigner refuses a checkpoint that does not extend what it cosigned before.
 
 An auditor remembers, per organization, the highest roster seen and, per log key, the last
 signed checkpoint (`AuditState`, a JSON file written atomically, mode 0600). The remembered
@@ -70,6 +75,7 @@ from vault.events import (
 )
 from vault.holdings import LoggedItem, LogHoldings, missing_line
 from vault.tlog.checkpoint import Checkpoint, CheckpointError, open_checkpoint
+from vault.tlog.cosignature import CosignatureError
 from vault.tlog.merkle import (
     HASH_SIZE,
     MerkleError,
@@ -131,6 +137,11 @@ class LogSource(Protocol):
         ``start`` to that end which the server still holds)."""
         ...
 
+    def cosigned_checkpoint(self) -> str | None:
+        """The newest checkpoint the log says is cosigned as its roster requires, with its
+        cosignature lines; None when it has none yet."""
+        ...
+
 
 TileReader = Callable[[Tile], bytes]
 """Fetches the bytes of a C2SP tlog-tiles tile or entry bundle (``VaultClient.tile``)."""
@@ -156,6 +167,7 @@ class Finding(enum.Enum):
     NOT_INCLUDED = "entry not in the log"
     MISSING = "missing"
     DELETED = "deleted"
+    NOT_COSIGNED = "not cosigned"
 
 
 def _b64(value: bytes) -> str:
@@ -217,6 +229,8 @@ class ReceiptVerdict:
     checkpoint: Checkpoint | None = None
     latest: Checkpoint | None = None
     signed_latest: str | None = None
+    cosigned_by: tuple[str, ...] = ()
+    cosigned_later: bool = False
 
     @property
     def ok(self) -> bool:
@@ -232,6 +246,10 @@ class ReceiptVerdict:
             f"{event.get('size')} bytes, {event.time}) is entry {self.index} of the log "
             f"at size {self.checkpoint.size}, root {_b64(self.checkpoint.root_hash)}"
         )
+        if self.cosigned_by:
+            line += f", cosigned by {', '.join(self.cosigned_by)}"
+        if self.cosigned_later:
+            line += " (a checkpoint cosigned since the receipt was issued, fetched from the server)"
         if self.latest is not None:
             line += (f"; the log at size {self.latest.size} still contains it, and the server "
                      "still holds it")
@@ -460,6 +478,17 @@ class _TileProofs:
         return consistency_proof(self._tree, old, new)
 
 
+def _cosigned_by(roster: Roster, signed: str, what: str) -> tuple[str, ...]:
+    """The cosigners (at least k) whose cosignatures on ``signed`` verify, when the roster
+    names cosigners (else nothing is required); NOT_COSIGNED otherwise."""
+    if roster.cosigning is None:
+        return ()
+    try:
+        return tuple(roster.cosigning.check(signed))
+    except CosignatureError as exc:
+        raise _Refused(Finding.NOT_COSIGNED, f"{what}: {exc}") from None
+
+
 def _check_extends(source: _Proofs, old: Checkpoint, new: Checkpoint, seen: str) -> None:
     """Refuse unless the tree of ``new`` provably extends the tree of ``old``."""
     if new.size < old.size:
@@ -603,6 +632,8 @@ def _audit(
         tree, count = _read_tiles(tiles, latest)
         proofs = _TileProofs(tree)
         notes.append(f"tree rebuilt from its {_tiles(count)}")
+    if roster.cosigning is not None:
+        notes.append(_check_cosigned_latest(source, roster, verifier, signed, latest))
     previous = None if state is None else state.checkpoint_seen(org_vkey, log_vkey)
     if previous is not None:
         try:
@@ -634,6 +665,25 @@ def _audit(
         digest = hashlib.sha256(roster.format().encode("utf-8")).digest()
         state.record(org_vkey, roster.version, digest, log_vkey, signed)
     return notes
+
+
+def _check_cosigned_latest(source: LogSource, roster: Roster, verifier: Verifier,
+                           signed: str, latest: Checkpoint) -> str:
+    """Hold the latest checkpoint to the cosigning policy: it is cosigned itself, or it
+    provably extends the newest checkpoint that is. Returns a note for the verdict."""
+    assert roster.cosigning is not None
+    policy = roster.cosigning
+    if policy.is_cosigned(signed):
+        return f"cosigned by {', '.join(_cosigned_by(roster, signed, 'the latest checkpoint'))}"
+    other = source.cosigned_checkpoint()
+    if other is None:
+        _cosigned_by(roster, signed, f"the latest checkpoint (size {latest.size})")
+    assert other is not None  # _cosigned_by refused, or the latest was cosigned after all
+    cosigned = _open_signed(other, verifier, "the cosigned checkpoint")
+    names = _cosigned_by(roster, other, f"the newest cosigned checkpoint (size {cosigned.size})")
+    _check_extends(source, cosigned, latest, "cosigned")
+    return (f"extends the checkpoint at size {cosigned.size} cosigned by {', '.join(names)} "
+            f"(size {latest.size} is not yet cosigned)")
 
 
 _PLURALS = {KIND_ACCESS: "accesses", KIND_REPLY: "replies"}
@@ -868,6 +918,7 @@ def verify_submission_receipt(
     roster_text: str,
     *,
     source: LogSource | None = None,
+    require_cosigned: bool = True,
 ) -> ReceiptVerdict:
     """Check a receipt file (see the module docstring) for a submission.
 
@@ -876,6 +927,11 @@ def verify_submission_receipt(
     canonical submission entry, which its inclusion proof puts at its index in a checkpoint
     signed by the log key the roster names. Online (``source``): also the log's latest
     checkpoint verifies and provably extends the receipt's checkpoint.
+    When the roster names cosigners, the receipt's checkpoint must carry valid cosignatures
+    from k of them; online, a receipt issued before it was cosigned is also accepted once the
+    log's newest cosigned checkpoint is proved to contain its entry and extend its tree
+    (``cosigned_later``). ``require_cosigned=False`` skips that requirement: only for a
+    witness told, right after submitting, that the receipt is not yet cosigned.
     Errors raised by ``source`` propagate.
     """
     index: int | None = None
@@ -883,6 +939,8 @@ def verify_submission_receipt(
     checkpoint: Checkpoint | None = None
     latest: Checkpoint | None = None
     signed_latest: str | None = None
+    cosigned_by: tuple[str, ...] = ()
+    cosigned_later = False
     try:
         # A receipt speaks of the past and must verify for years: the roster only says which
         # log key the organization vouched for, so its expiry date is not checked here.
@@ -917,6 +975,13 @@ def verify_submission_receipt(
                 f"the inclusion proof does not put this submission at index {index} of the "
                 f"signed tree of size {checkpoint.size}: {exc}",
             ) from None
+        if roster.cosigning is not None and require_cosigned:
+            if source is not None and not roster.cosigning.is_cosigned(parsed.checkpoint):
+                cosigned_later = True
+                cosigned_by = _cosigned_since(source, roster, verifier, parsed.checkpoint,
+                                              checkpoint, index, parsed.extra)
+            else:
+                cosigned_by = _cosigned_by(roster, parsed.checkpoint, "the receipt's checkpoint")
         if source is not None:
             signed_latest = source.checkpoint()
             latest = _open_signed(signed_latest, verifier, "the log's latest checkpoint")
@@ -926,7 +991,38 @@ def verify_submission_receipt(
         return ReceiptVerdict(
             refused.finding, refused.reason, index, event, checkpoint, latest, signed_latest
         )
-    return ReceiptVerdict(Finding.OK, "", index, event, checkpoint, latest, signed_latest)
+    return ReceiptVerdict(Finding.OK, "", index, event, checkpoint, latest, signed_latest,
+                          cosigned_by, cosigned_later)
+
+
+def _cosigned_since(source: LogSource, roster: Roster, verifier: Verifier, signed: str,
+                    checkpoint: Checkpoint, index: int, entry: bytes) -> tuple[str, ...]:
+    """For a receipt whose checkpoint is not cosigned yet: the cosigners of the newest
+    cosigned checkpoint the log serves, once it is proved to contain the receipt's entry and
+    to extend the receipt's checkpoint; NOT_COSIGNED when there is none that covers it."""
+    what = f"the receipt's checkpoint (size {checkpoint.size})"
+    other = source.cosigned_checkpoint()
+    if other is None:
+        return _cosigned_by(roster, signed, what)  # refuses: not cosigned, none is
+    cosigned = _open_signed(other, verifier, "the cosigned checkpoint")
+    names = _cosigned_by(roster, other, f"the newest cosigned checkpoint (size {cosigned.size})")
+    if cosigned.size < checkpoint.size:
+        raise _Refused(
+            Finding.NOT_COSIGNED,
+            f"{what}: not yet cosigned; the newest cosigned checkpoint (size {cosigned.size}) "
+            "does not cover it yet; fetch again later",
+        )
+    _check_extends(source, checkpoint, cosigned, "in the receipt")
+    proof = source.inclusion_proof(index, cosigned.size)
+    try:
+        verify_inclusion(leaf_hash(entry), index, cosigned.size, proof, cosigned.root_hash)
+    except MerkleError as exc:
+        raise _Refused(
+            Finding.NOT_INCLUDED,
+            f"the log cannot prove entry {index} is in its cosigned tree of size "
+            f"{cosigned.size}: {exc}",
+        ) from None
+    return names
 
 
 def _check_still_held(source: LogSource, event: Event, index: int, latest: Checkpoint) -> None:

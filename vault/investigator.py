@@ -60,6 +60,7 @@ from vault.holdings import LoggedItem
 from vault.replytext import pad_reply
 from vault.testimony import Manifest, ManifestError
 from vault.tlog.checkpoint import Checkpoint, CheckpointError, open_checkpoint
+from vault.tlog.cosignature import CosignatureError
 from vault.tlog.merkle import MerkleError, leaf_hash, verify_consistency, verify_inclusion
 from vault.tlog.note import NoteError, Verifier
 
@@ -239,12 +240,17 @@ def verify_submission_entry(session: Session, info: SubmissionInfo, *,
 
 
 def _prove_included(session: Session, index: int, entry: bytes) -> tuple[str, Checkpoint]:
-    """The latest signed checkpoint (text and parsed) once the log proved ``entry`` is at
-    ``index`` in its tree. Raises InvestigatorError."""
-    signed = session.client.checkpoint()
+    """The latest signed checkpoint (the newest cosigned one when the roster names
+    cosigners), text and parsed, once the log proved ``entry`` is at ``index`` in its tree.
+    Raises InvestigatorError."""
+    signed = _relied_checkpoint(session)
     checkpoint = _open_signed(signed, Verifier.from_vkey(session.log_vkey),
                               "the log's checkpoint")
     if index >= checkpoint.size:
+        if session.roster.cosigning is not None:
+            raise InvestigatorError(
+                f"log entry {index} is not yet in a cosigned checkpoint (the newest is of "
+                f"size {checkpoint.size}); fetch again later")
         raise InvestigatorError(
             f"log entry {index} is outside the signed tree of size {checkpoint.size}")
     proof = session.client.inclusion_proof(index, checkpoint.size)
@@ -254,6 +260,26 @@ def _prove_included(session: Session, index: int, entry: bytes) -> tuple[str, Ch
         raise InvestigatorError(
             f"the log cannot prove entry {index} is in its signed tree: {exc}") from None
     return signed, checkpoint
+
+
+def _relied_checkpoint(session: Session) -> str:
+    """The checkpoint to rely on: the latest, or when the roster names cosigners, the latest
+    if it is cosigned as the policy requires, else the newest that is. No state is needed:
+    a fork cannot gather the cosignatures. Raises InvestigatorError ("not yet cosigned")."""
+    signed = session.client.checkpoint()
+    policy = session.roster.cosigning
+    if policy is None or policy.is_cosigned(signed):
+        return signed
+    try:
+        signed = session.client.cosigned_checkpoint()
+    except ClientError as exc:
+        if exc.status != 404:
+            raise
+    try:
+        policy.check(signed)
+    except CosignatureError as exc:
+        raise InvestigatorError(f"the log's checkpoint: {exc}") from None
+    return signed
 
 
 def _check_against_state(session: Session, state: AuditState, log_vkey: str,

@@ -45,7 +45,7 @@ from keys.errors import RosterError
 from keys.roster import Roster, RosterState, read_roster_unverified, verify_roster
 from vault import age
 from vault.answers import HiddenAnswerError, without_notes
-from vault.audit import receipt_file_text, verify_submission_receipt
+from vault.audit import Finding, receipt_file_text, verify_submission_receipt
 from vault.bundle import Content, ContentMismatchError, bundle_length, bundle_stream, iter_bundle
 from vault.client import SubmissionReceipt, VaultClient
 from vault.codename import CodenameKeys, derive, derive_all, new_codename
@@ -567,6 +567,7 @@ class ReceiptCheck:
     summary: str
     log_key_pinned: bool
     index: int
+    not_cosigned: str | None = None  # why the receipt is not yet cosigned, if it is not
 
 
 def _check_entry(receipt: SubmissionReceipt, sha256: str, size: int) -> None:
@@ -606,9 +607,16 @@ def checked_receipt(
         raise WitnessError(f"the server's receipt is malformed: {exc}") from None
     if org_vkey is not None:
         verdict = verify_submission_receipt(text, org_vkey, roster_text)
+        not_cosigned: str | None = None
+        if verdict.finding is Finding.NOT_COSIGNED:
+            # Delivered and logged, but the cosigners have not (all) answered yet: the
+            # receipt proves the entry under the log key, and says it is not yet cosigned.
+            not_cosigned = verdict.reason
+            verdict = verify_submission_receipt(text, org_vkey, roster_text,
+                                                require_cosigned=False)
         if not verdict.ok or verdict.index is None:
             raise WitnessError(f"the receipt does not verify: {verdict.summary()}")
-        return ReceiptCheck(text, verdict.summary(), True, verdict.index)
+        return ReceiptCheck(text, verdict.summary(), True, verdict.index, not_cosigned)
     try:
         log_vkey = read_roster_unverified(roster_text).log_vkey
         if log_vkey is None:

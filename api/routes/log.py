@@ -33,8 +33,18 @@ def _b64(items: list[bytes]) -> list[str]:
 
 @router.get("/checkpoint", response_class=PlainTextResponse, responses=TEXT)
 def checkpoint(service: ServiceDep) -> PlainTextResponse:
-    """The latest signed checkpoint (C2SP tlog-checkpoint, signed note by the log key)."""
+    """The latest signed checkpoint (C2SP tlog-checkpoint, signed note by the log key), with
+    the cosignature lines gathered for it so far (C2SP tlog-cosignature)."""
     return PlainTextResponse(service.log_checkpoint())
+
+
+@router.get("/checkpoint/cosigned", response_class=PlainTextResponse,
+            responses={**TEXT, 404: json_error_schema()})
+def cosigned_checkpoint(service: ServiceDep) -> PlainTextResponse:
+    """The newest checkpoint cosigned by as many of the roster's cosigners as its policy
+    requires, with its cosignature lines (the latest checkpoint when the roster names no
+    cosigners); 404 while none is."""
+    return PlainTextResponse(service.log_cosigned_checkpoint())
 
 
 @router.get("/entries", response_model=EntriesOut, responses=ERRORS)
@@ -68,5 +78,7 @@ def consistency(service: ServiceDep, old: Index, new: Index) -> ConsistencyOut:
 
 @router.get("/receipt", response_class=PlainTextResponse, responses=TEXT)
 def receipt(service: ServiceDep, index: Index) -> PlainTextResponse:
-    """A C2SP tlog-proof receipt for entry ``index`` against the latest checkpoint."""
+    """A C2SP tlog-proof receipt for entry ``index`` against the newest checkpoint that
+    covers it and is cosigned as the roster requires, else against the latest checkpoint
+    (with the cosignatures it has so far)."""
     return PlainTextResponse(service.log_receipt(index))

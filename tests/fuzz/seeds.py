@@ -19,12 +19,14 @@ import json
 import os
 import zlib
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
 from mnemonic import Mnemonic
 
 from keys.card import PublicCard
+from keys.cosigner import CosignerKey
 from keys.keyfile import KdfParams
 from keys.roster import Investigator, Roster, sign_roster
 from tests.fuzz import fixed
@@ -42,6 +44,7 @@ from vault.replytext import pad_reply
 from vault.testimony import Attachment, Detention, Hometown, Manifest, Person, Reply
 from vault.tlog.checkpoint import Checkpoint, sign_checkpoint
 from vault.tlog.cosignature import cosign
+from vault.tlog.cosigning import Cosigner, CosigningPolicy
 from vault.tlog.merkle import InMemoryTree, leaf_hash
 from vault.tlog.note import sign_note
 from vault.tlog.proof import Receipt
@@ -204,6 +207,15 @@ def writer_seeds() -> dict[str, dict[str, bytes]]:
                                            Investigator.from_card(x_admin, ("admin",))),
                                           key=lambda p: p.key_id)),
                expires=fixed.TODAY + timedelta(days=30)),
+        org.signer(), today=fixed.TODAY).encode()
+    # The cosigners and their k-of-n policy (two cosigners under their own names).
+    ed25519, mldsa44 = fixed.cosigners()
+    other = CosignerKey("fuzz.example/other-cosigner", bytes([5]) * 32, bytes([6]) * 32)
+    named = (Cosigner(ed25519.verifier(), mldsa44.verifier(), "http://127.0.0.1:8100"),
+             Cosigner.from_vkeys(*other.vkeys(), "https://cosigner.example/c"))
+    seeds["roster"]["cosigners"] = sign_roster(
+        replace(draft, version=4, cosigning=CosigningPolicy(
+            2, tuple(sorted(named, key=lambda c: c.name)))),
         org.signer(), today=fixed.TODAY).encode()
     seeds["card"] = {f"card-{i}": c.format().encode() for i, c in enumerate(cards)}
     seeds["card"]["x25519"] = x_card.format().encode()

@@ -762,3 +762,50 @@ def test_a_key_file_in_a_missing_folder_is_refused_before_the_passphrase(
     status, out, err = run(capsys, *command, "-o", "missing/x.key")
     assert (status, out, err) == (1, "", "amanat: -o missing/x.key: the folder missing does "
                                          "not exist\n")
+
+
+def test_roster_set_cosigners_names_them_and_a_policy(
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    team: tuple[OrgKey, list[InvestigatorIdentity]],
+) -> None:
+    from keys.cosigner import CosignerKey
+
+    org, _ = team
+    admin = ("--org", "org.key", "--roster", "roster.txt")
+    assert run(capsys, "roster", "add", *admin, "i0.card")[0] == 0
+    keys = [CosignerKey.generate(f"{letter}.partner.example/cosigner") for letter in "cab"]
+    given = [arg for n, key in enumerate(keys)
+             for arg in ("--cosigner", *key.vkeys(), f"http://127.0.0.1:{8100 + n}")]
+    # Cosigners need a log key first; k must be 1 to n; the two keys of one cosigner.
+    status, _, err = run(capsys, "roster", "set-cosigners", *admin, "--require", "2", *given)
+    assert_one_line_error(status, err, "names cosigners only with a log key")
+    assert run(capsys, "roster", "set-log", *admin,
+               note.Signer.generate("log.example.org").vkey())[0] == 0
+    status, _, err = run(capsys, "roster", "set-cosigners", *admin, "--require", "4", *given)
+    assert_one_line_error(status, err, "--cosigner: the quorum must be between 1 and the number")
+    mixed = ("--cosigner", keys[0].vkeys()[0], keys[1].vkeys()[1], "https://a.example")
+    status, _, err = run(capsys, "roster", "set-cosigners", *admin, "--require", "1", *mixed)
+    assert_one_line_error(status, err, "one name")
+    status, _, err = run(capsys, "roster", "set-cosigners", *admin, *given)
+    assert_one_line_error(status, err, "give --require K")
+
+    status, out, err = run(capsys, "roster", "set-cosigners", *admin, "--require", "2", *given)
+    assert status == 0, err
+    assert ("version 3: 2 of 3 cosigners required (a.partner.example/cosigner, "
+            "b.partner.example/cosigner, c.partner.example/cosigner)") in out
+    roster = verify_roster((tmp_path / "roster.txt").read_text(), org.vkey())
+    assert roster.cosigning is not None and roster.cosigning.quorum == 2
+    assert [c.url for c in roster.cosigning.cosigners] == [
+        "http://127.0.0.1:8101", "http://127.0.0.1:8102", "http://127.0.0.1:8100"]
+    status, _, err = run(capsys, "roster", "set-cosigners", *admin, "--require", "2", *given)
+    assert_one_line_error(status, err, "already names this cosigning policy")
+    status, out, _ = run(capsys, "roster", "show", "roster.txt")
+    assert ("cosigners    2 of 3 required\n"
+            "  a.partner.example/cosigner  http://127.0.0.1:8101") in out
+
+    status, out, err = run(capsys, "roster", "set-cosigners", *admin, "--none")
+    assert status == 0 and "version 4: no cosigners" in out, err
+    assert verify_roster((tmp_path / "roster.txt").read_text(), org.vkey()).cosigning is None
+    status, _, err = run(capsys, "roster", "set-cosigners", *admin, "--none", "--require", "1")
+    assert_one_line_error(status, err, "--none names no cosigner")

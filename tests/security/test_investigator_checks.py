@@ -17,6 +17,8 @@ from typing import Any
 
 import pytest
 
+from keys.cosigner import CosignerKey
+from keys.roster import expiry_after, sign_roster
 from tests.api.conftest import client, data_dir, dev, opened, service
 from tests.api.vaultkit import DevKeys
 from vault.client import IntegrityError, VaultClient
@@ -29,6 +31,7 @@ from vault.investigator import (
 )
 from vault.service.service import VaultService
 from vault.tlog.checkpoint import Checkpoint, sign_checkpoint
+from vault.tlog.cosigning import Cosigner, CosigningPolicy
 from vault.tlog.note import Signer
 from vault.witness import build_manifest, sealed_testimony
 
@@ -183,3 +186,28 @@ def test_inbox_names_a_logged_submission_the_server_stops_listing(
     (missing,) = unlisted_submissions(always_hiding, partial)
     assert missing.id == hidden and missing.index == 2
     assert [info.id for info in partial] == [kept]
+
+
+def test_open_relies_only_on_a_cosigned_checkpoint(vault: VaultClient, dev: DevKeys,
+                                                   service: VaultService,
+                                                   tmp_path: Path) -> None:
+    """With a roster naming cosigners, `open` needs no state: it relies on a checkpoint
+    cosigned as the policy requires, and refuses while there is none."""
+    key = CosignerKey.generate("c.partner.example/cosigner")
+    policy = CosigningPolicy(1, (Cosigner.from_vkeys(*key.vkeys(), "http://127.0.0.1:9"),))
+    roster = dev.roster().with_cosigning(policy).with_expiry(expiry_after(30))
+    vault.publish_roster(sign_roster(roster, dev.org.signer()))
+    submission = _submit(vault, dev, CANARY.decode())
+    session = connect(vault, dev.investigator, org_vkey=dev.org_vkey)
+    with pytest.raises(InvestigatorError,
+                       match=r"not yet cosigned: 0 of 1 required; fetch again later"):
+        open_submission(session, submission, tmp_path / "early")
+    assert not (tmp_path / "early").exists()
+    # The cosigner cosigns the latest checkpoint (which holds the submission).
+    log = service.audit_log
+    note = log.latest_checkpoint()
+    body = note[: note.rfind("\n\n") + 1]
+    log.add_cosignatures(log.size(), [signer.sign(body, 1_800_000_000).line().rstrip("\n")
+                                      for signer in key.signers()])
+    record = open_submission(session, submission, tmp_path / "case")
+    assert record.manifest.statement == CANARY.decode()

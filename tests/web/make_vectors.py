@@ -17,6 +17,7 @@ The files and their shapes are the contract with web/test/ (web/README.md, "Shar
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime
 import hashlib
 import json
@@ -29,6 +30,7 @@ from typing import Any
 from mnemonic import Mnemonic
 
 from keys.card import derive_key_id
+from keys.cosigner import CosignerKey
 from keys.fingerprint import org_fingerprint
 from keys.identity import InvestigatorIdentity
 from keys.org import OrgKey
@@ -66,6 +68,8 @@ from vault.testimony import (
 )
 from vault.tlog import note
 from vault.tlog.checkpoint import Checkpoint, open_checkpoint, sign_checkpoint
+from vault.tlog.cosignature import CosignatureError, verify
+from vault.tlog.cosigning import Cosigner, CosigningPolicy
 from vault.tlog.proof import Receipt
 from vault.witness import _EXTENSIONS, neutral_name
 
@@ -505,6 +509,107 @@ def receipt_vectors() -> dict[str, Any]:
     return {"log_vkey": signer.vkey(), "valid": valid, "invalid": invalid}
 
 
+# --- cosignatures ---------------------------------------------------------------------------
+
+COSIGNER_NAMES = ("a.partner.example/cosigner", "b.partner.example/cosigner",
+                  "c.partner.example/cosigner", "unnamed.example/cosigner")
+COSIGNED_AT = 1_795_000_000  # the time every vector cosignature carries
+
+
+def _cosigner_keys() -> list[CosignerKey]:
+    return [CosignerKey(name, seed(f"cosigner/{name}"), seed(f"cosigner-mldsa/{name}"))
+            for name in COSIGNER_NAMES]
+
+
+def cosign_vectors(previous: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A roster naming three cosigners (2 of 3 required) and receipts whose checkpoints carry
+    various cosignatures, with what the policy says of each. ML-DSA-44 signing draws fresh
+    randomness: a line already in the committed file is kept while it still verifies."""
+    org = _org()
+    log = _log_signer()
+    keys = _cosigner_keys()
+    named = tuple(Cosigner.from_vkeys(*key.vkeys(), f"https://{key.name.split('/')[0]}")
+                  for key in keys[:3])
+    policy = CosigningPolicy(2, named)
+    roster = (Roster.empty(ORG_ORIGIN).with_added([_identities()[0].card()]).with_log(
+        log.vkey()).with_cosigning(policy).with_expiry(TODAY + datetime.timedelta(days=30)))
+    signed_roster = sign_roster(roster, org.signer(), today=TODAY)
+    kept = {line for case in (previous or {}).get("cases", [])
+            for line in case["receipt"].split("\n") if len(line) > 1000}
+
+    def mldsa_line(key: CosignerKey, body: str) -> str:
+        verifier = key.mldsa_signer().verifier()
+        for line in sorted(kept):
+            with contextlib.suppress(CosignatureError):
+                if verify(body, line, verifier).timestamp == COSIGNED_AT:
+                    return line + "\n"
+        return key.mldsa_signer().sign(body, COSIGNED_AT).line()
+
+    def cosigned(checkpoint_note: str, *numbers: int, mldsa: bool = True) -> str:
+        body = checkpoint_note[: checkpoint_note.rfind("\n\n") + 1]
+        for number in numbers:
+            checkpoint_note += keys[number].signer().sign(body, COSIGNED_AT).line()
+            if mldsa:
+                checkpoint_note += mldsa_line(keys[number], body)
+        return checkpoint_note
+
+    entries = _entries()
+    connection = sqlite3.connect(":memory:")
+    try:
+        audit_log = AuditLog(connection, log, LOG_ORIGIN)
+        audit_log.append(entries)
+        receipt = Receipt.parse(audit_log.receipt(2))
+    finally:
+        connection.close()
+    entry = entries[2].decode("ascii")
+    # A second history signed with the same log key: same size, another root.
+    fork = Checkpoint(LOG_ORIGIN, receipt_size(receipt), seed("forked root"))
+    forked_note = sign_checkpoint(fork, log)
+    honest = receipt.checkpoint
+    cases: list[dict[str, Any]] = []
+
+    def case(why: str, checkpoint_note: str, **outcome: Any) -> None:
+        text = Receipt(receipt.index, receipt.proof, checkpoint_note).format()
+        cases.append({"why": why, "receipt": text, "entry": entry, **outcome})
+
+    case("all three cosigners", cosigned(honest, 0, 1, 2), cosigned_by=list(COSIGNER_NAMES[:3]))
+    case("two of three (the quorum)", cosigned(honest, 2, 0),
+         cosigned_by=[COSIGNER_NAMES[0], COSIGNER_NAMES[2]])
+    case("one of three", cosigned(honest, 1), found=1)
+    case("no cosignature", honest, found=0)
+    case("Ed25519 cosignatures without their ML-DSA-44 halves",
+         cosigned(honest, 0, 1, mldsa=False), found=0)
+    case("a cosigner the roster does not name (ignored)", cosigned(honest, 0, 3), found=1)
+    for position, half in ((-5, "Ed25519"), (-4, "ML-DSA-44")):
+        # Lines: ..., a's Ed25519, a's ML-DSA-44, b's Ed25519, b's ML-DSA-44, "".
+        flipped = cosigned(honest, 0, 1).split("\n")
+        line = flipped[position]
+        blob = bytearray(base64.b64decode(line.split(" ")[2]))
+        blob[-1] ^= 1
+        flipped[position] = " ".join([*line.split(" ")[:2], b64(bytes(blob))])
+        case(f"a named cosigner's {half} cosignature with one bit flipped",
+             "\n".join(flipped), forged=True, half=half)
+    case("a forked history's checkpoint carrying the honest checkpoint's cosignatures",
+         forked_note + cosigned(honest, 0, 1)[len(honest):], forged=True, half="Ed25519")
+    for item in cases:
+        if "found" in item:
+            item["message"] = f"not yet cosigned: {item['found']} of 2 required; fetch again later"
+    return {
+        "org_vkey": org.vkey(),
+        "today": TODAY.isoformat(),
+        "roster": signed_roster,
+        "log_vkey": log.vkey(),
+        "quorum": 2,
+        "cosigners": [{"name": c.name, "ed25519": c.ed25519.vkey(), "mldsa44": c.mldsa44.vkey(),
+                       "url": c.url} for c in named],
+        "cases": cases,
+    }
+
+
+def receipt_size(receipt: Receipt) -> int:
+    return int(receipt.checkpoint.split("\n")[1])
+
+
 def _with_extra(receipt_text: str, extra: bytes) -> str:
     parsed = Receipt.parse(receipt_text)
     return Receipt(parsed.index, parsed.proof, parsed.checkpoint, extra).format()
@@ -602,6 +707,7 @@ def generate() -> dict[str, str]:
         "receipt.json": receipt_vectors,
         "reply.json": lambda: reply_vectors(_previous("reply.json")),
         "work.json": work_vectors,
+        "cosign.json": lambda: cosign_vectors(_previous("cosign.json")),
     }
     return {name: dumps(make()) for name, make in makers.items()}
 

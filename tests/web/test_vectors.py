@@ -27,6 +27,8 @@ from vault.padding import padme_length
 from vault.replytext import read_reply
 from vault.service.work import leading_zero_bits, solves
 from vault.testimony import SCHEMA_ID, Manifest
+from vault.tlog.cosignature import CosignatureError
+from vault.tlog.cosigning import NotCosignedError
 from vault.tlog.merkle import MerkleError
 from vault.tlog.note import NoteError, Verifier
 from vault.tlog.proof import ReceiptError, verify_receipt
@@ -303,3 +305,32 @@ def test_replies() -> None:
         with pytest.raises(age.AgeError):  # the v1 keys of the same words do not open it
             age.decrypt_bytes(sealed, [derive(case["codename"], 1).reply_identity],
                               armored=False)
+
+
+def test_cosign_vectors_say_what_the_policy_says() -> None:
+    data = load("cosign.json")
+    roster = verify_roster(data["roster"], data["org_vkey"], today=datetime.date.fromisoformat(
+        data["today"]))
+    policy = roster.cosigning
+    assert policy is not None and policy.quorum == data["quorum"] == 2
+    assert [c.name for c in policy.cosigners] == [c["name"] for c in data["cosigners"]]
+    verifier = Verifier.from_vkey(data["log_vkey"])
+    kinds = set()
+    for case in data["cases"]:
+        if "forged" not in case:  # the fork's checkpoint has another root: no inclusion
+            verify_receipt(case["receipt"], case["entry"].encode(), verifier, verifier.name)
+        checkpoint = case["receipt"].split("\n\n", 1)[1]
+        if "cosigned_by" in case:
+            kinds.add("ok")
+            assert policy.check(checkpoint) == case["cosigned_by"], case["why"]
+        elif "found" in case:
+            kinds.add("not cosigned")
+            assert len(policy.cosigned_by(checkpoint)) == case["found"], case["why"]
+            with pytest.raises(NotCosignedError, match=f"^{case['message']}$"):
+                policy.check(checkpoint)
+        else:
+            kinds.add("forged")
+            assert case["forged"] is True
+            with pytest.raises(CosignatureError, match="does not verify"):
+                policy.check(checkpoint)
+    assert kinds == {"ok", "not cosigned", "forged"}

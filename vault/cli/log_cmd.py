@@ -63,6 +63,19 @@ class _ServerSource:
     def checkpoint(self) -> str:
         return self._call("the latest checkpoint", self._client.checkpoint)
 
+    def cosigned_checkpoint(self) -> str | None:
+        return self._call("the cosigned checkpoint", self._cosigned_or_none)
+
+    def _cosigned_or_none(self) -> str | None:
+        from vault.client import ClientError
+
+        try:
+            return self._client.cosigned_checkpoint()
+        except ClientError as exc:
+            if exc.status == 404:  # none is cosigned yet: a finding, not a failure to check
+                return None
+            raise
+
     def entries(self, start: int, end: int) -> list[bytes]:
         return self._call(f"entries {start} to {end}", lambda: self._client.entries(start, end))
 

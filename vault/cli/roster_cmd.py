@@ -43,6 +43,8 @@ from keys.roster import (
 )
 from vault.cli.common import CLIError, atomic_output, open_input, refuse_other_file
 from vault.cli.keys_cmd import unlock_org_key
+from vault.tlog.cosignature import CosignatureError
+from vault.tlog.cosigning import Cosigner, CosigningPolicy
 
 CARD = "a public card (from `amanat keys new` or `amanat keys card`)"
 ROSTER = "a signed roster (from `amanat roster add`)"
@@ -168,6 +170,36 @@ def cmd_set_policy(args: argparse.Namespace) -> int:
                    f"policy {args.policy}")
 
 
+def cmd_set_cosigners(args: argparse.Namespace) -> int:
+    if args.none:
+        if args.cosigner or args.require is not None:
+            raise CLIError("--none names no cosigner: give it alone")
+        return _update(args, _unless_already("cosigning policy", _policy_text, "",
+                                             lambda r: r.with_cosigning(None)),
+                       "no cosigners")
+    if not args.cosigner or args.require is None:
+        raise CLIError("give --require K and one --cosigner per cosigner (or --none)")
+    try:
+        cosigners = tuple(Cosigner.from_vkeys(*given) for given in args.cosigner)
+        policy = CosigningPolicy(args.require, tuple(sorted(cosigners, key=lambda c: c.name)))
+    except CosignatureError as exc:
+        raise CLIError(f"--cosigner: {exc}") from None
+    wanted = _policy_text_of(policy)
+    names = ", ".join(c.name for c in policy.cosigners)
+    return _update(args, _unless_already("cosigning policy", _policy_text, wanted,
+                                         lambda r: r.with_cosigning(policy)),
+                   f"{policy.quorum} of {len(policy.cosigners)} cosigners required ({names})")
+
+
+def _policy_text(roster: Roster) -> str:
+    return "" if roster.cosigning is None else _policy_text_of(roster.cosigning)
+
+
+def _policy_text_of(policy: CosigningPolicy) -> str:
+    return "".join(f"{policy.quorum} {c.ed25519.vkey()} {c.mldsa44.vkey()} {c.url}\n"
+                   for c in policy.cosigners)
+
+
 def cmd_renew(args: argparse.Namespace) -> int:
     if not os.path.exists(args.roster):
         raise CLIError(
@@ -206,11 +238,20 @@ def _describe(roster: Roster, org_vkey: str | None = None) -> str:
         f"policy       {roster.policy}",
         f"expires      {describe_expiry(roster)}",
         f"log          {roster.log_vkey or '(none yet)'}",
+        f"cosigners    {_describe_cosigning(roster)}",
         f"investigators ({len(roster.investigators)}):",
     ]
     for person in roster.investigators:
         lines.append(f"  {person.key_id}  {','.join(person.roles):<12}  {person.name}")
     return "\n".join(lines) + "\n"
+
+
+def _describe_cosigning(roster: Roster) -> str:
+    policy = roster.cosigning
+    if policy is None:
+        return "(none: checkpoints need no cosignature)"
+    listed = "".join(f"\n  {c.name}  {c.url}" for c in policy.cosigners)
+    return f"{policy.quorum} of {len(policy.cosigners)} required{listed}"
 
 
 def cmd_show(args: argparse.Namespace) -> int:
@@ -326,6 +367,22 @@ def register(subparsers: Any) -> None:
     set_policy = _admin_parser(sub, "set-policy", "allow or forbid classical X25519 recipients")
     set_policy.add_argument("policy", choices=POLICIES)
     set_policy.set_defaults(func=cmd_set_policy)
+
+    set_cosigners = _admin_parser(
+        sub, "set-cosigners",
+        "name the log's cosigners and how many must cosign a checkpoint (k of n)")
+    set_cosigners.add_argument(
+        "--require", type=int, metavar="K",
+        help="clients rely on a checkpoint only when K of the cosigners cosigned it")
+    set_cosigners.add_argument(
+        "--cosigner", nargs=3, action="append", default=[],
+        metavar=("ED25519_VKEY", "MLDSA44_VKEY", "ADDRESS"),
+        help="a cosigner's two verifier keys (as `amanat cosigner init` prints them) and the "
+        "address the vault sends checkpoints to (e.g. https://cosigner.partner.example); "
+        "once per cosigner")
+    set_cosigners.add_argument("--none", action="store_true",
+                               help="name no cosigners (checkpoints need no cosignature)")
+    set_cosigners.set_defaults(func=cmd_set_cosigners)
 
     renew = _admin_parser(
         sub, "renew", "sign the next version with a new expiry date, nothing else changed"

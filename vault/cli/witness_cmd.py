@@ -310,6 +310,10 @@ def _deliver_and_check(client: Any, sealed: Any, size: int, sha256: Callable[[],
     log = "the organization's log" if check.log_key_pinned else "the log the server names"
     print(f"amanat: delivered {_size(size)}; receipt checked: entry {check.index} of {log}",
           file=sys.stderr)
+    if check.not_cosigned is not None:
+        print(f"amanat: {one_line(check.not_cosigned)} (the cosigners have not all answered "
+              "yet; `amanat receipt verify FILE --org VKEY --server URL` checks it against a "
+              "cosigned checkpoint later)", file=sys.stderr)
     hand_over_codename(codename)
     return 0
 

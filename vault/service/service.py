@@ -22,6 +22,7 @@ import contextlib
 import hashlib
 import os
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -31,6 +32,7 @@ from vault import events
 from vault.events import Event, hour_text, parse_hour
 from vault.service.auth import Authenticator, SignatureError, TokenError
 from vault.service.consistency import Reconciliation, read_holdings, reconcile, reinstate
+from vault.service.cosigning import CosignatureCollector
 from vault.service.mailbox import mailbox_id
 from vault.service.room import EmergencyRoom, disk_full
 from vault.service.rosterview import RosterRejected, RosterView, read_roster
@@ -63,9 +65,13 @@ from vault.store import (
     new_id,
     require_id,
 )
+from vault.tlog.cosigning import CosigningPolicy
 
 GIB = 1024 * 1024 * 1024
 MIB = 1024 * 1024
+# Submissions that may wait for cosignatures at once (each holds a worker thread).
+MAX_COSIGN_WAITERS = 8
+MAX_COSIGNED_MEMO = 4096
 # How many stalled uploads one new upload may push out (when room, not places, is short).
 EVICTIONS_PER_ADMISSION = 16
 
@@ -75,9 +81,15 @@ class AuditLogLike(Protocol):
 
     def append(self, entries: Sequence[bytes]) -> list[int]: ...
 
-    def receipt(self, index: int) -> str: ...
+    def receipt(self, index: int, size: int | None = None) -> str: ...
 
     def latest_checkpoint(self) -> str: ...
+
+    def cosigned_checkpoint_at(self, size: int) -> str: ...
+
+    def cosigned_sizes(self, min_lines: int = 1) -> list[int]: ...
+
+    def add_cosignatures(self, size: int, lines: list[str]) -> None: ...
 
     def size(self) -> int: ...
 
@@ -113,6 +125,10 @@ class RosterStaleError(RosterRejected):
         super().__init__(message, signature=False)
 
 
+class NotCosignedYetError(ServiceError):
+    """No checkpoint has the cosignatures the roster's policy requires yet."""
+
+
 class NoOrgKeyError(ServiceError):
     """The server was started without an organization key, so it cannot accept rosters."""
 
@@ -134,6 +150,9 @@ class Limits:
     work_quiet_rate: float = 0.0  # 0: no proof of work asked (vault/service/work.py)
     work_min_bits: int = 0  # a floor for the proof of work's difficulty (0: none)
     max_page: int = 200
+    # How long a submission's receipt waits for cosignatures on a checkpoint covering it
+    # before it is given without (saying "not yet cosigned"); 0: never waits.
+    cosign_wait_seconds: float = 2.0
 
 
 @dataclass(frozen=True)
@@ -219,6 +238,12 @@ class VaultService:
         self._queue_lock = threading.Lock()
         self._roster_lock = threading.Lock()
         self._roster: RosterView | None = None
+        # Gathering cosignatures (vault/service/cosigning.py), started by the server.
+        self._collector: CosignatureCollector | None = None
+        self._cosigned = threading.Condition()
+        self._cosign_waiters = 0
+        # (policy, size) -> whether that checkpoint meets the policy (lines are only added).
+        self._cosigned_memo: dict[tuple[CosigningPolicy, int], bool] = {}
         # Uploads with a request appending to them right now: one writer at a time.
         self._busy: set[str] = set()
         self._busy_lock = threading.Lock()
@@ -283,6 +308,8 @@ class VaultService:
             self.store.conceal_times()  # also after a failed append (a full disk)
         if self.room is not None:
             self.room.ensure()  # a stat while it is held; written again once there is room
+        if self._collector is not None:
+            self._collector.notify()
         assert ticket.index is not None
         return ticket.index
 
@@ -306,6 +333,76 @@ class VaultService:
         for ticket, index in zip(batch, indices, strict=True):
             ticket.index = index
             ticket.done = True
+
+    # --- cosignatures ---
+    def cosigning_policy(self) -> CosigningPolicy | None:
+        """The current roster's cosigning policy (None: no roster, or no cosigners)."""
+        return None if self._roster is None else self._roster.roster.cosigning
+
+    def start_cosigning(self, proxy: str | None = None) -> None:
+        """Start sending new checkpoints to the roster's cosigners, in the background
+        (through ``proxy``, e.g. ``socks5h://127.0.0.1:9050``, when given)."""
+        if self._collector is None:
+            self._collector = CosignatureCollector(
+                self.audit_log, self.cosigning_policy, on_cosigned=self._note_cosigned,
+                proxy=proxy)
+            self._collector.start()
+
+    def stop_cosigning(self) -> None:
+        collector, self._collector = self._collector, None
+        if collector is not None:
+            collector.stop()
+
+    def _note_cosigned(self) -> None:
+        with self._cosigned:
+            self._cosigned.notify_all()
+
+    def _cosigned_size(self, covering: int) -> int | None:
+        """The size of the newest checkpoint that meets the cosigning policy and covers
+        entry ``covering - 1`` (every checkpoint does when there is no policy), or None."""
+        policy = self.cosigning_policy()
+        with self._log_lock:
+            if policy is None:
+                size = self.audit_log.size()
+                return size if size >= covering else None
+            # Only checkpoints with at least two lines per required cosigner can qualify.
+            for size in self.audit_log.cosigned_sizes(2 * policy.quorum):
+                if size < covering:
+                    return None
+                key = (policy, size)
+                if key not in self._cosigned_memo:
+                    if len(self._cosigned_memo) >= MAX_COSIGNED_MEMO:
+                        self._cosigned_memo.clear()
+                    self._cosigned_memo[key] = policy.is_cosigned(
+                        self.audit_log.cosigned_checkpoint_at(size))
+                if self._cosigned_memo[key]:
+                    return size
+        return None
+
+    def _wait_cosigned(self, covering: int, seconds: float) -> int | None:
+        """``_cosigned_size(covering)``, waiting up to ``seconds`` for it, but only while
+        enough cosigners answer and at most MAX_COSIGN_WAITERS submissions wait at once: a
+        waiting submission holds a worker thread, and cosigners that are down must never
+        slow the vault (the receipt then says it is not yet cosigned)."""
+        size = self._cosigned_size(covering)
+        collector, policy = self._collector, self.cosigning_policy()
+        if (size is not None or collector is None or policy is None or seconds <= 0
+                or collector.answering() < policy.quorum):
+            return size
+        deadline = time.monotonic() + seconds
+        with self._cosigned:  # checked under the lock that notifies: no wake-up is missed
+            if self._cosign_waiters >= MAX_COSIGN_WAITERS:
+                return size
+            self._cosign_waiters += 1
+            try:
+                while True:
+                    size = self._cosigned_size(covering)
+                    left = deadline - time.monotonic()
+                    if size is not None or left <= 0:
+                        return size
+                    self._cosigned.wait(left)
+            finally:
+                self._cosign_waiters -= 1
 
     def recover(self) -> int:
         """Finish what a crash interrupted; return how many entries were newly logged.
@@ -415,6 +512,8 @@ class VaultService:
             except ConflictError as exc:
                 raise RosterStaleError(str(exc)) from None
             self._roster = view
+        if self._collector is not None:
+            self._collector.notify()  # the new roster may name other cosigners
         return view
 
     # --- resumable uploads (witness) ---
@@ -558,8 +657,9 @@ class VaultService:
             submission.id, submission.sha256, submission.size, moment=parse_hour(hour))
         index = self._log(event)
         self.store.set_submission_log_index(submission.id, index)
+        cosigned = self._wait_cosigned(index + 1, self.limits.cosign_wait_seconds)
         with self._log_lock:
-            receipt = self.audit_log.receipt(index)
+            receipt = self.audit_log.receipt(index, cosigned)
         return Receipt(submission.id, info.sha256, info.size, hour, index,
                        event.encode().decode("ascii"), receipt)
 
@@ -697,8 +797,22 @@ class VaultService:
     MAX_ENTRIES = 1000
 
     def log_checkpoint(self) -> str:
+        """The latest checkpoint, with the cosignatures gathered for it so far."""
         with self._log_lock:
-            return self.audit_log.latest_checkpoint()
+            return self.audit_log.cosigned_checkpoint_at(self.audit_log.size())
+
+    def log_cosigned_checkpoint(self) -> str:
+        """The newest checkpoint with cosignatures from as many cosigners as the roster's
+        policy requires (the latest one when the roster names none); NotCosignedYetError
+        when none has them yet."""
+        size = self._cosigned_size(0)
+        if size is None:
+            policy = self.cosigning_policy()
+            quorum = 0 if policy is None else policy.quorum
+            raise NotCosignedYetError(
+                f"no checkpoint is cosigned by {quorum} of the roster's cosigners yet")
+        with self._log_lock:
+            return self.audit_log.cosigned_checkpoint_at(size)
 
     def log_size(self) -> int:
         with self._log_lock:
@@ -754,11 +868,15 @@ class VaultService:
             return self.audit_log.consistency_proof(old, new)
 
     def log_receipt(self, index: int) -> str:
+        """A receipt for entry ``index`` against the newest checkpoint that covers it and
+        meets the cosigning policy, else against the latest (with what cosignatures it has)."""
         with self._log_lock:
             current = self.audit_log.size()
-            if not 0 <= index < current:
-                raise LogRangeError(f"need 0 <= index < {current}")
-            return self.audit_log.receipt(index)
+        if not 0 <= index < current:
+            raise LogRangeError(f"need 0 <= index < {current}")
+        cosigned = self._cosigned_size(index + 1)
+        with self._log_lock:
+            return self.audit_log.receipt(index, cosigned)
 
     def close(self) -> None:
         """Close the store and the audit log."""

@@ -25,7 +25,9 @@ the latest checkpoint) and the state is reloaded and re-verified.
 
 Tables (prefixed ``log_`` so they can share a database): ``log_meta`` (origin, schema),
 ``log_entries`` (idx, data), ``log_tree`` (level, idx, hash of leaves
-``[idx * 2**level, (idx+1) * 2**level)``), ``log_checkpoints`` (size, root, signed note).
+``[idx * 2**level, (idx+1) * 2**level)``), ``log_checkpoints`` (size, root, signed note),
+``log_cosignatures`` (size, one cosignature line gathered for the checkpoint of that size;
+the service checks each line before it adds it).
 """
 
 from __future__ import annotations
@@ -82,6 +84,11 @@ CREATE TABLE IF NOT EXISTS log_checkpoints (
     root BLOB NOT NULL,
     note TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS log_cosignatures (
+    size INTEGER NOT NULL,
+    line TEXT NOT NULL,
+    PRIMARY KEY (size, line)
+) WITHOUT ROWID;
 """
 
 
@@ -392,13 +399,48 @@ class AuditLog:
                 raise LogRangeError(f"consistency proofs need 0 <= old <= new <= {self._size}")
             return consistency_proof(self._tree, old, new)
 
-    def receipt(self, index: int) -> str:
-        """A C2SP tlog-proof receipt for entry ``index`` against the latest checkpoint."""
+    def receipt(self, index: int, size: int | None = None) -> str:
+        """A C2SP tlog-proof receipt for entry ``index`` against the checkpoint the log issued
+        at ``size`` (default: the latest), with the cosignatures gathered for it."""
         with self._lock:
-            if not 0 <= index < self._size:
-                raise LogRangeError(f"receipts need 0 <= index < {self._size}")
-            proof = inclusion_proof(self._tree, index, self._size)
-            return Receipt(index, tuple(proof), self._latest).format()
+            size = self._size if size is None else size
+            if not 0 <= index < size <= self._size:
+                raise LogRangeError(f"receipts need 0 <= index < size <= {self._size}")
+            proof = inclusion_proof(self._tree, index, size)
+            return Receipt(index, tuple(proof), self.cosigned_checkpoint_at(size)).format()
+
+    # --- cosignatures --------------------------------------------------------------------------
+
+    def add_cosignatures(self, size: int, lines: Sequence[str]) -> None:
+        """Keep cosignature lines (each ``— name base64``, no newline) for the checkpoint
+        issued at ``size``; lines already kept are ignored. The caller has checked them."""
+        with self._lock:
+            self.checkpoint_at(size)  # LogRangeError if the log issued none at this size
+            with self._write_transaction():
+                self._connection.executemany(
+                    "INSERT OR IGNORE INTO log_cosignatures (size, line) VALUES (?, ?)",
+                    [(size, line) for line in lines],
+                )
+
+    def cosigned_checkpoint_at(self, size: int) -> str:
+        """The checkpoint issued at ``size`` with the cosignature lines kept for it appended
+        to its signature lines (a signed note with more signatures)."""
+        with self._lock:
+            signed = self.checkpoint_at(size)
+            rows = self._connection.execute(
+                "SELECT line FROM log_cosignatures WHERE size = ? ORDER BY line", (size,)
+            ).fetchall()
+        return signed + "".join(f"{row[0]}\n" for row in rows)
+
+    def cosigned_sizes(self, min_lines: int = 1) -> list[int]:
+        """The sizes of the checkpoints with at least ``min_lines`` cosignature lines kept,
+        newest first."""
+        with self._lock:
+            rows = self._connection.execute(
+                "SELECT size FROM log_cosignatures GROUP BY size HAVING COUNT(*) >= ? "
+                "ORDER BY size DESC", (min_lines,)
+            ).fetchall()
+        return [int(row[0]) for row in rows]
 
     def backup_to(self, target: str | Path) -> int:
         """Copy the whole database to the new file ``target`` at one moment (SQLite's online

@@ -5,6 +5,7 @@
 - `checkpoint`: C2SP tlog-checkpoint bodies, signed and opened as notes.
 - `proof`: C2SP tlog-proof receipts that a witness can verify offline.
 - `cosignature`: C2SP tlog-cosignature lines (Ed25519 and ML-DSA-44) by cosigners.
+- `cosigning`: the k-of-n policy a checkpoint must meet before anyone relies on it.
 - `tiles`: C2SP tlog-tiles paths, tile and entry-bundle bytes, the tree rebuilt from tiles.
 
 Storage lives in `vault.store`; this package only computes and checks.

@@ -16,7 +16,8 @@ import { bundle } from "./bundle.js";
 import { seal } from "./seal.js";
 import { getRoster } from "./api.js";
 import { sha256Blob, uploadResumable } from "./upload.js";
-import { parseEntry, receiptFile, verifyReceipt } from "./tlog.js";
+import { parseEntry, parseReceipt, receiptFile, verifyReceipt } from "./tlog.js";
+import { checkCosigned } from "./cosign.js";
 import { formatPercent, formatSize, language, t } from "./i18n.js";
 import { $, clearError, download, el, orgKey, scriptsOn, setStatus, showError } from "./ui-dom.js";
 import { addPerson, readPersons } from "./ui-persons.js";
@@ -208,6 +209,11 @@ async function checkReceipt(answer, sealed, roster) {
     throw error;
   }
   const proof = verifyReceipt(answer.receipt, roster.logVkey, answer.entry);
+  if (roster.cosigning) {
+    // The page keeps no state: the receipt's checkpoint counts only when k of the roster's
+    // cosigners cosigned it (a forked or rolled-back log cannot gather them).
+    checkCosigned(parseReceipt(answer.receipt).checkpoint, roster.cosigning);
+  }
   return proof.index;
 }
 
@@ -276,17 +282,22 @@ async function send() {
     // Delivered: the sealed copy is no longer needed, and nothing is sent again.
     pending = null;
     let verified = null;
+    let problem = null;
     try {
       verified = await checkReceipt(answer, sealed, roster);
     } catch (error) {
-      showError(messageFor(error, "receipt"));
+      if (error && error.name === "CosignError" && error.code === "not-cosigned") {
+        problem = t("msg.receipt.notCosigned");
+      } else {
+        showError(messageFor(error, "receipt"));
+      }
     }
     try {
       receiptText = receiptFile(answer.receipt, answer.entry);
     } catch {
       receiptText = null;
     }
-    showDone(answer.id, verified, codename, null);
+    showDone(answer.id, verified, codename, problem);
   } catch (error) {
     if (error && error.name === "UploadError" && error.code === "delivery-unknown" && pending) {
       // Most likely stored, with this reply address: the codename is still the only way to

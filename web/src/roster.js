@@ -9,6 +9,7 @@ import { bech32 } from "@scure/base";
 import { sha256 } from "@noble/hashes/sha2.js";
 import { fromB64, hex, utf8, wellFormed } from "./bytes.js";
 import { NoteError, parseVkey, verifyNote } from "./note.js";
+import { CosignError, cosigningPolicy, parseCosignerLine } from "./cosign.js";
 
 export const ROSTER_HEADER = "amanat.roster/v1";
 export const MAX_ROSTER_BYTES = 1024 * 1024;
@@ -26,6 +27,15 @@ export class RosterError extends Error {
     super(message);
     this.name = "RosterError";
     this.code = code;
+  }
+}
+
+function asRosterError(parse, prefix) {
+  try {
+    return parse();
+  } catch (error) {
+    if (error instanceof CosignError) throw malformed(prefix + error.message);
+    throw error;
   }
 }
 
@@ -163,15 +173,26 @@ export function parseRoster(text) {
   const expires = expect("expires");
   if (parseDate(expires) === null) throw malformed("roster line 4: the expiry date is not a real YYYY-MM-DD date");
   let logVkey = null;
+  let quorumText = null;
+  const cosigners = [];
   const investigators = [];
   for (; next < lines.length; next++) {
     const number = next + 1;
     const line = lines[next];
     if (number === 5 && line.startsWith("log ")) {
       logVkey = line.slice(4);
-      continue;
+    } else if (number === 5 + (logVkey === null ? 0 : 1) && line.startsWith("cosigners ")) {
+      quorumText = line.slice("cosigners ".length);
+    } else if (quorumText !== null && investigators.length === 0 && line.startsWith("cosigner ")) {
+      cosigners.push(asRosterError(() => parseCosignerLine(line.slice("cosigner ".length)), `roster line ${number}: `));
+    } else {
+      investigators.push(parseInvestigator(number, line));
     }
-    investigators.push(parseInvestigator(number, line));
+  }
+  let cosigning = null;
+  if (quorumText !== null) {
+    if (logVkey === null) throw malformed("a roster names cosigners only with a log key");
+    cosigning = asRosterError(() => cosigningPolicy(quorumText, cosigners), "cosigners: ");
   }
   const problem = originProblem(origin);
   if (problem) throw malformed(`roster origin: ${problem}`);
@@ -202,6 +223,7 @@ export function parseRoster(text) {
     policy,
     expires,
     logVkey,
+    cosigning,
     investigators: investigators.map(({ keyId, roles, auth, recipient, name }) => ({
       keyId, roles, auth, recipient, name,
     })),

@@ -17,7 +17,7 @@ export function messageFor(error, stage) {
     if (code === "word") return t("msg.codename.word", { position: error.position ?? 0 });
     return t("msg.codename.checksum");
   }
-  if (name === "ReceiptError") return t("msg.error.receipt");
+  if (name === "ReceiptError" || name === "CosignError") return t("msg.error.receipt");
   if (name === "UploadError") {
     if (code === "gave-up") return t("msg.error.gaveUp");
     if (code === "gone") return t("msg.error.gone");
