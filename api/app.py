@@ -69,6 +69,7 @@ def open_settings_vault(settings: Settings) -> OpenedVault:
         allow_missing=settings.allow_missing,
         servers=settings.login_servers(),
         control=True,
+        blobs=settings.blob_storage(),
     )
 
 

@@ -113,6 +113,9 @@ def serve(args: argparse.Namespace, *, is_loopback: Callable[[str], bool]) -> in
             public_urls=tuple(args.public_url) if args.public_url else None,
             dev=True if args.dev else None,
             allow_missing=True if args.allow_missing else None,
+            blobs=args.blobs, s3_endpoint=args.s3_endpoint, s3_region=args.s3_region,
+            s3_path_style=True if args.s3_path_style else None,
+            s3_ca_file=args.s3_ca_file, s3_credentials_file=args.s3_credentials_file,
         )
     except SettingsError as exc:
         raise CLIError(str(exc)) from None

@@ -17,6 +17,7 @@ from vault.service.auth import is_loopback_host, loopback_origins, server_origin
 from vault.service.service import Limits
 from vault.service.staging import reserve_for, total_bytes
 from vault.service.work import MAX_BITS as MAX_WORK_BITS
+from vault.store.s3blobs import S3Options
 
 GIB = 1024 * 1024 * 1024
 MIB = 1024 * 1024
@@ -77,6 +78,15 @@ class Settings:
     # The proxy the server reaches the roster's cosigners through (e.g.
     # socks5h://127.0.0.1:9050 for cosigners on onion addresses; none: directly).
     cosigner_proxy: str | None = None
+    # Sealed files in S3-compatible object storage instead of the data directory
+    # (vault/store/s3blobs.py): s3://BUCKET/PREFIX, and how to reach it. Credentials come
+    # from the AWS_* environment or s3_credentials_file, never from a setting.
+    blobs: str | None = None
+    s3_endpoint: str | None = None
+    s3_region: str | None = None
+    s3_path_style: bool = False
+    s3_ca_file: Path | None = None
+    s3_credentials_file: Path | None = None
 
     def __post_init__(self) -> None:
         for name in ("max_submission_bytes", "max_reply_bytes", "max_roster_bytes",
@@ -108,6 +118,16 @@ class Settings:
                 server_origin(url)
             except ValueError as exc:
                 raise SettingsError(f"--public-url: {exc}") from None
+        if self.blobs is None and self.s3_endpoint is not None:
+            raise SettingsError("--s3-endpoint is for --blobs s3://BUCKET/PREFIX: give both")
+
+    def blob_storage(self) -> S3Options | None:
+        """Where sealed files go when not in the data directory."""
+        if self.blobs is None:
+            return None
+        return S3Options(self.blobs, endpoint=self.s3_endpoint, region=self.s3_region,
+                         path_style=self.s3_path_style, ca_file=self.s3_ca_file,
+                         credentials_file=self.s3_credentials_file)
 
     def login_servers(self) -> tuple[str, ...]:
         """The addresses logins are accepted for: the configured public URLs, or, with none
@@ -160,7 +180,7 @@ class Settings:
                 continue
             values[f.name] = _convert(f.name, raw, cls.__dataclass_fields__[f.name].default)
         values.update({k: v for k, v in overrides.items() if v is not None})
-        for name in ("data_dir", "web_dir"):
+        for name in ("data_dir", "web_dir", "s3_ca_file", "s3_credentials_file"):
             if name in values:
                 values[name] = Path(values[name])
         return replace(cls(), **values)

@@ -44,6 +44,24 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--allow-missing", action="store_true",
                         help="start even though the database lacks what the audit log records "
                              "(each start names it; clients report it as missing)")
+    storage = parser.add_argument_group(
+        "object storage", "keep sealed files in an S3-compatible bucket (credentials from the "
+        "AWS_* environment or --s3-credentials-file, never from arguments)")
+    storage.add_argument("--blobs", metavar="s3://BUCKET/PREFIX", default=None,
+                         help="where sealed files go (default: the data directory; "
+                              "$AMANAT_BLOBS)")
+    storage.add_argument("--s3-endpoint", metavar="URL", default=None,
+                         help="an S3-compatible server, e.g. https://minio.example:9000 "
+                              "(default: AWS)")
+    storage.add_argument("--s3-region", metavar="REGION", default=None)
+    storage.add_argument("--s3-path-style", action="store_true",
+                         help="name the bucket in the path, not the host (most self-hosted "
+                              "servers)")
+    storage.add_argument("--s3-ca-file", metavar="PEM", default=None,
+                         help="certificates to trust for the endpoint's TLS")
+    storage.add_argument("--s3-credentials-file", metavar="FILE", default=None,
+                         help="an AWS credentials file (mode 0600; profile $AWS_PROFILE or "
+                              "default)")
     parser.set_defaults(func=run)
 
 

@@ -17,6 +17,8 @@ Layout of a data directory (mode 0700)::
     blobs/             sealed submissions and replies
     uploads/           resumable uploads in progress
     quarantine/        sealed files found without a database row, kept (never served)
+    blobs.url          only with --blobs: the bucket holding blobs/, uploads/ and quarantine/
+                       instead (vault/store/s3blobs.py); a start without it is refused
     dev/               only with --dev: throwaway org key, investigator identity, roster
 """
 
@@ -35,12 +37,13 @@ from vault.service.auth import SECRET_BYTES, Authenticator
 from vault.service.consistency import Reconciliation
 from vault.service.room import EmergencyRoom
 from vault.service.service import Limits, VaultService
-from vault.store import open_store
+from vault.store import NAMESPACES, DataDirBusyError, Store, StoreError, is_valid_id, open_store
 from vault.store.backup import AUDIT_LOG_FILE as AUDIT_LOG_FILE
 from vault.store.backup import AUTH_SECRET_FILE as AUTH_SECRET_FILE
 from vault.store.backup import LOG_KEY_FILE as LOG_KEY_FILE
 from vault.store.backup import ORG_VKEY_FILE as ORG_VKEY_FILE
 from vault.store.backup import ControlServer, take_snapshot
+from vault.store.s3blobs import S3Options
 from vault.tlog import note
 
 DEV_DIR = "dev"
@@ -123,6 +126,45 @@ def pin_org_vkey(data_dir: Path, org_vkey: str | None) -> str | None:
             _write_private(path, (org_vkey + "\n").encode("ascii"))
         return org_vkey
     return remembered
+
+
+def _holds_local_blobs(data_dir: Path) -> bool:
+    for place in ("blobs", "quarantine"):
+        for namespace in NAMESPACES:
+            directory = data_dir / place / namespace
+            if directory.is_dir() and any(is_valid_id(e.name[:32]) for e in os.scandir(directory)):
+                return True
+    return False
+
+
+def open_data_store(data_dir: Path, blobs: S3Options | None = None) -> Store:
+    """The store of ``data_dir``, its sealed files in it or at ``blobs``. The first start
+    with ``blobs`` remembers the bucket in ``blobs.url``; later starts must name the same
+    one, and a data directory that already holds sealed files is not switched to a bucket
+    (its files would look missing). SetupError says what to do."""
+    from vault.store.s3blobs import connect, parse_blobs_url
+    from vault.store.sqlite import BLOBS_URL_FILE, EmbeddedStore, remembered_blobs_url
+
+    try:
+        if blobs is None:
+            return open_store(data_dir)
+        bucket, prefix = parse_blobs_url(blobs.url)
+        url = f"s3://{bucket}/{prefix}".rstrip("/")
+        remembered = remembered_blobs_url(data_dir)
+        if remembered is not None and remembered != url:
+            raise SetupError(f"the sealed files of this data directory are kept at "
+                             f"{remembered}, not {url}: give --blobs {remembered}")
+        if remembered is None and _holds_local_blobs(data_dir):
+            raise SetupError("this data directory already keeps sealed files in its own "
+                             "blobs/ directory: it cannot switch to --blobs")
+        store = EmbeddedStore(data_dir, connect(blobs))
+        if remembered is None:
+            _write_private(data_dir / BLOBS_URL_FILE, (url + "\n").encode("utf-8"))
+        return store
+    except DataDirBusyError:
+        raise
+    except StoreError as exc:
+        raise SetupError(str(exc)) from None
 
 
 @dataclass(frozen=True)
@@ -216,6 +258,7 @@ def open_vault(
     allow_missing: bool = False,
     servers: Sequence[str] = (),
     control: bool = False,
+    blobs: S3Options | None = None,
 ) -> OpenedVault:
     """Open (creating on first start) everything a server needs in ``data_dir``; logins are
     accepted only when signed for one of ``servers`` (the addresses it is reachable at).
@@ -223,19 +266,18 @@ def open_vault(
     Refuses (SetupError) a store that lost something its log records (an older
     vault.sqlite3, a row deleted by hand), naming each difference on the ``amanat.store``
     logger first; ``allow_missing`` opens it anyway, the differences still printed.
-    ``control``: answer ``amanat backup`` on the data directory's control socket.
+    ``control``: answer ``amanat backup`` on the data directory's control socket (only
+    when the sealed files are in the data directory). ``blobs``: keep them in object storage.
     """
     from vault.store.auditlog import AuditLog
     from vault.store.backup import Snapshot
-    from vault.store.sqlite import EmbeddedStore, SchemaVersionError
+    from vault.store.blobs import BlobDirectory
+    from vault.store.sqlite import EmbeddedStore
 
     prepare_data_dir(data_dir)
     # First: the store holds the directory, so a second server stops here, changing nothing;
     # and a data directory of a newer release is refused before anything is written.
-    try:
-        store = open_store(data_dir)
-    except SchemaVersionError as exc:
-        raise SetupError(str(exc)) from None
+    store = open_data_store(data_dir, blobs)
     try:
         signer, created = load_or_create_log_key(data_dir)
         dev_setup: DevSetup | None = None
@@ -266,7 +308,8 @@ def open_vault(
         if dev_setup is not None and store.current_roster() is None:
             service.publish_roster(dev_setup.roster_path.read_text("utf-8"))
         control_server = None
-        if control and isinstance(store, EmbeddedStore):
+        if control and isinstance(store, EmbeddedStore) and isinstance(store.blobs,
+                                                                       BlobDirectory):
             embedded = store
             # A roster is logged, then stored: the snapshot holds the roster lock too, so it
             # never falls between the two (vault/store/backup.py).
@@ -287,7 +330,8 @@ def open_vault(
     return OpenedVault(service, created, dev_setup, control_server)
 
 
-def check_data_dir(data_dir: Path, *, repair: bool = False) -> tuple[list[str], Reconciliation]:
+def check_data_dir(data_dir: Path, *, repair: bool = False, blobs: S3Options | None = None,
+                   ) -> tuple[list[str], Reconciliation]:
     """What ``amanat fsck`` does on a stopped server's data directory: what a start does
     (log what a crash left unlogged, quarantine sealed files with no row, finish logged
     deletions), with ``repair`` first reinstating logged submissions whose kept sealed file
@@ -302,7 +346,7 @@ def check_data_dir(data_dir: Path, *, repair: bool = False) -> tuple[list[str], 
         raise SetupError(f"{data_dir} is not a vault data directory (no {LOG_KEY_FILE} or "
                          f"{AUDIT_LOG_FILE})")
     signer, _ = load_or_create_log_key(data_dir)
-    store = open_store(data_dir)
+    store = open_data_store(data_dir, blobs)
     try:
         audit_log = AuditLog(data_dir / AUDIT_LOG_FILE, signer, signer.name)
     except BaseException:

@@ -62,7 +62,7 @@ from vault.store import (
     DataDirBusyError,
     StoreError,
 )
-from vault.store.blobs import blur_times, fsync_directory, open_quietly
+from vault.store.blobs import BlobDirectory, blur_times, fsync_directory, open_quietly
 from vault.store.sqlite import (
     DATABASE_NAME,
     SCHEMA_VERSION,
@@ -70,6 +70,7 @@ from vault.store.sqlite import (
     EmbeddedStore,
     SchemaVersionError,
     newer_version_message,
+    remembered_blobs_url,
 )
 
 # Names in a data directory (vault/service/setup.py uses these too).
@@ -134,6 +135,13 @@ def _tidy_copy(path: Path, *, strip: bool) -> None:
         conn.close()
 
 
+def _blob_directory(store: EmbeddedStore) -> BlobDirectory:
+    """The blob directory a backup pins and reads (a bucket is backed up on its own)."""
+    if not isinstance(store.blobs, BlobDirectory):
+        raise BackupError("amanat backup copies only sealed files kept in the data directory")
+    return store.blobs
+
+
 def take_snapshot(store: EmbeddedStore, backup_log: Callable[[Path], int],
                   hold: Sequence[contextlib.AbstractContextManager[object]] = ()) -> Snapshot:
     """Copy the metadata database and the audit log (``backup_log(target)`` returns the log
@@ -150,7 +158,7 @@ def take_snapshot(store: EmbeddedStore, backup_log: Callable[[Path], int],
             start = time.perf_counter()
             store.backup_to(directory / DATABASE_NAME)
             log_size = backup_log(directory / AUDIT_LOG_FILE)
-            store.blobs.pin(directory / PINNED_DIR)
+            _blob_directory(store).pin(directory / PINNED_DIR)
             held = time.perf_counter() - start
         _tidy_copy(directory / DATABASE_NAME, strip=True)
         _tidy_copy(directory / AUDIT_LOG_FILE, strip=False)
@@ -161,7 +169,7 @@ def take_snapshot(store: EmbeddedStore, backup_log: Callable[[Path], int],
 
 
 def release_snapshot(store: EmbeddedStore, directory: Path) -> None:
-    store.blobs.unpin(directory / PINNED_DIR)
+    _blob_directory(store).unpin(directory / PINNED_DIR)
     shutil.rmtree(directory, ignore_errors=True)
     with contextlib.suppress(OSError):
         (store.data_dir / SNAPSHOTS_DIR).rmdir()  # only when no other backup runs
@@ -263,6 +271,10 @@ def snapshot_of(data_dir: Path) -> Iterator[Snapshot]:
     if not (data_dir / DATABASE_NAME).is_file() or not (data_dir / AUDIT_LOG_FILE).is_file():
         raise BackupError(f"{data_dir} is not a vault data directory (no {DATABASE_NAME} or "
                           f"{AUDIT_LOG_FILE})")
+    if (url := remembered_blobs_url(data_dir)) is not None:
+        raise BackupError(f"the sealed files of {data_dir} are in object storage ({url}): "
+                          "amanat backup copies only sealed files kept in the data directory; "
+                          "back up the bucket and the databases as DEPLOY.md says")
     try:
         store = EmbeddedStore(data_dir)
     except DataDirBusyError:

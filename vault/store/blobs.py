@@ -31,13 +31,14 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 
 from vault.store import (
     NAMESPACE_SUBMISSIONS,
     NAMESPACES,
     ConflictError,
     NotFoundError,
+    StagedWriter,
     is_valid_id,
 )
 
@@ -100,6 +101,82 @@ def _checked(blob_id: str) -> str:
     if not is_valid_id(blob_id):
         raise NotFoundError("no such id")
     return blob_id
+
+
+class BlobBackend(Protocol):
+    """Where a store keeps bytes: staged uploads and sealed blobs, by id.
+
+    Two implementations: ``BlobDirectory`` below (the embedded default) and
+    ``vault.store.s3blobs.S3Blobs`` (S3-compatible object storage). The metadata store
+    (vault/store/sqlite.py) decides which ids exist; a backend only keeps bytes. What every
+    backend guarantees, and tests/store/test_blob_backends.py holds each one to:
+
+    * a staged upload grows only at its end (``append_staged(id, offset)`` with ``offset``
+      its current size, ConflictError otherwise); ``commit`` makes the appended bytes
+      durable, ``abort`` drops them;
+    * ``promote`` makes a staged upload the sealed blob ``namespace``/``blob_id``: the blob
+      is durable and complete before it returns, is never half visible to a reader (a crash
+      during promotion leaves no blob or the whole blob), and the staged upload is gone;
+    * a blob is written once and never overwritten: promoting (or reinstating from
+      quarantine) onto an id in use raises ConflictError and keeps both;
+    * a blob leaves the served set only through ``delete_blob`` (the caller holds a logged
+      deletion) or ``quarantine`` (kept, never overwritten, under the quarantine);
+    * ids are checked (``is_valid_id``): no hostile id names anything outside the backend.
+
+    Locations returned by ``quarantine`` and ``quarantined`` are for the operator to read
+    (a path relative to the data directory, or an ``s3://`` URL).
+    """
+
+    # --- staged uploads ---
+    def create_staged(self, upload_id: str) -> None: ...
+
+    def staged_size(self, upload_id: str) -> int: ...
+
+    def append_staged(self, upload_id: str, offset: int, *,
+                      durable: bool = True) -> StagedWriter:
+        """``durable=False``: ``commit`` need not wait for the disk (``promote`` makes the
+        bytes durable before anything is acknowledged)."""
+        ...
+
+    def open_staged(self, upload_id: str) -> BinaryIO: ...
+
+    def delete_staged(self, upload_id: str) -> None: ...
+
+    def staged_ids(self) -> list[str]: ...
+
+    # --- sealed blobs ---
+    def promote(self, upload_id: str, namespace: str, blob_id: str) -> None: ...
+
+    def open_blob(self, namespace: str, blob_id: str) -> BinaryIO: ...
+
+    def blob_present(self, namespace: str, blob_id: str) -> bool: ...
+
+    def blob_size(self, namespace: str, blob_id: str) -> int | None: ...
+
+    def delete_blob(self, namespace: str, blob_id: str) -> None: ...
+
+    def blob_ids(self, namespace: str) -> list[str]: ...
+
+    # --- quarantine ---
+    def quarantine(self, namespace: str, blob_id: str) -> str: ...
+
+    def quarantine_staged(self, upload_id: str, submission_id: str) -> str: ...
+
+    def quarantined(self, namespace: str, blob_id: str) -> str | None: ...
+
+    def quarantined_ids(self, namespace: str) -> list[str]: ...
+
+    def open_quarantined(self, namespace: str, blob_id: str) -> BinaryIO | None: ...
+
+    def unquarantine(self, namespace: str, blob_id: str) -> None: ...
+
+    # --- housekeeping ---
+    def conceal_times(self) -> None:
+        """Hide when the last write happened, where the backend can (a directory's times
+        set back to the hour; object storage keeps its own times, DEPLOY.md)."""
+        ...
+
+    def close(self) -> None: ...
 
 
 class StagedFileWriter:
@@ -300,9 +377,20 @@ class BlobDirectory:
         except FileNotFoundError:
             return None
 
-    def quarantined(self, namespace: str, blob_id: str) -> Path | None:
+    def quarantined_path(self, namespace: str, blob_id: str) -> Path | None:
         path = self.quarantine_root / namespace / _checked(blob_id)
         return path if path.is_file() else None
+
+    def quarantined(self, namespace: str, blob_id: str) -> str | None:
+        path = self.quarantined_path(namespace, blob_id)
+        return None if path is None else self._where(path)
+
+    def open_quarantined(self, namespace: str, blob_id: str) -> BinaryIO | None:
+        path = self.quarantined_path(namespace, blob_id)
+        return None if path is None else open_quietly(path)
+
+    def _where(self, path: Path) -> str:
+        return str(path.relative_to(self.root))
 
     def quarantined_ids(self, namespace: str) -> list[str]:
         directory = self.quarantine_root / namespace
@@ -310,15 +398,16 @@ class BlobDirectory:
             return []
         return sorted(e.name for e in os.scandir(directory) if is_valid_id(e.name))
 
-    def quarantine_staged(self, upload_id: str, submission_id: str) -> Path:
-        """Move a staging file to ``quarantine/submissions/<submission_id>``."""
-        return self._quarantine(self._staged(upload_id), NAMESPACE_SUBMISSIONS,
-                                _checked(submission_id))
+    def quarantine_staged(self, upload_id: str, submission_id: str) -> str:
+        """Move a staging file to ``quarantine/submissions/<submission_id>``; return where."""
+        return self._where(self._quarantine(self._staged(upload_id), NAMESPACE_SUBMISSIONS,
+                                            _checked(submission_id)))
 
-    def quarantine(self, namespace: str, blob_id: str) -> Path:
-        """Move a blob to ``quarantine/<namespace>/`` durably, never over another file."""
+    def quarantine(self, namespace: str, blob_id: str) -> str:
+        """Move a blob to ``quarantine/<namespace>/`` durably, never over another file;
+        return where it is kept, relative to the data directory."""
         self._keep_for_backups(self._blob(namespace, blob_id), namespace, blob_id)
-        return self._quarantine(self._blob(namespace, blob_id), namespace, blob_id)
+        return self._where(self._quarantine(self._blob(namespace, blob_id), namespace, blob_id))
 
     def _quarantine(self, source: Path, namespace: str, blob_id: str) -> Path:
         directory = self.quarantine_root / namespace
@@ -349,3 +438,9 @@ class BlobDirectory:
     def blob_ids(self, namespace: str) -> list[str]:
         directory = self.blobs / namespace
         return [e.name for e in os.scandir(directory) if is_valid_id(e.name)]
+
+    def conceal_times(self) -> None:
+        self.blur_directories()
+
+    def close(self) -> None:
+        """Nothing to release: every file is closed after each operation."""

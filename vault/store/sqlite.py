@@ -1,4 +1,4 @@
-"""The embedded store: SQLite (WAL, synchronous=FULL) for metadata plus a blob directory.
+"""The embedded store: SQLite (WAL, synchronous=FULL) for metadata plus a blob backend.
 
 The default backend of ``vault.store.Store`` for a single machine. Rows hold random ids,
 SHA-256 digests, sizes and hours (never a precise time, address or user agent); deleted rows
@@ -7,6 +7,11 @@ by the service's threads behind a lock; writes that span the blob directory and 
 are ordered so a crash leaves at worst an orphaned blob or staging file: the service moves
 an orphaned blob to quarantine (it never removes one without a logged deletion) and the
 upload sweep removes staging files, which were never acknowledged.
+
+Blobs go to any ``BlobBackend`` (vault/store/blobs.py): the blob directory inside the data
+directory by default, or S3-compatible object storage (vault/store/s3blobs.py). A data
+directory whose blobs live elsewhere names that place in ``blobs.url`` and is refused when
+opened without it (its blobs would look missing).
 """
 
 from __future__ import annotations
@@ -31,15 +36,18 @@ from vault.store import (
     NotFoundError,
     ReplyRecord,
     RosterRecord,
+    StagedWriter,
     StoreError,
     SubmissionRecord,
     UploadRecord,
     is_valid_id,
     is_valid_mailbox_id,
 )
-from vault.store.blobs import BlobDirectory, StagedFileWriter, blur_times, open_quietly
+from vault.store.blobs import BlobBackend, BlobDirectory, blur_times
 
 DATABASE_NAME = "vault.sqlite3"
+# Written when the blobs live outside the data directory: where they are (no credentials).
+BLOBS_URL_FILE = "blobs.url"
 # The data directory's schema version, kept in the metadata database (``PRAGMA
 # user_version``, so it travels with the database and changes in the same transaction as a
 # migration). 1: the releases before versions (no marker, user_version 0); 2: this one (the
@@ -176,10 +184,20 @@ def migrate(conn: sqlite3.Connection, where: object) -> int:
     return found
 
 
-class EmbeddedStore:
-    """SQLite metadata in ``data_dir/vault.sqlite3`` and blobs under ``data_dir``."""
+def remembered_blobs_url(data_dir: Path) -> str | None:
+    """Where this data directory's blobs live when not in it (``blobs.url``), or None."""
+    path = data_dir / BLOBS_URL_FILE
+    return path.read_text("utf-8").strip() if path.is_file() else None
 
-    def __init__(self, data_dir: Path) -> None:
+
+class EmbeddedStore:
+    """SQLite metadata in ``data_dir/vault.sqlite3``; blobs under ``data_dir`` or in the
+    ``blobs`` backend given (which the store closes with itself)."""
+
+    def __init__(self, data_dir: Path, blobs: BlobBackend | None = None) -> None:
+        if blobs is None and (url := remembered_blobs_url(data_dir)) is not None:
+            raise StoreError(f"the sealed files of {data_dir} are kept at {url}, not in the "
+                             f"data directory: only `amanat serve --blobs {url}` opens it")
         data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.data_dir = data_dir
         self._dir_lock = lock_data_dir(data_dir)
@@ -193,7 +211,7 @@ class EmbeddedStore:
             self._db = connect_database(data_dir / DATABASE_NAME)
             try:
                 self.schema_found = migrate(self._db, data_dir)
-                self.blobs = BlobDirectory(data_dir)
+                self.blobs: BlobBackend = BlobDirectory(data_dir) if blobs is None else blobs
                 # Left by a backup that a crash interrupted: copies of the databases, and
                 # links to blobs whose deletion the log records; nothing else holds them.
                 shutil.rmtree(data_dir / SNAPSHOTS_DIR, ignore_errors=True)
@@ -249,7 +267,7 @@ class EmbeddedStore:
         return UploadRecord(upload_id, self.blobs.staged_size(upload_id), str(row[0]))
 
     def append_upload(self, upload_id: str, offset: int, hour: str, *,
-                      durable: bool = True) -> StagedFileWriter:
+                      durable: bool = True) -> StagedWriter:
         record = self.get_upload(upload_id)
         if record.touched != hour:
             self._write("UPDATE uploads SET touched = ? WHERE id = ?", (hour, upload_id))
@@ -483,7 +501,7 @@ class EmbeddedStore:
         self.blobs.delete_blob(namespace, blob_id)
 
     def quarantine_orphan(self, namespace: str, blob_id: str) -> str:
-        return str(self.blobs.quarantine(namespace, blob_id).relative_to(self.data_dir))
+        return self.blobs.quarantine(namespace, blob_id)
 
     def staged_files(self) -> list[tuple[str, int]]:
         found = []
@@ -498,21 +516,18 @@ class EmbeddedStore:
     def quarantine_staged(self, upload_id: str, submission_id: str) -> str:
         with self._lock:
             self._write("DELETE FROM uploads WHERE id = ?", (upload_id,))
-            kept = self.blobs.quarantine_staged(upload_id, submission_id)
-        return str(kept.relative_to(self.data_dir))
+            return self.blobs.quarantine_staged(upload_id, submission_id)
 
     def quarantined_ids(self, namespace: str) -> list[str]:
         return self.blobs.quarantined_ids(namespace)
 
     def quarantined(self, namespace: str, blob_id: str) -> str | None:
-        path = self.blobs.quarantined(namespace, blob_id)
-        return None if path is None else str(path.relative_to(self.data_dir))
+        return self.blobs.quarantined(namespace, blob_id)
 
     def open_kept(self, namespace: str, blob_id: str) -> BinaryIO | None:
         if self.blobs.blob_present(namespace, blob_id):
             return self.blobs.open_blob(namespace, blob_id)
-        path = self.blobs.quarantined(namespace, blob_id)
-        return None if path is None else open_quietly(path)
+        return self.blobs.open_quarantined(namespace, blob_id)
 
     def reinstate_submission(self, record: SubmissionRecord) -> None:
         with self._lock:
@@ -564,11 +579,12 @@ class EmbeddedStore:
         with os.scandir(self.data_dir) as listing:
             entries = [entry.path for entry in listing]
         blur_times(*entries)
-        self.blobs.blur_directories()
+        self.blobs.conceal_times()
 
     def close(self) -> None:
         with self._lock:
             self._db.close()
+            self.blobs.close()
             if self._dir_lock >= 0:
                 os.close(self._dir_lock)  # releases the data directory
                 self._dir_lock = -1
