@@ -278,7 +278,10 @@ class BlobDirectory:
         path = self._staged(upload_id)
         # Made durable by the first commit (file and directory fsync), not here.
         with blurring(path, self.uploads):
-            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, _FILE_MODE))
+            try:
+                os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, _FILE_MODE))
+            except FileExistsError:
+                raise ConflictError("upload id already used") from None
 
     def staged_size(self, upload_id: str) -> int:
         try:
