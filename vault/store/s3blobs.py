@@ -450,8 +450,8 @@ class S3Blobs:
                 return
             raise BlobStorageError(
                 f"the object storage at {self.location} overwrote an object written with "
-                "If-None-Match: *; amanat needs a server that honours it (AWS S3, MinIO, "
-                "Ceph RGW and current Garage do)")
+                "If-None-Match: *; amanat needs a server that honours it (conditional "
+                "writes), or nothing it stores would be written once")
         finally:
             self.delete_keys([key])
 
