@@ -31,7 +31,9 @@ durably, so a crash during promotion leaves no blob or the complete one, and a r
 sees part of it. Then the parts are removed. The cost, documented in DEPLOY.md: promotion
 moves the file's bytes through the server twice, and holds the file in memory (obstore
 performs a conditional put as a single request), so ``max_submission_bytes`` bounds the
-memory a promotion takes.
+memory a promotion takes. Finding an upload's size lists its parts (one request per 1,000),
+so many small chunks make each append slower; parts are never cached between requests,
+because another server may have appended since.
 
 What the bucket's operator can see: ciphertext, sizes (of each chunk while staging, of each
 sealed file) and the times the object storage records for each write, to the second; no
@@ -458,8 +460,13 @@ class S3Blobs:
     # --- staged uploads ---
     def _parts(self, upload_id: str) -> list[tuple[str, int]]:
         """The parts of an upload from offset 0 without a gap (NotFoundError when the
-        upload does not exist); parts past a gap (a writer that aborted after others
-        wrote) are not part of it."""
+        upload does not exist)."""
+        return self._listed_parts(upload_id)[0]
+
+    def _listed_parts(self, upload_id: str) -> tuple[list[tuple[str, int]], list[str]]:
+        """(the run of parts from offset 0 without a gap, the keys of the parts past it),
+        from one listing. Parts past a gap (a writer that aborted after another wrote on)
+        are not part of the upload. Each call lists every part: one request per 1000."""
         prefix = f"uploads/{_checked(upload_id, 'no such upload')}/"
         found = self._list(prefix)
         names = {key[len(prefix):]: (key, size) for key, size in found}
@@ -467,13 +474,14 @@ class S3Blobs:
             raise NotFoundError("no such upload")
         run: list[tuple[str, int]] = []
         size = 0
-        for name in sorted(n for n in names if _PART.fullmatch(n)):
+        ordered = sorted(n for n in names if _PART.fullmatch(n))
+        for name in ordered:
             key, length = names[name]
             if int(name) != size or length == 0:
                 break
             run.append((key, length))
             size += length
-        return run
+        return run, [names[name][0] for name in ordered[len(run):]]
 
     def create_staged(self, upload_id: str) -> None:
         self.put_once(f"uploads/{_checked(upload_id, 'no such upload')}/{_MARKER}", b"")
@@ -482,14 +490,11 @@ class S3Blobs:
         return sum(size for _, size in self._parts(upload_id))
 
     def append_staged(self, upload_id: str, offset: int) -> S3StagedWriter:
-        parts = self._parts(upload_id)
+        parts, stale = self._listed_parts(upload_id)
         size = sum(length for _, length in parts)
         if offset != size:
             raise ConflictError(f"upload is at offset {size}, not {offset}")
         # Parts past a gap were never part of the upload: clear the way for this writer.
-        kept = {key for key, _ in parts}
-        stale = [key for key, _ in self._list(f"uploads/{upload_id}/")
-                 if _PART.fullmatch(key.rsplit("/", 1)[1]) and key not in kept]
         self.delete_keys(stale)
         return S3StagedWriter(self, upload_id, offset)
 
