@@ -381,8 +381,9 @@ def test_two_writers_at_one_offset_one_wins(s3: s3blobs.S3Blobs) -> None:
     first.write(b"AAAA")
     second.write(b"BBBBBB")
     assert first.commit() == 10
-    with pytest.raises(ConflictError):
+    with pytest.raises(ConflictError) as refused:
         second.commit()
+    assert "s3://" not in str(refused.value) and "uploads/" not in str(refused.value)
     assert read(s3.open_staged(upload_id)) == b"start:AAAA"
 
 

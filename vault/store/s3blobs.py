@@ -234,8 +234,9 @@ def connect(options: S3Options, env: Mapping[str, str] | None = None) -> S3Blobs
 @contextlib.contextmanager
 def _request(action: str, where: str, missing: str = "no such blob") -> Iterator[None]:
     """Turn obstore's exceptions into the store's: NotFoundError, ConflictError (the key
-    exists: a write-once refusal), BlobStorageError naming only the action, the place and
-    the kind of failure."""
+    exists: a write-once refusal; its message names no bucket, since a client may read it),
+    BlobStorageError naming only the action, the place and the kind of failure (for the
+    operator's output)."""
     from obstore.exceptions import AlreadyExistsError, BaseError, PreconditionError
 
     try:
@@ -243,7 +244,9 @@ def _request(action: str, where: str, missing: str = "no such blob") -> Iterator
     except FileNotFoundError:
         raise NotFoundError(missing) from None
     except (AlreadyExistsError, PreconditionError):
-        raise ConflictError(f"{where} already exists (written once, never overwritten)") from None
+        # Reaches HTTP clients as a 409: no bucket or key in it.
+        raise ConflictError("already written by another request (nothing is overwritten)"
+                            ) from None
     except (BaseError, OSError) as exc:
         raise BlobStorageError(f"object storage: {action} {where} failed "
                                f"({type(exc).__name__})") from None
