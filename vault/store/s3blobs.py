@@ -492,7 +492,9 @@ class S3Blobs:
     def staged_size(self, upload_id: str) -> int:
         return sum(size for _, size in self._parts(upload_id))
 
-    def append_staged(self, upload_id: str, offset: int) -> S3StagedWriter:
+    def append_staged(self, upload_id: str, offset: int, *,
+                      durable: bool = True) -> S3StagedWriter:
+        """``durable`` changes nothing here: a part is durable once its PUT is answered."""
         parts, stale = self._listed_parts(upload_id)
         size = sum(length for _, length in parts)
         if offset != size:
