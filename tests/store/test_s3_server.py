@@ -5,7 +5,8 @@ S3-compatible server. A witness submits in one request and by a resumable upload
 half way and resumed; the investigator lists and downloads both and replies; the witness
 reads the reply. Every sealed file is an object in the bucket, nothing sealed is in the
 data directory, and the keys given in the environment appear in no output. A restart
-without ``--blobs``, or with another bucket, is refused in words.
+without ``--blobs``, or with another bucket, is refused in words; with it, a sealed file
+the database does not record is moved to the bucket's quarantine and named.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from tests.store.s3emulator import EMULATOR_ENV, S3Emulator
 from vault import age
 from vault.client import VaultClient
 from vault.service.mailbox import mailbox_id
-from vault.store import s3blobs
+from vault.store import new_id, s3blobs
 
 
 def blobs_args(emulator: S3Emulator, url: str) -> tuple[str, ...]:
@@ -95,13 +96,25 @@ def test_the_loop_with_sealed_files_in_object_storage(s3_emulator: S3Emulator,
             capture_output=True, text=True, timeout=60)
         assert refused.returncode != 0
         assert f"kept at {options.url}" in refused.stderr, refused.stderr
-    # With it, the server starts again on what it holds.
+    # A sealed file in the bucket with no row (a crash between the PUT and the database
+    # commit): the next start moves it to the bucket's quarantine, keeps it and names it.
+    orphan = new_id()
+    upload = new_id()
+    backend.create_staged(upload)
+    writer = backend.append_staged(upload, 0)
+    writer.write(b"a sealed file nothing records")
+    writer.commit()
+    backend.promote(upload, "submissions", orphan)
+    # With its bucket, the server starts again on what it holds.
     again = start_server(tmp_path, extra_args=blobs_args(s3_emulator, options.url),
                          env=dict(EMULATOR_ENV), data_dir=server.data_dir)
     try:
         with VaultClient(again.url) as investigator:
             investigator.login(dev.investigator.key_id, dev.sign, roster.log_vkey or "")
             assert [s.id for s in investigator.iter_submissions()] == listed
+        assert f"moved to {options.url}/quarantine/submissions/{orphan}" in again.output_text()
+        assert backend.quarantined_ids("submissions") == [orphan]
+        assert orphan not in backend.blob_ids("submissions")
     finally:
         again.stop()
 
