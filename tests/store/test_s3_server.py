@@ -6,7 +6,8 @@ half way and resumed; the investigator lists and downloads both and replies; the
 reads the reply. Every sealed file is an object in the bucket, nothing sealed is in the
 data directory, and the keys given in the environment appear in no output. A restart
 without ``--blobs``, or with another bucket, is refused in words; with it, a sealed file
-the database does not record is moved to the bucket's quarantine and named.
+the database does not record is moved to the bucket's quarantine and named, and
+``amanat fsck`` reads every sealed file in the bucket against the log.
 """
 
 from __future__ import annotations
@@ -26,6 +27,14 @@ from vault import age
 from vault.client import VaultClient
 from vault.service.mailbox import mailbox_id
 from vault.store import new_id, s3blobs
+
+
+def run_amanat(*argv: str) -> subprocess.CompletedProcess[str]:
+    """An ``amanat`` command with the emulator's stand-in keys and nothing else from here."""
+    return subprocess.run(
+        [sys.executable, "-m", "vault.cli", *argv], cwd=ROOT,
+        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", **EMULATOR_ENV},
+        capture_output=True, text=True, timeout=120)
 
 
 def blobs_args(emulator: S3Emulator, url: str) -> tuple[str, ...]:
@@ -89,11 +98,8 @@ def test_the_loop_with_sealed_files_in_object_storage(s3_emulator: S3Emulator,
 
     # The data directory remembers its bucket: without it, or with another, no start.
     for extra in ((), blobs_args(s3_emulator, s3_emulator.options(prefix="other").url)):
-        refused = subprocess.run(
-            [sys.executable, "-m", "vault.cli", "serve", "--data", str(server.data_dir),
-             "--dev", "--port", "0", *extra],
-            cwd=ROOT, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", **EMULATOR_ENV},
-            capture_output=True, text=True, timeout=60)
+        refused = run_amanat("serve", "--data", str(server.data_dir), "--dev", "--port", "0",
+                             *extra)
         assert refused.returncode != 0
         assert f"kept at {options.url}" in refused.stderr, refused.stderr
     # A sealed file in the bucket with no row (a crash between the PUT and the database
@@ -117,6 +123,23 @@ def test_the_loop_with_sealed_files_in_object_storage(s3_emulator: S3Emulator,
         assert orphan not in backend.blob_ids("submissions")
     finally:
         again.stop()
+    # fsck reads every sealed file in the bucket the data directory remembers.
+    checked = run_amanat("fsck", "--data", str(server.data_dir),
+                         "--s3-endpoint", s3_emulator.endpoint, "--s3-path-style")
+    assert checked.returncode == 0, checked.stderr
+    assert "ok: the database and the sealed files agree with the log" in checked.stdout
+    assert f"kept: {options.url}/quarantine/submissions/{orphan}" in checked.stdout
+    # An object replaced behind the server's back (removed, then written again with other
+    # bytes of the same size) is named as damaged.
+    key = f"blobs/submissions/{resumed.id}"
+    altered = bytearray(sealed)
+    altered[-1] ^= 1
+    backend.delete_keys([key])
+    backend.put_once(key, bytes(altered))
+    checked = run_amanat("fsck", "--data", str(server.data_dir),
+                         "--s3-endpoint", s3_emulator.endpoint, "--s3-path-style")
+    assert checked.returncode == 1, checked.stderr
+    assert f"damaged: submission {resumed.id}" in checked.stderr
 
 
 def test_a_directory_with_sealed_files_does_not_switch_to_a_bucket(
@@ -126,11 +149,8 @@ def test_a_directory_with_sealed_files_does_not_switch_to_a_bucket(
     with VaultClient(server.url) as witness:
         witness.submit(age.encrypt_bytes(b"kept in the directory", dev.roster().recipients()))
     server.stop()
-    refused = subprocess.run(
-        [sys.executable, "-m", "vault.cli", "serve", "--data", str(server.data_dir), "--dev",
-         "--port", "0", *blobs_args(s3_emulator, s3_emulator.options().url)],
-        cwd=ROOT, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", **EMULATOR_ENV},
-        capture_output=True, text=True, timeout=60)
+    refused = run_amanat("serve", "--data", str(server.data_dir), "--dev", "--port", "0",
+                         *blobs_args(s3_emulator, s3_emulator.options().url))
     assert refused.returncode != 0
     assert "cannot switch to --blobs" in refused.stderr, refused.stderr
     assert not (server.data_dir / "blobs.url").exists()

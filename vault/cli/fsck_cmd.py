@@ -12,7 +12,8 @@ quarantine that no entry records. Beyond what a start does, fsck recomputes the 
 Merkle tree against every signed checkpoint and reads every held sealed file against its log
 entry (``damaged:`` lines), and names every file kept in quarantine (``kept:`` lines). Exit 0
 when the data directory agrees with the log, 1 when something is missing or damaged (one line
-each), 2 when it cannot be checked.
+each), 2 when it cannot be checked. A data directory whose sealed files are in a bucket
+(``serve --blobs``) is checked there, reached with the same flags as ``serve``.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from vault.cli.common import CLIError
 
 
 def cmd_fsck(args: argparse.Namespace) -> int:
+    from vault.cli.serve_cmd import blob_storage
     from vault.service.setup import SetupError, check_data_dir
     from vault.store import DataDirBusyError, StoreError
     from vault.store.auditlog import AuditLogError, LogCorruptedError
@@ -35,7 +37,8 @@ def cmd_fsck(args: argparse.Namespace) -> int:
     logging.basicConfig(format="amanat: %(levelname)s %(message)s", level=logging.WARNING)
     data_dir = Path(args.data)
     try:
-        done, report = check_data_dir(data_dir, repair=args.repair)
+        done, report = check_data_dir(data_dir, repair=args.repair,
+                                      blobs=blob_storage(args, data_dir))
     except DataDirBusyError:
         raise CLIError(f"{data_dir} is in use: stop the server first", 2) from None
     except sqlite3.OperationalError as exc:
@@ -82,4 +85,7 @@ def register(subparsers: Any) -> None:
                         help="record again each logged submission whose sealed file is kept "
                              "and matches its log entry; log the sealed files in quarantine "
                              "that no entry records")
+    from vault.cli.serve_cmd import add_blob_options
+
+    add_blob_options(parser)
     parser.set_defaults(func=cmd_fsck)

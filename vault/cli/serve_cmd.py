@@ -18,7 +18,11 @@ from __future__ import annotations
 
 import argparse
 import importlib
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from vault.store.s3blobs import S3Options
 
 
 def register(subparsers: Any) -> None:
@@ -44,12 +48,19 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--allow-missing", action="store_true",
                         help="start even though the database lacks what the audit log records "
                              "(each start names it; clients report it as missing)")
+    add_blob_options(parser)
+    parser.set_defaults(func=run)
+
+
+def add_blob_options(parser: argparse.ArgumentParser) -> None:
+    """``--blobs`` and how to reach the bucket (serve, and fsck on a bucket-backed data
+    directory)."""
     storage = parser.add_argument_group(
         "object storage", "keep sealed files in an S3-compatible bucket (credentials from the "
         "AWS_* environment or --s3-credentials-file, never from arguments)")
     storage.add_argument("--blobs", metavar="s3://BUCKET/PREFIX", default=None,
-                         help="where sealed files go (default: the data directory; "
-                              "$AMANAT_BLOBS)")
+                         help="where sealed files are kept (default: the data directory; "
+                              "serve also reads $AMANAT_BLOBS)")
     storage.add_argument("--s3-endpoint", metavar="URL", default=None,
                          help="an S3-compatible server, e.g. https://minio.example:9000 "
                               "(default: AWS)")
@@ -62,7 +73,24 @@ def register(subparsers: Any) -> None:
     storage.add_argument("--s3-credentials-file", metavar="FILE", default=None,
                          help="an AWS credentials file (mode 0600; profile $AWS_PROFILE or "
                               "default)")
-    parser.set_defaults(func=run)
+
+
+def blob_storage(args: argparse.Namespace, data_dir: Path) -> S3Options | None:
+    """For a command run on a stopped server's data directory: the bucket ``--blobs`` names,
+    else the one the data directory remembers (``blobs.url``), reached as the flags say."""
+    from vault.store.s3blobs import S3Options
+    from vault.store.sqlite import remembered_blobs_url
+
+    url = getattr(args, "blobs", None) or remembered_blobs_url(data_dir)
+    if url is None:
+        return None
+    ca_file = getattr(args, "s3_ca_file", None)
+    credentials = getattr(args, "s3_credentials_file", None)
+    return S3Options(url, endpoint=getattr(args, "s3_endpoint", None),
+                     region=getattr(args, "s3_region", None),
+                     path_style=bool(getattr(args, "s3_path_style", False)),
+                     ca_file=Path(ca_file) if ca_file else None,
+                     credentials_file=Path(credentials) if credentials else None)
 
 
 def is_loopback(host: str) -> bool:
