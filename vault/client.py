@@ -842,6 +842,7 @@ class VaultClient:
         """Upload a seekable sealed file resumably: on a broken connection, ask the server
         for its offset and continue from there (see `send_resumable`). Pass the
         ``upload_id`` of an earlier attempt to resume it."""
+        fresh = upload_id is None
         if upload_id is None:
             upload_id = self.create_upload()
         size = sealed.seek(0, os.SEEK_END)
@@ -850,8 +851,9 @@ class VaultClient:
             sealed.seek(offset)
             return _chunks(sealed, count)
 
+        # An upload made just now holds nothing: no need to ask for its offset first.
         receipt = self.send_resumable(upload_id, size, take, chunk_bytes=chunk_bytes,
-                                      progress=progress)
+                                      progress=progress, start=0 if fresh else None)
         sealed.seek(0)
         hasher = hashlib.sha256()
         for chunk in _chunks(sealed):
@@ -868,9 +870,11 @@ class VaultClient:
         *,
         chunk_bytes: int = DEFAULT_UPLOAD_CHUNK,
         progress: Callable[[int], None] | None = None,
+        start: int | None = None,
     ) -> SubmissionReceipt:
         """Send ``size`` bytes to an open upload and finish it; ``take(offset, count)`` gives
-        the ``count`` bytes at ``offset``.
+        the ``count`` bytes at ``offset``. ``start``: the offset the server is known to
+        hold (0 for an upload it has just created); asked first when None.
 
         After a broken request the server's offset is asked again and sending goes on from
         there: at once when the server answered that the body was cut off or that another
@@ -881,7 +885,8 @@ class VaultClient:
         most likely stored and `DeliveryUnknownError` says so. The caller compares the
         receipt's SHA-256 with what it sent."""
         resyncs = 0
-        offset = reported = self._held(upload_id, 0, size, counts_as_success=True)
+        offset = reported = (self._held(upload_id, 0, size, counts_as_success=True)
+                             if start is None else start)
         while True:
             if progress is not None and offset != reported:
                 progress(offset)
