@@ -37,6 +37,7 @@ from api.models import (
 from api.streams import file_chunks
 from vault.service.mailbox import MAILBOX_SECRET_HEADER, decode_mailbox_secret
 from vault.service.service import Receipt, VaultService
+from vault.service.uploads import Appender
 from vault.service.work import SEED_SECONDS, WORK_HEADER
 from vault.store import ReplyRecord
 
@@ -94,18 +95,24 @@ async def submit(request: Request, service: ServiceDep, work: WorkHeader = None)
     length = declared_length(request)
     # Acknowledged only once finished, when promotion makes the bytes durable: the upload's
     # own writes need not wait for the disk.
-    upload = await anyio.to_thread.run_sync(lambda: service.create_upload(durable=False))
+    def begin() -> tuple[str, Appender]:  # one worker-thread trip for both
+        upload = service.create_upload(durable=False)
+        try:
+            return upload.id, service.begin_append(upload.id, 0, length, durable=False)
+        except BaseException:
+            service.discard_upload(upload.id)
+            raise
+
+    upload_id, appender = await anyio.to_thread.run_sync(begin)
     try:
-        appender = await anyio.to_thread.run_sync(
-            lambda: service.begin_append(upload.id, 0, length, durable=False))
         receipt = await receive_whole_body(
             request, appender, length,
-            lambda digest: service.finish_submission(upload.id, digest))
+            lambda digest: service.finish_submission(upload_id, digest))
     except BodyInterrupted as exc:
-        await in_thread_shielded(service.discard_upload, upload.id)
+        await in_thread_shielded(service.discard_upload, upload_id)
         raise interrupted(exc, "nothing was stored") from None
     except BaseException:
-        await in_thread_shielded(service.discard_upload, upload.id)
+        await in_thread_shielded(service.discard_upload, upload_id)
         raise
     return _receipt(receipt)
 
