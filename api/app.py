@@ -61,6 +61,7 @@ logger = logging.getLogger("amanat.server")
 def open_settings_vault(settings: Settings) -> OpenedVault:
     return open_vault(
         settings.data_dir,
+        store_dsn=settings.store,
         org_vkey=settings.org_vkey,
         dev=settings.dev,
         limits=settings.limits(),

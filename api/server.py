@@ -32,7 +32,7 @@ from vault.cli.common import CLIError
 from vault.service.rosterview import expiry_notice
 from vault.service.service import NoRosterError, VaultService
 from vault.service.setup import SetupError
-from vault.store import DataDirBusyError
+from vault.store import DataDirBusyError, StoreError
 
 DEV_STATEMENT_HINT = ("(then type what you saw and press Ctrl-D on a line of its own; "
                       "never `echo` testimony: the shell keeps it in its history)")
@@ -109,6 +109,7 @@ def serve(args: argparse.Namespace, *, is_loopback: Callable[[str], bool]) -> in
     try:
         settings = Settings.from_env(
             data_dir=Path(args.data) if args.data else None,
+            store=getattr(args, "store", None),
             host=args.host, port=args.port, org_vkey=args.org,
             public_urls=tuple(args.public_url) if args.public_url else None,
             dev=True if args.dev else None,
@@ -134,7 +135,7 @@ def serve(args: argparse.Namespace, *, is_loopback: Callable[[str], bool]) -> in
     logging.basicConfig(format="amanat: %(levelname)s %(message)s", level=logging.WARNING)
     try:
         app = create_app(settings)
-    except DataDirBusyError as exc:
+    except (DataDirBusyError, StoreError) as exc:
         raise CLIError(str(exc)) from None
     except SetupError as exc:
         raise CLIError(f"cannot open {settings.data_dir}: {exc}") from None
@@ -143,6 +144,11 @@ def serve(args: argparse.Namespace, *, is_loopback: Callable[[str], bool]) -> in
     opened = app.state.opened
     service = opened.service
     out = sys.stdout
+    if settings.store is not None:
+        from vault.store.postgres import safe_dsn
+
+        print(f"amanat: store: {safe_dsn(settings.store)} (sealed files in "
+              f"{settings.data_dir})", file=out)
     if opened.log_signer_created:
         print("amanat: created the audit log key for this server.", file=out)
     print(f"amanat: log verifier key ({_log_key_status(service)}):\n"

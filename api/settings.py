@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,7 @@ from vault.service.auth import is_loopback_host, loopback_origins, server_origin
 from vault.service.service import Limits
 from vault.service.staging import reserve_for, total_bytes
 from vault.service.work import MAX_BITS as MAX_WORK_BITS
+from vault.store import is_postgres_dsn
 from vault.store.s3blobs import S3Options
 
 GIB = 1024 * 1024 * 1024
@@ -30,6 +31,11 @@ class SettingsError(ValueError):
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path = Path("amanat-data")
+    # Metadata, login state and the audit log in PostgreSQL (AMANAT_STORE, a
+    # postgresql:// DSN) instead of SQLite files in data_dir, which then keeps the keys and
+    # sealed files and may be shared by several workers. Never printed: it may hold a
+    # password (vault/store/postgres.py ``safe_dsn``).
+    store: str | None = field(default=None, repr=False)
     host: str = "127.0.0.1"
     port: int = 8000
     org_vkey: str | None = None
@@ -113,6 +119,9 @@ class Settings:
         if self.cosigner_proxy is not None and not self.cosigner_proxy.startswith(
                 ("socks5h://", "socks5://", "http://")):
             raise SettingsError("cosigner_proxy is socks5h://HOST:PORT (or socks5://, http://)")
+        if self.store is not None and not is_postgres_dsn(self.store):
+            raise SettingsError("--store must be a postgresql:// address (AMANAT_STORE); "
+                                "leave it out for the embedded store in --data")
         for url in self.public_urls:
             try:
                 server_origin(url)

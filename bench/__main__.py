@@ -19,6 +19,7 @@ BENCH_MODULES: tuple[str, ...] = (
     "bench.keys_bench",
     "bench.auditlog_bench",
     "bench.cosign_bench",
+    "bench.pglog_bench",
     "bench.service_bench",
     "bench.load_bench",
     "bench.memory_bench",

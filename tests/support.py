@@ -115,3 +115,73 @@ def run_in_terminal(
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+# --- PostgreSQL -------------------------------------------------------------------------------
+# Tests of the scaled-out store run against a real server: AMANAT_TEST_POSTGRES_DSN (a role
+# allowed to CREATE DATABASE) if set, else a throwaway cluster initdb'd in a temp directory
+# and reached on a Unix socket only; else they skip, and with AMANAT_REQUIRE_POSTGRES=1 fail.
+POSTGRES_BIN = Path(os.environ.get("AMANAT_POSTGRES_BIN", "/usr/lib/postgresql/15/bin"))
+
+
+class PostgresCluster:
+    """A throwaway PostgreSQL cluster in ``root`` (initdb, then pg_ctl start), listening on a
+    Unix socket in ``root`` and on no TCP port. As root, it runs as the ``postgres`` user
+    (initdb refuses root)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.data = root / "data"
+        self._as: list[str] = []
+        if os.geteuid() == 0:
+            shutil.chown(root, "postgres")
+            self._as = ["runuser", "-u", "postgres", "--"]
+        self._run("initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres",
+                  "-E", "UTF8", "--no-sync")
+        self._run("pg_ctl", "-D", str(self.data), "-l", str(root / "server.log"), "-w",
+                  "-o", f"-c listen_addresses='' -k {root} -c max_connections=300"
+                        " -c fsync=on -c synchronous_commit=on", "start")
+        self.dsn = f"postgresql://postgres@/postgres?host={root}"
+
+    def _run(self, tool: str, *args: str) -> None:
+        subprocess.run([*self._as, str(POSTGRES_BIN / tool), *args], check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=120)
+
+    def stop(self) -> None:
+        self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
+
+
+def postgres_missing(reason: str) -> None:
+    _missing(f"PostgreSQL ({reason})", "AMANAT_REQUIRE_POSTGRES")
+
+
+def database_dsn(server_dsn: str, name: str) -> str:
+    """The DSN (a ``postgresql://`` URL, as ``--store`` takes) of database ``name`` on the
+    server of ``server_dsn`` (a URL too)."""
+    import urllib.parse
+
+    parts = urllib.parse.urlsplit(server_dsn)
+    if parts.scheme not in ("postgresql", "postgres"):
+        pytest.fail("AMANAT_TEST_POSTGRES_DSN must be a postgresql:// URL", pytrace=False)
+    return urllib.parse.urlunsplit(parts._replace(path="/" + name))
+
+
+def create_database(server_dsn: str) -> str:
+    """A new empty database on ``server_dsn``; returns its DSN."""
+    import secrets as _secrets
+
+    import psycopg
+
+    name = "amanat_test_" + _secrets.token_hex(6)
+    with psycopg.connect(server_dsn, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name} TEMPLATE template0")  # type: ignore[arg-type]
+    return database_dsn(server_dsn, name)
+
+
+def drop_database(server_dsn: str, dsn: str) -> None:
+    import psycopg
+    import psycopg.conninfo
+
+    name = psycopg.conninfo.conninfo_to_dict(dsn)["dbname"]
+    with psycopg.connect(server_dsn, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")  # type: ignore[arg-type]

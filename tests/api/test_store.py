@@ -1,8 +1,10 @@
-"""The embedded store: staged uploads, durable promotion, records, rosters, orphans, modes."""
+"""The store contract, on every backend: staged uploads, durable promotion, records,
+rosters, orphans, modes."""
 
 from __future__ import annotations
 
 import stat
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,25 +14,43 @@ from vault.store import (
     NotFoundError,
     ReplyRecord,
     RosterRecord,
+    Store,
     SubmissionRecord,
     is_valid_id,
     new_id,
     open_store,
     require_id,
 )
+from vault.store.postgres import PostgresStore
 from vault.store.sqlite import EmbeddedStore
 
 HOUR = "2026-11-21T05:00Z"
 
 
+@pytest.fixture(params=["sqlite", "postgres"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    """Every backend of the Store seam passes the same contract: the embedded store, and
+    PostgreSQL with its sealed files in the same directory layout (tests/conftest.py)."""
+    if request.param == "sqlite":
+        opened = open_store(tmp_path / "data")
+        assert isinstance(opened, EmbeddedStore)
+    else:
+        opened = open_store(request.getfixturevalue("postgres_dsn"), blobs=tmp_path / "data")
+        assert isinstance(opened, PostgresStore)
+    yield opened
+    opened.close()
+
+
 @pytest.fixture
-def store(tmp_path: Path) -> EmbeddedStore:
+def embedded(tmp_path: Path) -> Iterator[EmbeddedStore]:
+    """The embedded store alone, for what is about SQLite and its files."""
     opened = open_store(tmp_path / "data")
     assert isinstance(opened, EmbeddedStore)
-    return opened
+    yield opened
+    opened.close()
 
 
-def staged(store: EmbeddedStore, data: bytes) -> str:
+def staged(store: Store, data: bytes) -> str:
     upload_id = new_id()
     store.create_upload(upload_id, HOUR)
     writer = store.append_upload(upload_id, 0, HOUR)
@@ -48,7 +68,7 @@ def test_ids() -> None:
             require_id(bad)
 
 
-def test_append_commit_abort_and_offsets(store: EmbeddedStore) -> None:
+def test_append_commit_abort_and_offsets(store: Store) -> None:
     upload_id = staged(store, b"hello ")
     assert store.get_upload(upload_id).offset == 6
     with pytest.raises(ConflictError):
@@ -75,7 +95,7 @@ def test_append_commit_abort_and_offsets(store: EmbeddedStore) -> None:
             call()
 
 
-def test_promote_list_open_delete(store: EmbeddedStore, tmp_path: Path) -> None:
+def test_promote_list_open_delete(store: Store, tmp_path: Path) -> None:
     ids = []
     for n in range(5):
         upload_id = staged(store, b"sealed %d" % n)
@@ -106,7 +126,7 @@ def test_promote_list_open_delete(store: EmbeddedStore, tmp_path: Path) -> None:
         store.promote_submission(staged(store, b"x"), SubmissionRecord(ids[1], "", 1, HOUR, -1))
 
 
-def test_replies_by_mailbox(store: EmbeddedStore) -> None:
+def test_replies_by_mailbox(store: Store) -> None:
     box = "cd" * 32
     reply = ReplyRecord(new_id(), box, "ef" * 32, 5, HOUR, -1)
     store.promote_reply(staged(store, b"reply"), reply)
@@ -126,7 +146,7 @@ def test_replies_by_mailbox(store: EmbeddedStore) -> None:
         store.set_reply_log_index(new_id(), 1)
 
 
-def test_roster_versions_only_grow(store: EmbeddedStore) -> None:
+def test_roster_versions_only_grow(store: Store) -> None:
     assert store.current_roster() is None
     store.put_roster(RosterRecord(2, "two"))
     for version in (1, 2):
@@ -136,7 +156,7 @@ def test_roster_versions_only_grow(store: EmbeddedStore) -> None:
     assert store.current_roster() == RosterRecord(5, "five")
 
 
-def test_orphans_and_stale_staging(store: EmbeddedStore, tmp_path: Path) -> None:
+def test_orphans_and_stale_staging(store: Store, tmp_path: Path) -> None:
     data = tmp_path / "data"
     orphan = new_id()
     (data / "blobs" / "submissions" / orphan).write_bytes(b"left by a crash")
@@ -153,7 +173,7 @@ def test_orphans_and_stale_staging(store: EmbeddedStore, tmp_path: Path) -> None
     assert sorted(store.uploads_touched_before("2026-11-21T00:00Z")) == sorted([old, stray])
 
 
-def test_modes_and_hour_times(store: EmbeddedStore, tmp_path: Path) -> None:
+def test_modes_and_hour_times(store: Store, tmp_path: Path) -> None:
     data = tmp_path / "data"
     upload_id = staged(store, b"x")
     store.promote_submission(upload_id, SubmissionRecord(new_id(), "ab", 1, HOUR, 0))
@@ -165,7 +185,7 @@ def test_modes_and_hour_times(store: EmbeddedStore, tmp_path: Path) -> None:
     store.close()
 
 
-def test_promoting_to_an_id_in_use_is_refused_and_keeps_both(store: EmbeddedStore) -> None:
+def test_promoting_to_an_id_in_use_is_refused_and_keeps_both(store: Store) -> None:
     first = SubmissionRecord(new_id(), "ab" * 32, 5, HOUR, 0)
     store.promote_submission(staged(store, b"first"), first)
     second = staged(store, b"other")
@@ -203,11 +223,12 @@ def _watch_fsyncs(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 @pytest.mark.parametrize("durable", [True, False])
 def test_a_promoted_blob_is_durable_however_it_was_staged(
-        store: EmbeddedStore, monkeypatch: pytest.MonkeyPatch, durable: bool) -> None:
+        embedded: EmbeddedStore, monkeypatch: pytest.MonkeyPatch, durable: bool) -> None:
     """A one-request submission stages without waiting for the disk (nothing was
     acknowledged yet); promotion, which comes before the receipt, must then make the bytes
     and their name durable: the sealed file and its directory are fsynced, and the row is
     committed with synchronous=FULL."""
+    store = embedded
     synced = _watch_fsyncs(monkeypatch)
     upload_id = new_id()
     store.create_upload(upload_id, HOUR, durable=durable)

@@ -1,6 +1,7 @@
 """Child process for the audit-log crash test: appends batches forever, reporting each one.
 
-Run as ``python -m tests.store.auditlog_crash_child DB RUN``. After every append returns it
+Run as ``python -m tests.store.auditlog_crash_child DB RUN``, DB a SQLite file or a
+``postgresql://`` DSN. After every append returns it
 prints one JSON line (start index, count, run, first counter, signed checkpoint) and flushes,
 so the parent knows exactly what was acknowledged and published before it kills this process.
 """
@@ -13,7 +14,9 @@ import sys
 
 import nacl.signing
 
+from vault.store import is_postgres_dsn
 from vault.store.auditlog import AuditLog
+from vault.store.pglog import PostgresAuditLog
 from vault.tlog.note import Signer
 
 ORIGIN = "crash.example/log"
@@ -23,6 +26,13 @@ def log_signer() -> Signer:
     return Signer(ORIGIN, nacl.signing.SigningKey(b"\x2a" * 32))
 
 
+def open_log(location: object, signer: Signer, origin: str) -> AuditLog | PostgresAuditLog:
+    """The audit log at ``location``: a SQLite file, or a PostgreSQL DSN."""
+    if is_postgres_dsn(location):
+        return PostgresAuditLog(str(location), signer, origin)
+    return AuditLog(str(location), signer, origin)
+
+
 def entry(run: int, counter: int) -> bytes:
     return f"run {run} entry {counter} ".encode() + bytes(counter % 97)
 
@@ -30,7 +40,7 @@ def entry(run: int, counter: int) -> bytes:
 def main() -> None:
     path, run = sys.argv[1], int(sys.argv[2])
     rng = random.Random(run)
-    log = AuditLog(path, log_signer(), ORIGIN)
+    log = open_log(path, log_signer(), ORIGIN)
     counter = 0
     print(json.dumps({"ready": log.size()}), flush=True)
     while True:

@@ -1,10 +1,14 @@
-"""The persistent audit log: proofs that verify with vault.tlog, reopening, tampering, crashes."""
+"""The persistent audit log: proofs that verify with vault.tlog, reopening, tampering, crashes.
+
+Every test that is about the log's contract runs on both backends (``db`` is a SQLite file or
+a fresh PostgreSQL database); the ones about SQLite itself take ``sqlite_db``."""
 
 from __future__ import annotations
 
 import json
 import os
 import random
+import re
 import signal
 import sqlite3
 import subprocess
@@ -15,11 +19,13 @@ from pathlib import Path
 from typing import Any
 
 import nacl.signing
+import psycopg
 import pytest
 
 from tests.store.auditlog_crash_child import ORIGIN as CRASH_ORIGIN
 from tests.store.auditlog_crash_child import entry as crash_entry
 from tests.store.auditlog_crash_child import log_signer as crash_signer
+from tests.store.auditlog_crash_child import open_log
 from tests.support import ROOT
 from vault.store.auditlog import (
     AuditLog,
@@ -28,6 +34,7 @@ from vault.store.auditlog import (
     LogKeyMismatchError,
     LogRangeError,
 )
+from vault.store.pglog import PostgresAuditLog
 from vault.tlog.checkpoint import CheckpointError, open_checkpoint, sign_checkpoint
 from vault.tlog.merkle import (
     EMPTY_ROOT,
@@ -49,17 +56,28 @@ def make_signer(seed: int = 1, name: str = ORIGIN) -> Signer:
 SIGNER = make_signer()
 
 
+Location = Path | str  # a SQLite file or a PostgreSQL DSN
+Log = AuditLog | PostgresAuditLog
+
+
 @pytest.fixture
-def db(tmp_path: Path) -> Path:
+def sqlite_db(tmp_path: Path) -> Path:
     return tmp_path / "auditlog.sqlite3"
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def db(request: pytest.FixtureRequest, tmp_path: Path) -> Location:
+    if request.param == "sqlite":
+        return tmp_path / "auditlog.sqlite3"
+    return str(request.getfixturevalue("postgres_dsn"))
 
 
 def entries_for(count: int, prefix: str = "e") -> list[bytes]:
     return [f"{prefix}{i}\n".encode() for i in range(count)]
 
 
-def filled(path: Path, batches: tuple[int, ...] = (1, 4, 7, 1, 12, 12)) -> AuditLog:
-    log = AuditLog(path, SIGNER, ORIGIN)
+def filled(path: Location, batches: tuple[int, ...] = (1, 4, 7, 1, 12, 12)) -> Log:
+    log = open_log(path, SIGNER, ORIGIN)
     counter = 0
     for count in batches:
         log.append(entries_for(count, f"b{counter}-"))
@@ -67,15 +85,15 @@ def filled(path: Path, batches: tuple[int, ...] = (1, 4, 7, 1, 12, 12)) -> Audit
     return log
 
 
-def all_entries(log: AuditLog) -> list[bytes]:
+def all_entries(log: Log) -> list[bytes]:
     return log.entries(0, log.size())
 
 
 # --- basics -------------------------------------------------------------------------------------
 
 
-def test_new_log_is_empty_with_signed_checkpoint(db: Path) -> None:
-    with AuditLog(db, SIGNER, ORIGIN) as log:
+def test_new_log_is_empty_with_signed_checkpoint(db: Location) -> None:
+    with open_log(db, SIGNER, ORIGIN) as log:
         assert log.size() == 0
         checkpoint = open_checkpoint(log.latest_checkpoint(), SIGNER.verifier(), ORIGIN)
         assert (checkpoint.size, checkpoint.root_hash) == (0, EMPTY_ROOT)
@@ -87,8 +105,8 @@ def test_new_log_is_empty_with_signed_checkpoint(db: Path) -> None:
         log.verify_storage()
 
 
-def test_append_returns_indices_and_signs_one_checkpoint_per_batch(db: Path) -> None:
-    with AuditLog(db, SIGNER, ORIGIN) as log:
+def test_append_returns_indices_and_signs_one_checkpoint_per_batch(db: Location) -> None:
+    with open_log(db, SIGNER, ORIGIN) as log:
         assert log.append([b"a", b"b", b"c"]) == [0, 1, 2]
         assert log.append([bytearray(b"d"), memoryview(b"e")]) == [3, 4]
         assert log.append([]) == []
@@ -102,18 +120,18 @@ def test_append_returns_indices_and_signs_one_checkpoint_per_batch(db: Path) -> 
         assert log.latest_checkpoint() == log.checkpoint_at(5)
 
 
-def test_entries_are_opaque_bytes(db: Path) -> None:
+def test_entries_are_opaque_bytes(db: Location) -> None:
     odd = [b"", b"\x00" * 100, b"\n\n", bytes(range(256)) * 10]
-    with AuditLog(db, SIGNER, ORIGIN) as log:
+    with open_log(db, SIGNER, ORIGIN) as log:
         log.append(odd)
         assert all_entries(log) == odd
     with pytest.raises(TypeError, match="log entry 1 is str"):
-        AuditLog(db, SIGNER, ORIGIN).append([b"ok", "text"])  # type: ignore[list-item]
-    with AuditLog(db, SIGNER, ORIGIN) as log:
+        open_log(db, SIGNER, ORIGIN).append([b"ok", "text"])  # type: ignore[list-item]
+    with open_log(db, SIGNER, ORIGIN) as log:
         assert log.size() == 4
 
 
-def test_proofs_verify_with_tlog(db: Path) -> None:
+def test_proofs_verify_with_tlog(db: Location) -> None:
     with filled(db) as log:
         data = all_entries(log)
         sizes = log.checkpoint_sizes()
@@ -137,7 +155,7 @@ def test_proofs_verify_with_tlog(db: Path) -> None:
             assert log.consistency_proof(old, log.size()) == reference.consistency_proof(old)
 
 
-def test_receipts_verify(db: Path) -> None:
+def test_receipts_verify(db: Location) -> None:
     with filled(db) as log:
         data = all_entries(log)
         for index, entry in enumerate(data):
@@ -147,7 +165,7 @@ def test_receipts_verify(db: Path) -> None:
             verify_receipt(receipt, LeafHash(leaf_hash(entry)), SIGNER.verifier(), ORIGIN)
 
 
-def test_range_errors(db: Path) -> None:
+def test_range_errors(db: Location) -> None:
     with filled(db, (5,)) as log:
         for call in (
             lambda: log.entries(-1, 2),
@@ -171,12 +189,12 @@ def test_range_errors(db: Path) -> None:
 # --- reopening ----------------------------------------------------------------------------------
 
 
-def test_reopen_after_close_continues_the_same_tree(db: Path) -> None:
+def test_reopen_after_close_continues_the_same_tree(db: Location) -> None:
     with filled(db) as log:
         before = log.latest_checkpoint()
         size = log.size()
         data = all_entries(log)
-    with AuditLog(db, SIGNER, ORIGIN) as log:
+    with open_log(db, SIGNER, ORIGIN) as log:
         assert log.latest_checkpoint() == before
         assert log.size() == size
         log.append([b"after reopen"])
@@ -189,29 +207,28 @@ def test_reopen_after_close_continues_the_same_tree(db: Path) -> None:
         log.verify_storage()
 
 
-def test_database_is_wal_with_full_sync(db: Path) -> None:
-    with AuditLog(db, SIGNER, ORIGIN) as log:
+def test_database_is_wal_with_full_sync(sqlite_db: Path) -> None:
+    with AuditLog(sqlite_db, SIGNER, ORIGIN) as log:
         connection = log._connection
         assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert connection.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
 
 
-def test_other_key_or_origin_refused(db: Path) -> None:
+def test_other_key_or_origin_refused(db: Location) -> None:
     filled(db, (3,)).close()
     with pytest.raises(LogKeyMismatchError, match="signed by the key"):
-        AuditLog(db, make_signer(2), ORIGIN)
+        open_log(db, make_signer(2), ORIGIN)
     with pytest.raises(LogKeyMismatchError, match="belongs to the origin"):
-        AuditLog(db, make_signer(1, "other.example/log"), "other.example/log")
+        open_log(db, make_signer(1, "other.example/log"), "other.example/log")
     with pytest.raises(CheckpointError):
-        AuditLog(db, SIGNER, "")
+        open_log(db, SIGNER, "")
 
 
-def test_unknown_schema_refused(db: Path) -> None:
+def test_unknown_schema_refused(db: Location) -> None:
     filled(db, (1,)).close()
-    with sqlite3.connect(db) as connection:
-        connection.execute("UPDATE log_meta SET value = '99' WHERE key = 'schema'")
+    _tamper(db, "UPDATE log_meta SET value = '99' WHERE key = 'schema'")
     with pytest.raises(AuditLogError, match="unknown audit log schema"):
-        AuditLog(db, SIGNER, ORIGIN)
+        open_log(db, SIGNER, ORIGIN)
 
 
 def test_shared_connection_is_used_not_closed() -> None:
@@ -237,9 +254,9 @@ def test_database_that_cannot_use_wal_refused(tmp_path: Path) -> None:
         AuditLog(tmp_path, SIGNER, ORIGIN)  # a directory
 
 
-def test_two_handles_on_one_database_stay_consistent(db: Path) -> None:
-    first = AuditLog(db, SIGNER, ORIGIN)
-    second = AuditLog(db, SIGNER, ORIGIN)
+def test_two_handles_on_one_database_stay_consistent(sqlite_db: Path) -> None:
+    first = AuditLog(sqlite_db, SIGNER, ORIGIN)
+    second = AuditLog(sqlite_db, SIGNER, ORIGIN)
     first.append(entries_for(3, "a"))
     second.append(entries_for(2, "b"))  # notices the first handle's batch
     first.append(entries_for(4, "c"))
@@ -252,8 +269,8 @@ def test_two_handles_on_one_database_stay_consistent(db: Path) -> None:
     first.close()
 
 
-def test_concurrent_appends_from_threads(db: Path) -> None:
-    log = AuditLog(db, SIGNER, ORIGIN)
+def test_concurrent_appends_from_threads(db: Location) -> None:
+    log = open_log(db, SIGNER, ORIGIN)
     results: list[list[int]] = []
     errors: list[BaseException] = []
 
@@ -286,9 +303,9 @@ class FailingSigner(Signer):
         return super().sign(text)
 
 
-def test_failed_append_leaves_nothing_behind(db: Path) -> None:
+def test_failed_append_leaves_nothing_behind(db: Location) -> None:
     signer = FailingSigner(ORIGIN, nacl.signing.SigningKey(b"\x05" * 32))
-    with AuditLog(db, signer, ORIGIN) as log:
+    with open_log(db, signer, ORIGIN) as log:
         log.append([b"one"])
         before = log.latest_checkpoint()
         signer.fail = True
@@ -304,10 +321,19 @@ def test_failed_append_leaves_nothing_behind(db: Path) -> None:
 # --- tampering ----------------------------------------------------------------------------------
 
 
-def _tamper(db: Path, *statements: str) -> None:
-    with sqlite3.connect(db) as connection:
+def _tamper(db: Location, *statements: str, params: tuple[object, ...] = ()) -> None:
+    """Edit the log's tables behind its back (statements in SQLite's dialect; for
+    PostgreSQL, its blob literals are translated)."""
+    if isinstance(db, Path):
+        with sqlite3.connect(db) as connection:
+            for statement in statements:
+                connection.execute(statement, params)
+        return
+    with psycopg.connect(db, autocommit=True) as conn:
         for statement in statements:
-            connection.execute(statement)
+            statement = statement.replace("zeroblob(32)", "decode(repeat('00', 32), 'hex')")
+            statement = re.sub(r"x'([0-9a-f]*)'", r"decode('\1', 'hex')", statement)
+            conn.execute(statement.replace("?", "%s"), params)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
@@ -326,29 +352,27 @@ def _tamper(db: Path, *statements: str) -> None:
         (["UPDATE log_tree SET hash = zeroblob(32) WHERE level = 2 AND idx = 8"], "root"),
         (["UPDATE log_entries SET data = x'00' WHERE idx = 36"], "entry 36"),
         (
+            # SQLite: the latest checkpoint is then 25's; PostgreSQL: the coordinator's 37.
             ["DELETE FROM log_checkpoints WHERE size = 37"],
-            "last stored entry",
+            "last stored entry|no checkpoint was stored at that size",
         ),
     ],
 )
-def test_tampering_detected_on_open(db: Path, statements: list[str], reason: str) -> None:
+def test_tampering_detected_on_open(db: Location, statements: list[str], reason: str) -> None:
     filled(db).close()  # 37 entries, checkpoints at 0, 1, 5, 12, 13, 25, 37
     _tamper(db, *statements)
     with pytest.raises(LogCorruptedError, match=reason):
-        AuditLog(db, SIGNER, ORIGIN)
+        open_log(db, SIGNER, ORIGIN)
 
 
-def test_checkpoint_signed_by_another_key_detected(db: Path) -> None:
+def test_checkpoint_signed_by_another_key_detected(db: Location) -> None:
     log = filled(db)
     forged = open_checkpoint(log.latest_checkpoint(), SIGNER.verifier(), ORIGIN)
     log.close()
-    with sqlite3.connect(db) as connection:
-        connection.execute(
-            "UPDATE log_checkpoints SET note = ? WHERE size = 37",
-            (sign_checkpoint(forged, make_signer(9)),),
-        )
+    _tamper(db, "UPDATE log_checkpoints SET note = ? WHERE size = 37",
+            params=(sign_checkpoint(forged, make_signer(9)),))
     with pytest.raises(LogCorruptedError, match="does not verify"):
-        AuditLog(db, SIGNER, ORIGIN)
+        open_log(db, SIGNER, ORIGIN)
 
 
 @pytest.mark.parametrize(
@@ -368,7 +392,7 @@ def test_checkpoint_signed_by_another_key_detected(db: Path) -> None:
         (["INSERT INTO log_checkpoints VALUES (99, zeroblob(32), 'x')"], "beyond"),
     ],
 )
-def test_verify_storage_finds_any_edit(db: Path, statements: list[str], reason: str) -> None:
+def test_verify_storage_finds_any_edit(db: Location, statements: list[str], reason: str) -> None:
     log = filled(db)
     log.verify_storage()
     _tamper(db, *statements)
@@ -377,7 +401,7 @@ def test_verify_storage_finds_any_edit(db: Path, statements: list[str], reason: 
     log.close()
 
 
-def test_verify_storage_finds_entries_beyond_the_checkpoint(db: Path) -> None:
+def test_verify_storage_finds_entries_beyond_the_checkpoint(db: Location) -> None:
     log = filled(db, (3,))
     _tamper(db, "INSERT INTO log_entries VALUES (3, x'00')")
     with pytest.raises(LogCorruptedError, match="4 entries are stored but"):
@@ -390,7 +414,7 @@ def test_verify_storage_finds_entries_beyond_the_checkpoint(db: Path) -> None:
 CRASH_ROUNDS = 6
 
 
-def _run_and_kill(db: Path, run: int, rng: random.Random) -> list[dict[str, Any]]:
+def _run_and_kill(db: Location, run: int, rng: random.Random) -> list[dict[str, Any]]:
     child = subprocess.Popen(
         [sys.executable, "-m", "tests.store.auditlog_crash_child", str(db), str(run)],
         cwd=ROOT,
@@ -416,14 +440,14 @@ def _run_and_kill(db: Path, run: int, rng: random.Random) -> list[dict[str, Any]
 
 
 @pytest.mark.slow
-def test_killed_writer_leaves_a_consistent_log(db: Path) -> None:
+def test_killed_writer_leaves_a_consistent_log(db: Location) -> None:
     rng = random.Random(1)
     published: list[dict[str, Any]] = []
     for run in range(CRASH_ROUNDS):
         published.extend(_run_and_kill(db, run, rng))
     assert published, "the child never completed an append"
 
-    with AuditLog(db, crash_signer(), CRASH_ORIGIN) as log:  # opening checks the latest state
+    with open_log(db, crash_signer(), CRASH_ORIGIN) as log:  # opening checks the latest state
         log.verify_storage()
         verifier = crash_signer().verifier()
         latest = open_checkpoint(log.latest_checkpoint(), verifier, CRASH_ORIGIN)
@@ -446,3 +470,63 @@ def test_killed_writer_leaves_a_consistent_log(db: Path) -> None:
                 latest.root_hash,
                 log.consistency_proof(earlier.size, latest.size),
             )
+
+
+def test_pg_subtree_hashes_are_the_stored_nodes(postgres_dsn: str) -> None:
+    """The PostgreSQL log serves the rows of a tile (complete subtrees) from its table."""
+    with filled(postgres_dsn, (37,)) as log:
+        reference = InMemoryTree(leaf_hash(e) for e in all_entries(log))
+        assert isinstance(log, PostgresAuditLog)
+        assert log.subtree_hashes(0, 0, 37) == [reference.get(0, i) for i in range(37)]
+        assert log.subtree_hashes(2, 3, 9) == [reference.get(2, i) for i in range(3, 9)]
+        assert log.subtree_hashes(5, 0, 1) == [reference.get(5, 0)]
+        for bad in ((0, 0, 38), (2, 0, 10), (-1, 0, 1), (0, 5, 4), (6, 0, 1)):
+            with pytest.raises(LogRangeError):
+                log.subtree_hashes(*bad)
+        _tamper(postgres_dsn, "DELETE FROM log_tree WHERE level = 1 AND idx = 4")
+        with pytest.raises(LogCorruptedError, match="0 tree nodes are stored at level 1 from"):
+            log.subtree_hashes(1, 4, 5)
+
+
+def test_pg_handles_take_each_others_trees_checked(postgres_dsn: str) -> None:
+    """Several processes on one PostgreSQL log: each append starts from the committed tree,
+    whoever wrote it, after checking its right edge against the signed checkpoint."""
+    first = open_log(postgres_dsn, SIGNER, ORIGIN)
+    second = open_log(postgres_dsn, SIGNER, ORIGIN)
+    try:
+        assert first.append(entries_for(3, "a")) == [0, 1, 2]
+        assert second.append(entries_for(2, "b")) == [3, 4]  # takes the first's tree
+        assert first.append(entries_for(4, "c")) == [5, 6, 7, 8]
+        assert first.size() == second.size() == 9  # read from the database, not a handle
+        assert first.latest_checkpoint() == second.latest_checkpoint()
+        second.verify_storage()
+        # Another handle's tree whose right edge does not give the signed root: refused.
+        _tamper(postgres_dsn, "UPDATE log_tree SET hash = zeroblob(32) WHERE level = 3 AND idx = 0")
+        with pytest.raises(LogCorruptedError, match="not the latest checkpoint's root"):
+            second.append([b"on a damaged tree"])
+        _tamper(postgres_dsn, "DELETE FROM log_tree WHERE level = 3 AND idx = 0")
+        with pytest.raises(LogCorruptedError, match="damaged at size 9"):
+            second.append([b"on a damaged tree"])
+        assert first.size() == 9  # nothing was signed on top of it
+    finally:
+        first.close()
+        second.close()
+
+
+def test_cosignatures_are_kept_with_their_checkpoint(db: Location) -> None:
+    """Cosignature lines gathered for a checkpoint are kept once, in one order, and served
+    with it (and in receipts against it), on both backends."""
+    with filled(db, (2, 3)) as log:
+        lines = ["— witness.example/b AAAA", "— witness.example/a BBBB"]
+        log.add_cosignatures(2, lines)
+        log.add_cosignatures(2, lines[:1])  # already kept: ignored
+        log.add_cosignatures(5, lines[1:])
+        assert log.cosigned_checkpoint_at(2) == (
+            log.checkpoint_at(2) + "— witness.example/a BBBB\n— witness.example/b AAAA\n")
+        assert log.cosigned_sizes() == [5, 2] and log.cosigned_sizes(2) == [2]
+        assert log.receipt(1, 2).endswith(log.cosigned_checkpoint_at(2))
+        assert log.receipt(4).endswith(log.cosigned_checkpoint_at(5))
+        for bad in (lambda: log.add_cosignatures(3, lines), lambda: log.receipt(2, 2),
+                    lambda: log.receipt(0, 6), lambda: log.cosigned_checkpoint_at(4)):
+            with pytest.raises(LogRangeError):
+                bad()

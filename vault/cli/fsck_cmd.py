@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sqlite3
 import sys
 from pathlib import Path
@@ -38,7 +39,9 @@ def cmd_fsck(args: argparse.Namespace) -> int:
     data_dir = Path(args.data)
     try:
         done, report = check_data_dir(data_dir, repair=args.repair,
-                                      blobs=blob_storage(args, data_dir))
+                                      blobs=blob_storage(args, data_dir),
+                                      store_dsn=getattr(args, "store", None)
+                                      or os.environ.get("AMANAT_STORE"))
     except DataDirBusyError:
         raise CLIError(f"{data_dir} is in use: stop the server first", 2) from None
     except sqlite3.OperationalError as exc:
@@ -81,6 +84,9 @@ def register(subparsers: Any) -> None:
             "damaged; 2: cannot check."),
     )
     parser.add_argument("--data", required=True, metavar="DIR", help="the data directory")
+    parser.add_argument("--store", metavar="postgresql://…", default=None,
+                        help="the PostgreSQL database the servers use (default: "
+                             "$AMANAT_STORE, or SQLite in --data); stop every worker first")
     parser.add_argument("--repair", action="store_true",
                         help="record again each logged submission whose sealed file is kept "
                              "and matches its log entry; log the sealed files in quarantine "

@@ -33,6 +33,10 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--data", metavar="DIR", default=None,
                         help="data directory (default: $AMANAT_DATA_DIR or ./amanat-data)")
+    parser.add_argument("--store", metavar="postgresql://…", default=None,
+                        help="keep metadata, logins and the audit log in this PostgreSQL "
+                             "database (default: $AMANAT_STORE, or SQLite in --data); --data "
+                             "then holds the keys and sealed files, shared by every worker")
     parser.add_argument("--host", default=None, help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=None, help="port (default 8000)")
     parser.add_argument("--org", metavar="VKEY", default=None,

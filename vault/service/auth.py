@@ -32,7 +32,7 @@ import time
 import urllib.parse
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import nacl.exceptions
 import nacl.signing
@@ -152,6 +152,17 @@ class TokenStore(Protocol):
     def delete_tokens_expired(self, now: int) -> int: ...
 
 
+@runtime_checkable
+class SpentChallenges(Protocol):
+    """Where redeemed challenges are remembered (by SHA-256) until they expire, when several
+    server processes must agree that each is spent once (vault/store/postgres.py); one
+    process alone keeps them in memory."""
+
+    def spend_challenge(self, digest: bytes, expires: int) -> bool:
+        """Remember ``digest`` until ``expires``; False if it was spent already."""
+        ...
+
+
 class MemoryTokens:
     """A TokenStore in memory (tests, and tools that need no restart)."""
 
@@ -188,6 +199,7 @@ class Authenticator:
         *,
         secret: bytes | None = None,
         tokens: TokenStore | None = None,
+        spent: SpentChallenges | None = None,
         servers: Iterable[str] = (),
         challenge_ttl: float = DEFAULT_CHALLENGE_TTL,
         token_ttl: float = DEFAULT_TOKEN_TTL,
@@ -205,8 +217,10 @@ class Authenticator:
         self._tokens = tokens if tokens is not None else MemoryTokens()
         self._clock = clock
         self._lock = threading.Lock()
-        # Redeemed challenges (their SHA-256) until they expire: at most one per login.
+        # Redeemed challenges (their SHA-256) until they expire: at most one per login. In
+        # ``spent`` when given (shared by several processes), else here.
         self._redeemed: dict[bytes, float] = {}
+        self._spent = spent
 
     def derive_key(self, domain: bytes) -> bytes:
         """A key for another purpose (``domain``) derived from the server secret."""
@@ -254,11 +268,15 @@ class Authenticator:
         # Spent by its first genuine signature, even one made for another address. A wrong
         # signature spends nothing: remembering those would let anyone fill memory.
         digest = _digest(challenge)
-        with self._lock:
-            self._expire_redeemed(now)
-            if digest in self._redeemed:
+        if self._spent is not None:
+            if not self._spent.spend_challenge(digest, expires):
                 raise ChallengeError("used challenge: ask for a new one")
-            self._redeemed[digest] = float(expires)
+        else:
+            with self._lock:
+                self._expire_redeemed(now)
+                if digest in self._redeemed:
+                    raise ChallengeError("used challenge: ask for a new one")
+                self._redeemed[digest] = float(expires)
         if origin not in self.servers:
             raise WrongServerError(
                 "this server is not reachable at the address the login was signed for: you "

@@ -51,7 +51,7 @@ from vault.service.uploads import (
     check_sealed_to_roster,
     inspect_sealed_file,
 )
-from vault.service.work import WORK_DOMAIN, WorkError, WorkGate
+from vault.service.work import WORK_DOMAIN, SharedWrites, WorkError, WorkGate
 from vault.store import (
     NAMESPACE_SUBMISSIONS,
     ConflictError,
@@ -221,6 +221,7 @@ class VaultService:
         limits: Limits | None = None,
         authenticator: Authenticator | None = None,
         room: EmergencyRoom | None = None,
+        shared: SharedWrites | None = None,
     ) -> None:
         self.store = store
         # Space held back for investigators' log entries when the disk is full (room.py).
@@ -251,7 +252,7 @@ class VaultService:
         self.work = WorkGate(self.auth.derive_key(WORK_DOMAIN),
                              quiet_rate=self._limits.work_quiet_rate,
                              min_bits=self._limits.work_min_bits,
-                             places_used=self._places_used)
+                             places_used=self._places_used, shared=shared)
         self._resync()
         record = store.current_roster()
         if record is not None and org_vkey is not None:
@@ -412,14 +413,16 @@ class VaultService:
         entry is found by id in the whole log and its index recorded; or not at all: it is
         logged now. Blobs with no record are left to ``reconcile``.
         """
+        # The pending records first, then the log: on a shared store a record is pending
+        # only once the worker finishing it is gone, so whatever it logged is read below.
+        submissions, replies = self.store.pending_submissions(), self.store.pending_replies()
         with self._log_lock:
             holdings = read_holdings(self.audit_log)
         logged = 0
         kinds = (
-            (self.store.pending_submissions(), holdings.submissions, events.submission_event,
+            (submissions, holdings.submissions, events.submission_event,
              self.store.set_submission_log_index),
-            (self.store.pending_replies(), holdings.replies, events.reply_event,
-             self.store.set_reply_log_index),
+            (replies, holdings.replies, events.reply_event, self.store.set_reply_log_index),
         )
         for pending, logged_ones, event_of, set_index in kinds:
             for record in pending:
@@ -474,7 +477,13 @@ class VaultService:
 
     # --- roster ---
     def roster(self) -> RosterView:
-        """The current roster; NoRosterError before the first one is published."""
+        """The current roster; NoRosterError before the first one is published. Read again
+        when the store holds a newer one (published by another worker on a shared store)."""
+        record = self.store.current_roster()
+        if (record is not None and self.org_vkey is not None
+                and (self._roster is None or record.version != self._roster.version)):
+            with self._roster_lock:
+                self._roster = read_roster(record.text, self.org_vkey, check_dates=False)
         if self._roster is None:
             raise NoRosterError("no roster has been published yet")
         return self._roster
@@ -542,14 +551,16 @@ class VaultService:
             if self.drop_idle_uploads():
                 self.staging.admit(self.store.count_uploads())
                 return
+        passed: set[str] = set()  # written to by a request on another worker
         for _ in range(EVICTIONS_PER_ADMISSION):
             with self._busy_lock:
-                busy = set(self._busy)
+                busy = self._busy | passed
             waiting = self.staging.longest_waiting(busy)
             if waiting is None:
                 break
-            with contextlib.suppress(NotFoundError):
-                self.store.delete_upload(waiting)
+            if not self._drop_unless_busy(waiting):
+                passed.add(waiting)
+                continue
             self._resync()
             try:
                 self.staging.admit(self.store.count_uploads())
@@ -560,14 +571,33 @@ class VaultService:
 
     def drop_idle_uploads(self) -> int:
         """Delete the uploads that received nothing for the idle limit; return how many."""
+        self._resync()  # on a shared store: what grew on other workers is not idle
         with self._busy_lock:
             busy = set(self._busy)
         idle = self.staging.idle(busy)
-        for upload_id in idle:
-            with contextlib.suppress(NotFoundError):
-                self.store.delete_upload(upload_id)
+        dropped = sum(1 for upload_id in idle if self._drop_unless_busy(upload_id))
         self._resync()
-        return len(idle)
+        return dropped
+
+    def _drop_unless_busy(self, upload_id: str) -> bool:
+        """Delete an upload unless a request (here, or on another worker sharing the store)
+        is writing to it; whether it was deleted (or was gone already)."""
+        with self._busy_lock:
+            if upload_id in self._busy:
+                return False
+            self._busy.add(upload_id)
+        try:
+            if not self.store.claim_upload(upload_id):
+                return False
+            try:
+                with contextlib.suppress(NotFoundError):
+                    self.store.delete_upload(upload_id)
+            finally:
+                self.store.release_upload(upload_id)
+            return True
+        finally:
+            with self._busy_lock:
+                self._busy.discard(upload_id)
 
     def upload_status(self, upload_id: str) -> UploadRecord:
         return self.store.get_upload(require_id(upload_id))
@@ -607,11 +637,21 @@ class VaultService:
             if upload_id in self._busy:
                 raise OffsetError("another request is writing to this upload")
             self._busy.add(upload_id)
+        claimed = False
+        try:
+            claimed = self.store.claim_upload(upload_id)  # other workers on a shared store
+        finally:
+            if not claimed:
+                with self._busy_lock:
+                    self._busy.discard(upload_id)
+        if not claimed:
+            raise OffsetError("another request is writing to this upload")
         self.staging.touch(upload_id)
 
     def _release(self, upload_id: str, *, recount: bool = True) -> None:
         with self._busy_lock:
             self._busy.discard(upload_id)
+        self.store.release_upload(upload_id)
         self.staging.touch(upload_id)
         if recount:
             self._resync()
@@ -891,12 +931,8 @@ class VaultService:
         """Remove uploads idle longer than the limit and expired auth state."""
         moment = now or datetime.now(UTC)
         cutoff = hour_text(moment - timedelta(hours=self.limits.upload_ttl_hours))
-        with self._busy_lock:
-            busy = set(self._busy)
-        stale = [u for u in self.store.uploads_touched_before(cutoff) if u not in busy]
-        for upload_id in stale:
-            with contextlib.suppress(NotFoundError):
-                self.store.delete_upload(upload_id)
+        stale = [u for u in self.store.uploads_touched_before(cutoff)
+                 if self._drop_unless_busy(u)]
         dropped = self.drop_idle_uploads()
         self.auth.sweep()
         if self.room is not None:

@@ -11,6 +11,8 @@ Layout of a data directory (mode 0700)::
     log.key            the audit log's signed-note private key (0600)
     org.vkey           the pinned organization verifier key
     vault.sqlite3      metadata (store), with -wal / -shm beside it
+    store.url          instead, with --store: the PostgreSQL database holding the metadata
+                       and the audit log (no password); an embedded start is then refused
     auditlog.sqlite3   the audit log
     control.sock       while a server runs: where ``amanat backup`` asks it for a snapshot
     snapshots/         while a backup runs: its copies of the databases (vault/store/backup.py)
@@ -24,27 +26,46 @@ Layout of a data directory (mode 0700)::
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import logging
 import os
 import secrets
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from keys.errors import VerifierKeyError
 from keys.org import parse_org_vkey
-from vault.service.auth import SECRET_BYTES, Authenticator
+from vault.service.auth import SECRET_BYTES, Authenticator, SpentChallenges
 from vault.service.consistency import Reconciliation
 from vault.service.room import EmergencyRoom
 from vault.service.service import Limits, VaultService
-from vault.store import NAMESPACES, DataDirBusyError, Store, StoreError, is_valid_id, open_store
+from vault.service.work import SharedWrites
+from vault.store import (
+    NAMESPACES,
+    STORE_URL_FILE,
+    DataDirBusyError,
+    Store,
+    StoreError,
+    is_valid_id,
+    open_store,
+    refuse_embedded_open,
+    remembered_store_url,
+)
+from vault.store.auditlog import AuditLog
 from vault.store.backup import AUDIT_LOG_FILE as AUDIT_LOG_FILE
 from vault.store.backup import AUTH_SECRET_FILE as AUTH_SECRET_FILE
 from vault.store.backup import LOG_KEY_FILE as LOG_KEY_FILE
 from vault.store.backup import ORG_VKEY_FILE as ORG_VKEY_FILE
 from vault.store.backup import ControlServer, take_snapshot
 from vault.store.s3blobs import S3Options
+from vault.store.sqlite import DATABASE_NAME as DATABASE_FILE
 from vault.tlog import note
+
+if TYPE_CHECKING:
+    from vault.store.pglog import PostgresAuditLog
 
 DEV_DIR = "dev"
 DEV_PASSPHRASE_WORDS = 4
@@ -137,17 +158,24 @@ def _holds_local_blobs(data_dir: Path) -> bool:
     return False
 
 
-def open_data_store(data_dir: Path, blobs: S3Options | None = None) -> Store:
-    """The store of ``data_dir``, its sealed files in it or at ``blobs``. The first start
-    with ``blobs`` remembers the bucket in ``blobs.url``; later starts must name the same
-    one, and a data directory that already holds sealed files is not switched to a bucket
-    (its files would look missing). SetupError says what to do."""
+def open_data_store(data_dir: Path, blobs: S3Options | None = None,
+                    store_dsn: str | None = None) -> Store:
+    """The store of ``data_dir``, its sealed files in it or at ``blobs``, its records in
+    it or in the PostgreSQL database ``store_dsn``. The first start with ``blobs``
+    remembers the bucket in ``blobs.url``; later starts must name the same one, and a data
+    directory that already holds sealed files is not switched to a bucket (its files would
+    look missing). SetupError says what to do."""
     from vault.store.s3blobs import connect, parse_blobs_url
     from vault.store.sqlite import BLOBS_URL_FILE, EmbeddedStore, remembered_blobs_url
 
+    if store_dsn is not None:
+        pin_store(data_dir, store_dsn)
     try:
         if blobs is None:
-            return open_store(data_dir)
+            if store_dsn is not None and (kept := remembered_blobs_url(data_dir)) is not None:
+                raise SetupError(f"the sealed files of {data_dir} are kept at {kept}: give "
+                                 f"--blobs {kept}")
+            return open_store(store_dsn or data_dir, blobs=data_dir)
         bucket, prefix = parse_blobs_url(blobs.url)
         url = f"s3://{bucket}/{prefix}".rstrip("/")
         remembered = remembered_blobs_url(data_dir)
@@ -157,7 +185,12 @@ def open_data_store(data_dir: Path, blobs: S3Options | None = None) -> Store:
         if remembered is None and _holds_local_blobs(data_dir):
             raise SetupError("this data directory already keeps sealed files in its own "
                              "blobs/ directory: it cannot switch to --blobs")
-        store = EmbeddedStore(data_dir, connect(blobs))
+        if store_dsn is not None:
+            from vault.store.postgres import open_postgres_store
+
+            store: Store = open_postgres_store(store_dsn, data_dir, connect(blobs))
+        else:
+            store = EmbeddedStore(data_dir, connect(blobs))
         if remembered is None:
             _write_private(data_dir / BLOBS_URL_FILE, (url + "\n").encode("utf-8"))
         return store
@@ -165,6 +198,25 @@ def open_data_store(data_dir: Path, blobs: S3Options | None = None) -> Store:
         raise
     except StoreError as exc:
         raise SetupError(str(exc)) from None
+
+
+def pin_store(data_dir: Path, store_dsn: str) -> None:
+    """Tie ``data_dir`` to the PostgreSQL database its metadata lives in (``store.url``,
+    without password), so an embedded start on it is refused; refuse a data directory of an
+    embedded vault, or one tied to a database of another name: its sealed files would all
+    look unrecorded there (and be moved to quarantine)."""
+    from vault.store.postgres import safe_dsn
+
+    url = safe_dsn(store_dsn)
+    if (data_dir / DATABASE_FILE).exists():
+        raise SetupError(f"{data_dir} holds an embedded vault ({DATABASE_FILE}); its records "
+                         "are not in PostgreSQL: serve it without --store")
+    remembered = remembered_store_url(data_dir)
+    if remembered is None:
+        _write_private(data_dir / STORE_URL_FILE, (url + "\n").encode("utf-8"))
+    elif remembered.rsplit("/", 1)[-1] != url.rsplit("/", 1)[-1]:
+        raise SetupError(f"{data_dir} keeps its records in {remembered}, not in {url}; if "
+                         f"the database was renamed, write its address into {STORE_URL_FILE}")
 
 
 @dataclass(frozen=True)
@@ -247,9 +299,26 @@ class OpenedVault:
         self.service.close()
 
 
+@contextlib.contextmanager
+def _setting_up(data_dir: Path, store_dsn: str | None) -> Iterator[None]:
+    """Workers sharing a data directory (a PostgreSQL store) set it up one at a time, so two
+    starting together do not each create a log key. The embedded store holds the directory
+    for the whole run instead (vault/store/sqlite.py)."""
+    if store_dsn is None:
+        yield
+        return
+    fd = os.open(data_dir, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
 def open_vault(
     data_dir: Path,
     *,
+    store_dsn: str | None = None,
     org_vkey: str | None = None,
     dev: bool = False,
     limits: Limits | None = None,
@@ -268,16 +337,41 @@ def open_vault(
     logger first; ``allow_missing`` opens it anyway, the differences still printed.
     ``control``: answer ``amanat backup`` on the data directory's control socket (only
     when the sealed files are in the data directory). ``blobs``: keep them in object storage.
+    ``store_dsn``: keep metadata, login state and the audit log in that PostgreSQL database
+    instead (vault/store/postgres.py); ``data_dir`` then holds the keys (and the sealed
+    files, without ``blobs``) and may be shared by several workers.
     """
-    from vault.store.auditlog import AuditLog
+    prepare_data_dir(data_dir)
+    with _setting_up(data_dir, store_dsn):
+        return _open_vault(data_dir, store_dsn, org_vkey, dev, limits, challenge_ttl,
+                           token_ttl, allow_missing, servers, control, blobs)
+
+
+def _open_audit_log(data_dir: Path, store_dsn: str | None,
+                    signer: note.Signer) -> AuditLog | PostgresAuditLog:
+    if store_dsn is not None:
+        from vault.store.pglog import PostgresAuditLog
+
+        return PostgresAuditLog(store_dsn, signer, signer.name)
+    log_path = data_dir / AUDIT_LOG_FILE
+    if not log_path.exists():
+        os.close(os.open(log_path, os.O_WRONLY | os.O_CREAT, 0o600))
+    return AuditLog(log_path, signer, signer.name)
+
+
+def _open_vault(
+    data_dir: Path, store_dsn: str | None, org_vkey: str | None, dev: bool,
+    limits: Limits | None, challenge_ttl: float, token_ttl: float, allow_missing: bool,
+    servers: Sequence[str], control: bool, blobs: S3Options | None,
+) -> OpenedVault:
     from vault.store.backup import Snapshot
     from vault.store.blobs import BlobDirectory
     from vault.store.sqlite import EmbeddedStore
 
-    prepare_data_dir(data_dir)
     # First: the store holds the directory, so a second server stops here, changing nothing;
-    # and a data directory of a newer release is refused before anything is written.
-    store = open_data_store(data_dir, blobs)
+    # and a data directory (or database) of a newer release is refused before anything is
+    # written.
+    store = open_data_store(data_dir, blobs, store_dsn)
     try:
         signer, created = load_or_create_log_key(data_dir)
         dev_setup: DevSetup | None = None
@@ -287,16 +381,17 @@ def open_vault(
                 raise SetupError("--dev makes its own organization; do not combine it with --org")
             org_vkey = dev_setup.org_vkey
         org_vkey = pin_org_vkey(data_dir, org_vkey)
-        log_path = data_dir / AUDIT_LOG_FILE
-        if not log_path.exists():
-            os.close(os.open(log_path, os.O_WRONLY | os.O_CREAT, 0o600))
-        audit_log = AuditLog(log_path, signer, signer.name)
+        audit_log = _open_audit_log(data_dir, store_dsn, signer)
+        # Several workers on one database: a login challenge is spent once across them.
+        spent = store if isinstance(store, SpentChallenges) else None
         service = VaultService(
             store, audit_log, signer.vkey(), org_vkey, limits=limits,
             authenticator=Authenticator(
                 signer.vkey(), secret=load_or_create_auth_secret(data_dir), tokens=store,
-                servers=servers, challenge_ttl=challenge_ttl, token_ttl=token_ttl),
+                spent=spent, servers=servers, challenge_ttl=challenge_ttl,
+                token_ttl=token_ttl),
             room=EmergencyRoom(data_dir),
+            shared=store if isinstance(store, SharedWrites) else None,
         )
         service.recover()
         report = service.reconcile()
@@ -308,15 +403,15 @@ def open_vault(
         if dev_setup is not None and store.current_roster() is None:
             service.publish_roster(dev_setup.roster_path.read_text("utf-8"))
         control_server = None
-        if control and isinstance(store, EmbeddedStore) and isinstance(store.blobs,
-                                                                       BlobDirectory):
-            embedded = store
+        if (control and isinstance(store, EmbeddedStore) and isinstance(store.blobs, BlobDirectory)
+                and isinstance(audit_log, AuditLog)):
+            embedded, embedded_log = store, audit_log
             # A roster is logged, then stored: the snapshot holds the roster lock too, so it
             # never falls between the two (vault/store/backup.py).
             roster_lock = service._roster_lock
 
             def snapshot() -> Snapshot:
-                return take_snapshot(embedded, audit_log.backup_to, hold=(roster_lock,))
+                return take_snapshot(embedded, embedded_log.backup_to, hold=(roster_lock,))
 
             try:
                 control_server = ControlServer(embedded, snapshot)
@@ -331,6 +426,7 @@ def open_vault(
 
 
 def check_data_dir(data_dir: Path, *, repair: bool = False, blobs: S3Options | None = None,
+                   store_dsn: str | None = None,
                    ) -> tuple[list[str], Reconciliation]:
     """What ``amanat fsck`` does on a stopped server's data directory: what a start does
     (log what a crash left unlogged, quarantine sealed files with no row, finish logged
@@ -340,15 +436,17 @@ def check_data_dir(data_dir: Path, *, repair: bool = False, blobs: S3Options | N
     size). Returns the lines of what was done and what still differs from the log.
     LogCorruptedError when the log itself does not hold."""
     from vault.service.consistency import read_holdings, verify_contents
-    from vault.store.auditlog import AuditLog
 
-    if not (data_dir / LOG_KEY_FILE).exists() or not (data_dir / AUDIT_LOG_FILE).exists():
+    if store_dsn is None:
+        refuse_embedded_open(data_dir)  # its records are in PostgreSQL: say so
+    log_file = AUDIT_LOG_FILE if store_dsn is None else LOG_KEY_FILE
+    if not (data_dir / LOG_KEY_FILE).exists() or not (data_dir / log_file).exists():
         raise SetupError(f"{data_dir} is not a vault data directory (no {LOG_KEY_FILE} or "
                          f"{AUDIT_LOG_FILE})")
     signer, _ = load_or_create_log_key(data_dir)
-    store = open_data_store(data_dir, blobs)
+    store = open_data_store(data_dir, blobs, store_dsn)
     try:
-        audit_log = AuditLog(data_dir / AUDIT_LOG_FILE, signer, signer.name)
+        audit_log = _open_audit_log(data_dir, store_dsn, signer)
     except BaseException:
         store.close()
         raise

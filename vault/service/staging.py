@@ -83,6 +83,7 @@ class Staging:
         self._free = free
         self._lock = threading.Lock()
         self._last_active: dict[str, float] = {}
+        self._sizes: dict[str, int] = {}  # at the last resync
         self._staged_bytes = 0
         self._stored_bytes = 0
 
@@ -98,8 +99,13 @@ class Staging:
         now = self._clock()
         sizes = dict(staged)
         with self._lock:
-            self._last_active = {upload_id: self._last_active.get(upload_id, now)
-                                 for upload_id in sizes}
+            # An upload that grew since the last look moved (on a store shared by several
+            # workers, bytes may have come through another one).
+            self._last_active = {
+                upload_id: (self._last_active.get(upload_id, now)
+                            if self._sizes.get(upload_id, size) == size else now)
+                for upload_id, size in sizes.items()}
+            self._sizes = sizes
             self._staged_bytes = sum(sizes.values())
             if stored is not None:
                 self._stored_bytes = stored

@@ -30,6 +30,7 @@ import secrets
 import threading
 import time
 from collections.abc import Callable
+from typing import Protocol, runtime_checkable
 
 WORK_HEADER = "Amanat-Work"
 WORK_DOMAIN = b"amanat/work/v1\n"
@@ -72,12 +73,32 @@ def solve(seed: bytes, bits: int, on_progress: Callable[[int], None] | None = No
     return str(counter)
 
 
+@runtime_checkable
+class SharedWrites(Protocol):
+    """What several server processes sharing one vault (vault/store/postgres.py) share so
+    that the rate counts every worker's writes and a seed is spent once across them. Nothing
+    of it is stored with a time: writes are announced, not recorded."""
+
+    def announce_write(self) -> None:
+        """Tell every process (this one included) that an anonymous write was admitted."""
+        ...
+
+    def on_write(self, heard: Callable[[], None]) -> None:
+        """Call ``heard`` whenever any process announces a write."""
+        ...
+
+    def spend_seed(self, digest: bytes, expires: int) -> bool:
+        """Remember a solved seed until it expires; False when any process spent it."""
+        ...
+
+
 class WorkGate:
     """Issues seeds and checks solutions; keeps only the recent write rate and spent seeds."""
 
     def __init__(self, key: bytes, *, quiet_rate: float = 0.0, min_bits: int = 0,
                  places_used: Callable[[], float] = lambda: 0.0,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time,
+                 shared: SharedWrites | None = None) -> None:
         # quiet_rate 0: no work is asked for the rate of writes or the places in use, only
         # ``min_bits`` (a floor an operator sets during an attack; 0: none).
         self._key = key
@@ -88,6 +109,10 @@ class WorkGate:
         self._lock = threading.Lock()
         self._recent: collections.deque[float] = collections.deque()
         self._spent: dict[bytes, float] = {}
+        # Several workers: writes counted as announced by all, seeds spent in the store.
+        self._shared = shared
+        if shared is not None:
+            shared.on_write(lambda: self._count(self._clock()))
 
     def bits(self) -> int:
         """The difficulty now: ``min_bits`` (normally 0) while quiet."""
@@ -120,7 +145,7 @@ class WorkGate:
         now = self._clock()
         required = self.bits()
         if required == 0:
-            self._count(now)
+            self._count_admitted(now)
             return
         if not header:
             raise WorkError("the server is busy: solve a proof of work first (GET /api/v1/work)")
@@ -138,13 +163,23 @@ class WorkGate:
         if bits < required - SLACK_BITS or not solves(seed, counter, bits):
             raise WorkError("this proof of work is not solved, or too easy now; get a new one")
         digest = hashlib.sha256(seed).digest()
-        with self._lock:
-            for old in [d for d, t in self._spent.items() if t <= now]:
-                del self._spent[old]
-            if digest in self._spent:
+        if self._shared is not None:
+            if not self._shared.spend_seed(digest, expires):
                 raise WorkError("this proof of work was used already; get a new one")
-            self._spent[digest] = float(expires)
-        self._count(now)
+        else:
+            with self._lock:
+                for old in [d for d, t in self._spent.items() if t <= now]:
+                    del self._spent[old]
+                if digest in self._spent:
+                    raise WorkError("this proof of work was used already; get a new one")
+                self._spent[digest] = float(expires)
+        self._count_admitted(now)
+
+    def _count_admitted(self, now: float) -> None:
+        if self._shared is not None:
+            self._shared.announce_write()  # heard back here too, like every worker
+        else:
+            self._count(now)
 
     def _count(self, now: float) -> None:
         """Count an admitted write (only those: refusals cost a flooder nothing, so they

@@ -1,10 +1,10 @@
 """Storage seam of the vault server: metadata, sealed blobs and staged uploads.
 
-The service (vault/service) talks to storage only through the ``Store`` protocol below, so
-the embedded default (SQLite in WAL mode plus a directory of blobs, vault/store/sqlite.py and
-vault/store/blobs.py) can be replaced by PostgreSQL and S3-compatible object storage without
-touching the service or the HTTP layer. The audit log lives beside it in
-vault/store/auditlog.py.
+The service (vault/service) talks to storage only through the ``Store`` protocol below. Two
+implementations: the embedded default (SQLite in WAL mode plus a directory of blobs,
+vault/store/sqlite.py and vault/store/blobs.py), and PostgreSQL for metadata and login
+state, shared by several server processes (vault/store/postgres.py). The audit log lives
+beside each: vault/store/auditlog.py (SQLite) and vault/store/pglog.py (PostgreSQL).
 
 What every implementation must guarantee (DESIGN.md "What must be true" 2 and 4):
 
@@ -150,6 +150,14 @@ class Store(Protocol):
 
     def uploads_touched_before(self, hour: str) -> list[str]: ...
 
+    def claim_upload(self, upload_id: str) -> bool:
+        """Become the one writer of ``upload_id`` among every process sharing this store
+        until ``release_upload``; False when another holds it. (The service keeps one
+        writer per upload within a process; a store shared by several adds the rest.)"""
+        ...
+
+    def release_upload(self, upload_id: str) -> None: ...
+
     def count_uploads(self) -> int: ...
 
     # --- sealed submissions ---
@@ -161,7 +169,9 @@ class Store(Protocol):
     def set_submission_log_index(self, submission_id: str, log_index: int) -> None: ...
 
     def pending_submissions(self) -> list[SubmissionRecord]:
-        """Promoted submissions whose log entry was not yet recorded (``log_index`` -1)."""
+        """Promoted submissions whose log entry was not yet recorded (``log_index`` -1), and
+        which no other live process sharing the store is finishing (it may still log them);
+        from then on they are this process's to finish."""
         ...
 
     def get_submission(self, submission_id: str) -> SubmissionRecord: ...
@@ -275,11 +285,46 @@ class Store(Protocol):
     def close(self) -> None: ...
 
 
-def open_store(data_dir: str | Path) -> Store:
-    """Open (creating if needed) the embedded store in ``data_dir``."""
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+# In a data directory whose metadata lives in PostgreSQL: which database (no password).
+STORE_URL_FILE = "store.url"
+
+
+def remembered_store_url(data_dir: Path) -> str | None:
+    """The PostgreSQL database (``store.url``, without password) a data directory's metadata
+    lives in, or None for an embedded store."""
+    path = data_dir / STORE_URL_FILE
+    return path.read_text("utf-8").strip() if path.is_file() else None
+
+
+def refuse_embedded_open(data_dir: Path) -> None:
+    """Refuse to open ``data_dir`` as an embedded store when its metadata lives in
+    PostgreSQL: an empty SQLite database beside its sealed files would make every one of
+    them look unrecorded."""
+    url = remembered_store_url(data_dir)
+    if url is not None:
+        raise StoreError(f"the metadata and audit log of {data_dir} are kept in {url}, not "
+                         f"in the data directory: give --store with that database")
+
+
+def is_postgres_dsn(location: object) -> bool:
+    """Whether ``location`` (a --store value) names a PostgreSQL database."""
+    return isinstance(location, str) and location.startswith(POSTGRES_SCHEMES)
+
+
+def open_store(location: str | Path, *, blobs: str | Path | None = None) -> Store:
+    """Open (creating if needed) a store: the embedded one in the data directory
+    ``location``, or, when ``location`` is a ``postgresql://`` DSN, the PostgreSQL store
+    (vault/store/postgres.py) with its sealed files under the directory ``blobs``."""
+    if is_postgres_dsn(location):
+        if blobs is None:
+            raise ValueError("a PostgreSQL store needs a directory for its sealed files")
+        from vault.store.postgres import open_postgres_store
+
+        return open_postgres_store(str(location), Path(blobs))
     from vault.store.sqlite import EmbeddedStore
 
-    return EmbeddedStore(Path(data_dir))
+    return EmbeddedStore(Path(location))
 
 
 __all__ = [
@@ -296,6 +341,7 @@ __all__ = [
     "StoreError",
     "SubmissionRecord",
     "UploadRecord",
+    "is_postgres_dsn",
     "is_valid_id",
     "is_valid_mailbox_id",
     "new_id",

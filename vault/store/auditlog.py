@@ -34,10 +34,12 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from vault.tlog.checkpoint import Checkpoint, CheckpointError, open_checkpoint, sign_checkpoint
 from vault.tlog.merkle import (
@@ -131,6 +133,113 @@ def _as_entry(entry: object, position: int) -> bytes:
     return bytes(entry)
 
 
+def check_log_meta(rows: dict[str, str], schema: str, origin: str, vkey: str) -> None:
+    """Refuse a log of another schema, origin or key (its ``log_meta`` rows)."""
+    if rows.get("schema") != schema:
+        raise AuditLogError(
+            f"unknown audit log schema {rows.get('schema')!r}: this amanat reads audit log "
+            f"schema version {schema}; the log was written by another release, "
+            "run that release on it (DEPLOY.md §9)")
+    if rows.get("origin") != origin:
+        raise LogKeyMismatchError(
+            f"this audit log belongs to the origin {rows.get('origin')!r}, not {origin!r}")
+    if rows.get("vkey") != vkey:
+        raise LogKeyMismatchError(
+            f"this audit log was signed by the key {rows.get('vkey')}, not {vkey}")
+
+
+def open_latest_checkpoint(signed: str, size: int, root: bytes,
+                           open_note: Callable[[str], Checkpoint]) -> Checkpoint:
+    """The latest stored checkpoint, verified and matching its row (size, root)."""
+    try:
+        checkpoint = open_note(signed)
+    except (NoteError, CheckpointError) as exc:
+        raise LogCorruptedError(f"the latest stored checkpoint does not verify: {exc}") from None
+    if checkpoint.size != size or checkpoint.root_hash != root:
+        raise LogCorruptedError(
+            f"the latest checkpoint's signed text (size {checkpoint.size}) disagrees with "
+            f"its row (size {size})")
+    return checkpoint
+
+
+@dataclass(frozen=True)
+class StoredTree:
+    """What `verify_stored_tree` reads from a log's tables, all from one state: the log's
+    size, the counts of stored entries and nodes (and the last entry's index), every stored
+    checkpoint row (size, root, signed note) in increasing size, entries by index from a
+    start (a chunk at a time) and the stored nodes of a level between two indices."""
+
+    size: int
+    entry_count: int
+    last_entry: int | None
+    node_count: int
+    checkpoints: Sequence[tuple[Any, ...]]
+    entries_from: Callable[[int], Sequence[tuple[int, bytes]]]
+    nodes: Callable[[int, int, int], dict[int, bytes]]
+
+
+def verify_stored_tree(stored: StoredTree, open_note: Callable[[str], Checkpoint]) -> None:
+    """Recompute the whole tree from the stored entries and check every stored node and
+    checkpoint against it (``open_note`` verifies a signed checkpoint); LogCorruptedError on
+    the first disagreement. The one walk both logs (SQLite, PostgreSQL) are checked by."""
+    size = stored.size
+    if stored.entry_count != size or (stored.entry_count and stored.last_entry != size - 1):
+        raise LogCorruptedError(
+            f"{stored.entry_count} entries are stored but the latest checkpoint says {size}")
+    pending = iter(stored.checkpoints)
+    next_checkpoint = next(pending, None)
+    frontier = Frontier.empty()
+    stored_nodes = 0
+    while True:
+        if next_checkpoint is not None and next_checkpoint[0] == frontier.size:
+            _check_stored_checkpoint(next_checkpoint, frontier.root(), open_note)
+            next_checkpoint = next(pending, None)
+        rows = list(stored.entries_from(frontier.size))
+        if not rows:
+            break
+        if next_checkpoint is not None:  # stop at the next checkpoint to check its root
+            rows = rows[: next_checkpoint[0] - frontier.size]
+        first, last = rows[0][0], rows[-1][0]
+        if first != frontier.size or last != frontier.size + len(rows) - 1:
+            raise LogCorruptedError(f"entries after {frontier.size - 1} are not contiguous")
+        frontier, created = frontier.extend(leaf_hash(data) for _, data in rows)
+        _check_stored_nodes(created, stored.nodes)
+        stored_nodes += len(created)
+    if next_checkpoint is not None:
+        raise LogCorruptedError(
+            f"a checkpoint at size {next_checkpoint[0]} is beyond the {frontier.size} "
+            "stored entries")
+    if stored.node_count != stored_nodes:
+        raise LogCorruptedError(
+            f"{stored.node_count} tree nodes are stored where {stored_nodes} are expected")
+
+
+def _check_stored_nodes(created: Sequence[NodeHash],
+                        nodes: Callable[[int, int, int], dict[int, bytes]]) -> None:
+    by_level: dict[int, dict[int, bytes]] = {}
+    for node in created:
+        by_level.setdefault(node.level, {})[node.index] = node.hash
+    for level, expected in by_level.items():
+        stored = nodes(level, min(expected), max(expected))
+        for index, value in expected.items():
+            if index not in stored:
+                raise LogCorruptedError(f"missing tree node at level {level}, index {index}")
+            if stored[index] != value:
+                raise LogCorruptedError(
+                    f"tree node at level {level}, index {index} does not match the entries")
+
+
+def _check_stored_checkpoint(row: tuple[Any, ...], root: bytes,
+                             open_note: Callable[[str], Checkpoint]) -> None:
+    size, stored_root, signed = int(row[0]), bytes(row[1]), str(row[2])
+    try:
+        checkpoint = open_note(signed)
+    except (NoteError, CheckpointError) as exc:
+        raise LogCorruptedError(f"the checkpoint at size {size} does not verify: {exc}") from None
+    if checkpoint.size != size or checkpoint.root_hash != stored_root or stored_root != root:
+        raise LogCorruptedError(f"the checkpoint at size {size} does not match the entries")
+
+
 class AuditLog:
     """An append-only Merkle log persisted in SQLite, signing a checkpoint per batch.
 
@@ -197,20 +306,7 @@ class AuditLog:
                 (EMPTY_ROOT, signed),
             )
             return
-        if rows.get("schema") != SCHEMA_VERSION:
-            raise AuditLogError(
-                f"unknown audit log schema {rows.get('schema')!r}: this amanat reads audit log "
-                f"schema version {SCHEMA_VERSION}; the log was written by another release, "
-                "run that release on it (DEPLOY.md §9)")
-        if rows.get("origin") != self._origin:
-            raise LogKeyMismatchError(
-                f"this audit log belongs to the origin {rows.get('origin')!r}, not {self._origin!r}"
-            )
-        if rows.get("vkey") != self._verifier.vkey():
-            raise LogKeyMismatchError(
-                f"this audit log was signed by the key {rows.get('vkey')}, "
-                f"not {self._verifier.vkey()}"
-            )
+        check_log_meta(rows, SCHEMA_VERSION, self._origin, self._verifier.vkey())
 
     def _load_state(self) -> tuple[int, Frontier, str]:
         """Read the latest checkpoint and check it against the stored tree (O(log n))."""
@@ -221,17 +317,8 @@ class AuditLog:
         if row is None:
             raise LogCorruptedError("the audit log has no checkpoint")
         size, root, signed = int(row[0]), bytes(row[1]), str(row[2])
-        try:
-            checkpoint = open_checkpoint(signed, self._verifier, self._origin)
-        except (NoteError, CheckpointError) as exc:
-            raise LogCorruptedError(
-                f"the latest stored checkpoint does not verify: {exc}"
-            ) from None
-        if checkpoint.size != size or checkpoint.root_hash != root:
-            raise LogCorruptedError(
-                f"the latest checkpoint's signed text (size {checkpoint.size}) disagrees with "
-                f"its row (size {size})"
-            )
+        open_latest_checkpoint(
+            signed, size, root, lambda text: open_checkpoint(text, self._verifier, self._origin))
         (last_entry,) = connection.execute("SELECT MAX(idx) FROM log_entries").fetchone()
         (last_leaf,) = connection.execute(
             "SELECT MAX(idx) FROM log_tree WHERE level = 0"
@@ -465,80 +552,29 @@ class AuditLog:
         Checks every leaf and node hash, every checkpoint's signature, size and root, and
         that no stray rows exist. Raises LogCorruptedError on the first disagreement.
         """
+        connection = self._connection
+
+        def entries_from(start: int) -> list[tuple[int, bytes]]:
+            rows = connection.execute(
+                "SELECT idx, data FROM log_entries WHERE idx >= ? ORDER BY idx LIMIT ?",
+                (start, _SCAN_CHUNK)).fetchall()
+            return [(int(i), bytes(d)) for i, d in rows]
+
+        def nodes(level: int, first: int, last: int) -> dict[int, bytes]:
+            return {int(i): bytes(h) for i, h in connection.execute(
+                "SELECT idx, hash FROM log_tree WHERE level = ? AND idx BETWEEN ? AND ?",
+                (level, first, last)).fetchall()}
+
         with self._lock:
-            connection = self._connection
             checkpoints = connection.execute(
-                "SELECT size, root, note FROM log_checkpoints ORDER BY size"
-            ).fetchall()
+                "SELECT size, root, note FROM log_checkpoints ORDER BY size").fetchall()
             (count, last) = connection.execute(
-                "SELECT COUNT(*), MAX(idx) FROM log_entries"
-            ).fetchone()
-            if count != self._size or (count and last != self._size - 1):
-                raise LogCorruptedError(
-                    f"{count} entries are stored but the latest checkpoint says {self._size}"
-                )
-            pending = iter(checkpoints)
-            next_checkpoint = next(pending, None)
-            frontier = Frontier.empty()
-            stored_nodes = 0
-            while True:
-                if next_checkpoint is not None and next_checkpoint[0] == frontier.size:
-                    self._check_stored_checkpoint(next_checkpoint, frontier.root())
-                    next_checkpoint = next(pending, None)
-                rows = connection.execute(
-                    "SELECT idx, data FROM log_entries WHERE idx >= ? ORDER BY idx LIMIT ?",
-                    (frontier.size, _SCAN_CHUNK),
-                ).fetchall()
-                if not rows:
-                    break
-                if next_checkpoint is not None:  # stop at the next checkpoint to check its root
-                    rows = rows[: next_checkpoint[0] - frontier.size]
-                first, last = int(rows[0][0]), int(rows[-1][0])
-                if first != frontier.size or last != frontier.size + len(rows) - 1:
-                    raise LogCorruptedError(f"entries after {frontier.size - 1} are not contiguous")
-                frontier, created = frontier.extend(leaf_hash(bytes(row[1])) for row in rows)
-                self._check_stored_nodes(created)
-                stored_nodes += len(created)
-            if next_checkpoint is not None:
-                raise LogCorruptedError(
-                    f"a checkpoint at size {next_checkpoint[0]} is beyond the {frontier.size} "
-                    "stored entries"
-                )
+                "SELECT COUNT(*), MAX(idx) FROM log_entries").fetchone()
             (node_rows,) = connection.execute("SELECT COUNT(*) FROM log_tree").fetchone()
-            if node_rows != stored_nodes:
-                raise LogCorruptedError(
-                    f"{node_rows} tree nodes are stored where {stored_nodes} are expected"
-                )
-
-    def _check_stored_nodes(self, created: Sequence[NodeHash]) -> None:
-        by_level: dict[int, dict[int, bytes]] = {}
-        for node in created:
-            by_level.setdefault(node.level, {})[node.index] = node.hash
-        for level, expected in by_level.items():
-            stored = dict(
-                self._connection.execute(
-                    "SELECT idx, hash FROM log_tree WHERE level = ? AND idx BETWEEN ? AND ?",
-                    (level, min(expected), max(expected)),
-                ).fetchall()
-            )
-            for index, value in expected.items():
-                if index not in stored:
-                    raise LogCorruptedError(f"missing tree node at level {level}, index {index}")
-                if stored[index] != value:
-                    raise LogCorruptedError(
-                        f"tree node at level {level}, index {index} does not match the entries"
-                    )
-
-    def _check_stored_checkpoint(self, row: tuple[int, bytes, str], root: bytes) -> None:
-        size, stored_root, signed = int(row[0]), bytes(row[1]), str(row[2])
-        try:
-            checkpoint = open_checkpoint(signed, self._verifier, self._origin)
-        except (NoteError, CheckpointError) as exc:
-            raise LogCorruptedError(
-                f"the checkpoint at size {size} does not verify: {exc}"
-            ) from None
-        if checkpoint.size != size or checkpoint.root_hash != stored_root or stored_root != root:
-            raise LogCorruptedError(f"the checkpoint at size {size} does not match the entries")
+            verify_stored_tree(
+                StoredTree(self._size, int(count), last, int(node_rows), checkpoints,
+                           entries_from, nodes),
+                lambda signed: open_checkpoint(signed, self._verifier, self._origin))
 
     # --- closing -------------------------------------------------------------------------------
 

@@ -42,6 +42,7 @@ from vault.store import (
     UploadRecord,
     is_valid_id,
     is_valid_mailbox_id,
+    refuse_embedded_open,
 )
 from vault.store.blobs import BlobBackend, BlobDirectory, blur_times
 
@@ -195,6 +196,7 @@ class EmbeddedStore:
     ``blobs`` backend given (which the store closes with itself)."""
 
     def __init__(self, data_dir: Path, blobs: BlobBackend | None = None) -> None:
+        refuse_embedded_open(data_dir)  # its metadata lives in PostgreSQL
         if blobs is None and (url := remembered_blobs_url(data_dir)) is not None:
             raise StoreError(f"the sealed files of {data_dir} are kept at {url}, not in the "
                              f"data directory: only `amanat serve --blobs {url}` opens it")
@@ -298,6 +300,12 @@ class EmbeddedStore:
         # Staging files with no row (a crash between the two writes) are stale too.
         stale.extend(i for i in self.blobs.staged_ids() if i not in known)
         return stale
+
+    def claim_upload(self, upload_id: str) -> bool:
+        return True  # one server holds the data directory: the service's own claim suffices
+
+    def release_upload(self, upload_id: str) -> None:
+        pass
 
     # --- room ---
     def stored_bytes(self) -> int:
