@@ -447,3 +447,41 @@ class BlobDirectory:
 
     def close(self) -> None:
         """Nothing to release: every file is closed after each operation."""
+
+
+class BlobSide:
+    """The ``Store`` methods a store answers from its blob backend alone, the same for the
+    embedded store (vault/store/sqlite.py) and the PostgreSQL one (vault/store/postgres.py):
+    staging files, orphans, quarantine and sizes. The store sets ``blobs``."""
+
+    blobs: BlobBackend
+
+    def delete_orphan(self, namespace: str, blob_id: str) -> None:
+        self.blobs.delete_blob(namespace, blob_id)
+
+    def quarantine_orphan(self, namespace: str, blob_id: str) -> str:
+        return self.blobs.quarantine(namespace, blob_id)
+
+    def staged_files(self) -> list[tuple[str, int]]:
+        found = []
+        for upload_id in self.blobs.staged_ids():
+            with contextlib.suppress(NotFoundError):  # finished or removed meanwhile
+                found.append((upload_id, self.blobs.staged_size(upload_id)))
+        return found
+
+    def open_staged_file(self, upload_id: str) -> BinaryIO:
+        return self.blobs.open_staged(upload_id)
+
+    def quarantined_ids(self, namespace: str) -> list[str]:
+        return self.blobs.quarantined_ids(namespace)
+
+    def quarantined(self, namespace: str, blob_id: str) -> str | None:
+        return self.blobs.quarantined(namespace, blob_id)
+
+    def open_kept(self, namespace: str, blob_id: str) -> BinaryIO | None:
+        if self.blobs.blob_present(namespace, blob_id):
+            return self.blobs.open_blob(namespace, blob_id)
+        return self.blobs.open_quarantined(namespace, blob_id)
+
+    def blob_size(self, namespace: str, blob_id: str) -> int | None:
+        return self.blobs.blob_size(namespace, blob_id)

@@ -64,7 +64,7 @@ from vault.store import (
     is_valid_id,
     is_valid_mailbox_id,
 )
-from vault.store.blobs import BlobBackend, BlobDirectory
+from vault.store.blobs import BlobBackend, BlobDirectory, BlobSide
 from vault.store.sqlite import SchemaVersionError
 
 # 1: this release. Add a step to ``_MIGRATIONS`` for each new version.
@@ -232,7 +232,7 @@ def _lock_key(item_id: str) -> int:
     return int(item_id[:8], 16) - 2**31
 
 
-class PostgresStore:
+class PostgresStore(BlobSide):
     """Metadata in the PostgreSQL database ``dsn``; sealed files in ``blobs`` (which the
     store closes with itself); ``data_dir`` the workers' shared data directory."""
 
@@ -607,36 +607,9 @@ class PostgresStore:
             orphans.extend((namespace, i) for i in present if i not in known)
         return orphans
 
-    def delete_orphan(self, namespace: str, blob_id: str) -> None:
-        self.blobs.delete_blob(namespace, blob_id)
-
-    def quarantine_orphan(self, namespace: str, blob_id: str) -> str:
-        return self.blobs.quarantine(namespace, blob_id)
-
-    def staged_files(self) -> list[tuple[str, int]]:
-        found = []
-        for upload_id in self.blobs.staged_ids():
-            with contextlib.suppress(NotFoundError):  # finished or removed meanwhile
-                found.append((upload_id, self.blobs.staged_size(upload_id)))
-        return found
-
-    def open_staged_file(self, upload_id: str) -> BinaryIO:
-        return self.blobs.open_staged(upload_id)
-
     def quarantine_staged(self, upload_id: str, submission_id: str) -> str:
         self._write("DELETE FROM uploads WHERE id = %s", (upload_id,))
         return self.blobs.quarantine_staged(upload_id, submission_id)
-
-    def quarantined_ids(self, namespace: str) -> list[str]:
-        return self.blobs.quarantined_ids(namespace)
-
-    def quarantined(self, namespace: str, blob_id: str) -> str | None:
-        return self.blobs.quarantined(namespace, blob_id)
-
-    def open_kept(self, namespace: str, blob_id: str) -> BinaryIO | None:
-        if self.blobs.blob_present(namespace, blob_id):
-            return self.blobs.open_blob(namespace, blob_id)
-        return self.blobs.open_quarantined(namespace, blob_id)
 
     def reinstate_submission(self, record: SubmissionRecord) -> None:
         if not self.blobs.blob_present(NAMESPACE_SUBMISSIONS, record.id):
@@ -652,9 +625,6 @@ class PostgresStore:
     def record_digests(self, namespace: str) -> dict[str, tuple[str, int]]:
         rows = self._all(f"SELECT id, sha256, size FROM {_TABLES[namespace]}", ())  # noqa: S608
         return {str(row[0]): (str(row[1]), int(row[2])) for row in rows}
-
-    def blob_size(self, namespace: str, blob_id: str) -> int | None:
-        return self.blobs.blob_size(namespace, blob_id)
 
     def conceal_times(self) -> None:
         self.blobs.conceal_times()

@@ -44,7 +44,7 @@ from vault.store import (
     is_valid_mailbox_id,
     refuse_embedded_open,
 )
-from vault.store.blobs import BlobBackend, BlobDirectory, blur_times
+from vault.store.blobs import BlobBackend, BlobDirectory, BlobSide, blur_times
 
 DATABASE_NAME = "vault.sqlite3"
 # Written when the blobs live outside the data directory: where they are (no credentials).
@@ -191,7 +191,7 @@ def remembered_blobs_url(data_dir: Path) -> str | None:
     return path.read_text("utf-8").strip() if path.is_file() else None
 
 
-class EmbeddedStore:
+class EmbeddedStore(BlobSide):
     """SQLite metadata in ``data_dir/vault.sqlite3``; blobs under ``data_dir`` or in the
     ``blobs`` backend given (which the store closes with itself)."""
 
@@ -505,37 +505,10 @@ class EmbeddedStore:
                                if i not in known)
         return orphans
 
-    def delete_orphan(self, namespace: str, blob_id: str) -> None:
-        self.blobs.delete_blob(namespace, blob_id)
-
-    def quarantine_orphan(self, namespace: str, blob_id: str) -> str:
-        return self.blobs.quarantine(namespace, blob_id)
-
-    def staged_files(self) -> list[tuple[str, int]]:
-        found = []
-        for upload_id in self.blobs.staged_ids():
-            with contextlib.suppress(NotFoundError):  # finished or removed meanwhile
-                found.append((upload_id, self.blobs.staged_size(upload_id)))
-        return found
-
-    def open_staged_file(self, upload_id: str) -> BinaryIO:
-        return self.blobs.open_staged(upload_id)
-
     def quarantine_staged(self, upload_id: str, submission_id: str) -> str:
         with self._lock:
             self._write("DELETE FROM uploads WHERE id = ?", (upload_id,))
             return self.blobs.quarantine_staged(upload_id, submission_id)
-
-    def quarantined_ids(self, namespace: str) -> list[str]:
-        return self.blobs.quarantined_ids(namespace)
-
-    def quarantined(self, namespace: str, blob_id: str) -> str | None:
-        return self.blobs.quarantined(namespace, blob_id)
-
-    def open_kept(self, namespace: str, blob_id: str) -> BinaryIO | None:
-        if self.blobs.blob_present(namespace, blob_id):
-            return self.blobs.open_blob(namespace, blob_id)
-        return self.blobs.open_quarantined(namespace, blob_id)
 
     def reinstate_submission(self, record: SubmissionRecord) -> None:
         with self._lock:
@@ -559,9 +532,6 @@ class EmbeddedStore:
         with self._lock:
             rows = self._db.execute(f"SELECT id, sha256, size FROM {table}").fetchall()  # noqa: S608
         return {str(row[0]): (str(row[1]), int(row[2])) for row in rows}
-
-    def blob_size(self, namespace: str, blob_id: str) -> int | None:
-        return self.blobs.blob_size(namespace, blob_id)
 
     @contextlib.contextmanager
     def holding(self) -> Iterator[None]:
