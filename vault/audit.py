@@ -919,8 +919,14 @@ def verify_submission_receipt(
     *,
     source: LogSource | None = None,
     require_cosigned: bool = True,
+    roster_is_current: bool = False,
 ) -> ReceiptVerdict:
     """Check a receipt file (see the module docstring) for a submission.
+
+    ``roster_is_current``: the roster is the one the server serves now (not a file the
+    witness kept), so its dates are checked: a server could otherwise answer with any
+    roster the organization ever signed, such as one from before it named cosigners, and
+    so escape the cosigning requirement forever.
 
     Offline: the roster verifies under ``org_vkey`` (no state is kept: a witness keeps no
     trace; an expired roster is accepted, since a receipt outlives it); the receipt carries a
@@ -943,8 +949,9 @@ def verify_submission_receipt(
     cosigned_later = False
     try:
         # A receipt speaks of the past and must verify for years: the roster only says which
-        # log key the organization vouched for, so its expiry date is not checked here.
-        roster = _verified_roster(roster_text, org_vkey, None, check_dates=False)
+        # log key the organization vouched for, so the expiry date of a kept roster is not
+        # checked here; the one the server serves now must be in date.
+        roster = _verified_roster(roster_text, org_vkey, None, check_dates=roster_is_current)
         _, verifier = _log_verifier(roster)
         try:
             parsed = Receipt.parse(receipt_text)

@@ -158,7 +158,7 @@ async def post_reply(mailbox_id: str, request: Request, who: InvestigatorDep,
     """Leave a sealed reply (age file sealed to the witness's reply recipient) in the
     mailbox ``mailbox_id`` (SHA-256 of the witness's mailbox secret, from the manifest)."""
     length = declared_length(request)
-    upload_id, appender = await anyio.to_thread.run_sync(
+    upload_id, appender = await in_thread_shielded(
         lambda: service.begin_reply(length, mailbox_id))
     try:
         reply = await receive_whole_body(

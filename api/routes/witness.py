@@ -103,7 +103,9 @@ async def submit(request: Request, service: ServiceDep, work: WorkHeader = None)
             service.discard_upload(upload.id)
             raise
 
-    upload_id, appender = await anyio.to_thread.run_sync(begin)
+    # Shielded: a request cancelled meanwhile still gets the appender back, so the try
+    # below aborts it (and releases the upload's claim) instead of leaving it claimed.
+    upload_id, appender = await in_thread_shielded(begin)
     try:
         receipt = await receive_whole_body(
             request, appender, length,
@@ -160,7 +162,7 @@ async def append_upload(
     """Append the body at ``Upload-Offset`` (must equal the current offset). Bytes that
     arrive before a connection drops are kept; ask for the offset and continue."""
     length = declared_length(request)
-    appender = await anyio.to_thread.run_sync(
+    appender = await in_thread_shielded(
         lambda: service.begin_append(upload_id, upload_offset, length))
     try:
         last = await stream_body(request, appender, keep_last=True)

@@ -463,3 +463,47 @@ def test_a_failed_entry_in_a_group_commit_fails_only_its_own_request(
     for entry, index in zip(entries, results, strict=True):
         if not isinstance(index, BaseException):
             assert service.log_entries(index, index + 1) == [entry.encode()]
+
+
+def test_finding_the_newest_cosigned_checkpoint_is_bounded_and_never_holds_the_log_lock(
+        service: VaultService, monkeypatch: pytest.MonkeyPatch) -> None:
+    """After the cosigners change, no checkpoint of the long history qualifies: a receipt
+    request must not verify them all (a cost an anonymous client could ask for again and
+    again), nor hold the log lock while it verifies."""
+    from vault.service.service import COSIGN_SCAN
+
+    qualifying: set[int] = set()
+
+    class Policy:
+        quorum = 2
+
+        def __init__(self) -> None:
+            self.checked: list[int] = []
+
+        def is_cosigned(self, text: str) -> bool:
+            assert not service._log_lock.locked()
+            self.checked.append(int(text))
+            return int(text) in qualifying
+
+    policy = Policy()
+    history = 100_000
+    asked: list[tuple[int, int | None]] = []
+
+    def cosigned_sizes(min_lines: int = 1, *, above: int = -1,
+                       limit: int | None = None) -> list[int]:
+        asked.append((above, limit))
+        return list(range(history, above, -1))[:limit]
+
+    monkeypatch.setattr(service, "cosigning_policy", lambda: policy)
+    monkeypatch.setattr(service.audit_log, "cosigned_sizes", cosigned_sizes)
+    monkeypatch.setattr(service.audit_log, "cosigned_checkpoint_at", str)
+    assert service._cosigned_size(1) is None
+    assert len(policy.checked) == COSIGN_SCAN and asked == [(-1, COSIGN_SCAN)]
+    assert service._cosigned_size(1) is None
+    assert len(policy.checked) == COSIGN_SCAN  # remembered, not verified again
+    history += 1
+    qualifying.add(history)  # the new cosigners cosign the next checkpoint
+    assert service._cosigned_size(1) == history
+    assert service._cosigned_size(history) == history
+    assert service._cosigned_size(history + 1) is None
+    assert asked[-1] == (history, COSIGN_SCAN)  # only newer ones are looked at now

@@ -199,10 +199,11 @@ def cmd_receipt_verify(args: argparse.Namespace) -> int:
     else:
         with _client(args.server, args.proxy) as client:
             source = _ServerSource(client)
+            served = roster_text is None
             if roster_text is None:
                 roster_text = source.roster_text()
             verdict = verify_submission_receipt(
-                receipt_text, args.org, roster_text, source=source
+                receipt_text, args.org, roster_text, source=source, roster_is_current=served
             )
     if not verdict.ok:
         raise CLIError(verdict.summary(), FAILED)

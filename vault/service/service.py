@@ -72,6 +72,8 @@ MIB = 1024 * 1024
 # Submissions that may wait for cosignatures at once (each holds a worker thread).
 MAX_COSIGN_WAITERS = 8
 MAX_COSIGNED_MEMO = 4096
+# How many of the newest checkpoints with enough cosignature lines one request may check.
+COSIGN_SCAN = 64
 # How many stalled uploads one new upload may push out (when room, not places, is short).
 EVICTIONS_PER_ADMISSION = 16
 
@@ -87,7 +89,8 @@ class AuditLogLike(Protocol):
 
     def cosigned_checkpoint_at(self, size: int) -> str: ...
 
-    def cosigned_sizes(self, min_lines: int = 1) -> list[int]: ...
+    def cosigned_sizes(self, min_lines: int = 1, *, above: int = -1,
+                       limit: int | None = None) -> list[int]: ...
 
     def add_cosignatures(self, size: int, lines: list[str]) -> None: ...
 
@@ -245,6 +248,8 @@ class VaultService:
         self._cosign_waiters = 0
         # (policy, size) -> whether that checkpoint meets the policy (lines are only added).
         self._cosigned_memo: dict[tuple[CosigningPolicy, int], bool] = {}
+        self._newest_cosigned: dict[CosigningPolicy, int] = {}
+        self._cosign_state = threading.Lock()
         # Uploads with a request appending to them right now: one writer at a time.
         self._busy: set[str] = set()
         self._busy_lock = threading.Lock()
@@ -362,23 +367,38 @@ class VaultService:
         """The size of the newest checkpoint that meets the cosigning policy and covers
         entry ``covering - 1`` (every checkpoint does when there is no policy), or None."""
         policy = self.cosigning_policy()
-        with self._log_lock:
-            if policy is None:
+        if policy is None:
+            with self._log_lock:
                 size = self.audit_log.size()
-                return size if size >= covering else None
-            # Only checkpoints with at least two lines per required cosigner can qualify.
-            for size in self.audit_log.cosigned_sizes(2 * policy.quorum):
-                if size < covering:
-                    return None
-                key = (policy, size)
-                if key not in self._cosigned_memo:
+            return size if size >= covering else None
+        # The newest qualifying checkpoint is remembered per policy, and only newer ones are
+        # looked at, at most COSIGN_SCAN of them, newest first: an anonymous request never
+        # walks the log's history (after the cosigners change, no old checkpoint qualifies
+        # and each would be checked again). Verification runs without the log lock, so
+        # appends go on meanwhile. Every older checkpoint is smaller than the newest
+        # qualifying one, so that one covers the entry or none does.
+        with self._cosign_state:
+            newest = self._newest_cosigned.get(policy)
+        # Only checkpoints with at least two lines per required cosigner can qualify.
+        for size in self.audit_log.cosigned_sizes(
+                2 * policy.quorum, above=-1 if newest is None else newest, limit=COSIGN_SCAN):
+            key = (policy, size)
+            with self._cosign_state:
+                known = self._cosigned_memo.get(key)
+            if known is None:
+                known = policy.is_cosigned(self.audit_log.cosigned_checkpoint_at(size))
+                with self._cosign_state:
                     if len(self._cosigned_memo) >= MAX_COSIGNED_MEMO:
                         self._cosigned_memo.clear()
-                    self._cosigned_memo[key] = policy.is_cosigned(
-                        self.audit_log.cosigned_checkpoint_at(size))
-                if self._cosigned_memo[key]:
-                    return size
-        return None
+                    self._cosigned_memo[key] = known
+            if known:
+                with self._cosign_state:
+                    if len(self._newest_cosigned) >= MAX_COSIGNED_MEMO:
+                        self._newest_cosigned.clear()
+                    newest = max(size, self._newest_cosigned.get(policy, size))
+                    self._newest_cosigned[policy] = newest
+                break
+        return newest if newest is not None and newest >= covering else None
 
     def _wait_cosigned(self, covering: int, seconds: float) -> int | None:
         """``_cosigned_size(covering)``, waiting up to ``seconds`` for it, but only while

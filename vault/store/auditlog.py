@@ -519,13 +519,15 @@ class AuditLog:
             ).fetchall()
         return signed + "".join(f"{row[0]}\n" for row in rows)
 
-    def cosigned_sizes(self, min_lines: int = 1) -> list[int]:
-        """The sizes of the checkpoints with at least ``min_lines`` cosignature lines kept,
-        newest first."""
+    def cosigned_sizes(self, min_lines: int = 1, *, above: int = -1,
+                       limit: int | None = None) -> list[int]:
+        """The sizes larger than ``above`` of the checkpoints with at least ``min_lines``
+        cosignature lines kept, newest first, at most ``limit`` of them."""
         with self._lock:
             rows = self._connection.execute(
-                "SELECT size FROM log_cosignatures GROUP BY size HAVING COUNT(*) >= ? "
-                "ORDER BY size DESC", (min_lines,)
+                "SELECT size FROM log_cosignatures WHERE size > ? GROUP BY size "
+                "HAVING COUNT(*) >= ? ORDER BY size DESC LIMIT ?",
+                (above, min_lines, -1 if limit is None else limit),
             ).fetchall()
         return [int(row[0]) for row in rows]
 

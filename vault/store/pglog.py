@@ -452,13 +452,15 @@ class PostgresAuditLog:
         with self._snapshot() as conn:
             return self._cosigned(conn, size)
 
-    def cosigned_sizes(self, min_lines: int = 1) -> list[int]:
-        """The sizes of the checkpoints with at least ``min_lines`` cosignature lines kept,
-        newest first."""
+    def cosigned_sizes(self, min_lines: int = 1, *, above: int = -1,
+                       limit: int | None = None) -> list[int]:
+        """The sizes larger than ``above`` of the checkpoints with at least ``min_lines``
+        cosignature lines kept, newest first, at most ``limit`` of them."""
         with self._pool.connection() as conn:
             rows = conn.execute(
-                "SELECT size FROM log_cosignatures GROUP BY size HAVING COUNT(*) >= %s"
-                " ORDER BY size DESC", (min_lines,)).fetchall()
+                "SELECT size FROM log_cosignatures WHERE size > %s GROUP BY size"
+                " HAVING COUNT(*) >= %s ORDER BY size DESC LIMIT %s",
+                (above, min_lines, limit)).fetchall()
         return [int(row[0]) for row in rows]
 
     # --- auditing the storage ------------------------------------------------------------------
