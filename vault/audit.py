@@ -626,14 +626,20 @@ def _audit(
     latest = _open_signed(signed, verifier, "the latest checkpoint")
     progress.latest = latest
     notes: list[str] = []
+    if roster.cosigning is not None:
+        # What is audited from here on is the checkpoint relied upon: the latest when it is
+        # cosigned, else the newest one that is (the rest of the log is not yet cosigned
+        # and could be a view shown to this auditor alone).
+        note, signed, latest = _check_cosigned_latest(source, roster, verifier, signed,
+                                                      latest)
+        progress.signed, progress.latest = signed, latest
+        notes.append(note)
     proofs: _Proofs = source
     tree: TiledTree | None = None
     if tiles is not None:
         tree, count = _read_tiles(tiles, latest)
         proofs = _TileProofs(tree)
         notes.append(f"tree rebuilt from its {_tiles(count)}")
-    if roster.cosigning is not None:
-        notes.append(_check_cosigned_latest(source, roster, verifier, signed, latest))
     previous = None if state is None else state.checkpoint_seen(org_vkey, log_vkey)
     if previous is not None:
         try:
@@ -668,13 +674,17 @@ def _audit(
 
 
 def _check_cosigned_latest(source: LogSource, roster: Roster, verifier: Verifier,
-                           signed: str, latest: Checkpoint) -> str:
+                           signed: str, latest: Checkpoint) -> tuple[str, str, Checkpoint]:
     """Hold the latest checkpoint to the cosigning policy: it is cosigned itself, or it
-    provably extends the newest checkpoint that is. Returns a note for the verdict."""
+    provably extends the newest checkpoint that is, which is then the one relied upon (an
+    auditor with no state cannot tell an uncosigned tail shown to it alone from the one
+    everybody sees). Returns a note for the verdict, and the checkpoint relied upon (its
+    signed text and itself)."""
     assert roster.cosigning is not None
     policy = roster.cosigning
     if policy.is_cosigned(signed):
-        return f"cosigned by {', '.join(_cosigned_by(roster, signed, 'the latest checkpoint'))}"
+        names = _cosigned_by(roster, signed, "the latest checkpoint")
+        return f"cosigned by {', '.join(names)}", signed, latest
     other = source.cosigned_checkpoint()
     if other is None:
         _cosigned_by(roster, signed, f"the latest checkpoint (size {latest.size})")
@@ -682,8 +692,10 @@ def _check_cosigned_latest(source: LogSource, roster: Roster, verifier: Verifier
     cosigned = _open_signed(other, verifier, "the cosigned checkpoint")
     names = _cosigned_by(roster, other, f"the newest cosigned checkpoint (size {cosigned.size})")
     _check_extends(source, cosigned, latest, "cosigned")
-    return (f"extends the checkpoint at size {cosigned.size} cosigned by {', '.join(names)} "
-            f"(size {latest.size} is not yet cosigned)")
+    return (f"relies on the checkpoint at size {cosigned.size}, cosigned by "
+            f"{', '.join(names)}, which the latest extends; the {latest.size - cosigned.size} "
+            f"entries after it are not yet cosigned and not audited (size {latest.size})",
+            other, cosigned)
 
 
 _PLURALS = {KIND_ACCESS: "accesses", KIND_REPLY: "replies"}

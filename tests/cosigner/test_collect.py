@@ -138,7 +138,15 @@ def test_k_of_n_with_real_cosigners_and_a_fork(
     # Submissions go on meanwhile, and the auditor relies on the newest cosigned checkpoint.
     status, out, err = amanat(capsys, "audit", "verify", "--server", honest.url, "--org", org)
     assert status == 0, err
-    assert "is not yet cosigned" in out
+    assert "not yet cosigned and not audited" in out
+    # What it vouches for is the cosigned checkpoint, not the uncosigned tail after it (a
+    # stateless auditor cannot tell a tail shown to it alone from the one everyone sees).
+    import re
+    audited = re.search(r"^ok: size (\d+),", out, re.MULTILINE)
+    relied = re.search(r"relies on the checkpoint at size (\d+),", out)
+    latest = re.search(r"not audited \(size (\d+)\)", out)
+    assert audited and relied and latest
+    assert audited[1] == relied[1] and int(latest[1]) > int(relied[1])
 
     # One cosigner back: the checkpoint is cosigned later and the same receipt verifies
     # online, with the cosigned checkpoint fetched from the server.
