@@ -20,6 +20,7 @@ BENCH_MODULES: tuple[str, ...] = (
     "bench.auditlog_bench",
     "bench.cosign_bench",
     "bench.pglog_bench",
+    "bench.scaleout_bench",
     "bench.service_bench",
     "bench.load_bench",
     "bench.memory_bench",

@@ -33,8 +33,6 @@ import io
 import os
 import random
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
 import threading
@@ -48,7 +46,13 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.service_bench import _org_vkey, _percentile, _start_server  # noqa: E402
+from bench.service_bench import (  # noqa: E402
+    _in_threads,
+    _org_vkey,
+    _percentile,
+    _start_server,
+    _stop_server,
+)
 from keys.identity import InvestigatorIdentity  # noqa: E402
 from keys.roster import verify_roster  # noqa: E402
 from vault import age  # noqa: E402
@@ -178,15 +182,6 @@ def run(label: str, env_extra: dict[str, str]) -> bool:
                 return
             phase.record(name, time.perf_counter() - since)
 
-        def in_threads(target: Callable[[int], None]) -> float:
-            threads = [threading.Thread(target=target, args=(n,)) for n in range(CLIENTS)]
-            began = time.perf_counter()
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join()
-            return time.perf_counter() - began
-
         # Phase 1, throughput: each client starts its next operation as soon as the last
         # one ends (a closed loop), so the server is as busy as 64 clients can make it.
         saturated = Phase()
@@ -200,7 +195,7 @@ def run(label: str, env_extra: dict[str, str]) -> bool:
                     name = rng.choices(names, weights)[0]
                     attempt(saturated, name, chosen[name], time.perf_counter())
 
-        saturated.wall = in_threads(closed)
+        saturated.wall = _in_threads(closed, CLIENTS)
 
         # Phase 2, latency at the goal's rate: the same count of operations, due at the
         # moments of a seeded Poisson process of GOAL_OPS a second, taken by whichever of the
@@ -233,15 +228,11 @@ def run(label: str, env_extra: dict[str, str]) -> bool:
                         time.sleep(wait)
                     attempt(paced, name, chosen[name], origin + at)
 
-        paced.wall = in_threads(open_loop) - 0.5
+        paced.wall = _in_threads(open_loop, CLIENTS) - 0.5
         rss = vm_hwm_mib(process.pid)
         work = httpx.get(url + "/api/v1/work", timeout=10).json()  # the difficulty now
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        _stop_server(process)
         shutil.rmtree(workdir, ignore_errors=True)
 
     print(f"\n  {label} (proof of work asked at the end: {work['bits']} bits)")

@@ -18,6 +18,7 @@ import os
 import random
 import shutil
 import statistics
+import subprocess
 import tempfile
 import threading
 import time
@@ -46,7 +47,14 @@ def _server() -> Iterator[str | None]:
         yield None
         return
     root = Path(tempfile.mkdtemp(prefix="amanat-pgbench-", dir="/tmp"))
-    cluster = PostgresCluster(root)
+    try:
+        cluster = PostgresCluster(root)
+    except (OSError, subprocess.SubprocessError) as exc:
+        stderr = getattr(exc, "stderr", None) or b""
+        print(f"PostgreSQL did not start: {exc} {stderr.decode(errors='replace').strip()}")
+        shutil.rmtree(root, ignore_errors=True)
+        yield None
+        return
     try:
         yield cluster.dsn
     finally:

@@ -25,6 +25,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import httpx
@@ -48,15 +49,19 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _start_server(workdir: Path, env_extra: dict[str, str] | None = None
+def _start_server(workdir: Path, env_extra: dict[str, str] | None = None,
+                  extra_args: Sequence[str] = ()
                   ) -> tuple[subprocess.Popen[bytes], str, Path]:
+    """An `amanat serve --dev` on ``workdir/data`` (several calls with one ``workdir`` and a
+    shared ``--store`` in ``extra_args`` start workers of one vault)."""
     data = workdir / "data"
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("AMANAT_")}
     env.update(env_extra or {}, PYTHONPATH=str(ROOT))
     process = subprocess.Popen(
         [sys.executable, "-m", "vault.cli", "serve", "--data", str(data), "--port", str(port),
-         "--dev"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT, env=env)
+         "--dev", *extra_args],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT, env=env)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -68,6 +73,16 @@ def _start_server(workdir: Path, env_extra: dict[str, str] | None = None
         time.sleep(0.1)
     process.kill()
     raise SystemExit("the server did not start")
+
+
+def _stop_server(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, and SIGKILL if the server is not gone within 10 s."""
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def _org_vkey(data: Path) -> str:
@@ -98,14 +113,20 @@ def _submissions(url: str, sealed: bytes, seconds: float) -> tuple[float, list[f
                 with lock:
                     latencies.append(elapsed)
 
-    threads = [threading.Thread(target=worker) for _ in range(CLIENTS)]
-    began = time.monotonic()
+    wall = _in_threads(lambda _: worker(), CLIENTS)
+    return len(latencies) / wall, latencies, errors
+
+
+def _in_threads(target: Callable[[int], None], count: int) -> float:
+    """Run ``target(0)`` … ``target(count - 1)``, each in its own thread; the wall seconds
+    until the last one ends."""
+    threads = [threading.Thread(target=target, args=(n,)) for n in range(count)]
+    began = time.perf_counter()
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    wall = time.monotonic() - began
-    return len(latencies) / wall, latencies, errors
+    return time.perf_counter() - began
 
 
 def _percentile(values: list[float], fraction: float) -> float:
@@ -172,11 +193,7 @@ def main() -> int:
         print(f"  upload {UPLOAD_MIB} MiB: {speed:7.1f} MiB/s; raw disk (dd conv=fsync) "
               f"{raw:7.1f} MiB/s; ratio {speed / raw:.2f}")
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        _stop_server(process)
         shutil.rmtree(workdir, ignore_errors=True)
     return 0
 
