@@ -53,6 +53,7 @@ import io
 import ipaddress
 import os
 import re
+import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
@@ -84,6 +85,12 @@ _MAX_QUARANTINE_COPIES = 1000
 _BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 _PREFIX_SEGMENT = re.compile(r"[A-Za-z0-9_.-]+")
 _PART = re.compile(rf"[0-9]{{{_OFFSET_DIGITS}}}")
+
+
+# One sealed file at a time is held whole in memory (a conditional PUT is one request):
+# however many uploads finish at once, the server's memory holds at most one of them (up to
+# the submission size limit); the others wait their turn.
+_WHOLE_FILE = threading.Lock()
 
 
 class BlobStorageError(StoreError):
@@ -437,6 +444,10 @@ class S3Blobs:
         return [key[len(prefix):] for key, _ in self._list(prefix)]
 
     def _read_all(self, parts: list[tuple[str, int]], where: str) -> bytes:
+        """The bytes of ``parts``, whole in memory (call holding ``_WHOLE_FILE``)."""
+        return self._read_parts(parts, where)
+
+    def _read_parts(self, parts: list[tuple[str, int]], where: str) -> bytes:
         with _ObjectsReader(self.store, parts, where) as reader:
             data = reader.read()
         if len(data) != sum(size for _, size in parts):
@@ -530,9 +541,12 @@ class S3Blobs:
         parts = self._parts(upload_id)
         if self._size(key) is not None:
             raise ConflictError("blob id already used")
-        data = self._read_all(parts, self.location + f"uploads/{upload_id}")
-        self.put_once(key, data)
-        if self._size(key) != len(data):
+        with _WHOLE_FILE:
+            data = self._read_all(parts, self.location + f"uploads/{upload_id}")
+            self.put_once(key, data)
+            written = len(data)
+            del data
+        if self._size(key) != written:
             raise BlobStorageError(f"object storage: {self.location + key} does not hold "
                                    "what was written")
         self.delete_staged(upload_id)
@@ -581,15 +595,18 @@ class S3Blobs:
         size = self._size(key)
         if size is None:
             raise NotFoundError("no such blob")
-        where = self._keep(namespace, blob_id, self._read_all([(key, size)],
-                                                               self.location + key))
+        with _WHOLE_FILE:
+            where = self._keep(namespace, blob_id, self._read_all([(key, size)],
+                                                                   self.location + key))
         self.delete_keys([key])
         return where
 
     def quarantine_staged(self, upload_id: str, submission_id: str) -> str:
         parts = self._parts(upload_id)
-        data = self._read_all(parts, self.location + f"uploads/{upload_id}")
-        where = self._keep(NAMESPACE_SUBMISSIONS, _checked(submission_id), data)
+        with _WHOLE_FILE:
+            data = self._read_all(parts, self.location + f"uploads/{upload_id}")
+            where = self._keep(NAMESPACE_SUBMISSIONS, _checked(submission_id), data)
+            del data
         self.delete_staged(upload_id)
         return where
 
@@ -626,7 +643,8 @@ class S3Blobs:
             raise NotFoundError("no such blob in quarantine")
         if self._size(target) is not None:
             raise ConflictError("blob id already used")
-        self.put_once(target, self._read_all([(source, size)], self.location + source))
+        with _WHOLE_FILE:
+            self.put_once(target, self._read_all([(source, size)], self.location + source))
         self.delete_keys([source])
 
     # --- housekeeping ---
