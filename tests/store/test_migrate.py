@@ -33,7 +33,7 @@ from vault.client import VaultClient
 from vault.service.mailbox import mailbox_id
 from vault.service.migration import MIGRATED_DIR
 from vault.service.setup import load_or_create_log_key, open_vault
-from vault.store import s3blobs
+from vault.store import new_id, s3blobs
 from vault.store.auditlog import AuditLog
 from vault.store.pglog import PostgresAuditLog
 from vault.store.postgres import safe_dsn
@@ -200,11 +200,18 @@ def test_migrate_to_postgresql_and_a_bucket(s3_emulator: S3Emulator, postgres_ds
                                             tmp_path: Path) -> None:
     data = tmp_path / "data"
     before = populate(tmp_path / "run", data, postgres_dsn)
+    # A sealed file with no row (a crash before its commit): the source's check moves it to
+    # quarantine, which is kept beside the old databases, not copied, and counted.
+    orphan = new_id()
+    (data / "blobs" / "submissions" / orphan).write_bytes(b"age-encryption.org/v1 orphan")
     options = s3_emulator.options(prefix="org/vault")
     flags = blobs_args(s3_emulator, options.url)
     moved = amanat("migrate", "--from", str(data), "--to", postgres_dsn, *flags)
     assert moved.returncode == 0, moved.stderr
     assert "copied 3 sealed files to" in moved.stdout  # two submissions and the reply
+    assert "1 files kept in quarantine were not copied to the bucket" in moved.stdout
+    assert [p.name[:32] for p in (data / MIGRATED_DIR / "quarantine" / "submissions").iterdir()
+            ] == [orphan]
     for value in EMULATOR_ENV.values():
         if "key" in value:
             assert value not in moved.stdout + moved.stderr

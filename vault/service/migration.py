@@ -50,6 +50,7 @@ from vault.service.setup import (
 from vault.store import (
     NAMESPACE_REPLIES,
     NAMESPACE_SUBMISSIONS,
+    NAMESPACES,
     STORE_URL_FILE,
     remembered_store_url,
 )
@@ -97,6 +98,7 @@ class MigrationReport:
     blobs_copied: int = 0
     uploads_dropped: int = 0
     tokens_dropped: int = 0
+    quarantine_kept: int = 0
     notes: list[str] = field(default_factory=list)
 
 
@@ -250,6 +252,9 @@ def migrate_vault(data_dir: Path, dsn: str, blobs: S3Options | None = None,
             (uploads,) = source_db.execute("SELECT COUNT(*) FROM uploads").fetchone()
             (tokens,) = source_db.execute("SELECT COUNT(*) FROM tokens").fetchone()
             report.uploads_dropped, report.tokens_dropped = int(uploads), int(tokens)
+            if copy_blobs:
+                report.quarantine_kept = sum(len(source_blobs.quarantined_ids(namespace))
+                                             for namespace in NAMESPACES)
 
             if copy_blobs and blobs is not None:
                 target_blobs = connect(blobs)
@@ -322,6 +327,9 @@ def migrate_vault(data_dir: Path, dsn: str, blobs: S3Options | None = None,
     if report.uploads_dropped:
         report.notes.append(f"{report.uploads_dropped} resumable uploads in progress were not "
                             "copied: their witnesses send them again")
+    if report.quarantine_kept:
+        report.notes.append(f"{report.quarantine_kept} files kept in quarantine were not "
+                            f"copied to the bucket: they stay in {kept / 'quarantine'}")
     if report.tokens_dropped:
         report.notes.append(f"{report.tokens_dropped} login tokens were not copied: "
                             "investigators log in again")
