@@ -248,3 +248,24 @@ def test_a_damaged_sealed_file_stops_the_migration(postgres_dsn: str, tmp_path: 
     assert submission_id in refused.stderr
     assert not (data / "store.url").exists() and (data / "vault.sqlite3").is_file()
     assert table_count(postgres_dsn) == 0
+
+
+@pytest.mark.timeout(300)
+def test_a_vault_already_on_a_bucket_keeps_it(s3_emulator: S3Emulator, postgres_dsn: str,
+                                              tmp_path: Path) -> None:
+    """An embedded vault whose sealed files are already in a bucket: they stay there (nothing
+    copied), another bucket is refused, and the workers then use the same one."""
+    options = s3_emulator.options(prefix="org/vault")
+    flags = blobs_args(s3_emulator, options.url)
+    data = tmp_path / "data"
+    before = populate(tmp_path / "run", data, postgres_dsn, flags, dict(EMULATOR_ENV))
+    elsewhere = blobs_args(s3_emulator, s3_emulator.options(prefix="other").url)
+    refused = amanat("migrate", "--from", str(data), "--to", postgres_dsn, *elsewhere)
+    assert refused.returncode == 2
+    assert f"already kept at {options.url}: they stay there" in refused.stderr
+    assert table_count(postgres_dsn) == 0
+    moved = amanat("migrate", "--from", str(data), "--to", postgres_dsn, *flags)
+    assert moved.returncode == 0, moved.stderr
+    assert "sealed files to" not in moved.stdout  # nothing copied
+    assert (data / "blobs.url").read_text() == options.url + "\n"
+    check_migrated(tmp_path, data, postgres_dsn, before, flags, dict(EMULATOR_ENV))

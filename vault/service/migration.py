@@ -194,6 +194,30 @@ def _records(conn: sqlite3.Connection) -> list[tuple[str, str, str, int]]:
     return found
 
 
+def _copy_records(dsn: str, where: str, source_log: sqlite3.Connection,
+                  source_db: sqlite3.Connection, report: MigrationReport) -> None:
+    """Create the schema and copy the log and the records in one transaction: all or none."""
+    import psycopg
+
+    from vault.store.pglog import create_log_schema
+    from vault.store.postgres import migrate
+
+    with psycopg.connect(dsn, autocommit=True) as conn, conn.transaction():
+        _check_target_empty(conn, where)
+        migrate(conn, where)
+        create_log_schema(conn)
+        for table, columns in _LOG_TABLES:
+            report.copied[table] = _copy_table(conn, source_log, table, columns)
+        conn.execute("INSERT INTO log_coordinator (id, size) VALUES (0, %s)",
+                     (report.log_size,))
+        for table, columns in _STORE_TABLES:
+            report.copied[table] = _copy_table(conn, source_db, table, columns)
+        for table in ("submissions", "replies"):
+            conn.execute(
+                f"SELECT setval(pg_get_serial_sequence('{table}', 'seq'),"  # noqa: S608
+                f" COALESCE(MAX(seq), 1), MAX(seq) IS NOT NULL) FROM {table}")
+
+
 def migrate_vault(data_dir: Path, dsn: str, blobs: S3Options | None = None,
                   say: Callable[[str], None] = lambda _line: None) -> MigrationReport:
     """Move the stopped embedded vault in ``data_dir`` into the empty PostgreSQL database
@@ -202,8 +226,8 @@ def migrate_vault(data_dir: Path, dsn: str, blobs: S3Options | None = None,
     when it cannot, with nothing switched."""
     import psycopg
 
-    from vault.store.pglog import PostgresAuditLog, create_log_schema
-    from vault.store.postgres import check_reachable, migrate, safe_dsn
+    from vault.store.pglog import PostgresAuditLog
+    from vault.store.postgres import _without_password, check_reachable, safe_dsn
     from vault.store.s3blobs import connect
 
     where = safe_dsn(dsn)
@@ -263,20 +287,13 @@ def migrate_vault(data_dir: Path, dsn: str, blobs: S3Options | None = None,
                     report.blobs_copied += 1
                 say(f"copied {report.blobs_copied} sealed files to {_bucket_url(blobs)}")
 
-            with psycopg.connect(dsn, autocommit=True) as conn, conn.transaction():
-                _check_target_empty(conn, where)
-                migrate(conn, where)
-                create_log_schema(conn)
-                for table, columns in _LOG_TABLES:
-                    report.copied[table] = _copy_table(conn, source_log, table, columns)
-                conn.execute("INSERT INTO log_coordinator (id, size) VALUES (0, %s)",
-                             (report.log_size,))
-                for table, columns in _STORE_TABLES:
-                    report.copied[table] = _copy_table(conn, source_db, table, columns)
-                for table in ("submissions", "replies"):
-                    conn.execute(
-                        f"SELECT setval(pg_get_serial_sequence('{table}', 'seq'),"  # noqa: S608
-                        f" COALESCE(MAX(seq), 1), MAX(seq) IS NOT NULL) FROM {table}")
+            try:
+                _copy_records(dsn, where, source_log, source_db, report)
+            except psycopg.Error as exc:
+                reason = _without_password(str(exc).strip().splitlines()[0] if str(exc)
+                                           else type(exc).__name__, dsn)
+                raise MigrationError(f"copying into {where} failed, nothing was committed "
+                                     f"or switched: {reason}") from None
             say(f"copied the log ({report.log_size} entries, {len(sizes)} checkpoints) and "
                 f"{report.copied['submissions']} submissions, {report.copied['replies']} "
                 f"replies, {report.copied['rosters']} rosters to {where}")
