@@ -269,3 +269,15 @@ def test_a_vault_already_on_a_bucket_keeps_it(s3_emulator: S3Emulator, postgres_
     assert "sealed files to" not in moved.stdout  # nothing copied
     assert (data / "blobs.url").read_text() == options.url + "\n"
     check_migrated(tmp_path, data, postgres_dsn, before, flags, dict(EMULATOR_ENV))
+
+
+def test_an_unreachable_database_is_named_without_its_password(postgres_dsn: str,
+                                                                tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    open_vault(data, dev=True).close()
+    missing = with_password(postgres_dsn).replace("/amanat_test_", "/absent_")
+    refused = amanat("migrate", "--from", str(data), "--to", missing)
+    assert refused.returncode == 2
+    assert "cannot connect to postgresql://postgres@" in refused.stderr
+    assert PASSWORD not in refused.stdout + refused.stderr
+    assert (data / "vault.sqlite3").is_file() and not (data / "store.url").exists()
