@@ -31,6 +31,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "vault.cli.roster_cmd",
     "vault.cli.serve_cmd",
     "vault.cli.fsck_cmd",
+    "vault.cli.migrate_cmd",
     "vault.cli.witness_cmd",
     "vault.cli.investigator_cmd",
     "vault.cli.demo_cmd",

@@ -63,7 +63,7 @@ from vault.tlog.merkle import (
 from vault.tlog.note import Signer, Verifier
 from vault.tlog.proof import Receipt
 
-__all__ = ["PostgresAuditLog"]
+__all__ = ["PostgresAuditLog", "create_log_schema"]
 
 SCHEMA_VERSION = "1"
 # Appends are sequenced one at a time anyway; the rest serve proofs and entries.
@@ -104,6 +104,15 @@ CREATE TABLE IF NOT EXISTS log_cosignatures (
 
 Conn = psycopg.Connection[Any]
 T = TypeVar("T")
+
+
+def create_log_schema(conn: Conn) -> None:
+    """Create the log's tables where missing, under the schema lock, in the caller's
+    transaction (an empty log until its meta rows and first checkpoint are written)."""
+    conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
+    for statement in _SCHEMA.split(";"):
+        if statement.strip():
+            conn.execute(statement)
 
 
 class _StoredTreeHashes:
@@ -184,10 +193,7 @@ class PostgresAuditLog:
         self._pool: ConnectionPool[Conn] = make_pool(dsn, LOG_POOL_SIZE, "amanat-log")
         try:
             with self._pool.connection() as conn, conn.transaction():
-                conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
-                for statement in _SCHEMA.split(";"):
-                    if statement.strip():
-                        conn.execute(statement)
+                create_log_schema(conn)
                 self._initialise_meta(conn)
             with self._snapshot() as conn:
                 self._size, self._frontier = self._load_state(conn)
