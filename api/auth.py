@@ -18,7 +18,9 @@ from vault.service.service import Investigator, VaultService
 bearer = HTTPBearer(auto_error=False, description="token from POST /api/v1/auth/token")
 
 
-def get_service(request: Request) -> VaultService:
+async def get_service(request: Request) -> VaultService:
+    """The app's service. ``async`` so FastAPI calls it on the event loop: a plain function
+    would cost every request a trip to a worker thread for one attribute read."""
     service: VaultService = request.app.state.service
     return service
 
