@@ -142,3 +142,29 @@ def test_signed_malformed_body_rejected() -> None:
     with pytest.raises(CheckpointError, match="leading zero"):
         open_checkpoint(signed, signer.verifier(), ORIGIN)
     assert issubclass(CheckpointError, ValueError) and issubclass(NoteError, ValueError)
+
+
+def test_hybrid_log_key_signs_both_halves_and_both_are_required() -> None:
+    from vault.tlog.note import MissingSignatureError, MLDSASigner
+
+    ed = Signer(ORIGIN, nacl.signing.SigningKey(b"\x05" * 32))
+    pq = MLDSASigner(ORIGIN, b"\x06" * 32)
+    checkpoint = Checkpoint(ORIGIN, 1, ROOT)
+    both = [ed.verifier(), pq.verifier()]
+    signed = sign_checkpoint(checkpoint, ed, pq)
+    assert open_checkpoint(signed, both, ORIGIN, require_all=True) == checkpoint
+    for half in (ed, pq):
+        with pytest.raises(MissingSignatureError):
+            open_checkpoint(sign_checkpoint(checkpoint, half), both, ORIGIN, require_all=True)
+
+
+def test_hybrid_verifier_requires_every_half_of_the_log_key() -> None:
+    from vault.tlog.note import HybridVerifier, MissingSignatureError, MLDSASigner
+
+    ed = Signer(ORIGIN, nacl.signing.SigningKey(b"\x05" * 32))
+    pq = MLDSASigner(ORIGIN, b"\x06" * 32)
+    checkpoint = Checkpoint(ORIGIN, 1, ROOT)
+    key = HybridVerifier(ed.verifier(), pq.verifier())
+    assert open_checkpoint(sign_checkpoint(checkpoint, ed, pq), key, ORIGIN) == checkpoint
+    with pytest.raises(MissingSignatureError):
+        open_checkpoint(sign_checkpoint(checkpoint, ed), key, ORIGIN)

@@ -384,3 +384,100 @@ def test_bad_private_keys_rejected_without_leaking() -> None:
         with pytest.raises(NoteError, match=reason) as info:
             Signer.from_private_key_string(text)
         assert seed_b64 not in str(info.value)
+
+
+# --- ML-DSA-44 halves and hybrid keys ---------------------------------------------------
+
+HYBRID_NAME = "example.org/hybrid"
+
+
+def fixed_mldsa(name: str, seed_byte: int) -> note.MLDSASigner:
+    return note.MLDSASigner(name, bytes([seed_byte]) * 32)
+
+
+def test_mldsa_vkey_round_trip_and_key_id() -> None:
+    signer = fixed_mldsa(HYBRID_NAME, 7)
+    vkey = signer.vkey()
+    raw = base64.b64decode(vkey.split("+", 2)[2])
+    assert raw.startswith(b"\xffamanat/ml-dsa-44") and len(raw) == 17 + 1312
+    parsed = note.MLDSAVerifier.from_vkey(vkey)
+    assert parsed == signer.verifier() and hash(parsed) == hash(signer.verifier())
+    assert parsed.key_id == note.key_id(HYBRID_NAME, note.MLDSA44_TYPE, signer.public_key)
+    assert note.parse_vkey(vkey) == parsed
+    assert "seed" not in repr(signer) and signer.key_id.hex() in repr(parsed)
+    assert parsed != fixed_signer(HYBRID_NAME, 7).verifier()
+
+
+def test_same_name_keys_of_two_types_never_share_an_id() -> None:
+    ed = fixed_signer(HYBRID_NAME, 7)
+    assert note.parse_vkey(ed.vkey()) == ed.verifier()
+    assert ed.key_id != fixed_mldsa(HYBRID_NAME, 7).key_id
+
+
+def test_mldsa_vkey_refusals() -> None:
+    good = fixed_mldsa(HYBRID_NAME, 7).vkey()
+    name, id_hex, key_b64 = good.split("+", 2)
+    with pytest.raises(note.KeyIdMismatchError):
+        note.MLDSAVerifier.from_vkey(f"{name}x+{id_hex}+{key_b64}")
+    with pytest.raises(NoteError, match="not an ML-DSA-44 key"):
+        note.MLDSAVerifier.from_vkey(fixed_signer(name, 7).vkey())
+    short = base64.b64encode(base64.b64decode(key_b64)[:-1]).decode()
+    with pytest.raises(NoteError, match="not an ML-DSA-44 key"):
+        note.MLDSAVerifier.from_vkey(f"{name}+{id_hex}+{short}")
+    with pytest.raises(NoteError, match="1312 bytes"):
+        note.MLDSAVerifier(name, b"\x00" * 32)
+    with pytest.raises(NoteError, match="seed is 32 bytes"):
+        note.MLDSASigner(name, b"\x00" * 31)
+    with pytest.raises(NoteError, match="not an Ed25519 key"):
+        Verifier.from_vkey(good)
+
+
+def test_hybrid_public_form() -> None:
+    ed, pq = fixed_signer(HYBRID_NAME, 1), fixed_mldsa(HYBRID_NAME, 2)
+    classical = note.HybridVerifier.from_vkey(ed.vkey())
+    assert (classical.classical, classical.post_quantum, classical.is_hybrid) == (
+        ed.verifier(), None, False)
+    assert classical.verifiers() == [ed.verifier()] and classical.vkey() == ed.vkey()
+    pair = f"{ed.vkey()} {pq.vkey()}"
+    hybrid = note.HybridVerifier.from_vkey(pair)
+    assert hybrid.is_hybrid and hybrid.name == HYBRID_NAME and hybrid.vkey() == pair
+    assert hybrid == note.HybridVerifier(ed.verifier(), pq.verifier()) != classical
+    assert hash(hybrid) == hash(note.HybridVerifier.from_vkey(pair))
+    assert hybrid != ed.verifier() and "hybrid=True" in repr(hybrid)
+    with pytest.raises(NoteError, match="separated by one space"):
+        note.HybridVerifier.from_vkey(f"{pair} {pq.vkey()}")
+    with pytest.raises(NoteError, match="different names"):
+        note.HybridVerifier.from_vkey(f"{ed.vkey()} {fixed_mldsa('example.org/other', 2).vkey()}")
+    with pytest.raises(NoteError, match="not an Ed25519 key"):
+        note.HybridVerifier.from_vkey(f"{pq.vkey()} {ed.vkey()}")
+    with pytest.raises(NoteError):
+        note.HybridVerifier.from_vkey(f"{ed.vkey()}  {pq.vkey()}")
+    signed = sign_note("hi\n", ed, pq)
+    assert hybrid.open(signed).text == "hi\n"
+    with pytest.raises(note.MissingSignatureError):
+        hybrid.open(sign_note("hi\n", ed))
+
+
+def test_hybrid_note_needs_both_halves_under_require_all() -> None:
+    ed, pq = fixed_signer(HYBRID_NAME, 1), fixed_mldsa(HYBRID_NAME, 2)
+    both = [ed.verifier(), pq.verifier()]
+    signed = sign_note("hello\n", ed, pq)
+    assert len(signed.splitlines()) == 4
+    opened = open_note(signed, both, require_all=True)
+    assert {s.key_id for s in opened.verified} == {ed.key_id, pq.key_id}
+    with pytest.raises(note.MissingSignatureError, match="ML-DSA-44 signature"):
+        open_note(sign_note("hello\n", ed), both, require_all=True)
+    with pytest.raises(note.MissingSignatureError, match="Ed25519 signature"):
+        open_note(sign_note("hello\n", pq), both, require_all=True)
+    # Without require_all one trusted signature is enough (the classical policy's rule).
+    assert open_note(sign_note("hello\n", ed), both).text == "hello\n"
+
+
+def test_forged_mldsa_half_rejects_the_note() -> None:
+    ed, pq = fixed_signer(HYBRID_NAME, 1), fixed_mldsa(HYBRID_NAME, 2)
+    signed = sign_note("hello\n", ed, pq)
+    other = sign_note("hullo\n", pq).splitlines()[-1]
+    forged = "\n".join([*signed.splitlines()[:-1], other]) + "\n"
+    with pytest.raises(InvalidSignatureError, match="does not verify"):
+        open_note(forged, [ed.verifier(), pq.verifier()])
+    assert not pq.verifier().verify(b"hello\n", b"\x00" * 64)

@@ -22,7 +22,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from vault.tlog.merkle import EMPTY_ROOT, HASH_SIZE
-from vault.tlog.note import Signer, Verifier, open_note, sign_note
+from vault.tlog.note import (
+    AnySigner,
+    AnyVerifier,
+    HybridVerifier,
+    Verifier,
+    open_note,
+    sign_note,
+)
 
 __all__ = ["MAX_TREE_SIZE", "Checkpoint", "CheckpointError", "open_checkpoint", "sign_checkpoint"]
 
@@ -105,22 +112,32 @@ def _parse_root(text: str) -> bytes:
     return raw
 
 
-def sign_checkpoint(checkpoint: Checkpoint, signer: Signer) -> str:
-    """Return the checkpoint as a note signed by the log's key."""
-    return sign_note(checkpoint.format(), signer)
+def sign_checkpoint(checkpoint: Checkpoint, *signers: AnySigner) -> str:
+    """Return the checkpoint as a note signed by the log's key (both halves of a hybrid
+    key, Ed25519 first)."""
+    return sign_note(checkpoint.format(), *signers)
 
 
 def open_checkpoint(
-    text: str | bytes, verifier: Verifier | Sequence[Verifier], origin: str
+    text: str | bytes,
+    verifier: Verifier | HybridVerifier | Sequence[AnyVerifier],
+    origin: str,
+    *,
+    require_all: bool = False,
 ) -> Checkpoint:
     """Verify a signed checkpoint from the log ``origin`` and return it.
 
-    Raises NoteError (or its subclasses UnverifiedNoteError, InvalidSignatureError) when the
-    signature does not check out, and CheckpointError when the body is malformed or names
-    another origin. Signatures by other keys (witness cosignatures) are ignored.
+    Raises NoteError (or its subclasses UnverifiedNoteError, InvalidSignatureError,
+    MissingSignatureError) when the signatures do not check out, and CheckpointError when
+    the body is malformed or names another origin. Signatures by other keys (witness
+    cosignatures) are ignored. ``require_all``: every verifier given must have signed; a
+    ``HybridVerifier`` always requires every half it has.
     """
-    verifiers = [verifier] if isinstance(verifier, Verifier) else list(verifier)
-    opened = open_note(text, verifiers)
+    if isinstance(verifier, HybridVerifier):
+        verifiers, require_all = verifier.verifiers(), True
+    else:
+        verifiers = [verifier] if isinstance(verifier, Verifier) else list(verifier)
+    opened = open_note(text, verifiers, require_all=require_all)
     checkpoint = Checkpoint.parse(opened.text)
     if checkpoint.origin != origin:
         raise CheckpointError(

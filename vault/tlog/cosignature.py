@@ -42,6 +42,9 @@ from vault.tlog.note import (
     ED25519_PUBLIC_KEY_SIZE,
     ED25519_SIGNATURE_SIZE,
     KEY_ID_SIZE,
+    MLDSA44_PUBLIC_KEY_SIZE,
+    MLDSA44_SEED_SIZE,
+    MLDSA44_SIGNATURE_SIZE,
     SIGNATURE_PREFIX,
     NoteError,
     _b64decode_canonical,
@@ -73,9 +76,6 @@ ALG_COSIGNATURE_V1 = 0x04
 ALG_MLDSA44 = 0x06
 """Signature type byte of ML-DSA-44 cosignatures (``subtree/v1`` messages)."""
 
-MLDSA44_PUBLIC_KEY_SIZE = 1312
-MLDSA44_SIGNATURE_SIZE = 2420
-MLDSA44_SEED_SIZE = 32
 SUBTREE_LABEL = b"subtree/v1\n\x00"
 
 MAX_TIMESTAMP = 2**63 - 1

@@ -1,9 +1,11 @@
-"""C2SP signed notes (c2sp.org/signed-note) with Ed25519 signatures.
+"""C2SP signed notes (c2sp.org/signed-note) with Ed25519 and ML-DSA-44 signatures.
 
 One signature format for everything amanat signs: the organization's roster and the log's
 checkpoints. The property protected is authenticity: `open_note` returns a text only if at
-least one signature by a key the caller already trusts verifies over exactly that text, and it
-rejects the whole note if any signature that claims to come from a trusted key is forged.
+least one signature by a key the caller already trusts verifies over exactly that text (or,
+with ``require_all``, a signature by *every* trusted key: how a hybrid key's two halves are
+both required), and it rejects the whole note if any signature that claims to come from a
+trusted key is forged.
 
 A note is UTF-8 text ending in a newline, a blank line, then one or more signature lines::
 
@@ -14,6 +16,15 @@ keys (a name and key id that match no given verifier) are ignored, never trusted
 ``SHA-256(name || 0x0A || 0x01 || public key)[:4]``; verifier keys are written
 ``name+hexid+base64(0x01 || public key)`` and private keys, as in Go's
 ``golang.org/x/mod/sumdb/note``, ``PRIVATE+KEY+name+hexid+base64(0x01 || seed)``.
+
+The post-quantum half of a key is ML-DSA-44 (FIPS 204, pure, empty context) over the same
+note text. signed-note assigns it no type byte, so it takes the spec's escape for such types:
+``0xFF`` followed by the identifier ``amanat/ml-dsa-44``. Key id
+``SHA-256(name || 0x0A || 0xFF || "amanat/ml-dsa-44" || public key)[:4]``, verifier key
+``name+hexid+base64(0xFF || "amanat/ml-dsa-44" || 1312-byte public key)``, signature line
+``— <name> base64(key id || 2420-byte signature)``. A hybrid key is an Ed25519 key and an
+ML-DSA-44 key under one name; its public form is the two verifier keys, Ed25519 first,
+separated by one space (`HybridVerifier`).
 """
 
 from __future__ import annotations
@@ -26,11 +37,19 @@ from dataclasses import dataclass
 
 import nacl.exceptions
 import nacl.signing
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric import mldsa
 
 __all__ = [
     "MAX_SIGNATURES",
+    "AnySigner",
+    "AnyVerifier",
+    "HybridVerifier",
     "InvalidSignatureError",
     "KeyIdMismatchError",
+    "MLDSASigner",
+    "MLDSAVerifier",
+    "MissingSignatureError",
     "Note",
     "NoteError",
     "Signature",
@@ -39,6 +58,7 @@ __all__ = [
     "Verifier",
     "key_id",
     "open_note",
+    "parse_vkey",
     "sign_note",
 ]
 
@@ -52,6 +72,12 @@ KEY_ID_SIZE = 4
 ED25519_PUBLIC_KEY_SIZE = 32
 ED25519_SEED_SIZE = 32
 ED25519_SIGNATURE_SIZE = 64
+
+MLDSA44_TYPE = b"\xffamanat/ml-dsa-44"
+"""Signature type of ML-DSA-44 note signatures: 0xFF, then an identifier (signed-note)."""
+MLDSA44_PUBLIC_KEY_SIZE = 1312
+MLDSA44_SIGNATURE_SIZE = 2420
+MLDSA44_SEED_SIZE = 32
 
 SIGNATURE_PREFIX = "\u2014 "  # em dash, space
 _PRIVATE_KEY_PREFIX = "PRIVATE+KEY+"
@@ -74,6 +100,11 @@ class InvalidSignatureError(UnverifiedNoteError):
     """A signature that names a trusted key (name and key id) does not verify: a forgery."""
 
 
+class MissingSignatureError(UnverifiedNoteError):
+    """A trusted key that must have signed (``require_all``) has no signature on the note:
+    for a hybrid key, a note signed by only one of its two halves."""
+
+
 def _is_valid_name(name: str) -> bool:
     return (
         name != ""
@@ -91,9 +122,11 @@ def _check_name(name: str) -> None:
         )
 
 
-def key_id(name: str, alg: int, public_key: bytes) -> bytes:
-    """Return the 4-byte key id ``SHA-256(name || 0x0A || alg || public_key)[:4]``."""
-    return hashlib.sha256(name.encode() + b"\n" + bytes([alg]) + public_key).digest()[:KEY_ID_SIZE]
+def key_id(name: str, alg: int | bytes, public_key: bytes) -> bytes:
+    """Return the 4-byte key id ``SHA-256(name || 0x0A || alg || public_key)[:4]`` (``alg``
+    a type byte, or the bytes of a longer type such as :data:`MLDSA44_TYPE`)."""
+    kind = bytes([alg]) if isinstance(alg, int) else alg
+    return hashlib.sha256(name.encode() + b"\n" + kind + public_key).digest()[:KEY_ID_SIZE]
 
 
 def _b64decode_canonical(text: str, what: str) -> bytes:
@@ -111,6 +144,26 @@ def _parse_key_id_hex(text: str, what: str) -> bytes:
     if len(text) != 2 * KEY_ID_SIZE or any(ch not in "0123456789abcdef" for ch in text):
         raise NoteError(f"{what}: the key id must be 8 lowercase hexadecimal digits")
     return bytes.fromhex(text)
+
+
+def _split_vkey(vkey: str) -> tuple[str, bytes, bytes]:
+    """A verifier key's name, claimed key id and decoded key (type and public key)."""
+    parts = vkey.split("+", 2)
+    if len(parts) != 3:
+        raise NoteError("a verifier key has the form name+hexid+base64key")
+    name, id_hex, key_b64 = parts
+    _check_name(name)
+    claimed_id = _parse_key_id_hex(id_hex, "verifier key")
+    return name, claimed_id, _b64decode_canonical(key_b64, "verifier key")
+
+
+def _check_key_id(key_id_: bytes, claimed_id: bytes) -> None:
+    if key_id_ != claimed_id:
+        # The right id is not named: copying it in would pin the mistyped key.
+        raise KeyIdMismatchError(
+            f"verifier key id {claimed_id.hex()} does not match its name and public key "
+            "(a character is wrong, missing or extra)"
+        )
 
 
 class Verifier:
@@ -141,22 +194,11 @@ class Verifier:
         KeyIdMismatchError (a NoteError) if the key id does not match the name and key (a
         typo or a substituted key).
         """
-        parts = vkey.split("+", 2)
-        if len(parts) != 3:
-            raise NoteError("a verifier key has the form name+hexid+base64key")
-        name, id_hex, key_b64 = parts
-        _check_name(name)
-        claimed_id = _parse_key_id_hex(id_hex, "verifier key")
-        key = _b64decode_canonical(key_b64, "verifier key")
+        name, claimed_id, key = _split_vkey(vkey)
         if len(key) != 1 + ED25519_PUBLIC_KEY_SIZE or key[0] != ALG_ED25519:
             raise NoteError("verifier key is not an Ed25519 key (type 0x01, 32 bytes)")
         verifier = cls(name, key[1:])
-        if verifier.key_id != claimed_id:
-            # The right id is not named: copying it in would pin the mistyped key.
-            raise KeyIdMismatchError(
-                f"verifier key id {id_hex} does not match its name and public key "
-                "(a character is wrong, missing or extra)"
-            )
+        _check_key_id(verifier.key_id, claimed_id)
         return verifier
 
     def vkey(self) -> str:
@@ -254,6 +296,179 @@ class Signer:
         return f"Signer({self.name!r}, key_id={self.key_id.hex()})"
 
 
+class MLDSAVerifier:
+    """A trusted ML-DSA-44 public key with its name and key id (the post-quantum half of a
+    hybrid key)."""
+
+    __slots__ = ("_public_key", "key_id", "name", "public_key")
+
+    name: str
+    key_id: bytes
+    public_key: bytes
+
+    def __init__(self, name: str, public_key: bytes) -> None:
+        _check_name(name)
+        if len(public_key) != MLDSA44_PUBLIC_KEY_SIZE:
+            raise NoteError(
+                f"an ML-DSA-44 public key is {MLDSA44_PUBLIC_KEY_SIZE} bytes, not "
+                f"{len(public_key)}"
+            )
+        self.name = name
+        self.public_key = bytes(public_key)
+        self.key_id = key_id(name, MLDSA44_TYPE, self.public_key)
+        self._public_key = mldsa.MLDSA44PublicKey.from_public_bytes(self.public_key)
+
+    @classmethod
+    def from_vkey(cls, vkey: str) -> MLDSAVerifier:
+        """Parse ``name+hexid+base64(0xFF || "amanat/ml-dsa-44" || public key)``."""
+        name, claimed_id, key = _split_vkey(vkey)
+        if len(key) != len(MLDSA44_TYPE) + MLDSA44_PUBLIC_KEY_SIZE or not key.startswith(
+            MLDSA44_TYPE
+        ):
+            raise NoteError("verifier key is not an ML-DSA-44 key (type 0xFF amanat/ml-dsa-44)")
+        verifier = cls(name, key[len(MLDSA44_TYPE) :])
+        _check_key_id(verifier.key_id, claimed_id)
+        return verifier
+
+    def vkey(self) -> str:
+        """Return ``name+hexid+base64(0xFF || "amanat/ml-dsa-44" || public key)``."""
+        encoded = base64.b64encode(MLDSA44_TYPE + self.public_key).decode("ascii")
+        return f"{self.name}+{self.key_id.hex()}+{encoded}"
+
+    def verify(self, text: bytes, signature: bytes) -> bool:
+        """Return whether ``signature`` is a valid ML-DSA-44 signature of ``text``."""
+        if len(signature) != MLDSA44_SIGNATURE_SIZE:
+            return False
+        try:
+            self._public_key.verify(signature, text)
+        except InvalidSignature:
+            return False
+        return True
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, MLDSAVerifier):
+            return NotImplemented
+        return self.name == other.name and self.public_key == other.public_key
+
+    def __hash__(self) -> int:
+        return hash((self.name, self.public_key, MLDSA44_TYPE))
+
+    def __repr__(self) -> str:
+        return f"MLDSAVerifier({self.name!r}, key_id={self.key_id.hex()})"
+
+
+class MLDSASigner:
+    """An ML-DSA-44 signing key (from its 32-byte FIPS 204 seed) with its name and key id.
+    ``repr()`` hides the key."""
+
+    __slots__ = ("_private_key", "key_id", "name", "public_key")
+
+    name: str
+    key_id: bytes
+    public_key: bytes
+
+    def __init__(self, name: str, seed: bytes) -> None:
+        _check_name(name)
+        if len(seed) != MLDSA44_SEED_SIZE:
+            raise NoteError(f"an ML-DSA-44 seed is {MLDSA44_SEED_SIZE} bytes")
+        self.name = name
+        self._private_key = mldsa.MLDSA44PrivateKey.from_seed_bytes(seed)
+        self.public_key = self._private_key.public_key().public_bytes_raw()
+        self.key_id = key_id(name, MLDSA44_TYPE, self.public_key)
+
+    def verifier(self) -> MLDSAVerifier:
+        return MLDSAVerifier(self.name, self.public_key)
+
+    def vkey(self) -> str:
+        return self.verifier().vkey()
+
+    def sign(self, text: bytes) -> bytes:
+        """Return the 2420-byte ML-DSA-44 signature of ``text`` (hedged, empty context)."""
+        return self._private_key.sign(text)
+
+    def __repr__(self) -> str:
+        return f"MLDSASigner({self.name!r}, key_id={self.key_id.hex()})"
+
+
+AnyVerifier = Verifier | MLDSAVerifier
+AnySigner = Signer | MLDSASigner
+
+
+def parse_vkey(vkey: str) -> AnyVerifier:
+    """Parse a verifier key of either type (Ed25519 or ML-DSA-44)."""
+    _, _, key = _split_vkey(vkey)
+    if key.startswith(MLDSA44_TYPE):
+        return MLDSAVerifier.from_vkey(vkey)
+    return Verifier.from_vkey(vkey)
+
+
+class HybridVerifier:
+    """One key's public form: its Ed25519 half and, for a hybrid key, its ML-DSA-44 half
+    (same name). Opening a note or checkpoint with it requires a signature by every half it
+    has, so a hybrid key's note signed by one half only is refused."""
+
+    __slots__ = ("classical", "post_quantum")
+
+    classical: Verifier
+    post_quantum: MLDSAVerifier | None
+
+    def __init__(self, classical: Verifier, post_quantum: MLDSAVerifier | None = None) -> None:
+        if post_quantum is not None and post_quantum.name != classical.name:
+            raise NoteError(
+                f"the two halves of a key have different names ({classical.name!r} and "
+                f"{post_quantum.name!r})"
+            )
+        self.classical = classical
+        self.post_quantum = post_quantum
+
+    @classmethod
+    def from_vkey(cls, text: str) -> HybridVerifier:
+        """Parse an Ed25519 verifier key, optionally followed by one space and the ML-DSA-44
+        verifier key of the same name."""
+        parts = text.split(" ")
+        if len(parts) > 2:
+            raise NoteError(
+                "a key's public form is one Ed25519 verifier key, or it and an ML-DSA-44 "
+                "verifier key separated by one space"
+            )
+        classical = Verifier.from_vkey(parts[0])
+        return cls(classical, MLDSAVerifier.from_vkey(parts[1]) if len(parts) == 2 else None)
+
+    @property
+    def name(self) -> str:
+        return self.classical.name
+
+    @property
+    def is_hybrid(self) -> bool:
+        return self.post_quantum is not None
+
+    def verifiers(self) -> list[AnyVerifier]:
+        """Every half, Ed25519 first."""
+        halves: list[AnyVerifier] = [self.classical]
+        if self.post_quantum is not None:
+            halves.append(self.post_quantum)
+        return halves
+
+    def vkey(self) -> str:
+        """The public form: the Ed25519 vkey, then (hybrid) a space and the ML-DSA-44 vkey."""
+        return " ".join(v.vkey() for v in self.verifiers())
+
+    def open(self, note: str | bytes) -> Note:
+        """``open_note`` requiring a signature by every half of this key."""
+        return open_note(note, self.verifiers(), require_all=True)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, HybridVerifier):
+            return NotImplemented
+        return (self.classical, self.post_quantum) == (other.classical, other.post_quantum)
+
+    def __hash__(self) -> int:
+        return hash((self.classical, self.post_quantum))
+
+    def __repr__(self) -> str:
+        return f"HybridVerifier({self.name!r}, hybrid={self.is_hybrid})"
+
+
 @dataclass(frozen=True)
 class Signature:
     """One signature line: the key's name and id, and the signature bytes after the id."""
@@ -288,7 +503,7 @@ def _check_note_characters(data: bytes, what: str) -> str:
     return text
 
 
-def sign_note(text: str, *signers: Signer) -> str:
+def sign_note(text: str, *signers: AnySigner) -> str:
     """Sign ``text`` with each signer and return the signed note.
 
     ``text`` must be UTF-8 encodable, end in a newline and contain no control characters other
@@ -309,12 +524,14 @@ def sign_note(text: str, *signers: Signer) -> str:
     return text + "\n" + "".join(lines)
 
 
-def _index_verifiers(verifiers: Sequence[Verifier]) -> dict[tuple[str, bytes], Verifier]:
-    known: dict[tuple[str, bytes], Verifier] = {}
+def _index_verifiers(
+    verifiers: Sequence[AnyVerifier],
+) -> dict[tuple[str, bytes], AnyVerifier]:
+    known: dict[tuple[str, bytes], AnyVerifier] = {}
     for verifier in verifiers:
         slot = (verifier.name, verifier.key_id)
         previous = known.get(slot)
-        if previous is not None and previous.public_key != verifier.public_key:
+        if previous is not None and previous != verifier:
             raise NoteError(
                 f"two different trusted keys share the name {verifier.name!r} and key id "
                 f"{verifier.key_id.hex()}"
@@ -323,11 +540,15 @@ def _index_verifiers(verifiers: Sequence[Verifier]) -> dict[tuple[str, bytes], V
     return known
 
 
-def open_note(note: str | bytes, verifiers: Sequence[Verifier]) -> Note:
+def open_note(
+    note: str | bytes, verifiers: Sequence[AnyVerifier], *, require_all: bool = False
+) -> Note:
     """Check a signed note against trusted verifiers and return its text and signatures.
 
     Raises NoteError if the note is malformed, InvalidSignatureError if a signature claiming a
-    trusted key is forged, and UnverifiedNoteError if no trusted key signed it.
+    trusted key is forged, and UnverifiedNoteError if no trusted key signed it. With
+    ``require_all``, every verifier must have signed (MissingSignatureError names the first
+    that did not): the default policy for a hybrid key's two halves.
     """
     if isinstance(note, str):
         try:
@@ -375,6 +596,14 @@ def open_note(note: str | bytes, verifiers: Sequence[Verifier]) -> Note:
     if not verified:
         names = ", ".join(sorted({v.name for v in known.values()})) or "none given"
         raise UnverifiedNoteError(f"note is not signed by any trusted key (trusted: {names})")
+    if require_all:
+        for slot, verifier in known.items():
+            if slot not in seen_known:
+                kind = "ML-DSA-44" if isinstance(verifier, MLDSAVerifier) else "Ed25519"
+                raise MissingSignatureError(
+                    f"the note lacks the {kind} signature of {verifier.name} "
+                    f"({verifier.key_id.hex()}): both halves of the key must sign"
+                )
     return Note(text_bytes.decode("utf-8"), tuple(verified), tuple(unverified))
 
 
