@@ -62,6 +62,7 @@ _KIND = re.compile(r"amanat\.[a-z0-9-]+/v[1-9][0-9]*")
 _KIND_NAMES = {
     "amanat.identity/v1": "an investigator identity file",
     "amanat.org-key/v1": "an organization key file",
+    "amanat.org-key/v2": "an organization key file",
     "amanat.cosigner-key/v1": "a cosigner key file",
 }
 # First lines of other files that are given where a key file is expected.

@@ -13,14 +13,15 @@ Roster text (the body of a C2SP signed note; UTF-8, each line ends in ``\\n``)::
     version <N>
     policy <pq-only | allow-x25519>
     expires <YYYY-MM-DD>
-    log <log verifier key>                                      (optional)
+    log <log key: Ed25519 vkey, space, ML-DSA-44 vkey>           (optional)
     cosigners <k>                                               (optional, then:)
     cosigner <Ed25519 vkey> <ML-DSA-44 vkey> <address>          (1 to 16 lines)
     investigator <key id> <roles> <auth key> <age recipient> <name>
     ...                                                        (zero or more)
 
-followed by a blank line and the signature lines of the signed note (``— <origin> <base64>``),
-of which one must verify under the pinned organization key.
+followed by a blank line and the signature lines of the signed note (``— <origin> <base64>``):
+one by each half of the pinned organization key (Ed25519 and ML-DSA-44), both required
+unless the key was pinned under the classical policy (``keys.org``), which accepts one.
 
 * ``<origin>`` is the organization key's name (printable ASCII, no spaces or ``+``) and must
   equal the name of the verifier key the roster is checked against.
@@ -87,7 +88,7 @@ from keys.errors import (
     RosterSignatureError,
     RosterStateError,
 )
-from keys.org import parse_org_vkey
+from keys.org import CLASSICAL_PREFIX, parse_org_vkey
 from vault import age
 from vault.tlog import note
 from vault.tlog.cosignature import CosignatureError
@@ -253,7 +254,7 @@ class Roster:
             raise RosterFormatError("the roster's expiry must be a date (without a time)")
         if self.log_vkey is not None:
             try:
-                note.Verifier.from_vkey(self.log_vkey)
+                note.HybridVerifier.from_vkey(self.log_vkey)
             except note.NoteError as exc:
                 raise RosterFormatError(f"the log key is not a valid verifier key: {exc}") from None
         if self.cosigning is not None:
@@ -553,20 +554,22 @@ def check_has_readers(roster: Roster) -> None:
         )
 
 
-def sign_roster(roster: Roster, org_signer: note.Signer, *, today: date | None = None) -> str:
-    """The signed note of ``roster`` by the organization key (its name must be the origin).
+def sign_roster(roster: Roster, *signers: note.AnySigner, today: date | None = None) -> str:
+    """The signed note of ``roster`` by the organization key's halves (their name must be
+    the origin): ``sign_roster(roster, *org.signers())``.
 
     The roster must have an expiry date that is not past and at most ``MAX_VALIDITY_DAYS``
     days after ``today`` (default: the UTC date now).
     """
-    if org_signer.name != roster.origin:
-        raise RosterError(
-            f"the roster belongs to {roster.origin!r}, not to the key {org_signer.name!r}"
-        )
+    for signer in signers:
+        if signer.name != roster.origin:
+            raise RosterError(
+                f"the roster belongs to {roster.origin!r}, not to the key {signer.name!r}"
+            )
     if roster.version < 1:
         raise RosterError("a signed roster has version 1 or more")
     check_expiry(roster, today=today)
-    return note.sign_note(roster.format(), org_signer)
+    return note.sign_note(roster.format(), *signers)
 
 
 def verify_roster(
@@ -596,32 +599,43 @@ def verify_roster(
     roster whatever its dates: the server loading the roster it already accepted, and the
     admin replacing an expired roster with a renewed one. Clients never pass it.
     """
-    verifier = parse_org_vkey(org_vkey)
+    pin = parse_org_vkey(org_vkey)
+    if not pin.key.is_hybrid and not pin.classical:
+        raise RosterSignatureError(
+            f"the organization key {pin.name} given is Ed25519 only, without its ML-DSA-44 "
+            "half: pin both (the two vkeys the organization publishes, separated by a space), "
+            f"or accept Ed25519-only signatures explicitly by writing {CLASSICAL_PREFIX!r} "
+            "before the key (the classical policy)"
+        )
     data = signed.encode("utf-8") if isinstance(signed, str) else signed
     if len(data) > MAX_ROSTER_BYTES:
         raise RosterFormatError(f"the roster is larger than {MAX_ROSTER_BYTES} bytes")
     if b"\n\n" not in data:
         raise RosterSignatureError("the roster is not signed (no signature block)")
     try:
-        opened = note.open_note(data, [verifier])
+        opened = note.open_note(data, pin.key.verifiers(), require_all=not pin.classical)
+    except note.MissingSignatureError as exc:
+        raise RosterSignatureError(
+            f"the roster is not signed by both halves of the organization key: {exc}"
+        ) from None
     except note.UnverifiedNoteError:
         raise RosterSignatureError(
-            f"the roster is not signed by the organization key {verifier.name} "
-            f"({verifier.key_id.hex()}): forged, altered, or signed by another key"
+            f"the roster is not signed by the organization key {pin.name} "
+            f"({pin.key.classical.key_id.hex()}): forged, altered, or signed by another key"
         ) from None
     except note.NoteError as exc:
         raise RosterFormatError(f"the roster is not a well-formed signed note: {exc}") from None
     roster = parse_roster(opened.text)
-    if roster.origin != verifier.name:
+    if roster.origin != pin.name:
         raise RosterSignatureError(
             f"the roster names the organization {roster.origin!r}, "
-            f"but the pinned key is {verifier.name!r}"
+            f"but the pinned key is {pin.name!r}"
         )
     if check_dates:
         check_expiry(roster, today=today, slack_days=CLOCK_SLACK_DAYS)
     if state is not None:
         digest = hashlib.sha256(opened.text.encode("utf-8")).digest()
-        state.check_and_update(org_vkey, roster.version, text_sha256=digest)
+        state.check_and_update(pin.state_key, roster.version, text_sha256=digest)
     return roster
 
 

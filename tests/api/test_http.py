@@ -545,7 +545,7 @@ def test_rosters_refused(client: TestClient, dev: DevKeys, service: VaultService
     current_roster = verify_roster(current, dev.org_vkey)
     assert current_roster.version >= 2
     lower = sign_roster(replace(current_roster, version=current_roster.version - 1),
-                        dev.org.signer())
+                        *dev.org.signers())
     cases: dict[str, int | tuple[int, ...]] = {
         tampered_sig: 403, altered: 403, foreign: 403, current: 409, lower: 409,
         "not a roster": 403,

@@ -58,7 +58,7 @@ class DevKeys:
 
     def next_roster(self, current_text: str, change: Callable[[Roster], Roster]) -> str:
         """Sign ``change(current)`` with the dev org key."""
-        return sign_roster(change(verify_roster(current_text, self.org_vkey)), self.org.signer())
+        return sign_roster(change(verify_roster(current_text, self.org_vkey)), *self.org.signers())
 
     def add_reader(self, current_text: str, name: str = "Second Reader"
                    ) -> tuple[str, InvestigatorIdentity]:

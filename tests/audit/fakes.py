@@ -47,7 +47,7 @@ class Org:
             roster = self.roster.with_log(log_vkey)
         roster = roster.with_expiry(expiry_after(DEFAULT_VALIDITY_DAYS))
         self.roster = roster
-        return sign_roster(roster, self.key.signer())
+        return sign_roster(roster, *self.key.signers())
 
 
 class FakeLog:

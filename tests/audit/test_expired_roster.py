@@ -17,7 +17,7 @@ def test_receipt_verifies_after_its_roster_expired_but_audit_refuses_it() -> Non
     signed_on = utc_today() - timedelta(days=400)
     expired_on = signed_on + timedelta(days=90)
     roster = verify_roster(log.roster, org.vkey).renewed(expired_on)
-    expired = sign_roster(roster, org.key.signer(), today=signed_on)
+    expired = sign_roster(roster, *org.key.signers(), today=signed_on)
     verdict = verify_submission_receipt(receipt_file(log, 2), org.vkey, expired)
     assert verdict.ok, verdict.summary()
     log.roster = expired

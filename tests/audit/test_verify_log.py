@@ -184,7 +184,7 @@ def test_roster_rollback_and_equivocation() -> None:
     # Another roster carrying version 2, signed by the same org key.
     other = Roster(org.key.origin, 2, POLICY_ALLOW_X25519, log.signer.vkey(),
                    expires=org.roster.expires)
-    log.roster = sign_roster(other, org.key.signer())
+    log.roster = sign_roster(other, *org.key.signers())
     verdict = verify_log(log, org.vkey, state=state)
     assert verdict.finding is Finding.ROSTER_ROLLBACK, verdict.summary()
     assert "two different rosters carry version 2" in verdict.reason

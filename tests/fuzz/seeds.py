@@ -189,7 +189,7 @@ def writer_seeds() -> dict[str, dict[str, bytes]]:
                        key=lambda p: p.key_id)),
                    expires=fixed.TODAY + timedelta(days=90))
     seeds["roster"] = {
-        "signed": sign_roster(draft, org.signer(), today=fixed.TODAY).encode(),
+        "signed": sign_roster(draft, *org.signers(), today=fixed.TODAY).encode(),
         "one-admin": sign_roster(
             Roster(origin=org.origin, version=1, investigators=(
                 Investigator.from_card(cards[0], ("admin",)),),

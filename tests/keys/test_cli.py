@@ -194,7 +194,7 @@ def test_card_given_where_an_identity_is_expected_is_named(
         assert_one_line_error(
             status, err, r"^amanat: aygul\.card: not a key file: this is an investigator's "
             r"public card, which holds no private key; expected an "
-            r"(investigator identity|organization key) file \(amanat\.[a-z-]+/v1\)$")
+            r"(investigator identity|organization key) file \(amanat\.[a-z-]+/v[12]\)$")
         assert "ASCII" not in err
     # ... while the card itself is good wherever a card belongs, and the identity opens.
     write_org(tmp_path / "org.key")
@@ -209,7 +209,7 @@ def test_card_given_where_an_identity_is_expected_is_named(
     # `decrypt -i` names what it was given instead of "unknown identity type".
     (tmp_path / "x.age").write_bytes(b"age-encryption.org/v1\n")
     for given, what in (("aygul.card", "an investigator's public card"),
-                        ("org.key", r"an organization key file \(amanat\.org-key/v1\)"),
+                        ("org.key", r"an organization key file \(amanat\.org-key/v2\)"),
                         ("roster.txt", "a roster")):
         status, out, err = run(capsys, "decrypt", "-i", given, "x.age")
         assert out == ""
@@ -224,7 +224,8 @@ def test_org_init_and_vkey(capsys: pytest.CaptureFixture[str], tmp_path: Path) -
     status, out, err = run(capsys, "org", "init", "--name", ORIGIN, "-o", "org.key")
     assert status == 0, err
     vkey = out.strip()
-    assert note.Verifier.from_vkey(vkey).name == ORIGIN
+    assert note.HybridVerifier.from_vkey(vkey).name == ORIGIN
+    assert note.HybridVerifier.from_vkey(vkey).is_hybrid
     assert stat.S_IMODE((tmp_path / "org.key").stat().st_mode) == 0o600
     status, again, _ = run(capsys, "org", "vkey", "org.key")
     assert status == 0 and again.strip() == vkey
@@ -361,7 +362,7 @@ def test_expired_roster_is_refused_shown_and_renewed(
     signed_on = utc_today() - timedelta(days=100)
     expired_on = signed_on + timedelta(days=90)
     old = Roster.empty(ORIGIN).with_added([identities[0].card()]).with_expiry(expired_on)
-    (tmp_path / "roster.txt").write_text(sign_roster(old, org.signer(), today=signed_on))
+    (tmp_path / "roster.txt").write_text(sign_roster(old, *org.signers(), today=signed_on))
     status, _, err = run(capsys, "roster", "verify", "--org", org.vkey(), "roster.txt")
     assert_one_line_error(
         status, err, f"roster.txt: roster version 1 expired on {expired_on.isoformat()} .*"
@@ -393,12 +394,12 @@ def test_roster_expiry_shown_on_its_last_day(
     org, identities = team
     today = utc_today()
     roster = Roster.empty(ORIGIN).with_added([identities[0].card()]).with_expiry(today)
-    (tmp_path / "roster.txt").write_text(sign_roster(roster, org.signer()))
+    (tmp_path / "roster.txt").write_text(sign_roster(roster, *org.signers()))
     status, out, err = run(capsys, "roster", "verify", "--org", org.vkey(), "roster.txt")
     assert status == 0 and f"expires      {today.isoformat()} (UTC): last day" in out, err
     yesterday = today - timedelta(days=1)
     old = roster.with_expiry(yesterday)
-    (tmp_path / "old.txt").write_text(sign_roster(old, org.signer(), today=yesterday))
+    (tmp_path / "old.txt").write_text(sign_roster(old, *org.signers(), today=yesterday))
     status, out, _ = run(capsys, "roster", "show", "old.txt")
     assert status == 0 and "EXPIRED 1 day ago" in out
     assert date.fromisoformat(out.split("expires")[1].split()[0]) == yesterday
@@ -699,14 +700,14 @@ def test_a_key_file_where_a_card_or_roster_is_expected_is_named(
          f"i1.identity is an investigator identity file (amanat.identity/v1), not {card}"),
         (("roster", "add", *admin, "roster.txt"), f"roster.txt is a roster, not {card}"),
         (("roster", "show", "org.key"),
-         f"org.key is an organization key file (amanat.org-key/v1), not {roster}"),
+         f"org.key is an organization key file (amanat.org-key/v2), not {roster}"),
         (("roster", "verify", "--org", org.vkey(), "i0.card"),
          f"i0.card is an investigator's public card, not {roster}"),
         (("roster", "add", "--org", "org.key", "--roster", "i0.identity", "i1.card"),
          f"i0.identity is an investigator identity file (amanat.identity/v1), not {roster}"),
         (("seal", "--roster", "org.key", "--org", org.vkey(), "--statement", "i0.card",
           "-o", "t.age"),
-         "org.key is an organization key file (amanat.org-key/v1), not a signed roster"),
+         "org.key is an organization key file (amanat.org-key/v2), not a signed roster"),
     ]
     before = (tmp_path / "roster.txt").read_bytes()
     for argv, reason in refusals:

@@ -88,12 +88,12 @@ def _signed_roster(path: Path, org: OrgKey) -> None:
     card = InvestigatorIdentity("Erlan Nurlanuly", bytes(32), bytes(range(32))).card()
     roster = Roster.empty(org.origin).with_added([card]).with_expiry(
         utc_today() + timedelta(days=30))
-    path.write_text(sign_roster(roster, org.signer()), "utf-8")
+    path.write_text(sign_roster(roster, *org.signers()), "utf-8")
 
 
 def test_roster_verify_and_show_print_one_labelled_line(
         capsys: pytest.CaptureFixture[str], admin_dir: Path) -> None:
-    org = OrgKey(ORIGIN, bytes(range(32)))
+    org = OrgKey(ORIGIN, bytes(range(32)), bytes(range(32, 64)))
     _signed_roster(admin_dir / "roster.txt", org)
     expected = f"fingerprint  {org_fingerprint(org.vkey())}\n"
     status, out, err = run(capsys, "roster", "verify", "--org", org.vkey(), "roster.txt")
@@ -112,7 +112,7 @@ def test_roster_verify_and_show_print_one_labelled_line(
 
 def test_roster_show_refuses_a_mistyped_org(
         capsys: pytest.CaptureFixture[str], admin_dir: Path) -> None:
-    org = OrgKey(ORIGIN, bytes(range(32)))
+    org = OrgKey(ORIGIN, bytes(range(32)), bytes(range(32, 64)))
     _signed_roster(admin_dir / "roster.txt", org)
     status, out, err = run(capsys, "roster", "show", "--org", org.vkey()[:-2] + "xx",
                            "roster.txt")

@@ -151,15 +151,31 @@ def test_org_round_trip(org: OrgKey, org_file: bytes) -> None:
     opened = OrgKey.unseal(org_file, PASSPHRASE)
     assert opened.origin == "example.org/amanat"
     assert opened.vkey() == org.vkey()
-    verifier = note.Verifier.from_vkey(org.vkey())
-    assert verifier.name == "example.org/amanat"
-    signed = note.sign_note("hello\n", opened.signer())
-    assert note.open_note(signed, [verifier]).text == "hello\n"
+    verifier = note.HybridVerifier.from_vkey(org.vkey())
+    assert verifier.name == "example.org/amanat" and verifier.is_hybrid
+    signed = note.sign_note("hello\n", *opened.signers())
+    assert verifier.open(signed).text == "hello\n"
+
+
+def test_classical_org_key_file_still_opens_and_can_be_made_hybrid() -> None:
+    from keys.org import CLASSICAL_ORG_KEY_KIND
+
+    classical = OrgKey("example.org/old", b"\7" * 32)
+    data = classical.seal(PASSPHRASE, CHEAP_KDF)
+    assert data.startswith(CLASSICAL_ORG_KEY_KIND.encode() + b"\n")
+    opened = OrgKey.unseal(data, PASSPHRASE)
+    assert not opened.is_hybrid and opened.vkey() == classical.signer().vkey()
+    upgraded = opened.with_post_quantum_half()
+    assert upgraded.is_hybrid and upgraded.signer().vkey() == classical.signer().vkey()
+    again = OrgKey.unseal(upgraded.seal(PASSPHRASE, CHEAP_KDF), PASSPHRASE)
+    assert again.vkey() == upgraded.vkey() and again.vkey().startswith(classical.vkey() + " ")
+    with pytest.raises(KeyFileError, match="already has"):
+        upgraded.with_post_quantum_half()
 
 
 def test_org_repr_hides_the_seed(org: OrgKey) -> None:
     shown = repr(org)
-    assert org.vkey() in shown
+    assert org.origin in shown and "hybrid=True" in shown
     assert org._seed.hex() not in shown
     assert base64.b64encode(org._seed).decode() not in shown
     assert org.signer().private_key_string() not in shown
@@ -183,6 +199,6 @@ def test_org_checks() -> None:
         OrgKey.generate("has space")
     with pytest.raises(KeyFileError, match="32 bytes"):
         OrgKey("example.org", b"\0" * 16)
-    data = seal_key_file(ORG_KEY_KIND, b"\1" * 32 + "é".encode(), PASSPHRASE, CHEAP_KDF)
+    data = seal_key_file(ORG_KEY_KIND, b"\1" * 64 + "é".encode(), PASSPHRASE, CHEAP_KDF)
     with pytest.raises(KeyFileError, match="not ASCII"):
         OrgKey.unseal(data, PASSPHRASE)

@@ -80,11 +80,11 @@ def roster(identities: list[InvestigatorIdentity]) -> Roster:
 
 @pytest.fixture(scope="module")
 def signed(roster: Roster, org: OrgKey) -> str:
-    return sign_roster(roster, org.signer())
+    return sign_roster(roster, *org.signers())
 
 
 def sign_text(text: str, org: OrgKey) -> str:
-    return note.sign_note(text, org.signer())
+    return note.sign_note(text, *org.signers())
 
 
 def test_round_trip(roster: Roster, signed: str, org: OrgKey) -> None:
@@ -198,7 +198,7 @@ def test_signed_by_another_org_key(roster: Roster, org: OrgKey) -> None:
 
 def test_origin_must_match_pinned_key(roster: Roster) -> None:
     other = OrgKey.generate("other.example")
-    forged = note.sign_note(roster.format(), other.signer())
+    forged = note.sign_note(roster.format(), *other.signers())
     with pytest.raises(RosterSignatureError, match="names the organization"):
         verify_roster(forged, other.vkey())
     with pytest.raises(RosterError, match="belongs to"):
@@ -229,7 +229,7 @@ def test_oversized_roster(org: OrgKey) -> None:
 
 def test_unsigned_version_zero(org: OrgKey) -> None:
     with pytest.raises(RosterError, match="version 1 or more"):
-        sign_roster(Roster.empty(ORIGIN), org.signer())
+        sign_roster(Roster.empty(ORIGIN), *org.signers())
 
 
 # --- format refusals (each signed by the real org key, so only the format is at fault) -----
@@ -276,7 +276,7 @@ def test_allow_x25519_policy(org: OrgKey) -> None:
     roster = (
         Roster.empty(ORIGIN).with_policy(POLICY_ALLOW_X25519).with_added(cards).with_expiry(EXPIRES)
     )
-    verified = verify_roster(sign_roster(roster, org.signer()), org.vkey())
+    verified = verify_roster(sign_roster(roster, *org.signers()), org.vkey())
     assert len(verified.recipients()) == 2
     assert not any(age.is_post_quantum(r) for r in verified.recipients())
 
@@ -415,7 +415,7 @@ def test_investigator_checks(identities: list[InvestigatorIdentity]) -> None:
 
 
 def _signed_version(org: OrgKey, version: int, log: str | None = None) -> str:
-    return sign_roster(Roster(ORIGIN, version, log_vkey=log, expires=EXPIRES), org.signer())
+    return sign_roster(Roster(ORIGIN, version, log_vkey=log, expires=EXPIRES), *org.signers())
 
 
 def test_in_memory_state_refuses_rollback(org: OrgKey) -> None:
@@ -435,7 +435,7 @@ def test_state_is_per_organization(org: OrgKey) -> None:
     other = OrgKey.generate("other.example")
     state = RosterState()
     verify_roster(_signed_version(org, 9), org.vkey(), state=state)
-    other_roster = sign_roster(Roster("other.example", 1, expires=EXPIRES), other.signer())
+    other_roster = sign_roster(Roster("other.example", 1, expires=EXPIRES), *other.signers())
     verify_roster(other_roster, other.vkey(), state=state)
     assert state.highest(other.vkey()) == 1
 
@@ -613,7 +613,7 @@ def test_any_valid_roster_round_trips(
     for _ in range(version_steps):
         roster = roster.with_policy(roster.policy)
     assert parse_roster(roster.format()) == roster
-    assert verify_roster(sign_roster(roster, org.signer()), org.vkey()) == roster
+    assert verify_roster(sign_roster(roster, *org.signers()), org.vkey()) == roster
 
 
 RECIPIENT_POOL = [str(age.MLKEM768X25519Identity.generate().recipient()) for _ in range(2)]
@@ -623,7 +623,7 @@ RECIPIENT_POOL = [str(age.MLKEM768X25519Identity.generate().recipient()) for _ i
 
 
 def _signed_expiring(org: OrgKey, expires: date, *, version: int = 4, signed_on: date) -> str:
-    return sign_roster(Roster(ORIGIN, version, expires=expires), org.signer(), today=signed_on)
+    return sign_roster(Roster(ORIGIN, version, expires=expires), *org.signers(), today=signed_on)
 
 
 def test_valid_through_the_expiry_day_refused_the_day_after(org: OrgKey) -> None:
@@ -666,7 +666,7 @@ def test_expiry_too_far_ahead_is_refused(org: OrgKey) -> None:
     signed = _signed_expiring(org, longest, signed_on=today)
     assert verify_roster(signed, org.vkey(), today=today).expires == longest
     with pytest.raises(RosterPolicyError, match=f"more than {MAX_VALIDITY_DAYS} days after"):
-        sign_roster(Roster(ORIGIN, 4, expires=longest + timedelta(days=1)), org.signer(),
+        sign_roster(Roster(ORIGIN, 4, expires=longest + timedelta(days=1)), *org.signers(),
                     today=today)
     # A verifier whose clock is up to CLOCK_SLACK_DAYS behind the signer's still accepts it.
     slow_clock = today - timedelta(days=CLOCK_SLACK_DAYS)
@@ -691,11 +691,11 @@ def test_dates_unchecked_only_when_asked(org: OrgKey) -> None:
 
 def test_signing_needs_a_current_expiry(org: OrgKey) -> None:
     with pytest.raises(RosterError, match="no expiry date yet"):
-        sign_roster(Roster(ORIGIN, 1), org.signer())
+        sign_roster(Roster(ORIGIN, 1), *org.signers())
     with pytest.raises(RosterError, match="no expiry date yet"):
         Roster(ORIGIN, 1).format()
     with pytest.raises(RosterExpiredError, match="expired on 2026-01-31"):
-        sign_roster(Roster(ORIGIN, 1, expires=date(2026, 1, 31)), org.signer(),
+        sign_roster(Roster(ORIGIN, 1, expires=date(2026, 1, 31)), *org.signers(),
                     today=date(2026, 2, 1))
 
 
@@ -708,7 +708,7 @@ def test_renewed_bumps_version_and_expiry_and_keeps_the_rest(roster: Roster, org
     assert renewed.expires == later
     assert (renewed.origin, renewed.policy, renewed.log_vkey, renewed.investigators) == (
         current.origin, current.policy, current.log_vkey, current.investigators)
-    assert verify_roster(sign_roster(renewed, org.signer()), org.vkey()) == renewed
+    assert verify_roster(sign_roster(renewed, *org.signers()), org.vkey()) == renewed
     # Changes keep the expiry they start from; with_expiry keeps the version.
     assert current.with_removed([roster.investigators[0].key_id]).expires == EXPIRES
     assert current.with_expiry(later).version == current.version
@@ -729,3 +729,35 @@ def test_expiry_after_and_days_left() -> None:
     assert Roster(ORIGIN, 1, expires=utc_today()).days_left() == 0
     check_expiry(roster, today=date(2026, 12, 1))
     assert parse_expiry("2028-02-29") == date(2028, 2, 29)
+
+
+# --- the signature policy: both halves of the organization key -------------------------------
+
+
+def test_roster_signed_by_one_half_only_is_refused_by_default(roster: Roster, org: OrgKey) -> None:
+    ed_half, pq_half = org.signers()
+    for half, missing in ((ed_half, "ML-DSA-44"), (pq_half, "Ed25519")):
+        one = sign_roster(roster, half)
+        with pytest.raises(RosterSignatureError, match=f"lacks the {missing} signature"):
+            verify_roster(one, org.vkey())
+    # The explicit classical policy accepts one trusted half.
+    assert verify_roster(sign_roster(roster, ed_half), "classical " + org.vkey()) == roster
+
+
+def test_ed25519_only_roster_readable_only_under_the_classical_policy(roster: Roster) -> None:
+    old = OrgKey(ORIGIN, b"\x09" * 32)
+    signed = sign_roster(roster, *old.signers())
+    assert len(old.signers()) == 1
+    with pytest.raises(RosterSignatureError, match=r"Ed25519 only.*classical policy"):
+        verify_roster(signed, old.vkey())
+    state = RosterState()
+    assert verify_roster(signed, "classical " + old.vkey(), state=state) == roster
+    assert state.highest(old.vkey()) == roster.version
+    # The same org made hybrid: its new rosters verify under the new pin, and under the
+    # old pin (classical policy) too, by their Ed25519 half.
+    hybrid = old.with_post_quantum_half()
+    newer = sign_roster(roster.renewed(EXPIRES), *hybrid.signers())
+    assert verify_roster(newer, hybrid.vkey()).version == roster.version + 1
+    assert verify_roster(newer, "classical " + old.vkey(), state=state).version == 3
+    with pytest.raises(VerifierKeyError):
+        verify_roster(newer, "classical")

@@ -1318,7 +1318,7 @@ def sealing_roster(directory: Path) -> str:
     reader = InvestigatorIdentity.generate("Reader")
     roster = Roster.empty(org.origin).with_added([reader.card()]).with_expiry(
         utc_today() + timedelta(days=30))
-    (directory / "roster.txt").write_text(sign_roster(roster, org.signer()))
+    (directory / "roster.txt").write_text(sign_roster(roster, *org.signers()))
     return org.vkey()
 
 

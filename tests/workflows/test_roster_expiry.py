@@ -59,7 +59,7 @@ def test_expired_roster_refused_by_witness_and_investigator_until_renewed(
         log_vkey = opened.service.log_vkey
         roster = (Roster.empty(org.origin).with_added([reader.card()]).with_log(log_vkey)
                   .with_expiry(expired_on))
-        expired_text = sign_roster(roster, org.signer(), today=signed_on)
+        expired_text = sign_roster(roster, *org.signers(), today=signed_on)
         opened.service.publish_roster(expired_text, today=signed_on)
     finally:
         opened.service.close()
@@ -93,7 +93,7 @@ def test_expired_roster_refused_by_witness_and_investigator_until_renewed(
 
         # The server refuses to publish a roster that has already expired (a newer version
         # too): 422 with a JSON reason, nothing stored, nothing logged.
-        stale = sign_roster(roster.renewed(expired_on), org.signer(), today=signed_on)
+        stale = sign_roster(roster.renewed(expired_on), *org.signers(), today=signed_on)
         response = httpx.put(server.url + "/api/v1/roster", content=stale.encode(), timeout=10)
         assert response.status_code == 422
         assert f"roster version 3 expired on {expired_on.isoformat()}" in response.json()["error"]
@@ -102,7 +102,7 @@ def test_expired_roster_refused_by_witness_and_investigator_until_renewed(
 
         # The organization renews the roster; everything works again.
         (tmp_path / "roster.txt").write_text(
-            sign_roster(roster.renewed(expiry_after(30)), org.signer()))
+            sign_roster(roster.renewed(expiry_after(30)), *org.signers()))
         published = amanat(["roster", "publish", "--server", server.url, "--roster",
                             "roster.txt", "--org", org.vkey()], cwd=tmp_path)
         assert "published roster version 3" in published.stdout
@@ -116,7 +116,7 @@ def test_expired_roster_refused_by_witness_and_investigator_until_renewed(
 
 def _view(expires: date, today: date) -> RosterView:
     org = OrgKey.generate(ORIGIN)
-    text = sign_roster(Roster(ORIGIN, 5, expires=expires), org.signer(), today=today)
+    text = sign_roster(Roster(ORIGIN, 5, expires=expires), *org.signers(), today=today)
     return read_roster(text, org.vkey(), today=today)
 
 
@@ -144,7 +144,7 @@ def test_seal_refuses_an_expired_roster_and_writes_nothing(tmp_path: Path) -> No
     reader = InvestigatorIdentity.generate("Reader")
     yesterday = utc_today() - timedelta(days=1)
     roster = Roster.empty(org.origin).with_added([reader.card()]).with_expiry(yesterday)
-    (tmp_path / "roster.txt").write_text(sign_roster(roster, org.signer(), today=yesterday))
+    (tmp_path / "roster.txt").write_text(sign_roster(roster, *org.signers(), today=yesterday))
     seal = ["seal", "--roster", "roster.txt", "--org", org.vkey(), "--statement", "-",
             "-o", "sealed.age", "--no-reply"]
     refused = amanat(seal, cwd=tmp_path, stdin="what I saw\n", check=False,

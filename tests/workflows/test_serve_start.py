@@ -31,7 +31,7 @@ def test_set_log_reminder_only_until_the_roster_names_the_log_key(tmp_path: Path
         roster = (Roster.empty(org.origin)
                   .with_added([InvestigatorIdentity.generate("Reader").card()])
                   .with_log(log_vkey).with_expiry(expiry_after(DEFAULT_VALIDITY_DAYS)))
-        (tmp_path / "roster.txt").write_text(sign_roster(roster, org.signer()))
+        (tmp_path / "roster.txt").write_text(sign_roster(roster, *org.signers()))
         amanat(["roster", "publish", "--server", server.url, "--roster", "roster.txt"],
                cwd=tmp_path)
     finally:

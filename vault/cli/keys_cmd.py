@@ -71,9 +71,11 @@ def unlock_identity(path: str) -> InvestigatorIdentity:
 def unlock_org_key(path: str) -> OrgKey:
     """Open an organization key file, asking for its passphrase."""
     from keys.errors import KeysError
-    from keys.org import ORG_KEY_KIND, OrgKey
+    from keys.keyfile import key_file_kind
+    from keys.org import ORG_KEY_KIND, ORG_KEY_KINDS, OrgKey
 
-    data, passphrase = _unlock(path, ORG_KEY_KIND)
+    found = key_file_kind(read_key_file(path))  # an older Ed25519-only key file opens too
+    data, passphrase = _unlock(path, found if found in ORG_KEY_KINDS else ORG_KEY_KIND)
     try:
         return OrgKey.unseal(data, passphrase)
     except KeysError as exc:

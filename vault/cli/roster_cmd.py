@@ -111,7 +111,7 @@ def _update(
     try:
         updated: Roster = change(current).with_expiry(expires)
         check_has_readers(updated)
-        signed = sign_roster(updated, org.signer())
+        signed = sign_roster(updated, *org.signers())
         if state is not None:
             digest = hashlib.sha256(updated.format().encode("utf-8")).digest()
             state.check_and_update(org.vkey(), updated.version, text_sha256=digest)

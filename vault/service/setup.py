@@ -276,7 +276,7 @@ def create_dev_org(data_dir: Path, log_vkey: str) -> DevSetup:
     roster = roster.with_log(log_vkey).with_expiry(expiry_after(DEFAULT_VALIDITY_DAYS))
     _write_private(org_file, org.seal(passphrase, fast))
     _write_private(identity_file, identity.seal(passphrase, fast))
-    _write_private(roster_file, sign_roster(roster, org.signer()).encode("utf-8"))
+    _write_private(roster_file, sign_roster(roster, *org.signers()).encode("utf-8"))
     _write_private(pass_file, (passphrase + "\n").encode("utf-8"))
     _write_private(info, (
         b"DEV ONLY. Created by `amanat serve --dev`: a throwaway organization key, one\n"
