@@ -68,6 +68,7 @@ def open_settings_vault(settings: Settings) -> OpenedVault:
         challenge_ttl=settings.challenge_ttl_seconds,
         token_ttl=settings.token_ttl_seconds,
         allow_missing=settings.allow_missing,
+        upgrade_log_key=settings.upgrade_log_key,
         servers=settings.login_servers(),
         control=True,
         blobs=settings.blob_storage(),

@@ -27,7 +27,7 @@ from api.deadlines import raise_open_file_limit
 from api.settings import Settings, SettingsError
 from keys.errors import KeysError
 from keys.fingerprint import org_fingerprint
-from keys.org import parse_org_vkey
+from keys.org import CLASSICAL_PREFIX, parse_org_vkey
 from vault.cli.common import CLIError
 from vault.service.rosterview import expiry_notice
 from vault.service.service import NoRosterError, VaultService
@@ -117,6 +117,7 @@ def serve(args: argparse.Namespace, *, is_loopback: Callable[[str], bool]) -> in
             blobs=args.blobs, s3_endpoint=args.s3_endpoint, s3_region=args.s3_region,
             s3_path_style=True if args.s3_path_style else None,
             s3_ca_file=args.s3_ca_file, s3_credentials_file=args.s3_credentials_file,
+            upgrade_log_key=True if args.upgrade_log_key else None,
         )
     except SettingsError as exc:
         raise CLIError(str(exc)) from None
@@ -150,7 +151,11 @@ def serve(args: argparse.Namespace, *, is_loopback: Callable[[str], bool]) -> in
         print(f"amanat: store: {safe_dsn(settings.store)} (sealed files in "
               f"{settings.data_dir})", file=out)
     if opened.log_signer_created:
-        print("amanat: created the audit log key for this server.", file=out)
+        print("amanat: the audit log key is new (created, or given its ML-DSA-44 half by "
+              "--upgrade-log-key).", file=out)
+    elif " " not in service.log_vkey:
+        print("amanat: warning: the audit log key is Ed25519 only: its checkpoints carry no "
+              "post-quantum signature; restart once with --upgrade-log-key", file=sys.stderr)
     print(f"amanat: log verifier key ({_log_key_status(service)}):\n"
           f"  {service.log_vkey}", file=out)
     if service.org_vkey is None:
@@ -158,6 +163,11 @@ def serve(args: argparse.Namespace, *, is_loopback: Callable[[str], bool]) -> in
               file=out)
     else:
         print(f"amanat: organization key: {service.org_vkey}", file=out)
+        if service.org_vkey.startswith(CLASSICAL_PREFIX):
+            print("amanat: warning: the organization key is Ed25519 only, so rosters are "
+                  "accepted under the classical policy (one Ed25519 signature, no "
+                  "post-quantum one): make it hybrid with `amanat org upgrade` "
+                  "(DEPLOY.md, \"Post-quantum signatures\")", file=sys.stderr)
         try:
             notice, warning = expiry_notice(service.roster())
         except NoRosterError:

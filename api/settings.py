@@ -44,6 +44,8 @@ class Settings:
     public_urls: tuple[str, ...] = ()
     dev: bool = False
     allow_missing: bool = False
+    # Give an Ed25519-only log key (older data directory) its ML-DSA-44 half on this start.
+    upgrade_log_key: bool = False
     max_submission_bytes: int = 2 * GIB
     max_reply_bytes: int = 16 * MIB
     max_roster_bytes: int = 1 * MIB

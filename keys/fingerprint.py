@@ -24,6 +24,8 @@ from __future__ import annotations
 import hashlib
 from typing import Final
 
+from keys.org import CLASSICAL_PREFIX
+
 __all__ = ["FINGERPRINT_DOMAIN", "FINGERPRINT_GROUPS", "org_fingerprint"]
 
 FINGERPRINT_DOMAIN: Final = b"amanat.org-fingerprint/v1\n"
@@ -34,7 +36,9 @@ _GROUP_MODULUS: Final = 100_000
 
 def org_fingerprint(vkey: str) -> str:
     """The fingerprint of the organization verifier key ``vkey`` (its text exactly as
-    published, without surrounding whitespace): six groups of five digits."""
+    published, without surrounding whitespace; a ``classical `` policy prefix is not part of
+    the key): six groups of five digits."""
+    vkey = vkey.removeprefix(CLASSICAL_PREFIX)
     digest = hashlib.sha256(FINGERPRINT_DOMAIN + vkey.encode("utf-8") + b"\n").digest()
     groups = (
         int.from_bytes(digest[_GROUP_BYTES * i : _GROUP_BYTES * (i + 1)], "big") % _GROUP_MODULUS

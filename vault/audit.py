@@ -85,7 +85,7 @@ from vault.tlog.merkle import (
     verify_consistency,
     verify_inclusion,
 )
-from vault.tlog.note import NoteError, UnverifiedNoteError, Verifier
+from vault.tlog.note import HybridVerifier, MissingSignatureError, NoteError, UnverifiedNoteError
 from vault.tlog.proof import Receipt, ReceiptError, verify_receipt
 from vault.tlog.tiles import (
     Tile,
@@ -440,24 +440,29 @@ def _verified_roster(
         raise _Refused(Finding.BAD_ROSTER, str(exc)) from None
 
 
-def _log_verifier(roster: Roster) -> tuple[str, Verifier]:
+def _log_verifier(roster: Roster) -> tuple[str, HybridVerifier]:
     if roster.log_vkey is None:
         raise _Refused(
             Finding.NO_LOG_KEY,
             f"roster version {roster.version} names no audit log key, so no checkpoint can "
             "be trusted",
         )
-    return roster.log_vkey, Verifier.from_vkey(roster.log_vkey)
+    return roster.log_vkey, HybridVerifier.from_vkey(roster.log_vkey)
 
 
-def _open_signed(text: str, verifier: Verifier, what: str) -> Checkpoint:
+def _open_signed(text: str, verifier: HybridVerifier, what: str) -> Checkpoint:
     try:
         return open_checkpoint(text, verifier, verifier.name)
+    except MissingSignatureError as exc:
+        raise _Refused(
+            Finding.BAD_SIGNATURE,
+            f"{what} is not signed by both halves of the log key the roster names: {exc}",
+        ) from None
     except UnverifiedNoteError:
         raise _Refused(
             Finding.BAD_SIGNATURE,
-            f"{what} is not signed by the log key {verifier.name} ({verifier.key_id.hex()}) "
-            "that the roster names",
+            f"{what} is not signed by the log key {verifier.name} "
+            f"({verifier.classical.key_id.hex()}) that the roster names",
         ) from None
     except (NoteError, CheckpointError) as exc:
         raise _Refused(Finding.MALFORMED_CHECKPOINT, f"{what}: {exc}") from None

@@ -62,7 +62,7 @@ from vault.testimony import Manifest, ManifestError
 from vault.tlog.checkpoint import Checkpoint, CheckpointError, open_checkpoint
 from vault.tlog.cosignature import CosignatureError
 from vault.tlog.merkle import MerkleError, leaf_hash, verify_consistency, verify_inclusion
-from vault.tlog.note import NoteError, Verifier
+from vault.tlog.note import HybridVerifier, NoteError
 
 __all__ = [
     "CUSTODY_FORMAT",
@@ -160,7 +160,7 @@ def unlisted_submissions(session: Session, listed: Sequence[SubmissionInfo]
     omits or lists at another log index: dropped without a logged event. Reads the whole log
     and checks it against the latest signed checkpoint. Raises InvestigatorError."""
     signed = session.client.checkpoint()
-    checkpoint = _open_signed(signed, Verifier.from_vkey(session.log_vkey),
+    checkpoint = _open_signed(signed, HybridVerifier.from_vkey(session.log_vkey),
                               "the log's checkpoint")
     try:
         holdings = read_log(session.client, checkpoint)
@@ -198,7 +198,7 @@ class LogEvidence:
     consistent_with_size: int | None
 
 
-def _open_signed(text: str, verifier: Verifier, what: str) -> Checkpoint:
+def _open_signed(text: str, verifier: HybridVerifier, what: str) -> Checkpoint:
     try:
         return open_checkpoint(text, verifier, verifier.name)
     except (NoteError, CheckpointError) as exc:
@@ -223,7 +223,7 @@ def verify_submission_entry(session: Session, info: SubmissionInfo, *,
     except EventError as exc:
         raise InvestigatorError(f"the server lists submission {info.id} oddly: {exc}") from None
     log_vkey = session.log_vkey
-    verifier = Verifier.from_vkey(log_vkey)
+    verifier = HybridVerifier.from_vkey(log_vkey)
     served = client.entries(info.log_index, info.log_index + 1)
     if served != [entry]:
         raise InvestigatorError(
@@ -244,7 +244,7 @@ def _prove_included(session: Session, index: int, entry: bytes) -> tuple[str, Ch
     cosigners), text and parsed, once the log proved ``entry`` is at ``index`` in its tree.
     Raises InvestigatorError."""
     signed = _relied_checkpoint(session)
-    checkpoint = _open_signed(signed, Verifier.from_vkey(session.log_vkey),
+    checkpoint = _open_signed(signed, HybridVerifier.from_vkey(session.log_vkey),
                               "the log's checkpoint")
     if index >= checkpoint.size:
         if session.roster.cosigning is not None:
@@ -283,7 +283,8 @@ def _relied_checkpoint(session: Session) -> str:
 
 
 def _check_against_state(session: Session, state: AuditState, log_vkey: str,
-                         verifier: Verifier, checkpoint: Checkpoint, signed: str) -> int | None:
+                         verifier: HybridVerifier, checkpoint: Checkpoint,
+                         signed: str) -> int | None:
     org_vkey = session.org_vkey
     if org_vkey is None:
         raise InvestigatorError("--state needs --org: remembered checkpoints are kept per "

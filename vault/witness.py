@@ -62,7 +62,7 @@ from vault.testimony import (
     validate_answers,
 )
 from vault.tlog.merkle import MerkleError
-from vault.tlog.note import NoteError, Verifier
+from vault.tlog.note import HybridVerifier, NoteError
 from vault.tlog.proof import verify_receipt
 
 __all__ = [
@@ -621,7 +621,7 @@ def checked_receipt(
         log_vkey = read_roster_unverified(roster_text).log_vkey
         if log_vkey is None:
             raise WitnessError("the server's roster names no log key: the receipt proves nothing")
-        verifier = Verifier.from_vkey(log_vkey)
+        verifier = HybridVerifier.from_vkey(log_vkey)
         proved = verify_receipt(text, receipt.entry.encode("ascii"), verifier, verifier.name)
     except (RosterError, NoteError, MerkleError, ValueError) as exc:
         if isinstance(exc, WitnessError):

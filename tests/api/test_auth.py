@@ -231,3 +231,19 @@ def test_mailbox_ids() -> None:
             decode_mailbox_secret(bad)
     with pytest.raises(MailboxSecretError):
         mailbox_id(b"short")
+
+
+def test_a_hybrid_log_key_is_named_whole_or_by_its_ed25519_half(clock: Clock) -> None:
+    # After the server's log key gains its ML-DSA-44 half, the roster still names the
+    # Ed25519 half until the admin re-signs it: logins naming either are the same key.
+    hybrid = f"{LOG} amanat-log-test+05060708+/w=="
+    authn = Authenticator(hybrid, servers=[SERVER], clock=clock, tokens=MemoryTokens())
+    for named in (hybrid, LOG):
+        challenge = authn.new_challenge(KEY_ID)
+        assert authn.redeem(KEY_ID, challenge, answer(challenge, log=named), AUTH_KEY, SERVER)
+    challenge = authn.new_challenge(KEY_ID)
+    with pytest.raises(SignatureError):
+        authn.redeem(KEY_ID, challenge, answer(challenge, log="amanat-log-other+01020304+AQ=="),
+                     AUTH_KEY, SERVER)
+    with pytest.raises(SignatureError):
+        authn.redeem(KEY_ID, challenge, answer(challenge), AUTH_KEY, "not a url")

@@ -130,8 +130,8 @@ def test_every_client_call_against_the_app(client: Any, dev: DevKeys,
         size = service.log_size()
         entries = vault.entries(0, size)
         assert len(entries) == size
-        checkpoint = open_checkpoint(vault.checkpoint(), note.Verifier.from_vkey(log_vkey),
-                                     note.Verifier.from_vkey(log_vkey).name)
+        checkpoint = open_checkpoint(vault.checkpoint(), note.HybridVerifier.from_vkey(log_vkey),
+                                     note.HybridVerifier.from_vkey(log_vkey).name)
         assert checkpoint.size == size
         leaf = merkle.leaf_hash(entries[1])
         merkle.verify_inclusion(leaf, 1, size, vault.inclusion_proof(1, size),

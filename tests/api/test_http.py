@@ -87,7 +87,7 @@ def test_submit_receipt_login_list_download_delete(
     assert event.kind == "submission"
     assert dict(event.fields) == {"id": receipt["id"], "sha256": receipt["sha256"],
                                   "size": str(len(sealed))}
-    log_key = note.Verifier.from_vkey(roster.log_vkey or "")
+    log_key = note.HybridVerifier.from_vkey(roster.log_vkey or "")
     verified = proof.verify_receipt(receipt["receipt"], entry, log_key, log_key.name)
     assert verified.index == receipt["log_index"]
 
@@ -199,7 +199,7 @@ def test_mailbox_reply_round_trip(client: TestClient, dev: DevKeys, auth: dict[s
 def test_log_endpoints_give_verifiable_proofs(client: TestClient, dev: DevKeys) -> None:
     for i in range(3):
         client.post("/api/v1/submissions", content=dev.seal(b"%d" % i))
-    log_key = note.Verifier.from_vkey(dev.roster().log_vkey or "")
+    log_key = note.HybridVerifier.from_vkey(dev.roster().log_vkey or "")
     checkpoint = open_checkpoint(client.get("/api/v1/log/checkpoint").text, log_key, log_key.name)
     assert checkpoint.size == 4
     entries = [base64.b64decode(e) for e in

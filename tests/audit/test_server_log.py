@@ -17,7 +17,7 @@ from tests.audit.serverkit import Servers, amanat, copy_data, org_vkey, servers,
 from tests.e2e.conftest import ServerProcess, start_server
 from vault.events import parse_event
 from vault.service.setup import AUDIT_LOG_FILE, DEV_DIR, LOG_KEY_FILE
-from vault.tlog.note import Verifier
+from vault.tlog.note import HybridVerifier
 
 __all__ = ["servers"]
 
@@ -136,7 +136,7 @@ def test_rollback_to_an_older_data_directory(
     assert document["finding"] == "rollback"
     assert "\n5\n" in document["previous_checkpoint"]
     assert "\n3\n" in document["latest_checkpoint"]
-    Verifier.from_vkey(document["log_vkey"])
+    HybridVerifier.from_vkey(document["log_vkey"])
 
 
 def test_fork_with_a_copied_log_key(

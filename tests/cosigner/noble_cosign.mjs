@@ -4,17 +4,7 @@
 //
 //   node noble_cosign.mjs <node_modules dir> verify   (stdin: JSON {body, lines, keys})
 //   node noble_cosign.mjs <node_modules dir> sign     (stdin: JSON {body, name, seed, time})
-import { readFileSync } from 'node:fs';
-import { pathToFileURL } from 'node:url';
-
-const [modules, mode] = process.argv.slice(2);
-const load = (p) => import(pathToFileURL(`${modules}/${p}`).href);
-const { ml_dsa44 } = await load('@noble/post-quantum/ml-dsa.js');
-const { ed25519 } = await load('@noble/curves/ed25519.js');
-const input = JSON.parse(readFileSync(0, 'utf8'));
-const enc = new TextEncoder();
-const b64 = (bytes) => Buffer.from(bytes).toString('base64');
-const unb64 = (text) => new Uint8Array(Buffer.from(text, 'base64'));
+import { b64, ed25519, enc, input, ml_dsa44, mode, unb64 } from '../noble_io.mjs';
 const u64 = (n) => { const b = Buffer.alloc(8); b.writeBigUInt64BE(BigInt(n)); return b; };
 const concat = (...parts) => new Uint8Array(Buffer.concat(parts.map((p) => Buffer.from(p))));
 

@@ -5,14 +5,10 @@ in @noble/post-quantum and @noble/curves, and an ML-DSA-44 cosignature made by
 from __future__ import annotations
 
 import base64
-import json
-import shutil
 import struct
-import subprocess
 from pathlib import Path
 
-import pytest
-
+from tests.noble import needs_noble, run_node
 from vault.tlog.checkpoint import Checkpoint
 from vault.tlog.cosignature import (
     ALG_MLDSA44,
@@ -25,20 +21,14 @@ from vault.tlog.cosignature import (
 from vault.tlog.merkle import leaf_hash
 
 ORIGIN = "vault.example/log"
-ROOT = Path(__file__).resolve().parents[2]
-MODULES = ROOT / "web" / "node_modules"
 SCRIPT = Path(__file__).with_name("noble_cosign.mjs")
 BODY = Checkpoint(ORIGIN, 12, leaf_hash(b"root")).format()
 
-pytestmark = pytest.mark.skipif(
-    shutil.which("node") is None or not (MODULES / "@noble" / "post-quantum").is_dir(),
-    reason="node and web/node_modules/@noble (npm ci in web/) are needed")
+pytestmark = needs_noble
 
 
 def _node(mode: str, payload: dict[str, object]) -> object:
-    done = subprocess.run(["node", str(SCRIPT), str(MODULES), mode], input=json.dumps(payload),
-                          capture_output=True, text=True, timeout=60, check=True)
-    return json.loads(done.stdout)
+    return run_node(SCRIPT, mode, payload)
 
 
 def _key_b64(vkey: str) -> str:

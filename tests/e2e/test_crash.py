@@ -53,7 +53,7 @@ def test_kill_mid_submission(server_factory: Callable[..., ServerProcess]) -> No
     assert len(acknowledged) >= 20
 
     second = server_factory(data_dir=first.data_dir)
-    log_key = note.Verifier.from_vkey(dev.roster().log_vkey or "")
+    log_key = note.HybridVerifier.from_vkey(dev.roster().log_vkey or "")
     with VaultClient(second.url) as client:
         client.login(dev.investigator.key_id, dev.sign, log_key.vkey())
         stored = {s.id: s for s in client.iter_submissions()}

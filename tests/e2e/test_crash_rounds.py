@@ -75,7 +75,7 @@ def run_load(server: ServerProcess, dev: DevKeys, token: str, mailbox_id: str,
              recipient: age.Recipient, acked: Acknowledged, stop: threading.Event,
              rng_seed: int) -> list[threading.Thread]:
     recipients = dev.recipients()
-    log_key = note.Verifier.from_vkey(dev.roster().log_vkey or "")
+    log_key = note.HybridVerifier.from_vkey(dev.roster().log_vkey or "")
 
     def submitter(name: str, resumable: bool) -> None:
         rng = random.Random(f"{rng_seed}-{name}")
@@ -134,7 +134,7 @@ def run_load(server: ServerProcess, dev: DevKeys, token: str, mailbox_id: str,
 def check_after_restart(server: ServerProcess, dev: DevKeys, secret: bytes,
                         reply_identity: age.Identity, acked: Acknowledged,
                         opened: set[str]) -> None:
-    log_key = note.Verifier.from_vkey(dev.roster().log_vkey or "")
+    log_key = note.HybridVerifier.from_vkey(dev.roster().log_vkey or "")
     with VaultClient(server.url, timeout=60) as client:
         client.login(dev.investigator.key_id, dev.sign, log_key.vkey())
         stored = {s.id: s for s in client.iter_submissions()}

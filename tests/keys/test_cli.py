@@ -26,6 +26,7 @@ from keys.roster import (
     MAX_VALIDITY_DAYS,
     Roster,
     RosterState,
+    expiry_after,
     read_roster_unverified,
     sign_roster,
     utc_today,
@@ -236,6 +237,37 @@ def test_org_init_and_vkey(capsys: pytest.CaptureFixture[str], tmp_path: Path) -
     (tmp_path / "org.key").write_bytes(b"amanat.org-key/v1\nbroken\n")
     status, _, err = run(capsys, "org", "vkey", "org.key")
     assert_one_line_error(status, err, "org.key: malformed key file")
+
+
+def test_org_upgrade_keeps_the_ed25519_half_and_old_rosters_need_the_classical_policy(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    old = OrgKey(ORIGIN, b"\x11" * 32)
+    (tmp_path / "org.key").write_bytes(old.seal(PASSPHRASE, CHEAP_KDF))
+    roster = Roster.empty(ORIGIN).with_added([InvestigatorIdentity.generate("Aygul").card()])
+    (tmp_path / "roster.txt").write_text(
+        sign_roster(roster.with_expiry(expiry_after(30)), *old.signers()))
+    status, _, err = run(capsys, "roster", "verify", "--org", old.vkey(), "roster.txt")
+    assert_one_line_error(status, err, "Ed25519 only.*classical")
+    status, out, err = run(capsys, "roster", "verify", "--org", f"classical {old.vkey()}",
+                           "roster.txt")
+    assert status == 0, err
+    status, out, err = run(capsys, "org", "upgrade", "org.key")
+    assert status == 0, err
+    public = out.strip()
+    assert public.startswith(old.vkey() + " ") and note.HybridVerifier.from_vkey(public).is_hybrid
+    assert (tmp_path / "org.key").read_bytes().startswith(b"amanat.org-key/v2\n")
+    assert stat.S_IMODE((tmp_path / "org.key").stat().st_mode) == 0o600
+    status, again, _ = run(capsys, "org", "vkey", "org.key")
+    assert (status, again.strip()) == (0, public)
+    status, _, err = run(capsys, "org", "upgrade", "org.key")
+    assert_one_line_error(status, err, "org.key: .*expected an organization key file "
+                                       r"\(amanat\.org-key/v1\)")
+    # Rosters the upgraded key signs carry both signatures and verify under the new pin.
+    status, _, err = run(capsys, "roster", "renew", "--org", "org.key", "--roster",
+                         "roster.txt")
+    assert status == 0, err
+    status, out, err = run(capsys, "roster", "verify", "--org", public, "roster.txt")
+    assert status == 0, err
 
 
 # --- roster --------------------------------------------------------------------------------

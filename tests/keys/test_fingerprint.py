@@ -117,3 +117,9 @@ def test_roster_show_refuses_a_mistyped_org(
     status, out, err = run(capsys, "roster", "show", "--org", org.vkey()[:-2] + "xx",
                            "roster.txt")
     assert status != 0 and out == "" and "--org" in err
+
+
+def test_the_classical_policy_prefix_is_not_part_of_the_key() -> None:
+    assert org_fingerprint("classical " + VKEY) == org_fingerprint(VKEY)
+    hybrid = OrgKey(ORIGIN, bytes(range(32)), bytes(range(32, 64))).vkey()
+    assert org_fingerprint(hybrid) != org_fingerprint(VKEY)

@@ -470,3 +470,39 @@ def test_an_encrypted_backup_is_never_in_the_clear_and_restores_with_the_identit
                  str(key_file)]) == 0
     out, err = capsys.readouterr()
     assert "3 submissions held" in out, err
+
+
+def test_predecessor_keys_are_classical_until_upgraded(tmp_path: Path) -> None:
+    from keys.org import CLASSICAL_PREFIX
+    from vault.tlog.checkpoint import open_checkpoint
+    from vault.tlog.note import HybridVerifier, MissingSignatureError
+
+    data = predecessor(tmp_path)
+    old_log_key = (data / "log.key").read_bytes()
+    opened = open_vault(data)
+    try:  # an Ed25519-only org key is served under the classical policy, and said so
+        assert opened.service.org_vkey is not None
+        assert opened.service.org_vkey.startswith(CLASSICAL_PREFIX)
+        classical_log = opened.service.log_vkey
+        assert " " not in classical_log
+    finally:
+        opened.close()
+    assert (data / "log.key").read_bytes() == old_log_key  # nothing changed unasked
+    opened = open_vault(data, upgrade_log_key=True)
+    try:
+        service = opened.service
+        assert service.log_vkey.startswith(classical_log + " ")  # the Ed25519 half is kept
+        assert service.log_checkpoint() == FIXTURE_CHECKPOINT  # older checkpoints still hold
+        service.audit_log.append([b"after the upgrade\n"])
+        hybrid = HybridVerifier.from_vkey(service.log_vkey)
+        signed = service.log_checkpoint()
+        assert open_checkpoint(signed, hybrid, hybrid.name).size == 5
+        with pytest.raises(MissingSignatureError):  # the old checkpoint lacks the new half
+            open_checkpoint(FIXTURE_CHECKPOINT, hybrid, hybrid.name)
+    finally:
+        opened.close()
+    again = open_vault(data)
+    try:
+        assert again.service.log_vkey == service.log_vkey
+    finally:
+        again.close()

@@ -481,3 +481,33 @@ def test_forged_mldsa_half_rejects_the_note() -> None:
     with pytest.raises(InvalidSignatureError, match="does not verify"):
         open_note(forged, [ed.verifier(), pq.verifier()])
     assert not pq.verifier().verify(b"hello\n", b"\x00" * 64)
+
+
+def test_hybrid_signer_private_form_round_trip_and_upgrade() -> None:
+    ed = fixed_signer(HYBRID_NAME, 1)
+    classical = note.HybridSigner(ed)
+    assert classical.signers() == (ed,) and classical.vkey() == ed.vkey()
+    assert note.HybridSigner.from_private_key_string(ed.private_key_string()).vkey() == ed.vkey()
+    hybrid = classical.with_post_quantum_half()
+    assert hybrid.name == HYBRID_NAME and hybrid.verifier().is_hybrid
+    assert hybrid.vkey().startswith(ed.vkey() + " ") and "hybrid=True" in repr(hybrid)
+    text = hybrid.private_key_string()
+    assert len(text.split("\n")) == 2
+    again = note.HybridSigner.from_private_key_string(text)
+    assert again.vkey() == hybrid.vkey()
+    assert again.verifier().open(sign_note("x\n", *again.signers())).text == "x\n"
+    assert note.HybridSigner.generate(HYBRID_NAME).verifier().is_hybrid
+    with pytest.raises(NoteError, match="already has"):
+        hybrid.with_post_quantum_half()
+    with pytest.raises(NoteError, match="at most two"):
+        note.HybridSigner.from_private_key_string(f"{text}\n{text}")
+    with pytest.raises(NoteError, match="not an ML-DSA-44 key"):
+        note.HybridSigner.from_private_key_string(f"{ed.private_key_string()}\n"
+                                                  f"{ed.private_key_string()}")
+    pq_line = text.split("\n")[1]
+    name, _, rest = pq_line[len("PRIVATE+KEY+"):].split("+", 2)
+    with pytest.raises(NoteError, match="does not match"):
+        note.HybridSigner.from_private_key_string(
+            f"{ed.private_key_string()}\nPRIVATE+KEY+{name}+00000000+{rest}")
+    with pytest.raises(NoteError, match="different names"):
+        note.HybridSigner(ed, fixed_mldsa("example.org/other", 2))

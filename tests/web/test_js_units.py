@@ -229,12 +229,12 @@ def test_roster_parser_agrees_with_python_on_many_variants() -> None:
     vectors = json.loads((ROOT / "tests/web/vectors/roster.json").read_text(encoding="utf-8"))
     body = vectors["valid"][0]["roster"].rpartition("\n\n")[0] + "\n"
     origin = body.split("\n", 1)[0].split(" ", 1)[1]
-    signer = note.Signer.generate(origin)
+    signer = note.HybridSigner.generate(origin)
     today = datetime.date.fromisoformat(vectors["today"])
     rosters: list[str] = []
     for text in _mutations(body):
         try:
-            rosters.append(note.sign_note(text, signer))
+            rosters.append(note.sign_note(text, *signer.signers()))
         except note.NoteError:  # control characters: a signer refuses to sign them
             continue
     assert len(rosters) > 500
@@ -450,11 +450,11 @@ console.log(JSON.stringify(cases.map(([receipt, entry]) => {
 
 def _python_receipt(receipt: str, entry: str, vkey: str) -> str:
     from vault.events import KIND_SUBMISSION, parse_event
-    from vault.tlog.note import Verifier
+    from vault.tlog.note import HybridVerifier
     from vault.tlog.proof import Receipt, verify_receipt
 
     try:
-        verifier = Verifier.from_vkey(vkey)
+        verifier = HybridVerifier.from_vkey(vkey)
         data = entry.encode("utf-8")
         if parse_event(data).kind != KIND_SUBMISSION:
             return "refused"

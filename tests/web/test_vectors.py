@@ -30,7 +30,7 @@ from vault.testimony import SCHEMA_ID, Manifest
 from vault.tlog.cosignature import CosignatureError
 from vault.tlog.cosigning import NotCosignedError
 from vault.tlog.merkle import MerkleError
-from vault.tlog.note import NoteError, Verifier
+from vault.tlog.note import HybridVerifier, NoteError
 from vault.tlog.proof import ReceiptError, verify_receipt
 from vault.witness import WitnessError, verified_roster
 
@@ -256,7 +256,7 @@ def test_a_roster_without_readers_is_refused_by_the_witness(
 
 
 def _check(receipt: str, entry: str, log_vkey: str) -> int:
-    verifier = Verifier.from_vkey(log_vkey)
+    verifier = HybridVerifier.from_vkey(log_vkey)
     proved = verify_receipt(receipt, entry.encode("ascii"), verifier, verifier.name)
     extra = proved.extra
     if extra is not None and extra != entry.encode("ascii"):
@@ -275,7 +275,7 @@ def test_receipts() -> None:
         assert case["receipt_file"] == receipt_file_text(case["entry"], case["receipt"])
         assert case["receipt_file"].split("\n")[1] == "extra " + base64.b64encode(
             case["entry"].encode()).decode()
-        verifier = Verifier.from_vkey(data["log_vkey"])
+        verifier = HybridVerifier.from_vkey(data["log_vkey"])
         sizes.add(verify_receipt(case["receipt"], case["entry"].encode(), verifier,
                                  verifier.name).checkpoint.size)
         assert case["size"] in sizes

@@ -194,6 +194,27 @@ def cmd_org_vkey(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_org_upgrade(args: argparse.Namespace) -> int:
+    from keys.errors import KeysError
+    from keys.keyfile import key_file_params
+    from keys.org import CLASSICAL_ORG_KEY_KIND, ORG_KEY_KIND, OrgKey
+
+    data, passphrase = _unlock(args.file, CLASSICAL_ORG_KEY_KIND)
+    try:
+        upgraded = OrgKey.unseal(data, passphrase).with_post_quantum_half()
+        sealed = upgraded.seal(passphrase, key_file_params(data, CLASSICAL_ORG_KEY_KIND))
+    except KeysError as exc:
+        raise CLIError(f"{args.file}: {exc}") from None
+    with atomic_output(args.file) as out:
+        out.write(sealed)
+    print(f"amanat: {args.file} is now {ORG_KEY_KIND}: pin the new public form below "
+          "(witnesses who keep the old key need the classical policy until then)",
+          file=sys.stderr)
+    print(upgraded.vkey())
+    _say_fingerprint(upgraded.vkey())
+    return 0
+
+
 def register(subparsers: Any) -> None:
     keys_parser = subparsers.add_parser(
         "keys", help="investigator identities", description="Investigator identities."
@@ -251,3 +272,10 @@ def register(subparsers: Any) -> None:
     vkey = org_sub.add_parser("vkey", help="print the verifier key of an org key file")
     vkey.add_argument("file", metavar="FILE")
     vkey.set_defaults(func=cmd_org_vkey)
+    upgrade = org_sub.add_parser(
+        "upgrade", help="give an Ed25519-only org key file its ML-DSA-44 half",
+        description="Rewrite an older Ed25519-only organization key file (amanat.org-key/v1) "
+                    "as a hybrid one (v2) under the same passphrase: the Ed25519 half is kept, "
+                    "an ML-DSA-44 half is added. Prints the new public form to pin.")
+    upgrade.add_argument("file", metavar="FILE")
+    upgrade.set_defaults(func=cmd_org_upgrade)

@@ -23,7 +23,7 @@ from typing import Any
 from keys.card import PublicCard, parse_card
 from keys.errors import KeysError
 from keys.fingerprint import org_fingerprint
-from keys.org import OrgKey, parse_org_vkey
+from keys.org import CLASSICAL_PREFIX, OrgKey, parse_org_vkey
 from keys.roster import (
     DEFAULT_VALIDITY_DAYS,
     MAX_ROSTER_BYTES,
@@ -84,9 +84,12 @@ def _current(org: OrgKey, path: str, state: RosterState | None) -> Roster:
     if not os.path.exists(path):
         return Roster.empty(org.origin)
     try:
-        # An expired roster is still the current one: the admin is here to replace it.
+        # An expired roster is still the current one: the admin is here to replace it. One
+        # half's signature suffices (the classical policy): the roster the admin re-signs
+        # may be one the key signed before it had its ML-DSA-44 half (`amanat org upgrade`).
         return verify_roster(
-            _read_text(path, ROSTER), org.vkey(), state=state, check_dates=False
+            _read_text(path, ROSTER), CLASSICAL_PREFIX + org.vkey(), state=state,
+            check_dates=False,
         )
     except KeysError as exc:
         raise CLIError(f"{path}: {exc}") from None

@@ -53,6 +53,10 @@ def register(subparsers: Any) -> None:
                         help="start even though the database lacks what the audit log records "
                              "(each start names it; clients report it as missing)")
     add_blob_options(parser)
+    parser.add_argument("--upgrade-log-key", action="store_true",
+                        help="give an Ed25519-only log key (a data directory from before "
+                             "ML-DSA-44) its ML-DSA-44 half, then put the new log key in the "
+                             "roster with `amanat roster set-log`")
     parser.set_defaults(func=run)
 
 

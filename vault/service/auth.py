@@ -222,6 +222,24 @@ class Authenticator:
         self._redeemed: dict[bytes, float] = {}
         self._spent = spent
 
+    def _log_names(self) -> tuple[str, ...]:
+        """How a login message may name this server's log: its public form, or (a hybrid key
+        whose ML-DSA-44 half is newer than the roster's log line) its Ed25519 half alone,
+        the same key, until the roster names the whole."""
+        classical = self.log_vkey.split(" ")[0]
+        return (self.log_vkey,) if classical == self.log_vkey else (self.log_vkey, classical)
+
+    @staticmethod
+    def _signed_for(origin: str, log: str, key_id: str, challenge: bytes, signature: bytes,
+                    auth_key: bytes) -> bool:
+        try:
+            nacl.signing.VerifyKey(auth_key).verify(
+                challenge_message(origin, log, key_id, challenge), signature)
+        except (ValueError, nacl.exceptions.BadSignatureError, nacl.exceptions.ValueError,
+                nacl.exceptions.TypeError):
+            return False
+        return True
+
     def derive_key(self, domain: bytes) -> bytes:
         """A key for another purpose (``domain``) derived from the server secret."""
         return hmac.new(self._secret, domain, hashlib.sha256).digest()
@@ -259,12 +277,11 @@ class Authenticator:
                 f"and could be relayed by a look-alike server; update amanat ({AUTH_DOMAIN})")
         try:
             origin = server_origin(server)
-            nacl.signing.VerifyKey(auth_key).verify(
-                challenge_message(origin, self.log_vkey, key_id, challenge), signature
-            )
-        except (ValueError, nacl.exceptions.BadSignatureError, nacl.exceptions.ValueError,
-                nacl.exceptions.TypeError):
+        except ValueError:
             raise SignatureError("the signature does not match this key id's auth key") from None
+        if not any(self._signed_for(origin, log, key_id, challenge, signature, auth_key)
+                   for log in self._log_names()):
+            raise SignatureError("the signature does not match this key id's auth key")
         # Spent by its first genuine signature, even one made for another address. A wrong
         # signature spends nothing: remembering those would let anyone fill memory.
         digest = _digest(challenge)

@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from keys.errors import VerifierKeyError
-from keys.org import parse_org_vkey
+from keys.org import CLASSICAL_PREFIX, parse_org_vkey
 from vault.service.auth import SECRET_BYTES, Authenticator, SpentChallenges
 from vault.service.consistency import Reconciliation
 from vault.service.room import EmergencyRoom
@@ -98,17 +98,25 @@ def prepare_data_dir(data_dir: Path) -> None:
     os.chmod(data_dir, 0o700)
 
 
-def load_or_create_log_key(data_dir: Path) -> tuple[note.Signer, bool]:
-    """The log's signer, created on first use; the bool says whether it was just created."""
+def load_or_create_log_key(data_dir: Path, *, upgrade: bool = False
+                           ) -> tuple[note.HybridSigner, bool]:
+    """The log's signer, created hybrid (Ed25519 + ML-DSA-44) on first use; the bool says
+    whether its public form is new. An older Ed25519-only key opens as it is, and is given
+    its ML-DSA-44 half only when ``upgrade`` says so (`amanat serve --upgrade-log-key`;
+    the roster's log line must then name the new form: `amanat roster set-log`)."""
     path = data_dir / LOG_KEY_FILE
     if path.exists():
         if path.stat().st_mode & 0o077:
             raise SetupError(f"{path} is readable by others: chmod 600 it")
         try:
-            return note.Signer.from_private_key_string(path.read_text("ascii").strip()), False
+            signer = note.HybridSigner.from_private_key_string(path.read_text("ascii").strip())
         except (ValueError, UnicodeDecodeError):
             raise SetupError(f"{path} is not a log key") from None
-    signer = note.Signer.generate(f"amanat-log-{secrets.token_hex(4)}")
+        if signer.post_quantum is not None or not upgrade:
+            return signer, False
+        signer = signer.with_post_quantum_half()  # the Ed25519 half, and the log, go on
+    else:
+        signer = note.HybridSigner.generate(f"amanat-log-{secrets.token_hex(4)}")
     _write_private(path, (signer.private_key_string() + "\n").encode("ascii"))
     return signer, True
 
@@ -135,18 +143,26 @@ def pin_org_vkey(data_dir: Path, org_vkey: str | None) -> str | None:
     remembered = path.read_text("ascii").strip() if path.exists() else None
     if org_vkey is not None:
         try:
-            parse_org_vkey(org_vkey)
+            given = parse_org_vkey(org_vkey)
         except VerifierKeyError as exc:
             raise SetupError(f"--org: {exc}") from None
-        if remembered is not None and remembered != org_vkey:
+        if remembered is not None and parse_org_vkey(remembered).key != given.key:
             raise SetupError(
                 f"this data directory serves the organization {remembered}; "
                 f"remove {path} to switch organizations"
             )
-        if remembered is None:
+        if remembered != org_vkey:
             _write_private(path, (org_vkey + "\n").encode("ascii"))
-        return org_vkey
-    return remembered
+        return served_org_pin(org_vkey)
+    return None if remembered is None else served_org_pin(remembered)
+
+
+def served_org_pin(org_vkey: str) -> str:
+    """The pin the server judges rosters by (and gives its page): an Ed25519-only
+    organization key, from a deployment older than ML-DSA-44, is served under the classical
+    policy (``classical <vkey>``), which `amanat serve` says at start."""
+    pin = parse_org_vkey(org_vkey)
+    return org_vkey if pin.key.is_hybrid or pin.classical else CLASSICAL_PREFIX + org_vkey
 
 
 def _holds_local_blobs(data_dir: Path) -> bool:
@@ -325,6 +341,7 @@ def open_vault(
     challenge_ttl: float = 60.0,
     token_ttl: float = 900.0,
     allow_missing: bool = False,
+    upgrade_log_key: bool = False,
     servers: Sequence[str] = (),
     control: bool = False,
     blobs: S3Options | None = None,
@@ -373,7 +390,7 @@ def _open_vault(
     # written.
     store = open_data_store(data_dir, blobs, store_dsn)
     try:
-        signer, created = load_or_create_log_key(data_dir)
+        signer, created = load_or_create_log_key(data_dir, upgrade=upgrade_log_key)
         dev_setup: DevSetup | None = None
         if dev:
             dev_setup = create_dev_org(data_dir, signer.vkey())

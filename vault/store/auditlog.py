@@ -51,7 +51,7 @@ from vault.tlog.merkle import (
     inclusion_proof,
     leaf_hash,
 )
-from vault.tlog.note import NoteError, Signer, Verifier
+from vault.tlog.note import HybridSigner, NoteError, Signer, Verifier
 from vault.tlog.proof import Receipt
 
 __all__ = [
@@ -250,10 +250,17 @@ class AuditLog:
     """
 
     def __init__(
-        self, path_or_connection: str | Path | sqlite3.Connection, signer: Signer, origin: str
+        self,
+        path_or_connection: str | Path | sqlite3.Connection,
+        signer: Signer | HybridSigner,
+        origin: str,
     ) -> None:
-        self._signer = signer
-        self._verifier: Verifier = signer.verifier()
+        # Every checkpoint is signed by every half of the key; the log checks what it stored
+        # (and knows itself by) with the Ed25519 half, which older checkpoints carry too.
+        self._signers = signer.signers() if isinstance(signer, HybridSigner) else (signer,)
+        self._verifier: Verifier = (
+            signer.classical.verifier() if isinstance(signer, HybridSigner) else signer.verifier()
+        )
         self._origin = origin
         Checkpoint(origin, 0, EMPTY_ROOT)  # refuse an origin a checkpoint cannot carry
         self._lock = threading.RLock()
@@ -300,7 +307,8 @@ class AuditLog:
                     ("vkey", self._verifier.vkey()),
                 ],
             )
-            signed = sign_checkpoint(Checkpoint(self._origin, 0, EMPTY_ROOT), self._signer)
+            signed = sign_checkpoint(Checkpoint(self._origin, 0, EMPTY_ROOT),
+                                     *self._signers)
             connection.execute(
                 "INSERT INTO log_checkpoints (size, root, note) VALUES (0, ?, ?)",
                 (EMPTY_ROOT, signed),
@@ -379,7 +387,7 @@ class AuditLog:
                 start = self._size
                 frontier, created = self._frontier.extend(leaf_hash(data) for data in batch)
                 checkpoint = Checkpoint(self._origin, frontier.size, frontier.root())
-                signed = sign_checkpoint(checkpoint, self._signer)
+                signed = sign_checkpoint(checkpoint, *self._signers)
                 connection.executemany(
                     "INSERT INTO log_entries (idx, data) VALUES (?, ?)",
                     zip(range(start, start + len(batch)), batch, strict=True),

@@ -32,6 +32,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -44,6 +45,7 @@ __all__ = [
     "MAX_SIGNATURES",
     "AnySigner",
     "AnyVerifier",
+    "HybridSigner",
     "HybridVerifier",
     "InvalidSignatureError",
     "KeyIdMismatchError",
@@ -228,6 +230,24 @@ class Verifier:
         return f"Verifier({self.vkey()!r})"
 
 
+def _split_private_key(text: str) -> tuple[str, bytes, bytes]:
+    """A private key string's name, claimed key id and decoded key; messages never hold
+    the key material."""
+    if not text.startswith(_PRIVATE_KEY_PREFIX):
+        raise NoteError("a private key string starts with PRIVATE+KEY+")
+    parts = text[len(_PRIVATE_KEY_PREFIX) :].split("+", 2)
+    if len(parts) != 3:
+        raise NoteError("a private key string has the form PRIVATE+KEY+name+hexid+base64key")
+    name, id_hex, key_b64 = parts
+    _check_name(name)
+    claimed_id = _parse_key_id_hex(id_hex, "private key")
+    try:
+        raw = base64.b64decode(key_b64.encode("ascii"), validate=True)
+    except (UnicodeEncodeError, binascii.Error):
+        raise NoteError("private key is not valid base64") from None
+    return name, claimed_id, raw
+
+
 class Signer:
     """An Ed25519 signing key with its name and key id."""
 
@@ -255,18 +275,7 @@ class Signer:
 
         The error messages never contain the key material.
         """
-        if not text.startswith(_PRIVATE_KEY_PREFIX):
-            raise NoteError("a private key string starts with PRIVATE+KEY+")
-        parts = text[len(_PRIVATE_KEY_PREFIX) :].split("+", 2)
-        if len(parts) != 3:
-            raise NoteError("a private key string has the form PRIVATE+KEY+name+hexid+base64key")
-        name, id_hex, key_b64 = parts
-        _check_name(name)
-        claimed_id = _parse_key_id_hex(id_hex, "private key")
-        try:
-            raw = base64.b64decode(key_b64.encode("ascii"), validate=True)
-        except (UnicodeEncodeError, binascii.Error):
-            raise NoteError("private key is not valid base64") from None
+        name, claimed_id, raw = _split_private_key(text)
         if len(raw) != 1 + ED25519_SEED_SIZE or raw[0] != ALG_ED25519:
             raise NoteError("private key is not an Ed25519 key (type 0x01, 32-byte seed)")
         signer = cls(name, nacl.signing.SigningKey(raw[1:]))
@@ -361,7 +370,7 @@ class MLDSASigner:
     """An ML-DSA-44 signing key (from its 32-byte FIPS 204 seed) with its name and key id.
     ``repr()`` hides the key."""
 
-    __slots__ = ("_private_key", "key_id", "name", "public_key")
+    __slots__ = ("_private_key", "_seed", "key_id", "name", "public_key")
 
     name: str
     key_id: bytes
@@ -372,6 +381,7 @@ class MLDSASigner:
         if len(seed) != MLDSA44_SEED_SIZE:
             raise NoteError(f"an ML-DSA-44 seed is {MLDSA44_SEED_SIZE} bytes")
         self.name = name
+        self._seed = bytes(seed)
         self._private_key = mldsa.MLDSA44PrivateKey.from_seed_bytes(seed)
         self.public_key = self._private_key.public_key().public_bytes_raw()
         self.key_id = key_id(name, MLDSA44_TYPE, self.public_key)
@@ -385,6 +395,11 @@ class MLDSASigner:
     def sign(self, text: bytes) -> bytes:
         """Return the 2420-byte ML-DSA-44 signature of ``text`` (hedged, empty context)."""
         return self._private_key.sign(text)
+
+    def private_key_string(self) -> str:
+        """``PRIVATE+KEY+name+hexid+base64(0xFF || "amanat/ml-dsa-44" || seed)``. A secret."""
+        encoded = base64.b64encode(MLDSA44_TYPE + self._seed).decode("ascii")
+        return f"{_PRIVATE_KEY_PREFIX}{self.name}+{self.key_id.hex()}+{encoded}"
 
     def __repr__(self) -> str:
         return f"MLDSASigner({self.name!r}, key_id={self.key_id.hex()})"
@@ -467,6 +482,77 @@ class HybridVerifier:
 
     def __repr__(self) -> str:
         return f"HybridVerifier({self.name!r}, hybrid={self.is_hybrid})"
+
+
+class HybridSigner:
+    """A key's Ed25519 signer and (hybrid) its ML-DSA-44 signer, under one name: what signs
+    the log's checkpoints. Its private form is one private key string per half, one a line,
+    Ed25519 first; a file with the Ed25519 line alone is an older, classical key."""
+
+    __slots__ = ("classical", "post_quantum")
+
+    classical: Signer
+    post_quantum: MLDSASigner | None
+
+    def __init__(self, classical: Signer, post_quantum: MLDSASigner | None = None) -> None:
+        if post_quantum is not None and post_quantum.name != classical.name:
+            raise NoteError("the two halves of a key have different names")
+        self.classical = classical
+        self.post_quantum = post_quantum
+
+    @classmethod
+    def generate(cls, name: str) -> HybridSigner:
+        """A new hybrid key."""
+        return cls(Signer.generate(name), MLDSASigner(name, os.urandom(MLDSA44_SEED_SIZE)))
+
+    @classmethod
+    def from_private_key_string(cls, text: str) -> HybridSigner:
+        """Parse one or two private key strings, one a line (Ed25519, then ML-DSA-44)."""
+        lines = text.split("\n")
+        if len(lines) > 2:
+            raise NoteError("a key has at most two private key lines")
+        classical = Signer.from_private_key_string(lines[0])
+        if len(lines) == 1:
+            return cls(classical)
+        name, claimed_id, raw = _split_private_key(lines[1])
+        if len(raw) != len(MLDSA44_TYPE) + MLDSA44_SEED_SIZE or not raw.startswith(MLDSA44_TYPE):
+            raise NoteError("the second private key is not an ML-DSA-44 key")
+        post_quantum = MLDSASigner(name, raw[len(MLDSA44_TYPE) :])
+        if post_quantum.key_id != claimed_id:
+            raise NoteError("private key id does not match its name and key")
+        return cls(classical, post_quantum)
+
+    def private_key_string(self) -> str:
+        """The private key lines (no final newline). This is a secret."""
+        return "\n".join(signer.private_key_string() for signer in self.signers())
+
+    def with_post_quantum_half(self) -> HybridSigner:
+        """This key with a new ML-DSA-44 half (the Ed25519 half kept)."""
+        if self.post_quantum is not None:
+            raise NoteError("the key already has an ML-DSA-44 half")
+        name = self.classical.name
+        return HybridSigner(self.classical, MLDSASigner(name, os.urandom(MLDSA44_SEED_SIZE)))
+
+    @property
+    def name(self) -> str:
+        return self.classical.name
+
+    def signers(self) -> tuple[AnySigner, ...]:
+        """Every half's signer, Ed25519 first."""
+        if self.post_quantum is None:
+            return (self.classical,)
+        return self.classical, self.post_quantum
+
+    def verifier(self) -> HybridVerifier:
+        return HybridVerifier(self.classical.verifier(),
+                              None if self.post_quantum is None else self.post_quantum.verifier())
+
+    def vkey(self) -> str:
+        """The public form: the Ed25519 vkey, then (hybrid) a space and the ML-DSA-44 vkey."""
+        return self.verifier().vkey()
+
+    def __repr__(self) -> str:
+        return f"HybridSigner({self.name!r}, hybrid={self.post_quantum is not None})"
 
 
 @dataclass(frozen=True)

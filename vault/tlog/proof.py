@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 from vault.tlog.checkpoint import Checkpoint, open_checkpoint
 from vault.tlog.merkle import HASH_SIZE, InvalidProofError, leaf_hash, verify_inclusion
-from vault.tlog.note import Verifier
+from vault.tlog.note import AnyVerifier, HybridVerifier, Verifier
 
 __all__ = [
     "RECEIPT_HEADER",
@@ -141,7 +141,7 @@ class VerifiedReceipt:
 def verify_receipt(
     receipt_text: str,
     entry: bytes,
-    verifier: Verifier | Sequence[Verifier],
+    verifier: Verifier | HybridVerifier | Sequence[AnyVerifier],
     origin: str,
 ) -> VerifiedReceipt:
     """Check a receipt for ``entry`` against the log key ``verifier`` of log ``origin``.

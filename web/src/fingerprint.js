@@ -15,12 +15,16 @@ export class FingerprintError extends Error {
   }
 }
 
-/** The fingerprint of the verifier key text `vkeyText`, exactly as published. */
+/**
+ * The fingerprint of the verifier key text `vkeyText`, exactly as published (a "classical "
+ * policy prefix is not part of the key).
+ */
 export function orgFingerprint(vkeyText) {
   if (typeof vkeyText !== "string" || !wellFormed(vkeyText)) {
     throw new FingerprintError("vkey", "the organization key is not text");
   }
-  const d = sha256(utf8(`amanat.org-fingerprint/v1\n${vkeyText}\n`));
+  const key = vkeyText.startsWith("classical ") ? vkeyText.slice("classical ".length) : vkeyText;
+  const d = sha256(utf8(`amanat.org-fingerprint/v1\n${key}\n`));
   const groups = [];
   for (let i = 0; i < 6; i++) {
     let n = 0;

@@ -1,13 +1,14 @@
-// C2SP signed notes with Ed25519 (docs/FORMAT.md §4; vault/tlog/note.py).
+// C2SP signed notes with Ed25519 and ML-DSA-44 (docs/FORMAT.md §4; vault/tlog/note.py).
 //
 // A note's text is trusted only when a signature by a key the caller already trusts
-// verifies over exactly that text; a signature that names a trusted key but does not
-// verify rejects the whole note (a forgery, not noise). Signatures of unknown keys are
-// ignored.
+// verifies over exactly that text (with `requireAll`, by every trusted key: both halves of
+// a hybrid key); a signature that names a trusted key but does not verify rejects the
+// whole note (a forgery, not noise). Signatures of unknown keys are ignored.
 
 import { ed25519 } from "@noble/curves/ed25519.js";
 import { sha256 } from "@noble/hashes/sha2.js";
 import { PY_SPACE, concat, equal, fromB64, fromUtf8, hex, utf8, wellFormed } from "./bytes.js";
+import { isMldsaKey, mldsaKeyId, mldsaPublicKey, verifyMldsa } from "./mldsa.js";
 
 export const MAX_SIGNATURES = 100;
 const ALG_ED25519 = 0x01;
@@ -16,7 +17,7 @@ const SIGNATURE_PREFIX = "\u2014 ";
 export class NoteError extends Error {
   // codes: "vkey" (a malformed verifier key), "key-id" (its key id does not match),
   // "malformed" (the note), "unverified" (no trusted signature), "forged" (a trusted key's
-  // signature does not verify)
+  // signature does not verify), "missing" (with requireAll, a trusted key did not sign)
   constructor(code, message) {
     super(message);
     this.name = "NoteError";
@@ -36,8 +37,9 @@ export function keyId(name, publicKey) {
 }
 
 /**
- * Parse a verifier key `name+hexid+base64(0x01 || public key)`; the key id is recomputed
- * and a mismatch (a typo, a substituted key) refused.
+ * Parse a verifier key `name+hexid+base64(type || public key)`, Ed25519 (0x01) or ML-DSA-44
+ * (0xFF "amanat/ml-dsa-44"); the key id is recomputed and a mismatch (a typo, a
+ * substituted key) refused.
  */
 export function parseVkey(text) {
   if (typeof text !== "string" || !wellFormed(text)) {
@@ -59,15 +61,40 @@ export function parseVkey(text) {
   } catch {
     throw new NoteError("vkey", "the verifier key is not canonical base64");
   }
-  if (key.length !== 33 || key[0] !== ALG_ED25519) {
-    throw new NoteError("vkey", "the verifier key is not an Ed25519 key");
+  let alg, publicKey, id;
+  if (isMldsaKey(key)) {
+    alg = "ml-dsa-44";
+    publicKey = mldsaPublicKey(key);
+    id = mldsaKeyId(name, publicKey);
+  } else if (key.length === 33 && key[0] === ALG_ED25519) {
+    alg = "ed25519";
+    publicKey = key.slice(1);
+    id = keyId(name, publicKey);
+  } else {
+    throw new NoteError("vkey", "the verifier key is neither an Ed25519 nor an ML-DSA-44 key");
   }
-  const publicKey = key.slice(1);
-  const id = keyId(name, publicKey);
   if (hex(id) !== idHex) {
     throw new NoteError("key-id", "the verifier key's id does not match its name and key");
   }
-  return { name, keyId: id, publicKey, text };
+  return { name, keyId: id, publicKey, alg, text };
+}
+
+/**
+ * Parse a key's public form: an Ed25519 verifier key, then (hybrid) one space and the
+ * ML-DSA-44 verifier key of the same name. Returns the list of halves, Ed25519 first.
+ */
+export function parseKeyHalves(text) {
+  if (typeof text !== "string") throw new NoteError("vkey", "a verifier key is text");
+  const parts = text.split(" ");
+  if (parts.length > 2) throw new NoteError("vkey", "a key has at most two halves");
+  const halves = parts.map(parseVkey);
+  if (halves[0].alg !== "ed25519" || (halves.length === 2 && halves[1].alg !== "ml-dsa-44")) {
+    throw new NoteError("vkey", "a key is its Ed25519 half, then its ML-DSA-44 half");
+  }
+  if (halves.length === 2 && halves[1].name !== halves[0].name) {
+    throw new NoteError("vkey", "the two halves of a key have different names");
+  }
+  return halves;
 }
 
 function checkCharacters(text) {
@@ -101,9 +128,9 @@ function parseSignatureLine(line) {
 /**
  * Verify a signed note (text or bytes) against trusted verifier keys (vkey text or
  * `parseVkey` results). Returns `{text, lines}`: the signed text and its lines (without
- * their newlines).
+ * their newlines). With `requireAll`, every trusted key must have signed.
  */
-export function verifyNote(note, vkeys) {
+export function verifyNote(note, vkeys, { requireAll = false } = {}) {
   let text;
   if (typeof note === "string") {
     try {
@@ -151,7 +178,9 @@ export function verifyNote(note, vkeys) {
     if (!verifier || seen.has(slot)) continue;
     seen.add(slot);
     let good = false;
-    if (signature.signature.length === 64) {
+    if (verifier.alg === "ml-dsa-44") {
+      good = verifyMldsa(signature.signature, message, verifier.publicKey);
+    } else if (signature.signature.length === 64) {
       try {
         good = ed25519.verify(signature.signature, message, verifier.publicKey, { zip215: false });
       } catch {
@@ -164,6 +193,9 @@ export function verifyNote(note, vkeys) {
     verified += 1;
   }
   if (verified === 0) throw new NoteError("unverified", "the note is not signed by any trusted key");
+  if (requireAll && seen.size !== known.size) {
+    throw new NoteError("missing", "the note is not signed by both halves of the key");
+  }
   return { text: body, lines: body.slice(0, -1).split("\n") };
 }
 

@@ -8,7 +8,7 @@
 import { bech32 } from "@scure/base";
 import { sha256 } from "@noble/hashes/sha2.js";
 import { fromB64, hex, utf8, wellFormed } from "./bytes.js";
-import { NoteError, parseVkey, verifyNote } from "./note.js";
+import { NoteError, parseKeyHalves, verifyNote } from "./note.js";
 import { CosignError, cosigningPolicy, parseCosignerLine } from "./cosign.js";
 
 export const ROSTER_HEADER = "amanat.roster/v1";
@@ -198,7 +198,7 @@ export function parseRoster(text) {
   if (problem) throw malformed(`roster origin: ${problem}`);
   if (logVkey !== null) {
     try {
-      parseVkey(logVkey);
+      parseKeyHalves(logVkey);
     } catch {
       throw malformed("the log key is not a valid verifier key");
     }
@@ -231,17 +231,25 @@ export function parseRoster(text) {
   };
 }
 
+const CLASSICAL_PREFIX = "classical ";
+
 /**
  * Verify a signed roster against the pinned organization verifier key and return its
  * content. `today` is a Date (its UTC date counts) or a "YYYY-MM-DD" string.
  */
 export function verifyRoster(signedText, orgVkeyText, today = new Date()) {
-  let org;
+  // "classical <vkey>": the explicit classical policy, where one trusted half suffices.
+  const classical = typeof orgVkeyText === "string" && orgVkeyText.startsWith(CLASSICAL_PREFIX);
+  let halves;
   try {
-    org = parseVkey(orgVkeyText);
+    halves = parseKeyHalves(classical ? orgVkeyText.slice(CLASSICAL_PREFIX.length) : orgVkeyText);
   } catch {
     throw new RosterError("org-key", "the pinned organization key is malformed");
   }
+  if (halves.length === 1 && !classical) {
+    throw new RosterError("org-key", "the pinned organization key has no ML-DSA-44 half");
+  }
+  const org = halves[0];
   if (typeof signedText !== "string" || !wellFormed(signedText)) {
     throw malformed("the roster is not text");
   }
@@ -249,9 +257,9 @@ export function verifyRoster(signedText, orgVkeyText, today = new Date()) {
   if (!signedText.includes("\n\n")) throw new RosterError("signature", "the roster is not signed");
   let opened;
   try {
-    opened = verifyNote(signedText, [org]);
+    opened = verifyNote(signedText, halves, { requireAll: !classical });
   } catch (error) {
-    if (error instanceof NoteError && (error.code === "unverified" || error.code === "forged")) {
+    if (error instanceof NoteError && ["unverified", "forged", "missing"].includes(error.code)) {
       throw new RosterError("signature", "the roster is not signed by the organization key");
     }
     throw malformed("the roster is not a well-formed signed note");

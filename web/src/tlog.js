@@ -7,7 +7,7 @@
 
 import { sha256 } from "@noble/hashes/sha2.js";
 import { b64, concat, equal, fromB64, utf8, wellFormed } from "./bytes.js";
-import { NoteError, parseVkey, verifyNote } from "./note.js";
+import { NoteError, parseKeyHalves, verifyNote } from "./note.js";
 
 export const RECEIPT_HEADER = "c2sp.org/tlog-proof@v1";
 export const MAX_RECEIPT_BYTES = 64 * 1024;
@@ -226,9 +226,9 @@ function formatReceipt({ index, proof, checkpoint, extra }) {
  * `logVkeyText` (from the verified roster). Returns `{index, size, rootHash}`.
  */
 export function verifyReceipt(receiptText, logVkeyText, entryText) {
-  let log;
+  let halves;
   try {
-    log = parseVkey(logVkeyText);
+    halves = parseKeyHalves(logVkeyText);
   } catch {
     throw new ReceiptError("vkey", "the log key is malformed");
   }
@@ -240,15 +240,15 @@ export function verifyReceipt(receiptText, logVkeyText, entryText) {
   }
   let opened;
   try {
-    opened = verifyNote(receipt.checkpoint, [log]);
+    opened = verifyNote(receipt.checkpoint, halves, { requireAll: true });
   } catch (error) {
-    if (error instanceof NoteError && (error.code === "unverified" || error.code === "forged")) {
+    if (error instanceof NoteError && ["unverified", "forged", "missing"].includes(error.code)) {
       throw new ReceiptError("signature", "the checkpoint is not signed by the log key");
     }
     throw new ReceiptError("checkpoint", "the checkpoint is not a well-formed signed note");
   }
   const checkpoint = parseCheckpoint(opened.text);
-  if (checkpoint.origin !== log.name) throw new ReceiptError("checkpoint", "the checkpoint is from another log");
+  if (checkpoint.origin !== halves[0].name) throw new ReceiptError("checkpoint", "the checkpoint is from another log");
   if (receipt.index >= checkpoint.size) throw new ReceiptError("proof", "the index is outside the signed tree");
   verifyInclusion(receipt.index, checkpoint.size, leafHash(utf8(entryText)), receipt.proof, checkpoint.rootHash);
   return { index: toNumber(receipt.index), size: toNumber(checkpoint.size), rootHash: checkpoint.rootHash };

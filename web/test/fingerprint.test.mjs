@@ -14,3 +14,8 @@ test("a fingerprint is six groups of five digits and changes with the key", () =
   assert.match(a, /^[0-9]{5}( [0-9]{5}){5}$/);
   assert.notEqual(a, orgFingerprint("example.org/amanat+23d16a2d+ASQUrU80kHu17skxEkrii+Ha+zQEj696Grg+VjUFntGI"));
 });
+
+test("the classical policy prefix is not part of the key", () => {
+  const vkey = "example.org/amanat+23d16a2d+ASQUrU80kHu17skxEkrii+Ha+zQEj696Grg+VjUFntGH";
+  assert.equal(orgFingerprint(`classical ${vkey}`), orgFingerprint(vkey));
+});

@@ -2,7 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { ed25519 } from "@noble/curves/ed25519.js";
 import { verifyRoster } from "../src/roster.js";
-import { keyId, parseVkey, verifyNote } from "../src/note.js";
+import { keyId, parseKeyHalves, parseVkey, verifyNote } from "../src/note.js";
 import { b64, concat, hex, utf8 } from "../src/bytes.js";
 import { skipMessage, vectors } from "./vectors.mjs";
 
@@ -19,7 +19,7 @@ test("valid rosters verify with the content Python reads", { skip }, () => {
     assert.deepEqual(roster.readers, v.readers);
     assert.deepEqual(roster.investigators.map((p) => ({ key_id: p.keyId, roles: p.roles, auth: p.auth, recipient: p.recipient, name: p.name })),
       v.investigators);
-    assert.equal(roster.origin, parseVkey(data.org_vkey).name);
+    assert.equal(roster.origin, parseKeyHalves(data.org_vkey)[0].name);
   }
 });
 
@@ -106,4 +106,23 @@ test("signed notes: C2SP rules", () => {
   assert.throws(() => parseVkey(`${name}+${id.slice(0, 7)}F+${key}`), { code: "vkey" });
   assert.throws(() => parseVkey(`${name}+${id.slice(0, 7)}+${key}`), { code: "vkey" });
   assert.throws(() => parseVkey(`${name} x+${id}+${key}`), { code: "vkey" });
+});
+
+test("a roster signed by one half of the organization key is read only under the classical policy", { skip }, () => {
+  const halves = data.org_vkey.split(" ");
+  assert.equal(halves.length, 2);
+  const oneHalf = data.invalid.filter((c) => / half .* alone$/.test(c.why));
+  assert.equal(oneHalf.length, 2);
+  const edOnly = oneHalf.find((c) => c.why.includes("Ed25519"));
+  const mldsaOnly = oneHalf.find((c) => c.why.includes("ML-DSA-44"));
+  for (const c of oneHalf) {
+    assert.throws(() => verifyRoster(c.roster, data.org_vkey, data.today), { code: "signature" });
+  }
+  assert.ok(verifyRoster(edOnly.roster, `classical ${data.org_vkey}`, data.today));
+  assert.ok(verifyRoster(edOnly.roster, `classical ${halves[0]}`, data.today));
+  assert.ok(verifyRoster(mldsaOnly.roster, `classical ${data.org_vkey}`, data.today));
+  // An Ed25519-only pin is refused unless the classical policy is asked for.
+  assert.throws(() => verifyRoster(edOnly.roster, halves[0], data.today), { code: "org-key" });
+  assert.throws(() => verifyRoster(data.valid[0].roster, `${halves[1]} ${halves[0]}`, data.today),
+    { code: "org-key" });
 });
