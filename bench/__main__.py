@@ -17,6 +17,7 @@ import traceback
 BENCH_MODULES: tuple[str, ...] = (
     "bench.age_bench",
     "bench.keys_bench",
+    "bench.signature_bench",
     "bench.auditlog_bench",
     "bench.cosign_bench",
     "bench.pglog_bench",

@@ -138,3 +138,18 @@ def test_a_data_path_that_is_a_file(tmp_path: Path, capsys: pytest.CaptureFixtur
 def test_an_ipv6_address_is_written_in_brackets() -> None:
     assert _url("::1", 8000) == "http://[::1]:8000"
     assert _url("127.0.0.1", 8000) == "http://127.0.0.1:8000"
+
+
+def test_the_pinned_org_key_may_become_hybrid_but_not_another_organization(
+        tmp_path: Path) -> None:
+    from keys.org import CLASSICAL_PREFIX
+    from vault.service.setup import SetupError, pin_org_vkey
+
+    old = OrgKey("example.org/amanat", b"\x21" * 32)
+    assert pin_org_vkey(tmp_path, old.vkey()) == CLASSICAL_PREFIX + old.vkey()
+    assert pin_org_vkey(tmp_path, None) == CLASSICAL_PREFIX + old.vkey()
+    upgraded = old.with_post_quantum_half()
+    assert pin_org_vkey(tmp_path, upgraded.vkey()) == upgraded.vkey()
+    assert pin_org_vkey(tmp_path, None) == upgraded.vkey()
+    with pytest.raises(SetupError, match="switch organizations"):
+        pin_org_vkey(tmp_path, OrgKey.generate("example.org/amanat").vkey())

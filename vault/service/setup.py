@@ -146,7 +146,9 @@ def pin_org_vkey(data_dir: Path, org_vkey: str | None) -> str | None:
             given = parse_org_vkey(org_vkey)
         except VerifierKeyError as exc:
             raise SetupError(f"--org: {exc}") from None
-        if remembered is not None and parse_org_vkey(remembered).key != given.key:
+        # The same organization keeps its Ed25519 half when it makes its key hybrid.
+        if remembered is not None and (
+                parse_org_vkey(remembered).key.classical != given.key.classical):
             raise SetupError(
                 f"this data directory serves the organization {remembered}; "
                 f"remove {path} to switch organizations"

@@ -4,7 +4,8 @@
 //            gzip -9 and brotli (quality 11), as the server sends them.
 //   timings: in one browser, on the served page, the page's own modules (web/src, bundled
 //            here with the esbuild of web/node_modules) timed directly: codename v2
-//            derivation and sealing a testimony of a given size to the served roster.
+//            derivation, verifying the served roster (both signatures) and sealing a
+//            testimony of a given size to it.
 //            Times are taken in node around each call: under resistFingerprinting the
 //            page's clocks are coarse.
 
@@ -90,6 +91,18 @@ export async function timings(input) {
       })`);
       codename.push(Number(process.hrtime.bigint() - t0) / 1e6);
     }
+    // The served roster verified as the page does: both signatures of the organization
+    // key (Ed25519 and ML-DSA-44), the text fetched once beforehand.
+    await page.evaluate(`(async () => { globalThis.__benchRoster = await __amanatBench.getRoster(); })`);
+    const roster = [];
+    for (let i = 0; i < (input.codenameRuns || 3); i++) {
+      const t0 = process.hrtime.bigint();
+      await page.evaluate(`(() => {
+        const org = document.querySelector('meta[name="amanat-org"]').content;
+        return __amanatBench.verifyRoster(globalThis.__benchRoster, org).version;
+      })`);
+      roster.push(Number(process.hrtime.bigint() - t0) / 1e6);
+    }
     const size = input.sealBytes;
     await page.evaluate(`(async (size) => {
       const org = document.querySelector('meta[name="amanat-org"]').content;
@@ -105,7 +118,8 @@ export async function timings(input) {
       return sealed.size;
     })`);
     const sealMs = Number(process.hrtime.bigint() - t0) / 1e6;
-    return { browser: page.version, kind: input.browser, codenameMs: codename, sealBytes: size,
+    return { browser: page.version, kind: input.browser, codenameMs: codename, rosterMs: roster,
+      sealBytes: size,
       sealedSize, sealMs };
   } finally {
     await page.close();
