@@ -12,8 +12,9 @@ drives Debian's browsers through tests/browser/node (``make browser-deps``):
   3), verifying the served roster with both of its signatures (Ed25519 and ML-DSA-44, the
   page's verifyRoster, median of 3), sealing a 10 MiB testimony to the served roster (the
   page's seal), and the whole submission of a 10 MiB attachment on the page (sealing, then
-  the upload on loopback). The anchors are the same measurements in the same run, in Firefox without the Safer prefs
-  and in Chromium; each is printed as a ratio (Safer ÷ anchor).
+  the upload on loopback). The anchors are the same measurements in the same run, in
+  Firefox without the Safer prefs and in Chromium; each is printed as a ratio (Safer ÷
+  anchor).
 
 The module-level timings bundle web/src with web/node_modules' esbuild (``make web-deps``);
 without it those lines say so. Bounded to a few minutes (the Safer seal dominates).

@@ -127,7 +127,7 @@ def build_world(root: Path) -> Iterator[World]:
     server_dir.mkdir()
     server = start_server(server_dir, org_vkey)
     try:
-        match = re.search(r"log verifier key[^\n]*\n\s+(\S+)", server.output_text())
+        match = re.search(r"log verifier key[^\n]*\n\s+(\S+(?: \S+)?)", server.output_text())
         assert match is not None, server.output_text()
         log_vkey = match.group(1)
         amanat(["roster", "set-log", "--org", "org.key", "--roster", "roster.txt", log_vkey],

@@ -89,7 +89,7 @@ def test_roster_signed_by_another_org_key_on_the_server_is_refused(
     witness.mkdir()
     server = start_server(server_dir, impostor.vkey())
     try:
-        match = re.search(r"log verifier key[^\n]*\n\s+(\S+)", server.output_text())
+        match = re.search(r"log verifier key[^\n]*\n\s+(\S+(?: \S+)?)", server.output_text())
         assert match is not None, server.output_text()
         mallory = InvestigatorIdentity.generate("Mallory")
         forged = (Roster.empty(ORIGIN).with_added([mallory.card()]).with_log(match.group(1))

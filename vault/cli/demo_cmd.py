@@ -142,7 +142,7 @@ def _server(demo: Demo, org_vkey: str) -> Iterator[tuple[str, str]]:
             time.sleep(0.1)
         printed = log_path.read_text("utf-8", "replace")
         demo._show(printed)
-        match = re.search(r"log verifier key[^\n]*\n\s+(\S+)", printed)
+        match = re.search(r"log verifier key[^\n]*\n\s+(\S+(?: \S+)?)", printed)
         if match is None:
             raise CLIError("the demo server did not print its log verifier key")
         yield url, match.group(1)
