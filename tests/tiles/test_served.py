@@ -26,14 +26,15 @@ PREFIX = "/api/v1/log"
 
 
 def grow_log(data_dir: Path, size: int) -> str:
-    """Append access entries to a stopped server's log up to ``size``; its log vkey."""
+    """Append access entries to a stopped server's log up to ``size``; the vkey of its log
+    key's Ed25519 half (what the independent reader checks)."""
     signer, _ = load_or_create_log_key(data_dir)
     with AuditLog(data_dir / AUDIT_LOG_FILE, signer, signer.name) as log:
         missing = size - log.size()
         log.append([access_event(f"{i:032x}", "0123456789abcdef").encode()
                     for i in range(missing)])
         assert log.size() == size
-    return signer.vkey()
+    return signer.classical.vkey()
 
 
 @pytest.fixture(scope="module")
@@ -134,7 +135,7 @@ def test_tiles_follow_the_log_as_it_grows(tmp_path: Path) -> None:
 
 def log_vkey(server: ServerProcess) -> str:
     signer, _ = load_or_create_log_key(server.data_dir)
-    return signer.vkey()
+    return signer.classical.vkey()
 
 
 def test_audit_verify_reads_the_tiles(tmp_path: Path, capsys: pytest.CaptureFixture[str]
