@@ -32,7 +32,7 @@ from tests.cosigner import independent
 from tests.e2e.conftest import ROOT, ServerProcess, free_port
 from vault.service.setup import DEV_DIR, LOG_KEY_FILE
 from vault.tlog.cosignature import CosignatureError, CosignerVerifier, verify
-from vault.tlog.note import Signer
+from vault.tlog.note import HybridSigner, Signer
 
 __all__ = ["servers"]
 
@@ -108,7 +108,9 @@ def cosigners() -> Iterator[Cosigners]:
 
 
 def log_signer(server: ServerProcess) -> Signer:
-    return Signer.from_private_key_string((server.data_dir / LOG_KEY_FILE).read_text().strip())
+    """The Ed25519 half of the server's log key (the half a cosigner is configured with)."""
+    return HybridSigner.from_private_key_string(
+        (server.data_dir / LOG_KEY_FILE).read_text().strip()).classical
 
 
 def checkpoint(server: ServerProcess) -> str:
