@@ -95,7 +95,7 @@ def test_roster_signed_by_another_org_key_on_the_server_is_refused(
         forged = (Roster.empty(ORIGIN).with_added([mallory.card()]).with_log(match.group(1))
                   .with_expiry(datetime.now(UTC).date() + timedelta(days=30)))
         published = httpx.put(server.url + "/api/v1/roster",
-                              content=sign_roster(forged, impostor.signer()).encode(), timeout=10)
+                              content=sign_roster(forged, *impostor.signers()).encode(), timeout=10)
         assert published.status_code == 200, published.text
         impostor_world = World(tmp_path, world.admin, server, world.org_vkey, world.log_vkey)
         before = log_size(impostor_world)
