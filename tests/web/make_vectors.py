@@ -547,7 +547,7 @@ def cosign_vectors(previous: dict[str, Any] | None = None) -> dict[str, Any]:
     policy = CosigningPolicy(2, named)
     roster = (Roster.empty(ORG_ORIGIN).with_added([_identities()[0].card()]).with_log(
         log.vkey()).with_cosigning(policy).with_expiry(TODAY + datetime.timedelta(days=30)))
-    signed_roster = sign_roster(roster, org.signer(), today=TODAY)
+    signed_roster = sign_roster(roster, *org.signers(), today=TODAY)
     kept = {line for case in (previous or {}).get("cases", [])
             for line in case["receipt"].split("\n") if len(line) > 1000}
 
@@ -578,7 +578,7 @@ def cosign_vectors(previous: dict[str, Any] | None = None) -> dict[str, Any]:
     entry = entries[2].decode("ascii")
     # A second history signed with the same log key: same size, another root.
     fork = Checkpoint(LOG_ORIGIN, receipt_size(receipt), seed("forked root"))
-    forked_note = sign_checkpoint(fork, log)
+    forked_note = sign_checkpoint(fork, *log.signers())
     honest = receipt.checkpoint
     cases: list[dict[str, Any]] = []
 
