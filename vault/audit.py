@@ -678,7 +678,7 @@ def _audit(
     return notes
 
 
-def _check_cosigned_latest(source: LogSource, roster: Roster, verifier: Verifier,
+def _check_cosigned_latest(source: LogSource, roster: Roster, verifier: HybridVerifier,
                            signed: str, latest: Checkpoint) -> tuple[str, str, Checkpoint]:
     """Hold the latest checkpoint to the cosigning policy: it is cosigned itself, or it
     provably extends the newest checkpoint that is, which is then the one relied upon (an
@@ -1019,7 +1019,7 @@ def verify_submission_receipt(
                           cosigned_by, cosigned_later)
 
 
-def _cosigned_since(source: LogSource, roster: Roster, verifier: Verifier, signed: str,
+def _cosigned_since(source: LogSource, roster: Roster, verifier: HybridVerifier, signed: str,
                     checkpoint: Checkpoint, index: int, entry: bytes) -> tuple[str, ...]:
     """For a receipt whose checkpoint is not cosigned yet: the cosigners of the newest
     cosigned checkpoint the log serves, once it is proved to contain the receipt's entry and

@@ -314,7 +314,7 @@ def test_cosign_vectors_say_what_the_policy_says() -> None:
     policy = roster.cosigning
     assert policy is not None and policy.quorum == data["quorum"] == 2
     assert [c.name for c in policy.cosigners] == [c["name"] for c in data["cosigners"]]
-    verifier = Verifier.from_vkey(data["log_vkey"])
+    verifier = HybridVerifier.from_vkey(data["log_vkey"])
     kinds = set()
     for case in data["cases"]:
         if "forged" not in case:  # the fork's checkpoint has another root: no inclusion
