@@ -59,7 +59,7 @@ def _publish(server: ServerProcess, policy: CosigningPolicy) -> str:
     dev = read_dev_keys(server.data_dir)
     roster = dev.roster().with_cosigning(policy).with_expiry(
         expiry_after(DEFAULT_VALIDITY_DAYS))
-    signed = sign_roster(roster, dev.org.signer())
+    signed = sign_roster(roster, *dev.org.signers())
     with VaultClient(server.url) as client:
         client.publish_roster(signed)
     return signed

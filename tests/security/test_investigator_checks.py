@@ -196,7 +196,7 @@ def test_open_relies_only_on_a_cosigned_checkpoint(vault: VaultClient, dev: DevK
     key = CosignerKey.generate("c.partner.example/cosigner")
     policy = CosigningPolicy(1, (Cosigner.from_vkeys(*key.vkeys(), "http://127.0.0.1:9"),))
     roster = dev.roster().with_cosigning(policy).with_expiry(expiry_after(30))
-    vault.publish_roster(sign_roster(roster, dev.org.signer()))
+    vault.publish_roster(sign_roster(roster, *dev.org.signers()))
     submission = _submit(vault, dev, CANARY.decode())
     session = connect(vault, dev.investigator, org_vkey=dev.org_vkey)
     with pytest.raises(InvestigatorError,

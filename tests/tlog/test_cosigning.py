@@ -146,7 +146,7 @@ def test_roster_round_trip_and_signature() -> None:
     assert [c.name for c in roster.cosigning.cosigners] == [  # type: ignore[union-attr]
         "c0.example/cosigner", "c1.example/cosigner", "c2.example/cosigner"]
     assert parse_roster(text) == roster
-    assert verify_roster(sign_roster(roster, org.signer()), org.vkey()) == roster
+    assert verify_roster(sign_roster(roster, *org.signers()), org.vkey()) == roster
     assert roster.with_cosigning(None).cosigning is None
     assert parse_roster(_roster().format()).cosigning is None  # old rosters: no cosigners
 
