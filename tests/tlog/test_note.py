@@ -485,8 +485,9 @@ def test_forged_mldsa_half_rejects_the_note() -> None:
 
 def test_hybrid_signer_private_form_round_trip_and_upgrade() -> None:
     ed = fixed_signer(HYBRID_NAME, 1)
-    classical = note.HybridSigner(ed)
+    classical = note.HybridSigner.of(ed)
     assert classical.signers() == (ed,) and classical.vkey() == ed.vkey()
+    assert note.HybridSigner.of(classical) is classical
     assert note.HybridSigner.from_private_key_string(ed.private_key_string()).vkey() == ed.vkey()
     hybrid = classical.with_post_quantum_half()
     assert hybrid.name == HYBRID_NAME and hybrid.verifier().is_hybrid

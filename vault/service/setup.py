@@ -363,11 +363,11 @@ def open_vault(
     prepare_data_dir(data_dir)
     with _setting_up(data_dir, store_dsn):
         return _open_vault(data_dir, store_dsn, org_vkey, dev, limits, challenge_ttl,
-                           token_ttl, allow_missing, servers, control, blobs)
+                           token_ttl, allow_missing, servers, control, blobs, upgrade_log_key)
 
 
 def _open_audit_log(data_dir: Path, store_dsn: str | None,
-                    signer: note.Signer) -> AuditLog | PostgresAuditLog:
+                    signer: note.HybridSigner) -> AuditLog | PostgresAuditLog:
     if store_dsn is not None:
         from vault.store.pglog import PostgresAuditLog
 
@@ -381,7 +381,7 @@ def _open_audit_log(data_dir: Path, store_dsn: str | None,
 def _open_vault(
     data_dir: Path, store_dsn: str | None, org_vkey: str | None, dev: bool,
     limits: Limits | None, challenge_ttl: float, token_ttl: float, allow_missing: bool,
-    servers: Sequence[str], control: bool, blobs: S3Options | None,
+    servers: Sequence[str], control: bool, blobs: S3Options | None, upgrade_log_key: bool,
 ) -> OpenedVault:
     from vault.store.backup import Snapshot
     from vault.store.blobs import BlobDirectory

@@ -257,10 +257,9 @@ class AuditLog:
     ) -> None:
         # Every checkpoint is signed by every half of the key; the log checks what it stored
         # (and knows itself by) with the Ed25519 half, which older checkpoints carry too.
-        self._signers = signer.signers() if isinstance(signer, HybridSigner) else (signer,)
-        self._verifier: Verifier = (
-            signer.classical.verifier() if isinstance(signer, HybridSigner) else signer.verifier()
-        )
+        key = HybridSigner.of(signer)
+        self._signers = key.signers()
+        self._verifier: Verifier = key.classical.verifier()
         self._origin = origin
         Checkpoint(origin, 0, EMPTY_ROOT)  # refuse an origin a checkpoint cannot carry
         self._lock = threading.RLock()

@@ -60,7 +60,7 @@ from vault.tlog.merkle import (
     inclusion_proof,
     leaf_hash,
 )
-from vault.tlog.note import Signer, Verifier
+from vault.tlog.note import HybridSigner, Signer, Verifier
 from vault.tlog.proof import Receipt
 
 __all__ = ["PostgresAuditLog", "create_log_schema"]
@@ -183,9 +183,11 @@ class PostgresAuditLog:
     processes; ``signer`` and ``origin`` must match what the log was created with
     (LogKeyMismatchError otherwise). The interface of vault.store.auditlog.AuditLog."""
 
-    def __init__(self, dsn: str, signer: Signer, origin: str) -> None:
-        self._signer = signer
-        self._verifier: Verifier = signer.verifier()
+    def __init__(self, dsn: str, signer: Signer | HybridSigner, origin: str) -> None:
+        # As AuditLog: checkpoints signed by every half, stored ones checked by the Ed25519.
+        key = HybridSigner.of(signer)
+        self._signers = key.signers()
+        self._verifier: Verifier = key.classical.verifier()
         self._origin = origin
         self.where = safe_dsn(dsn)
         Checkpoint(origin, 0, EMPTY_ROOT)  # refuse an origin a checkpoint cannot carry
@@ -210,7 +212,7 @@ class PostgresAuditLog:
                 "INSERT INTO log_meta (key, value) VALUES (%s, %s)",
                 [("schema", SCHEMA_VERSION), ("origin", self._origin),
                  ("vkey", self._verifier.vkey())])
-            signed = sign_checkpoint(Checkpoint(self._origin, 0, EMPTY_ROOT), self._signer)
+            signed = sign_checkpoint(Checkpoint(self._origin, 0, EMPTY_ROOT), *self._signers)
             conn.execute("INSERT INTO log_checkpoints (size, root, note) VALUES (0, %s, %s)",
                          (EMPTY_ROOT, signed))
             conn.execute("INSERT INTO log_coordinator (id, size) VALUES (0, 0)")
@@ -314,7 +316,7 @@ class PostgresAuditLog:
                     self._size, self._frontier = start, self._frontier_at(conn, start)
                 frontier, created = self._frontier.extend(leaf_hash(data) for data in batch)
                 checkpoint = Checkpoint(self._origin, frontier.size, frontier.root())
-                signed = sign_checkpoint(checkpoint, self._signer)
+                signed = sign_checkpoint(checkpoint, *self._signers)
                 with conn.cursor() as cursor:
                     cursor.executemany(
                         "INSERT INTO log_entries (idx, data) VALUES (%s, %s)",

@@ -533,6 +533,11 @@ class HybridSigner:
         name = self.classical.name
         return HybridSigner(self.classical, MLDSASigner(name, os.urandom(MLDSA44_SEED_SIZE)))
 
+    @classmethod
+    def of(cls, signer: Signer | HybridSigner) -> HybridSigner:
+        """``signer`` as a HybridSigner (an Ed25519 signer alone: a classical key)."""
+        return signer if isinstance(signer, HybridSigner) else cls(signer)
+
     @property
     def name(self) -> str:
         return self.classical.name
