@@ -36,7 +36,7 @@ def test_a_receipt_checked_against_the_served_roster_needs_it_in_date() -> None:
     signed_on = utc_today() - timedelta(days=400)
     expired_on = signed_on + timedelta(days=90)
     roster = verify_roster(log.roster, org.vkey).renewed(expired_on)
-    expired = sign_roster(roster, org.key.signer(), today=signed_on)
+    expired = sign_roster(roster, *org.key.signers(), today=signed_on)
     served = verify_submission_receipt(receipt_file(log, 2), org.vkey, expired,
                                        roster_is_current=True)
     assert served.finding is Finding.BAD_ROSTER
