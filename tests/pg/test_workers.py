@@ -36,7 +36,7 @@ from vault.store import open_store
 from vault.store.postgres import PostgresStore
 from vault.tlog.checkpoint import open_checkpoint
 from vault.tlog.merkle import leaf_hash, verify_consistency, verify_inclusion
-from vault.tlog.note import Verifier
+from vault.tlog.note import HybridVerifier
 from vault.tlog.proof import Receipt
 
 WORKERS = 3
@@ -59,7 +59,8 @@ class Cluster:
 
     @property
     def log_vkey(self) -> str:
-        match = re.search(r"log verifier key[^\n]*\n\s+(\S+)", self.workers[0].output_text())
+        match = re.search(r"log verifier key[^\n]*\n\s+(\S+(?: \S+)?)",
+                          self.workers[0].output_text())
         assert match is not None
         return match.group(1)
 
@@ -247,7 +248,7 @@ def test_concurrent_clients_on_three_workers_leave_one_history(cluster: Cluster)
     expected = WORKERS * CLIENTS_PER_WORKER * SUBMISSIONS_PER_CLIENT
     assert len(receipts) == expected
 
-    verifier = Verifier.from_vkey(cluster.log_vkey)
+    verifier = HybridVerifier.from_vkey(cluster.log_vkey)
     origin = verifier.name
     with VaultClient(urls[0]) as vault:
         final = open_checkpoint(vault.checkpoint(), verifier, origin)
