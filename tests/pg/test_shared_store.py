@@ -165,3 +165,37 @@ def test_a_data_directory_is_tied_to_its_store(postgres_dsn: str, tmp_path: Path
         open_vault(embedded, store_dsn=postgres_dsn)
     done, report = check_data_dir(shared, store_dsn=postgres_dsn)  # fsck --store
     assert report.consistent and done == []
+
+
+def test_a_sealed_file_being_promoted_is_no_orphan_to_a_starting_worker(
+        postgres_dsn: str, tmp_path: object) -> None:
+    """Between a sealed file's write and its row's commit, another worker starting up
+    (which quarantines sealed files with no row) must leave it alone: the submission is
+    about to be receipted. A file whose promotion died with its worker is an orphan."""
+    first, second = opened(postgres_dsn, tmp_path), opened(postgres_dsn, tmp_path)
+    seen: list[list[tuple[str, str]]] = []
+    real = first.blobs.promote
+
+    def promote_then_look(upload_id: str, namespace: str, blob_id: str) -> None:
+        real(upload_id, namespace, blob_id)
+        seen.append(second.orphaned_blobs())  # the file is written, its row not yet
+
+    try:
+        first.blobs.promote = promote_then_look  # type: ignore[method-assign]
+        record = promoted(first)
+        assert seen == [[]]
+        assert second.orphaned_blobs() == []  # its row is there now
+        # A promotion that died after writing the file: no lock, no row.
+        first.blobs.promote = real  # type: ignore[method-assign]
+        upload_id = new_id()
+        first.create_upload(upload_id, HOUR)
+        writer = first.append_upload(upload_id, 0, HOUR)
+        writer.write(b"sealed")
+        writer.commit()
+        lost = new_id()
+        first.blobs.promote(upload_id, "submissions", lost)
+        assert second.orphaned_blobs() == [("submissions", lost)]
+        assert record.id not in {i for _, i in second.orphaned_blobs()}
+    finally:
+        first.close()
+        second.close()

@@ -73,6 +73,9 @@ SCHEMA_VERSION = 1
 _SCHEMA_LOCK = 0x616D616E61740001
 # Two-key advisory lock (kind, 32 bits of a random id) of an upload's writer.
 _UPLOAD_LOCK = 0x616D6E74
+# ... and of a record being promoted (its sealed file written, its row not yet inserted), so
+# another worker's start does not take the file for an orphan meanwhile.
+_PROMOTING_LOCK = 0x616D6E75
 # Connections per worker: POOL_SIZE for the store, pglog.LOG_POOL_SIZE for the log, up to
 # CLAIM_POOL_SIZE for the locks above (DEPLOY.md: max_connections for N workers).
 POOL_SIZE = 6
@@ -471,13 +474,23 @@ class PostgresStore(BlobSide):
         self.get_upload(upload_id)
         if self._one(f"SELECT 1 FROM {table} WHERE id = %s", (record_id,)):  # noqa: S608
             raise ConflictError(f"{noun} id already used")
-        self.blobs.promote(upload_id, namespace, record_id)
-        with self._conn() as conn, conn.transaction():
-            conn.execute(insert, values)
-            # Pending until its log index is set: this worker's to finish while it lives.
-            conn.execute(f"UPDATE {table} SET owner = %s WHERE id = %s",  # noqa: S608
-                         (self._owner, record_id))
-            conn.execute("DELETE FROM uploads WHERE id = %s", (upload_id,))
+        # Held from the sealed file's write until its row is committed: ``orphaned_blobs``
+        # on another worker leaves such a file alone. Not taken (every claim connection
+        # busy for CLAIM_WAIT_SECONDS): the promotion goes on all the same, since refusing a
+        # witness is worse; a worker starting in that moment could then quarantine the file
+        # (named by fsck, served again by fsck --repair).
+        locked = self._try_lock(_PROMOTING_LOCK, record_id)
+        try:
+            self.blobs.promote(upload_id, namespace, record_id)
+            with self._conn() as conn, conn.transaction():
+                conn.execute(insert, values)
+                # Pending until its log index is set: this worker's to finish while it lives.
+                conn.execute(f"UPDATE {table} SET owner = %s WHERE id = %s",  # noqa: S608
+                             (self._owner, record_id))
+                conn.execute("DELETE FROM uploads WHERE id = %s", (upload_id,))
+        finally:
+            if locked:
+                self._unlock(_PROMOTING_LOCK, record_id)
 
     def promote_submission(self, upload_id: str, record: SubmissionRecord) -> None:
         self._promote(
@@ -601,10 +614,24 @@ class PostgresStore(BlobSide):
     def orphaned_blobs(self) -> list[tuple[str, str]]:
         orphans: list[tuple[str, str]] = []
         for namespace in NAMESPACES:
-            # Listed before the rows are read: a blob promoted meanwhile has its row by then.
             present = self.blobs.blob_ids(namespace)
             known = set(self.record_indices(namespace))
-            orphans.extend((namespace, i) for i in present if i not in known)
+            for blob_id in present:
+                if blob_id in known:
+                    continue
+                # A worker promoting it holds its lock from the file's write to its row's
+                # commit: held, it is not an orphan; taken, its row is looked for again
+                # (inserted since the rows were read, or never: a crash).
+                if not self._try_lock(_PROMOTING_LOCK, blob_id):
+                    continue
+                try:
+                    table = _TABLES[namespace]
+                    if self._one(f"SELECT 1 FROM {table} WHERE id = %s",  # noqa: S608
+                                 (blob_id,)):
+                        continue
+                finally:
+                    self._unlock(_PROMOTING_LOCK, blob_id)
+                orphans.append((namespace, blob_id))
         return orphans
 
     def quarantine_staged(self, upload_id: str, submission_id: str) -> str:
