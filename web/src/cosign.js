@@ -7,14 +7,15 @@
 // cosigned before, so a forked or rolled-back history cannot gather their cosignatures.
 //
 // A cosigner is one name with two keys: Ed25519 (type 0x04, `cosignature/v1`) and ML-DSA-44
-// (type 0x06, `subtree/v1`). This module verifies the Ed25519 cosignature and requires an
-// ML-DSA-44 line by the named key beside it (the right key id and length); a verifier for
-// that line can be passed in (`mldsaVerify`), and then it must verify too. A line that names
-// a listed key but does not verify refuses the checkpoint (a forgery, not noise).
+// (type 0x06, `subtree/v1`). This module verifies both: the Ed25519 cosignature with
+// @noble/curves and the ML-DSA-44 one beside it with @noble/post-quantum (`mldsa.js`), over
+// the `subtree/v1` message built here as vault/tlog/cosignature.py builds it. A line that
+// names a listed key but does not verify refuses the checkpoint (a forgery, not noise).
 
 import { ed25519 } from "@noble/curves/ed25519.js";
 import { sha256 } from "@noble/hashes/sha2.js";
 import { PY_SPACE, concat, fromB64, hex, utf8 } from "./bytes.js";
+import { verifyMldsa } from "./mldsa.js";
 
 export const MAX_COSIGNERS = 16;
 const ALG_ED25519 = 0x04;
@@ -116,13 +117,48 @@ function timeText(bytes) {
   return value.toString();
 }
 
+function shortField(bytes) {
+  if (bytes.length < 1 || bytes.length > 255) throw new Error("field length");
+  return concat(Uint8Array.of(bytes.length), bytes);
+}
+
+/**
+ * The `subtree/v1` message an ML-DSA-44 cosignature signs for a whole checkpoint:
+ * "subtree/v1\n\0" || u8 len || cosigner name || u64 time || u8 len || origin || u64 0 ||
+ * u64 tree size || root hash (big-endian; extension lines are not signed). `time` is the
+ * line's 8 time bytes, already big-endian.
+ */
+export function subtreeMessage(name, body, time) {
+  const [origin, sizeText, rootText] = body.split("\n");
+  if (!/^(0|[1-9][0-9]{0,19})$/.test(sizeText)) throw new Error("tree size");
+  const size = BigInt(sizeText);
+  if (size >= 1n << 64n) throw new Error("tree size");
+  const root = fromB64(rootText);
+  if (root.length !== 32 || time.length !== 8) throw new Error("root or time");
+  const numbers = new Uint8Array(16);
+  new DataView(numbers.buffer).setBigUint64(8, size);
+  return concat(utf8("subtree/v1\n"), Uint8Array.of(0), shortField(utf8(name)), time,
+    shortField(utf8(origin)), numbers, root);
+}
+
+/** Whether an ML-DSA-44 cosignature line verifies (the default verifier of `cosignedBy`). */
+export function verifyMldsaCosignature(publicKey, name, body, time, signature) {
+  let message;
+  try {
+    message = subtreeMessage(name, body, time);
+  } catch {
+    return false;
+  }
+  return verifyMldsa(signature, message, publicKey);
+}
+
 /**
  * The names of the policy's cosigners that cosigned this signed checkpoint note (both
- * halves present, the Ed25519 one verified, and the ML-DSA-44 one too when `mldsaVerify`
- * is given: `(publicKey, name, body, timeBytes, signature) => boolean`). Throws
- * CosignError "forged" when a named key's line does not verify.
+ * halves present and verified; `mldsaVerify`, `(publicKey, name, body, timeBytes,
+ * signature) => boolean`, checks the ML-DSA-44 line). Throws CosignError "forged" when a
+ * named key's line does not verify.
  */
-export function cosignedBy(note, policy, mldsaVerify = null) {
+export function cosignedBy(note, policy, mldsaVerify = verifyMldsaCosignature) {
   const split = note.lastIndexOf("\n\n");
   if (split < 0 || !note.endsWith("\n")) throw malformed("the checkpoint is not a signed note");
   const body = note.slice(0, split + 1);
@@ -148,7 +184,7 @@ export function cosignedBy(note, policy, mldsaVerify = null) {
     }
     if (mldsaLine) {
       if (mldsaLine.time.length !== 8 || mldsaLine.signature.length !== SIGNATURE_SIZES[ALG_MLDSA44] ||
-          (mldsaVerify && !mldsaVerify(cosigner.mldsa44.publicKey, cosigner.name, body, mldsaLine.time, mldsaLine.signature))) {
+          !mldsaVerify(cosigner.mldsa44.publicKey, cosigner.name, body, mldsaLine.time, mldsaLine.signature)) {
         throw new CosignError("forged", `the ML-DSA-44 cosignature by ${cosigner.name} does not verify`);
       }
     } else {
@@ -160,7 +196,7 @@ export function cosignedBy(note, policy, mldsaVerify = null) {
 }
 
 /** `cosignedBy`, requiring at least `policy.quorum` names (CosignError "not-cosigned"). */
-export function checkCosigned(note, policy, mldsaVerify = null) {
+export function checkCosigned(note, policy, mldsaVerify = verifyMldsaCosignature) {
   const names = cosignedBy(note, policy, mldsaVerify);
   if (names.length < policy.quorum) {
     throw new CosignError("not-cosigned",

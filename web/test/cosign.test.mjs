@@ -2,7 +2,9 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { verifyRoster } from "../src/roster.js";
 import { verifyReceipt } from "../src/tlog.js";
-import { CosignError, checkCosigned, cosignedBy, parseCosignerLine } from "../src/cosign.js";
+import {
+  CosignError, checkCosigned, cosignedBy, parseCosignerLine, verifyMldsaCosignature,
+} from "../src/cosign.js";
 import { skipMessage, vectors } from "./vectors.mjs";
 
 const data = vectors("cosign.json");
@@ -40,12 +42,35 @@ test("each receipt's checkpoint is cosigned, not yet cosigned, or forged, as in 
       kinds.add("forged");
       assert.throws(() => checkCosigned(note, policy), (e) => e instanceof CosignError && e.code === "forged", c.why);
     } else {
-      // An ML-DSA-44 line is verified only by a verifier passed in (@noble/post-quantum).
+      // The ML-DSA-44 line is verified with @noble/post-quantum over the subtree/v1 message.
       kinds.add("forged");
-      assert.throws(() => checkCosigned(note, policy, () => false), (e) => e.code === "forged", c.why);
+      assert.throws(() => checkCosigned(note, policy), (e) => e.code === "forged", c.why);
     }
   }
   assert.deepEqual([...kinds].sort(), ["forged", "not cosigned", "ok"]);
+});
+
+test("the ML-DSA-44 cosignatures Python made verify here, over the same message", { skip }, () => {
+  const policy = verifyRoster(data.roster, data.org_vkey, data.today).cosigning;
+  const all = checkpointOf(data.cases[0].receipt);
+  const seen = [];
+  const names = cosignedBy(all, policy, (publicKey, name, body, time, signature) => {
+    const ok = verifyMldsaCosignature(publicKey, name, body, time, signature);
+    seen.push(ok);
+    return ok;
+  });
+  assert.equal(names.length, 3);
+  assert.deepEqual(seen, [true, true, true]);
+  // The same signatures over another cosigner's name, or another time, do not verify.
+  const body = all.slice(0, all.lastIndexOf("\n\n") + 1);
+  const c = policy.cosigners[0];
+  const line = all.split("\n").find((l) => l.startsWith(`\u2014 ${c.name} `) && l.length > 1000);
+  const raw = Uint8Array.from(Buffer.from(line.split(" ")[2], "base64"));
+  const time = raw.slice(4, 12), signature = raw.slice(12);
+  assert.equal(verifyMldsaCosignature(c.mldsa44.publicKey, c.name, body, time, signature), true);
+  assert.equal(verifyMldsaCosignature(c.mldsa44.publicKey, policy.cosigners[1].name, body, time, signature), false);
+  const later = time.slice(); later[7] ^= 1;
+  assert.equal(verifyMldsaCosignature(c.mldsa44.publicKey, c.name, body, later, signature), false);
 });
 
 test("an ML-DSA-44 verifier, when given, must accept its line too", { skip }, () => {
