@@ -15,9 +15,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.audit.serverkit import amanat, org_vkey, submit
+from keys.roster import verify_roster
+from tests.api.vaultkit import read_dev_keys
+from tests.audit.serverkit import amanat, org_vkey
 from tests.e2e.conftest import ROOT, ServerProcess, free_port
 from tests.store.test_backup import FIXTURE_CHECKPOINT, predecessor
+from vault import age
+from vault.client import VaultClient
 from vault.store.sqlite import SCHEMA_VERSION
 
 
@@ -28,11 +32,20 @@ def test_the_predecessors_data_directory_serves_with_the_same_log_root(
     server = server_factory(data_dir=data, env={"AMANAT_WORK_QUIET_RATE": "0"})
     assert httpx.get(server.url + "/api/v1/log/checkpoint").text == FIXTURE_CHECKPOINT
     state = tmp_path / "auditor.json"
+    # The predecessor's organization key is Ed25519 only: an auditor accepts its rosters
+    # only when it says so explicitly (the classical policy), never by default.
     org = org_vkey(server)
+    assert " " not in org
+    status, _, err = amanat(capsys, "audit", "verify", "--server", server.url, "--org", org)
+    assert status != 0 and "classical" in err
+    org = "classical " + org
     status, _, err = amanat(capsys, "audit", "verify", "--server", server.url, "--org", org,
                             "--state", str(state))
     assert status == 0, err
-    submit(server, 1)
+    # A witness of the predecessor's organization seals to its roster under the same policy.
+    roster = verify_roster(read_dev_keys(server.data_dir).roster_text, org)
+    with VaultClient(server.url) as client:
+        client.submit(age.encrypt_bytes(b"testimony\n", roster.recipients()))
     status, out, err = amanat(capsys, "audit", "verify", "--server", server.url, "--org", org,
                               "--state", str(state), "--full")
     assert status == 0, out + err
