@@ -157,3 +157,13 @@ def test_a_new_rosters_cosigner_is_picked_up(tmp_path: Path) -> None:
     finally:
         collector.stop()
     log.close()
+
+
+def test_a_cosigners_refusal_reaches_the_log_as_one_printable_line() -> None:
+    """A cosigner's answer is outside input: what the server logs of it is its first line,
+    cut to 200 bytes, with terminal escapes and other unprintable bytes replaced."""
+    assert cosigning._reason(b"") == "(no reason given)"
+    assert cosigning._reason(b"stale size\nsecond line") == "stale size"
+    said = cosigning._reason(b"\x1b[31mred\x1b[0m \xff\xfe" + b"x" * 500)
+    assert said.startswith("?[31mred?[0m ??") and len(said) <= 200
+    assert all(" " <= c <= "~" for c in said)

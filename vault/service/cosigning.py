@@ -238,8 +238,13 @@ def _parse_size(answer: bytes) -> int:
 
 
 def _reason(answer: bytes) -> str:
-    text = answer[:200].decode("utf-8", "replace").strip().splitlines()
-    return text[0] if text else "(no reason given)"
+    """The first line of a cosigner's refusal, for the server's log: at most 200 bytes, and
+    printable ASCII only (a cosigner's answer is outside input: no terminal escapes, no
+    forged log lines)."""
+    text = answer[:200].decode("ascii", "replace").strip().splitlines()
+    line = text[0] if text else ""
+    kept = "".join(c if " " <= c <= "~" else "?" for c in line)
+    return kept or "(no reason given)"
 
 
 def _httpx_post(url: str, body: bytes, timeout: float, *, proxy: str | None = None
