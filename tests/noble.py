@@ -4,18 +4,28 @@ marker when node or the modules are absent, and one JSON-in, JSON-out call of a 
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
+from tests.support import require_path, require_tool
+
 ROOT = Path(__file__).resolve().parents[1]
 MODULES = ROOT / "web" / "node_modules"
 
-needs_noble = pytest.mark.skipif(
-    shutil.which("node") is None or not (MODULES / "@noble" / "post-quantum").is_dir(),
-    reason="node and web/node_modules/@noble (npm ci in web/) are needed")
+
+@pytest.fixture
+def noble_modules() -> Path:
+    """node and web/node_modules/@noble: skipped where absent, a failure under
+    AMANAT_REQUIRE_INTEROP=1 (as every other outside piece)."""
+    require_tool("node")
+    require_path(MODULES / "@noble" / "post-quantum",
+                 "web/node_modules/@noble (run `npm ci` in web/)")
+    return MODULES
+
+
+needs_noble = pytest.mark.usefixtures("noble_modules")
 
 
 def run_node(script: Path, mode: str, payload: dict[str, object]) -> object:

@@ -8,7 +8,7 @@ import base64
 import struct
 from pathlib import Path
 
-from tests.noble import needs_noble, run_node
+from tests.noble import needs_noble, noble_modules, run_node  # noqa: F401 (fixture)
 from vault.tlog.checkpoint import Checkpoint
 from vault.tlog.cosignature import (
     ALG_MLDSA44,

@@ -11,7 +11,7 @@ from pathlib import Path
 import nacl.signing
 import pytest
 
-from tests.noble import needs_noble, run_node
+from tests.noble import needs_noble, noble_modules, run_node  # noqa: F401 (fixture)
 from vault.tlog import note
 
 SCRIPT = Path(__file__).with_name("noble_note.mjs")
