@@ -32,7 +32,7 @@ SIGNER = Signer.generate(ORIGIN)
 def _cosigner(tmp_path: Path, name: str) -> tuple[CosignerService, Cosigner]:
     key = CosignerKey.generate(name)
     store = CosignerStore(tmp_path / name.replace("/", "_"), create=True)
-    store.add_log(ORIGIN, SIGNER.vkey())
+    store.add_log(ORIGIN, "classical " + SIGNER.vkey())
     return (CosignerService(store, key.signers()),
             Cosigner.from_vkeys(*key.vkeys(), f"http://{name.split('/')[0]}"))
 
@@ -108,7 +108,7 @@ def test_refusals_garbage_and_outages_are_retried_and_block_nothing(tmp_path: Pa
     forked = Signer.generate(ORIGIN)  # a copied log key would do the same
     other = AuditLog(tmp_path / "other.sqlite3", forked, ORIGIN)
     other.append([b"another history", b"of two entries"])
-    service_a.store.add_log(ORIGIN, forked.vkey())
+    service_a.store.add_log(ORIGIN, "classical " + forked.vkey())
     service_a.add_checkpoint(b"old 0\n\n" + other.latest_checkpoint().encode())
     other.close()
     wrong = CosignerKey.generate("b.example/c")  # b's name, another key: lines that fail

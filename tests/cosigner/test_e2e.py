@@ -32,7 +32,7 @@ from tests.cosigner import independent
 from tests.e2e.conftest import ROOT, ServerProcess, free_port
 from vault.service.setup import DEV_DIR, LOG_KEY_FILE
 from vault.tlog.cosignature import CosignatureError, CosignerVerifier, verify
-from vault.tlog.note import HybridSigner, Signer
+from vault.tlog.note import HybridSigner
 
 __all__ = ["servers"]
 
@@ -107,10 +107,10 @@ def cosigners() -> Iterator[Cosigners]:
         process.stop()
 
 
-def log_signer(server: ServerProcess) -> Signer:
-    """The Ed25519 half of the server's log key (the half a cosigner is configured with)."""
+def log_signer(server: ServerProcess) -> HybridSigner:
+    """The server's log key (a cosigner is configured with its public form)."""
     return HybridSigner.from_private_key_string(
-        (server.data_dir / LOG_KEY_FILE).read_text().strip()).classical
+        (server.data_dir / LOG_KEY_FILE).read_text().strip())
 
 
 def checkpoint(server: ServerProcess) -> str:
@@ -228,10 +228,11 @@ def test_cosigner_against_real_servers(servers: Servers, cosigners: Cosigners,
     assert inconsistent.status_code == 422, inconsistent.text
     assert "does not extend" in inconsistent.text
 
-    # A real server whose log key has the same name but is another key: 403.
+    # A real server signing with the log key's Ed25519 half (copied, or forged by a
+    # quantum computer) and an ML-DSA-44 half of its own: 403.
     impostor_data = servers.directory("impostor") / "data"
     impostor_data.mkdir(mode=0o700)
-    impostor_key = Signer.generate(signer.name)
+    impostor_key = HybridSigner(signer.classical).with_post_quantum_half()
     (impostor_data / LOG_KEY_FILE).write_text(impostor_key.private_key_string() + "\n")
     os.chmod(impostor_data / LOG_KEY_FILE, 0o600)
     impostor = servers.start("impostor")
@@ -280,7 +281,7 @@ def test_cli_refusals(tmp_path: Path) -> None:
     assert empty.returncode == 1 and "cosigns no log yet" in empty.stderr
     name = amanat("cosigner", "init", "--name", "has space", "-o", str(tmp_path / "k"))
     assert name.returncode == 1 and "--name" in name.stderr
-    vkey = Signer.generate("log").vkey()
+    vkey = HybridSigner.generate("log").vkey()
     assert amanat("cosigner", "add-log", "--data", str(tmp_path / "d"), "log", vkey
                   ).returncode == 0
     nokey = amanat("cosigner", "serve", "--data", str(tmp_path / "d"))
@@ -297,7 +298,7 @@ def test_killed_mid_flood_keeps_an_acknowledged_state(cosigners: Cosigners,
     from tests.cosigner.test_witness import ORIGIN, Log
     from vault.cosigner.store import CosignerStore
 
-    log = Log(Signer.generate(ORIGIN))
+    log = Log(HybridSigner.generate(ORIGIN))
     log.add(b"first")
     data = tmp_path / "killed"
     store = CosignerStore(data, create=True)
@@ -343,7 +344,7 @@ def test_killed_mid_flood_keeps_an_acknowledged_state(cosigners: Cosigners,
 def test_a_taken_port_is_refused_before_the_passphrase(tmp_path: Path) -> None:
     import socket
 
-    vkey = Signer.generate("log").vkey()
+    vkey = HybridSigner.generate("log").vkey()
     assert amanat("cosigner", "add-log", "--data", str(tmp_path / "d"), "log", vkey
                   ).returncode == 0
     with socket.socket() as taken:

@@ -25,7 +25,7 @@ from vault.cosigner.witness import (
 from vault.tlog.checkpoint import Checkpoint, sign_checkpoint
 from vault.tlog.cosignature import CosignerSigner, MLDSACosignerSigner, verify
 from vault.tlog.merkle import InMemoryTree, leaf_hash
-from vault.tlog.note import Signer
+from vault.tlog.note import HybridSigner, Signer
 
 ORIGIN = "vault.example/log"
 
@@ -33,8 +33,9 @@ ORIGIN = "vault.example/log"
 class Log:
     """A log in memory that signs checkpoints and makes consistency proofs."""
 
-    def __init__(self, signer: Signer, entries: list[bytes] | None = None) -> None:
-        self.signer = signer
+    def __init__(self, signer: HybridSigner | Signer, entries: list[bytes] | None = None
+                 ) -> None:
+        self.signer = HybridSigner.of(signer)
         self.tree = InMemoryTree(leaf_hash(e) for e in entries or [])
 
     def add(self, *entries: bytes) -> None:
@@ -42,7 +43,8 @@ class Log:
 
     def note(self, size: int | None = None) -> str:
         size = self.tree.size if size is None else size
-        return sign_checkpoint(Checkpoint(ORIGIN, size, self.tree.root(size)), self.signer)
+        return sign_checkpoint(Checkpoint(ORIGIN, size, self.tree.root(size)),
+                               *self.signer.signers())
 
     def request(self, old: int, size: int | None = None, proof: list[bytes] | None = None
                 ) -> bytes:
@@ -55,7 +57,7 @@ class Log:
 
 @pytest.fixture
 def log() -> Log:
-    log = Log(Signer.generate(ORIGIN))
+    log = Log(HybridSigner.generate(ORIGIN))
     log.add(*(f"entry {i}".encode() for i in range(5)))
     return log
 
@@ -137,20 +139,52 @@ def test_fork_is_refused_and_kept_as_evidence(cosigner: Cosigner, log: Log) -> N
 
 
 def test_signature_and_origin_refusals(cosigner: Cosigner, log: Log) -> None:
-    other = Log(Signer.generate(ORIGIN), [b"x"])
+    other = Log(HybridSigner.generate(ORIGIN), [b"x"])
     with pytest.raises(NotSignedByLog):
         cosigner.add_checkpoint(other.request(0))
     forged = log.request(0).replace(b"\n5\n", b"\n4\n", 1)
     with pytest.raises(NotSignedByLog):
         cosigner.add_checkpoint(forged)
-    stranger = Log(Signer.generate("elsewhere.example/log"), [b"x"])
+    stranger = Log(HybridSigner.generate("elsewhere.example/log"), [b"x"])
     body = stranger.request(0).replace(ORIGIN.encode(), b"elsewhere.example/log")
     with pytest.raises(UnknownLog):
         cosigner.add_checkpoint(body)
-    wrong_origin = sign_checkpoint(Checkpoint("other", 0, log.tree.root(0)), log.signer)
+    wrong_origin = sign_checkpoint(Checkpoint("other", 0, log.tree.root(0)),
+                                   *log.signer.signers())
     with pytest.raises(UnknownLog):
         cosigner.add_checkpoint(f"old 0\n\n{wrong_origin}".encode())
     assert cosigner.store.latest(ORIGIN).checkpoint is None
+
+
+def test_a_hybrid_log_key_needs_both_signatures(cosigner: Cosigner, log: Log) -> None:
+    """Configured with the log's hybrid public form, the cosigner refuses a checkpoint
+    signed by only one half (a forger of Ed25519 alone, or of ML-DSA-44 alone, gets no
+    cosignature) and accepts it with both."""
+    checkpoint = Checkpoint(ORIGIN, 5, log.tree.root(5))
+    for half in log.signer.signers():
+        with pytest.raises(NotSignedByLog, match="not signed by a key this cosigner trusts"):
+            cosigner.add_checkpoint(f"old 0\n\n{sign_checkpoint(checkpoint, half)}".encode())
+    assert cosigner.store.latest(ORIGIN).checkpoint is None
+    assert len(cosigner.add_checkpoint(log.request(0)).splitlines()) == 2
+
+
+def test_a_classical_log_key_is_explicit_and_its_upgrade_ends_it(tmp_path: Path) -> None:
+    """An Ed25519-only log key is trusted only when written ``classical``; once the log's
+    hybrid form is added, Ed25519 alone no longer gets a cosignature."""
+    classical = Log(Signer.generate(ORIGIN), [b"a", b"b"])
+    store = CosignerStore(tmp_path / "c", create=True)
+    assert store.add_log(ORIGIN, "classical " + classical.signer.vkey())
+    cosigner = Cosigner(store, [CosignerSigner.generate("c")])
+    cosigner.add_checkpoint(classical.request(0))  # Ed25519 alone, accepted
+    upgraded = Log(classical.signer.with_post_quantum_half(), [b"a", b"b"])
+    upgraded.add(b"c")
+    assert store.add_log(ORIGIN, upgraded.signer.vkey())
+    assert store.logs() == {ORIGIN: [upgraded.signer.vkey()]}  # the classical row is gone
+    classical.add(b"c")
+    with pytest.raises(NotSignedByLog):
+        cosigner.add_checkpoint(classical.request(2))
+    cosigner.add_checkpoint(upgraded.request(2))
+    assert store.latest(ORIGIN).size == 3
 
 
 @pytest.mark.parametrize("body, message", [
@@ -206,7 +240,13 @@ def test_store_refusals(tmp_path: Path) -> None:
     with pytest.raises(CosignerStoreError, match="not a verifier key"):
         store.add_log(ORIGIN, "nonsense")
     with pytest.raises(CosignerStoreError, match="one line"):
-        store.add_log("a\nb", Signer.generate("x").vkey())
+        store.add_log("a\nb", HybridSigner.generate("x").vkey())
+    classical = Signer.generate(ORIGIN).vkey()
+    with pytest.raises(CosignerStoreError, match="Ed25519 only: give the log's whole"):
+        store.add_log(ORIGIN, classical)
+    with pytest.raises(CosignerStoreError, match="has an ML-DSA-44 half"):
+        store.add_log(ORIGIN, "classical " + HybridSigner.generate(ORIGIN).vkey())
+    assert store.logs() == {}
 
 
 def test_concurrent_requests_for_one_log_are_serialized(cosigner: Cosigner, log: Log) -> None:
@@ -245,7 +285,7 @@ def test_http_statuses_and_headers(cosigner: Cosigner, log: Log) -> None:
     assert stale.headers["content-type"] == "text/x.tlog.size"
     bad = client.post("/add-checkpoint", content=b"old 0\n")
     assert bad.status_code == 400 and bad.text.endswith("\n")
-    other = Log(Signer.generate(ORIGIN), [b"x"])
+    other = Log(HybridSigner.generate(ORIGIN), [b"x"])
     assert client.post("/add-checkpoint", content=other.request(0)).status_code == 403
     big = client.post("/add-checkpoint", content=b"x" * (MAX_BODY_BYTES + 1))
     assert big.status_code == 413

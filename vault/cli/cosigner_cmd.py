@@ -4,8 +4,10 @@
 * ``init --name NAME -o FILE``: make the cosigner's keys offline (Ed25519 and ML-DSA-44, in
   one file locked with a passphrase from a prompt or ``AMANAT_PASSPHRASE``); prints its two
   verifier keys (types 0x04 and 0x06), which the organization will name in its roster;
-* ``add-log --data DIR ORIGIN LOG_VKEY``: cosign checkpoints of the log ``ORIGIN`` signed by
-  ``LOG_VKEY`` (what ``amanat serve`` prints); creates the data folder on first use;
+* ``add-log --data DIR ORIGIN LOG_KEY``: cosign checkpoints of the log ``ORIGIN`` signed by
+  both halves of ``LOG_KEY`` (its Ed25519 vkey, a space, its ML-DSA-44 vkey: what ``amanat
+  serve`` prints and the roster's ``log`` line names; ``classical <vkey>`` for an Ed25519-only
+  key); creates the data folder on first use;
 * ``serve --data DIR [--key FILE] [--host H] [--port N]``: answer ``POST /add-checkpoint``.
   The key file (default ``DIR/cosigner.key``) stays sealed on disk: its passphrase is asked
   at every start and the key lives only in the server's memory.
@@ -136,12 +138,15 @@ def register(subparsers: Any) -> None:
     init.set_defaults(func=cmd_init)
 
     add = sub.add_parser(
-        "add-log", help="cosign a log: its origin and verifier key",
-        description="Cosign checkpoints of the log ORIGIN signed by LOG_VKEY (the log "
-                    "verifier key `amanat serve` prints).")
+        "add-log", help="cosign a log: its origin and its key's public form",
+        description="Cosign checkpoints of the log ORIGIN signed by both halves of LOG_KEY: "
+                    "the log key's public form, its Ed25519 vkey, a space and its ML-DSA-44 "
+                    "vkey, as `amanat serve` prints it (one argument: quote it). An "
+                    "Ed25519-only key (a log not yet upgraded) is accepted only written "
+                    "'classical <vkey>'; adding the upgraded key later replaces it.")
     add.add_argument("--data", required=True, metavar="DIR", help="the cosigner's data folder")
     add.add_argument("origin", metavar="ORIGIN")
-    add.add_argument("log_vkey", metavar="LOG_VKEY")
+    add.add_argument("log_vkey", metavar="LOG_KEY")
     add.set_defaults(func=cmd_add_log)
 
     serve = sub.add_parser(

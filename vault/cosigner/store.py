@@ -9,7 +9,11 @@ from the same old size.
 
 Tables::
 
-    logs(origin, vkey)                      the log verifier keys trusted for each origin
+    logs(origin, vkey)                      the log keys trusted for each origin, in their
+                                            public form: an Ed25519 vkey, a space and an
+                                            ML-DSA-44 vkey (a hybrid key: a checkpoint must
+                                            carry both signatures), or an Ed25519 vkey alone
+                                            (a classical key, configured explicitly)
     latest(origin, size, root, checkpoint, time)
                                             the last cosigned checkpoint and the time of its
                                             cosignature (decimal text: tree sizes are
@@ -30,9 +34,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from vault.tlog.merkle import EMPTY_ROOT
-from vault.tlog.note import NoteError, Verifier
+from vault.tlog.note import HybridVerifier, NoteError
 
 DB_FILE = "cosigner.db"
+CLASSICAL_PREFIX = "classical "
+"""Written before an Ed25519-only log key, it accepts checkpoints signed by that key alone."""
 KEY_FILE = "cosigner.key"
 EVIDENCE_PER_LOG = 100
 
@@ -119,33 +125,56 @@ class CosignerStore:
             raise
         self._db.execute("COMMIT")
 
-    def add_log(self, origin: str, vkey: str) -> bool:
-        """Trust ``vkey`` for checkpoints of ``origin``; False if it already was."""
+    def add_log(self, origin: str, public_form: str) -> bool:
+        """Trust a log key for checkpoints of ``origin``; False if it already was.
+
+        ``public_form`` is the log key as ``amanat serve`` prints it and the roster's ``log``
+        line names it: its Ed25519 vkey, a space and its ML-DSA-44 vkey. Checkpoints are then
+        accepted only with both signatures. An Ed25519-only key (a log whose key has no
+        ML-DSA-44 half yet) is accepted only written ``classical <vkey>``, an explicit choice
+        of the classical policy. Adding the hybrid form of a key configured classical
+        replaces it: from then on both signatures are required."""
+        classical = public_form.startswith(CLASSICAL_PREFIX)
+        text = public_form[len(CLASSICAL_PREFIX):] if classical else public_form
         try:
-            verifier = Verifier.from_vkey(vkey)
+            key = HybridVerifier.from_vkey(text)
         except NoteError as exc:
             raise CosignerStoreError(f"the log key is not a verifier key: {exc}") from None
+        if key.is_hybrid and classical:
+            raise CosignerStoreError(
+                "`classical` is for an Ed25519-only log key; this key has an ML-DSA-44 half, "
+                "so give it without `classical`")
+        if not key.is_hybrid and not classical:
+            raise CosignerStoreError(
+                "this log key is Ed25519 only: give the log's whole public form (its Ed25519 "
+                "vkey, a space, its ML-DSA-44 vkey, as `amanat serve` prints it), or write "
+                f"'{CLASSICAL_PREFIX}<vkey>' to accept checkpoints signed by Ed25519 alone")
         if not origin or any(ord(ch) < 0x20 for ch in origin):
             raise CosignerStoreError("the origin must be one line of text")
         with self.transaction():
             known = self._db.execute(
-                "SELECT 1 FROM logs WHERE origin = ? AND vkey = ?", (origin, verifier.vkey())
+                "SELECT 1 FROM logs WHERE origin = ? AND vkey = ?", (origin, key.vkey())
             ).fetchone()
             if known is None:
                 self._db.execute("INSERT INTO logs (origin, vkey) VALUES (?, ?)",
-                                 (origin, verifier.vkey()))
+                                 (origin, key.vkey()))
+                if key.is_hybrid:  # its Ed25519 half alone is trusted no longer
+                    self._db.execute("DELETE FROM logs WHERE origin = ? AND vkey = ?",
+                                     (origin, key.classical.vkey()))
         return known is None
 
     def logs(self) -> dict[str, list[str]]:
-        """Every configured origin with its trusted verifier keys."""
+        """Every configured origin with its trusted log keys (public forms)."""
         found: dict[str, list[str]] = {}
         for origin, vkey in self._db.execute("SELECT origin, vkey FROM logs ORDER BY origin, vkey"):
             found.setdefault(origin, []).append(vkey)
         return found
 
-    def verifiers(self, origin: str) -> list[Verifier]:
+    def log_keys(self, origin: str) -> list[HybridVerifier]:
+        """The keys trusted for ``origin``: a checkpoint must open under one of them, with a
+        signature by each of its halves."""
         rows = self._db.execute("SELECT vkey FROM logs WHERE origin = ? ORDER BY vkey", (origin,))
-        return [Verifier.from_vkey(vkey) for (vkey,) in rows]
+        return [HybridVerifier.from_vkey(vkey) for (vkey,) in rows]
 
     def latest(self, origin: str) -> Latest:
         row = self._db.execute(

@@ -41,7 +41,7 @@ from vault.cosigner.store import CosignerStore, Latest
 from vault.tlog.checkpoint import Checkpoint, CheckpointError, open_checkpoint
 from vault.tlog.cosignature import CosignerSigner, MLDSACosignerSigner
 from vault.tlog.merkle import HASH_SIZE, InvalidProofError, verify_consistency
-from vault.tlog.note import NoteError, UnverifiedNoteError
+from vault.tlog.note import HybridVerifier, NoteError, UnverifiedNoteError
 
 MAX_PROOF_LINES = 63
 MAX_BODY_BYTES = 64 * 1024
@@ -156,6 +156,18 @@ def _origin_of(note: str) -> str:
         raise BadRequest(f"malformed checkpoint: {exc}") from None
 
 
+def _open_by_any(note: str, keys: Sequence[HybridVerifier], origin: str) -> Checkpoint:
+    """The checkpoint ``note`` opened under the first of ``keys`` that signed it, with every
+    half of that key (both for a hybrid key). UnverifiedNoteError when none did."""
+    unverified = UnverifiedNoteError("no log key is configured")
+    for key in keys:
+        try:
+            return open_checkpoint(note, key, origin)
+        except UnverifiedNoteError as exc:
+            unverified = exc
+    raise unverified
+
+
 class Cosigner:
     """Checks and cosigns checkpoints of the configured logs. Thread-safe: every state
     change happens under one lock, inside one SQLite transaction."""
@@ -176,11 +188,11 @@ class Cosigner:
         request = parse_add_checkpoint(body)
         origin = _origin_of(request.note)
         with self._lock:
-            verifiers = self.store.verifiers(origin)
-        if not verifiers:
+            keys = self.store.log_keys(origin)
+        if not keys:
             raise UnknownLog(f"this cosigner does not cosign the log {origin!r}")
         try:
-            checkpoint = open_checkpoint(request.note, verifiers, origin)
+            checkpoint = _open_by_any(request.note, keys, origin)
         except UnverifiedNoteError:
             raise NotSignedByLog(
                 f"the checkpoint is not signed by a key this cosigner trusts for {origin!r}"
