@@ -101,6 +101,34 @@ def test_gathers_learns_sizes_and_keeps_only_verified_lines(tmp_path: Path) -> N
     log.close()
 
 
+def test_a_restarted_vault_gathers_its_cosignatures_again(tmp_path: Path) -> None:
+    """Cosignatures live in memory only (each carries a precise time): after a restart the
+    log has none, and the collector gets the same size cosigned again, so the cosigned
+    checkpoint is back without any new entry."""
+    log = AuditLog(tmp_path / "log.sqlite3", SIGNER, ORIGIN)
+    service_a, a = _cosigner(tmp_path, "a.example/c")
+    policy = CosigningPolicy(1, (a,))
+    services = {"a.example": service_a}
+    collector = CosignatureCollector(log, lambda: policy, post=_post(services, []))
+    try:
+        log.append([b"one", b"two"])
+        collector.start()
+        _wait(lambda: policy.is_cosigned(log.cosigned_checkpoint_at(2)))
+    finally:
+        collector.stop()
+    log.close()
+    log = AuditLog(tmp_path / "log.sqlite3", SIGNER, ORIGIN)  # the restart
+    assert log.cosigned_sizes() == [] and not policy.is_cosigned(log.cosigned_checkpoint_at(2))
+    collector = CosignatureCollector(log, lambda: policy, post=_post(services, []))
+    try:
+        collector.start()
+        _wait(lambda: policy.is_cosigned(log.cosigned_checkpoint_at(2)))
+    finally:
+        collector.stop()
+    assert log.size() == 2
+    log.close()
+
+
 def test_refusals_garbage_and_outages_are_retried_and_block_nothing(tmp_path: Path) -> None:
     log = AuditLog(tmp_path / "log.sqlite3", SIGNER, ORIGIN)
     service_a, a = _cosigner(tmp_path, "a.example/c")

@@ -34,6 +34,7 @@ from vault.store.auditlog import (
     LogKeyMismatchError,
     LogRangeError,
 )
+from vault.store.cosigned import CosignatureMemory
 from vault.store.pglog import PostgresAuditLog
 from vault.tlog.checkpoint import CheckpointError, open_checkpoint, sign_checkpoint
 from vault.tlog.merkle import (
@@ -511,6 +512,56 @@ def test_pg_handles_take_each_others_trees_checked(postgres_dsn: str) -> None:
     finally:
         first.close()
         second.close()
+
+
+def test_cosignatures_never_reach_the_disk(db: Location, tmp_path: Path) -> None:
+    """A cosignature line carries its cosigner's time to the second, which would date the
+    entry it follows: lines are kept in memory only. A reopened log has none, and no file of
+    the database holds a line's bytes (SQLite: main file, WAL)."""
+    line = "— witness.example/a " + "Q29zaWduZWQgYXQgMTI6MzQ6NTY" + "x" * 60
+    with filled(db, (2, 3)) as log:
+        log.add_cosignatures(5, [line])
+        assert log.cosigned_sizes() == [5]
+        log.append([b"after"])
+    with open_log(db, SIGNER, ORIGIN) as log:
+        assert log.cosigned_sizes() == [] and log.cosigned_checkpoint_at(5) == log.checkpoint_at(5)
+    if isinstance(db, Path):
+        for path in tmp_path.glob("auditlog.sqlite3*"):
+            assert b"Q29zaWduZWQgYXQgMTI6MzQ6NTY" not in path.read_bytes(), path
+
+
+def test_cosignature_memory_keeps_the_newest_sizes() -> None:
+    memory = CosignatureMemory(max_sizes=3)
+    for size in (4, 1, 9, 7):
+        memory.add(size, [f"— c.example/x {size}", "— c.example/y same"])
+    memory.add(9, ["— c.example/z 9"])
+    assert memory.sizes() == [9, 7, 4]  # 1, the smallest, was forgotten
+    assert memory.sizes(3) == [9] and memory.sizes(above=4) == [9, 7]
+    assert memory.sizes(limit=1) == [9] and memory.lines(1) == []
+    assert memory.lines(9) == ["— c.example/x 9", "— c.example/y same", "— c.example/z 9"]
+
+
+def test_an_older_releases_stored_cosignatures_are_erased(sqlite_db: Path) -> None:
+    """A database from a release that kept cosignature lines in ``log_cosignatures``: the
+    rows are overwritten and the table dropped when the log opens, WAL included."""
+    marker = b"T2xkZXIgcmVsZWFzZSBjb3NpZ25hdHVyZQ"
+    with filled(sqlite_db, (2,)):
+        pass
+    conn = sqlite3.connect(sqlite_db)
+    conn.execute("CREATE TABLE log_cosignatures (size INTEGER NOT NULL, line TEXT NOT NULL, "
+                 "PRIMARY KEY (size, line)) WITHOUT ROWID")
+    conn.executemany("INSERT INTO log_cosignatures VALUES (2, ?)",
+                     [(f"— w{n}.example/c {marker.decode()}{n}",) for n in range(50)])
+    conn.commit()
+    conn.close()
+    assert marker in b"".join(p.read_bytes() for p in sqlite_db.parent.glob("auditlog.sqlite3*"))
+    with open_log(sqlite_db, SIGNER, ORIGIN) as log:
+        assert log.size() == 2 and log.cosigned_sizes() == []
+        tables = {row[0] for row in log._connection.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table'")}
+        assert "log_cosignatures" not in tables
+    for path in sqlite_db.parent.glob("auditlog.sqlite3*"):
+        assert marker not in path.read_bytes(), path
 
 
 def test_cosignatures_are_kept_with_their_checkpoint(db: Location) -> None:

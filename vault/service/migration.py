@@ -4,8 +4,9 @@ directory) to the scaled-out one (PostgreSQL, and optionally object storage):
 
 What it keeps, and how that is checked before the data directory is switched:
 
-* **The log, byte for byte.** Entries, tree nodes, every signed checkpoint (the same signed
-  text) and every cosignature line are copied as stored; the copied log is then opened with
+* **The log, byte for byte.** Entries, tree nodes and every signed checkpoint (the same
+  signed text) are copied as stored (cosignatures live in memory only and are gathered
+  again by the new servers); the copied log is then opened with
   the data directory's log key (which re-checks the latest checkpoint against the stored
   tree) and recomputed in full (``verify_storage``): its size and its latest checkpoint must
   be the source's. No checkpoint is signed by the migration.
@@ -77,7 +78,6 @@ _LOG_TABLES: tuple[tuple[str, str], ...] = (
     ("log_entries", "idx, data"),
     ("log_tree", "level, idx, hash"),
     ("log_checkpoints", "size, root, note"),
-    ("log_cosignatures", "size, line"),
 )
 _STORE_TABLES: tuple[tuple[str, str], ...] = (
     ("submissions", "seq, id, sha256, size, received, log_index"),

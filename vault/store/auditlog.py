@@ -25,9 +25,9 @@ the latest checkpoint) and the state is reloaded and re-verified.
 
 Tables (prefixed ``log_`` so they can share a database): ``log_meta`` (origin, schema),
 ``log_entries`` (idx, data), ``log_tree`` (level, idx, hash of leaves
-``[idx * 2**level, (idx+1) * 2**level)``), ``log_checkpoints`` (size, root, signed note),
-``log_cosignatures`` (size, one cosignature line gathered for the checkpoint of that size;
-the service checks each line before it adds it).
+``[idx * 2**level, (idx+1) * 2**level)``), ``log_checkpoints`` (size, root, signed note).
+Cosignatures are kept in memory only (``vault.store.cosigned``: each carries a precise time);
+the ``log_cosignatures`` table an older release kept them in is emptied and dropped at open.
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from vault.store.cosigned import CosignatureMemory
 from vault.tlog.checkpoint import Checkpoint, CheckpointError, open_checkpoint, sign_checkpoint
 from vault.tlog.merkle import (
     EMPTY_ROOT,
@@ -86,11 +87,6 @@ CREATE TABLE IF NOT EXISTS log_checkpoints (
     root BLOB NOT NULL,
     note TEXT NOT NULL
 );
-CREATE TABLE IF NOT EXISTS log_cosignatures (
-    size INTEGER NOT NULL,
-    line TEXT NOT NULL,
-    PRIMARY KEY (size, line)
-) WITHOUT ROWID;
 """
 
 
@@ -263,6 +259,7 @@ class AuditLog:
         self._origin = origin
         Checkpoint(origin, 0, EMPTY_ROOT)  # refuse an origin a checkpoint cannot carry
         self._lock = threading.RLock()
+        self._cosignatures = CosignatureMemory()
         if isinstance(path_or_connection, sqlite3.Connection):
             self._connection = path_or_connection
             self._owns_connection = False
@@ -279,6 +276,9 @@ class AuditLog:
                     if statement.strip():
                         self._connection.execute(statement)
                 self._initialise_meta()
+                dropped = self._drop_stored_cosignatures()
+            if dropped:  # the old pages' images leave the write-ahead log too
+                self._connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             self._size, self._frontier, self._latest = self._load_state()
         except BaseException:
             self.close()
@@ -292,7 +292,20 @@ class AuditLog:
         if require_wal and str(mode).lower() != "wal":
             raise AuditLogError(f"the audit log database cannot use WAL mode (got {mode!r})")
         connection.execute("PRAGMA synchronous=FULL")
+        connection.execute("PRAGMA secure_delete=ON")
         connection.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
+
+    def _drop_stored_cosignatures(self) -> bool:
+        """Empty (overwriting the rows: ``secure_delete``) and drop the table an older
+        release kept cosignatures in, with their precise times; True if there was one."""
+        exists = self._connection.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'log_cosignatures'"
+        ).fetchone()
+        if exists is None:
+            return False
+        self._connection.execute("DELETE FROM log_cosignatures")
+        self._connection.execute("DROP TABLE log_cosignatures")
+        return True
 
     def _initialise_meta(self) -> None:
         connection = self._connection
@@ -507,36 +520,22 @@ class AuditLog:
 
     def add_cosignatures(self, size: int, lines: Sequence[str]) -> None:
         """Keep cosignature lines (each ``— name base64``, no newline) for the checkpoint
-        issued at ``size``; lines already kept are ignored. The caller has checked them."""
-        with self._lock:
-            self.checkpoint_at(size)  # LogRangeError if the log issued none at this size
-            with self._write_transaction():
-                self._connection.executemany(
-                    "INSERT OR IGNORE INTO log_cosignatures (size, line) VALUES (?, ?)",
-                    [(size, line) for line in lines],
-                )
+        issued at ``size``, in memory only (``vault.store.cosigned``); lines already kept
+        are ignored. The caller has checked them."""
+        self.checkpoint_at(size)  # LogRangeError if the log issued none at this size
+        self._cosignatures.add(size, lines)
 
     def cosigned_checkpoint_at(self, size: int) -> str:
         """The checkpoint issued at ``size`` with the cosignature lines kept for it appended
         to its signature lines (a signed note with more signatures)."""
-        with self._lock:
-            signed = self.checkpoint_at(size)
-            rows = self._connection.execute(
-                "SELECT line FROM log_cosignatures WHERE size = ? ORDER BY line", (size,)
-            ).fetchall()
-        return signed + "".join(f"{row[0]}\n" for row in rows)
+        signed = self.checkpoint_at(size)
+        return signed + "".join(f"{line}\n" for line in self._cosignatures.lines(size))
 
     def cosigned_sizes(self, min_lines: int = 1, *, above: int = -1,
                        limit: int | None = None) -> list[int]:
         """The sizes larger than ``above`` of the checkpoints with at least ``min_lines``
         cosignature lines kept, newest first, at most ``limit`` of them."""
-        with self._lock:
-            rows = self._connection.execute(
-                "SELECT size FROM log_cosignatures WHERE size > ? GROUP BY size "
-                "HAVING COUNT(*) >= ? ORDER BY size DESC LIMIT ?",
-                (above, min_lines, -1 if limit is None else limit),
-            ).fetchall()
-        return [int(row[0]) for row in rows]
+        return self._cosignatures.sizes(min_lines, above=above, limit=limit)
 
     def backup_to(self, target: str | Path) -> int:
         """Copy the whole database to the new file ``target`` at one moment (SQLite's online

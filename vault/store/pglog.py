@@ -27,7 +27,9 @@ What it guarantees:
 Tables (``log_`` prefix, beside the store's): ``log_meta`` (schema, origin, vkey),
 ``log_coordinator`` (one row: the committed size), ``log_entries`` (idx, data), ``log_tree``
 (level, idx, hash of leaves ``[idx * 2**level, (idx+1) * 2**level)``), ``log_checkpoints``
-(size, root, signed note).
+(size, root, signed note). Cosignatures are kept in each worker's memory only
+(``vault.store.cosigned``: each carries a precise time); the ``log_cosignatures`` table an
+older release kept them in is dropped when the schema is created.
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ from vault.store.auditlog import (
     open_latest_checkpoint,
     verify_stored_tree,
 )
+from vault.store.cosigned import CosignatureMemory
 from vault.store.postgres import make_pool, safe_dsn
 from vault.tlog.checkpoint import Checkpoint, open_checkpoint, sign_checkpoint
 from vault.tlog.merkle import (
@@ -95,11 +98,7 @@ CREATE TABLE IF NOT EXISTS log_checkpoints (
     root BYTEA NOT NULL,
     note TEXT NOT NULL
 );
-CREATE TABLE IF NOT EXISTS log_cosignatures (
-    size BIGINT NOT NULL,
-    line TEXT NOT NULL,
-    PRIMARY KEY (size, line)
-)
+DROP TABLE IF EXISTS log_cosignatures
 """
 
 Conn = psycopg.Connection[Any]
@@ -192,6 +191,7 @@ class PostgresAuditLog:
         self.where = safe_dsn(dsn)
         Checkpoint(origin, 0, EMPTY_ROOT)  # refuse an origin a checkpoint cannot carry
         self._lock = threading.RLock()
+        self._cosignatures = CosignatureMemory()
         self._pool: ConnectionPool[Conn] = make_pool(dsn, LOG_POOL_SIZE, "amanat-log")
         try:
             with self._pool.connection() as conn, conn.transaction():
@@ -436,23 +436,18 @@ class PostgresAuditLog:
 
     def add_cosignatures(self, size: int, lines: Sequence[str]) -> None:
         """Keep cosignature lines (each ``— name base64``, no newline) for the checkpoint
-        issued at ``size``; lines already kept (by any worker) are ignored. The caller has
-        checked them."""
+        issued at ``size``, in this worker's memory only (``vault.store.cosigned``: each
+        worker gathers its own); lines already kept are ignored. The caller has checked
+        them."""
         self.checkpoint_at(size)  # LogRangeError if the log issued none at this size
-        with self._pool.connection() as conn, conn.transaction(), conn.cursor() as cursor:
-            cursor.executemany(
-                "INSERT INTO log_cosignatures (size, line) VALUES (%s, %s)"
-                " ON CONFLICT DO NOTHING", [(size, line) for line in lines])
+        self._cosignatures.add(size, lines)
 
     def _cosigned(self, conn: Conn, size: int) -> str:
         row = conn.execute(
             "SELECT note FROM log_checkpoints WHERE size = %s", (size,)).fetchone()
         if row is None:
             raise LogRangeError(f"the log issued no checkpoint at size {size}")
-        lines = conn.execute(
-            "SELECT line FROM log_cosignatures WHERE size = %s ORDER BY line COLLATE \"C\"",
-            (size,)).fetchall()
-        return str(row[0]) + "".join(f"{line}\n" for (line,) in lines)
+        return str(row[0]) + "".join(f"{line}\n" for line in self._cosignatures.lines(size))
 
     def cosigned_checkpoint_at(self, size: int) -> str:
         """The checkpoint issued at ``size`` with the cosignature lines kept for it appended
@@ -464,12 +459,7 @@ class PostgresAuditLog:
                        limit: int | None = None) -> list[int]:
         """The sizes larger than ``above`` of the checkpoints with at least ``min_lines``
         cosignature lines kept, newest first, at most ``limit`` of them."""
-        with self._pool.connection() as conn:
-            rows = conn.execute(
-                "SELECT size FROM log_cosignatures WHERE size > %s GROUP BY size"
-                " HAVING COUNT(*) >= %s ORDER BY size DESC LIMIT %s",
-                (above, min_lines, limit)).fetchall()
-        return [int(row[0]) for row in rows]
+        return self._cosignatures.sizes(min_lines, above=above, limit=limit)
 
     # --- auditing the storage ------------------------------------------------------------------
 
