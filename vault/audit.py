@@ -54,6 +54,7 @@ import fcntl
 import hashlib
 import json
 import os
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -114,6 +115,10 @@ __all__ = [
 ]
 
 DEFAULT_PAGE_SIZE = 1000
+DEFAULT_MAX_COSIGNED_AGE = 24 * 3600.0
+"""How old (seconds) the cosignatures on the checkpoint an audit relies on may be: a day,
+against the vault's hourly refresh (``vault.service.cosigning.REFRESH_SECONDS``), so
+cosigners down for most of a day still leave audits passing."""
 """Entries asked for per request (the server answers at most this many)."""
 
 STATE_FORMAT = "amanat.audit-state/v1"
@@ -549,6 +554,8 @@ def verify_log(
     full: bool = False,
     page_size: int = DEFAULT_PAGE_SIZE,
     tiles: TileReader | None = None,
+    max_cosigned_age: float | None = DEFAULT_MAX_COSIGNED_AGE,
+    clock: Callable[[], float] = time.time,
 ) -> AuditVerdict:
     """Check the log behind ``source`` against the pinned organization key ``org_vkey``.
 
@@ -560,6 +567,11 @@ def verify_log(
     implied): the tree is rebuilt from its tiles and checked against the checkpoint, the
     consistency with the remembered checkpoint is computed from it, and every entry is read
     from the bundles and checked against the tiles' leaf hashes.
+    When the roster names cosigners, the checkpoint relied upon must carry k cosignatures
+    and k of them must be at most ``max_cosigned_age`` seconds old by ``clock`` (None: any
+    age): the vault has each cosigner cosign its newest checkpoint again every
+    ``REFRESH_SECONDS`` (``vault.service.cosigning``), so an older one is a view the log
+    stopped showing the cosigners, perhaps shown to this auditor alone.
     On success ``state`` (if given) remembers the new roster and checkpoint; on failure it
     keeps what it had. Errors raised by ``source`` propagate; AuditStateError when the state
     holds a checkpoint that no longer verifies under the roster's log key.
@@ -569,7 +581,7 @@ def verify_log(
     progress = _Progress()
     try:
         notes = _audit(source, org_vkey, state, full or tiles is not None, page_size, progress,
-                       tiles)
+                       tiles, _Freshness(max_cosigned_age, clock))
     except _Refused as refused:
         return AuditVerdict(
             refused.finding,
@@ -616,7 +628,8 @@ def _audit(
     full: bool,
     page_size: int,
     progress: _Progress,
-    tiles: TileReader | None = None,
+    tiles: TileReader | None,
+    freshness: _Freshness,
 ) -> list[str]:
     roster_state = RosterState()
     seen_roster = None if state is None else state.roster_seen(org_vkey)
@@ -636,7 +649,7 @@ def _audit(
         # cosigned, else the newest one that is (the rest of the log is not yet cosigned
         # and could be a view shown to this auditor alone).
         note, signed, latest = _check_cosigned_latest(source, roster, verifier, signed,
-                                                      latest)
+                                                      latest, freshness)
         progress.signed, progress.latest = signed, latest
         notes.append(note)
     proofs: _Proofs = source
@@ -678,28 +691,66 @@ def _audit(
     return notes
 
 
+@dataclass(frozen=True)
+class _Freshness:
+    """How old the cosignatures relied upon may be (seconds; None: any age), by ``clock``."""
+
+    max_age: float | None
+    clock: Callable[[], float]
+
+    def check(self, roster: Roster, signed: str, what: str) -> str:
+        """Refuse (NOT_COSIGNED) a checkpoint whose k cosigners vouch for it only as of
+        longer ago than ``max_age``; else say how long ago, for the verdict."""
+        assert roster.cosigning is not None
+        age = self.clock() - roster.cosigning.cosigned_as_of(signed)
+        if self.max_age is not None and age > self.max_age:
+            raise _Refused(
+                Finding.NOT_COSIGNED,
+                f"{what} was last cosigned {_duration(age)} ago, more than "
+                f"{_duration(self.max_age)}: the vault has its cosigners cosign its newest "
+                "checkpoint again every hour, so this may be an old view of the log shown to "
+                "you alone; fetch again later, or audit with --state")
+        return f"{_duration(max(age, 0.0))} ago"
+
+
+def _duration(seconds: float) -> str:
+    """``45 s``, ``12 min``, ``5 h``, ``3 days`` (rounded down)."""
+    if seconds >= 2 * 86400:
+        return f"{int(seconds // 86400)} days"
+    if seconds >= 3600:
+        return f"{int(seconds // 3600)} h"
+    if seconds >= 60:
+        return f"{int(seconds // 60)} min"
+    return f"{int(seconds)} s"
+
+
 def _check_cosigned_latest(source: LogSource, roster: Roster, verifier: HybridVerifier,
-                           signed: str, latest: Checkpoint) -> tuple[str, str, Checkpoint]:
+                           signed: str, latest: Checkpoint, freshness: _Freshness
+                           ) -> tuple[str, str, Checkpoint]:
     """Hold the latest checkpoint to the cosigning policy: it is cosigned itself, or it
     provably extends the newest checkpoint that is, which is then the one relied upon (an
     auditor with no state cannot tell an uncosigned tail shown to it alone from the one
-    everybody sees). Returns a note for the verdict, and the checkpoint relied upon (its
-    signed text and itself)."""
+    everybody sees); and k of its cosignatures are recent (``freshness``). Returns a note
+    for the verdict, and the checkpoint relied upon (its signed text and itself)."""
     assert roster.cosigning is not None
     policy = roster.cosigning
     if policy.is_cosigned(signed):
         names = _cosigned_by(roster, signed, "the latest checkpoint")
-        return f"cosigned by {', '.join(names)}", signed, latest
+        when = freshness.check(roster, signed, f"the latest checkpoint (size {latest.size})")
+        return f"cosigned by {', '.join(names)} {when}", signed, latest
     other = source.cosigned_checkpoint()
     if other is None:
         _cosigned_by(roster, signed, f"the latest checkpoint (size {latest.size})")
     assert other is not None  # _cosigned_by refused, or the latest was cosigned after all
     cosigned = _open_signed(other, verifier, "the cosigned checkpoint")
-    names = _cosigned_by(roster, other, f"the newest cosigned checkpoint (size {cosigned.size})")
+    what = f"the newest cosigned checkpoint (size {cosigned.size})"
+    names = _cosigned_by(roster, other, what)
+    when = freshness.check(roster, other, what)
     _check_extends(source, cosigned, latest, "cosigned")
     return (f"relies on the checkpoint at size {cosigned.size}, cosigned by "
-            f"{', '.join(names)}, which the latest extends; the {latest.size - cosigned.size} "
-            f"entries after it are not yet cosigned and not audited (size {latest.size})",
+            f"{', '.join(names)} {when}, which the latest extends; the "
+            f"{latest.size - cosigned.size} entries after it are not yet cosigned and not "
+            f"audited (size {latest.size})",
             other, cosigned)
 
 

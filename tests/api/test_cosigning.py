@@ -129,6 +129,35 @@ def test_a_restarted_vault_gathers_its_cosignatures_again(tmp_path: Path) -> Non
     log.close()
 
 
+def test_an_idle_logs_checkpoint_is_cosigned_again_with_a_newer_time(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Nothing new is logged, yet the newest checkpoint is sent again every REFRESH_SECONDS:
+    the cosigner cosigns the size it holds again with its current time, and the newer line
+    replaces the older (one per key), so a stateless auditor sees recent cosignatures."""
+    monkeypatch.setattr(cosigning, "REFRESH_SECONDS", 0.1)
+    log = AuditLog(tmp_path / "log.sqlite3", SIGNER, ORIGIN)
+    key = CosignerKey.generate("a.example/c")
+    store = CosignerStore(tmp_path / "a", create=True)
+    store.add_log(ORIGIN, "classical " + SIGNER.vkey())
+    clock = iter(range(1_800_000_000, 1_900_000_000, 60))
+    service = CosignerService(store, key.signers(), clock=lambda: float(next(clock)))
+    policy = CosigningPolicy(1, (Cosigner.from_vkeys(*key.vkeys(), "http://a.example"),))
+    calls: list[str] = []
+    collector = CosignatureCollector(log, lambda: policy,
+                                     post=_post({"a.example": service}, calls))
+    try:
+        log.append([b"one", b"two"])
+        collector.start()
+        _wait(lambda: policy.is_cosigned(log.cosigned_checkpoint_at(2)))
+        first = policy.cosigned_as_of(log.cosigned_checkpoint_at(2))
+        _wait(lambda: policy.cosigned_as_of(log.cosigned_checkpoint_at(2)) > first)
+    finally:
+        collector.stop()
+    assert log.size() == 2 and store.latest(ORIGIN).size == 2
+    assert len(log.cosigned_checkpoint_at(2).split("\n\n")[1].splitlines()) == 1 + 2
+    log.close()
+
+
 def test_refusals_garbage_and_outages_are_retried_and_block_nothing(tmp_path: Path) -> None:
     log = AuditLog(tmp_path / "log.sqlite3", SIGNER, ORIGIN)
     service_a, a = _cosigner(tmp_path, "a.example/c")

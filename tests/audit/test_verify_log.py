@@ -10,11 +10,13 @@ from pathlib import Path
 
 import pytest
 
+from keys.cosigner import CosignerKey
 from keys.roster import POLICY_ALLOW_X25519, Roster, sign_roster
 from tests.audit.fakes import FakeLog, Org, access, new_log, submission
 from vault import audit
 from vault.audit import AuditState, AuditStateError, Finding, verify_log
 from vault.tlog.checkpoint import Checkpoint, open_checkpoint, sign_checkpoint
+from vault.tlog.cosigning import Cosigner, CosigningPolicy
 from vault.tlog.merkle import EMPTY_ROOT
 from vault.tlog.note import Signer, Verifier, sign_note
 
@@ -406,3 +408,39 @@ def test_full_check_asks_again_before_calling_a_submission_missing() -> None:
     verdict = verify_log(late, org.vkey, full=True)
     assert verdict.ok, verdict.summary()
     assert [call[0] for call in late.calls].count("held") == 2
+
+
+def test_the_cosignatures_relied_on_must_be_recent() -> None:
+    """A stateless auditor cannot tell an old cosigned checkpoint (a frozen view) from the
+    current one by the tree alone; the cosigners' times tell. The vault has them cosign its
+    newest checkpoint again every hour, so cosignatures older than a day are refused."""
+    org = Org()
+    log = new_log(org, 3)
+    key = CosignerKey.generate("c.example/cosigner")
+    org.roster = org.roster.with_cosigning(
+        CosigningPolicy(1, (Cosigner.from_vkeys(*key.vkeys(), "https://c.example"),)))
+    log.roster = org.sign(log.signer.vkey())
+    plain = log.signed
+    body = plain[: plain.rfind("\n\n") + 1]
+    now = 1_800_000_000
+
+    def cosigned(at: int) -> str:
+        return plain + "".join(signer.sign(body, at).line() for signer in key.signers())
+
+    log.signed = cosigned(now - 3600 - 5)
+    fresh = verify_log(log, org.vkey, clock=lambda: now)
+    assert fresh.ok, fresh.summary()
+    assert "cosigned by c.example/cosigner 1 h ago" in fresh.summary()
+    log.signed = cosigned(now - 25 * 3600)
+    for state in (None, AuditState()):
+        stale = verify_log(log, org.vkey, state=state, clock=lambda: now)
+        assert stale.finding is Finding.NOT_COSIGNED
+        assert stale.reason.startswith(
+            "the latest checkpoint (size 3) was last cosigned 25 h ago, more than 24 h: ")
+    assert verify_log(log, org.vkey, clock=lambda: now + 3 * 86400,
+                      max_cosigned_age=None).ok
+    assert "4 days ago" in verify_log(log, org.vkey, clock=lambda: now + 3 * 86400,
+                                      max_cosigned_age=5 * 86400).summary()
+    log.signed = cosigned(now - 90)
+    assert "1 min ago" in verify_log(log, org.vkey, clock=lambda: now).summary()
+    assert "0 s ago" in verify_log(log, org.vkey, clock=lambda: now - 200).summary()

@@ -5,6 +5,7 @@ a fresh PostgreSQL database); the ones about SQLite itself take ``sqlite_db``.""
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import random
@@ -539,6 +540,13 @@ def test_cosignature_memory_keeps_the_newest_sizes() -> None:
     assert memory.sizes(3) == [9] and memory.sizes(above=4) == [9, 7]
     assert memory.sizes(limit=1) == [9] and memory.lines(1) == []
     assert memory.lines(9) == ["— c.example/x 9", "— c.example/y same", "— c.example/z 9"]
+    # A key's newer line (a checkpoint cosigned again) replaces its older one.
+    older, newer = ("— c.example/w " + base64.b64encode(b"\x01\x02\x03\x04" + at).decode()
+                    for at in (b"\x00" * 8, b"\x00" * 7 + b"\x01"))
+    other = "— c.example/w " + base64.b64encode(b"\x09\x09\x09\x09" + b"\x00" * 8).decode()
+    memory.add(9, [older, other])
+    memory.add(9, [newer])
+    assert newer in memory.lines(9) and older not in memory.lines(9) and other in memory.lines(9)
 
 
 def test_an_older_releases_stored_cosignatures_are_erased(sqlite_db: Path) -> None:

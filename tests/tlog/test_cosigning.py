@@ -42,11 +42,11 @@ def _policy(quorum: int = 2) -> CosigningPolicy:
     return CosigningPolicy(quorum, tuple(_cosigner(n) for n in range(3)))
 
 
-def _cosign(note: str, *numbers: int, mldsa: bool = True) -> str:
+def _cosign(note: str, *numbers: int, mldsa: bool = True, at: int = 1_700_000_000) -> str:
     body = note[: note.rfind("\n\n") + 1]
     for number in numbers:
         signers = KEYS[number].signers() if mldsa else (KEYS[number].signer(),)
-        note += "".join(signer.sign(body, 1_700_000_000).line() for signer in signers)
+        note += "".join(signer.sign(body, at + number).line() for signer in signers)
     return note
 
 
@@ -64,6 +64,22 @@ def test_k_of_n_counts_cosigners_with_both_keys() -> None:
     assert policy.cosigned_by(_cosign(CHECKPOINT, 0, 1, mldsa=False)) == []
     # The same cosigner twice is one cosigner.
     assert policy.cosigned_by(_cosign(_cosign(CHECKPOINT, 0), 0)) == ["c0.example/cosigner"]
+
+
+def test_cosigned_as_of_is_the_kth_newest_cosigners_time() -> None:
+    """k cosigners vouch for a checkpoint as of the k-th newest of their times; a cosigner's
+    time is the earlier of its two cosignatures'."""
+    three = _cosign(CHECKPOINT, 0, 1, 2)  # times 1_700_000_000 + 0, + 1, + 2
+    assert _policy(1).cosigned_as_of(three) == 1_700_000_002
+    assert _policy(2).cosigned_as_of(three) == 1_700_000_001
+    assert _policy(3).cosigned_as_of(three) == 1_700_000_000
+    body = CHECKPOINT[: CHECKPOINT.rfind("\n\n") + 1]
+    ed25519, mldsa = KEYS[2].signers()
+    split = CHECKPOINT + ed25519.sign(body, 1_800_000_000).line() + mldsa.sign(
+        body, 1_600_000_000).line()
+    assert _policy(1).cosigned_as_of(split) == 1_600_000_000
+    with pytest.raises(NotCosignedError, match="1 of 2 required"):
+        _policy(2).cosigned_as_of(_cosign(CHECKPOINT, 1))
 
 
 def test_a_forged_cosignature_refuses_the_checkpoint() -> None:

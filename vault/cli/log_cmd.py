@@ -153,6 +153,16 @@ def _write_evidence(path: str, verdict: AuditVerdict) -> None:
         out.write((json.dumps(document, indent=1, ensure_ascii=False) + "\n").encode("utf-8"))
 
 
+def _hours(text: str) -> float:
+    try:
+        hours = float(text)
+    except ValueError:
+        hours = -1.0
+    if not 0 < hours <= 24 * 366:
+        raise argparse.ArgumentTypeError(f"a number of hours above 0, at most {24 * 366}")
+    return hours
+
+
 def cmd_audit_verify(args: argparse.Namespace) -> int:
     from vault.audit import AuditState, AuditStateError, verify_log
 
@@ -162,12 +172,14 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
         source: LogSource = server
         tiles = server.tile if args.tiles else None
         try:
+            max_age = args.max_cosigned_age * 3600.0
             if args.state is None:
-                verdict = verify_log(source, args.org, full=args.full, tiles=tiles)
+                verdict = verify_log(source, args.org, full=args.full, tiles=tiles,
+                                     max_cosigned_age=max_age)
             else:
                 with AuditState.open(args.state) as state:
                     verdict = verify_log(source, args.org, state=state, full=args.full,
-                                         tiles=tiles)
+                                         tiles=tiles, max_cosigned_age=max_age)
         except AuditStateError as exc:
             raise CLIError(str(exc), UNCHECKED) from None
     if not verdict.ok:
@@ -249,6 +261,12 @@ def register(subparsers: Any) -> None:
         "--tiles", action="store_true",
         help="read the whole log as C2SP tlog-tiles (implies --full): rebuild the tree from "
              "its tiles, check it against the signed checkpoint, and every entry against it",
+    )
+    verify.add_argument(
+        "--max-cosigned-age", type=_hours, default=24.0, metavar="HOURS",
+        help="when the roster names cosigners: refuse a checkpoint whose cosignatures are "
+             "older than this (default 24; the vault has them renewed every hour, so older "
+             "ones may be an old view of the log shown to you alone)",
     )
     verify.add_argument(
         "--evidence",

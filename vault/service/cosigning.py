@@ -4,7 +4,9 @@ names (C2SP tlog-witness ``add-checkpoint``) and keeps the cosignatures they ans
 Protects the no-split-view guarantee without ever standing in a submission's way: the work
 is done by one background thread per cosigner, which sends only the newest checkpoint
 (checkpoints issued while a cosigner was away are skipped, since cosigning the newest covers
-them), with the consistency proof from the size that cosigner last cosigned. A cosigner that
+them), with the consistency proof from the size that cosigner last cosigned, and sends it
+again every ``REFRESH_SECONDS`` while nothing new is logged, so the cosignatures served stay
+recent (a cosigner cosigns the size it holds again, with a new time). A cosigner that
 is down, slow or refusing is retried with exponential backoff (``MIN_BACKOFF`` doubling up
 to ``MAX_BACKOFF`` seconds) and each request has a deadline, so a submission never waits on
 one: it is acknowledged with whatever cosignatures exist, and a cosigned checkpoint that
@@ -42,6 +44,10 @@ MIN_BACKOFF = 0.5
 MAX_BACKOFF = 60.0
 REQUEST_SECONDS = 10.0
 IDLE_SECONDS = 30.0
+REFRESH_SECONDS = 3600.0
+"""An idle log's newest checkpoint is sent again this often: each cosigner cosigns it again
+with a new time, so an auditor who keeps nothing can tell the current view from an old one
+(``vault.audit.DEFAULT_MAX_COSIGNED_AGE``). The time carries no entry: nothing was added."""
 MAX_ANSWER_BYTES = 64 * 1024
 SIZE_CONTENT_TYPE = "text/x.tlog.size"
 
@@ -163,16 +169,19 @@ class CosignatureCollector:
         done_size = 0  # the newest size it cosigned for us (the empty tree needs nobody)
         backoff = 0.0
         retry_at = 0.0  # a new checkpoint wakes the worker, but not before this (backoff)
+        refresh_at = 0.0  # when the newest checkpoint is due to be cosigned again
         while not self._stopping and self._still_listed(cosigner):
-            pause = retry_at - time.monotonic()
-            if pause > 0:
-                self._wait(pause)
+            now = time.monotonic()
+            if retry_at > now:
+                self._wait(retry_at - now)
                 continue
-            if self._log.size() <= done_size:
-                self._wait(IDLE_SECONDS)
+            size = self._log.size()
+            if size == 0 or (size <= done_size and now < refresh_at):
+                self._wait(IDLE_SECONDS if size == 0 else min(IDLE_SECONDS, refresh_at - now))
                 continue
             try:
                 known_size, done_size = self._send(cosigner, known_size)
+                refresh_at = time.monotonic() + REFRESH_SECONDS
                 backoff = 0.0
                 with self._lock:
                     self._failing.discard(_worker_key(cosigner))

@@ -15,7 +15,9 @@ only the newest checkpoint that meets the policy, or one a waiting receipt asked
 
 from __future__ import annotations
 
+import binascii
 import threading
+from base64 import b64decode
 from collections.abc import Sequence
 
 MAX_SIZES = 256
@@ -32,9 +34,13 @@ class CosignatureMemory:
         self._lock = threading.Lock()
 
     def add(self, size: int, lines: Sequence[str]) -> None:
-        """Keep ``lines`` for the checkpoint of ``size``; lines already kept are ignored."""
+        """Keep ``lines`` for the checkpoint of ``size``. A line replaces the one kept by the
+        same key (name and key id): a checkpoint cosigned again carries the newer time."""
+        keys = {_key(line) for line in lines}
         with self._lock:
-            self._lines.setdefault(size, set()).update(lines)
+            kept = self._lines.setdefault(size, set())
+            kept.difference_update([line for line in kept if _key(line) in keys])
+            kept.update(lines)
             while len(self._lines) > self._max_sizes:
                 del self._lines[min(self._lines)]
 
@@ -51,3 +57,15 @@ class CosignatureMemory:
             found = sorted((size for size, lines in self._lines.items()
                             if size > above and len(lines) >= min_lines), reverse=True)
         return found if limit is None else found[:limit]
+
+
+def _key(line: str) -> tuple[str, bytes] | str:
+    """The key that made a signature line ``— <name> <base64(key id (4) || ...)>``: its name
+    and key id (a line of another shape stands for itself)."""
+    parts = line.split(" ")
+    if len(parts) == 3:
+        try:
+            return parts[1], b64decode(parts[2][:8], validate=True)[:4]
+        except (binascii.Error, ValueError):
+            pass
+    return line

@@ -127,13 +127,33 @@ class CosigningPolicy:
     def verifiers(self) -> list[CosignerVerifier]:
         return [key for cosigner in self.cosigners for key in cosigner.verifiers()]
 
+    def _times(self, signed_checkpoint: str | bytes) -> dict[str, int]:
+        """Each cosigner whose two cosignatures verify, in the policy's order, with the
+        earlier of their two times."""
+        found = {(c.name, c.key_id): c.timestamp
+                 for c in cosignatures_in_note(signed_checkpoint, self.verifiers())}
+        times: dict[str, int] = {}
+        for cosigner in self.cosigners:
+            mine = [found.get((key.name, key.key_id)) for key in cosigner.verifiers()]
+            if None not in mine:
+                times[cosigner.name] = min(t for t in mine if t is not None)
+        return times
+
     def cosigned_by(self, signed_checkpoint: str | bytes) -> list[str]:
         """The names of the cosigners whose two cosignatures on this signed checkpoint both
         verify, in the policy's order. CosignatureError on a forged line by a listed key."""
-        found = {(c.name, c.key_id) for c in cosignatures_in_note(signed_checkpoint,
-                                                                  self.verifiers())}
-        return [cosigner.name for cosigner in self.cosigners
-                if all((key.name, key.key_id) in found for key in cosigner.verifiers())]
+        return list(self._times(signed_checkpoint))
+
+    def cosigned_as_of(self, signed_checkpoint: str | bytes) -> int:
+        """The time (seconds since the Epoch) as of which ``quorum`` cosigners vouch for this
+        checkpoint: the k-th newest of their times. Each cosigner's time says this was the
+        largest tree of the log it had seen then, so a checkpoint cosigned long ago may be an
+        old view shown to someone who keeps no state. NotCosignedError when fewer than
+        ``quorum`` cosigned it."""
+        times = sorted(self._times(signed_checkpoint).values(), reverse=True)
+        if len(times) < self.quorum:
+            raise NotCosignedError(len(times), self.quorum)
+        return times[self.quorum - 1]
 
     def check(self, signed_checkpoint: str | bytes) -> list[str]:
         """The cosigners' names (at least ``quorum`` of them) that cosigned the checkpoint;
