@@ -69,6 +69,7 @@ def open_settings_vault(settings: Settings) -> OpenedVault:
         token_ttl=settings.token_ttl_seconds,
         allow_missing=settings.allow_missing,
         upgrade_log_key=settings.upgrade_log_key,
+        classical_logins=settings.classical_logins,
         servers=settings.login_servers(),
         control=True,
         blobs=settings.blob_storage(),

@@ -9,6 +9,7 @@ ID_PATTERN = r"^[0-9a-f]{32}$"
 MAILBOX_ID_PATTERN = r"^[0-9a-f]{64}$"
 SECRET_PATTERN = r"^(?:[0-9a-f]{2}){16,128}$"  # noqa: S105 - a pattern
 B64_PATTERN = r"^[A-Za-z0-9+/]*={0,2}$"
+MLDSA44_SIGNATURE_B64 = 3228  # characters of standard base64 for 2420 bytes
 
 
 class Strict(BaseModel):
@@ -69,7 +70,13 @@ class ChallengeOut(Strict):
 class TokenIn(Strict):
     key_id: str = Field(pattern=KEY_ID_PATTERN)
     challenge: str = Field(max_length=64, pattern=B64_PATTERN)
-    signature: str = Field(max_length=128, pattern=B64_PATTERN)
+    signature: str = Field(max_length=128, pattern=B64_PATTERN,
+                           description="Ed25519 signature of the login message, base64")
+    signature_mldsa: str | None = Field(
+        default=None, min_length=MLDSA44_SIGNATURE_B64, max_length=MLDSA44_SIGNATURE_B64,
+        pattern=B64_PATTERN,
+        description="ML-DSA-44 signature (2420 bytes) of the same message, base64; required "
+                    "from an investigator whose roster entry lists an ML-DSA-44 auth key")
     server: str | None = Field(
         default=None, max_length=300,
         description="the address the client connected to, scheme://host:port, as signed; "

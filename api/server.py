@@ -29,7 +29,7 @@ from keys.errors import KeysError
 from keys.fingerprint import org_fingerprint
 from keys.org import CLASSICAL_PREFIX, parse_org_vkey
 from vault.cli.common import CLIError
-from vault.service.rosterview import expiry_notice
+from vault.service.rosterview import RosterView, expiry_notice
 from vault.service.service import NoRosterError, VaultService
 from vault.service.setup import SetupError
 from vault.store import DataDirBusyError, StoreError
@@ -105,6 +105,17 @@ def _print_web_page(app: FastAPI, url: str, org_vkey: str | None, out: TextIO) -
               f"{org_fingerprint(org_vkey)}", file=out)
 
 
+def _say_classical_investigators(view: RosterView, classical_logins: bool) -> None:
+    """Name, at start, the investigators on the roster who can log in only under the
+    classical login policy."""
+    classical = sorted(m.key_id for m in view.investigators.values() if m.auth_pq is None)
+    if classical and not classical_logins:
+        print(f"amanat: warning: {len(classical)} investigator(s) on the roster have only an "
+              f"Ed25519 auth key ({', '.join(classical)}) and cannot log in until they run "
+              "`amanat keys upgrade` and the roster lists their new card (or the server "
+              "runs with --classical-logins)", file=sys.stderr)
+
+
 def serve(args: argparse.Namespace, *, is_loopback: Callable[[str], bool]) -> int:
     try:
         settings = Settings.from_env(
@@ -118,6 +129,7 @@ def serve(args: argparse.Namespace, *, is_loopback: Callable[[str], bool]) -> in
             s3_path_style=True if args.s3_path_style else None,
             s3_ca_file=args.s3_ca_file, s3_credentials_file=args.s3_credentials_file,
             upgrade_log_key=True if args.upgrade_log_key else None,
+            classical_logins=True if getattr(args, "classical_logins", False) else None,
         )
     except SettingsError as exc:
         raise CLIError(str(exc)) from None
@@ -169,10 +181,19 @@ def serve(args: argparse.Namespace, *, is_loopback: Callable[[str], bool]) -> in
                   "post-quantum one): make it hybrid with `amanat org upgrade` "
                   "(DEPLOY.md, \"Post-quantum signatures\")", file=sys.stderr)
         try:
-            notice, warning = expiry_notice(service.roster())
+            view = service.roster()
         except NoRosterError:
             notice, warning = "no roster published yet (`amanat roster publish`)", False
+        else:
+            notice, warning = expiry_notice(view)
+            _say_classical_investigators(view, settings.classical_logins)
         print(f"amanat: {notice}", file=sys.stderr if warning else out)
+    if settings.classical_logins:
+        print("amanat: warning: classical login policy (--classical-logins): investigators "
+              "whose roster entry has only an Ed25519 auth key log in with Ed25519 alone, "
+              "which a future quantum computer could forge; once each has run `amanat keys "
+              "upgrade` and is on the roster with the new card, restart without it",
+              file=sys.stderr)
     dev = opened.dev
     if dev is not None:
         print("", file=out)

@@ -46,6 +46,10 @@ class Settings:
     allow_missing: bool = False
     # Give an Ed25519-only log key (older data directory) its ML-DSA-44 half on this start.
     upgrade_log_key: bool = False
+    # The classical login policy (AMANAT_CLASSICAL_LOGINS): investigators whose roster entry
+    # lists only an Ed25519 auth key may log in with Ed25519 alone, a login a future quantum
+    # computer could forge. Off: they are refused until they upgrade their keys.
+    classical_logins: bool = False
     max_submission_bytes: int = 2 * GIB
     max_reply_bytes: int = 16 * MIB
     max_roster_bytes: int = 1 * MIB

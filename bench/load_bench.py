@@ -147,12 +147,9 @@ def run(label: str, env_extra: dict[str, str]) -> bool:
         keys = derive(new_codename())
         reply = age.encrypt_bytes(pad_reply("an answer " * 100), [keys.reply_identity.recipient()])
 
-        def sign(message: bytes) -> bytes:
-            return bytes(investigator.auth_signing_key().sign(message).signature)
-
         stored: list[str] = []
         with VaultClient(url) as client:
-            token = client.login(investigator.key_id, sign, log_vkey)
+            token = client.login(investigator.key_id, investigator.sign_login, log_vkey)
             for _ in range(8):  # something to download from the start
                 stored.append(client.submit(small).id)
 

@@ -5,7 +5,7 @@ altered file is refused, never opened into a different key.
 
 Format (ASCII text, exactly four lines, each ending in ``\\n``, nothing else)::
 
-    <kind>                                          e.g. amanat.identity/v1, amanat.org-key/v1
+    <kind>                                          e.g. amanat.identity/v2, amanat.org-key/v2
     $argon2id$v=19$m=<KiB>,t=<passes>,p=<lanes>$<salt>
     <nonce>
     <ciphertext>
@@ -61,6 +61,7 @@ _KIND = re.compile(r"amanat\.[a-z0-9-]+/v[1-9][0-9]*")
 # What the key file kinds amanat writes are called in messages.
 _KIND_NAMES = {
     "amanat.identity/v1": "an investigator identity file",
+    "amanat.identity/v2": "an investigator identity file",
     "amanat.org-key/v1": "an organization key file",
     "amanat.org-key/v2": "an organization key file",
     "amanat.cosigner-key/v1": "a cosigner key file",

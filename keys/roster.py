@@ -54,9 +54,14 @@ unless the key was pinned under the classical policy (``keys.org``), which accep
   ``<key id>`` is 16 lowercase hex digits and must equal ``keys.card.derive_key_id`` of the
   line's recipient and auth key; ``<roles>`` is a comma-separated, sorted, duplicate-free,
   non-empty list from ``admin`` (may manage the server) and ``reader`` (testimony is sealed to
-  them); ``<auth key>`` is the 32-byte Ed25519 public key in standard base64 with padding;
-  ``<age recipient>`` is in canonical lowercase form; ``<name>`` runs to the end of the line
-  (any script, single spaces; rules in ``keys._text.name_problem``).
+  them); ``<auth key>`` is, for a hybrid investigator (``amanat.card/v2``), the 32-byte
+  Ed25519 public key and the 1312-byte ML-DSA-44 public key, each in standard base64 with
+  padding, joined by ``,`` (not in the base64 alphabet, so the line keeps one spelling), and
+  for a classical one (``amanat.card/v1``, who logs in with Ed25519 alone and is refused by
+  servers under their default login policy) the Ed25519 key alone; the key id is then the v2
+  or the v1 derivation (``keys.card``) accordingly; ``<age recipient>`` is in canonical
+  lowercase form; ``<name>`` runs to the end of the line (any script, single spaces; rules in
+  ``keys._text.name_problem``).
 
 Fields are separated by exactly one space; nothing else (no comments, no blank lines, no
 trailing spaces) is accepted, so every roster has exactly one spelling.
@@ -102,6 +107,8 @@ ROLE_ADMIN = "admin"
 ROLE_READER = "reader"
 ROLES = (ROLE_ADMIN, ROLE_READER)
 MAX_VERSION = 2**63 - 1
+# Between the Ed25519 and the ML-DSA-44 auth keys of a hybrid investigator's line.
+AUTH_SEPARATOR = ","
 # Largest signed roster accepted (about 400 investigators at ~2.1 KB a line).
 MAX_ROSTER_BYTES = 1024 * 1024
 # Validity of a roster signed by `amanat roster` unless the admin says otherwise (days).
@@ -160,13 +167,15 @@ def parse_roles(text: str) -> tuple[str, ...]:
 
 @dataclass(frozen=True)
 class Investigator:
-    """One roster line: an investigator's key id, roles and public keys, and name."""
+    """One roster line: an investigator's key id, roles and public keys, and name.
+    ``auth_pq`` (the ML-DSA-44 auth key) is None only for a classical investigator."""
 
     key_id: str
     name: str
     roles: tuple[str, ...]
     recipient: str
     auth_key: bytes
+    auth_pq: bytes | None = None
     _card: PublicCard = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -181,7 +190,8 @@ class Investigator:
             if role not in ROLES:
                 raise RosterFormatError(f"investigator {self.key_id}: unknown role {role!r}")
         try:
-            card = PublicCard(name=self.name, recipient=self.recipient, auth_key=self.auth_key)
+            card = PublicCard(name=self.name, recipient=self.recipient, auth_key=self.auth_key,
+                              auth_pq=self.auth_pq)
         except CardError as exc:
             raise RosterFormatError(f"investigator {self.key_id}: {exc}") from None
         if card.key_id != self.key_id:
@@ -199,6 +209,7 @@ class Investigator:
             roles=tuple(sorted(set(roles))),
             recipient=card.recipient,
             auth_key=card.auth_key,
+            auth_pq=card.auth_pq,
         )
 
     def card(self) -> PublicCard:
@@ -215,9 +226,17 @@ class Investigator:
     def is_post_quantum(self) -> bool:
         return self._card.is_post_quantum()
 
+    @property
+    def is_hybrid(self) -> bool:
+        """Whether this investigator logs in with Ed25519 and ML-DSA-44 (not Ed25519 alone)."""
+        return self.auth_pq is not None
+
     def format(self) -> str:
+        auth = b64encode(self.auth_key)
+        if self.auth_pq is not None:
+            auth += AUTH_SEPARATOR + b64encode(self.auth_pq)
         return (
-            f"investigator {self.key_id} {','.join(self.roles)} {b64encode(self.auth_key)} "
+            f"investigator {self.key_id} {','.join(self.roles)} {auth} "
             f"{self.recipient} {self.name}\n"
         )
 
@@ -497,16 +516,28 @@ def _parse_investigator(number: int, line: str) -> Investigator:
         key_id, roles, auth_text, recipient, name = _split(rest, 5)
     except ValueError:
         raise RosterFormatError(f"roster line {number}: malformed line") from None
-    auth_key = b64decode_strict(auth_text)
-    if auth_key is None:
-        raise RosterFormatError(f"roster line {number}: the auth key is not canonical base64")
+    halves = auth_text.split(AUTH_SEPARATOR)
+    if len(halves) > 2:
+        raise RosterFormatError(
+            f"roster line {number}: the auth field is an Ed25519 key, or an Ed25519 and an "
+            f"ML-DSA-44 key joined by {AUTH_SEPARATOR!r}; it has more parts"
+        )
+    keys: list[bytes] = []
+    for half in halves:
+        key = b64decode_strict(half)
+        if not key:  # None (not canonical base64) or empty
+            raise RosterFormatError(
+                f"roster line {number}: the auth key is not canonical base64 (or is empty)"
+            )
+        keys.append(key)
     try:
         return Investigator(
             key_id=key_id,
             name=name,
             roles=tuple(roles.split(",")),
             recipient=recipient,
-            auth_key=auth_key,
+            auth_key=keys[0],
+            auth_pq=keys[1] if len(keys) == 2 else None,
         )
     except RosterFormatError as exc:
         raise RosterFormatError(f"roster line {number}: {exc}") from None

@@ -958,10 +958,12 @@ class VaultClient:
         return digest
 
     # --- investigator ---
-    def login(self, key_id: str, sign: Callable[[bytes], bytes], log_vkey: str) -> str:
-        """Authenticate: ``sign`` signs a message with the investigator's Ed25519 auth key
-        (e.g. ``lambda m: signing_key.sign(m).signature``); ``log_vkey`` comes from the
-        verified roster. The message names the address this client connects to, so only
+    def login(self, key_id: str, sign: Callable[[bytes], tuple[bytes, bytes | None]],
+              log_vkey: str) -> str:
+        """Authenticate: ``sign`` signs a message with the investigator's auth keys and
+        returns the Ed25519 and the ML-DSA-44 signatures (None for a classical identity):
+        ``identity.sign_login`` (keys.identity); ``log_vkey`` comes from the verified
+        roster. The message names the address this client connects to, so only
         a server reachable there accepts it: a look-alike server relaying the challenge to
         the real one gets nothing it can use. Returns the bearer token, also kept for later
         calls."""
@@ -975,14 +977,14 @@ class VaultClient:
             challenge = b""
         if not isinstance(encoded, str) or not challenge:
             raise MalformedAnswerError("malformed answer from the server: bad challenge")
-        signature = sign(challenge_message(origin, log_vkey, key_id, challenge))
+        signature, signature_mldsa = sign(challenge_message(origin, log_vkey, key_id,
+                                                            challenge))
+        request = {"key_id": key_id, "challenge": encoded, "server": origin,
+                   "signature": base64.b64encode(signature).decode("ascii")}
+        if signature_mldsa is not None:
+            request["signature_mldsa"] = base64.b64encode(signature_mldsa).decode("ascii")
         try:
-            answer = _json(self._request("POST", "/auth/token", json={
-                "key_id": key_id,
-                "challenge": encoded,
-                "server": origin,
-                "signature": base64.b64encode(signature).decode("ascii"),
-            }))
+            answer = _json(self._request("POST", "/auth/token", json=request))
         except ClientError as exc:
             if exc.status != 403:
                 raise

@@ -138,14 +138,17 @@ def connect(client: VaultClient, identity: InvestigatorIdentity, *,
     except RosterError as exc:
         raise InvestigatorError(f"refusing the server's roster: {exc}") from None
     if roster.find(identity.key_id) is None:
+        recipient = identity.card().recipient
+        earlier = [p for p in roster.investigators if p.recipient == recipient]
+        hint = (f": it still lists this identity's card from before `amanat keys upgrade` "
+                f"({earlier[0].key_id}); send the new card (`amanat keys card`) to the "
+                "organization's admin") if earlier else ""
         raise InvestigatorError(
             f"{identity.name} ({identity.key_id}) is not on the current roster "
-            f"(version {roster.version}) of {roster.origin}"
+            f"(version {roster.version}) of {roster.origin}{hint}"
         )
     session = Session(client, identity, roster, roster_text, org_vkey)
-    signing_key = identity.auth_signing_key()
-    client.login(identity.key_id, lambda message: signing_key.sign(message).signature,
-                 session.log_vkey)
+    client.login(identity.key_id, identity.sign_login, session.log_vkey)
     return session
 
 

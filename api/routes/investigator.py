@@ -73,8 +73,10 @@ def new_challenge(body: ChallengeIn, service: ServiceDep, work: WorkHeader = Non
 @router.post("/auth/token", response_model=TokenOut, responses=AUTH_ERRORS)
 def new_token(body: TokenIn, service: ServiceDep) -> TokenOut:
     """Exchange a signed challenge for a short-lived bearer token."""
+    signature_mldsa = None if body.signature_mldsa is None else _b64(
+        body.signature_mldsa, "signature_mldsa")
     token = service.login(body.key_id, _b64(body.challenge, "challenge"),
-                          _b64(body.signature, "signature"), body.server)
+                          _b64(body.signature, "signature"), body.server, signature_mldsa)
     return TokenOut(token=token, expires_in=service.auth.token_ttl)
 
 

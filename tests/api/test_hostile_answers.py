@@ -333,4 +333,4 @@ def test_login_answers_of_the_wrong_shape_are_malformed_answers(challenge: bytes
 
     vault, _ = client_of(answering)
     with vault, pytest.raises(MalformedAnswerError, match="malformed answer from the server"):
-        vault.login("k" * 16, lambda message: b"s" * 64, "log+00000000+AAAA")
+        vault.login("k" * 16, lambda message: (b"s" * 64, None), "log+00000000+AAAA")

@@ -42,8 +42,8 @@ class DevKeys:
     def seal(self, plaintext: bytes) -> bytes:
         return age.encrypt_bytes(plaintext, self.recipients())
 
-    def sign(self, message: bytes) -> bytes:
-        return bytes(self.investigator.auth_signing_key().sign(message).signature)
+    def sign(self, message: bytes) -> tuple[bytes, bytes | None]:
+        return self.investigator.sign_login(message)
 
     def login_body(self, challenge_b64: str, log_vkey: str,
                    key: InvestigatorIdentity | None = None,
@@ -51,10 +51,13 @@ class DevKeys:
         """A login signed for ``server`` (by default the in-process test client's address)."""
         who = key or self.investigator
         challenge = base64.b64decode(challenge_b64)
-        signature = who.auth_signing_key().sign(
-            challenge_message(server, log_vkey, who.key_id, challenge)).signature
-        return {"key_id": who.key_id, "challenge": challenge_b64, "server": server,
+        signature, signature_mldsa = who.sign_login(
+            challenge_message(server, log_vkey, who.key_id, challenge))
+        body = {"key_id": who.key_id, "challenge": challenge_b64, "server": server,
                 "signature": base64.b64encode(signature).decode()}
+        if signature_mldsa is not None:
+            body["signature_mldsa"] = base64.b64encode(signature_mldsa).decode()
+        return body
 
     def next_roster(self, current_text: str, change: Callable[[Roster], Roster]) -> str:
         """Sign ``change(current)`` with the dev org key."""

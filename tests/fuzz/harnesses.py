@@ -43,7 +43,13 @@ from keys.errors import (
     RosterError,
     VerifierKeyError,
 )
-from keys.identity import IDENTITY_KIND, InvestigatorIdentity, _from_plaintext, is_identity_file
+from keys.identity import (
+    CLASSICAL_IDENTITY_KIND,
+    IDENTITY_KIND,
+    InvestigatorIdentity,
+    _from_plaintext,
+    is_identity_file,
+)
 from keys.keyfile import describe_amanat_file, key_file_kind, key_file_params
 from keys.org import ORG_KEY_KIND, OrgKey, parse_org_vkey
 from keys.roster import RosterState, read_roster_unverified, verify_roster
@@ -494,6 +500,7 @@ def keyfile(data: bytes) -> None:
     key_file_kind(data)
     is_identity_file(data)
     for kind, unseal in ((IDENTITY_KIND, InvestigatorIdentity.unseal),
+                         (CLASSICAL_IDENTITY_KIND, InvestigatorIdentity.unseal),
                          (ORG_KEY_KIND, OrgKey.unseal)):
         with tolerate(KeyFileError):
             params = key_file_params(data, kind)
@@ -504,8 +511,9 @@ def keyfile(data: bytes) -> None:
 def identity_plaintext(data: bytes) -> None:
     """What an identity file holds once decrypted (keys.identity): KeyFileError, or
     InvalidNameError for a name outside the rules."""
-    with tolerate(KeyFileError, InvalidNameError):
-        _from_plaintext(data)
+    for seeds in (2, 3):
+        with tolerate(KeyFileError, InvalidNameError):
+            _from_plaintext(data, seeds)
 
 
 # --- audit-log events, replies, the codename ----------------------------------------------------

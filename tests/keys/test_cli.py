@@ -729,14 +729,14 @@ def test_a_key_file_where_a_card_or_roster_is_expected_is_named(
     roster = "a signed roster (from `amanat roster add`)"
     refusals = [
         (("roster", "add", *admin, "i1.identity"),
-         f"i1.identity is an investigator identity file (amanat.identity/v1), not {card}"),
+         f"i1.identity is an investigator identity file (amanat.identity/v2), not {card}"),
         (("roster", "add", *admin, "roster.txt"), f"roster.txt is a roster, not {card}"),
         (("roster", "show", "org.key"),
          f"org.key is an organization key file (amanat.org-key/v2), not {roster}"),
         (("roster", "verify", "--org", org.vkey(), "i0.card"),
          f"i0.card is an investigator's public card, not {roster}"),
         (("roster", "add", "--org", "org.key", "--roster", "i0.identity", "i1.card"),
-         f"i0.identity is an investigator identity file (amanat.identity/v1), not {roster}"),
+         f"i0.identity is an investigator identity file (amanat.identity/v2), not {roster}"),
         (("seal", "--roster", "org.key", "--org", org.vkey(), "--statement", "i0.card",
           "-o", "t.age"),
          "org.key is an organization key file (amanat.org-key/v2), not a signed roster"),

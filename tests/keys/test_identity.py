@@ -4,10 +4,18 @@ from __future__ import annotations
 
 import base64
 
+import nacl.signing
 import pytest
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric import mldsa
 
 from keys.errors import InvalidNameError, KeyFileError, UnlockError
-from keys.identity import IDENTITY_KIND, InvestigatorIdentity, is_identity_file
+from keys.identity import (
+    CLASSICAL_IDENTITY_KIND,
+    IDENTITY_KIND,
+    InvestigatorIdentity,
+    is_identity_file,
+)
 from keys.keyfile import key_file_params, seal_key_file
 from keys.org import ORG_KEY_KIND, OrgKey
 from tests.keys.conftest import CHEAP_KDF
@@ -47,8 +55,6 @@ def test_identity_keys_work(identity: InvestigatorIdentity) -> None:
     assert identity.export_age().startswith("AGE-SECRET-KEY-PQ-1")
     assert age.decrypt_bytes(sealed, [exported]) == b"testimony"
     signed = identity.auth_signing_key().sign(b"challenge")
-    import nacl.signing
-
     assert nacl.signing.VerifyKey(card.auth_key).verify(signed) == b"challenge"
     assert card.is_post_quantum()
 
@@ -61,7 +67,11 @@ def test_two_identities_differ() -> None:
 def _secret_strings(identity: InvestigatorIdentity) -> list[str]:
     age_seed = identity._age_seed
     auth_seed = identity._auth_seed
+    mldsa_seed = identity._mldsa_seed or b""
     return [
+        mldsa_seed.hex(),
+        base64.b64encode(mldsa_seed).decode(),
+        repr(mldsa_seed),
         identity.export_age(),
         identity.export_age()[20:60],
         age_seed.hex(),
@@ -110,17 +120,19 @@ def test_org_key_file_is_not_an_identity(identity_file: bytes) -> None:
 
 
 @pytest.mark.parametrize(
-    ("plaintext", "error", "match"),
+    ("kind", "plaintext", "error", "match"),
     [
-        (b"\1" * 64, KeyFileError, "no name"),
-        (b"\1" * 64 + b"\xff", KeyFileError, "not UTF-8"),
-        (b"\1" * 64 + b" padded ", InvalidNameError, "space"),
+        (IDENTITY_KIND, b"\1" * 96, KeyFileError, "no name"),
+        (IDENTITY_KIND, b"\1" * 96 + b"\xff", KeyFileError, "not UTF-8"),
+        (IDENTITY_KIND, b"\1" * 96 + b" padded ", InvalidNameError, "space"),
+        (CLASSICAL_IDENTITY_KIND, b"\1" * 64, KeyFileError, "no name"),
+        (CLASSICAL_IDENTITY_KIND, b"\1" * 64 + b"\xff", KeyFileError, "not UTF-8"),
     ],
 )
 def test_identity_plaintext_from_another_program(
-    plaintext: bytes, error: type[Exception], match: str
+    kind: str, plaintext: bytes, error: type[Exception], match: str
 ) -> None:
-    data = seal_key_file(IDENTITY_KIND, plaintext, PASSPHRASE, CHEAP_KDF)
+    data = seal_key_file(kind, plaintext, PASSPHRASE, CHEAP_KDF)
     with pytest.raises(error, match=match):
         InvestigatorIdentity.unseal(data, PASSPHRASE)
 
@@ -132,6 +144,49 @@ def test_identity_constructor_checks() -> None:
         InvestigatorIdentity("A", b"\0" * 31, b"\0" * 32)
     with pytest.raises(KeyFileError, match="32 bytes"):
         InvestigatorIdentity("A", b"\0" * 32, b"\0" * 33)
+    with pytest.raises(KeyFileError, match="32 bytes"):
+        InvestigatorIdentity("A", b"\0" * 32, b"\0" * 32, b"")
+
+
+def test_a_new_identity_is_hybrid_and_signs_logins_with_both_keys(
+        identity: InvestigatorIdentity, identity_file: bytes) -> None:
+    assert identity.is_hybrid and identity.card().is_hybrid
+    assert identity_file.startswith(IDENTITY_KIND.encode() + b"\n")
+    classical, post_quantum = identity.sign_login(b"login message")
+    card = identity.card()
+    nacl.signing.VerifyKey(card.auth_key).verify(b"login message", classical)
+    assert card.auth_pq is not None and post_quantum is not None and len(post_quantum) == 2420
+    mldsa.MLDSA44PublicKey.from_public_bytes(card.auth_pq).verify(post_quantum, b"login message")
+    with pytest.raises(InvalidSignature):  # bound to the message
+        mldsa.MLDSA44PublicKey.from_public_bytes(card.auth_pq).verify(post_quantum, b"other")
+    assert identity.sign_login(b"login message")[1] != post_quantum  # hedged
+
+
+def test_a_classical_identity_opens_upgrades_and_keeps_its_age_recipient() -> None:
+    """An identity file from before ML-DSA-44 auth keys (v1) still opens; the upgrade adds an
+    ML-DSA-44 key, keeps the age identity (testimony sealed to it still opens) and the
+    Ed25519 key, and changes the key id."""
+    classical = InvestigatorIdentity(NAME, b"\x11" * 32, b"\x22" * 32)
+    data = classical.seal(PASSPHRASE, CHEAP_KDF)
+    assert data.startswith(CLASSICAL_IDENTITY_KIND.encode() + b"\n") and is_identity_file(data)
+    opened = InvestigatorIdentity.unseal(data, PASSPHRASE)
+    assert not opened.is_hybrid and opened.key_id == classical.key_id
+    assert opened.auth_mldsa_key() is None and opened.sign_login(b"m")[1] is None
+    assert opened.card().format().startswith("amanat.card/v1\n")
+    old_testimony = age.encrypt_bytes(b"sealed before the upgrade",
+                                      [age.parse_recipient(opened.card().recipient)])
+
+    upgraded = opened.with_post_quantum_half()
+    again = InvestigatorIdentity.unseal(upgraded.seal(PASSPHRASE, CHEAP_KDF), PASSPHRASE)
+    assert again.is_hybrid and again.key_id == upgraded.key_id != classical.key_id
+    assert again.card().recipient == classical.card().recipient
+    assert again.card().auth_key == classical.card().auth_key
+    assert again.card().format().startswith("amanat.card/v2\n")
+    assert age.decrypt_bytes(old_testimony, [again.age_identity()]) == b"sealed before the upgrade"
+    with pytest.raises(KeyFileError, match="already has"):
+        again.with_post_quantum_half()
+    # Two upgrades of one classical identity get different ML-DSA-44 keys.
+    assert opened.with_post_quantum_half().key_id != upgraded.key_id
 
 
 # --- organization key ----------------------------------------------------------------------

@@ -109,7 +109,7 @@ call = {
     "an inclusion proof": lambda: client.inclusion_proof(1, 10),
     "a consistency proof": lambda: client.consistency_proof(1, 10),
     "a receipt": lambda: client.receipt(1),
-    "a login challenge": lambda: client.login("00" * 8, lambda m: b"", "log"),
+    "a login challenge": lambda: client.login("00" * 8, lambda m: (b"", None), "log"),
     "a download": lambda: client.download("0123456789abcdef0123456789abcdef",
                                           open("/dev/null", "wb"), 1000),
 }[sys.argv[2]]

@@ -292,7 +292,7 @@ def test_removed_investigator_gets_nothing_new(world: World, tmp_path: Path) -> 
     identity_a = InvestigatorIdentity.unseal(Path(world.identity("a")).read_bytes(), PASSPHRASE)
     with VaultClient(world.url) as client:
         client.login(identity_a.key_id,
-                     lambda m: identity_a.auth_signing_key().sign(m).signature, world.log_vkey)
+                     identity_a.sign_login, world.log_vkey)
         sealed = io.BytesIO()
         client.download(newest, sealed)
     header = age.inspect_header(io.BytesIO(sealed.getvalue()))

@@ -145,7 +145,9 @@ def load_identities(path: str) -> list[age.Identity]:
     ``#`` comments). Anything else is refused with a one-line :class:`CLIError`.
     """
     text = _read_key_file(path)
-    if text.startswith("amanat.identity/v1\n"):  # `amanat keys new`: passphrase-protected
+    from keys.identity import is_identity_file
+
+    if is_identity_file(text.encode("utf-8")):  # `amanat keys new`: passphrase-protected
         from vault.cli.keys_cmd import unlock_identity
 
         return [unlock_identity(path).age_identity()]

@@ -11,12 +11,14 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from vault.cli.common import CLIError, atomic_output, read_secret
 
 if TYPE_CHECKING:
     from keys.identity import InvestigatorIdentity
+    from keys.keyfile import KdfParams
     from keys.org import OrgKey
 
 # Names the environment variable holding the new passphrase (automation, never argv).
@@ -59,9 +61,10 @@ def _unlock(path: str, kind: str) -> tuple[bytes, str]:
 def unlock_identity(path: str) -> InvestigatorIdentity:
     """Open an identity file, asking for its passphrase (or reading AMANAT_PASSPHRASE)."""
     from keys.errors import KeysError
-    from keys.identity import IDENTITY_KIND, InvestigatorIdentity
+    from keys.identity import InvestigatorIdentity, identity_file_kind
 
-    data, passphrase = _unlock(path, IDENTITY_KIND)
+    # An older Ed25519-only identity file (v1) opens too.
+    data, passphrase = _unlock(path, identity_file_kind(read_key_file(path)))
     try:
         return InvestigatorIdentity.unseal(data, passphrase)
     except KeysError as exc:
@@ -158,6 +161,52 @@ def cmd_keys_export_age(args: argparse.Namespace) -> int:
     return 0
 
 
+class _Sealable(Protocol):
+    def seal(self, passphrase: str, params: KdfParams) -> bytes: ...
+
+
+_Key = TypeVar("_Key", bound=_Sealable)
+
+
+def _upgrade_key_file(path: str, classical_kind: str,
+                      upgrade: Callable[[bytes, str], _Key]) -> _Key:
+    """Open the Ed25519-only key file ``path`` (of ``classical_kind``; a file already hybrid
+    is refused as of the wrong kind), give it its ML-DSA-44 half with ``upgrade`` and rewrite
+    it atomically under the same passphrase and Argon2 parameters."""
+    from keys.errors import KeysError
+    from keys.keyfile import key_file_params
+
+    data, passphrase = _unlock(path, classical_kind)
+    try:
+        upgraded = upgrade(data, passphrase)
+        sealed = upgraded.seal(passphrase, key_file_params(data, classical_kind))
+    except KeysError as exc:
+        raise CLIError(f"{path}: {exc}") from None
+    with atomic_output(path) as out:
+        out.write(sealed)
+    return upgraded
+
+
+def cmd_keys_upgrade(args: argparse.Namespace) -> int:
+    from keys.card import derive_key_id
+    from keys.identity import CLASSICAL_IDENTITY_KIND, IDENTITY_KIND, InvestigatorIdentity
+
+    upgraded = _upgrade_key_file(
+        args.file, CLASSICAL_IDENTITY_KIND,
+        lambda data, passphrase: InvestigatorIdentity.unseal(data, passphrase)
+        .with_post_quantum_half())
+    card = upgraded.card()
+    old_key_id = derive_key_id(card.recipient, card.auth_key)  # the v1 key id of the same keys
+    print(f"amanat: {args.file} is now {IDENTITY_KIND}, with an ML-DSA-44 auth key beside the "
+          f"Ed25519 one (same age recipient: testimony sealed to you still opens). Your key "
+          f"id changed from {old_key_id} to {upgraded.key_id}: send the new card below to "
+          "your organization's admin, who puts it on the roster in place of the old one "
+          f"(`amanat roster add CARD`, then `amanat roster remove {old_key_id}`); until then "
+          "servers refuse your logins unless they accept classical ones.", file=sys.stderr)
+    sys.stdout.write(card.format())
+    return 0
+
+
 def cmd_org_init(args: argparse.Namespace) -> int:
     from keys.errors import KeysError
     from keys.keyfile import DEFAULT_KDF
@@ -195,18 +244,11 @@ def cmd_org_vkey(args: argparse.Namespace) -> int:
 
 
 def cmd_org_upgrade(args: argparse.Namespace) -> int:
-    from keys.errors import KeysError
-    from keys.keyfile import key_file_params
     from keys.org import CLASSICAL_ORG_KEY_KIND, ORG_KEY_KIND, OrgKey
 
-    data, passphrase = _unlock(args.file, CLASSICAL_ORG_KEY_KIND)
-    try:
-        upgraded = OrgKey.unseal(data, passphrase).with_post_quantum_half()
-        sealed = upgraded.seal(passphrase, key_file_params(data, CLASSICAL_ORG_KEY_KIND))
-    except KeysError as exc:
-        raise CLIError(f"{args.file}: {exc}") from None
-    with atomic_output(args.file) as out:
-        out.write(sealed)
+    upgraded = _upgrade_key_file(
+        args.file, CLASSICAL_ORG_KEY_KIND,
+        lambda data, passphrase: OrgKey.unseal(data, passphrase).with_post_quantum_half())
     print(f"amanat: {args.file} is now {ORG_KEY_KIND}: pin the new public form below "
           "(witnesses who keep the old key need the classical policy until then)",
           file=sys.stderr)
@@ -245,6 +287,16 @@ def register(subparsers: Any) -> None:
     )
     passwd.add_argument("file", metavar="FILE", help="an identity file (NAME.identity)")
     passwd.set_defaults(func=cmd_keys_passwd)
+
+    upgrade_identity = keys_sub.add_parser(
+        "upgrade", help="give an Ed25519-only identity file its ML-DSA-44 auth key",
+        description="Rewrite an older identity file (amanat.identity/v1, Ed25519 auth key "
+                    "only) as a hybrid one (v2) under the same passphrase and Argon2 cost: the "
+                    "age identity and the Ed25519 key are kept, an ML-DSA-44 auth key is added. "
+                    "Prints the new public card (a new key id) for the admin to put on the "
+                    "roster in place of the old one.")
+    upgrade_identity.add_argument("file", metavar="FILE", help="an identity file")
+    upgrade_identity.set_defaults(func=cmd_keys_upgrade)
 
     export = keys_sub.add_parser(
         "export-age", help="print the raw AGE-SECRET-KEY-PQ-1... line for the stock age tool"

@@ -139,6 +139,12 @@ def cmd_add(args: argparse.Namespace) -> int:
     except KeysError as exc:
         raise CLIError(f"--roles: {exc}") from None
     names = ", ".join(f"{card.key_id} ({card.name})" for card in cards)
+    for card in cards:
+        if not card.is_hybrid:
+            print(f"amanat: warning: {card.key_id} ({card.name}) has an older card with only an "
+                  "Ed25519 auth key: they cannot log in to a server under the default login "
+                  "policy until they run `amanat keys upgrade` and send you the new card "
+                  "(add it, then remove this one)", file=sys.stderr)
     return _update(args, lambda r: r.with_added(cards, roles), f"added {names}")
 
 

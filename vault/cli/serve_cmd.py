@@ -57,6 +57,12 @@ def register(subparsers: Any) -> None:
                         help="give an Ed25519-only log key (a data directory from before "
                              "ML-DSA-44) its ML-DSA-44 half, then put the new log key in the "
                              "roster with `amanat roster set-log`")
+    parser.add_argument("--classical-logins", action="store_true",
+                        help="the classical login policy (AMANAT_CLASSICAL_LOGINS=1): let "
+                             "investigators whose roster entry has only an Ed25519 auth key "
+                             "(identities from before ML-DSA-44) log in with Ed25519 alone, a "
+                             "login a future quantum computer could forge; refused without it "
+                             "until they run `amanat keys upgrade`")
     parser.set_defaults(func=run)
 
 

@@ -7,8 +7,14 @@ Protects "only investigators on the current roster read testimony" at the HTTP d
   the key id it was issued for. Issuing one stores nothing; it is accepted until it expires
   and only once: a redeemed challenge is remembered (as its SHA-256) until it expires, and
   only redeeming needs a valid investigator signature, which bounds that memory;
-* the investigator signs ``challenge_message(...)`` with the Ed25519 auth key listed for
-  their key id in the current signed roster. The message names the address the client
+* the investigator signs ``challenge_message(...)`` with the auth keys listed for their key
+  id in the current signed roster: Ed25519 and ML-DSA-44 (pure ML-DSA, empty context), and
+  both signatures must verify, so a forger of either scheme alone (a future quantum computer
+  against Ed25519) cannot log in. A missing or wrong one is refused like a wrong signature,
+  spending nothing. An older, classical roster entry (Ed25519 alone) is refused with a
+  message naming the fix (``amanat keys upgrade``, then the new card to the admin), unless
+  the server runs under the explicit classical login policy (``classical_logins``), which
+  accepts an Ed25519 signature alone from such entries. The message names the address the client
   connected to (`server_origin`: ``scheme://host:port``) and the log key of its roster; the
   server accepts it only for an address it is configured to be reachable at (never its
   ``Host`` header, which a relay chooses). A look-alike server that relays a challenge from
@@ -36,6 +42,8 @@ from typing import Protocol, runtime_checkable
 
 import nacl.exceptions
 import nacl.signing
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric import mldsa
 
 AUTH_DOMAIN = "amanat/auth/v2"
 DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -64,6 +72,11 @@ class SignatureError(AuthError):
 
 class TokenError(AuthError):
     """The bearer token is unknown, malformed or expired, or its investigator left the roster."""
+
+
+class ClassicalLoginError(AuthError):
+    """The roster lists an Ed25519-only auth key for this key id, and the server does not
+    accept classical logins."""
 
 
 class WrongServerError(AuthError):
@@ -204,8 +217,12 @@ class Authenticator:
         challenge_ttl: float = DEFAULT_CHALLENGE_TTL,
         token_ttl: float = DEFAULT_TOKEN_TTL,
         clock: Callable[[], float] = time.time,
+        classical_logins: bool = False,
     ) -> None:
         self.log_vkey = log_vkey
+        # The classical login policy: roster entries without an ML-DSA-44 auth key may log
+        # in with Ed25519 alone. Off by default.
+        self.classical_logins = classical_logins
         # The addresses this server is reachable at: a login made for any other is refused.
         # None configured, none accepted.
         self.servers = frozenset(server_origin(s) for s in servers)
@@ -230,13 +247,22 @@ class Authenticator:
         return (self.log_vkey,) if classical == self.log_vkey else (self.log_vkey, classical)
 
     @staticmethod
-    def _signed_for(origin: str, log: str, key_id: str, challenge: bytes, signature: bytes,
-                    auth_key: bytes) -> bool:
+    def _signed_for(message: bytes, signature: bytes, auth_key: bytes,
+                    signature_mldsa: bytes | None, auth_pq: bytes | None) -> bool:
+        """Whether ``message`` carries a valid Ed25519 signature and, when the roster lists
+        an ML-DSA-44 key (``auth_pq``), a valid ML-DSA-44 signature too."""
         try:
-            nacl.signing.VerifyKey(auth_key).verify(
-                challenge_message(origin, log, key_id, challenge), signature)
+            nacl.signing.VerifyKey(auth_key).verify(message, signature)
         except (ValueError, nacl.exceptions.BadSignatureError, nacl.exceptions.ValueError,
                 nacl.exceptions.TypeError):
+            return False
+        if auth_pq is None:
+            return True
+        if signature_mldsa is None:
+            return False
+        try:
+            mldsa.MLDSA44PublicKey.from_public_bytes(auth_pq).verify(signature_mldsa, message)
+        except (ValueError, InvalidSignature):
             return False
         return True
 
@@ -256,9 +282,11 @@ class Authenticator:
         return head + self._mac(key_id, head)
 
     def redeem(self, key_id: str, challenge: bytes, signature: bytes, auth_key: bytes,
-               server: str | None) -> str:
+               server: str | None, *, signature_mldsa: bytes | None = None,
+               auth_pq: bytes | None = None) -> str:
         """Check a challenge signed for ``server`` (the address the client connected to, as
-        it says; None from a client older than that); return a new bearer token.
+        it says; None from a client older than that) with ``auth_key`` (Ed25519) and, for a
+        hybrid roster entry, ``auth_pq`` (ML-DSA-44); return a new bearer token.
 
         A challenge gives at most one token: the first valid signature redeems it.
         """
@@ -275,11 +303,18 @@ class Authenticator:
             raise OutdatedLoginError(
                 f"this amanat signs an older login message, which does not name the server "
                 f"and could be relayed by a look-alike server; update amanat ({AUTH_DOMAIN})")
+        if auth_pq is None and not self.classical_logins:
+            raise ClassicalLoginError(
+                f"the roster lists only an Ed25519 auth key for {key_id}, and this server "
+                "accepts only logins signed with Ed25519 and ML-DSA-44: the investigator "
+                "runs `amanat keys upgrade IDENTITY` and sends the new card to the "
+                "organization's admin, who replaces the old one on the roster")
         try:
             origin = server_origin(server)
         except ValueError:
             raise SignatureError("the signature does not match this key id's auth key") from None
-        if not any(self._signed_for(origin, log, key_id, challenge, signature, auth_key)
+        if not any(self._signed_for(challenge_message(origin, log, key_id, challenge),
+                                    signature, auth_key, signature_mldsa, auth_pq)
                    for log in self._log_names()):
             raise SignatureError("the signature does not match this key id's auth key")
         # Spent by its first genuine signature, even one made for another address. A wrong

@@ -35,12 +35,14 @@ class RosterRejected(ValueError):
 
 @dataclass(frozen=True)
 class Member:
-    """One investigator as the server needs them."""
+    """One investigator as the server needs them: ``auth_pq`` (the ML-DSA-44 auth key) is
+    None for a classical investigator, who logs in with Ed25519 alone."""
 
     key_id: str
     name: str
     roles: tuple[str, ...]
     auth_key: bytes
+    auth_pq: bytes | None = None
 
 
 @dataclass(frozen=True)
@@ -61,7 +63,8 @@ class RosterView:
 
 
 def _member(person: Investigator) -> Member:
-    return Member(person.key_id, person.name, tuple(person.roles), bytes(person.auth_key))
+    return Member(person.key_id, person.name, tuple(person.roles), bytes(person.auth_key),
+                  person.auth_pq)
 
 
 def read_roster(

@@ -729,13 +729,15 @@ class VaultService:
             raise NotFoundError("no investigator with this key id on the current roster")
         return self.auth.new_challenge(key_id)
 
-    def login(self, key_id: str, challenge: bytes, signature: bytes, server: str | None) -> str:
-        """A token for ``key_id``'s signature of ``challenge``, made for the address
-        ``server`` (vault.service.auth)."""
+    def login(self, key_id: str, challenge: bytes, signature: bytes, server: str | None,
+              signature_mldsa: bytes | None = None) -> str:
+        """A token for ``key_id``'s signatures of ``challenge`` (Ed25519, and ML-DSA-44 for a
+        hybrid investigator), made for the address ``server`` (vault.service.auth)."""
         member = self.roster().investigators.get(key_id)
         if member is None:
             raise SignatureError("no investigator with this key id on the current roster")
-        return self.auth.redeem(key_id, challenge, signature, member.auth_key, server)
+        return self.auth.redeem(key_id, challenge, signature, member.auth_key, server,
+                                signature_mldsa=signature_mldsa, auth_pq=member.auth_pq)
 
     def investigator(self, token: str) -> Investigator:
         """The investigator behind a bearer token; TokenError if invalid or off the roster."""

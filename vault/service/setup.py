@@ -347,6 +347,7 @@ def open_vault(
     servers: Sequence[str] = (),
     control: bool = False,
     blobs: S3Options | None = None,
+    classical_logins: bool = False,
 ) -> OpenedVault:
     """Open (creating on first start) everything a server needs in ``data_dir``; logins are
     accepted only when signed for one of ``servers`` (the addresses it is reachable at).
@@ -356,6 +357,8 @@ def open_vault(
     logger first; ``allow_missing`` opens it anyway, the differences still printed.
     ``control``: answer ``amanat backup`` on the data directory's control socket (only
     when the sealed files are in the data directory). ``blobs``: keep them in object storage.
+    ``classical_logins``: accept Ed25519-only logins from classical roster entries
+    (vault.service.auth).
     ``store_dsn``: keep metadata, login state and the audit log in that PostgreSQL database
     instead (vault/store/postgres.py); ``data_dir`` then holds the keys (and the sealed
     files, without ``blobs``) and may be shared by several workers.
@@ -363,7 +366,8 @@ def open_vault(
     prepare_data_dir(data_dir)
     with _setting_up(data_dir, store_dsn):
         return _open_vault(data_dir, store_dsn, org_vkey, dev, limits, challenge_ttl,
-                           token_ttl, allow_missing, servers, control, blobs, upgrade_log_key)
+                           token_ttl, allow_missing, servers, control, blobs, upgrade_log_key,
+                           classical_logins)
 
 
 def _open_audit_log(data_dir: Path, store_dsn: str | None,
@@ -382,6 +386,7 @@ def _open_vault(
     data_dir: Path, store_dsn: str | None, org_vkey: str | None, dev: bool,
     limits: Limits | None, challenge_ttl: float, token_ttl: float, allow_missing: bool,
     servers: Sequence[str], control: bool, blobs: S3Options | None, upgrade_log_key: bool,
+    classical_logins: bool,
 ) -> OpenedVault:
     from vault.store.backup import Snapshot
     from vault.store.blobs import BlobDirectory
@@ -408,7 +413,7 @@ def _open_vault(
             authenticator=Authenticator(
                 signer.vkey(), secret=load_or_create_auth_secret(data_dir), tokens=store,
                 spent=spent, servers=servers, challenge_ttl=challenge_ttl,
-                token_ttl=token_ttl),
+                token_ttl=token_ttl, classical_logins=classical_logins),
             room=EmergencyRoom(data_dir),
             shared=store if isinstance(store, SharedWrites) else None,
         )
