@@ -1,4 +1,9 @@
-"""Challenges and tokens: single use, short-lived, bound to key id and server, kept hashed."""
+"""Challenges and tokens: single use, short-lived, bound to key id and server, kept hashed.
+
+The challenge and token mechanics are exercised with an Ed25519 key alone, under the
+classical login policy (``classical_logins=True``); the default policy, which requires an
+ML-DSA-44 signature too, is tested at the end of this file and against a real server in
+tests/e2e/test_hybrid_login.py."""
 
 from __future__ import annotations
 
@@ -7,10 +12,12 @@ import hashlib
 
 import nacl.signing
 import pytest
+from cryptography.hazmat.primitives.asymmetric import mldsa
 
 from vault.service.auth import (
     Authenticator,
     ChallengeError,
+    ClassicalLoginError,
     MemoryTokens,
     OutdatedLoginError,
     SignatureError,
@@ -46,7 +53,8 @@ def clock() -> Clock:
 
 @pytest.fixture
 def authn(clock: Clock) -> Authenticator:
-    return Authenticator(LOG, servers=["http://ABCDEFGHIJKLMNOP.onion/"], challenge_ttl=60,
+    return Authenticator(LOG, classical_logins=True,
+                          servers=["http://ABCDEFGHIJKLMNOP.onion/"], challenge_ttl=60,
                          token_ttl=900, clock=clock, tokens=MemoryTokens())
 
 
@@ -73,7 +81,8 @@ def test_login_and_token(authn: Authenticator, clock: Clock) -> None:
 
 def test_secrets_are_kept_only_hashed(clock: Clock) -> None:
     tokens = MemoryTokens()
-    authn = Authenticator(LOG, servers=[SERVER], clock=clock, tokens=tokens)
+    authn = Authenticator(LOG, classical_logins=True,
+                          servers=[SERVER], clock=clock, tokens=tokens)
     challenge = authn.new_challenge(KEY_ID)
     token = authn.redeem(KEY_ID, challenge, answer(challenge), AUTH_KEY, SERVER)
     assert tokens.get_token(hashlib.sha256(token.encode()).hexdigest()) == (KEY_ID, 1900)
@@ -95,7 +104,8 @@ def test_made_up_tampered_or_foreign_challenges_are_refused(authn: Authenticator
                                                            clock: Clock) -> None:
     challenge = authn.new_challenge(KEY_ID)
     later = (int.from_bytes(challenge[:8], "big") + 3600).to_bytes(8, "big")
-    other = Authenticator(LOG, servers=[SERVER], clock=clock)  # another secret
+    other = Authenticator(LOG, classical_logins=True,
+                          servers=[SERVER], clock=clock)  # another secret
     for bad in (b"\1" * 48, challenge[:-1], later + challenge[8:],
                 challenge[:20] + bytes([challenge[20] ^ 1]) + challenge[21:],
                 other.new_challenge(KEY_ID)):
@@ -106,10 +116,12 @@ def test_made_up_tampered_or_foreign_challenges_are_refused(authn: Authenticator
 def test_tokens_and_challenges_survive_a_restart(clock: Clock) -> None:
     """Same secret and token store (the data directory): a new process keeps the login."""
     tokens, secret = MemoryTokens(), b"\5" * 32
-    first = Authenticator(LOG, servers=[SERVER], clock=clock, tokens=tokens, secret=secret)
+    first = Authenticator(LOG, classical_logins=True,
+                          servers=[SERVER], clock=clock, tokens=tokens, secret=secret)
     challenge = first.new_challenge(KEY_ID)
     token = first.redeem(KEY_ID, challenge, answer(challenge), AUTH_KEY, SERVER)
-    second = Authenticator(LOG, servers=[SERVER], clock=clock, tokens=tokens, secret=secret)
+    second = Authenticator(LOG, classical_logins=True,
+                          servers=[SERVER], clock=clock, tokens=tokens, secret=secret)
     assert second.session(token).key_id == KEY_ID
     challenge = first.new_challenge(KEY_ID)
     assert second.redeem(KEY_ID, challenge, answer(challenge), AUTH_KEY, SERVER)
@@ -163,7 +175,8 @@ def test_a_login_signed_for_another_address_is_refused(authn: Authenticator) -> 
 
 
 def test_no_configured_address_accepts_no_login(clock: Clock) -> None:
-    authn = Authenticator(LOG, clock=clock)
+    authn = Authenticator(LOG, classical_logins=True,
+                          clock=clock)
     challenge = authn.new_challenge(KEY_ID)
     with pytest.raises(WrongServerError):
         authn.redeem(KEY_ID, challenge, answer(challenge), AUTH_KEY, SERVER)
@@ -237,7 +250,8 @@ def test_a_hybrid_log_key_is_named_whole_or_by_its_ed25519_half(clock: Clock) ->
     # After the server's log key gains its ML-DSA-44 half, the roster still names the
     # Ed25519 half until the admin re-signs it: logins naming either are the same key.
     hybrid = f"{LOG} amanat-log-test+05060708+/w=="
-    authn = Authenticator(hybrid, servers=[SERVER], clock=clock, tokens=MemoryTokens())
+    authn = Authenticator(hybrid, classical_logins=True,
+                          servers=[SERVER], clock=clock, tokens=MemoryTokens())
     for named in (hybrid, LOG):
         challenge = authn.new_challenge(KEY_ID)
         assert authn.redeem(KEY_ID, challenge, answer(challenge, log=named), AUTH_KEY, SERVER)
@@ -247,3 +261,52 @@ def test_a_hybrid_log_key_is_named_whole_or_by_its_ed25519_half(clock: Clock) ->
                      AUTH_KEY, SERVER)
     with pytest.raises(SignatureError):
         authn.redeem(KEY_ID, challenge, answer(challenge), AUTH_KEY, "not a url")
+
+
+# --- the default policy: Ed25519 and ML-DSA-44 -------------------------------------------
+
+PQ_KEY = mldsa.MLDSA44PrivateKey.from_seed_bytes(b"\x09" * 32)
+AUTH_PQ = PQ_KEY.public_key().public_bytes_raw()
+
+
+def pq_answer(challenge: bytes, key: mldsa.MLDSA44PrivateKey = PQ_KEY, server: str = SERVER
+              ) -> bytes:
+    return key.sign(challenge_message(server, LOG, KEY_ID, challenge))
+
+
+@pytest.fixture
+def strict(clock: Clock) -> Authenticator:
+    return Authenticator(LOG, servers=[SERVER], clock=clock, tokens=MemoryTokens())
+
+
+def test_a_hybrid_entry_needs_both_signatures(strict: Authenticator) -> None:
+    challenge = strict.new_challenge(KEY_ID)
+    other = mldsa.MLDSA44PrivateKey.from_seed_bytes(b"\x0a" * 32)
+    wrong = [
+        (answer(challenge), None),                                    # Ed25519 only
+        (b"\0" * 64, pq_answer(challenge)),                           # ML-DSA-44 only
+        (answer(challenge), pq_answer(challenge, key=other)),         # another ML-DSA key
+        (answer(challenge), pq_answer(challenge, server=RELAY)),      # another message
+        (answer(challenge), pq_answer(challenge)[:-1]),               # truncated
+        (answer(challenge), b""),
+        (answer(challenge), bytes(2420)),
+    ]
+    for signature, signature_mldsa in wrong:
+        with pytest.raises(SignatureError, match="does not match"):
+            strict.redeem(KEY_ID, challenge, signature, AUTH_KEY, SERVER,
+                          signature_mldsa=signature_mldsa, auth_pq=AUTH_PQ)
+    # None of the refusals spent the challenge.
+    token = strict.redeem(KEY_ID, challenge, answer(challenge), AUTH_KEY, SERVER,
+                          signature_mldsa=pq_answer(challenge), auth_pq=AUTH_PQ)
+    assert strict.session(token).key_id == KEY_ID
+
+
+def test_a_classical_entry_is_refused_by_default_naming_the_fix(
+        strict: Authenticator, clock: Clock) -> None:
+    challenge = strict.new_challenge(KEY_ID)
+    with pytest.raises(ClassicalLoginError, match="amanat keys upgrade"):
+        strict.redeem(KEY_ID, challenge, answer(challenge), AUTH_KEY, SERVER)
+    # Not spent: the same challenge still logs in once the server accepts classical logins.
+    relaxed = Authenticator(LOG, servers=[SERVER], clock=clock, tokens=MemoryTokens(),
+                            secret=strict._secret, classical_logins=True)
+    assert relaxed.redeem(KEY_ID, challenge, answer(challenge), AUTH_KEY, SERVER)
