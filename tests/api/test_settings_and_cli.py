@@ -33,6 +33,14 @@ def test_settings_from_env_and_overrides(tmp_path: Path) -> None:
             Settings.from_env(bad)
 
 
+def test_classical_logins_are_off_unless_asked_for() -> None:
+    assert Settings().classical_logins is False
+    assert Settings.from_env({}).classical_logins is False
+    assert Settings.from_env({"AMANAT_CLASSICAL_LOGINS": "1"}).classical_logins is True
+    assert Settings.from_env({"AMANAT_CLASSICAL_LOGINS": "0"}, classical_logins=None
+                             ).classical_logins is False
+
+
 def test_uvicorn_keeps_no_access_log_or_identifying_headers() -> None:
     options = uvicorn_options(Settings())
     assert options["access_log"] is False

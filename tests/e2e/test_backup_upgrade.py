@@ -5,6 +5,7 @@ naming both versions, and left as it was."""
 
 from __future__ import annotations
 
+import io
 import os
 import sqlite3
 import subprocess
@@ -74,3 +75,54 @@ def test_a_newer_data_directory_is_refused_at_start(tmp_path: Path) -> None:
     assert f"has schema version {SCHEMA_VERSION + 1}" in lines[0]
     assert f"this amanat reads schema version {SCHEMA_VERSION}" in lines[0]
     assert not (data / "control.sock").exists()
+
+
+def test_investigators_of_the_predecessor_upgrade_their_keys_and_then_log_in_with_both(
+        server_factory: Callable[..., ServerProcess], tmp_path: Path,
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The predecessor's investigator holds an Ed25519-only identity (v1). Under the default
+    login policy the upgraded server refuses their login, naming the fix; they run `amanat
+    keys upgrade` and send the new card, the admin adds it and removes the old one, re-signs
+    and publishes the roster, and the login then carries both signatures, and the testimony
+    sealed before the upgrade still opens."""
+    data = predecessor(tmp_path)
+    server = server_factory(data_dir=data, env={"AMANAT_WORK_QUIET_RATE": "0"})
+    dev = data / "dev"
+    identity = dev / "investigator.identity"
+    assert identity.read_bytes().startswith(b"amanat.identity/v1\n")
+    monkeypatch.setenv("AMANAT_PASSPHRASE", (dev / "passphrase.txt").read_text().strip())
+    monkeypatch.setenv("AMANAT_STATE_DIR", str(tmp_path / "state"))
+    org = "classical " + org_vkey(server)  # the predecessor's org key is Ed25519 only
+    inbox = ("inbox", "--server", server.url, "-i", str(identity), "--org", org)
+    status, _, err = amanat(capsys, *inbox)
+    assert status != 0 and "amanat keys upgrade" in err, err
+    old_key_id = read_dev_keys(data).investigator.key_id
+
+    status, card, err = amanat(capsys, "keys", "upgrade", str(identity))
+    assert status == 0, err
+    (tmp_path / "new.card").write_text(card, encoding="utf-8")
+    roster = tmp_path / "roster.txt"
+    with VaultClient(server.url) as client:
+        roster.write_text(client.roster_text(), encoding="utf-8")
+    admin = ("--org", str(dev / "org.key"), "--roster", str(roster))
+    for argv in (("roster", "add", *admin, "--roles", "admin,reader", str(tmp_path / "new.card")),
+                 ("roster", "remove", *admin, old_key_id),
+                 ("roster", "publish", "--server", server.url, "--org", org, "--roster",
+                  str(roster))):
+        status, _, err = amanat(capsys, *argv)
+        assert status == 0, (argv, err)
+
+    upgraded = read_dev_keys(data).investigator
+    assert upgraded.is_hybrid and upgraded.key_id != old_key_id
+    status, out, err = amanat(capsys, *inbox)
+    assert status == 0, err
+    listed = [line.split(" ")[0] for line in out.splitlines()]
+    assert len(listed) == 3  # the predecessor's three testimonies
+    # The identity's age key did not change: what was sealed to it before still opens.
+    with VaultClient(server.url) as client:
+        client.login(upgraded.key_id, upgraded.sign_login, verify_roster(
+            roster.read_text(), org).log_vkey or "")
+        sealed = io.BytesIO()
+        client.download(listed[0], sealed)
+    assert age.decrypt_bytes(sealed.getvalue(), [upgraded.age_identity()]).startswith(
+        b"testimony ")

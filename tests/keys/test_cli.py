@@ -270,6 +270,57 @@ def test_org_upgrade_keeps_the_ed25519_half_and_old_rosters_need_the_classical_p
     assert status == 0, err
 
 
+def test_keys_upgrade_gives_a_classical_identity_its_ml_dsa_key_and_keeps_its_testimony(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """An investigator with an identity from before ML-DSA-44 auth keys (v1): the admin is
+    warned when adding the old card; `keys upgrade` keeps the passphrase, the Argon2 cost and
+    the age recipient (old testimony still opens), prints a v2 card with a new key id, which
+    the admin adds before removing the old one."""
+    org = write_org(tmp_path / "org.key")
+    old = InvestigatorIdentity("Aygul Sadyk", b"\x11" * 32, b"\x22" * 32)
+    (tmp_path / "a.identity").write_bytes(old.seal(PASSPHRASE, CHEAP_KDF))
+    (tmp_path / "a.identity").chmod(0o600)
+    status, out, err = run(capsys, "keys", "card", "a.identity")
+    assert status == 0 and out.startswith("amanat.card/v1\n"), err
+    (tmp_path / "old.card").write_text(out, encoding="utf-8")
+    admin = ("--org", "org.key", "--roster", "roster.txt")
+    status, out, err = run(capsys, "roster", "add", *admin, "old.card")
+    assert status == 0 and "version 1" in out
+    assert "warning" in err and old.key_id in err and "amanat keys upgrade" in err
+    assert "cannot log in" in err
+    roster = verify_roster((tmp_path / "roster.txt").read_text(), org.vkey())
+    (tmp_path / "t.age").write_bytes(age.encrypt_bytes(b"sealed in 2025", roster.recipients()))
+
+    status, out, err = run(capsys, "keys", "upgrade", "a.identity")
+    assert status == 0, err
+    card = parse_card(out)
+    assert card.is_hybrid and card.recipient == old.card().recipient
+    assert card.auth_key == old.card().auth_key and card.key_id != old.key_id
+    assert old.key_id in err and card.key_id in err and "roster" in err
+    data = (tmp_path / "a.identity").read_bytes()
+    assert data.startswith(IDENTITY_KIND.encode() + b"\n")
+    assert key_file_params(data, IDENTITY_KIND) == CHEAP_KDF  # the same Argon2 cost
+    assert stat.S_IMODE((tmp_path / "a.identity").stat().st_mode) == 0o600
+    upgraded = InvestigatorIdentity.unseal(data, PASSPHRASE)  # the same passphrase
+    assert upgraded.is_hybrid and upgraded.card() == card
+    status, out2, err = run(capsys, "keys", "card", "a.identity")
+    assert (status, out2) == (0, out)
+    status, _, err = run(capsys, "decrypt", "-i", "a.identity", "-o", "t.txt", "t.age")
+    assert status == 0, err
+    assert (tmp_path / "t.txt").read_bytes() == b"sealed in 2025"
+    status, _, err = run(capsys, "keys", "upgrade", "a.identity")
+    assert_one_line_error(status, err, r"a\.identity: .*amanat\.identity/v1")
+
+    (tmp_path / "new.card").write_text(out, encoding="utf-8")
+    status, _, err = run(capsys, "roster", "add", *admin, "new.card")
+    assert status == 0 and "warning" not in err, err
+    status, _, err = run(capsys, "roster", "remove", *admin, old.key_id)
+    assert status == 0, err
+    roster = verify_roster((tmp_path / "roster.txt").read_text(), org.vkey())
+    assert [p.key_id for p in roster.investigators] == [card.key_id]
+    assert roster.investigators[0].is_hybrid
+
+
 # --- roster --------------------------------------------------------------------------------
 
 
