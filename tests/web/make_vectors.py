@@ -307,7 +307,9 @@ def _log_signer() -> note.HybridSigner:
 
 def _identities() -> list[InvestigatorIdentity]:
     names = ("Гүлнара Исмаилова", "ئابدۇرەھىم ھەيت", "Erlan Nurlanuly", "Admin Only")
-    return [InvestigatorIdentity(name, seed(f"age/{name}"), seed(f"auth/{name}"))
+    # Erlan holds an identity from before ML-DSA-44 auth keys: a classical roster line.
+    return [InvestigatorIdentity(name, seed(f"age/{name}"), seed(f"auth/{name}"),
+                                 None if name == "Erlan Nurlanuly" else seed(f"auth-pq/{name}"))
             for name in names]
 
 
@@ -321,7 +323,9 @@ def _roster_entry(signed: str, roster: Roster) -> dict[str, Any]:
         "readers": [person.recipient for person in roster.readers()],
         "investigators": [
             {"key_id": person.key_id, "roles": list(person.roles),
-             "auth": b64(person.auth_key), "recipient": person.recipient, "name": person.name}
+             "auth": b64(person.auth_key),
+             "auth_pq": None if person.auth_pq is None else b64(person.auth_pq),
+             "recipient": person.recipient, "name": person.name}
             for person in roster.investigators
         ],
     }
@@ -385,6 +389,24 @@ def roster_vectors() -> dict[str, Any]:
         note.sign_note(full.format().replace(f"investigator {first} ",
                                              f"investigator {_other_hex(first)} "), *signers))
     bad("malformed", "not a roster", note.sign_note("hello\n", *signers))
+    hybrid = next(p for p in full.investigators if p.auth_pq is not None)
+    assert hybrid.auth_pq is not None
+    ed, pq, short = b64(hybrid.auth_key), b64(hybrid.auth_pq), b64(hybrid.auth_pq[:-1])
+    other_pq = b64(InvestigatorIdentity("Other", seed("age/other"), seed("auth/other"),
+                                        seed("auth-pq/other")).card().auth_pq or b"")
+    for why, auth in (
+            ("auth field: an auth field with two commas", f"{ed},{pq},{pq}"),
+            ("auth field: an auth field with an empty ML-DSA-44 half", f"{ed},"),
+            ("auth field: an auth field with an empty Ed25519 half", f",{pq}"),
+            ("auth field: an ML-DSA-44 auth key that is not base64", f"{ed},{pq[:-8]}!!!!!!!="),
+            ("auth field: an ML-DSA-44 auth key without its padding", f"{ed},{pq.rstrip('=')}"),
+            ("auth field: an ML-DSA-44 auth key with non-zero unused bits", f"{ed},{pq[:-3]}B=="),
+            ("auth field: an ML-DSA-44 auth key one byte short", f"{ed},{short}"),
+            ("auth field: an Ed25519 auth key without its padding", f"{ed.rstrip('=')},{pq}"),
+            ("auth field: a hybrid line without its ML-DSA-44 half (its key id is v2)", ed),
+            ("auth field: another ML-DSA-44 auth key than the key id covers", f"{ed},{other_pq}")):
+        bad("malformed", why, note.sign_note(
+            full.format().replace(f" {ed},{pq} ", f" {auth} "), *signers))
     bad("origin", "the roster names another organization than the key that signed it",
         note.sign_note(full.format().replace(f"amanat.roster/v1 {ORG_ORIGIN}\n",
                                              "amanat.roster/v1 other.example/amanat\n"),
@@ -405,10 +427,10 @@ def roster_vectors() -> dict[str, Any]:
         sign_roster(no_log, *signers, today=TODAY))
     classical = _classical_line()
     bad("policy", "a classical X25519 recipient under policy pq-only",
-        note.sign_note(no_log.format() + classical, *signers))
+        note.sign_note(_with_line(no_log.format(), classical), *signers))
     mixed = no_log.format().replace("policy pq-only", f"policy {POLICY_ALLOW_X25519}")
     bad("policy", "readers mixing post-quantum and X25519 recipients",
-        note.sign_note(mixed + classical, *signers))
+        note.sign_note(_with_line(mixed, classical), *signers))
     return {
         "org_vkey": org.vkey(),
         "today": TODAY.isoformat(),
@@ -428,10 +450,17 @@ def _swap_investigators(text: str) -> str:
     return "\n".join(lines)
 
 
+def _with_line(text: str, line: str) -> str:
+    """``text`` with the investigator ``line`` added where its key id sorts, so that only
+    what the line is about is wrong."""
+    lines = text.splitlines(keepends=True)
+    head = [x for x in lines if not x.startswith("investigator ")]
+    return "".join(head + sorted([x for x in lines if x.startswith("investigator ")] + [line]))
+
+
 def _classical_line() -> str:
     recipient = str(age.X25519Identity(seed("x25519")).recipient())
     auth = bytes(_signing_key("classical").verify_key)
-    # Sorted after every other key id, so only the policy is wrong.
     key_id = derive_key_id(recipient, auth)
     return f"investigator {key_id} reader {b64(auth)} {recipient} Classical Key\n"
 

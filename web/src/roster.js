@@ -82,9 +82,46 @@ export function recipientType(text) {
   return null;
 }
 
-/** keys/card.py `derive_key_id`: 16 hex digits over the recipient and the auth key text. */
-export function deriveKeyId(recipient, authB64) {
-  return hex(sha256(utf8(`amanat.key-id/v1\n${recipient}\n${authB64}\n`)).slice(0, 8));
+/**
+ * keys/card.py `derive_key_id`: 16 hex digits over the recipient and the auth keys' text:
+ * v2 with the ML-DSA-44 key (`authPqB64`), v1 without it (a classical investigator).
+ */
+export function deriveKeyId(recipient, authB64, authPqB64 = null) {
+  const text = authPqB64 === null
+    ? `amanat.key-id/v1\n${recipient}\n${authB64}\n`
+    : `amanat.key-id/v2\n${recipient}\n${authB64}\n${authPqB64}\n`;
+  return hex(sha256(utf8(text)).slice(0, 8));
+}
+
+const AUTH_KEY_BYTES = 32;
+const AUTH_PQ_KEY_BYTES = 1312;
+
+/**
+ * The auth field of an investigator line: the Ed25519 key, or the Ed25519 and ML-DSA-44
+ * keys joined by "," (keys/roster.py), each canonical base64 of its exact length.
+ */
+function parseAuthField(number, field) {
+  const halves = field.split(",");
+  if (halves.length > 2) {
+    throw malformed(`roster line ${number}: the auth field has more than two keys`);
+  }
+  const keys = halves.map((half) => {
+    let key;
+    try {
+      key = fromB64(half);
+    } catch {
+      throw malformed(`roster line ${number}: the auth key is not canonical base64`);
+    }
+    if (key.length === 0) throw malformed(`roster line ${number}: an auth key is empty`);
+    return key;
+  });
+  if (keys[0].length !== AUTH_KEY_BYTES) {
+    throw malformed(`roster line ${number}: the auth key is not 32 bytes`);
+  }
+  if (keys.length === 2 && keys[1].length !== AUTH_PQ_KEY_BYTES) {
+    throw malformed(`roster line ${number}: the ML-DSA-44 auth key is not 1312 bytes`);
+  }
+  return { auth: halves[0], authPq: keys.length === 2 ? halves[1] : null };
 }
 
 function parseDate(text) {
@@ -127,12 +164,7 @@ function parseInvestigator(number, line) {
   parts.push(rest.slice(from));
   const [keyId, rolesText, auth, recipient, name] = parts;
   if (parts.slice(0, 4).some((p) => p === "")) throw malformed(`roster line ${number}: malformed line`);
-  let authKey;
-  try {
-    authKey = fromB64(auth);
-  } catch {
-    throw malformed(`roster line ${number}: the auth key is not canonical base64`);
-  }
+  const { auth: authEd25519, authPq } = parseAuthField(number, auth);
   if (!/^[0-9a-f]{16}$/.test(keyId)) throw malformed(`roster line ${number}: malformed key id`);
   const roles = rolesText.split(",");
   const sorted = [...new Set(roles)].sort();
@@ -142,13 +174,12 @@ function parseInvestigator(number, line) {
   }
   const problem = nameProblem(name);
   if (problem) throw malformed(`roster line ${number}: ${problem}`);
-  if (authKey.length !== 32) throw malformed(`roster line ${number}: the auth key is not 32 bytes`);
   const type = recipientType(recipient);
   if (type === null) throw malformed(`roster line ${number}: not a valid age recipient`);
-  if (deriveKeyId(recipient, auth) !== keyId) {
+  if (deriveKeyId(recipient, authEd25519, authPq) !== keyId) {
     throw malformed(`roster line ${number}: the key id does not match the keys`);
   }
-  return { keyId, roles, auth, recipient, name, type };
+  return { keyId, roles, auth: authEd25519, authPq, recipient, name, type };
 }
 
 /** Parse roster text (the signed body, without signatures): no signature check. */
@@ -224,8 +255,8 @@ export function parseRoster(text) {
     expires,
     logVkey,
     cosigning,
-    investigators: investigators.map(({ keyId, roles, auth, recipient, name }) => ({
-      keyId, roles, auth, recipient, name,
+    investigators: investigators.map(({ keyId, roles, auth, authPq, recipient, name }) => ({
+      keyId, roles, auth, authPq, recipient, name,
     })),
     readers: investigators.filter((p) => p.roles.includes("reader")).map((p) => p.recipient),
   };

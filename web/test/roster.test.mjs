@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { ed25519 } from "@noble/curves/ed25519.js";
-import { verifyRoster } from "../src/roster.js";
+import { deriveKeyId, verifyRoster } from "../src/roster.js";
 import { keyId, parseKeyHalves, parseVkey, verifyNote } from "../src/note.js";
 import { b64, concat, hex, utf8 } from "../src/bytes.js";
 import { skipMessage, vectors } from "./vectors.mjs";
@@ -17,7 +17,7 @@ test("valid rosters verify with the content Python reads", { skip }, () => {
     assert.equal(roster.expires, v.expires);
     assert.equal(roster.logVkey, v.log);
     assert.deepEqual(roster.readers, v.readers);
-    assert.deepEqual(roster.investigators.map((p) => ({ key_id: p.keyId, roles: p.roles, auth: p.auth, recipient: p.recipient, name: p.name })),
+    assert.deepEqual(roster.investigators.map((p) => ({ key_id: p.keyId, roles: p.roles, auth: p.auth, auth_pq: p.authPq, recipient: p.recipient, name: p.name })),
       v.investigators);
     assert.equal(roster.origin, parseKeyHalves(data.org_vkey)[0].name);
   }
@@ -125,4 +125,18 @@ test("a roster signed by one half of the organization key is read only under the
   assert.throws(() => verifyRoster(edOnly.roster, halves[0], data.today), { code: "org-key" });
   assert.throws(() => verifyRoster(data.valid[0].roster, `${halves[1]} ${halves[0]}`, data.today),
     { code: "org-key" });
+});
+
+test("the roster's auth field: hybrid and classical lines read, every other spelling refused", { skip }, () => {
+  const full = verifyRoster(data.valid[0].roster, data.org_vkey, data.today);
+  const hybrid = full.investigators.filter((p) => p.authPq !== null);
+  const classical = full.investigators.filter((p) => p.authPq === null);
+  assert.ok(hybrid.length > 0 && classical.length > 0);
+  for (const p of hybrid) assert.equal(p.keyId, deriveKeyId(p.recipient, p.auth, p.authPq));
+  for (const p of classical) assert.equal(p.keyId, deriveKeyId(p.recipient, p.auth));
+  const auth = data.invalid.filter((c) => c.why.startsWith("auth field: "));
+  assert.ok(auth.length >= 10, `${auth.length} auth-field cases`);
+  for (const c of auth) {
+    assert.throws(() => verifyRoster(c.roster, data.org_vkey, data.today), { code: "malformed" }, c.why);
+  }
 });
