@@ -165,8 +165,8 @@ def test_undecodable_passphrase_is_refused_without_quoting_it(
 
     odd = "abc\udcffdef-rest-of-the-passphrase"
     data = key_files["identity"].read_bytes()
-    for attempt in (lambda: open_key_file(data, "amanat.identity/v1", odd),
-                    lambda: seal_key_file("amanat.identity/v1", b"x", odd, FAST_KDF)):
+    for attempt in (lambda: open_key_file(data, "amanat.identity/v2", odd),
+                    lambda: seal_key_file("amanat.identity/v2", b"x", odd, FAST_KDF)):
         with pytest.raises(KeysError) as caught:
             attempt()
         message = str(caught.value)

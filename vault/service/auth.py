@@ -140,6 +140,27 @@ def challenge_message(server: str, log_vkey: str, key_id: str, challenge: bytes)
             f"challenge {encoded}\n").encode()
 
 
+def verify_login(message: bytes, signature: bytes, auth_key: bytes,
+                 signature_mldsa: bytes | None, auth_pq: bytes | None) -> bool:
+    """Whether ``message`` carries a valid Ed25519 signature by ``auth_key`` and, when the
+    roster lists an ML-DSA-44 key (``auth_pq``), a valid ML-DSA-44 signature by it too (pure
+    ML-DSA, empty context)."""
+    try:
+        nacl.signing.VerifyKey(auth_key).verify(message, signature)
+    except (ValueError, nacl.exceptions.BadSignatureError, nacl.exceptions.ValueError,
+            nacl.exceptions.TypeError):
+        return False
+    if auth_pq is None:
+        return True
+    if signature_mldsa is None:
+        return False
+    try:
+        mldsa.MLDSA44PublicKey.from_public_bytes(auth_pq).verify(signature_mldsa, message)
+    except (ValueError, InvalidSignature):
+        return False
+    return True
+
+
 def _digest(secret: bytes) -> bytes:
     return hashlib.sha256(secret).digest()
 
@@ -246,26 +267,6 @@ class Authenticator:
         classical = self.log_vkey.split(" ")[0]
         return (self.log_vkey,) if classical == self.log_vkey else (self.log_vkey, classical)
 
-    @staticmethod
-    def _signed_for(message: bytes, signature: bytes, auth_key: bytes,
-                    signature_mldsa: bytes | None, auth_pq: bytes | None) -> bool:
-        """Whether ``message`` carries a valid Ed25519 signature and, when the roster lists
-        an ML-DSA-44 key (``auth_pq``), a valid ML-DSA-44 signature too."""
-        try:
-            nacl.signing.VerifyKey(auth_key).verify(message, signature)
-        except (ValueError, nacl.exceptions.BadSignatureError, nacl.exceptions.ValueError,
-                nacl.exceptions.TypeError):
-            return False
-        if auth_pq is None:
-            return True
-        if signature_mldsa is None:
-            return False
-        try:
-            mldsa.MLDSA44PublicKey.from_public_bytes(auth_pq).verify(signature_mldsa, message)
-        except (ValueError, InvalidSignature):
-            return False
-        return True
-
     def derive_key(self, domain: bytes) -> bytes:
         """A key for another purpose (``domain``) derived from the server secret."""
         return hmac.new(self._secret, domain, hashlib.sha256).digest()
@@ -313,8 +314,8 @@ class Authenticator:
             origin = server_origin(server)
         except ValueError:
             raise SignatureError("the signature does not match this key id's auth key") from None
-        if not any(self._signed_for(challenge_message(origin, log, key_id, challenge),
-                                    signature, auth_key, signature_mldsa, auth_pq)
+        if not any(verify_login(challenge_message(origin, log, key_id, challenge),
+                                signature, auth_key, signature_mldsa, auth_pq)
                    for log in self._log_names()):
             raise SignatureError("the signature does not match this key id's auth key")
         # Spent by its first genuine signature, even one made for another address. A wrong
