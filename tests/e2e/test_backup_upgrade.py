@@ -97,6 +97,9 @@ def test_investigators_of_the_predecessor_upgrade_their_keys_and_then_log_in_wit
     status, _, err = amanat(capsys, *inbox)
     assert status != 0 and "amanat keys upgrade" in err, err
     old_key_id = read_dev_keys(data).investigator.key_id
+    # The server named them at start.
+    started = server.output_text()
+    assert "only an Ed25519 auth key" in started and old_key_id in started
 
     status, card, err = amanat(capsys, "keys", "upgrade", str(identity))
     assert status == 0, err

@@ -290,6 +290,8 @@ def test_keys_upgrade_gives_a_classical_identity_its_ml_dsa_key_and_keeps_its_te
     assert "cannot log in" in err
     roster = verify_roster((tmp_path / "roster.txt").read_text(), org.vkey())
     (tmp_path / "t.age").write_bytes(age.encrypt_bytes(b"sealed in 2025", roster.recipients()))
+    status, out, _ = run(capsys, "roster", "show", "roster.txt")
+    assert status == 0 and f"{old.key_id}  reader" in out and "Ed25519 login only" in out
 
     status, out, err = run(capsys, "keys", "upgrade", "a.identity")
     assert status == 0, err
@@ -319,6 +321,8 @@ def test_keys_upgrade_gives_a_classical_identity_its_ml_dsa_key_and_keeps_its_te
     roster = verify_roster((tmp_path / "roster.txt").read_text(), org.vkey())
     assert [p.key_id for p in roster.investigators] == [card.key_id]
     assert roster.investigators[0].is_hybrid
+    status, out, _ = run(capsys, "roster", "show", "roster.txt")
+    assert status == 0 and card.key_id in out and "Ed25519 login only" not in out
 
 
 # --- roster --------------------------------------------------------------------------------

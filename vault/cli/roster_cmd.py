@@ -251,7 +251,8 @@ def _describe(roster: Roster, org_vkey: str | None = None) -> str:
         f"investigators ({len(roster.investigators)}):",
     ]
     for person in roster.investigators:
-        lines.append(f"  {person.key_id}  {','.join(person.roles):<12}  {person.name}")
+        older = "" if person.is_hybrid else "  (Ed25519 login only: `amanat keys upgrade`)"
+        lines.append(f"  {person.key_id}  {','.join(person.roles):<12}  {person.name}{older}")
     return "\n".join(lines) + "\n"
 
 
