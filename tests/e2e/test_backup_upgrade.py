@@ -104,6 +104,10 @@ def test_investigators_of_the_predecessor_upgrade_their_keys_and_then_log_in_wit
     status, card, err = amanat(capsys, "keys", "upgrade", str(identity))
     assert status == 0, err
     (tmp_path / "new.card").write_text(card, encoding="utf-8")
+    # Until the roster lists the new card, the investigator is told what is missing.
+    status, _, err = amanat(capsys, *inbox)
+    assert status != 0 and "still lists this identity's card from before" in err, err
+    assert old_key_id in err
     roster = tmp_path / "roster.txt"
     with VaultClient(server.url) as client:
         roster.write_text(client.roster_text(), encoding="utf-8")
