@@ -1,7 +1,7 @@
 """Keys of the people and the organization behind amanat, and the roster that binds them.
 
 * ``keys.identity`` — an investigator's private keys (post-quantum age identity, Ed25519
-  auth key) in one passphrase-protected file;
+  and ML-DSA-44 auth keys) in one passphrase-protected file;
 * ``keys.org`` — the organization's offline root key, which signs the roster;
 * ``keys.card`` — the public card an investigator hands to the admin, and the key id;
 * ``keys.roster`` — the signed roster, its verification and the no-rollback state;
