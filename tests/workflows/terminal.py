@@ -14,6 +14,7 @@ import codecs
 import fcntl
 import os
 import select
+import signal
 import struct
 import subprocess
 import sys
@@ -134,5 +135,8 @@ class TerminalProcess:
 
 def _take_controlling_terminal() -> None:
     """In the child, after setsid: the pty on standard input becomes its terminal, so
-    /dev/tty (getpass) is the pty too."""
+    /dev/tty (getpass) is the pty too. Ctrl-C interrupts as at a person's terminal, even when
+    the tests run as a background job of a shell without job control (which starts them
+    with SIGINT ignored, and Python keeps an ignored SIGINT ignored)."""
     fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
