@@ -30,6 +30,7 @@ from typing import Any
 
 import anyio
 import h11
+from fastapi.responses import JSONResponse
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.protocols.http.h11_impl import H11Protocol
@@ -127,6 +128,13 @@ def deadline_protocol(header_seconds: float, max_connections: int) -> type[H11Pr
     return DeadlineProtocol
 
 
+def _too_slow() -> JSONResponse:
+    """The answer to a request cut off for slowness (made only then)."""
+    return error_response(
+        408, "the request arrived too slowly; send it again (an upload keeps what "
+        "arrived: ask for its offset and resume)", {"Connection": "close"})
+
+
 class BodyTooSlow(ClientDisconnect):
     """The body did not arrive fast enough; treated like a client that went away."""
 
@@ -184,9 +192,6 @@ class DeadlineMiddleware:
 
         started = False
         replaced = False
-        too_slow = error_response(
-            408, "the request arrived too slowly; send it again (an upload keeps what "
-            "arrived: ask for its offset and resume)", {"Connection": "close"})
 
         async def send_closing(message: Message) -> None:
             nonlocal started, replaced
@@ -198,7 +203,7 @@ class DeadlineMiddleware:
                     # Whatever the route made of the cut-off body (a JSON route's 400),
                     # the answer is 408 and the connection is not kept.
                     replaced = True
-                    await too_slow(scope, receive, send)
+                    await _too_slow()(scope, receive, send)
                     return
                 if cut:
                     headers: list[Any] = [h for h in message.get("headers", [])
@@ -210,6 +215,6 @@ class DeadlineMiddleware:
             await self.app(scope, receive_in_time, send_closing)
         except BodyTooSlow:
             if not started:
-                await too_slow(scope, receive, send)
+                await _too_slow()(scope, receive, send)
         except ClientDisconnect:
             pass  # the client went away: nobody to answer, nothing to log
