@@ -4,6 +4,7 @@ client would send (sent over a raw socket)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import secrets
 import socket
@@ -165,3 +166,31 @@ def test_malformed_http_is_not_logged(server: ServerProcess) -> None:
     for path in server.data_dir.rglob("*"):
         if path.is_file():
             assert canary not in path.read_bytes()
+
+
+def test_a_request_head_is_at_most_16_kib(server: ServerProcess) -> None:
+    """The HTTP parser sets no limit of its own on a request head (api/deadlines.py does):
+    a head past 16 KiB, in one long header, a long path, or one that never ends, is answered
+    400 and its connection closed, well before the head deadline; one under it is served."""
+    roster = b"GET /api/v1/roster HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+    status, _, _ = raw_request(server, roster + b"X-Pad: " + b"a" * 12_000 + b"\r\n\r\n")
+    assert status == 200
+    for request in (roster + b"X-Pad: " + b"a" * 20_000 + b"\r\n\r\n",
+                    b"GET /api/v1/" + b"a" * 20_000 + b" HTTP/1.1\r\nHost: x\r\n\r\n"):
+        assert raw_request(server, request)[0] == 400
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        began = time.monotonic()
+        sock.sendall(roster)
+        answer = b""
+        with contextlib.suppress(ConnectionError):
+            for _ in range(40):  # 40 KiB at most, a KiB at a time, never ending the head
+                sock.sendall(b"X-Pad-" + b"b" * 1018 + b"\r\n")
+                time.sleep(0.01)
+        with contextlib.suppress(ConnectionError, TimeoutError):
+            while chunk := sock.recv(65536):
+                answer += chunk
+        assert answer.startswith(b"HTTP/1.1 400 "), answer[:100]
+        assert time.monotonic() - began < 5
+    assert server.alive()
+    with VaultClient(server.url) as client:
+        assert client.roster_text()
