@@ -11,6 +11,8 @@ than a hang). Without deadlines one client could hold them all by saying nothing
   it never binds first); a connection must deliver a complete request head within
   ``header_seconds`` of opening, or of its last response, and at most ``MAX_HEAD_BYTES`` of
   it (the parser sets no limit of its own); a silent, dripping or endless head is closed.
+  At most ``MAX_PIPELINED`` requests may wait behind the one being answered (the parser
+  reads every request a read brings, so a connection could otherwise queue thousands).
   uvicorn's own keep-alive timer is cancelled by any byte, so one byte a minute would
   otherwise keep a connection forever.
 * ``DeadlineMiddleware`` (ASGI): a request body must bring at least ``min_bytes`` in every
@@ -43,8 +45,13 @@ MAX_HEAD_BYTES = 16 * 1024
 MALFORMED = "Invalid HTTP request received."
 
 
+# Requests a connection may send ahead of the answers to its earlier ones (pipelining).
+MAX_PIPELINED = 16
+
+
 class HeadTooLarge(Exception):
-    """A request head longer than allowed (raised inside the parser, which then stops)."""
+    """A request head longer than allowed, or one too many sent ahead of the answers
+    (raised inside the parser, which then stops)."""
 
 
 def raise_open_file_limit() -> None:
@@ -151,6 +158,12 @@ def deadline_protocol(header_seconds: float, max_connections: int,
             size = len(self.url) + 16 + sum(len(name) + len(value) + 4
                                             for name, value in self.headers)
             if size > max_head_bytes:
+                raise HeadTooLarge
+            cycle = self.cycle
+            if (cycle is not None and not cycle.response_complete
+                    and len(self.pipeline) >= MAX_PIPELINED):
+                # Requests sent before the answers to earlier ones (HTTP/1.1 pipelining)
+                # wait in memory, however many one read holds: a few, then refused.
                 raise HeadTooLarge
             super().on_headers_complete()
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import secrets
 import socket
 import time
@@ -194,3 +195,29 @@ def test_a_request_head_is_at_most_16_kib(server: ServerProcess) -> None:
     assert server.alive()
     with VaultClient(server.url) as client:
         assert client.roster_text()
+
+
+def answers_to(server: ServerProcess, requests: bytes) -> list[int]:
+    """The statuses answered to ``requests`` sent at once on one connection, until it
+    closes (the last request asks for it) or goes quiet."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+        sock.sendall(requests)
+        data = b""
+        with contextlib.suppress(ConnectionError, TimeoutError):
+            while chunk := sock.recv(65536):
+                data += chunk
+    return [int(status) for status in re.findall(rb"HTTP/1\.1 ([0-9]{3}) ", data)]
+
+
+def test_pipelined_requests_are_bounded(server: ServerProcess) -> None:
+    """Requests sent ahead of the answers (HTTP/1.1 pipelining) are all answered, in order,
+    while a few wait; a connection queueing hundreds (the parser reads whatever one read
+    holds, so each would wait in memory) gets 400 and is closed; the server keeps serving."""
+    get = b"GET /api/v1/log/checkpoint HTTP/1.1\r\nHost: x\r\n\r\n"
+    last = b"GET /api/v1/log/checkpoint HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    assert answers_to(server, get * 5 + last) == [200] * 6
+    flooded = answers_to(server, get * 500 + last)
+    assert 400 in flooded and len(flooded) < 100, flooded
+    assert server.alive()
+    with VaultClient(server.url) as client:
+        assert client.checkpoint()
