@@ -138,12 +138,15 @@ def deadline_protocol(header_seconds: float, max_connections: int,
             super().connection_lost(exc)
 
         def data_received(self, data: bytes) -> None:
+            waiting = self._head_bytes is not None
             super().data_received(data)
-            if self._head_bytes is None or self.transport.is_closing():
+            if not waiting or self._head_bytes is None or self.transport.is_closing():
                 return
-            # Still waiting for the head after this chunk, so all of it was head (the parser
-            # keeps an unfinished head whole, however long): refused past the limit, as a
-            # malformed request is.
+            # Waiting for a head before this chunk and still after it, so all of it was
+            # head (the parser keeps an unfinished head whole, however long): refused past
+            # the limit, as a malformed request is. A chunk that began the wait (the end of
+            # a body read after an early answer) is not counted: the head it began is
+            # measured whole when it completes.
             self._head_bytes += len(data)
             if self._head_bytes > max_head_bytes:
                 self._disarm()

@@ -221,3 +221,26 @@ def test_pipelined_requests_are_bounded(server: ServerProcess) -> None:
     assert server.alive()
     with VaultClient(server.url) as client:
         assert client.checkpoint()
+
+
+def test_a_body_sent_after_an_early_answer_is_not_taken_for_a_head(
+        server: ServerProcess) -> None:
+    """A request answered before its body arrived (413 on its declared length) keeps its
+    connection: the body that follows, however long, is read and dropped, and the next
+    request on that connection is answered."""
+    body = b"x" * (70 * 1024)
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+        sock.sendall(b"POST /api/v1/auth/token HTTP/1.1\r\nHost: x\r\n"
+                     b"Content-Type: application/json\r\n"
+                     b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body[:50_000])
+        first = sock.recv(65536)
+        assert first.startswith(b"HTTP/1.1 413 "), first[:100]
+        sock.sendall(body[50_000:])  # the body's end, past 16 KiB, in one read
+        time.sleep(0.5)
+        sock.sendall(b"GET /api/v1/log/checkpoint HTTP/1.1\r\nHost: x\r\n"
+                     b"Connection: close\r\n\r\n")
+        data = b""
+        with contextlib.suppress(ConnectionError, TimeoutError):
+            while chunk := sock.recv(65536):
+                data += chunk
+    assert re.findall(rb"HTTP/1\.1 ([0-9]{3}) ", data) == [b"200"], data[:200]
