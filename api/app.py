@@ -175,5 +175,4 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
         # 503 to the genuine request while silent connections hold every place, so it is
         # off (one request runs per connection, so tasks are bounded too).
         "limit_concurrency": None,
-        "h11_max_incomplete_event_size": 16 * 1024,
     }

@@ -81,7 +81,6 @@ def cosigner_uvicorn_options(host: str, port: int) -> dict[str, Any]:
         "http": deadline_protocol(HEADER_SECONDS, MAX_CONNECTIONS),
         "timeout_keep_alive": KEEP_ALIVE_SECONDS,
         "limit_concurrency": None,
-        "h11_max_incomplete_event_size": 16 * 1024,
     }
 
 

@@ -232,16 +232,15 @@ class BodyLimitMiddleware:
         self.app = app
         self.limit = limit
         self.streaming = streaming
+        self.refusal = f"request bodies here are at most {limit} bytes"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or self.streaming(scope["method"], scope["path"]):
             await self.app(scope, receive, send)
             return
-        refusal = f"request bodies here are at most {self.limit} bytes"
-        too_large = error_response(413, refusal)
         for name, value in scope.get("headers", []):
             if name == b"content-length" and (not value.isdigit() or int(value) > self.limit):
-                await too_large(scope, receive, send)
+                await error_response(413, self.refusal)(scope, receive, send)
                 return
         received = 0
 
@@ -251,7 +250,7 @@ class BodyLimitMiddleware:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.limit:
-                    raise _BodyTooLarge(413, refusal)
+                    raise _BodyTooLarge(413, self.refusal)
             return message
 
         started = False
@@ -266,7 +265,7 @@ class BodyLimitMiddleware:
             await self.app(scope, counting_receive, tracking_send)
         except _BodyTooLarge:
             if not started:
-                await too_large(scope, receive, send)
+                await error_response(413, self.refusal)(scope, receive, send)
 
 
 def json_error_schema() -> dict[str, Any]:

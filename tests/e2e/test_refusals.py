@@ -4,7 +4,9 @@ client would send (sent over a raw socket)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import re
 import secrets
 import socket
 import time
@@ -165,3 +167,80 @@ def test_malformed_http_is_not_logged(server: ServerProcess) -> None:
     for path in server.data_dir.rglob("*"):
         if path.is_file():
             assert canary not in path.read_bytes()
+
+
+def test_a_request_head_is_at_most_16_kib(server: ServerProcess) -> None:
+    """The HTTP parser sets no limit of its own on a request head (api/deadlines.py does):
+    a head past 16 KiB, in one long header, a long path, or one that never ends, is answered
+    400 and its connection closed, well before the head deadline; one under it is served."""
+    roster = b"GET /api/v1/roster HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+    status, _, _ = raw_request(server, roster + b"X-Pad: " + b"a" * 12_000 + b"\r\n\r\n")
+    assert status == 200
+    for request in (roster + b"X-Pad: " + b"a" * 20_000 + b"\r\n\r\n",
+                    b"GET /api/v1/" + b"a" * 20_000 + b" HTTP/1.1\r\nHost: x\r\n\r\n"):
+        assert raw_request(server, request)[0] == 400
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        began = time.monotonic()
+        sock.sendall(roster)
+        answer = b""
+        with contextlib.suppress(ConnectionError):
+            for _ in range(40):  # 40 KiB at most, a KiB at a time, never ending the head
+                sock.sendall(b"X-Pad-" + b"b" * 1018 + b"\r\n")
+                time.sleep(0.01)
+        with contextlib.suppress(ConnectionError, TimeoutError):
+            while chunk := sock.recv(65536):
+                answer += chunk
+        assert answer.startswith(b"HTTP/1.1 400 "), answer[:100]
+        assert time.monotonic() - began < 5
+    assert server.alive()
+    with VaultClient(server.url) as client:
+        assert client.roster_text()
+
+
+def answers_to(server: ServerProcess, requests: bytes) -> list[int]:
+    """The statuses answered to ``requests`` sent at once on one connection, until it
+    closes (the last request asks for it) or goes quiet."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+        sock.sendall(requests)
+        data = b""
+        with contextlib.suppress(ConnectionError, TimeoutError):
+            while chunk := sock.recv(65536):
+                data += chunk
+    return [int(status) for status in re.findall(rb"HTTP/1\.1 ([0-9]{3}) ", data)]
+
+
+def test_pipelined_requests_are_bounded(server: ServerProcess) -> None:
+    """Requests sent ahead of the answers (HTTP/1.1 pipelining) are all answered, in order,
+    while a few wait; a connection queueing hundreds (the parser reads whatever one read
+    holds, so each would wait in memory) gets 400 and is closed; the server keeps serving."""
+    get = b"GET /api/v1/log/checkpoint HTTP/1.1\r\nHost: x\r\n\r\n"
+    last = b"GET /api/v1/log/checkpoint HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    assert answers_to(server, get * 5 + last) == [200] * 6
+    flooded = answers_to(server, get * 500 + last)
+    assert 400 in flooded and len(flooded) < 100, flooded
+    assert server.alive()
+    with VaultClient(server.url) as client:
+        assert client.checkpoint()
+
+
+def test_a_body_sent_after_an_early_answer_is_not_taken_for_a_head(
+        server: ServerProcess) -> None:
+    """A request answered before its body arrived (413 on its declared length) keeps its
+    connection: the body that follows, however long, is read and dropped, and the next
+    request on that connection is answered."""
+    body = b"x" * (70 * 1024)
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+        sock.sendall(b"POST /api/v1/auth/token HTTP/1.1\r\nHost: x\r\n"
+                     b"Content-Type: application/json\r\n"
+                     b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body[:50_000])
+        first = sock.recv(65536)
+        assert first.startswith(b"HTTP/1.1 413 "), first[:100]
+        sock.sendall(body[50_000:])  # the body's end, past 16 KiB, in one read
+        time.sleep(0.5)
+        sock.sendall(b"GET /api/v1/log/checkpoint HTTP/1.1\r\nHost: x\r\n"
+                     b"Connection: close\r\n\r\n")
+        data = b""
+        with contextlib.suppress(ConnectionError, TimeoutError):
+            while chunk := sock.recv(65536):
+                data += chunk
+    assert re.findall(rb"HTTP/1\.1 ([0-9]{3}) ", data) == [b"200"], data[:200]

@@ -296,6 +296,63 @@ def test_concurrent_appends_from_threads(db: Location) -> None:
     log.close()
 
 
+class PausingSigner(Signer):
+    """Signs; while ``pause`` is set, says so and waits for ``resume`` first (inside the
+    append's write transaction, with the log's write lock held)."""
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.pause = False
+        self.signing = threading.Event()
+        self.resume = threading.Event()
+
+    def sign(self, text: bytes) -> bytes:
+        if self.pause:
+            self.signing.set()
+            assert self.resume.wait(30)
+        return super().sign(text)
+
+
+def test_reads_do_not_wait_for_an_append_in_progress(sqlite_db: Path) -> None:
+    """Log reads go through their own connection: an append holding the write lock and an
+    open write transaction (signing, then committing and its fsync) delays none of them,
+    and none sees anything of that append until it has committed."""
+    signer = PausingSigner(ORIGIN, nacl.signing.SigningKey(bytes([1]) * 32))
+    log = AuditLog(sqlite_db, signer, ORIGIN)
+    log.append(entries_for(5))
+    before = log.latest_checkpoint()
+    signer.pause = True
+    appending = threading.Thread(target=log.append, args=([b"late\n"],))
+    appending.start()
+    assert signer.signing.wait(10)
+    answers: list[Any] = []
+
+    def read() -> None:
+        answers.extend([log.size(), log.latest_checkpoint(), log.entries(0, 5),
+                        log.inclusion_proof(2, 5), log.consistency_proof(3, 5),
+                        log.receipt(4), log.cosigned_checkpoint_at(5),
+                        log.checkpoint_sizes(), log.cosigned_sizes(0),
+                        log.subtree_hashes(0, 0, 5)])
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    reader.join(10)
+    waited = reader.is_alive()
+    signer.resume.set()
+    appending.join()
+    reader.join()
+    assert not waited, "a read waited for the append in progress"
+    size, latest, entries, inclusion, consistency, receipt, cosigned, sizes, _, leaves = answers
+    assert (size, latest, entries, sizes[-1], cosigned) == (5, before, entries_for(5), 5, before)
+    tree = InMemoryTree(leaf_hash(entry) for entry in entries_for(5))
+    assert inclusion == tree.inclusion_proof(2, 5)
+    assert consistency == tree.consistency_proof(3)
+    assert leaves == [leaf_hash(entry) for entry in entries_for(5)]
+    assert receipt == log.receipt(4, 5)
+    assert log.size() == 6 and log.entries(5, 6) == [b"late\n"]
+    log.close()
+
+
 class FailingSigner(Signer):
     fail = False
 

@@ -243,6 +243,12 @@ class AuditLog:
     open `sqlite3.Connection`, which the log then uses but does not close. ``signer`` is the
     log key, ``origin`` the checkpoint origin; both must match what the database was created
     with (LogKeyMismatchError otherwise).
+
+    A log that opened its database file reads through a second connection of its own (WAL
+    lets it read while an append commits), so reads never wait for an append's fsync. They
+    see only what is committed, and never past the size of the latest checkpoint this log
+    made visible: an entry, a tree node or a checkpoint is only written in the transaction
+    that also writes the checkpoint covering it, and nothing is ever rewritten.
     """
 
     def __init__(
@@ -260,6 +266,7 @@ class AuditLog:
         Checkpoint(origin, 0, EMPTY_ROOT)  # refuse an origin a checkpoint cannot carry
         self._lock = threading.RLock()
         self._cosignatures = CosignatureMemory()
+        self._reader: sqlite3.Connection | None = None
         if isinstance(path_or_connection, sqlite3.Connection):
             self._connection = path_or_connection
             self._owns_connection = False
@@ -280,6 +287,18 @@ class AuditLog:
             if dropped:  # the old pages' images leave the write-ahead log too
                 self._connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             self._size, self._frontier, self._latest = self._load_state()
+            # The reads' own connection (WAL is in force: _configure required it), and the
+            # lock that keeps one thread at a time on it; a log on a given connection reads
+            # through that connection under the write lock.
+            self._read_lock: threading.Lock | threading.RLock = self._lock
+            self._reading, self._read_tree = self._connection, self._tree
+            if self._owns_connection:
+                self._reader = sqlite3.connect(
+                    str(path_or_connection), isolation_level=None, check_same_thread=False)
+                self._reader.execute("PRAGMA query_only=ON")
+                self._reader.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
+                self._read_lock = threading.Lock()
+                self._reading, self._read_tree = self._reader, _StoredTreeHashes(self._reader)
         except BaseException:
             self.close()
             raise
@@ -433,19 +452,18 @@ class AuditLog:
         return self._verifier
 
     def size(self) -> int:
-        """The number of entries (the size of the latest checkpoint)."""
-        with self._lock:
-            return self._size
+        """The number of entries (the size of the latest checkpoint). Read without a lock:
+        an append sets it only once its checkpoint is committed."""
+        return self._size
 
     def latest_checkpoint(self) -> str:
         """The latest signed checkpoint (a C2SP signed note)."""
-        with self._lock:
-            return self._latest
+        return self._latest
 
     def checkpoint_at(self, size: int) -> str:
         """The signed checkpoint the log issued at ``size``; LogRangeError if it issued none."""
-        with self._lock:
-            row = self._connection.execute(
+        with self._read_lock:
+            row = self._reading.execute(
                 "SELECT note FROM log_checkpoints WHERE size = ?", (size,)
             ).fetchone()
         if row is None:
@@ -454,18 +472,19 @@ class AuditLog:
 
     def checkpoint_sizes(self) -> list[int]:
         """The sizes at which the log issued checkpoints, in increasing order."""
-        with self._lock:
-            rows = self._connection.execute(
+        with self._read_lock:
+            rows = self._reading.execute(
                 "SELECT size FROM log_checkpoints ORDER BY size"
             ).fetchall()
         return [int(row[0]) for row in rows]
 
     def entries(self, start: int, end: int) -> list[bytes]:
         """Entries ``start`` (inclusive) to ``end`` (exclusive)."""
-        with self._lock:
-            if not 0 <= start <= end <= self._size:
-                raise LogRangeError(f"entries need 0 <= start <= end <= {self._size}")
-            rows = self._connection.execute(
+        size = self._size
+        if not 0 <= start <= end <= size:
+            raise LogRangeError(f"entries need 0 <= start <= end <= {size}")
+        with self._read_lock:
+            rows = self._reading.execute(
                 "SELECT data FROM log_entries WHERE idx >= ? AND idx < ? ORDER BY idx",
                 (start, end),
             ).fetchall()
@@ -476,12 +495,13 @@ class AuditLog:
         leaves each) with indices ``start`` (inclusive) to ``end`` (exclusive), in order: the
         rows of a C2SP tlog-tiles tile (`vault.tlog.tiles.read_tile`). One range read;
         LogRangeError unless each of them is complete in the current tree."""
-        with self._lock:
-            if level < 0 or not 0 <= start <= end <= self._size >> level:
-                raise LogRangeError(
-                    f"subtree hashes need 0 <= start <= end and end * 2**level <= {self._size}"
-                )
-            rows = self._connection.execute(
+        size = self._size
+        if level < 0 or not 0 <= start <= end <= size >> level:
+            raise LogRangeError(
+                f"subtree hashes need 0 <= start <= end and end * 2**level <= {size}"
+            )
+        with self._read_lock:
+            rows = self._reading.execute(
                 "SELECT hash FROM log_tree WHERE level = ? AND idx >= ? AND idx < ? ORDER BY idx",
                 (level, start, end),
             ).fetchall()
@@ -494,27 +514,30 @@ class AuditLog:
 
     def inclusion_proof(self, index: int, size: int) -> list[bytes]:
         """The inclusion proof of entry ``index`` in the tree of ``size`` (O(log n) reads)."""
-        with self._lock:
-            if not 0 <= index < size <= self._size:
-                raise LogRangeError(f"inclusion proofs need 0 <= index < size <= {self._size}")
-            return inclusion_proof(self._tree, index, size)
+        current = self._size
+        if not 0 <= index < size <= current:
+            raise LogRangeError(f"inclusion proofs need 0 <= index < size <= {current}")
+        with self._read_lock:
+            return inclusion_proof(self._read_tree, index, size)
 
     def consistency_proof(self, old: int, new: int) -> list[bytes]:
         """The consistency proof from the tree of ``old`` to ``new`` (O(log n) reads)."""
-        with self._lock:
-            if not 0 <= old <= new <= self._size:
-                raise LogRangeError(f"consistency proofs need 0 <= old <= new <= {self._size}")
-            return consistency_proof(self._tree, old, new)
+        current = self._size
+        if not 0 <= old <= new <= current:
+            raise LogRangeError(f"consistency proofs need 0 <= old <= new <= {current}")
+        with self._read_lock:
+            return consistency_proof(self._read_tree, old, new)
 
     def receipt(self, index: int, size: int | None = None) -> str:
         """A C2SP tlog-proof receipt for entry ``index`` against the checkpoint the log issued
         at ``size`` (default: the latest), with the cosignatures gathered for it."""
-        with self._lock:
-            size = self._size if size is None else size
-            if not 0 <= index < size <= self._size:
-                raise LogRangeError(f"receipts need 0 <= index < size <= {self._size}")
-            proof = inclusion_proof(self._tree, index, size)
-            return Receipt(index, tuple(proof), self.cosigned_checkpoint_at(size)).format()
+        current = self._size
+        size = current if size is None else size
+        if not 0 <= index < size <= current:
+            raise LogRangeError(f"receipts need 0 <= index < size <= {current}")
+        with self._read_lock:
+            proof = inclusion_proof(self._read_tree, index, size)
+        return Receipt(index, tuple(proof), self.cosigned_checkpoint_at(size)).format()
 
     # --- cosignatures --------------------------------------------------------------------------
 
@@ -588,6 +611,8 @@ class AuditLog:
 
     def close(self) -> None:
         """Close the database connection if the log opened it."""
+        if self._reader is not None:
+            self._reader.close()
         if self._owns_connection:
             self._connection.close()
 
