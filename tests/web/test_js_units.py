@@ -58,6 +58,7 @@ import { uploadResumable } from "./src/upload.js";
 import { verifyReceipt, receiptFile } from "./src/tlog.js";
 import { deriveV2, newCodename } from "./src/codename.js";
 import { createHash } from "node:crypto";
+import { readSync } from "node:fs";
 
 api.configure({ base: process.env.SERVER + "/api/v1" });
 const roster = verifyRoster(await api.getRoster(), process.env.ORG);
@@ -266,6 +267,7 @@ import { seal } from "./src/seal.js";
 import { uploadResumable } from "./src/upload.js";
 import { verifyReceipt } from "./src/tlog.js";
 import { createHash } from "node:crypto";
+import { readSync } from "node:fs";
 
 api.configure({ base: process.env.SERVER + "/api/v1" });
 const roster = verifyRoster(await api.getRoster(), process.env.ORG);
@@ -279,9 +281,16 @@ const manifest = {
 };
 const sealed = await seal(roster.readers, bundle(manifest, [{ name: "attachment-1.bin", data }]));
 let waited = 0;
+let held = false;
 const answer = await uploadResumable(sealed, {
   chunkBytes: 64 * 1024,
-  onProgress: (sent) => console.log(`sent ${sent}`),
+  onProgress: (sent) => {
+    console.log(`sent ${sent}`);
+    if (!held && sent >= 1024 * 1024) {  // hold here until the test has stopped the server
+      held = true;
+      readSync(0, Buffer.alloc(1));
+    }
+  },
   onWait: () => { waited += 1; },
 });
 const proof = verifyReceipt(answer.receipt, roster.logVkey, answer.entry);
@@ -304,16 +313,20 @@ def test_an_upload_goes_on_across_a_server_restart(tmp_path: Path) -> None:
            "SERVER": server.url, "ORG": org}
     page = subprocess.Popen(
         [node, "--input-type=module", "-e", UPLOAD_ACROSS_RESTART], cwd=WEB, env=env,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     second = tmp_path / "second"
     second.mkdir()
     restarted = None
     try:
-        assert page.stdout is not None
+        assert page.stdout is not None and page.stdin is not None
         for line in page.stdout:
             if line.startswith("sent ") and int(line.split()[1]) >= 1024 * 1024:
                 break
+        # The page waits after its first MiB until the server is down (however fast the
+        # server is, the rest of the upload cannot finish before it stops).
         server.stop()
+        page.stdin.write("g")
+        page.stdin.flush()
         time.sleep(2)
         restarted = start_server(second, data_dir=server.data_dir, port=server.port)
         out, err = page.communicate(timeout=240)
