@@ -21,8 +21,7 @@ from tests.cosigner.test_collect import (
     _start_cosigners,
 )
 from tests.cosigner.test_e2e import Cosigners, cosigners
-from tests.pg.test_workers import Cluster, start_cluster
-from tests.support import create_database, drop_database
+from tests.pg.test_workers import Cluster, cluster_on_a_new_database
 from vault.tlog.cosigning import CosigningPolicy
 
 __all__ = ["cosigners"]
@@ -30,16 +29,8 @@ __all__ = ["cosigners"]
 
 @pytest.fixture
 def cluster(tmp_path: Path, postgres_server: str) -> Iterator[Cluster]:
-    dsn = create_database(postgres_server)
-    try:
-        started = start_cluster(tmp_path, dsn, env={"AMANAT_WORK_QUIET_RATE": "0"})
-        try:
-            yield started
-        finally:
-            for worker in started.workers:
-                worker.stop()
-    finally:
-        drop_database(postgres_server, dsn)
+    with cluster_on_a_new_database(tmp_path, postgres_server) as started:
+        yield started
 
 
 @pytest.mark.slow

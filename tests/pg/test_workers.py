@@ -16,6 +16,7 @@ import re
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -86,19 +87,18 @@ def start_cluster(tmp_path: Path, dsn: str, env: dict[str, str] | None = None) -
     return Cluster(workers, data, dsn, read_dev_keys(data))
 
 
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory, postgres_server: str
-            ) -> Iterator[Cluster]:
-    """One cluster for the tests of this module that share it (the roster test, which
-    changes the roster, comes last). Its DSN carries a password, which no output shows
-    (the throwaway server trusts its socket, so the password itself is not checked)."""
+@contextmanager
+def cluster_on_a_new_database(tmp_path: Path, postgres_server: str, *,
+                              password: bool = False) -> Iterator[Cluster]:
+    """Three workers on a database of their own, stopped and dropped afterwards. No proof of
+    work for the rate: the tests' clients would solve puzzles. With ``password`` the DSN
+    carries one, which no output may show (the throwaway server trusts its socket, so the
+    password itself is not checked)."""
     dsn = create_database(postgres_server)
-    with_password = dsn.replace("postgresql://postgres@",
-                                "postgresql://postgres:hunter2-secret@")
+    given = dsn.replace("postgresql://postgres@", "postgresql://postgres:hunter2-secret@") \
+        if password else dsn
     try:
-        # No proof of work for the rate: the concurrency test's clients would solve puzzles.
-        started = start_cluster(tmp_path_factory.mktemp("cluster"), with_password,
-                                env={"AMANAT_WORK_QUIET_RATE": "0"})
+        started = start_cluster(tmp_path, given, env={"AMANAT_WORK_QUIET_RATE": "0"})
         try:
             yield started
         finally:
@@ -106,6 +106,16 @@ def cluster(tmp_path_factory: pytest.TempPathFactory, postgres_server: str
                 worker.stop()
     finally:
         drop_database(postgres_server, dsn)
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory, postgres_server: str
+            ) -> Iterator[Cluster]:
+    """One cluster for the tests of this module that share it (the roster test, which
+    changes the roster, comes last), its DSN with a password."""
+    with cluster_on_a_new_database(tmp_path_factory.mktemp("cluster"), postgres_server,
+                                   password=True) as started:
+        yield started
 
 
 def test_workers_print_the_store_without_its_password(cluster: Cluster) -> None:
